@@ -1,0 +1,33 @@
+// Registers the exports; each concept lives in its own file.
+#include <libelf.h>
+#include <napi.h>
+
+#include "dwarf_layout.h"
+#include "elf_file.h"
+#include "process_memory.h"
+#include "symbolizer.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // libelf refuses to work until the caller states the ELF version it uses.
+  if (elf_version(EV_CURRENT) == EV_NONE) {
+    Napi::Error::New(env, "libelf is out of date").ThrowAsJavaScriptException();
+    return exports;
+  }
+  exports.Set("elfInfo", Napi::Function::New(env, mixprof::ElfInfo, "elfInfo"));
+  exports.Set("lookupSymbols",
+              Napi::Function::New(env, mixprof::LookupSymbols, "lookupSymbols"));
+  exports.Set("structLayout",
+              Napi::Function::New(env, mixprof::StructLayout, "structLayout"));
+  exports.Set("readMemory",
+              Napi::Function::New(env, mixprof::ReadMemory, "readMemory"));
+  exports.Set("readMemoryBatch", Napi::Function::New(env, mixprof::ReadMemoryBatch,
+                                                     "readMemoryBatch"));
+  exports.Set("Symbolizer", mixprof::Symbolizer::Define(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(mixprof_native, Init)

@@ -1,0 +1,345 @@
+#include "elf_file.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "errors.h"
+
+namespace mixprof {
+
+ElfFile& ElfFile::operator=(ElfFile&& other) noexcept {
+  if (this != &other) {
+    Close();
+    fd_ = other.fd_;
+    elf_ = other.elf_;
+    other.fd_ = -1;
+    other.elf_ = nullptr;
+  }
+  return *this;
+}
+
+int ElfFile::Open(const std::string& path) {
+  Close();
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+  if (elf == nullptr || elf_kind(elf) != ELF_K_ELF) {
+    if (elf != nullptr) elf_end(elf);
+    close(fd);
+    return kNotElf;
+  }
+  fd_ = fd;
+  elf_ = elf;
+  return 0;
+}
+
+void ElfFile::Close() {
+  if (elf_ != nullptr) elf_end(elf_);
+  if (fd_ >= 0) close(fd_);
+  elf_ = nullptr;
+  fd_ = -1;
+}
+
+int ElfFile::ReleaseFd() {
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+std::string HexBytes(const unsigned char* bytes, size_t len) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (size_t i = 0; i < len; i++) {
+    out.push_back(kDigits[bytes[i] >> 4]);
+    out.push_back(kDigits[bytes[i] & 0xf]);
+  }
+  return out;
+}
+
+namespace {
+
+std::optional<std::string> BuildIdInNotes(Elf_Data* data) {
+  if (data == nullptr) return std::nullopt;
+  size_t offset = 0;
+  GElf_Nhdr nhdr;
+  size_t name_off = 0;
+  size_t desc_off = 0;
+  while (offset < data->d_size) {
+    size_t next = gelf_getnote(data, offset, &nhdr, &name_off, &desc_off);
+    if (next == 0) break;
+    const char* base = static_cast<const char*>(data->d_buf);
+    if (nhdr.n_type == NT_GNU_BUILD_ID && nhdr.n_namesz == 4 &&
+        std::memcmp(base + name_off, "GNU", 4) == 0 && nhdr.n_descsz > 0) {
+      return HexBytes(
+          reinterpret_cast<const unsigned char*>(base + desc_off),
+          nhdr.n_descsz);
+    }
+    offset = next;
+  }
+  return std::nullopt;
+}
+
+const char* SectionName(Elf* elf, const GElf_Shdr& shdr) {
+  size_t shstrndx;
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0) return nullptr;
+  return elf_strptr(elf, shstrndx, shdr.sh_name);
+}
+
+Elf_Scn* FindSection(Elf* elf, const char* name, GElf_Shdr* shdr_out) {
+  Elf_Scn* scn = nullptr;
+  while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr) continue;
+    const char* n = SectionName(elf, shdr);
+    if (n != nullptr && std::strcmp(n, name) == 0) {
+      if (shdr_out != nullptr) *shdr_out = shdr;
+      return scn;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::optional<std::string> ReadBuildId(Elf* elf) {
+  Elf_Scn* scn = nullptr;
+  bool had_sections = false;
+  while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+    had_sections = true;
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != SHT_NOTE) {
+      continue;
+    }
+    auto id = BuildIdInNotes(elf_getdata(scn, nullptr));
+    if (id) return id;
+  }
+  if (had_sections) return std::nullopt;
+  // Section headers can be stripped; the loader-visible notes remain.
+  size_t phnum = 0;
+  if (elf_getphdrnum(elf, &phnum) != 0) return std::nullopt;
+  for (size_t i = 0; i < phnum; i++) {
+    GElf_Phdr phdr;
+    if (gelf_getphdr(elf, static_cast<int>(i), &phdr) == nullptr ||
+        phdr.p_type != PT_NOTE) {
+      continue;
+    }
+    Elf_Type type = phdr.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR;
+    auto id = BuildIdInNotes(
+        elf_getdata_rawchunk(elf, phdr.p_offset, phdr.p_filesz, type));
+    if (id) return id;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ReadDebuglink(Elf* elf) {
+  GElf_Shdr shdr;
+  Elf_Scn* scn = FindSection(elf, ".gnu_debuglink", &shdr);
+  if (scn == nullptr || shdr.sh_type == SHT_NOBITS) return std::nullopt;
+  Elf_Data* data = elf_getdata(scn, nullptr);
+  if (data == nullptr || data->d_size == 0) return std::nullopt;
+  const char* name = static_cast<const char*>(data->d_buf);
+  size_t len = strnlen(name, data->d_size);
+  if (len == 0 || len == data->d_size) return std::nullopt;
+  return std::string(name, len);
+}
+
+bool HasDebugInfo(Elf* elf) {
+  for (const char* name : {".debug_info", ".zdebug_info"}) {
+    GElf_Shdr shdr;
+    if (FindSection(elf, name, &shdr) != nullptr &&
+        shdr.sh_type != SHT_NOBITS && shdr.sh_size > 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool HasSymtab(Elf* elf) {
+  Elf_Scn* scn = nullptr;
+  while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) != nullptr && shdr.sh_type == SHT_SYMTAB &&
+        shdr.sh_size > 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+size_t ReadAtVaddr(Elf* elf, GElf_Addr vaddr, unsigned char* out,
+                   size_t len) {
+  Elf_Scn* scn = nullptr;
+  while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr) continue;
+    if ((shdr.sh_flags & SHF_ALLOC) == 0 || shdr.sh_type == SHT_NOBITS ||
+        vaddr < shdr.sh_addr || vaddr - shdr.sh_addr >= shdr.sh_size) {
+      continue;
+    }
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    if (data == nullptr || data->d_buf == nullptr) return 0;
+    size_t at = vaddr - shdr.sh_addr;
+    if (at >= data->d_size) return 0;
+    size_t n = std::min(len, data->d_size - at);
+    std::memcpy(out, static_cast<const unsigned char*>(data->d_buf) + at, n);
+    return n;
+  }
+  return 0;
+}
+
+std::optional<GElf_Off> VaddrToFileOffset(Elf* elf, GElf_Addr vaddr) {
+  size_t phnum = 0;
+  if (elf_getphdrnum(elf, &phnum) != 0) return std::nullopt;
+  for (size_t i = 0; i < phnum; i++) {
+    GElf_Phdr phdr;
+    if (gelf_getphdr(elf, static_cast<int>(i), &phdr) == nullptr ||
+        phdr.p_type != PT_LOAD) {
+      continue;
+    }
+    if (vaddr >= phdr.p_vaddr && vaddr - phdr.p_vaddr < phdr.p_filesz) {
+      return phdr.p_offset + (vaddr - phdr.p_vaddr);
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+ElfFile OpenOrThrow(Napi::Env env, const std::string& path) {
+  ElfFile file;
+  int rc = file.Open(path);
+  if (rc == ElfFile::kNotElf) {
+    ThrowCodeError(env, "ENOTELF", "not an ELF file: " + path);
+  }
+  if (rc != 0) ThrowErrno(env, rc, "cannot open " + path);
+  return file;
+}
+
+const char* TypeName(GElf_Half type) {
+  switch (type) {
+    case ET_EXEC: return "exec";
+    case ET_DYN: return "dyn";
+    case ET_REL: return "rel";
+    case ET_CORE: return "core";
+    default: return "other";
+  }
+}
+
+Napi::Value OptionalString(Napi::Env env,
+                           const std::optional<std::string>& s) {
+  if (!s) return env.Null();
+  return Napi::String::New(env, *s);
+}
+
+}  // namespace
+
+Napi::Value ElfInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info, 0, "path");
+  ElfFile file = OpenOrThrow(env, path);
+  Elf* elf = file.elf();
+
+  GElf_Ehdr ehdr;
+  if (gelf_getehdr(elf, &ehdr) == nullptr) {
+    ThrowCodeError(env, "ENOTELF", "unreadable ELF header: " + path);
+  }
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("type", TypeName(ehdr.e_type));
+  result.Set("buildId", OptionalString(env, ReadBuildId(elf)));
+  result.Set("debuglink", OptionalString(env, ReadDebuglink(elf)));
+  result.Set("hasDebugInfo", HasDebugInfo(elf));
+  result.Set("hasSymtab", HasSymtab(elf));
+
+  Napi::Array segments = Napi::Array::New(env);
+  size_t phnum = 0;
+  if (elf_getphdrnum(elf, &phnum) == 0) {
+    uint32_t n = 0;
+    for (size_t i = 0; i < phnum; i++) {
+      GElf_Phdr phdr;
+      if (gelf_getphdr(elf, static_cast<int>(i), &phdr) == nullptr ||
+          phdr.p_type != PT_LOAD) {
+        continue;
+      }
+      Napi::Object seg = Napi::Object::New(env);
+      seg.Set("vaddr", Napi::BigInt::New(env, uint64_t{phdr.p_vaddr}));
+      seg.Set("offset", Napi::BigInt::New(env, uint64_t{phdr.p_offset}));
+      seg.Set("filesz", Napi::BigInt::New(env, uint64_t{phdr.p_filesz}));
+      seg.Set("memsz", Napi::BigInt::New(env, uint64_t{phdr.p_memsz}));
+      seg.Set("flags", Napi::Number::New(env, phdr.p_flags));
+      segments.Set(n++, seg);
+    }
+  }
+  result.Set("loadSegments", segments);
+  return result;
+}
+
+Napi::Value LookupSymbols(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info, 0, "path");
+  if (info.Length() < 2 || !info[1].IsArray()) {
+    ThrowTypeError(env, "names must be an array of strings");
+  }
+  Napi::Array names_arg = info[1].As<Napi::Array>();
+  std::unordered_set<std::string> wanted;
+  for (uint32_t i = 0; i < names_arg.Length(); i++) {
+    Napi::Value v = names_arg.Get(i);
+    if (!v.IsString()) ThrowTypeError(env, "names must be strings");
+    wanted.insert(v.As<Napi::String>().Utf8Value());
+  }
+
+  ElfFile file = OpenOrThrow(env, path);
+  Elf* elf = file.elf();
+  struct Found {
+    GElf_Addr value;
+    GElf_Xword size;
+  };
+  std::unordered_map<std::string, Found> found;
+
+  // .symtab first: it is the complete table; .dynsym only has exports.
+  for (GElf_Word table : {SHT_SYMTAB, SHT_DYNSYM}) {
+    Elf_Scn* scn = nullptr;
+    while (found.size() < wanted.size() &&
+           (scn = elf_nextscn(elf, scn)) != nullptr) {
+      GElf_Shdr shdr;
+      if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != table ||
+          shdr.sh_entsize == 0) {
+        continue;
+      }
+      Elf_Data* data = elf_getdata(scn, nullptr);
+      if (data == nullptr) continue;
+      size_t count = shdr.sh_size / shdr.sh_entsize;
+      for (size_t i = 0; i < count; i++) {
+        GElf_Sym sym;
+        if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) break;
+        // Undefined entries are imports with no address in this file.
+        if (sym.st_shndx == SHN_UNDEF || sym.st_name == 0) continue;
+        const char* name = elf_strptr(elf, shdr.sh_link, sym.st_name);
+        if (name == nullptr) continue;
+        std::string key(name);
+        if (wanted.count(key) != 0 && found.count(key) == 0) {
+          found.emplace(std::move(key), Found{sym.st_value, sym.st_size});
+        }
+      }
+    }
+  }
+
+  Napi::Object result = Napi::Object::New(env);
+  for (const auto& [name, sym] : found) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("value", Napi::BigInt::New(env, uint64_t{sym.value}));
+    entry.Set("size", Napi::Number::New(env, static_cast<double>(sym.size)));
+    result.Set(name, entry);
+  }
+  return result;
+}
+
+}  // namespace mixprof

@@ -1,0 +1,59 @@
+// ELF facts read with libelf/gelf: identity, load segments, symbols.
+#pragma once
+
+#include <gelf.h>
+#include <libelf.h>
+#include <napi.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace mixprof {
+
+// An open, read-only ELF file. Move-only; closes on destruction.
+class ElfFile {
+ public:
+  ElfFile() = default;
+  ~ElfFile() { Close(); }
+  ElfFile(const ElfFile&) = delete;
+  ElfFile& operator=(const ElfFile&) = delete;
+  ElfFile(ElfFile&& other) noexcept { *this = std::move(other); }
+  ElfFile& operator=(ElfFile&& other) noexcept;
+
+  // Returns 0 on success, an errno value if the file cannot be opened, or
+  // kNotElf if it is not an ELF file.
+  static constexpr int kNotElf = -1;
+  int Open(const std::string& path);
+  void Close();
+
+  Elf* elf() const { return elf_; }
+  int fd() const { return fd_; }
+  // Hands the descriptor to a new owner (libdwfl consumes it).
+  int ReleaseFd();
+
+ private:
+  int fd_ = -1;
+  Elf* elf_ = nullptr;
+};
+
+// Lowercase hex of NT_GNU_BUILD_ID, from note sections or PT_NOTE segments.
+std::optional<std::string> ReadBuildId(Elf* elf);
+// File name stored in .gnu_debuglink.
+std::optional<std::string> ReadDebuglink(Elf* elf);
+// True if .debug_info (or .zdebug_info) has content, not just SHT_NOBITS.
+bool HasDebugInfo(Elf* elf);
+bool HasSymtab(Elf* elf);
+// Finds the section holding link-time address `vaddr` with file content and
+// copies up to `len` bytes from there; returns how many were copied.
+size_t ReadAtVaddr(Elf* elf, GElf_Addr vaddr, unsigned char* out,
+                   size_t len);
+// Maps a link-time address to its file offset through PT_LOAD segments.
+std::optional<GElf_Off> VaddrToFileOffset(Elf* elf, GElf_Addr vaddr);
+
+std::string HexBytes(const unsigned char* bytes, size_t len);
+
+Napi::Value ElfInfo(const Napi::CallbackInfo& info);
+Napi::Value LookupSymbols(const Napi::CallbackInfo& info);
+
+}  // namespace mixprof

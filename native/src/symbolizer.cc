@@ -1,0 +1,651 @@
+#include "symbolizer.h"
+
+#include <cxxabi.h>
+#include <elf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "elf_file.h"
+#include "errors.h"
+
+namespace mixprof {
+
+namespace {
+
+constexpr size_t kMaxCachedAddresses = 1u << 20;
+constexpr uint64_t kPageMask = ~uint64_t{0xfff};  // x86-64 pages
+const char kDeletedSuffix[] = " (deleted)";
+
+struct Mapping {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  uint64_t offset = 0;
+  bool exec = false;
+  uint64_t inode = 0;
+  std::string path;
+};
+
+bool ParseHex(const char*& p, uint64_t* out) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(p, &end, 16);
+  if (end == p || errno != 0) return false;
+  *out = v;
+  p = end;
+  return true;
+}
+
+// One line of /proc/PID/maps: "start-end perms offset dev inode   path".
+bool ParseMapping(const std::string& line, Mapping* m) {
+  const char* p = line.c_str();
+  if (!ParseHex(p, &m->start) || *p++ != '-' || !ParseHex(p, &m->end) ||
+      *p++ != ' ') {
+    return false;
+  }
+  if (std::strlen(p) < 5 || p[4] != ' ') return false;
+  m->exec = p[2] == 'x';
+  p += 5;
+  if (!ParseHex(p, &m->offset) || *p++ != ' ') return false;
+  while (*p != '\0' && *p != ' ') p++;  // device
+  while (*p == ' ') p++;
+  char* end = nullptr;
+  m->inode = std::strtoull(p, &end, 10);
+  p = end;
+  while (*p == ' ') p++;
+  m->path = p;
+  return true;
+}
+
+std::vector<Mapping> ParseMaps(const std::string& text) {
+  std::vector<Mapping> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    Mapping m;
+    if (ParseMapping(text.substr(pos, nl - pos), &m)) out.push_back(m);
+    pos = nl + 1;
+  }
+  return out;
+}
+
+std::string StripDeleted(const std::string& path) {
+  size_t n = sizeof(kDeletedSuffix) - 1;
+  if (path.size() > n &&
+      path.compare(path.size() - n, n, kDeletedSuffix) == 0) {
+    return path.substr(0, path.size() - n);
+  }
+  return path;
+}
+
+std::string Basename(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string Dirname(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Load bias from one executable mapping: find the PT_LOAD holding the
+// mapped file offset. Works whatever the linker put at file offset 0.
+std::optional<uint64_t> ComputeBias(Elf* elf, uint64_t start,
+                                    uint64_t offset) {
+  size_t phnum = 0;
+  if (elf_getphdrnum(elf, &phnum) != 0) return std::nullopt;
+  std::optional<uint64_t> any;
+  for (size_t i = 0; i < phnum; i++) {
+    GElf_Phdr ph;
+    if (gelf_getphdr(elf, static_cast<int>(i), &ph) == nullptr ||
+        ph.p_type != PT_LOAD) {
+      continue;
+    }
+    if (offset < (ph.p_offset & kPageMask) ||
+        offset >= ph.p_offset + ph.p_filesz) {
+      continue;
+    }
+    uint64_t bias = start - offset + ph.p_offset - ph.p_vaddr;
+    if (ph.p_flags & PF_X) return bias;
+    if (!any) any = bias;
+  }
+  return any;
+}
+
+bool IsFunction(const GElf_Sym& sym) {
+  int type = GELF_ST_TYPE(sym.st_info);
+  return type == STT_FUNC || type == STT_GNU_IFUNC;
+}
+
+std::string Demangle(const char* name) {
+  if (std::strncmp(name, "_Z", 2) != 0) return name;
+  int status = 0;
+  std::unique_ptr<char, decltype(&std::free)> out(
+      abi::__cxa_demangle(name, nullptr, nullptr, &status), &std::free);
+  return status == 0 && out ? std::string(out.get()) : std::string(name);
+}
+
+std::string BuildIdOf(Dwfl_Module* mod) {
+  const unsigned char* bits = nullptr;
+  GElf_Addr vaddr = 0;
+  int len = dwfl_module_build_id(mod, &bits, &vaddr);
+  return len > 0 ? HexBytes(bits, static_cast<size_t>(len)) : std::string();
+}
+
+// Opens a debug file candidate; rejects files of another build and files
+// with neither DWARF nor a symbol table. Returns an fd or -1.
+int OpenDebugCandidate(const std::string& path, const std::string& build_id,
+                       const char* main_file, char** debuginfo_file_name) {
+  if (main_file != nullptr && path == main_file) return -1;
+  ElfFile file;
+  if (file.Open(path) != 0) return -1;
+  if (!build_id.empty()) {
+    auto id = ReadBuildId(file.elf());
+    if (id && *id != build_id) return -1;
+  }
+  if (!HasDebugInfo(file.elf()) && !HasSymtab(file.elf())) return -1;
+  *debuginfo_file_name = strdup(path.c_str());
+  return file.ReleaseFd();
+}
+
+std::vector<std::string> StringArray(Napi::Env env, Napi::Value value,
+                                     const char* what) {
+  std::vector<std::string> out;
+  if (value.IsUndefined() || value.IsNull()) return out;
+  if (!value.IsArray()) {
+    ThrowTypeError(env, std::string(what) + " must be an array");
+  }
+  Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    Napi::Value v = array.Get(i);
+    if (!v.IsString()) {
+      ThrowTypeError(env, std::string(what) + " must hold strings");
+    }
+    out.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+Napi::Value BigIntOrNull(Napi::Env env, const std::optional<uint64_t>& v) {
+  if (!v) return env.Null();
+  return Napi::BigInt::New(env, *v);
+}
+
+Napi::Value StringOrNull(Napi::Env env, const char* s) {
+  if (s == nullptr) return env.Null();
+  return Napi::String::New(env, s);
+}
+
+}  // namespace
+
+Napi::Function Symbolizer::Define(Napi::Env env) {
+  return DefineClass(env, "Symbolizer",
+                     {
+                         InstanceMethod("symbolize", &Symbolizer::Symbolize),
+                         InstanceMethod("updateMaps", &Symbolizer::UpdateMaps),
+                         InstanceMethod("modules", &Symbolizer::Modules),
+                         InstanceMethod("close", &Symbolizer::Close),
+                     });
+}
+
+Symbolizer::Symbolizer(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<Symbolizer>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    ThrowTypeError(env, "Symbolizer needs an options object");
+  }
+  Napi::Object options = info[0].As<Napi::Object>();
+  Napi::Value maps = options.Get("maps");
+  if (!maps.IsString()) ThrowTypeError(env, "options.maps must be a string");
+  Napi::Value root = options.Get("root");
+  if (!root.IsUndefined() && !root.IsNull()) {
+    if (!root.IsString()) ThrowTypeError(env, "options.root must be a string");
+    root_ = root.As<Napi::String>().Utf8Value();
+    while (!root_.empty() && root_.back() == '/') root_.pop_back();
+  }
+  for (const auto& path :
+       StringArray(env, options.Get("extraFiles"), "options.extraFiles")) {
+    ExtraFile extra;
+    extra.path = path;
+    ElfFile file;
+    if (file.Open(path) == 0) {
+      extra.build_id = ReadBuildId(file.elf());
+      extra.has_debug = HasDebugInfo(file.elf()) || HasSymtab(file.elf());
+    }
+    extra_files_.push_back(std::move(extra));
+  }
+  Napi::Value dirs = options.Get("debugDirs");
+  if (dirs.IsUndefined() || dirs.IsNull()) {
+    debug_dirs_ = {"/usr/lib/debug"};
+  } else {
+    debug_dirs_ = StringArray(env, dirs, "options.debugDirs");
+  }
+
+  callbacks_.find_elf = &Symbolizer::FindElf;
+  callbacks_.find_debuginfo = &Symbolizer::FindDebuginfo;
+  callbacks_.section_address = dwfl_offline_section_address;
+  // Fallback search: beside the file, its .debug/, then our debug dirs
+  // (libdwfl's own default would add /usr/lib/debug even when not asked).
+  debuginfo_path_ = ":.debug";
+  for (const auto& dir : debug_dirs_) debuginfo_path_ += ":" + dir;
+  debuginfo_path_ptr_ = debuginfo_path_.data();
+  callbacks_.debuginfo_path = &debuginfo_path_ptr_;
+  dwfl_ = dwfl_begin(&callbacks_);
+  if (dwfl_ == nullptr) {
+    ThrowCodeError(env, "EDWFL",
+                   std::string("dwfl_begin failed: ") + dwfl_errmsg(-1));
+  }
+  try {
+    Report(env, maps.As<Napi::String>().Utf8Value());
+  } catch (...) {
+    Release();  // the destructor does not run when a constructor throws
+    throw;
+  }
+}
+
+Symbolizer::~Symbolizer() { Release(); }
+
+void Symbolizer::Release() {
+  if (dwfl_ != nullptr) dwfl_end(dwfl_);
+  dwfl_ = nullptr;
+  known_.clear();
+  cache_.clear();
+  functions_.clear();
+}
+
+Dwfl* Symbolizer::Live(Napi::Env env) {
+  if (dwfl_ == nullptr) ThrowCodeError(env, "ECLOSED", "Symbolizer is closed");
+  return dwfl_;
+}
+
+void Symbolizer::Report(Napi::Env env, const std::string& maps) {
+  std::vector<Mapping> mappings = ParseMaps(maps);
+  std::unordered_map<std::string, KnownModule> known;
+  fileless_offsets_.clear();
+  dwfl_report_begin(dwfl_);
+  for (const Mapping& m : mappings) {
+    bool vdso = m.path == "[vdso]";
+    if (!vdso && (!m.exec || m.path.empty() || m.path[0] != '/')) continue;
+    std::string key = m.path + '\n' + std::to_string(m.start) + '\n' +
+                      std::to_string(m.offset) + '\n' +
+                      std::to_string(m.inode);
+    if (known.count(key) != 0) continue;
+    auto old = known_.find(key);
+    if (old != known_.end()) {
+      ReportKnown(old->second);
+      known.emplace(key, old->second);
+      continue;
+    }
+    if (vdso) {
+      // No file to read it from; reported so its addresses get a module.
+      KnownModule km;
+      if (dwfl_report_module(dwfl_, "[vdso]", m.start, m.end) != nullptr) {
+        km.ok = true;
+        km.name = "[vdso]";
+        km.low = m.start;
+        km.high = m.end;
+        km.bias = m.start;
+      }
+      known.emplace(key, km);
+      continue;
+    }
+    ReportNew(key, m.path, m.start, m.end, m.offset, &known);
+  }
+  if (dwfl_report_end(dwfl_, nullptr, nullptr) != 0) {
+    ThrowCodeError(env, "EDWFL",
+                   std::string("dwfl_report_end failed: ") + dwfl_errmsg(-1));
+  }
+  known_ = std::move(known);
+  // Addresses may now belong to other modules; libdwfl keeps the costly
+  // per-module state, these caches are cheap to refill.
+  cache_.clear();
+  functions_.clear();
+}
+
+void Symbolizer::ReportKnown(const KnownModule& km) {
+  if (!km.ok) return;
+  // Same name and range: libdwfl keeps the module and what it loaded.
+  // Reporting it twice in one session is harmless.
+  Dwfl_Module* mod =
+      dwfl_report_module(dwfl_, km.name.c_str(), km.low, km.high);
+  if (mod != nullptr && km.fileless_offset) {
+    fileless_offsets_[mod] = *km.fileless_offset;
+  }
+}
+
+void Symbolizer::ReportNew(
+    const std::string& key, const std::string& name, uint64_t start,
+    uint64_t end, uint64_t offset,
+    std::unordered_map<std::string, KnownModule>* known) {
+  KnownModule km;
+  // Without a readable ELF file, a module with just the mapping's name and
+  // range still lets callers print [name+0xfileoffset].
+  auto report_fileless = [&]() {
+    km.ok = true;
+    km.name = name;
+    km.low = start;
+    km.high = end;
+    km.bias = start;
+    km.fileless_offset = offset;
+    ReportKnown(km);
+    known->emplace(key, km);
+  };
+  std::string original = StripDeleted(name);
+  std::string opened = root_ + original;
+  ElfFile file;
+  if (file.Open(opened) != 0) {
+    // The mapped file is gone or invisible to us: accept a user-supplied
+    // file with the same name instead.
+    bool found = false;
+    for (const auto& extra : extra_files_) {
+      if (Basename(extra.path) == Basename(original) &&
+          file.Open(extra.path) == 0) {
+        opened = extra.path;
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      report_fileless();
+      return;
+    }
+  }
+  GElf_Ehdr ehdr;
+  auto bias = ComputeBias(file.elf(), start, offset);
+  if (gelf_getehdr(file.elf(), &ehdr) == nullptr || !bias) {
+    report_fileless();
+    return;
+  }
+  // ET_EXEC is linked at its final address.
+  uint64_t load_bias = ehdr.e_type == ET_DYN ? *bias : 0;
+  // Another executable mapping of the same loaded object was reported
+  // already: reporting it again would make libdwfl drop it as overlapping.
+  for (const auto& entry : *known) {
+    const KnownModule& other = entry.second;
+    if (other.ok && other.name == name && other.bias == load_bias) {
+      known->emplace(key, other);
+      return;
+    }
+  }
+  int fd = file.ReleaseFd();
+  Dwfl_Module* mod = dwfl_report_elf(dwfl_, name.c_str(), opened.c_str(), fd,
+                                     load_bias, true);
+  if (mod == nullptr) {
+    close(fd);
+    known->emplace(key, km);
+    return;
+  }
+  // The debug-file callback finds this object through the module's slot.
+  void** userdata = nullptr;
+  Dwarf_Addr low = 0;
+  Dwarf_Addr high = 0;
+  dwfl_module_info(mod, &userdata, &low, &high, nullptr, nullptr, nullptr,
+                   nullptr);
+  if (userdata != nullptr) *userdata = this;
+  km.ok = true;
+  km.name = name;
+  km.low = low;
+  km.high = high;
+  km.bias = load_bias;
+  known->emplace(key, km);
+}
+
+int Symbolizer::FindElf(Dwfl_Module* mod, void** userdata,
+                        const char* modname, Dwarf_Addr base,
+                        char** file_name, Elf** elfp) {
+  (void)mod;
+  (void)userdata;
+  (void)modname;
+  (void)base;
+  (void)file_name;
+  // Modules with a file are reported with it already open (ReportNew), so
+  // libdwfl only asks for [vdso] and for mappings whose file we could not
+  // open. Opening the path now could pick up a different file that has
+  // since replaced the mapped one, so there is nothing to find.
+  *elfp = nullptr;
+  return -1;
+}
+
+int Symbolizer::FindDebuginfo(Dwfl_Module* mod, void** userdata,
+                              const char* modname, Dwarf_Addr base,
+                              const char* file_name,
+                              const char* debuglink_file,
+                              GElf_Word debuglink_crc,
+                              char** debuginfo_file_name) {
+  auto* self = userdata != nullptr ? static_cast<Symbolizer*>(*userdata)
+                                   : nullptr;
+  if (self != nullptr) {
+    int fd = self->FindDebuginfoFor(mod, modname, file_name, debuglink_file,
+                                    debuginfo_file_name);
+    if (fd >= 0) return fd;
+  }
+  return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+                                      debuglink_file, debuglink_crc,
+                                      debuginfo_file_name);
+}
+
+int Symbolizer::FindDebuginfoFor(Dwfl_Module* mod, const char* modname,
+                                 const char* file_name,
+                                 const char* debuglink_file,
+                                 char** debuginfo_file_name) {
+  std::string build_id = BuildIdOf(mod);
+  // 1. A user-supplied file for exactly this build.
+  if (!build_id.empty()) {
+    for (const auto& extra : extra_files_) {
+      if (extra.build_id == build_id && extra.has_debug) {
+        int fd = OpenDebugCandidate(extra.path, build_id, file_name,
+                                    debuginfo_file_name);
+        if (fd >= 0) return fd;
+      }
+    }
+  }
+  // Debug directories are looked up inside the target's root first (a
+  // container's own debug packages), then on the host.
+  std::vector<std::string> prefixes = {root_};
+  if (!root_.empty()) prefixes.push_back("");
+  // 2. <debugDir>/.build-id/xx/rest.debug
+  if (build_id.size() > 2) {
+    std::string rel = "/.build-id/" + build_id.substr(0, 2) + "/" +
+                      build_id.substr(2) + ".debug";
+    for (const auto& dir : debug_dirs_) {
+      for (const auto& prefix : prefixes) {
+        int fd = OpenDebugCandidate(prefix + dir + rel, build_id, file_name,
+                                    debuginfo_file_name);
+        if (fd >= 0) return fd;
+      }
+    }
+  }
+  // 3. .gnu_debuglink beside the file and under <debugDir>/<its dir>/.
+  // A build-id check stands in for the CRC, which needs a full read.
+  if (debuglink_file != nullptr && debuglink_file[0] != '\0') {
+    std::vector<std::string> candidates;
+    if (file_name != nullptr) {
+      std::string dir = Dirname(file_name);
+      candidates.push_back(dir + "/" + debuglink_file);
+      candidates.push_back(dir + "/.debug/" + debuglink_file);
+    }
+    std::string original_dir = Dirname(StripDeleted(modname));
+    for (const auto& dir : debug_dirs_) {
+      for (const auto& prefix : prefixes) {
+        candidates.push_back(prefix + dir + original_dir + "/" +
+                             debuglink_file);
+      }
+    }
+    for (const auto& path : candidates) {
+      int fd =
+          OpenDebugCandidate(path, build_id, file_name, debuginfo_file_name);
+      if (fd >= 0) return fd;
+    }
+  }
+  return -1;
+}
+
+const Symbolizer::FunctionInfo* Symbolizer::Function(Dwfl_Module* mod,
+                                                     uint64_t sym_start,
+                                                     const char* sym_name) {
+  auto cached = functions_.find(sym_start);
+  if (cached != functions_.end()) return &cached->second;
+  FunctionInfo info;
+  info.name = Demangle(sym_name);
+  GElf_Addr bias = 0;
+  // The main file, not the debug file: a separate .debug has no code.
+  Elf* elf = dwfl_module_getelf(mod, &bias);
+  unsigned char bytes[8];
+  size_t n = elf != nullptr ? ReadAtVaddr(elf, sym_start - bias, bytes, 8) : 0;
+  static const unsigned char kEndbr64[] = {0xf3, 0x0f, 0x1e, 0xfa};
+  static const unsigned char kFrameSetup[] = {0x55, 0x48, 0x89, 0xe5};
+  if (n >= 4) {
+    const unsigned char* p = bytes;
+    size_t left = n;
+    if (std::memcmp(p, kEndbr64, 4) == 0) {
+      p += 4;
+      left -= 4;
+    }
+    if (left >= 4) info.frame_pointer = std::memcmp(p, kFrameSetup, 4) == 0;
+  }
+  return &functions_.emplace(sym_start, std::move(info)).first->second;
+}
+
+const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
+  auto cached = cache_.find(addr);
+  if (cached != cache_.end()) return cached->second;
+  if (cache_.size() >= kMaxCachedAddresses) cache_.clear();
+
+  Frame f;
+  f.rel_addr = addr;
+  Dwfl_Module* mod = dwfl_addrmodule(dwfl_, addr);
+  if (mod != nullptr) {
+    Dwarf_Addr low = 0;
+    dwfl_module_info(mod, nullptr, &low, nullptr, nullptr, nullptr, nullptr,
+                     nullptr);
+    f.module = mod;
+    f.module_base = low;
+    GElf_Addr bias = 0;
+    Elf* elf = dwfl_module_getelf(mod, &bias);
+    if (elf != nullptr) {
+      f.rel_addr = addr - bias;
+      f.file_offset = VaddrToFileOffset(elf, f.rel_addr);
+    } else {
+      f.rel_addr = addr - low;
+      auto fileless = fileless_offsets_.find(mod);
+      if (fileless != fileless_offsets_.end()) {
+        f.file_offset = fileless->second + f.rel_addr;
+      }
+    }
+    GElf_Off offset = 0;
+    GElf_Sym sym;
+    const char* sym_name = dwfl_module_addrinfo(mod, addr, &offset, &sym,
+                                                nullptr, nullptr, nullptr);
+    // libdwfl may return the nearest preceding symbol even when it ends
+    // before the address; a wrong name is worse than none.
+    if (sym_name != nullptr && IsFunction(sym) &&
+        (sym.st_size == 0 || offset < sym.st_size)) {
+      f.function = Function(mod, addr - offset, sym_name);
+      f.sym_offset = offset;
+    }
+  }
+  return cache_.emplace(addr, f).first->second;
+}
+
+Napi::Value Symbolizer::Symbolize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Live(env);
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() !=
+          napi_biguint64_array) {
+    ThrowTypeError(env, "addrs must be a BigUint64Array");
+  }
+  auto addrs = info[0].As<Napi::TypedArrayOf<uint64_t>>();
+  size_t count = addrs.ElementLength();
+  Napi::Array result = Napi::Array::New(env, count);
+  for (size_t i = 0; i < count; i++) {
+    const Frame& f = Lookup(addrs[i]);
+    Napi::Object o = Napi::Object::New(env);
+    const char* module = f.module == nullptr
+                             ? nullptr
+                             : dwfl_module_info(f.module, nullptr, nullptr,
+                                                nullptr, nullptr, nullptr,
+                                                nullptr, nullptr);
+    o.Set("module", StringOrNull(env, module));
+    o.Set("moduleBase", Napi::BigInt::New(env, f.module_base));
+    o.Set("relAddr", Napi::BigInt::New(env, f.rel_addr));
+    o.Set("fileOffset", BigIntOrNull(env, f.file_offset));
+    const FunctionInfo* fn = f.function;
+    o.Set("name", fn != nullptr ? Napi::Value(Napi::String::New(env, fn->name))
+                                : env.Null());
+    o.Set("symOffset",
+          Napi::Number::New(env, static_cast<double>(f.sym_offset)));
+    o.Set("framePointer",
+          fn != nullptr && fn->frame_pointer
+              ? Napi::Value(Napi::Boolean::New(env, *fn->frame_pointer))
+              : env.Null());
+    result.Set(static_cast<uint32_t>(i), o);
+  }
+  return result;
+}
+
+Napi::Value Symbolizer::UpdateMaps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Live(env);
+  Report(env, StringArg(info, 0, "maps"));
+  return env.Undefined();
+}
+
+Napi::Value Symbolizer::Modules(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Dwfl* dwfl = Live(env);
+  std::vector<Dwfl_Module*> mods;
+  dwfl_getmodules(
+      dwfl,
+      [](Dwfl_Module* mod, void**, const char*, Dwarf_Addr, void* arg) {
+        static_cast<std::vector<Dwfl_Module*>*>(arg)->push_back(mod);
+        return static_cast<int>(DWARF_CB_OK);
+      },
+      &mods, 0);
+  Napi::Array result = Napi::Array::New(env, mods.size());
+  uint32_t n = 0;
+  for (Dwfl_Module* mod : mods) {
+    // Loading the symbol table and DWARF runs the debug file search, so
+    // the diagnostics show what symbolization will use.
+    int symbols = dwfl_module_getsymtab(mod);
+    Dwarf_Addr dwbias = 0;
+    bool has_dwarf = dwfl_module_getdwarf(mod, &dwbias) != nullptr;
+    GElf_Addr bias = 0;
+    bool has_elf = dwfl_module_getelf(mod, &bias) != nullptr;
+    Dwarf_Addr low = 0;
+    Dwarf_Addr high = 0;
+    const char* mainfile = nullptr;
+    const char* debugfile = nullptr;
+    const char* name = dwfl_module_info(mod, nullptr, &low, &high, nullptr,
+                                        nullptr, &mainfile, &debugfile);
+    std::string build_id = BuildIdOf(mod);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", name != nullptr ? name : "");
+    o.Set("low", Napi::BigInt::New(env, uint64_t{low}));
+    o.Set("high", Napi::BigInt::New(env, uint64_t{high}));
+    o.Set("bias", has_elf ? BigIntOrNull(env, uint64_t{bias}) : env.Null());
+    o.Set("buildId", build_id.empty()
+                         ? env.Null()
+                         : Napi::Value(Napi::String::New(env, build_id)));
+    o.Set("hasDebugInfo", has_dwarf);
+    o.Set("symbolCount", symbols > 0 ? symbols : 0);
+    o.Set("mainFile", StringOrNull(env, mainfile));
+    o.Set("debugFile", StringOrNull(env, debugfile));
+    result.Set(n++, o);
+  }
+  return result;
+}
+
+Napi::Value Symbolizer::Close(const Napi::CallbackInfo& info) {
+  Release();
+  return info.Env().Undefined();
+}
+
+}  // namespace mixprof

@@ -1,0 +1,105 @@
+// Address -> (module, symbol) for one process, from a /proc/PID/maps
+// snapshot, using libdwfl for module layout, symbol tables and debug files.
+#pragma once
+
+#include <elfutils/libdwfl.h>
+#include <napi.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace mixprof {
+
+class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  explicit Symbolizer(const Napi::CallbackInfo& info);
+  ~Symbolizer() override;
+
+ private:
+  // A user-supplied file (-d), identified up front by build-id.
+  struct ExtraFile {
+    std::string path;
+    std::optional<std::string> build_id;
+    bool has_debug = false;  // .debug_info or .symtab
+  };
+
+  // One executable mapping already reported, so a later snapshot can
+  // re-report it without reopening the file (libdwfl keeps its caches).
+  struct KnownModule {
+    bool ok = false;
+    std::string name;
+    Dwarf_Addr low = 0;
+    Dwarf_Addr high = 0;
+    uint64_t bias = 0;
+    // Set for a mapping whose file could not be opened: the module then
+    // has only a name and range, and this is the file offset at `low`.
+    std::optional<uint64_t> fileless_offset;
+  };
+
+  // Per function (keyed by runtime start address): shared by all
+  // addresses inside it, so names are stored once.
+  struct FunctionInfo {
+    std::string name;
+    std::optional<bool> frame_pointer;
+  };
+
+  // Per address. Module and function pointers stay valid until the next
+  // Report(), which clears this cache.
+  struct Frame {
+    Dwfl_Module* module = nullptr;
+    uint64_t module_base = 0;
+    uint64_t rel_addr = 0;
+    std::optional<uint64_t> file_offset;
+    const FunctionInfo* function = nullptr;
+    uint64_t sym_offset = 0;
+  };
+
+  Napi::Value Symbolize(const Napi::CallbackInfo& info);
+  Napi::Value UpdateMaps(const Napi::CallbackInfo& info);
+  Napi::Value Modules(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  Dwfl* Live(Napi::Env env);
+  void Report(Napi::Env env, const std::string& maps);
+  void ReportNew(const std::string& key, const std::string& name,
+                 uint64_t start, uint64_t end, uint64_t offset,
+                 std::unordered_map<std::string, KnownModule>* known);
+  void ReportKnown(const KnownModule& km);
+  const Frame& Lookup(uint64_t addr);
+  const FunctionInfo* Function(Dwfl_Module* mod, uint64_t sym_start,
+                               const char* sym_name);
+  void Release();
+
+  static int FindElf(Dwfl_Module* mod, void** userdata, const char* modname,
+                     Dwarf_Addr base, char** file_name, Elf** elfp);
+  static int FindDebuginfo(Dwfl_Module* mod, void** userdata,
+                           const char* modname, Dwarf_Addr base,
+                           const char* file_name, const char* debuglink_file,
+                           GElf_Word debuglink_crc,
+                           char** debuginfo_file_name);
+  int FindDebuginfoFor(Dwfl_Module* mod, const char* modname,
+                       const char* file_name, const char* debuglink_file,
+                       char** debuginfo_file_name);
+
+  Dwfl_Callbacks callbacks_{};
+  // Search path for libdwfl's fallback lookup, built from debugDirs.
+  std::string debuginfo_path_;
+  char* debuginfo_path_ptr_ = nullptr;
+  Dwfl* dwfl_ = nullptr;
+  std::string root_;
+  std::vector<ExtraFile> extra_files_;
+  std::vector<std::string> debug_dirs_;
+  std::unordered_map<std::string, KnownModule> known_;
+  std::unordered_map<const Dwfl_Module*, uint64_t> fileless_offsets_;
+  std::unordered_map<uint64_t, Frame> cache_;
+  // Node-based map: element addresses survive rehashing.
+  std::unordered_map<uint64_t, FunctionInfo> functions_;
+};
+
+}  // namespace mixprof

@@ -1,0 +1,80 @@
+/**
+ * Renders a bpftrace program from a template in the top-level bpf/ folder.
+ * Only integers are substituted (offsets, addresses, the PID, the rate), each
+ * checked here, so nothing a user typed can become program text.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../package-root.js';
+import type { PythonLayout } from '../python/layout.js';
+
+export type Constants = Record<string, number | bigint | boolean>;
+
+const PLACEHOLDER = /\{\{([A-Z0-9_]+)\}\}/g;
+const MAX_U64 = (1n << 64n) - 1n;
+
+export function renderTemplate(template: string, constants: Constants): string {
+  const used = new Set<string>();
+  const text = template.replace(PLACEHOLDER, (_, name: string) => {
+    if (!(name in constants)) throw new Error(`bpf template: no value for {{${name}}}`);
+    used.add(name);
+    return integerText(name, constants[name]!);
+  });
+  for (const name of Object.keys(constants)) {
+    if (!used.has(name)) throw new Error(`bpf template: {{${name}}} is not used`);
+  }
+  return text;
+}
+
+function integerText(name: string, value: number | bigint | boolean): string {
+  if (typeof value === 'boolean') return value ? '1' : '0';
+  const big = typeof value === 'bigint' ? value : Number.isSafeInteger(value) ? BigInt(value) : null;
+  if (big === null || big < 0n || big > MAX_U64) throw new Error(`bpf template: {{${name}}} must be an integer in [0, 2^64), got ${String(value)}`);
+  return big.toString();
+}
+
+export function loadTemplate(name: string): string {
+  return readFileSync(path.join(packageRoot(), 'bpf', name), 'utf8');
+}
+
+export interface SamplerSettings {
+  readonly pid: number;
+  readonly hz: number;
+  /** Python frames walked per sample; deeper stacks are marked truncated. */
+  readonly maxDepth: number;
+  /** Threads searched for the sampled thread's state before giving up. */
+  readonly maxThreads: number;
+}
+
+export const PYTHON_TEMPLATE = 'python-sampler.bt';
+export const NATIVE_TEMPLATE = 'native-sampler.bt';
+
+export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, settings: SamplerSettings): string {
+  const { thread, frame } = layout;
+  return renderTemplate(loadTemplate(PYTHON_TEMPLATE), {
+    PID: settings.pid,
+    HZ: settings.hz,
+    MAX_DEPTH: settings.maxDepth,
+    MAX_THREADS: settings.maxThreads,
+    RUNTIME_ADDR: runtimeAddress,
+    RT_INTERP_HEAD: layout.runtime.interpretersHead,
+    IS_THREADS_HEAD: layout.runtime.threadsHead,
+    TS_NEXT: thread.next,
+    TS_THREAD_KEY: thread.threadKey,
+    THREAD_KEY_IS_FSBASE: thread.threadKeyIsFsbase,
+    TS_FRAME: thread.frame,
+    FRAME_VIA_CFRAME: thread.cframeCurrentFrame !== null,
+    CFRAME_CURRENT: thread.cframeCurrentFrame ?? 0,
+    FR_CODE: frame.code,
+    CODE_MASK: frame.codeMask,
+    FR_INSTR: frame.instr,
+    INSTR_MASK: frame.instrMask,
+    FR_PREVIOUS: frame.previous,
+    FR_FLAGS: frame.flags,
+    CO_FIRSTLINENO: layout.code.firstLineNo,
+  });
+}
+
+export function nativeProgram(settings: SamplerSettings): string {
+  return renderTemplate(loadTemplate(NATIVE_TEMPLATE), { PID: settings.pid, HZ: settings.hz });
+}

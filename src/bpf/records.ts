@@ -1,0 +1,125 @@
+/**
+ * Parses bpftrace's `-f json` stream (one JSON object per line) into the records
+ * our programs emit: thread and chain announcements (printf) and aggregated
+ * samples (the @samples map).
+ */
+import type { RawSample, ThreadInfo, RawPythonFrame } from '../profile/types.js';
+
+export type BpfEvent =
+  | { type: 'attached'; probes: number }
+  | { type: 'thread'; thread: ThreadInfo }
+  | { type: 'chain'; hash: bigint; depth: number; truncated: boolean }
+  | { type: 'frame'; hash: bigint; index: number; frame: RawPythonFrame }
+  | { type: 'samples'; samples: RawSample[]; malformed: number }
+  | { type: 'lost'; events: number }
+  | { type: 'text'; text: string };
+
+const SAMPLE_MAP = '@samples';
+
+/** Parses one stdout line; returns null for blank lines and records of no interest. */
+export function parseBpftraceLine(line: string): BpfEvent | null {
+  const trimmed = line.trim();
+  if (trimmed === '') return null;
+  let record: unknown;
+  try {
+    record = JSON.parse(trimmed);
+  } catch {
+    return { type: 'text', text: trimmed };
+  }
+  if (typeof record !== 'object' || record === null) return null;
+  const { type, data } = record as { type?: unknown; data?: unknown };
+  switch (type) {
+    case 'attached_probes':
+      return { type: 'attached', probes: Number((data as { probes?: unknown })?.probes ?? 0) };
+    case 'lost_events':
+      return { type: 'lost', events: Number((data as { events?: unknown })?.events ?? 0) };
+    case 'printf':
+      return typeof data === 'string' ? parsePrintf(data) : null;
+    case 'map': {
+      const maps = data as Record<string, unknown> | null;
+      const entries = maps?.[SAMPLE_MAP];
+      if (typeof entries !== 'object' || entries === null) return null;
+      return parseSampleMap(entries as Record<string, unknown>);
+    }
+    default:
+      return null;
+  }
+}
+
+function parsePrintf(text: string): BpfEvent | null {
+  const line = text.replace(/\n$/, '');
+  const fields = line.split(' ');
+  switch (fields[0]) {
+    case 'T':
+      // comm may contain spaces: everything after the tid is the name.
+      return { type: 'thread', thread: { tid: Number(fields[1]), comm: fields.slice(2).join(' ') } };
+    case 'C':
+      if (fields.length !== 4) break;
+      return { type: 'chain', hash: BigInt(fields[1]!), depth: Number(fields[2]), truncated: fields[3] === '1' };
+    case 'F':
+      if (fields.length !== 7) break;
+      return {
+        type: 'frame',
+        hash: BigInt(fields[1]!),
+        index: Number(fields[2]),
+        frame: {
+          code: BigInt(fields[3]!),
+          instr: BigInt(fields[4]!),
+          flags: BigInt(fields[5]!),
+          firstLineNo: Number(fields[6]),
+        },
+      };
+    default:
+      break;
+  }
+  return { type: 'text', text: line };
+}
+
+/**
+ * Map keys come as one string, the parts joined by commas:
+ * "tid,hash,<ustack lines>,<kstack lines>". Stack texts contain no commas.
+ */
+export function parseSampleMap(entries: Record<string, unknown>): BpfEvent {
+  const samples: RawSample[] = [];
+  let malformed = 0;
+  for (const [key, value] of Object.entries(entries)) {
+    const parts = key.split(',');
+    const count = Number(value);
+    if (parts.length !== 4 || !Number.isInteger(count) || count <= 0) {
+      malformed++;
+      continue;
+    }
+    const [tid, hash, ustack, kstack] = parts as [string, string, string, string];
+    samples.push({
+      tid: Number(tid),
+      // Map keys print the hash signed, printf prints it unsigned.
+      chain: BigInt.asUintN(64, BigInt(hash)),
+      user: parseUserStack(ustack),
+      kernel: parseKernelStack(kstack),
+      count,
+    });
+  }
+  return { type: 'samples', samples, malformed };
+}
+
+/** ustack(perf) lines with BPFTRACE_NO_USER_SYMBOLS=1: "\t7f12ab 0x7f12ab ([unknown])". */
+export function parseUserStack(text: string): bigint[] {
+  const out: bigint[] = [];
+  for (const line of text.split('\n')) {
+    const token = line.trim().split(' ')[0];
+    if (token && /^[0-9a-f]+$/i.test(token)) out.push(BigInt('0x' + token));
+  }
+  return out;
+}
+
+/** kstack lines: "    vfs_read+273"; the offset is dropped, names are what flame graphs show. */
+export function parseKernelStack(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const trimmed = line.trim();
+    if (trimmed === '') continue;
+    const plus = trimmed.lastIndexOf('+');
+    out.push(plus > 0 ? trimmed.slice(0, plus) : trimmed);
+  }
+  return out;
+}

@@ -1,0 +1,148 @@
+/**
+ * Runs one bpftrace program against the target and streams its records.
+ *
+ * bpftrace runs in its own process group, so a terminal's Ctrl-C reaches only
+ * mixprof, which then asks bpftrace once (SIGINT) to print what it holds and
+ * exit, and kills it if it does not within the grace period. setpriv gives it
+ * a parent-death signal: if mixprof itself dies, bpftrace dies too.
+ */
+import { appendFileSync, existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { execa, type ResultPromise } from 'execa';
+import { parseBpftraceLine, type BpfEvent } from './records.js';
+
+export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'bpftrace-exited' | 'attach-timeout';
+
+export interface RunOptions {
+  readonly bpftrace: string;
+  readonly program: string;
+  readonly pid: number;
+  /** Seconds of sampling after the probes attach; null runs until stopped. */
+  readonly durationSeconds: number | null;
+  readonly onEvent: (event: BpfEvent) => void;
+  readonly onAttached?: () => void;
+  /** Larger maps than bpftrace's default 4096 keys, which silently drop samples. */
+  readonly mapKeysMax?: number;
+  readonly attachTimeoutMs?: number;
+  readonly stopGraceMs?: number;
+  /** Tells whether the target is still alive, to name why bpftrace ended. */
+  readonly isTargetAlive: () => boolean;
+}
+
+export interface RunResult {
+  readonly attached: boolean;
+  readonly reason: StopReason;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** bpftrace's stderr, less the lines it prints on every run. */
+  readonly errors: string[];
+  readonly killed: boolean;
+}
+
+export interface RunningSampler {
+  readonly done: Promise<RunResult>;
+  stop(reason: StopReason): void;
+}
+
+const SETPRIV = '/usr/bin/setpriv';
+const NOISE = [/couldn't set RLIMIT_MEMLOCK/, /^\s*$/];
+const LOST = /Lost (\d+) events/;
+
+export function startSampler(options: RunOptions): RunningSampler {
+  const args = ['-f', 'json', '-p', String(options.pid), '-e', options.program];
+  const env = {
+    BPFTRACE_NO_USER_SYMBOLS: '1',
+    BPFTRACE_MAP_KEYS_MAX: String(options.mapKeysMax ?? 65536),
+    BPFTRACE_STRLEN: '64',
+  };
+  const [file, fileArgs] = existsSync(SETPRIV)
+    ? [SETPRIV, ['--pdeathsig', 'KILL', '--', options.bpftrace, ...args]]
+    : [options.bpftrace, args];
+  const child: ResultPromise = execa(file, fileArgs, {
+    env,
+    detached: true,
+    stdin: 'ignore',
+    buffer: false,
+    reject: false,
+    stripFinalNewline: false,
+  });
+
+  let attached = false;
+  let reason: StopReason | null = null;
+  let killed = false;
+  let durationTimer: NodeJS.Timeout | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const errors: string[] = [];
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+
+  const stop = (why: StopReason): void => {
+    if (reason !== null) return;
+    reason = why;
+    clearTimeout(durationTimer);
+    child.kill('SIGINT');
+    killTimer = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, options.stopGraceMs ?? 15_000);
+  };
+
+  const attachTimer = setTimeout(() => {
+    if (!attached) {
+      stop('attach-timeout');
+      child.kill('SIGKILL');
+    }
+  }, options.attachTimeoutMs ?? 120_000);
+
+  const stdoutDone = new Promise<void>((resolve) => {
+    const lines = createInterface({ input: child.stdout! });
+    // MIXPROF_TRACE_RAW=FILE keeps bpftrace's raw output for debugging.
+    const rawFile = process.env['MIXPROF_TRACE_RAW'];
+    lines.on('line', (line) => {
+      if (rawFile) appendFileSync(rawFile, line + '\n');
+      const event = parseBpftraceLine(line);
+      if (!event) return;
+      if (event.type === 'attached' && !attached) {
+        attached = true;
+        clearTimeout(attachTimer);
+        options.onAttached?.();
+        if (options.durationSeconds !== null) {
+          durationTimer = setTimeout(() => stop('duration'), options.durationSeconds * 1000);
+        }
+      }
+      options.onEvent(event);
+    });
+    lines.on('close', resolve);
+  });
+  const stderrDone = new Promise<void>((resolve) => {
+    const lines = createInterface({ input: child.stderr! });
+    lines.on('line', (line) => {
+      const lost = LOST.exec(line);
+      if (lost) options.onEvent({ type: 'lost', events: Number(lost[1]) });
+      else if (!NOISE.some((re) => re.test(line))) errors.push(line);
+    });
+    lines.on('close', resolve);
+  });
+
+  const done = (async (): Promise<RunResult> => {
+    const result = await child;
+    await Promise.all([stdoutDone, stderrDone]);
+    clearTimeout(attachTimer);
+    clearTimeout(durationTimer);
+    clearTimeout(killTimer);
+    process.off('exit', killOnExit);
+    const why: StopReason = reason ?? (options.isTargetAlive() ? 'bpftrace-exited' : 'target-exited');
+    return {
+      attached,
+      reason: why,
+      exitCode: result.exitCode ?? null,
+      signal: result.signal ?? null,
+      errors,
+      killed,
+    };
+  })();
+
+  return { done, stop };
+}

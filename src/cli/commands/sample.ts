@@ -1,0 +1,73 @@
+/** `mixprof sample`: profile a running process for a while, write folded stacks. */
+import { accessSync, constants } from 'node:fs';
+import { Command } from 'commander';
+import { MixprofError } from '../../errors.js';
+import { MAX_PYTHON_DEPTH, sample } from '../../sample/session.js';
+import { collect, positiveInteger, positiveSeconds } from '../options.js';
+
+const MAX_HZ = 10_000;
+
+const EXAMPLES = `
+Examples:
+  sudo mixprof sample -x 1234 -t 60 > app.folded
+  sudo mixprof sample -x 1234 -t 60 -F 499 -d /opt/app/lib/libfoo.so -o app.folded
+  flamegraph.pl app.folded > app.svg
+  sudo mixprof sample -x 1234 -t 30 --mark-python | flamegraph.pl --colors=java > app.svg
+
+Python frames read "qualname (file.py:LINE)", kernel frames end in _[k].
+Ctrl-C stops early and still writes everything collected.`;
+
+interface SampleFlags {
+  pid: number;
+  time?: number;
+  frequency: number;
+  debugFile?: string[];
+  output?: string;
+  hide: boolean;
+  markPython?: boolean;
+  threads?: boolean;
+  nativeOnly?: boolean;
+  quiet?: boolean;
+}
+
+export function sampleCommand(): Command {
+  return new Command('sample')
+    .description('sample a running process: Python, native and kernel frames merged into folded stacks')
+    .requiredOption('-x, --pid <PID>', 'process to profile', positiveInteger('--pid'))
+    .option('-t, --time <SECONDS>', 'how long to sample (default: until Ctrl-C or the target exits)', positiveSeconds('--time'))
+    .option('-F, --frequency <HZ>', 'samples per second per thread', positiveInteger('--frequency', MAX_HZ), 99)
+    .option('-d, --debug-file <PATH>', 'extra file for symbols and debug info: a library, its separate debug file, or one loaded later (repeatable)', collect)
+    .option('-o, --output <FILE>', 'write folded stacks here instead of stdout')
+    .option('--no-hide', 'show interpreter call plumbing (PyObject_Vectorcall and the like) and unmatched eval-loop frames')
+    .option('--mark-python', 'suffix Python frames with _[j] so `flamegraph.pl --colors=java` paints them green')
+    .option('--threads', 'add a root frame per thread: "name (tid)"')
+    .option('--native-only', 'do not walk Python frames: native and kernel frames only')
+    .option('-q, --quiet', 'print nothing on stderr but errors')
+    .addHelpText('after', EXAMPLES)
+    .action(async (flags: SampleFlags) => {
+      const extraFiles = flags.debugFile ?? [];
+      for (const file of extraFiles) {
+        try {
+          accessSync(file, constants.R_OK);
+        } catch {
+          throw new MixprofError('BAD_OPTION', `-d ${file}: no such readable file`, 'pass the path of a library or debug file');
+        }
+      }
+      await sample(
+        {
+          pid: flags.pid,
+          durationSeconds: flags.time ?? null,
+          hz: flags.frequency,
+          extraFiles,
+          output: flags.output ?? null,
+          hidePlumbing: flags.hide,
+          markPython: flags.markPython ?? false,
+          threadRoots: flags.threads ?? false,
+          maxDepth: MAX_PYTHON_DEPTH,
+          nativeOnly: flags.nativeOnly ?? false,
+          quiet: flags.quiet ?? false,
+        },
+        (line) => process.stderr.write(line + '\n'),
+      );
+    });
+}

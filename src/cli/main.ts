@@ -1,0 +1,37 @@
+/** The mixprof command line: one subcommand per file under commands/. */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../package-root.js';
+import { sampleCommand } from './commands/sample.js';
+import { reportError } from './handle-error.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  // A reader that stops early (`| head`) is not an error worth a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+  const program = new Command('mixprof')
+    .description('Where a running Python process spends its time: Python, native and kernel frames in one stack')
+    .version(version())
+    .addCommand(sampleCommand());
+  // Subcommands added with addCommand do not inherit these settings.
+  for (const command of [program, ...program.commands]) {
+    command.exitOverride().configureOutput({
+      outputError: (text, write) => write(`mixprof: error: ${text.replace(/^error: /, '').trim()} (see \`${command === program ? 'mixprof' : `mixprof ${command.name()}`} --help\`)\n`),
+    });
+  }
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    return reportError(error);
+  }
+}

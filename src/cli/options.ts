@@ -1,0 +1,23 @@
+/** Parsers for option values: each names the option and the bad value. */
+import { InvalidArgumentError } from 'commander';
+
+export function positiveInteger(name: string, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max}, not "${value}"`);
+    }
+    return Number(value);
+  };
+}
+
+export function positiveSeconds(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || !(n > 0)) throw new InvalidArgumentError(`${name} must be a number of seconds above 0, not "${value}"`);
+    return n;
+  };
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

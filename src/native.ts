@@ -1,0 +1,112 @@
+/**
+ * The only loader of the native addon (native/, built by node-gyp). Says what
+ * to do when it is missing instead of failing with a bare dlopen error.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { MixprofError } from './errors.js';
+import { packageRoot } from './package-root.js';
+
+export interface ElfSegment {
+  vaddr: bigint;
+  offset: bigint;
+  filesz: bigint;
+  memsz: bigint;
+  flags: number;
+}
+
+export interface ElfInfo {
+  type: 'exec' | 'dyn' | 'rel' | 'core' | 'other';
+  buildId: string | null;
+  debuglink: string | null;
+  hasDebugInfo: boolean;
+  hasSymtab: boolean;
+  loadSegments: ElfSegment[];
+}
+
+export interface ElfSymbol {
+  value: bigint;
+  size: number;
+}
+
+export interface MemberLayout {
+  offset: number;
+  size: number | null;
+  bitOffset?: number;
+  bitSize?: number;
+}
+
+export interface StructLayoutRequest {
+  type: string;
+  members: string[];
+}
+
+export interface StructLayoutResult {
+  type: string;
+  size: number | null;
+  members: Record<string, MemberLayout | null>;
+}
+
+export interface SymbolizedAddress {
+  module: string | null;
+  moduleBase: bigint;
+  relAddr: bigint;
+  fileOffset: bigint | null;
+  name: string | null;
+  symOffset: number;
+  framePointer: boolean | null;
+}
+
+export interface SymbolizerModule {
+  name: string;
+  low: bigint;
+  high: bigint;
+  bias: bigint | null;
+  buildId: string | null;
+  hasDebugInfo: boolean;
+  symbolCount: number;
+  /** The file actually opened (root-prefixed) and the separate debug file found. */
+  mainFile: string | null;
+  debugFile: string | null;
+}
+
+export interface SymbolizerOptions {
+  maps: string;
+  root?: string;
+  extraFiles?: string[];
+  debugDirs?: string[];
+}
+
+export interface NativeSymbolizer {
+  symbolize(addresses: BigUint64Array): SymbolizedAddress[];
+  updateMaps(maps: string): void;
+  modules(): SymbolizerModule[];
+  close(): void;
+}
+
+export interface NativeAddon {
+  elfInfo(path: string): ElfInfo;
+  lookupSymbols(path: string, names: string[]): Record<string, ElfSymbol>;
+  structLayout(debugPath: string, requests: StructLayoutRequest[]): StructLayoutResult[];
+  readMemory(pid: number, address: bigint, length: number): Buffer | null;
+  readMemoryBatch(pid: number, addresses: BigUint64Array, lengths: Uint32Array): (Buffer | null)[];
+  Symbolizer: new (options: SymbolizerOptions) => NativeSymbolizer;
+}
+
+let loaded: NativeAddon | undefined;
+
+export function nativeAddon(): NativeAddon {
+  if (loaded) return loaded;
+  const file = path.join(packageRoot(), 'native', 'build', 'Release', 'mixprof_native.node');
+  try {
+    loaded = createRequire(import.meta.url)(file) as NativeAddon;
+  } catch (error) {
+    throw new MixprofError(
+      'ADDON_MISSING',
+      `the native addon could not be loaded (${file})`,
+      'build it with `npm run setup` (needs libdw-dev, libelf-dev, g++)',
+      { cause: error },
+    );
+  }
+  return loaded;
+}

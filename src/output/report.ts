@@ -1,0 +1,42 @@
+/** The short summary printed on stderr after sampling. */
+import type { ProfileStats } from '../profile/profile.js';
+
+export interface ReportContext {
+  readonly hz: number;
+  readonly seconds: number;
+  readonly python: boolean;
+  /** Set when the interpreter's eval loop keeps no frame pointer. */
+  readonly noFramePointers: string | null;
+  readonly stopReason: string;
+}
+
+function percent(part: number, whole: number): string {
+  return whole === 0 ? '0%' : `${((100 * part) / whole).toFixed(1)}%`;
+}
+
+export function formatReport(stats: ProfileStats, context: ReportContext): string[] {
+  const lines = [
+    `mixprof: ${stats.samples} samples at ${context.hz} Hz over ${context.seconds.toFixed(1)} s (${context.stopReason}), ${stats.threads} thread${stats.threads === 1 ? '' : 's'}, lost events: ${stats.lostEvents}`,
+  ];
+  if (context.python) {
+    lines.push(
+      `  with Python frames: ${percent(stats.withPython, stats.samples)}; native stack complete: ${percent(stats.nativeComplete, stats.samples)}` +
+        (stats.truncated ? `; truncated Python stacks: ${percent(stats.truncated, stats.samples)}` : ''),
+    );
+    const problems: string[] = [];
+    if (stats.missingChains) problems.push(`${stats.missingChains} samples lost their Python frames (events dropped)`);
+    if (stats.unknownPythonFrames) problems.push(`${stats.unknownPythonFrames} samples have unreadable Python frames`);
+    if (stats.mismatched) problems.push(`${stats.mismatched} samples where native eval-loop frames and Python frames disagree`);
+    if (problems.length) lines.push(`  note: ${problems.join('; ')}`);
+  } else {
+    lines.push(`  native stack complete: ${percent(stats.nativeComplete, stats.samples)}`);
+  }
+  if (stats.malformedRecords) lines.push(`  note: ${stats.malformedRecords} malformed records from bpftrace were skipped`);
+  if (context.noFramePointers) {
+    lines.push(
+      `  warning: ${context.noFramePointers} is built without frame pointers, so native stacks stop at the leaf function: ` +
+        'Python frames are complete, native callers between and above them are not shown. A build with -fno-omit-frame-pointer gives full native stacks.',
+    );
+  }
+  return lines;
+}

@@ -1,0 +1,91 @@
+/**
+ * Merges one sample's native, Python and kernel stacks into a single stack.
+ *
+ * Walking the native stack from the leaf, each eval-loop frame is replaced by
+ * the group of Python frames that call runs. Native frames are trusted only as
+ * far as the frame-pointer unwind can be: the leaf address always, each caller
+ * only if the callee keeps a frame pointer. Python groups left over when the
+ * trusted native frames run out (no frame pointers) go above them, so a sample
+ * always keeps its Python frames.
+ */
+import type { NativeFrame } from '../symbolize/native.js';
+import type { PythonStack } from '../python/chain.js';
+import type { Frame } from './types.js';
+
+export interface MergeOptions {
+  /** Hide interpreter call plumbing (PyObject_Vectorcall and the like). */
+  readonly hidePlumbing: boolean;
+}
+
+export interface MergedStack {
+  /** Root first. */
+  readonly frames: Frame[];
+  /** The trusted native frames reach the thread's first function. */
+  readonly nativeComplete: boolean;
+  /** Eval-loop frames with no Python group left to put there, or the reverse with a complete stack. */
+  readonly mismatched: boolean;
+}
+
+export const TRUNCATED_FRAME = '[truncated python stack]';
+
+/** The prefix of the unwound stack (leaf first) that can be trusted. */
+export function trustedNativeFrames(native: readonly NativeFrame[]): NativeFrame[] {
+  const trusted: NativeFrame[] = [];
+  for (const frame of native) {
+    if (!frame.mapped) break;
+    trusted.push(frame);
+    if (frame.framePointer !== true) break;
+  }
+  return trusted;
+}
+
+export function mergeStacks(
+  native: readonly NativeFrame[],
+  python: PythonStack | null,
+  kernel: readonly string[],
+  options: MergeOptions,
+): MergedStack {
+  const trusted = trustedNativeFrames(native);
+  const groups = python?.groups ?? [];
+  const leafFirst: Frame[] = [];
+  let next = 0;
+  let mismatched = false;
+  let markedTruncation = false;
+  for (const frame of trusted) {
+    if (frame.role === 'eval' && groups.length > 0) {
+      const group = groups[next];
+      if (group) {
+        leafFirst.push(...group);
+        next++;
+      } else if (python?.truncated && !markedTruncation) {
+        leafFirst.push({ kind: 'marker', name: TRUNCATED_FRAME });
+        markedTruncation = true;
+      } else if (!python?.truncated) {
+        mismatched = true;
+        if (!options.hidePlumbing) leafFirst.push({ kind: 'native', name: frame.name });
+      }
+      continue;
+    }
+    if (options.hidePlumbing && (frame.role === 'plumbing' || frame.role === 'eval')) continue;
+    leafFirst.push({ kind: 'native', name: frame.name });
+  }
+  const rootmost = trusted[trusted.length - 1];
+  const nativeComplete = rootmost !== undefined && rootmost.role === 'root';
+  if (next < groups.length) {
+    if (nativeComplete) mismatched = true;
+    // The unwind stopped early: the remaining Python frames are the callers.
+    const rest: Frame[] = groups.slice(next).flat();
+    if (nativeComplete) {
+      // Keep the root function at the root even when the counts disagree.
+      const root = leafFirst.pop();
+      leafFirst.push(...rest);
+      if (root) leafFirst.push(root);
+    } else {
+      leafFirst.push(...rest);
+    }
+  }
+  if (python?.truncated && !markedTruncation) leafFirst.push({ kind: 'marker', name: TRUNCATED_FRAME });
+  const frames = leafFirst.reverse();
+  for (let i = kernel.length - 1; i >= 0; i--) frames.push({ kind: 'kernel', name: kernel[i]! });
+  return { frames, nativeComplete, mismatched };
+}

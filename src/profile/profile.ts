@@ -1,0 +1,155 @@
+/**
+ * Collects the sampler's records while it runs and turns them into merged
+ * stacks at the end. Python chains are named as soon as they arrive, while the
+ * target still holds their code objects; native addresses are symbolized in one
+ * batch at the end (the symbolizer works from a maps snapshot and the files).
+ */
+import { pythonStack, type PythonStack } from '../python/chain.js';
+import type { CodeObjectReader } from '../python/code-objects.js';
+import type { FrameLayout } from '../python/layout.js';
+import type { NativeFrames } from '../symbolize/native.js';
+import { mergeStacks } from './merge.js';
+import type { Frame, RawPythonChain, RawPythonFrame, RawSample, ThreadInfo } from './types.js';
+
+export interface ProfileOptions {
+  readonly hidePlumbing: boolean;
+  /** A root frame per thread: "comm (tid)". */
+  readonly threadRoots: boolean;
+}
+
+export interface PythonSource {
+  readonly layout: FrameLayout;
+  readonly reader: CodeObjectReader;
+}
+
+export interface ProfileStats {
+  samples: number;
+  threads: number;
+  withPython: number;
+  nativeComplete: number;
+  truncated: number;
+  mismatched: number;
+  /** Samples naming a chain whose frames never arrived. */
+  missingChains: number;
+  unknownPythonFrames: number;
+  lostEvents: number;
+  malformedRecords: number;
+}
+
+export interface StackCount {
+  readonly frames: readonly Frame[];
+  count: number;
+}
+
+export interface Profile {
+  readonly stacks: StackCount[];
+  readonly stats: ProfileStats;
+  readonly threads: ReadonlyMap<number, ThreadInfo>;
+}
+
+/** A sample whose user stack could not be read and that had no Python frames. */
+const NO_STACK: Frame = { kind: 'marker', name: '[unknown]' };
+
+interface PendingChain {
+  readonly hash: bigint;
+  readonly depth: number;
+  readonly truncated: boolean;
+  readonly frames: (RawPythonFrame | undefined)[];
+  received: number;
+}
+
+export class ProfileBuilder {
+  private readonly threads = new Map<number, ThreadInfo>();
+  private readonly pending = new Map<bigint, PendingChain>();
+  private readonly chains = new Map<bigint, PythonStack>();
+  private readonly raw = new Map<string, RawSample & { count: number }>();
+  lostEvents = 0;
+  malformedRecords = 0;
+
+  constructor(
+    private readonly python: PythonSource | null,
+    private readonly native: NativeFrames,
+    private readonly options: ProfileOptions,
+  ) {}
+
+  addThread(thread: ThreadInfo): void {
+    this.threads.set(thread.tid, thread);
+  }
+
+  addChain(hash: bigint, depth: number, truncated: boolean): void {
+    if (this.chains.has(hash)) return;
+    this.pending.set(hash, { hash, depth, truncated, frames: new Array(depth), received: 0 });
+  }
+
+  addFrame(hash: bigint, index: number, frame: RawPythonFrame): void {
+    const chain = this.pending.get(hash);
+    if (!chain || index < 0 || index >= chain.depth || chain.frames[index]) return;
+    chain.frames[index] = frame;
+    chain.received++;
+    if (chain.received === chain.depth) this.completeChain(chain);
+  }
+
+  private completeChain(chain: PendingChain): void {
+    this.pending.delete(chain.hash);
+    if (!this.python) return;
+    const raw: RawPythonChain = { hash: chain.hash, depth: chain.depth, truncated: chain.truncated, frames: chain.frames as RawPythonFrame[] };
+    this.chains.set(chain.hash, pythonStack(raw, this.python.layout, this.python.reader));
+  }
+
+  addSamples(samples: readonly RawSample[]): void {
+    for (const sample of samples) {
+      const key = `${sample.tid}|${sample.chain}|${sample.user.join(',')}|${sample.kernel.join(';')}`;
+      const existing = this.raw.get(key);
+      if (existing) existing.count += sample.count;
+      else this.raw.set(key, { ...sample });
+      // New libraries show up as addresses outside the maps snapshot: refresh it
+      // now, while the target is alive.
+      this.native.noteAddresses(sample.user);
+    }
+  }
+
+  finish(): Profile {
+    const stats: ProfileStats = {
+      samples: 0,
+      threads: 0,
+      withPython: 0,
+      nativeComplete: 0,
+      truncated: 0,
+      mismatched: 0,
+      missingChains: 0,
+      unknownPythonFrames: 0,
+      lostEvents: this.lostEvents,
+      malformedRecords: this.malformedRecords,
+    };
+    const samples = [...this.raw.values()];
+    // One batch for every distinct address.
+    this.native.frames([...new Set(samples.flatMap((s) => s.user))]);
+    const stacks = new Map<string, StackCount>();
+    const tids = new Set<number>();
+    for (const sample of samples) {
+      stats.samples += sample.count;
+      tids.add(sample.tid);
+      const python = sample.chain === 0n ? null : (this.chains.get(sample.chain) ?? null);
+      if (sample.chain !== 0n && !python) stats.missingChains += sample.count;
+      if (python && python.groups.length > 0) stats.withPython += sample.count;
+      if (python?.truncated) stats.truncated += sample.count;
+      if (python) stats.unknownPythonFrames += python.unknownFrames > 0 ? sample.count : 0;
+      const merged = mergeStacks(this.native.frames(sample.user), python, sample.kernel, { hidePlumbing: this.options.hidePlumbing });
+      if (merged.nativeComplete) stats.nativeComplete += sample.count;
+      if (merged.mismatched) stats.mismatched += sample.count;
+      const stack = merged.frames.length > 0 ? merged.frames : [NO_STACK];
+      const frames = this.options.threadRoots ? [this.threadFrame(sample.tid), ...stack] : stack;
+      const key = frames.map((f) => `${f.kind}:${f.name}`).join('\u0000');
+      const entry = stacks.get(key);
+      if (entry) entry.count += sample.count;
+      else stacks.set(key, { frames, count: sample.count });
+    }
+    stats.threads = tids.size;
+    return { stacks: [...stacks.values()], stats, threads: this.threads };
+  }
+
+  private threadFrame(tid: number): Frame {
+    const comm = this.threads.get(tid)?.comm ?? 'thread';
+    return { kind: 'marker', name: `${comm} (${tid})` };
+  }
+}

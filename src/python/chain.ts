@@ -1,0 +1,61 @@
+/**
+ * Turns a captured chain into named Python frames, split into the groups that
+ * one call of the eval loop runs (the unit the merge replaces an eval-loop
+ * native frame with). 3.11 marks the oldest frame of each group with is_entry;
+ * 3.12+ separates groups with shim frames owned by the C stack, which are not
+ * Python code and are never shown.
+ */
+import type { Frame, RawPythonChain, RawPythonFrame } from '../profile/types.js';
+import type { CodeObjectReader, ResolvedPythonFrame } from './code-objects.js';
+import type { FrameLayout } from './layout.js';
+
+export interface PythonStack {
+  /** Innermost group first; inside a group, innermost frame first. */
+  readonly groups: Frame[][];
+  readonly truncated: boolean;
+  readonly unknownFrames: number;
+}
+
+export const UNKNOWN_PYTHON_FRAME = '[unknown python frame]';
+
+function byteAt(flags: bigint, index: number | null): number | null {
+  return index === null ? null : Number((flags >> BigInt(index * 8)) & 0xffn);
+}
+
+export function isEntryFrame(layout: FrameLayout, frame: RawPythonFrame): boolean {
+  return byteAt(frame.flags, layout.isEntryByte) === 1;
+}
+
+export function isShimFrame(layout: FrameLayout, frame: RawPythonFrame): boolean {
+  return layout.ownerCStack !== null && byteAt(frame.flags, layout.ownerByte) === layout.ownerCStack;
+}
+
+export function formatPythonFrame(resolved: ResolvedPythonFrame & { status: 'ok' }): string {
+  return resolved.line === null ? `${resolved.qualname} (${resolved.filename})` : `${resolved.qualname} (${resolved.filename}:${resolved.line})`;
+}
+
+export function pythonStack(chain: RawPythonChain, layout: FrameLayout, reader: CodeObjectReader): PythonStack {
+  reader.prefetch(chain.frames.map((f) => f.code));
+  const groups: Frame[][] = [];
+  let group: Frame[] = [];
+  let unknownFrames = 0;
+  const close = (): void => {
+    if (group.length > 0) groups.push(group);
+    group = [];
+  };
+  for (const raw of chain.frames) {
+    if (isShimFrame(layout, raw)) {
+      close();
+      continue;
+    }
+    const resolved = reader.resolve(raw);
+    if (resolved.status === 'ok') group.push({ kind: 'python', name: formatPythonFrame(resolved) });
+    else if (resolved.status === 'unknown') {
+      group.push({ kind: 'python', name: UNKNOWN_PYTHON_FRAME });
+      unknownFrames++;
+    }
+    if (isEntryFrame(layout, raw)) close();
+  }
+  close();
+  return { groups, truncated: chain.truncated, unknownFrames };
+}

@@ -1,0 +1,127 @@
+/**
+ * Turns captured (code object, instruction) pairs into names and lines by
+ * reading the target's memory. Code objects are read once and cached by
+ * address; the first line number captured at sample time must match the one
+ * read later, so a freed and reused address never lends its name to a frame.
+ */
+import type { PythonLayout } from './layout.js';
+import { lineForOffset } from './linetable.js';
+import type { MemoryReader } from './memory.js';
+import { readPyBytes, readPyUnicode } from './unicode.js';
+import type { RawPythonFrame } from '../profile/types.js';
+
+export interface CodeInfo {
+  readonly qualname: string;
+  readonly filename: string;
+  readonly firstLineNo: number;
+  readonly lineTable: Buffer | null;
+  readonly firstTraceable: number;
+}
+
+export type ResolvedPythonFrame =
+  | { readonly status: 'ok'; readonly qualname: string; readonly filename: string; readonly line: number | null }
+  /** Pushed but not started (3.11): the interpreter itself hides these. */
+  | { readonly status: 'incomplete' }
+  | { readonly status: 'unknown' };
+
+const UNKNOWN: ResolvedPythonFrame = { status: 'unknown' };
+const INCOMPLETE: ResolvedPythonFrame = { status: 'incomplete' };
+
+export class CodeObjectReader {
+  private readonly codes = new Map<bigint, CodeInfo | null>();
+  private readonly frames = new Map<string, ResolvedPythonFrame>();
+  /** Counts for the report. */
+  unreadable = 0;
+  reused = 0;
+
+  constructor(
+    private readonly memory: MemoryReader,
+    private readonly layout: PythonLayout,
+  ) {}
+
+  resolve(frame: RawPythonFrame): ResolvedPythonFrame {
+    const key = `${frame.code}:${frame.instr}:${frame.firstLineNo}`;
+    let resolved = this.frames.get(key);
+    if (!resolved) {
+      resolved = this.resolveUncached(frame);
+      this.frames.set(key, resolved);
+    }
+    return resolved;
+  }
+
+  /** Reads many code objects at once (a new chain's frames arrive together). */
+  prefetch(codes: readonly bigint[]): void {
+    const fresh = [...new Set(codes)].filter((code) => code !== 0n && !this.codes.has(code));
+    if (fresh.length === 0) return;
+    const size = this.layout.code.readSize;
+    const heads = this.memory.readMany(fresh, fresh.map(() => size));
+    fresh.forEach((code, i) => this.codes.set(code, this.decodeCode(heads[i] ?? null)));
+  }
+
+  code(address: bigint): CodeInfo | null {
+    if (!this.codes.has(address)) this.prefetch([address]);
+    return this.codes.get(address) ?? null;
+  }
+
+  private resolveUncached(frame: RawPythonFrame): ResolvedPythonFrame {
+    const info = frame.code === 0n ? null : this.code(frame.code);
+    if (!info) {
+      this.unreadable++;
+      return UNKNOWN;
+    }
+    if (info.firstLineNo !== frame.firstLineNo) {
+      this.reused++;
+      return UNKNOWN;
+    }
+    const offset = this.instructionOffset(frame);
+    if (offset !== null && this.layout.code.firstTraceable !== null && offset / 2 < info.firstTraceable) {
+      if (!this.isGeneratorFrame(frame)) return INCOMPLETE;
+    }
+    const line =
+      offset === null || !info.lineTable
+        ? null
+        : lineForOffset(this.layout.code.lineTableFormat, info.lineTable, info.firstLineNo, offset);
+    return { status: 'ok', qualname: info.qualname, filename: info.filename, line };
+  }
+
+  /** Byte offset of the current instruction in the bytecode, or null if implausible. */
+  instructionOffset(frame: RawPythonFrame): number | null {
+    const { instrKind } = this.layout.frame;
+    let offset: bigint;
+    if (instrKind === 'pointer') {
+      if (this.layout.code.bytecode === null) return null;
+      offset = frame.instr - (frame.code + BigInt(this.layout.code.bytecode));
+    } else {
+      // f_lasti is a C int: sign-extend the 32 bits captured.
+      const lasti = BigInt.asIntN(32, frame.instr);
+      offset = instrKind === 'lasti-units' ? lasti * 2n : lasti;
+    }
+    if (offset < -2n || offset > 1n << 30n) return null;
+    return Number(offset);
+  }
+
+  private isGeneratorFrame(frame: RawPythonFrame): boolean {
+    const { ownerByte } = this.layout.frame;
+    if (ownerByte === null) return false;
+    const FRAME_OWNED_BY_GENERATOR = 1n;
+    return ((frame.flags >> BigInt(ownerByte * 8)) & 0xffn) === FRAME_OWNED_BY_GENERATOR;
+  }
+
+  private decodeCode(head: Buffer | null): CodeInfo | null {
+    if (!head) return null;
+    const { code, codeTypeAddress, unicode, bytes, objectType } = this.layout;
+    if (codeTypeAddress !== null && head.readBigUInt64LE(objectType) !== codeTypeAddress) return null;
+    const pointer = (offset: number): bigint => head.readBigUInt64LE(offset);
+    const qualnamePtr = pointer(code.qualname ?? code.name);
+    const qualname = readPyUnicode(this.memory, unicode, qualnamePtr);
+    const filename = readPyUnicode(this.memory, unicode, pointer(code.filename));
+    if (qualname === null || filename === null) return null;
+    return {
+      qualname,
+      filename,
+      firstLineNo: head.readInt32LE(code.firstLineNo),
+      lineTable: readPyBytes(this.memory, bytes, pointer(code.lineTable)),
+      firstTraceable: code.firstTraceable === null ? 0 : head.readInt32LE(code.firstTraceable),
+    };
+  }
+}

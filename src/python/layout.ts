@@ -1,0 +1,110 @@
+/**
+ * Everything mixprof needs to know about one interpreter build: where its
+ * runtime lives in the target and the offsets of the fields the in-kernel walk
+ * and the code-object reader touch. Built once per target (python/offsets.ts),
+ * then read by the BPF program renderer and the code-object reader.
+ */
+import type { LineTableFormat } from './linetable.js';
+
+export interface PythonVersion {
+  readonly major: number;
+  readonly minor: number;
+  readonly micro: number;
+  /** PY_VERSION_HEX when known (Py_Version, 3.11+), else 0. */
+  readonly hex: number;
+}
+
+/** How a frame records the current instruction. */
+export type InstructionKind =
+  /** 3.11+: a pointer into the code object's bytecode. */
+  | 'pointer'
+  /** 3.10: f_lasti, an int counting 2-byte code units. */
+  | 'lasti-units'
+  /** 3.8/3.9: f_lasti, an int counting bytes. */
+  | 'lasti-bytes';
+
+export interface ThreadStateLayout {
+  readonly next: number;
+  /** Field that identifies the OS thread: native_thread_id (3.11+) or thread_id. */
+  readonly threadKey: number;
+  /** thread_id holds the pthread_t, which on x86-64 glibc equals the task's fsbase. */
+  readonly threadKeyIsFsbase: boolean;
+  /** Field holding the current frame, or the cframe that points at it. */
+  readonly frame: number;
+  /** 3.11/3.12: tstate->cframe->current_frame. */
+  readonly cframeCurrentFrame: number | null;
+}
+
+export interface FrameLayout {
+  readonly code: number;
+  /** 3.14 tags f_executable as a stack reference; its low bits are masked off. */
+  readonly codeMask: bigint;
+  readonly instr: number;
+  readonly instrMask: bigint;
+  readonly instrKind: InstructionKind;
+  readonly previous: number;
+  /** Offset of the 8 bytes captured as "flags" (holds is_entry / owner). */
+  readonly flags: number;
+  /** Byte positions inside those 8 bytes, when the version has the field. */
+  readonly isEntryByte: number | null;
+  readonly ownerByte: number | null;
+  /** Owner value of shim frames that belong to the C stack (3.12+). */
+  readonly ownerCStack: number | null;
+}
+
+export interface CodeLayout {
+  readonly filename: number;
+  readonly name: number;
+  readonly qualname: number | null;
+  readonly lineTable: number;
+  readonly lineTableFormat: LineTableFormat;
+  readonly firstLineNo: number;
+  /** 3.11: frames whose instruction is before this index have not started yet. */
+  readonly firstTraceable: number | null;
+  /** Offset of the bytecode inside the code object (3.11+), for 'pointer' instructions. */
+  readonly bytecode: number | null;
+  /** Bytes to read to cover every field above. */
+  readonly readSize: number;
+}
+
+export interface UnicodeLayout {
+  readonly length: number;
+  readonly state: number;
+  readonly kindShift: number;
+  readonly compactShift: number;
+  readonly asciiShift: number;
+  /** sizeof(PyASCIIObject): compact ASCII data starts here. */
+  readonly asciiSize: number;
+  /** sizeof(PyCompactUnicodeObject): other compact data starts here. */
+  readonly compactSize: number;
+}
+
+export interface BytesLayout {
+  readonly size: number;
+  readonly data: number;
+}
+
+export interface RuntimeLayout {
+  readonly interpretersHead: number;
+  readonly threadsHead: number;
+}
+
+export interface PythonLayout {
+  readonly version: PythonVersion;
+  /** Where the offsets came from, e.g. "DWARF in /usr/lib/debug/.build-id/..". */
+  readonly source: string;
+  readonly runtime: RuntimeLayout;
+  readonly thread: ThreadStateLayout;
+  readonly frame: FrameLayout;
+  readonly code: CodeLayout;
+  readonly unicode: UnicodeLayout;
+  readonly bytes: BytesLayout;
+  /** Runtime address of PyCode_Type: a frame whose code object has another type is not trusted. */
+  readonly codeTypeAddress: bigint | null;
+  /** Offset of ob_type in every object (moves in Py_TRACE_REFS builds). */
+  readonly objectType: number;
+}
+
+export function versionString(version: PythonVersion): string {
+  return `${version.major}.${version.minor}.${version.micro}`;
+}

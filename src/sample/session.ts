@@ -1,0 +1,177 @@
+/**
+ * One profiling run, stage by stage: target -> interpreter and offsets -> BPF
+ * program -> raw records -> symbols -> merged stacks -> folded output.
+ */
+import { writeFileSync } from 'node:fs';
+import { findBpftrace } from '../bpf/bpftrace.js';
+import { nativeProgram, pythonProgram } from '../bpf/program.js';
+import { startSampler, type RunningSampler, type StopReason } from '../bpf/runner.js';
+import type { BpfEvent } from '../bpf/records.js';
+import { MixprofError } from '../errors.js';
+import { nativeAddon, type NativeAddon } from '../native.js';
+import { formatFolded } from '../output/folded.js';
+import { formatReport } from '../output/report.js';
+import { ProfileBuilder, type Profile } from '../profile/profile.js';
+import { attachLayout } from '../python/attach.js';
+import { CodeObjectReader } from '../python/code-objects.js';
+import { versionString, type PythonLayout } from '../python/layout.js';
+import type { MemoryReader } from '../python/memory.js';
+import { NativeFrames } from '../symbolize/native.js';
+import { findInterpreter, type InterpreterModule } from '../target/interpreter.js';
+import { parseMaps } from '../target/maps.js';
+import { checkPrivileges } from '../target/privileges.js';
+import { isAlive, openTarget, readMapsText } from '../target/process.js';
+
+export interface SampleOptions {
+  readonly pid: number;
+  readonly durationSeconds: number | null;
+  readonly hz: number;
+  readonly extraFiles: readonly string[];
+  /** null writes to stdout. */
+  readonly output: string | null;
+  readonly hidePlumbing: boolean;
+  readonly markPython: boolean;
+  readonly threadRoots: boolean;
+  readonly maxDepth: number;
+  readonly nativeOnly: boolean;
+  readonly quiet: boolean;
+}
+
+export interface SampleResult {
+  readonly profile: Profile;
+  readonly reason: StopReason;
+}
+
+export const MAX_PYTHON_DEPTH = 128;
+const MAX_THREADS_SEARCHED = 512;
+
+function memoryOf(addon: NativeAddon, pid: number): MemoryReader {
+  return {
+    read: (address, length) => addon.readMemory(pid, address, length),
+    readMany: (addresses, lengths) => addon.readMemoryBatch(pid, BigUint64Array.from(addresses), Uint32Array.from(lengths)),
+  };
+}
+
+export async function sample(options: SampleOptions, log: (line: string) => void): Promise<SampleResult> {
+  checkPrivileges();
+  const target = openTarget(options.pid);
+  const bpftrace = await findBpftrace();
+  const addon = nativeAddon();
+  const mapsText = readMapsText(target.pid);
+  if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
+
+  const interpreter = options.nativeOnly ? null : findInterpreter(addon, target, parseMaps(mapsText));
+  let layout: PythonLayout | null = null;
+  if (interpreter) {
+    layout = attachLayout(addon, target, interpreter, options.extraFiles);
+    log(`mixprof: Python ${versionString(interpreter.version)} in ${interpreter.path}; offsets from ${layout.source}`);
+  } else if (!options.nativeOnly) {
+    log(`mixprof: process ${target.pid} (${target.comm}) runs no CPython interpreter that mixprof recognises; profiling native and kernel frames only`);
+  }
+
+  const settings = { pid: target.pid, hz: options.hz, maxDepth: options.maxDepth, maxThreads: MAX_THREADS_SEARCHED };
+  const program = layout && interpreter ? pythonProgram(layout, interpreter.runtimeAddress, settings) : nativeProgram(settings);
+  const native = new NativeFrames(addon, mapsText, {
+    pid: target.pid,
+    root: target.root,
+    extraFiles: options.extraFiles,
+    interpreterPath: interpreter?.path ?? null,
+  });
+  try {
+    const reader = layout ? new CodeObjectReader(memoryOf(addon, target.pid), layout) : null;
+    const builder = new ProfileBuilder(layout && reader ? { layout: layout.frame, reader } : null, native, {
+      hidePlumbing: options.hidePlumbing,
+      threadRoots: options.threadRoots,
+    });
+    const onEvent = (event: BpfEvent): void => {
+      switch (event.type) {
+        case 'thread':
+          builder.addThread(event.thread);
+          break;
+        case 'chain':
+          builder.addChain(event.hash, event.depth, event.truncated);
+          break;
+        case 'frame':
+          builder.addFrame(event.hash, event.index, event.frame);
+          break;
+        case 'samples':
+          builder.malformedRecords += event.malformed;
+          builder.addSamples(event.samples);
+          break;
+        case 'lost':
+          builder.lostEvents += event.events;
+          break;
+        default:
+          break;
+      }
+    };
+
+    let startedAt = 0;
+    const sampler: RunningSampler = startSampler({
+      bpftrace: bpftrace.path,
+      program,
+      pid: target.pid,
+      durationSeconds: options.durationSeconds,
+      onEvent,
+      onAttached: () => {
+        startedAt = Date.now();
+        if (!options.quiet) log(`mixprof: sampling process ${target.pid} at ${options.hz} Hz${options.durationSeconds ? ` for ${options.durationSeconds} s` : ''}; Ctrl-C to stop`);
+      },
+      isTargetAlive: () => isAlive(target.pid),
+    });
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    const onSignal = (): void => sampler.stop('interrupted');
+    for (const s of signals) process.on(s, onSignal);
+    const run = await sampler.done.finally(() => {
+      for (const s of signals) process.off(s, onSignal);
+    });
+
+    if (!run.attached) {
+      const message = run.errors.find((line) => /ERROR/.test(line)) ?? run.errors[0] ?? `bpftrace exited with ${run.exitCode ?? run.signal}`;
+      if (run.reason === 'target-exited' || run.reason === 'interrupted') {
+        throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited before sampling started`, 'start the target again and pass its new PID');
+      }
+      throw new MixprofError('BPFTRACE_FAILED', `bpftrace could not start: ${message.replace(/^ERROR:\s*/, '')}`, 'check that this kernel allows BPF (root, kernel.unprivileged_bpf_disabled, lockdown) and run with MIXPROF_DEBUG=1 for details');
+    }
+    const seconds = startedAt ? (Date.now() - startedAt) / 1000 : 0;
+    const profile = builder.finish();
+    writeOutput(options.output, formatFolded(profile.stacks, { markPython: options.markPython }));
+    if (!options.quiet) {
+      const noFramePointers = interpreter && evalLoopLacksFramePointer(native, interpreter) ? interpreter.path : null;
+      for (const line of formatReport(profile.stats, { hz: options.hz, seconds, python: layout !== null, noFramePointers, stopReason: describeStop(run.reason, run.killed) })) log(line);
+    }
+    return { profile, reason: run.reason };
+  } finally {
+    native.close();
+  }
+}
+
+function evalLoopLacksFramePointer(native: NativeFrames, interpreter: InterpreterModule): boolean {
+  if (interpreter.evalLoopAddress === null) return false;
+  const [frame] = native.frames([interpreter.evalLoopAddress]);
+  return frame?.framePointer === false;
+}
+
+function describeStop(reason: StopReason, killed: boolean): string {
+  const text: Record<StopReason, string> = {
+    duration: 'duration reached',
+    interrupted: 'interrupted',
+    'target-exited': 'target exited',
+    'bpftrace-exited': 'bpftrace exited',
+    'attach-timeout': 'attach timed out',
+  };
+  return text[reason] + (killed ? '; bpftrace had to be killed, its last second of samples is lost' : '');
+}
+
+function writeOutput(file: string | null, text: string): void {
+  if (file === null) {
+    process.stdout.write(text);
+    return;
+  }
+  try {
+    writeFileSync(file, text);
+  } catch (error) {
+    process.stdout.write(text);
+    throw new MixprofError('OUTPUT_FAILED', `cannot write ${file}: ${(error as Error).message}`, 'the profile was written to stdout instead; choose another -o path', { cause: error });
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Names native user addresses with the addon's libdwfl symbolizer over a
+ * snapshot of the target's maps (so names stay right after the target exits),
+ * and classifies each frame for the merge: eval loop, interpreter plumbing,
+ * thread root, or ordinary code.
+ */
+import path from 'node:path';
+import type { NativeAddon, NativeSymbolizer, SymbolizedAddress } from '../native.js';
+import { findMapping, isExecutable, parseMaps, type Mapping } from '../target/maps.js';
+import { readMapsText } from '../target/process.js';
+
+export type NativeRole = 'eval' | 'plumbing' | 'root' | 'code';
+
+export interface NativeFrame {
+  readonly address: bigint;
+  /** What a flame graph shows: the function, or [lib.so+0xOFFSET] when unknown. */
+  readonly name: string;
+  readonly symbol: string | null;
+  readonly module: string | null;
+  readonly role: NativeRole;
+  /** The function keeps a frame pointer, so the unwind to its caller can be trusted. */
+  readonly framePointer: boolean | null;
+  /** In an executable file mapping of the target. */
+  readonly mapped: boolean;
+}
+
+/** The eval loop: each call of it runs one group of Python frames. */
+const EVAL_FUNCTIONS = /^(_PyEval_EvalFrameDefault|PyEval_EvalFrameEx)(\.cold)?$/;
+/** Where every thread's stack starts. */
+const ROOT_FUNCTIONS = new Set(['_start', '__libc_start_main', '__libc_start_main_impl', '__libc_start_call_main', 'start_thread', 'clone', 'clone3', '__clone', '__clone3']);
+/**
+ * Interpreter functions that only pass calls along; hidden by default so that
+ * Python frames sit next to each other as in py-spy. Builtins that do work
+ * (list sort, compression, I/O) keep their names.
+ */
+const PLUMBING =
+  /^(_?PyEval_|_?PyObject_(Vectorcall|Call|FastCall|MakeTpCall)|_?PyFunction_|_?PyVectorcall|_?PyCFunction_|PyObject_Call|method_vectorcall|cfunction_(vectorcall|call)|vectorcall_|slot_tp_call|call_function|do_call_core|function_code_fastcall|_Py_(RunMain|BytesMain)|Py_(RunMain|BytesMain|Main)$|pymain_|run_mod|run_eval_code_obj|pyrun_|_?PyRun_|main$|thread_run$|t_bootstrap$|builtin_exec|exec_code_in_module|partial_(vectorcall|call))/;
+
+export interface NativeSymbolizerOptions {
+  readonly pid: number;
+  readonly root: string;
+  readonly extraFiles: readonly string[];
+  /** Path of the interpreter's ELF (libpython or the executable), for plumbing. */
+  readonly interpreterPath: string | null;
+}
+
+export class NativeFrames {
+  private readonly symbolizer: NativeSymbolizer;
+  private mappings: Mapping[];
+  private readonly cache = new Map<bigint, NativeFrame>();
+
+  constructor(
+    addon: NativeAddon,
+    mapsText: string,
+    private readonly options: NativeSymbolizerOptions,
+  ) {
+    this.mappings = parseMaps(mapsText).filter(isExecutable);
+    this.symbolizer = new addon.Symbolizer({ maps: mapsText, root: options.root, extraFiles: [...options.extraFiles] });
+  }
+
+  /**
+   * Takes a new maps snapshot when addresses fall outside the known executable
+   * mappings (a library loaded after start); a no-op once the target is gone.
+   */
+  noteAddresses(addresses: Iterable<bigint>): void {
+    for (const address of addresses) {
+      if (!findMapping(this.mappings, address)) {
+        this.refresh();
+        return;
+      }
+    }
+  }
+
+  private refresh(): void {
+    const text = readMapsText(this.options.pid);
+    if (text === null) return;
+    const mappings = parseMaps(text).filter(isExecutable);
+    if (mappings.length === this.mappings.length && mappings.every((m, i) => m.start === this.mappings[i]!.start && m.path === this.mappings[i]!.path)) return;
+    this.mappings = mappings;
+    this.symbolizer.updateMaps(text);
+    this.cache.clear();
+  }
+
+  /** Symbolizes every address not seen before in one call to the addon. */
+  frames(addresses: readonly bigint[]): NativeFrame[] {
+    const missing = [...new Set(addresses.filter((a) => !this.cache.has(a)))];
+    if (missing.length > 0) {
+      const results = this.symbolizer.symbolize(BigUint64Array.from(missing));
+      missing.forEach((address, i) => this.cache.set(address, this.classify(address, results[i]!)));
+    }
+    return addresses.map((a) => this.cache.get(a)!);
+  }
+
+  private classify(address: bigint, s: SymbolizedAddress): NativeFrame {
+    const mapped = s.module !== null && findMapping(this.mappings, address) !== undefined;
+    const name = s.name ?? unknownName(s);
+    let role: NativeRole = 'code';
+    if (s.name && EVAL_FUNCTIONS.test(s.name)) role = 'eval';
+    else if (s.name && ROOT_FUNCTIONS.has(s.name)) role = 'root';
+    else if (s.module !== null && s.module === this.options.interpreterPath && (s.name === null || PLUMBING.test(s.name))) role = 'plumbing';
+    return { address, name, symbol: s.name, module: s.module, role, framePointer: s.framePointer, mapped };
+  }
+
+  close(): void {
+    this.symbolizer.close();
+  }
+}
+
+function unknownName(s: SymbolizedAddress): string {
+  if (s.module === null) return '[unknown]';
+  const offset = s.fileOffset ?? s.relAddr;
+  return `[${path.basename(s.module)}+0x${offset.toString(16)}]`;
+}

@@ -1,0 +1,101 @@
+/**
+ * Finds the CPython interpreter inside a target: the ELF (libpython or the
+ * executable itself) that defines _PyRuntime, where it is loaded, and which
+ * version it is.
+ */
+import path from 'node:path';
+import type { ElfInfo, ElfSymbol, NativeAddon } from '../native.js';
+import type { PythonVersion } from '../python/layout.js';
+import { loadBias } from './elf-load.js';
+import { isFileMapping, type Mapping } from './maps.js';
+import { targetFile, type TargetProcess } from './process.js';
+
+export interface InterpreterModule {
+  /** Path inside the target's mount namespace, as in its maps. */
+  readonly path: string;
+  /** The same file, readable from here. */
+  readonly file: string;
+  readonly elf: ElfInfo;
+  readonly loadBias: bigint;
+  readonly runtimeAddress: bigint;
+  /** Runtime address of PyCode_Type, when the symbol is there. */
+  readonly codeTypeAddress: bigint | null;
+  /** Runtime address of the eval loop, to tell whether the build keeps frame pointers. */
+  readonly evalLoopAddress: bigint | null;
+  readonly version: PythonVersion;
+  /** How the version was learnt: "Py_Version" or "file name". */
+  readonly versionSource: string;
+}
+
+const SYMBOLS = ['_PyRuntime', 'Py_Version', 'PyCode_Type', '_PyEval_EvalFrameDefault'];
+const LIBPYTHON = /^libpython(\d+)\.(\d+)/;
+const PYTHON_EXE = /^python(\d+)\.(\d+)/;
+
+/** Candidate files, most likely first: a shared libpython, then the executable. */
+function candidates(target: TargetProcess, mappings: readonly Mapping[]): string[] {
+  const paths = [...new Set(mappings.filter(isFileMapping).map((m) => m.path))];
+  const libs = paths.filter((p) => LIBPYTHON.test(path.basename(p)));
+  const exe = paths.includes(target.exe) ? [target.exe] : [];
+  const pythons = paths.filter((p) => PYTHON_EXE.test(path.basename(p)) && p !== target.exe);
+  return [...new Set([...libs, ...exe, ...pythons])];
+}
+
+function versionFromName(file: string): PythonVersion | null {
+  const m = LIBPYTHON.exec(path.basename(file)) ?? PYTHON_EXE.exec(path.basename(file));
+  return m ? { major: Number(m[1]), minor: Number(m[2]), micro: 0, hex: 0 } : null;
+}
+
+export function versionFromHex(hex: number): PythonVersion {
+  return { major: (hex >>> 24) & 0xff, minor: (hex >>> 16) & 0xff, micro: (hex >>> 8) & 0xff, hex };
+}
+
+export function findInterpreter(
+  addon: NativeAddon,
+  target: TargetProcess,
+  mappings: readonly Mapping[],
+): InterpreterModule | null {
+  for (const candidate of candidates(target, mappings)) {
+    const file = targetFile(target, candidate);
+    let elf: ElfInfo;
+    let symbols: Record<string, ElfSymbol>;
+    try {
+      elf = addon.elfInfo(file);
+      symbols = addon.lookupSymbols(file, SYMBOLS);
+    } catch {
+      continue;
+    }
+    const runtime = symbols['_PyRuntime'];
+    if (!runtime) continue;
+    const bias = loadBias(
+      elf,
+      mappings.filter((m) => m.path === candidate),
+    );
+    if (bias === null) continue;
+    let version: PythonVersion | null = null;
+    let versionSource = 'file name';
+    const pyVersion = symbols['Py_Version'];
+    if (pyVersion) {
+      const bytes = addon.readMemory(target.pid, bias + pyVersion.value, 4);
+      if (bytes) {
+        version = versionFromHex(bytes.readUInt32LE(0));
+        versionSource = 'Py_Version';
+      }
+    }
+    version ??= versionFromName(candidate);
+    if (!version) continue;
+    const codeType = symbols['PyCode_Type'];
+    const evalLoop = symbols['_PyEval_EvalFrameDefault'];
+    return {
+      path: candidate,
+      file,
+      elf,
+      loadBias: bias,
+      runtimeAddress: bias + runtime.value,
+      codeTypeAddress: codeType ? bias + codeType.value : null,
+      evalLoopAddress: evalLoop ? bias + evalLoop.value : null,
+      version,
+      versionSource,
+    };
+  }
+  return null;
+}

@@ -1,0 +1,71 @@
+/** The target process: existence, identity, and its files as it sees them. */
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
+import { MixprofError } from '../errors.js';
+import { parseMaps, type Mapping } from './maps.js';
+
+export interface TargetProcess {
+  readonly pid: number;
+  readonly comm: string;
+  /** /proc/PID/exe as the process sees it (inside its mount namespace). */
+  readonly exe: string;
+  /** Prefix under which the target's own files are read (its mount namespace). */
+  readonly root: string;
+}
+
+export function procPath(pid: number, ...parts: string[]): string {
+  return ['/proc', String(pid), ...parts].join('/');
+}
+
+export function openTarget(pid: number): TargetProcess {
+  try {
+    statSync(procPath(pid));
+  } catch {
+    throw new MixprofError('NO_SUCH_PROCESS', `no process with PID ${pid}`, 'check the PID with `ps -e` or `pgrep -a python`');
+  }
+  let comm = '';
+  let exe = '';
+  try {
+    comm = readFileSync(procPath(pid, 'comm'), 'utf8').trim();
+    exe = readlinkSync(procPath(pid, 'exe'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') {
+      throw new MixprofError('NO_SUCH_PROCESS', `process ${pid} exited`, 'start the target again and pass its new PID');
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new MixprofError('NOT_PERMITTED', `cannot inspect process ${pid}: permission denied`, 'run mixprof as root (sudo)');
+    }
+    if (!exe) {
+      throw new MixprofError('NO_SUCH_PROCESS', `process ${pid} has no executable (a kernel thread?)`, 'pass the PID of a user process');
+    }
+  }
+  return { pid, comm, exe: exe.replace(/ \(deleted\)$/, ''), root: procPath(pid, 'root') };
+}
+
+export function readMapsText(pid: number): string | null {
+  try {
+    return readFileSync(procPath(pid, 'maps'), 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+export function readMaps(pid: number): Mapping[] {
+  const text = readMapsText(pid);
+  if (text === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${pid} exited`, 'start the target again and pass its new PID');
+  return parseMaps(text);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    statSync(procPath(pid));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A path of the target's, readable from here (through its root for containers). */
+export function targetFile(target: TargetProcess, file: string): string {
+  return target.root + file;
+}

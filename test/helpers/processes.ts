@@ -1,0 +1,62 @@
+/**
+ * Real processes for tests: workloads that announce readiness with a line, and
+ * mixprof runs. Nothing here sleeps to wait; everything waits for a signal with
+ * a timeout, and every process started is killed at the end.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { execa, type Result } from 'execa';
+import { MIXPROF } from './paths.js';
+
+export interface Workload<T> {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly ready: T;
+  stop(): Promise<void>;
+}
+
+/** Starts a command and waits for its line "READY <json>". */
+export async function startWorkload<T>(command: string, args: string[], timeoutMs = 60_000): Promise<Workload<T>> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  try {
+    const ready = await new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${command} ${args.join(' ')}: no READY line in ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+      const lines = createInterface({ input: child.stdout! });
+      lines.on('line', (line) => {
+        if (line.startsWith('READY ')) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line.slice(6)) as T);
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${command} exited (${code}) before READY; stderr: ${stderr}`));
+      });
+      child.once('error', reject);
+    });
+    return { child, pid: child.pid!, ready, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export type MixprofResult = Result<{ reject: false; timeout: number }>;
+
+/** Runs bin/mixprof to completion (with a safety timeout). */
+export function runMixprof(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<MixprofResult> {
+  return execa(process.execPath, [MIXPROF, ...args], {
+    reject: false,
+    timeout: options.timeoutMs ?? 120_000,
+    env: options.env ?? {},
+    stdin: 'ignore',
+  }) as Promise<MixprofResult>;
+}

@@ -1,0 +1,30 @@
+/**
+ * The interpreters the integration tests run. pyenv builds come with machines
+ * of this kind; Debian's builds are unpacked into private roots by
+ * scripts/test-pythons.sh. A missing one fails the test that needs it.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { REPO } from './paths.js';
+
+export interface TestPython {
+  readonly name: string;
+  readonly executable: string;
+  /** A separate debug file to pass with -d, when the build needs one. */
+  readonly debugFile: string | null;
+}
+
+export function pyenvPython(version: string): TestPython {
+  const minor = version.split('.').slice(0, 2).join('.');
+  const executable = path.join(process.env['PYENV_ROOT'] ?? '/root/.pyenv', 'versions', version, 'bin', `python${minor}`);
+  if (!existsSync(executable)) throw new Error(`test interpreter missing: ${executable} (pyenv ${version} is expected on machines of this kind)`);
+  return { name: `pyenv-${version}`, executable, debugFile: null };
+}
+
+export async function debianPython(name: string): Promise<TestPython> {
+  const { stdout } = await execa('bash', [path.join(REPO, 'scripts', 'test-pythons.sh'), name], { timeout: 600_000 });
+  const [, executable, debug] = stdout.trim().split('\t');
+  if (!executable) throw new Error(`scripts/test-pythons.sh ${name} printed no interpreter`);
+  return { name, executable, debugFile: debug && debug !== '-' ? debug : null };
+}

@@ -1,0 +1,177 @@
+/** Every error a user can cause gets one clear line and a non-zero exit. */
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { execa } from 'execa';
+import { parseFolded } from '../helpers/folded.js';
+import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
+import { runMixprof, startWorkload } from '../helpers/processes.js';
+import { debianPython, pyenvPython } from '../helpers/pythons.js';
+import { assertRoot } from '../helpers/root.js';
+
+function oneErrorLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
+  assert.match(lines[0]!, /^mixprof: error: /);
+  assert.match(lines[0]!, pattern);
+}
+
+/** Waits until a process has used `seconds` more CPU time (user + system). */
+async function waitForCpuSeconds(pid: number, seconds: number, timeoutMs: number): Promise<void> {
+  const ticks = async (): Promise<number> => {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  };
+  const start = await ticks();
+  const deadline = Date.now() + timeoutMs;
+  while ((await ticks()) - start < seconds * 100) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not use ${seconds} s of CPU in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function bpftraceCount(): Promise<number> {
+  const { stdout } = await execa('pgrep', ['-x', 'bpftrace'], { reject: false });
+  return stdout.trim() === '' ? 0 : stdout.trim().split('\n').length;
+}
+
+describe('bad input', () => {
+  let dir: string;
+  before(async () => {
+    assertRoot();
+    dir = await mkdtemp(path.join(tmpdir(), 'mixprof-errors-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  test('no such PID', async () => {
+    const r = await runMixprof(['sample', '-x', '999999999', '-t', '1']);
+    assert.equal(r.exitCode, 1);
+    oneErrorLine(r.stderr, /no process with PID 999999999/);
+  });
+
+  test('a PID that is not a number', async () => {
+    const r = await runMixprof(['sample', '-x', 'abc']);
+    assert.notEqual(r.exitCode, 0);
+    oneErrorLine(r.stderr, /--pid must be a whole number/);
+  });
+
+  test('a missing -d file', async () => {
+    const r = await runMixprof(['sample', '-x', String(process.pid), '-d', path.join(dir, 'nope.so')]);
+    assert.equal(r.exitCode, 1);
+    oneErrorLine(r.stderr, /nope\.so: no such readable file/);
+  });
+
+  test('not root', async () => {
+    const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, MIXPROF, 'sample', '-x', String(process.pid), '-t', '1'], { reject: false });
+    assert.equal(r.exitCode, 1);
+    oneErrorLine(r.stderr, /not permitted to profile: missing CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE \(run mixprof as root/);
+  });
+
+  test('bpftrace missing', async () => {
+    const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '1'], { env: { PATH: dir } });
+    assert.equal(r.exitCode, 1);
+    oneErrorLine(r.stderr, /bpftrace was not found .*apt-get install bpftrace/);
+  });
+
+  test('bpftrace too old', async () => {
+    const fake = path.join(dir, 'old', 'bpftrace');
+    await execa('mkdir', ['-p', path.dirname(fake)]);
+    await writeFile(fake, '#!/bin/sh\necho "bpftrace v0.16.0"\n');
+    await chmod(fake, 0o755);
+    const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '1'], { env: { PATH: `${path.dirname(fake)}:/usr/bin:/bin` } });
+    assert.equal(r.exitCode, 1);
+    oneErrorLine(r.stderr, /bpftrace v0\.16\.0 is too old: mixprof needs 0\.17\.0 or newer/);
+  });
+
+  test('a Python version that is not supported yet is named', async () => {
+    const python = pyenvPython('3.7.16');
+    const w = await startWorkload(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '60']);
+    try {
+      const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1']);
+      assert.equal(r.exitCode, 1);
+      oneErrorLine(r.stderr, /Python 3\.7\.\d+ \(.*libpython3\.7m?\.so.*\) is not supported yet; supported: 3\.11/);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  test('no debug info: says which package or -d file would give it', async () => {
+    const python = await debianPython('debian-3.11');
+    const w = await startWorkload(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '60']);
+    try {
+      const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1']);
+      assert.equal(r.exitCode, 1);
+      oneErrorLine(r.stderr, /no debug info for \S+python3\.11 \(build-id [0-9a-f]+\) \(install python3\.11-dbg matching the running build, or pass its debug file with -d FILE\)/);
+    } finally {
+      await w.stop();
+    }
+  });
+});
+
+describe('targets that are not Python, exit early, or are interrupted', () => {
+  before(assertRoot);
+
+  test('a process that is not Python gets a native and kernel profile and a note', async () => {
+    const child = spawn('sh', ['-c', 'echo READY {}; while :; do :; done'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((resolve) => child.stdout!.once('data', resolve));
+      const r = await runMixprof(['sample', '-x', String(child.pid), '-t', '2', '-F', '199']);
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stderr, /runs no CPython interpreter that mixprof recognises; profiling native and kernel frames only/);
+      const stacks = parseFolded(r.stdout);
+      assert.ok(stacks.reduce((n, s) => n + s.count, 0) > 50);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  test('the target exiting during sampling still writes every sample', async () => {
+    const python = pyenvPython('3.11.7');
+    const w = await startWorkload<{ pid: number }>(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '4']);
+    try {
+      const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '60', '-F', '199', '--mark-python']);
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stderr, /\(target exited\)/);
+      const stacks = parseFolded(r.stdout);
+      const samples = stacks.reduce((n, s) => n + s.count, 0);
+      assert.ok(samples > 100, `${samples} samples`);
+      assert.ok(stacks.some((s) => s.frames.some((f) => f.startsWith('<module> (') && f.endsWith('_[j]'))));
+    } finally {
+      await w.stop();
+    }
+  });
+
+  test('Ctrl-C (SIGINT) writes the result and leaves no bpftrace behind', async () => {
+    const python = pyenvPython('3.11.7');
+    const w = await startWorkload(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '120']);
+    const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-int-'));
+    const before = await bpftraceCount();
+    try {
+      const out = path.join(dir, 'out.folded');
+      const child = execa(process.execPath, [MIXPROF, 'sample', '-x', String(w.pid), '-F', '199', '-o', out], { reject: false, timeout: 120_000 });
+      await new Promise<void>((resolve, reject) => {
+        let text = '';
+        child.stderr!.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          if (/sampling process/.test(text)) resolve();
+        });
+        child.once('exit', () => reject(new Error(`mixprof exited early: ${text}`)));
+      });
+      // Interrupt once the target has run a while under the sampler.
+      await waitForCpuSeconds(w.pid, 1.5, 30_000);
+      child.kill('SIGINT');
+      const r = await child;
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stderr, /\(interrupted\)/);
+      const samples = parseFolded(await readFile(out, 'utf8')).reduce((n, s) => n + s.count, 0);
+      assert.ok(samples > 50, `${samples} samples`);
+      assert.equal(await bpftraceCount(), before);
+    } finally {
+      await w.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { mergeStacks, trustedNativeFrames, TRUNCATED_FRAME } from '../../src/profile/merge.js';
+import type { NativeFrame, NativeRole } from '../../src/symbolize/native.js';
+import type { PythonStack } from '../../src/python/chain.js';
+import type { Frame } from '../../src/profile/types.js';
+
+let nextAddress = 0x1000n;
+function nat(name: string, role: NativeRole = 'code', framePointer: boolean | null = true, mapped = true): NativeFrame {
+  return { address: nextAddress++, name, symbol: name, module: '/lib/x.so', role, framePointer, mapped };
+}
+const py = (...names: string[]): Frame[] => names.map((name) => ({ kind: 'python', name }));
+const names = (frames: readonly Frame[]): string[] => frames.map((f) => f.name);
+const HIDE = { hidePlumbing: true };
+
+test('each eval-loop frame is replaced by its group of Python frames, innermost first', () => {
+  const native = [
+    nat('deflate'),
+    nat('zlib_compress'),
+    nat('_PyEval_EvalFrameDefault', 'eval'),
+    nat('PyObject_Vectorcall', 'plumbing'),
+    nat('list_sort'),
+    nat('_PyEval_EvalFrameDefault', 'eval'),
+    nat('Py_RunMain', 'plumbing'),
+    nat('__libc_start_call_main', 'root'),
+  ];
+  const python: PythonStack = { groups: [py('leaf', 'caller'), py('sorter', 'main')], truncated: false, unknownFrames: 0 };
+  const merged = mergeStacks(native, python, ['vfs_read', 'ksys_read'], HIDE);
+  assert.deepEqual(names(merged.frames), ['__libc_start_call_main', 'main', 'sorter', 'list_sort', 'caller', 'leaf', 'zlib_compress', 'deflate', 'ksys_read', 'vfs_read']);
+  assert.equal(merged.nativeComplete, true);
+  assert.equal(merged.mismatched, false);
+  assert.equal(merged.frames.at(-1)!.kind, 'kernel');
+});
+
+test('--no-hide keeps interpreter plumbing', () => {
+  const native = [nat('_PyEval_EvalFrameDefault', 'eval'), nat('PyObject_Vectorcall', 'plumbing'), nat('start_thread', 'root')];
+  const merged = mergeStacks(native, { groups: [py('f')], truncated: false, unknownFrames: 0 }, [], { hidePlumbing: false });
+  assert.deepEqual(names(merged.frames), ['start_thread', 'PyObject_Vectorcall', 'f']);
+});
+
+test('without frame pointers only the leaf is trusted and Python frames go above it', () => {
+  const native = [nat('deflate', 'code', false), nat('garbage1'), nat('garbage2')];
+  assert.equal(trustedNativeFrames(native).length, 1);
+  const merged = mergeStacks(native, { groups: [py('compress_loop', 'run'), py('main')], truncated: false, unknownFrames: 0 }, [], HIDE);
+  assert.deepEqual(names(merged.frames), ['main', 'run', 'compress_loop', 'deflate']);
+  assert.equal(merged.nativeComplete, false);
+});
+
+test('an unmapped address ends the trusted frames', () => {
+  const native = [nat('leaf'), nat('junk', 'code', true, false), nat('start_thread', 'root')];
+  assert.deepEqual(trustedNativeFrames(native).map((f) => f.name), ['leaf']);
+});
+
+test('a leaf in the eval loop shows only the Python frames', () => {
+  const merged = mergeStacks([nat('_PyEval_EvalFrameDefault', 'eval', false)], { groups: [py('spin', 'main')], truncated: false, unknownFrames: 0 }, [], HIDE);
+  assert.deepEqual(names(merged.frames), ['main', 'spin']);
+});
+
+test('truncated Python stacks are marked at their root', () => {
+  const merged = mergeStacks([nat('_PyEval_EvalFrameDefault', 'eval', false)], { groups: [py('a', 'b')], truncated: true, unknownFrames: 0 }, [], HIDE);
+  assert.deepEqual(names(merged.frames), [TRUNCATED_FRAME, 'b', 'a']);
+});
+
+test('samples without Python frames keep native and kernel frames', () => {
+  const merged = mergeStacks([nat('read', 'code', false)], null, ['vfs_read'], HIDE);
+  assert.deepEqual(names(merged.frames), ['read', 'vfs_read']);
+});
+
+test('more eval frames than groups on a complete stack is reported, not invented', () => {
+  const native = [nat('_PyEval_EvalFrameDefault', 'eval'), nat('_PyEval_EvalFrameDefault', 'eval'), nat('_start', 'root')];
+  const merged = mergeStacks(native, { groups: [py('f')], truncated: false, unknownFrames: 0 }, [], HIDE);
+  assert.deepEqual(names(merged.frames), ['_start', 'f']);
+  assert.equal(merged.mismatched, true);
+});

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseBpftraceLine } from '../../src/bpf/records.js';
+
+test('printf records become threads, chains and frames', () => {
+  assert.deepEqual(parseBpftraceLine('{"type": "printf", "data": "T 3417 python3.11 worker\\n"}'), {
+    type: 'thread',
+    thread: { tid: 3417, comm: 'python3.11 worker' },
+  });
+  assert.deepEqual(parseBpftraceLine('{"type": "printf", "data": "C 16254973172955836415 3 1\\n"}'), {
+    type: 'chain',
+    hash: 16254973172955836415n,
+    depth: 3,
+    truncated: true,
+  });
+  assert.deepEqual(parseBpftraceLine('{"type": "printf", "data": "F 7 2 140108458231168 140108458231424 4294967296 1\\n"}'), {
+    type: 'frame',
+    hash: 7n,
+    index: 2,
+    frame: { code: 140108458231168n, instr: 140108458231424n, flags: 4294967296n, firstLineNo: 1 },
+  });
+});
+
+test('the sample map splits into tid, chain, user and kernel stacks', () => {
+  // As bpftrace 0.17 prints @samples[tid, hash, ustack(perf), kstack] with BPFTRACE_NO_USER_SYMBOLS=1.
+  const line = JSON.stringify({
+    type: 'map',
+    data: {
+      '@samples': {
+        '3762,7,\n\t7fc235d162ad 0x7fc235d162ad ([unknown])\n,\n    read_zero+111\n    vfs_read+187\n    ksys_read+102\n': 3,
+        '3762,0,\n\t7fc235f98871 0x7fc235f98871 ([unknown])\n\t7fc236258ea0 0x7fc236258ea0 ([unknown])\n,': 1,
+        '3762,-5941191031239405987,\n\t7fc235d162ad 0x7fc235d162ad ([unknown])\n,': 4,
+        'garbage': 2,
+      },
+    },
+  });
+  const event = parseBpftraceLine(line);
+  assert.ok(event && event.type === 'samples');
+  assert.equal(event.malformed, 1);
+  assert.deepEqual(event.samples, [
+    { tid: 3762, chain: 7n, user: [0x7fc235d162adn], kernel: ['read_zero', 'vfs_read', 'ksys_read'], count: 3 },
+    { tid: 3762, chain: 0n, user: [0x7fc235f98871n, 0x7fc236258ea0n], kernel: [], count: 1 },
+    { tid: 3762, chain: 12505553042470145629n, user: [0x7fc235d162adn], kernel: [], count: 4 },
+  ]);
+});
+
+test('lost events, attach and noise', () => {
+  assert.deepEqual(parseBpftraceLine('{"type": "lost_events", "data": {"events": 12}}'), { type: 'lost', events: 12 });
+  assert.deepEqual(parseBpftraceLine('{"type": "attached_probes", "data": {"probes": 3}}'), { type: 'attached', probes: 3 });
+  assert.equal(parseBpftraceLine(''), null);
+  assert.deepEqual(parseBpftraceLine('not json'), { type: 'text', text: 'not json' });
+});
