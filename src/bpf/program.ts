@@ -46,6 +46,12 @@ export interface SamplerSettings {
   readonly maxThreads: number;
 }
 
+/** Kernel stacks deeper than this are rare; each frame costs 1 MiB of stack map. */
+export const KERNEL_STACK_DEPTH = 64;
+/** Chains announced before the in-kernel memory of them is reset (half the map size). */
+export const SEEN_CHAINS_LIMIT = 32768;
+export const MAP_KEYS_MAX = 65536;
+
 export const PYTHON_TEMPLATE = 'python-sampler.bt';
 export const NATIVE_TEMPLATE = 'native-sampler.bt';
 
@@ -54,6 +60,8 @@ export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, sett
   return renderTemplate(loadTemplate(PYTHON_TEMPLATE), {
     PID: settings.pid,
     HZ: settings.hz,
+    KERNEL_DEPTH: KERNEL_STACK_DEPTH,
+    SEEN_LIMIT: SEEN_CHAINS_LIMIT,
     MAX_DEPTH: settings.maxDepth,
     MAX_THREADS: settings.maxThreads,
     RUNTIME_ADDR: runtimeAddress,
@@ -76,5 +84,5 @@ export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, sett
 }
 
 export function nativeProgram(settings: SamplerSettings): string {
-  return renderTemplate(loadTemplate(NATIVE_TEMPLATE), { PID: settings.pid, HZ: settings.hz });
+  return renderTemplate(loadTemplate(NATIVE_TEMPLATE), { PID: settings.pid, HZ: settings.hz, KERNEL_DEPTH: KERNEL_STACK_DEPTH });
 }

@@ -9,6 +9,7 @@
 import { appendFileSync, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
+import { MAP_KEYS_MAX } from './program.js';
 import { parseBpftraceLine, type BpfEvent } from './records.js';
 
 export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'bpftrace-exited' | 'attach-timeout';
@@ -21,8 +22,6 @@ export interface RunOptions {
   readonly durationSeconds: number | null;
   readonly onEvent: (event: BpfEvent) => void;
   readonly onAttached?: () => void;
-  /** Larger maps than bpftrace's default 4096 keys, which silently drop samples. */
-  readonly mapKeysMax?: number;
   readonly attachTimeoutMs?: number;
   readonly stopGraceMs?: number;
   /** Tells whether the target is still alive, to name why bpftrace ended. */
@@ -37,6 +36,8 @@ export interface RunResult {
   /** bpftrace's stderr, less the lines it prints on every run. */
   readonly errors: string[];
   readonly killed: boolean;
+  /** Stacks bpftrace could not look up (a full or colliding stack map): those samples lose native or kernel frames. */
+  readonly stackErrors: number;
 }
 
 export interface RunningSampler {
@@ -47,12 +48,14 @@ export interface RunningSampler {
 const SETPRIV = '/usr/bin/setpriv';
 const NOISE = [/couldn't set RLIMIT_MEMLOCK/, /^\s*$/];
 const LOST = /Lost (\d+) events/;
+const STACK_ERROR = /failed to look up stack id/;
 
 export function startSampler(options: RunOptions): RunningSampler {
   const args = ['-f', 'json', '-p', String(options.pid), '-e', options.program];
   const env = {
     BPFTRACE_NO_USER_SYMBOLS: '1',
-    BPFTRACE_MAP_KEYS_MAX: String(options.mapKeysMax ?? 65536),
+    // bpftrace's default of 4096 keys would silently drop samples and chains.
+    BPFTRACE_MAP_KEYS_MAX: String(MAP_KEYS_MAX),
     BPFTRACE_STRLEN: '64',
   };
   const [file, fileArgs] = existsSync(SETPRIV)
@@ -73,6 +76,7 @@ export function startSampler(options: RunOptions): RunningSampler {
   let durationTimer: NodeJS.Timeout | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   const errors: string[] = [];
+  let stackErrors = 0;
   const killOnExit = (): void => {
     child.kill('SIGKILL');
   };
@@ -121,6 +125,7 @@ export function startSampler(options: RunOptions): RunningSampler {
     lines.on('line', (line) => {
       const lost = LOST.exec(line);
       if (lost) options.onEvent({ type: 'lost', events: Number(lost[1]) });
+      else if (STACK_ERROR.test(line)) stackErrors++;
       else if (!NOISE.some((re) => re.test(line))) errors.push(line);
     });
     lines.on('close', resolve);
@@ -141,6 +146,7 @@ export function startSampler(options: RunOptions): RunningSampler {
       signal: result.signal ?? null,
       errors,
       killed,
+      stackErrors,
     };
   })();
 

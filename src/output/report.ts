@@ -8,6 +8,7 @@ export interface ReportContext {
   /** Set when the interpreter's eval loop keeps no frame pointer. */
   readonly noFramePointers: string | null;
   readonly stopReason: string;
+  readonly stackErrors: number;
 }
 
 function percent(part: number, whole: number): string {
@@ -31,6 +32,7 @@ export function formatReport(stats: ProfileStats, context: ReportContext): strin
   } else {
     lines.push(`  native stack complete: ${percent(stats.nativeComplete, stats.samples)}`);
   }
+  if (context.stackErrors) lines.push(`  note: bpftrace could not look up ${context.stackErrors} stacks; those samples miss their native or kernel frames`);
   if (stats.malformedRecords) lines.push(`  note: ${stats.malformedRecords} malformed records from bpftrace were skipped`);
   if (context.noFramePointers) {
     lines.push(

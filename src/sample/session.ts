@@ -138,7 +138,7 @@ export async function sample(options: SampleOptions, log: (line: string) => void
     writeOutput(options.output, formatFolded(profile.stacks, { markPython: options.markPython }));
     if (!options.quiet) {
       const noFramePointers = interpreter && evalLoopLacksFramePointer(native, interpreter) ? interpreter.path : null;
-      for (const line of formatReport(profile.stats, { hz: options.hz, seconds, python: layout !== null, noFramePointers, stopReason: describeStop(run.reason, run.killed) })) log(line);
+      for (const line of formatReport(profile.stats, { hz: options.hz, seconds, python: layout !== null, noFramePointers, stopReason: describeStop(run.reason, run.killed), stackErrors: run.stackErrors })) log(line);
     }
     return { profile, reason: run.reason };
   } finally {

@@ -4,6 +4,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { parseFolded } from '../helpers/folded.js';
@@ -172,6 +173,33 @@ describe('targets that are not Python, exit early, or are interrupted', () => {
     } finally {
       await w.stop();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('bpftrace dies with mixprof even when mixprof is killed with SIGKILL', async () => {
+    const python = pyenvPython('3.11.7');
+    const w = await startWorkload(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '120']);
+    try {
+      const child = execa(process.execPath, [MIXPROF, 'sample', '-x', String(w.pid), '-o', '/dev/null'], { reject: false, timeout: 120_000 });
+      await new Promise<void>((resolve, reject) => {
+        let text = '';
+        child.stderr!.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          if (/sampling process/.test(text)) resolve();
+        });
+        child.once('exit', () => reject(new Error(`mixprof exited early: ${text}`)));
+      });
+      const { stdout } = await execa('pgrep', ['-P', String(child.pid), '-x', 'bpftrace']);
+      const bpftrace = Number(stdout.trim());
+      assert.ok(bpftrace > 0);
+      child.kill('SIGKILL');
+      await child;
+      // The parent-death signal is delivered at once; allow the kernel a moment to reap.
+      const deadline = Date.now() + 10_000;
+      while (existsSync(`/proc/${bpftrace}`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(existsSync(`/proc/${bpftrace}`), false, `bpftrace ${bpftrace} still running`);
+    } finally {
+      await w.stop();
     }
   });
 });

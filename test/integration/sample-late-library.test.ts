@@ -1,0 +1,49 @@
+/** A library the target loads after sampling started still gets named frames. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { before, test } from 'node:test';
+import { execa } from 'execa';
+import { parseFolded } from '../helpers/folded.js';
+import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
+import { pyenvPython } from '../helpers/pythons.js';
+import { assertRoot } from '../helpers/root.js';
+
+before(assertRoot);
+
+function waitForLine(stream: NodeJS.ReadableStream, pattern: RegExp, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} in ${timeoutMs} ms`)), timeoutMs);
+    const lines = createInterface({ input: stream });
+    lines.on('line', (line) => {
+      if (pattern.test(line)) {
+        clearTimeout(timer);
+        lines.close();
+        resolve();
+      }
+    });
+  });
+}
+
+test('frames in a library loaded after attach are named', async () => {
+  const python = pyenvPython('3.11.7');
+  // -S: no site hooks, which could import bz2 at start-up.
+  const target = spawn(python.executable, ['-S', path.join(WORKLOADS, 'late-library.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    await waitForLine(target.stdout!, /^READY/, 30_000);
+    const mixprof = execa(process.execPath, [MIXPROF, 'sample', '-x', String(target.pid), '-t', '4', '-F', '199', '--mark-python'], { reject: false, timeout: 60_000 });
+    await waitForLine(mixprof.stderr!, /sampling process/, 30_000);
+    const loaded = waitForLine(target.stdout!, /^LOADED/, 30_000);
+    target.stdin!.write('load\n');
+    await loaded;
+    const r = await mixprof;
+    assert.equal(r.exitCode, 0, r.stderr);
+    const stacks = parseFolded(r.stdout);
+    const bz2 = stacks.filter((s) => s.frames.some((f) => /bz2|BZ2/.test(f) && !f.endsWith('_[j]')));
+    const samples = bz2.reduce((n, s) => n + s.count, 0);
+    assert.ok(samples > 50, `${samples} samples in libbz2/_bz2 frames; e.g. ${stacks.slice(0, 3).map((s) => s.frames.slice(-2).join(';')).join(' | ')}`);
+  } finally {
+    target.kill('SIGKILL');
+  }
+});
