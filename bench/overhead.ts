@@ -3,12 +3,11 @@
  * and by the BPF programs in the kernel (from the programs' own run-time
  * statistics, kernel.bpf_stats_enabled), per second of steady-state sampling.
  */
-import { spawn } from 'node:child_process';
 import { readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { MIXPROF, WORKLOADS } from '../test/helpers/paths.js';
-import { startWorkload } from '../test/helpers/processes.js';
+import { WORKLOADS } from '../test/helpers/paths.js';
+import { startSampling, startWorkload } from '../test/helpers/processes.js';
 import { pyenvPython } from '../test/helpers/pythons.js';
 
 export interface OverheadResult {
@@ -61,20 +60,8 @@ export async function measureOverhead(hz: number, seconds: number): Promise<Over
   const workload = await startWorkload(python.executable, [path.join(WORKLOADS, 'chains.py')]);
   try {
     const settle = 1;
-    const mixprof = spawn(process.execPath, [MIXPROF, 'sample', '-x', String(workload.pid), '-t', String(seconds + settle + 1), '-F', String(hz), '-o', '/dev/null'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    const attached = new Promise<void>((resolve, reject) => {
-      mixprof.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        if (/sampling process/.test(stderr)) resolve();
-      });
-      mixprof.once('exit', () => reject(new Error(`mixprof ended early: ${stderr}`)));
-    });
-    const exited = new Promise<void>((resolve) => mixprof.once('exit', () => resolve()));
-    await attached;
-    const bpftrace = await childOf(mixprof.pid!, 'bpftrace', 10_000);
+    const run = await startSampling(['sample', '-x', String(workload.pid), '-t', String(seconds + settle + 1), '-F', String(hz), '-o', '/dev/null']);
+    const bpftrace = await childOf(run.child.pid!, 'bpftrace', 10_000);
     await new Promise((resolve) => setTimeout(resolve, settle * 1000));
     const cpu0 = await cpuSeconds(bpftrace);
     const bpf0 = await bpfStats(bpftrace);
@@ -83,9 +70,9 @@ export async function measureOverhead(hz: number, seconds: number): Promise<Over
     const cpu1 = await cpuSeconds(bpftrace);
     const bpf1 = await bpfStats(bpftrace);
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-    await exited;
-    const samples = Number(/mixprof: (\d+) samples/.exec(stderr)?.[1] ?? NaN);
-    const lostEvents = Number(/lost events: (\d+)/.exec(stderr)?.[1] ?? NaN);
+    await run.child;
+    const samples = Number(/mixprof: (\d+) samples/.exec(run.stderr())?.[1] ?? NaN);
+    const lostEvents = Number(/lost events: (\d+)/.exec(run.stderr())?.[1] ?? NaN);
     const runs = bpf1.runs - bpf0.runs;
     return {
       hz,

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { execa, type Result } from 'execa';
+import { execa, type Result, type ResultPromise } from 'execa';
 import { MIXPROF } from './paths.js';
 
 export interface Workload<T> {
@@ -59,4 +59,32 @@ export function runMixprof(args: string[], options: { env?: Record<string, strin
     env: options.env ?? {},
     stdin: 'ignore',
   }) as Promise<MixprofResult>;
+}
+
+export interface SamplingRun {
+  readonly child: ResultPromise<{ reject: false; timeout: number; stdin: 'ignore' }>;
+  /** stderr so far. */
+  stderr(): string;
+}
+
+/** Starts bin/mixprof and resolves once it says it is sampling (probes attached). */
+export async function startSampling(args: string[], timeoutMs = 60_000): Promise<SamplingRun> {
+  const child = execa(process.execPath, [MIXPROF, ...args], { reject: false, timeout: 300_000, stdin: 'ignore' });
+  let text = '';
+  child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`mixprof did not start sampling in ${timeoutMs} ms: ${text}`)), timeoutMs);
+    const check = (): void => {
+      if (/sampling process/.test(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stderr!.on('data', check);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`mixprof exited before sampling: ${text}`));
+    });
+  });
+  return { child, stderr: () => text };
 }

@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { before, test } from 'node:test';
-import { execa } from 'execa';
 import { parseFolded } from '../helpers/folded.js';
-import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
+import { WORKLOADS } from '../helpers/paths.js';
+import { startSampling } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -32,8 +32,7 @@ test('frames in a library loaded after attach are named', async () => {
   const target = spawn(python.executable, ['-S', path.join(WORKLOADS, 'late-library.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     await waitForLine(target.stdout!, /^READY/, 30_000);
-    const mixprof = execa(process.execPath, [MIXPROF, 'sample', '-x', String(target.pid), '-t', '4', '-F', '199', '--mark-python'], { reject: false, timeout: 60_000 });
-    await waitForLine(mixprof.stderr!, /sampling process/, 30_000);
+    const { child: mixprof } = await startSampling(['sample', '-x', String(target.pid), '-t', '4', '-F', '199', '--mark-python']);
     const loaded = waitForLine(target.stdout!, /^LOADED/, 30_000);
     target.stdin!.write('load\n');
     await loaded;

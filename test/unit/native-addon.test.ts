@@ -3,97 +3,15 @@
 // gdb) run by the test itself wherever that is practical.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-// ---- addon types (mirror of what src/native.ts declares) ----
+import { nativeAddon, type ElfSegment, type StructLayoutResult } from '../../src/native.js';
 
-interface LoadSegment {
-  vaddr: bigint;
-  offset: bigint;
-  filesz: bigint;
-  memsz: bigint;
-  flags: number;
-}
-interface ElfInfo {
-  type: 'exec' | 'dyn' | 'rel' | 'core' | 'other';
-  buildId: string | null;
-  debuglink: string | null;
-  hasDebugInfo: boolean;
-  hasSymtab: boolean;
-  loadSegments: LoadSegment[];
-}
-interface MemberLayout {
-  offset: number;
-  size: number | null;
-  bitOffset?: number;
-  bitSize?: number;
-}
-interface TypeLayout {
-  type: string;
-  size: number | null;
-  members: Record<string, MemberLayout | null>;
-}
-interface SymbolizedFrame {
-  module: string | null;
-  moduleBase: bigint;
-  relAddr: bigint;
-  fileOffset: bigint | null;
-  name: string | null;
-  symOffset: number;
-  framePointer: boolean | null;
-}
-interface ModuleInfo {
-  name: string;
-  low: bigint;
-  high: bigint;
-  bias: bigint | null;
-  buildId: string | null;
-  hasDebugInfo: boolean;
-  symbolCount: number;
-  mainFile: string | null;
-  debugFile: string | null;
-}
-interface SymbolizerInstance {
-  symbolize(addrs: BigUint64Array): SymbolizedFrame[];
-  updateMaps(maps: string): void;
-  modules(): ModuleInfo[];
-  close(): void;
-}
-interface NativeAddon {
-  elfInfo(path: string): ElfInfo;
-  lookupSymbols(path: string, names: string[]): Record<string, { value: bigint; size: number }>;
-  structLayout(debugPath: string, requests: Array<{ type: string; members: string[] }>): TypeLayout[];
-  readMemory(pid: number, addr: bigint, length: number): Buffer | null;
-  readMemoryBatch(pid: number, addrs: BigUint64Array, lengths: Uint32Array): Array<Buffer | null>;
-  Symbolizer: new (options: {
-    maps: string;
-    root?: string;
-    extraFiles?: string[];
-    debugDirs?: string[];
-  }) => SymbolizerInstance;
-}
-
-// ---- fixtures ----
-
-function findRepoRoot(start: string): string {
-  let dir = start;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${start}`);
-    dir = parent;
-  }
-}
-
-const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
-const require = createRequire(import.meta.url);
-const addon = require(path.resolve(repoRoot, 'native/build/Release/mixprof_native.node')) as NativeAddon;
+const addon = nativeAddon();
 
 const PYENV_PYTHON = '/root/.pyenv/versions/3.11.7/bin/python3.11';
 const LIBPYTHON = '/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0';
@@ -152,8 +70,8 @@ function readelfSymbols(file: string): ReadelfSymbol[] {
   return out;
 }
 
-function readelfLoadSegments(file: string): LoadSegment[] {
-  const out: LoadSegment[] = [];
+function readelfLoadSegments(file: string): ElfSegment[] {
+  const out: ElfSegment[] = [];
   const re = /^\s*LOAD\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+([RWE ]+?)\s+0x[0-9a-f]+\s*$/;
   for (const line of run('readelf', ['-lW', file]).split('\n')) {
     const m = re.exec(line);
@@ -494,7 +412,7 @@ int main(void) { return (int)sizeof(g) + (gp ? gp->w : 0); }
         zlibGnu: ['-gdwarf-4', '-gz=zlib-gnu'],
       };
       // Offsets as `gdb -batch -ex 'ptype/o outer_t'` prints them.
-      const expected: TypeLayout[] = [
+      const expected: StructLayoutResult[] = [
         {
           type: 'outer_t',
           size: 56,
