@@ -42,7 +42,10 @@ export interface RunResult {
 
 export interface RunningSampler {
   readonly done: Promise<RunResult>;
+  /** Asks bpftrace to print what it holds and exit. */
   stop(reason: StopReason): void;
+  /** Ends bpftrace at once; its last second of samples is lost. */
+  kill(): void;
 }
 
 const SETPRIV = '/usr/bin/setpriv';
@@ -150,5 +153,9 @@ export function startSampler(options: RunOptions): RunningSampler {
     };
   })();
 
-  return { done, stop };
+  const kill = (): void => {
+    killed = true;
+    child.kill('SIGKILL');
+  };
+  return { done, stop, kill };
 }

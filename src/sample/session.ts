@@ -120,7 +120,12 @@ export async function sample(options: SampleOptions, log: (line: string) => void
       isTargetAlive: () => isAlive(target.pid),
     });
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-    const onSignal = (): void => sampler.stop('interrupted');
+    // The first Ctrl-C stops cleanly; a second one does not wait for bpftrace.
+    let signalled = 0;
+    const onSignal = (): void => {
+      if (signalled++ === 0) sampler.stop('interrupted');
+      else sampler.kill();
+    };
     for (const s of signals) process.on(s, onSignal);
     const run = await sampler.done.finally(() => {
       for (const s of signals) process.off(s, onSignal);

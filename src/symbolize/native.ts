@@ -36,6 +36,9 @@ const ROOT_FUNCTIONS = new Set(['_start', '__libc_start_main', '__libc_start_mai
 const PLUMBING =
   /^(_?PyEval_|_?PyObject_(Vectorcall|Call|FastCall|MakeTpCall)|_?PyFunction_|_?PyVectorcall|_?PyCFunction_|PyObject_Call|method_vectorcall|cfunction_(vectorcall|call)|vectorcall_|slot_tp_call|call_function|do_call_core|function_code_fastcall|_Py_(RunMain|BytesMain)|Py_(RunMain|BytesMain|Main)$|pymain_|run_mod|run_eval_code_obj|pyrun_|_?PyRun_|main$|thread_run$|t_bootstrap$|builtin_exec|exec_code_in_module|partial_(vectorcall|call))/;
 
+const REFRESH_INTERVAL_MS = 1000;
+const MAX_CHECKED_ADDRESSES = 100_000;
+
 export interface NativeSymbolizerOptions {
   readonly pid: number;
   readonly root: string;
@@ -48,6 +51,8 @@ export class NativeFrames {
   private readonly symbolizer: NativeSymbolizer;
   private mappings: Mapping[];
   private readonly cache = new Map<bigint, NativeFrame>();
+  private readonly checked = new Set<bigint>();
+  private lastRefresh = 0;
 
   constructor(
     addon: NativeAddon,
@@ -61,13 +66,19 @@ export class NativeFrames {
   /**
    * Takes a new maps snapshot when addresses fall outside the known executable
    * mappings (a library loaded after start); a no-op once the target is gone.
+   * Unwinds without frame pointers yield junk addresses too, so each unknown
+   * address triggers at most one look, and looks are at most one a second.
    */
   noteAddresses(addresses: Iterable<bigint>): void {
     for (const address of addresses) {
-      if (!findMapping(this.mappings, address)) {
-        this.refresh();
-        return;
-      }
+      if (findMapping(this.mappings, address) || this.checked.has(address)) continue;
+      if (this.checked.size > MAX_CHECKED_ADDRESSES) this.checked.clear();
+      this.checked.add(address);
+      const now = Date.now();
+      if (now - this.lastRefresh < REFRESH_INTERVAL_MS) return;
+      this.lastRefresh = now;
+      this.refresh();
+      return;
     }
   }
 
@@ -79,6 +90,7 @@ export class NativeFrames {
     this.mappings = mappings;
     this.symbolizer.updateMaps(text);
     this.cache.clear();
+    this.checked.clear();
   }
 
   /** Symbolizes every address not seen before in one call to the addon. */
