@@ -44,10 +44,19 @@ export interface SamplerSettings {
   readonly maxDepth: number;
   /** Threads searched for the sampled thread's state before giving up. */
   readonly maxThreads: number;
+  /** Native user frames kept per sample. */
+  readonly userDepth: number;
 }
 
 /** Kernel stacks deeper than this are rare; each frame costs 1 MiB of stack map. */
 export const KERNEL_STACK_DEPTH = 64;
+/** perf's default: a frame-pointer unwind of a deep native stack. */
+export const FULL_USER_STACK_DEPTH = 127;
+/**
+ * Without frame pointers in the interpreter, the unwind cannot pass its first
+ * interpreter frame: a few library frames above the leaf are all it can give.
+ */
+export const SHORT_USER_STACK_DEPTH = 32;
 /** Chains announced before the in-kernel memory of them is reset (half the map size). */
 export const SEEN_CHAINS_LIMIT = 32768;
 export const MAP_KEYS_MAX = 65536;
@@ -61,6 +70,7 @@ export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, sett
     PID: settings.pid,
     HZ: settings.hz,
     KERNEL_DEPTH: KERNEL_STACK_DEPTH,
+    USER_DEPTH: settings.userDepth,
     SEEN_LIMIT: SEEN_CHAINS_LIMIT,
     MAX_DEPTH: settings.maxDepth,
     MAX_THREADS: settings.maxThreads,
@@ -84,5 +94,5 @@ export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, sett
 }
 
 export function nativeProgram(settings: SamplerSettings): string {
-  return renderTemplate(loadTemplate(NATIVE_TEMPLATE), { PID: settings.pid, HZ: settings.hz, KERNEL_DEPTH: KERNEL_STACK_DEPTH });
+  return renderTemplate(loadTemplate(NATIVE_TEMPLATE), { PID: settings.pid, HZ: settings.hz, KERNEL_DEPTH: KERNEL_STACK_DEPTH, USER_DEPTH: settings.userDepth });
 }

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { findBpftrace } from '../bpf/bpftrace.js';
-import { nativeProgram, pythonProgram } from '../bpf/program.js';
+import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonProgram } from '../bpf/program.js';
 import { startSampler, type RunningSampler, type StopReason } from '../bpf/runner.js';
 import type { BpfEvent } from '../bpf/records.js';
 import { MixprofError } from '../errors.js';
@@ -69,8 +69,6 @@ export async function sample(options: SampleOptions, log: (line: string) => void
     log(`mixprof: process ${target.pid} (${target.comm}) runs no CPython interpreter that mixprof recognises; profiling native and kernel frames only`);
   }
 
-  const settings = { pid: target.pid, hz: options.hz, maxDepth: options.maxDepth, maxThreads: MAX_THREADS_SEARCHED };
-  const program = layout && interpreter ? pythonProgram(layout, interpreter.runtimeAddress, settings) : nativeProgram(settings);
   const native = new NativeFrames(addon, mapsText, {
     pid: target.pid,
     root: target.root,
@@ -78,6 +76,15 @@ export async function sample(options: SampleOptions, log: (line: string) => void
     interpreterPath: interpreter?.path ?? null,
   });
   try {
+    const noFramePointers = interpreter !== null && evalLoopLacksFramePointer(native, interpreter);
+    const settings = {
+      pid: target.pid,
+      hz: options.hz,
+      maxDepth: options.maxDepth,
+      maxThreads: MAX_THREADS_SEARCHED,
+      userDepth: noFramePointers ? SHORT_USER_STACK_DEPTH : FULL_USER_STACK_DEPTH,
+    };
+    const program = layout && interpreter ? pythonProgram(layout, interpreter.runtimeAddress, settings) : nativeProgram(settings);
     const reader = layout ? new CodeObjectReader(memoryOf(addon, target.pid), layout) : null;
     const builder = new ProfileBuilder(layout && reader ? { layout: layout.frame, reader } : null, native, {
       hidePlumbing: options.hidePlumbing,
@@ -142,8 +149,7 @@ export async function sample(options: SampleOptions, log: (line: string) => void
     const profile = builder.finish();
     writeOutput(options.output, formatFolded(profile.stacks, { markPython: options.markPython }));
     if (!options.quiet) {
-      const noFramePointers = interpreter && evalLoopLacksFramePointer(native, interpreter) ? interpreter.path : null;
-      for (const line of formatReport(profile.stats, { hz: options.hz, seconds, python: layout !== null, noFramePointers, stopReason: describeStop(run.reason, run.killed), stackErrors: run.stackErrors })) log(line);
+      for (const line of formatReport(profile.stats, { hz: options.hz, seconds, python: layout !== null, noFramePointers: noFramePointers ? interpreter!.path : null, stopReason: describeStop(run.reason, run.killed), stackErrors: run.stackErrors })) log(line);
     }
     return { profile, reason: run.reason };
   } finally {
