@@ -20,8 +20,9 @@
 # whose build failed has no stamp and is rebuilt from scratch on the next run.
 # Build logs (apt output) go to .../pythons/NAME.log.
 #
-# Roots are made only from Debian packages unpacked with `dpkg -x`; the
-# system's installed packages are never changed.  Known names:
+# Roots are made only from Debian packages unpacked with `dpkg -x` (or, for
+# the big -dbg packages, only the members needed, via dpkg-deb --fsys-tarfile);
+# the system's installed packages are never changed.  Known names:
 #
 #   debian-3.11  Debian 12 (bookworm) python3.11 release build (static
 #                libpython, non-PIE, stripped) plus the matching separate
@@ -35,6 +36,30 @@
 #                directly and /proc/PID/exe is the python itself.  The pristine
 #                Debian binary is kept in ROOT/orig/.  sid is reached through a
 #                private apt configuration in ${MIXPROF_CACHE}/apt/sid.
+#   sid-3.13-dbg
+#   sid-3.14-dbg The very executable of sid-3.X (the same file, printed with
+#                the sid-3.X root's path; building it builds sid-3.X first)
+#                plus its separate DWARF debug file, taken from sid's
+#                python3.X-dbg of the same version (matched by build-id,
+#                checked to describe struct _ts and _Py_DebugOffsets).  The
+#                debug file is the only thing in this root
+#                (ROOT/usr/lib/debug/.build-id/XX/....debug), so the sid-3.X
+#                root itself stays free of debug info.  If sid-3.X is rebuilt
+#                with another build-id this root is rebuilt to match on its
+#                next use; if sid no longer has python3.X-dbg at sid-3.X's
+#                version, use --rebuild sid-3.X sid-3.X-dbg.
+#   sid-3.13d
+#   sid-3.14d    Debian sid Py_DEBUG interpreter python3.Xd (from python3.X-dbg;
+#                its extension modules from libpython3.X-dbg; stdlib, libc6
+#                and libraries as in sid-3.X), patchelf'd the same way.  Built
+#                with frame pointers (checked on _PyEval_EvalFrameDefault);
+#                the DWARF is inside the executable, so the debug file column
+#                is -.  pyexpat is built in and uses the root's libexpat.
+#
+# Downloaded sid packages are kept in ${MIXPROF_CACHE}/apt/sid/cache/archives
+# (one version of each package, the last one used) and shared between the sid
+# entries; the big python3.X-dbg package is downloaded once for -dbg and d.
+# Deleting that directory is always safe.
 #
 # Options:
 #   -v          progress messages on stderr while building
@@ -43,20 +68,30 @@
 #
 # Adding an entry: write build_<name with [-.] turned into _> ROOT TMP, add
 # the name to KNOWN and give it a RECIPE_<...> number (bump the number when
-# the function changes so old roots get rebuilt).  A build function unpacks
-# into ROOT (the final location), downloads into TMP, and sets the globals
-# B_EXE, B_DEBUG (path or -), B_PYVER (expected sys.version prefix) and
-# B_SYSLIBC (1 = must use the system's libc, 0 = must use ROOT's libc).
+# the function changes so old roots get rebuilt); DEPS_<...> may name entries
+# that must be ready first (their results are in RES_EXE/RES_ID[name], and a
+# root is rebuilt when a dependency's build-id changes).  A build function
+# unpacks into ROOT (the final location), downloads into TMP, and sets the
+# globals B_EXE, B_DEBUG (path or -), B_PYVER (expected sys.version prefix),
+# B_SYSLIBC (1 = must use the system's libc, 0 = must use ROOT's libc),
+# B_PYDEBUG (1 = Py_DEBUG build), and optionally B_ROOT (the root the
+# interpreter lives in, if not ROOT), B_DEPS and B_EXTRA (stamp lines).
 # The driver then runs the interpreter to verify it and writes the stamp.
 
 set -euo pipefail
 shopt -s nullglob
 
 PROG=test-pythons.sh
-KNOWN=(debian-3.11 sid-3.13 sid-3.14)
+KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.13-dbg sid-3.14-dbg sid-3.13d sid-3.14d)
 RECIPE_debian_3_11=1
 RECIPE_sid_3_13=1
 RECIPE_sid_3_14=1
+RECIPE_sid_3_13_dbg=1
+RECIPE_sid_3_14_dbg=1
+RECIPE_sid_3_13d=1
+RECIPE_sid_3_14d=1
+DEPS_sid_3_13_dbg=sid-3.13
+DEPS_sid_3_14_dbg=sid-3.14
 
 DEBIAN_MIRROR=${MIXPROF_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -65,6 +100,7 @@ VERBOSE=0
 CURRENT=""      # name being built, for messages
 LOG=/dev/null   # apt output of the current build
 TMPDIRS=()
+declare -A RES_EXE=() RES_DEBUG=() RES_ID=()
 
 die() { echo "$PROG: ${CURRENT:+$CURRENT: }$*" >&2; exit 1; }
 note() { if [ "$VERBOSE" = 1 ]; then echo "$PROG: ${CURRENT:+$CURRENT: }$*" >&2; fi; }
@@ -101,7 +137,7 @@ apt_opts() {  # KIND -> fills array APT_OPTS
 apt_setup() {  # KIND: create the private apt tree if needed
   [ "$1" = sid ] || return 0
   [ -r "$DEBIAN_KEYRING" ] || die "missing $DEBIAN_KEYRING (debian-archive-keyring) needed to verify sid"
-  mkdir -p "$APT_SID/lists/partial" "$APT_SID/cache/archives/partial" || die "cannot create $APT_SID"
+  mkdir -p "$APT_SID/lists/partial" "$SID_DEBS/partial" || die "cannot create $APT_SID"
   local line="deb [arch=amd64 signed-by=$DEBIAN_KEYRING] $DEBIAN_MIRROR sid main"
   if [ ! -f "$APT_SID/sources.list" ] || [ "$(cat "$APT_SID/sources.list")" != "$line" ]; then
     printf '%s\n' "$line" > "$APT_SID/sources.list"
@@ -112,7 +148,11 @@ apt_update() {  # KIND
   note "apt-get update ($1)"
   apt_opts "$1"
   echo "+ apt-get update ($1)" >> "$LOG"
-  apt-get "${APT_OPTS[@]}" --error-on=any update >> "$LOG" 2>&1
+  # apt does not wait for the lock on the lists; concurrent builds of
+  # different names would make each other's update fail.
+  mkdir -p "$CACHE_BASE/apt"
+  flock -w 900 "$CACHE_BASE/apt/.update-$1.lock" \
+    apt-get "${APT_OPTS[@]}" --error-on=any update >> "$LOG" 2>&1
 }
 
 candidate() {  # KIND PACKAGE -> prints candidate version, fails if none
@@ -126,6 +166,21 @@ candidate() {  # KIND PACKAGE -> prints candidate version, fails if none
   echo "$v"
 }
 
+candidates() {  # KIND PACKAGE... -> "package version" lines (one apt-cache run), fails if one has none
+  local kind=$1 out; shift
+  apt_opts "$kind"
+  out=$(apt-cache "${APT_OPTS[@]}" policy "$@" 2>>"$LOG" \
+    | awk '/^[^ ]/ { p = $1; sub(/:$/, "", p) } $1 == "Candidate:" && $2 != "(none)" { print p, $2 }')
+  local p
+  for p in "$@"; do
+    if ! grep -q "^$p " <<< "$out"; then
+      echo "no candidate version for $p ($kind)" >> "$LOG"
+      return 1
+    fi
+  done
+  echo "$out"
+}
+
 apt_download() {  # KIND DIR SPEC... (SPEC = pkg or pkg=version)
   local kind=$1 dir=$2; shift 2
   apt_opts "$kind"
@@ -135,6 +190,49 @@ apt_download() {  # KIND DIR SPEC... (SPEC = pkg or pkg=version)
   # the "couldn't be accessed by user '_apt'" warning when run as root).
   if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$dir" 2>/dev/null || true; fi
   (cd "$dir" && apt-get "${APT_OPTS[@]}" download "$@") >> "$LOG" 2>&1
+}
+
+# sid_download TMP SPEC...: like apt_download sid, through the shared package
+# cache $SID_DEBS.  Cached files of the wanted versions are linked into TMP
+# first (apt-get download leaves complete files alone and fetches the rest);
+# new files are linked back and older versions of those packages dropped.
+# Adds the bytes really fetched to B_FETCHED.
+sid_download() {
+  local tmp=$1 spec pkg ver f base; shift
+  local want=() specs=() lines
+  declare -A seeded=()
+  for spec in "$@"; do
+    if [[ $spec == *=* ]]; then specs+=("$spec"); else want+=("$spec"); fi
+  done
+  if [ ${#want[@]} -gt 0 ]; then
+    lines=$(candidates sid "${want[@]}") || return 1
+    while read -r pkg ver; do specs+=("$pkg=$ver"); done <<< "$lines"
+  fi
+  for spec in "${specs[@]}"; do
+    pkg=${spec%%=*}; ver=${spec#*=}
+    for f in "$SID_DEBS/${pkg}_${ver//:/%3a}_"*.deb; do
+      base=${f##*/}
+      ln -f -- "$f" "$tmp/$base" 2>/dev/null || cp -p -- "$f" "$tmp/$base" || return 1
+      seeded[$base]=1
+    done
+  done
+  apt_download sid "$tmp" "${specs[@]}" || return 1
+  for spec in "${specs[@]}"; do
+    pkg=${spec%%=*}; ver=${spec#*=}
+    local got=("$tmp/${pkg}_${ver//:/%3a}_"*.deb)
+    if [ ${#got[@]} != 1 ]; then
+      echo "apt-get download gave ${#got[@]} files for $spec" >> "$LOG"
+      return 1
+    fi
+    base=${got[0]##*/}
+    [ -n "${seeded[$base]:-}" ] || B_FETCHED=$((B_FETCHED + $(stat -c %s "${got[0]}")))
+    if [ ! "${got[0]}" -ef "$SID_DEBS/$base" ]; then
+      ln -f -- "${got[0]}" "$SID_DEBS/$base" 2>/dev/null || cp -p -- "${got[0]}" "$SID_DEBS/$base" || true
+    fi
+    for f in "$SID_DEBS/${pkg}_"*.deb; do
+      [ "${f##*/}" = "$base" ] || rm -f -- "$f"
+    done
+  done
 }
 
 # with_lists KIND WHAT CMD...: run CMD (which resolves versions and downloads);
@@ -153,12 +251,37 @@ deb_versions() {
   for f in "$@"; do dpkg-deb --showformat='${Package} ${Version}\n' -W "$f"; done
 }
 
+# deb_extract DEB DIR PATTERN...: unpack only the members matching the tar
+# wildcards (like "./usr/bin/python3.13d") into DIR, as dpkg -x would.
+deb_extract() {
+  local deb=$1 dir=$2; shift 2
+  echo "+ extract from ${deb##*/}: $*" >> "$LOG"
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir" --wildcards -- "$@" 2>>"$LOG"
+}
+
+# (Tools' output is read into a variable first: with pipefail, `readelf | grep
+# -q` can fail when grep exits before readelf has written everything.)
 build_id() {  # ELF -> hex build-id or empty
-  LC_ALL=C readelf -n "$1" 2>/dev/null | awk '/Build ID:/ { print $3; exit }'
+  local out; out=$(LC_ALL=C readelf -n "$1" 2>/dev/null) || true
+  awk '/Build ID:/ { print $3; exit }' <<< "$out"
+}
+
+has_dwarf() {  # ELF: true if it has a .debug_info section
+  local out; out=$(LC_ALL=C readelf -S -W "$1" 2>/dev/null) || return 1
+  grep -q ' \.debug_info ' <<< "$out"
+}
+
+needs_lib() {  # ELF REGEX: true if a DT_NEEDED entry matches
+  local out; out=$(LC_ALL=C readelf -d "$1" 2>/dev/null) || return 1
+  grep -Eq "\(NEEDED\).*\[$2" <<< "$out"
 }
 
 upstream_version() {  # Debian version -> upstream prefix as in sys.version
   local v=${1#*:}; v=${v%-*}; echo "${v%%[~+]*}"
+}
+
+stamp_pkg_version() {  # ROOT PACKAGE -> version recorded in ROOT's stamp
+  awk -v p="$2" '$1 == "pkg" && $2 == p { print $3; found = 1; exit } END { exit !found }' "$1/.mixprof-stamp"
 }
 
 # Copy the separate debug file of every ELF object of ROOT that has one in
@@ -178,19 +301,53 @@ copy_debug_files() {  # ROOT DBGROOT
   done
 }
 
+# Check that FILE has DWARF for struct _ts (and, with a third argument of 1,
+# for struct _Py_DebugOffsets, which exists from 3.13 on).
+verify_dwarf() {  # FILE [WITH_DEBUG_OFFSETS]
+  local f=$1 offsets=${2:-0} out t types=(_ts)
+  [ "$offsets" = 1 ] && types+=(_Py_DebugOffsets)
+  if command -v gdb >/dev/null 2>&1; then
+    local args=()
+    for t in "${types[@]}"; do args+=(-ex "ptype/o struct $t"); done
+    out=$(DEBUGINFOD_URLS="" gdb -nx -batch "${args[@]}" "$f" 2>>"$LOG") || true
+    for t in "${types[@]}"; do
+      grep -q "type = struct $t {" <<< "$out" || die "no DWARF for struct $t in $f"
+    done
+  else
+    out=$(LC_ALL=C readelf --debug-dump=info "$f" 2>/dev/null | grep -E 'DW_AT_name +: ' || true)
+    for t in "${types[@]}"; do
+      grep -Eq "DW_AT_name +: (\(indirect[^)]*\): )?$t\$" <<< "$out" || die "no DWARF for struct $t in $f"
+    done
+  fi
+}
+
 # Check that DEBUGFILE belongs to EXE and has DWARF for struct _ts.
-verify_debug_file() {  # EXE DEBUGFILE
+verify_debug_file() {  # EXE DEBUGFILE [WITH_DEBUG_OFFSETS]
   local exe=$1 dbg=$2 id did
   id=$(build_id "$exe"); did=$(build_id "$dbg")
   [ -n "$id" ] && [ "$id" = "$did" ] || die "build-id mismatch: $exe ($id) vs $dbg ($did)"
-  if command -v gdb >/dev/null 2>&1; then
-    gdb -nx -batch -ex 'ptype/o struct _ts' "$dbg" 2>>"$LOG" | grep -q 'type = struct _ts {' \
-      || die "no DWARF for struct _ts in $dbg"
-  else
-    LC_ALL=C readelf --debug-dump=info "$dbg" 2>/dev/null \
-      | grep -Eq 'DW_AT_name +: (\(indirect[^)]*\): )?_ts$' \
-      || die "no DWARF for struct _ts in $dbg"
-  fi
+  verify_dwarf "$dbg" "${3:-0}"
+}
+
+# Print the first instructions of _PyEval_EvalFrameDefault in ELF as one line
+# ("endbr64; push %rbp; mov %rsp,%rbp"); fail unless it sets up a frame
+# pointer.
+frame_pointer_prologue() {  # ELF
+  command -v objdump >/dev/null 2>&1 || die "objdump (binutils) is needed to check frame pointers"
+  local out
+  out=$(LC_ALL=C objdump -d --no-show-raw-insn --disassemble=_PyEval_EvalFrameDefault "$1" 2>>"$LOG" | awk '
+    /<_PyEval_EvalFrameDefault>:$/ { on = 1; next }
+    on && /^ *[0-9a-f]+:/ {
+      sub(/^ *[0-9a-f]+:[ \t]*/, ""); sub(/[ \t]*(#.*)?$/, ""); gsub(/[ \t]+/, " ")
+      s = s (n ? "; " : "") $0
+      if (++n == 3) exit
+    }
+    END { print s }') || true
+  [ -n "$out" ] || die "no _PyEval_EvalFrameDefault in $1"
+  case $out in
+    "push %rbp; mov %rsp,%rbp"*|"endbr64; push %rbp; mov %rsp,%rbp"*) echo "$out" ;;
+    *) die "_PyEval_EvalFrameDefault in $1 has no frame pointer prologue: $out" ;;
+  esac
 }
 
 # ---------------------------------------------------------------------------
@@ -267,7 +424,29 @@ build_debian_3_11() {  # ROOT TMP
   B_DEBUG=$dfile
   B_PYVER=$(upstream_version "$v")
   B_SYSLIBC=1
+  B_PYDEBUG=0
   B_DEBS=("$tmp"/*.deb)
+  local d; for d in "${B_DEBS[@]}"; do B_FETCHED=$((B_FETCHED + $(stat -c %s "$d"))); done
+}
+
+# Point EXE's PT_INTERP at ROOT's ld.so and its DT_RPATH at ROOT's library
+# directories; the pristine binary is kept in ROOT/orig/.
+sid_patch() {  # ROOT EXE
+  local root=$1 exe=$2 ld libdirs="" d
+  ensure_patchelf
+  ld=$(realpath -e "$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" 2>/dev/null) \
+    || ld=$(realpath -e "$root/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" 2>/dev/null) \
+    || die "sid libc6 did not provide ld-linux-x86-64.so.2"
+  for d in "$root/usr/lib/x86_64-linux-gnu" "$root/lib/x86_64-linux-gnu"; do
+    if [ -d "$d" ] && [ ! -L "$d" ]; then libdirs=${libdirs:+$libdirs:}$d; fi
+  done
+  mkdir -p "$root/orig"
+  cp -p -- "$exe" "$root/orig/${exe##*/}"
+  # DT_RPATH (not RUNPATH) so that it also applies to the dependencies of
+  # dlopen()ed extension modules.
+  "$PATCHELF" --set-interpreter "$ld" --force-rpath --set-rpath "$libdirs" "$exe" >> "$LOG" 2>&1 \
+    || die "patchelf failed on $exe (see $LOG)"
+  B_EXTRA+="tool patchelf $("$PATCHELF" --version 2>/dev/null | awk '{print $2}')"$'\n'
 }
 
 # sid-3.X: python3.X from sid plus sid's libc6 and the libraries that the
@@ -277,7 +456,7 @@ get_sid_python() {  # TMP X.Y LIB...
   local tmp=$1 x=$2 v; shift 2
   v=$(candidate sid "python$x-minimal") || return 1
   echo "$v" > "$tmp/version"
-  apt_download sid "$tmp" "python$x-minimal=$v" "libpython$x-minimal=$v" "libpython$x-stdlib=$v" "$@"
+  sid_download "$tmp" "python$x-minimal=$v" "libpython$x-minimal=$v" "libpython$x-stdlib=$v" "$@"
 }
 
 build_sid_python() {  # ROOT TMP X.Y LIB...
@@ -292,42 +471,137 @@ build_sid_python() {  # ROOT TMP X.Y LIB...
 
   local exe=$root/usr/bin/python$x
   [ -f "$exe" ] || die "python$x-minimal did not provide usr/bin/python$x"
-  if LC_ALL=C readelf -d "$exe" | grep -q 'NEEDED.*libpython'; then
+  if needs_lib "$exe" 'libpython'; then
     die "usr/bin/python$x links libpython dynamically; this recipe expects a static libpython"
   fi
-  local ld libdirs="" d
-  ld=$(realpath -e "$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" 2>/dev/null) \
-    || ld=$(realpath -e "$root/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" 2>/dev/null) \
-    || die "sid libc6 did not provide ld-linux-x86-64.so.2"
-  for d in "$root/usr/lib/x86_64-linux-gnu" "$root/lib/x86_64-linux-gnu"; do
-    if [ -d "$d" ] && [ ! -L "$d" ]; then libdirs=${libdirs:+$libdirs:}$d; fi
-  done
-  mkdir -p "$root/orig"
-  cp -p -- "$exe" "$root/orig/python$x"
-  # DT_RPATH (not RUNPATH) so that it also applies to the dependencies of
-  # dlopen()ed extension modules.
-  "$PATCHELF" --set-interpreter "$ld" --force-rpath --set-rpath "$libdirs" "$exe" >> "$LOG" 2>&1 \
-    || die "patchelf failed on $exe (see $LOG)"
+  sid_patch "$root" "$exe"
 
   B_EXE=$exe
   B_DEBUG=-
   B_PYVER=$(upstream_version "$v")
   B_SYSLIBC=0
+  B_PYDEBUG=0
   B_DEBS=("$tmp"/*.deb)
-  B_EXTRA="tool patchelf $("$PATCHELF" --version 2>/dev/null | awk '{print $2}')"
 }
 
 SID_LIBS=(libc6 libgcc-s1 zlib1g libexpat1 libssl3t64 libffi8 libbz2-1.0 liblzma5)
 build_sid_3_13() { build_sid_python "$1" "$2" 3.13 "${SID_LIBS[@]}"; }
 build_sid_3_14() { build_sid_python "$1" "$2" 3.14 "${SID_LIBS[@]}" libzstd1; }
 
+# sid-3.X-dbg: the sid-3.X executable itself plus its debug file, extracted
+# alone from python3.X-dbg at the version sid-3.X was built from.
+build_sid_release_dbg() {  # ROOT TMP X.Y DEP
+  local root=$1 tmp=$2/debs x=$3 dep=$4 v
+  local deproot=$PY_CACHE/$dep exe=${RES_EXE[$4]} id=${RES_ID[$4]}
+  v=$(stamp_pkg_version "$deproot" "python$x-minimal") || die "no python$x-minimal version in $deproot/.mixprof-stamp"
+  [ -n "$id" ] && [ "$(build_id "$exe")" = "$id" ] || die "$exe does not have the build-id its stamp records; use --rebuild $dep $CURRENT"
+  [ ! -e "$deproot/usr/lib/debug" ] || die "$deproot/usr/lib/debug exists; $dep must carry no debug info"
+  mkdir -p "$tmp"
+  with_lists sid "python$x-dbg $v, the version of $dep (if sid has moved on: --rebuild $dep $CURRENT)" \
+    sid_download "$tmp" "python$x-dbg=$v"
+  local deb=("$tmp"/python"$x"-dbg_*.deb) rel=usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug
+  note "extracting $rel from ${deb[0]##*/}"
+  deb_extract "${deb[0]}" "$root" "./$rel" || die "python$x-dbg $v has no debug file for build-id $id (see $LOG)"
+  if [ -L "$root/$rel" ]; then  # a link inside the package: unpack it all aside, keep the target
+    local all=$2/all
+    mkdir -p "$all"
+    dpkg -x "${deb[0]}" "$all" || die "dpkg -x ${deb[0]} failed"
+    rm -f -- "$root/$rel"
+    cp -L -- "$all/$rel" "$root/$rel" || die "cannot copy $rel out of python$x-dbg"
+  fi
+  local dfile
+  dfile=$(realpath -e "$root/$rel") || die "debug file vanished"
+  verify_debug_file "$exe" "$dfile" 1
+
+  B_EXE=$exe
+  B_ROOT=$deproot
+  B_DEBUG=$dfile
+  B_PYVER=$(upstream_version "$v")
+  B_SYSLIBC=0
+  B_PYDEBUG=0
+  B_DEBS=("${deb[@]}")
+  B_DEPS=("$dep")
+}
+build_sid_3_13_dbg() { build_sid_release_dbg "$1" "$2" 3.13 sid-3.13; }
+build_sid_3_14_dbg() { build_sid_release_dbg "$1" "$2" 3.14 sid-3.14; }
+
+# sid-3.Xd: the Py_DEBUG interpreter python3.Xd.  Only usr/bin/python3.Xd is
+# taken from python3.X-dbg (the rest of it is the release build's debug
+# files) and only the extension modules and sysconfig data from
+# libpython3.X-dbg (not the static/shared libpython3.Xd nor the headers).
+get_sid_debug_python() {  # TMP X.Y LIB...
+  local tmp=$1 x=$2 v; shift 2
+  v=$(candidate sid "python$x-dbg") || return 1
+  echo "$v" > "$tmp/version"
+  sid_download "$tmp" "python$x-dbg=$v" "libpython$x-dbg=$v" "libpython$x-minimal=$v" "libpython$x-stdlib=$v" "$@"
+}
+
+build_sid_debug_python() {  # ROOT TMP X.Y LIB...
+  local root=$1 tmp=$2/debs x=$3 v f; shift 3
+  [ "$(dpkg --print-architecture)" = amd64 ] || die "sid entries are only implemented for amd64"
+  ensure_patchelf
+  mkdir -p "$tmp"
+  with_lists sid "python$x debug build packages from sid" get_sid_debug_python "$tmp" "$x" "$@"
+  v=$(cat "$tmp/version")
+  note "unpacking python${x}d $v"
+  local dbgdeb=("$tmp/python$x-dbg_"*.deb) libdeb=("$tmp/libpython$x-dbg_"*.deb)
+  for f in "$tmp"/*.deb; do
+    case ${f##*/} in python"$x"-dbg_*|libpython"$x"-dbg_*) continue ;; esac
+    dpkg -x "$f" "$root" || die "dpkg -x $f failed"
+  done
+  deb_extract "${dbgdeb[0]}" "$root" "./usr/bin/python${x}d" || die "python$x-dbg has no usr/bin/python${x}d (see $LOG)"
+  deb_extract "${libdeb[0]}" "$root" "./usr/lib/python$x/lib-dynload/*" "./usr/lib/python$x/_sysconfigdata_d_*" \
+    || die "cannot extract the extension modules from libpython$x-dbg (see $LOG)"
+
+  local exe=$root/usr/bin/python${x}d code
+  [ -f "$exe" ] && [ ! -L "$exe" ] || die "usr/bin/python${x}d is not a regular file"
+  code=$exe
+  if needs_lib "$exe" "libpython${x}d\\.so"; then
+    deb_extract "${libdeb[0]}" "$root" "./usr/lib/x86_64-linux-gnu/libpython${x}d.so.*" \
+      || die "cannot extract libpython${x}d.so from libpython$x-dbg (see $LOG)"
+    code=$(realpath -e "$root/usr/lib/x86_64-linux-gnu/libpython${x}d.so.1.0") || die "no libpython${x}d.so.1.0"
+  fi
+  sid_patch "$root" "$exe"
+
+  local fp; fp=$(frame_pointer_prologue "$code")
+  note "frame pointers: ${code##*/}: $fp"
+  if has_dwarf "$code"; then
+    verify_dwarf "$code" 1
+    B_DEBUG=-
+  else
+    # Not the case for Debian's packages so far: look for a separate debug
+    # file by build-id in the -dbg packages.
+    [ "$code" = "$exe" ] || die "${code##*/} has no DWARF; separate debug files for a shared libpython are not implemented"
+    local id rel; id=$(build_id "$exe")
+    [ -n "$id" ] || die "$exe has neither DWARF nor a build-id"
+    rel=usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug
+    deb_extract "${dbgdeb[0]}" "$root" "./$rel" || deb_extract "${libdeb[0]}" "$root" "./$rel" \
+      || die "$exe has no DWARF and python$x-dbg has no debug file for build-id $id"
+    [ -f "$root/$rel" ] && [ ! -L "$root/$rel" ] || die "$rel in the -dbg package is not a regular file"
+    B_DEBUG=$(realpath -e "$root/$rel")
+    verify_debug_file "$exe" "$B_DEBUG" 1
+  fi
+
+  B_EXE=$exe
+  B_PYVER=$(upstream_version "$v")
+  B_SYSLIBC=0
+  B_PYDEBUG=1
+  B_DEBS=("$tmp"/*.deb)
+  B_EXTRA+="frame_pointer ${code##*/}: $fp"$'\n'
+  if [ "$B_DEBUG" = - ]; then B_EXTRA+="dwarf inside ${code##*/}"$'\n'; fi
+}
+build_sid_3_13d() { build_sid_debug_python "$1" "$2" 3.13 "${SID_LIBS[@]}"; }
+build_sid_3_14d() { build_sid_debug_python "$1" "$2" 3.14 "${SID_LIBS[@]}" libzstd1; }
+
 # ---------------------------------------------------------------------------
 # Driver
 
-# Reads ROOT/.mixprof-stamp; on success sets S_EXE, S_DEBUG.
-read_stamp() {  # NAME ROOT RECIPE
-  local stamp=$2/.mixprof-stamp k v recipe="" name=""
-  S_EXE=""; S_DEBUG=""
+# Reads ROOT/.mixprof-stamp; on success sets S_EXE, S_DEBUG, S_ID.  The
+# dependencies (DEPS...) must be ensured already; a stamp recorded against
+# another build of one of them is not valid.
+read_stamp() {  # NAME ROOT RECIPE DEPS...
+  local stamp=$2/.mixprof-stamp k v recipe="" name="" ndeps=0 want=$(($# - 3))
+  S_EXE=""; S_DEBUG=""; S_ID=""
   [ -f "$stamp" ] || return 1
   while IFS='=' read -r k v; do
     case $k in
@@ -335,28 +609,50 @@ read_stamp() {  # NAME ROOT RECIPE
       recipe) recipe=$v ;;
       exe) S_EXE=$v ;;
       debug) S_DEBUG=$v ;;
+      build_id) S_ID=$v ;;
+      dep) [ "${RES_ID[${v% *}]:-}" = "${v#* }" ] || return 1; ndeps=$((ndeps + 1)) ;;
     esac
   done < "$stamp"
-  [ "$name" = "$1" ] && [ "$recipe" = "$3" ] && [ -n "$S_EXE" ] && [ -x "$S_EXE" ] || return 1
+  [ "$name" = "$1" ] && [ "$recipe" = "$3" ] && [ "$ndeps" = "$want" ] && [ -n "$S_EXE" ] && [ -x "$S_EXE" ] || return 1
   [ "$S_DEBUG" = - ] || [ -f "$S_DEBUG" ] || return 1
 }
 
 verify_interpreter() {  # ROOT
-  local root=$1 out prefix ver exe libc
+  local root=$1 out prefix ver exe libc refs outside err
+  err=$(mktemp "$PY_CACHE/.tmp.verify.XXXXXX"); TMPDIRS+=("$err")
+  # Also runs pyexpat with Python handlers (a test of mixprof does).
   out=$(cd / && "$B_EXE" -I -c '
-import sys, os, zlib, threading
+import sys, os, zlib, threading, xml.parsers.expat
+root = sys.argv[1]
 libc = "?"
-for line in open("/proc/self/maps"):
-    p = line.split()[-1]
+outside = []
+with open("/proc/self/maps") as maps:
+    lines = maps.read().splitlines()
+for line in lines:
+    f = line.split()
+    if len(f) < 6 or ".so" not in os.path.basename(f[5]):
+        continue
+    p = os.path.realpath(f[5])
     if os.path.basename(p).startswith("libc.so"):
-        libc = os.path.realpath(p); break
+        libc = p
+    if not p.startswith(root + "/") and p not in outside:
+        outside.append(p)
+seen = []
+parser = xml.parsers.expat.ParserCreate()
+parser.StartElementHandler = lambda name, attrs: seen.append(name)
+parser.Parse("<a><b/></a>", True)
+assert seen == ["a", "b"], seen
+t = threading.Thread(target=zlib.compress, args=(b"x" * 1000,))
+t.start(); t.join()
 print(sys.prefix); print(sys.version.split()[0])
 print(os.path.realpath("/proc/self/exe")); print(libc)
-threading.Thread(target=zlib.compress, args=(b"x" * 1000,)).start()
-' 2>&1) || die "interpreter does not run: $B_EXE: $(echo "$out" | tail -n 1)"
+print(hasattr(sys, "gettotalrefcount")); print(" ".join(outside) or "-")
+' "$root" 2>"$err") || die "interpreter does not run: $B_EXE: $(tail -n 1 "$err")"
+  if [ -s "$err" ]; then { echo "+ stderr of the verification run:"; cat "$err"; } >> "$LOG"; fi
   local lines=()
   mapfile -t lines <<< "$out"
   prefix=${lines[0]:-}; ver=${lines[1]:-}; exe=${lines[2]:-}; libc=${lines[3]:-}
+  refs=${lines[4]:-}; outside=${lines[5]:-}
   [ "$prefix" = "$root/usr" ] || die "sys.prefix is '$prefix', expected $root/usr"
   case $ver in "$B_PYVER"*) ;; *) die "sys.version is '$ver', expected $B_PYVER" ;; esac
   [ "$exe" = "$B_EXE" ] || die "/proc/self/exe is '$exe', expected $B_EXE"
@@ -364,18 +660,27 @@ threading.Thread(target=zlib.compress, args=(b"x" * 1000,)).start()
     case $libc in "$root"/*|"?") die "uses libc '$libc', expected the system's" ;; esac
   else
     case $libc in "$root"/*) ;; *) die "uses libc '$libc', expected the root's" ;; esac
+    [ "$outside" = - ] || die "loads libraries from outside $root: $outside"
   fi
-  note "ok: prefix $prefix, version $ver, libc $libc"
+  if [ "$B_PYDEBUG" = 1 ]; then
+    [ "$refs" = True ] || die "sys.gettotalrefcount missing: not a Py_DEBUG build"
+  else
+    [ "$refs" = False ] || die "sys.gettotalrefcount present: a Py_DEBUG build, expected a release build"
+  fi
+  note "ok: prefix $prefix, version $ver, libc $libc, Py_DEBUG $refs"
 }
 
-ensure() {  # NAME -> appends a line to OUTPUT
-  local name=$1 sfx recipe root
+ensure() {  # NAME -> sets RES_EXE[NAME], RES_DEBUG[NAME], RES_ID[NAME]
+  local name=$1 sfx recipe root dep
+  [ -z "${RES_EXE[$name]:-}" ] || return 0
   sfx=$(fn_suffix "$name")
-  local rv=RECIPE_$sfx; recipe=${!rv}
+  local rv=RECIPE_$sfx dv=DEPS_$sfx; recipe=${!rv}
+  local deps=(${!dv:-})
+  for dep in "${deps[@]}"; do ensure "$dep"; done
   root=$PY_CACHE/$name
   CURRENT=$name
-  if read_stamp "$name" "$root" "$recipe"; then
-    OUTPUT+="$name"$'\t'"$S_EXE"$'\t'"$S_DEBUG"$'\n'
+  if read_stamp "$name" "$root" "$recipe" "${deps[@]}"; then
+    RES_EXE[$name]=$S_EXE; RES_DEBUG[$name]=$S_DEBUG; RES_ID[$name]=$S_ID
     CURRENT=""
     return 0
   fi
@@ -384,9 +689,9 @@ ensure() {  # NAME -> appends a line to OUTPUT
   local lockfd
   exec {lockfd}> "$PY_CACHE/.$name.lock" || die "cannot open lock file in $PY_CACHE"
   flock "$lockfd" || die "cannot lock $PY_CACHE/.$name.lock"
-  if read_stamp "$name" "$root" "$recipe"; then  # built by a concurrent run
+  if read_stamp "$name" "$root" "$recipe" "${deps[@]}"; then  # built by a concurrent run
     exec {lockfd}>&-
-    OUTPUT+="$name"$'\t'"$S_EXE"$'\t'"$S_DEBUG"$'\n'
+    RES_EXE[$name]=$S_EXE; RES_DEBUG[$name]=$S_DEBUG; RES_ID[$name]=$S_ID
     CURRENT=""
     return 0
   fi
@@ -398,10 +703,11 @@ ensure() {  # NAME -> appends a line to OUTPUT
   mkdir -p "$root"
   local tmp; tmp=$(mktemp -d "$PY_CACHE/.tmp.$name.XXXXXX"); TMPDIRS+=("$tmp")
   chmod 755 "$tmp"  # apt's _apt download user must reach the download dir
-  B_EXE=""; B_DEBUG=""; B_PYVER=""; B_SYSLIBC=""; B_DEBS=(); B_EXTRA=""
+  B_EXE=""; B_DEBUG=""; B_PYVER=""; B_SYSLIBC=""; B_PYDEBUG=""; B_DEBS=(); B_EXTRA=""
+  B_ROOT=""; B_DEPS=(); B_FETCHED=0
   "build_$sfx" "$root" "$tmp"
   B_EXE=$(realpath -e "$B_EXE") || die "executable missing"
-  verify_interpreter "$root"
+  verify_interpreter "$(realpath -e "${B_ROOT:-$root}")"
 
   local id size=0 f
   id=$(build_id "$B_EXE")
@@ -416,14 +722,16 @@ ensure() {  # NAME -> appends a line to OUTPUT
     echo "python=$B_PYVER"
     echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "download_bytes=$size"
+    echo "fetched_bytes=$B_FETCHED"
+    for dep in "${B_DEPS[@]}"; do echo "dep=$dep ${RES_ID[$dep]}"; done
     deb_versions "${B_DEBS[@]}" | sed 's/^/pkg /'
-    if [ -n "$B_EXTRA" ]; then echo "$B_EXTRA"; fi
+    if [ -n "$B_EXTRA" ]; then printf '%s\n' "${B_EXTRA%$'\n'}"; fi
   } > "$root/.mixprof-stamp.new" || die "cannot write stamp"
   mv -f -- "$root/.mixprof-stamp.new" "$root/.mixprof-stamp"
   rm -rf -- "$tmp"
   exec {lockfd}>&-
-  note "built $name"
-  OUTPUT+="$name"$'\t'"$B_EXE"$'\t'"$B_DEBUG"$'\n'
+  note "built $name ($((B_FETCHED / 1000000)) MB fetched, root $(du -sm "$root" | cut -f1) MB)"
+  RES_EXE[$name]=$B_EXE; RES_DEBUG[$name]=$B_DEBUG; RES_ID[$name]=$id
   CURRENT=""; LOG=/dev/null
 }
 
@@ -453,14 +761,16 @@ main() {
   CACHE_BASE=$(realpath -m -- "${MIXPROF_CACHE:-/var/cache/mixprof}")
   PY_CACHE=$CACHE_BASE/pythons
   APT_SID=$CACHE_BASE/apt/sid
+  SID_DEBS=$APT_SID/cache/archives
 
   if [ $rebuild = 1 ]; then
     for n in "${names[@]}"; do rm -rf -- "${PY_CACHE:?}/$n"; done
   fi
 
-  OUTPUT=""
+  local out=""
   for n in "${names[@]}"; do ensure "$n"; done
-  printf '%s' "$OUTPUT"
+  for n in "${names[@]}"; do out+="$n"$'\t'"${RES_EXE[$n]}"$'\t'"${RES_DEBUG[$n]}"$'\n'; done
+  printf '%s' "$out"
 }
 
 main "$@"

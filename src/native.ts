@@ -55,6 +55,8 @@ export interface SymbolizedAddress {
   name: string | null;
   symOffset: number;
   framePointer: boolean | null;
+  /** At this very address (an interrupted leaf), the function's frame pointer is in place. */
+  frameReady: boolean | null;
 }
 
 export interface SymbolizerModule {
@@ -73,13 +75,15 @@ export interface SymbolizerModule {
 export interface SymbolizerOptions {
   maps: string;
   root?: string;
+  /** File to open for a path as the maps spell it, where root + path does not reach it. */
+  files?: Record<string, string>;
   extraFiles?: string[];
   debugDirs?: string[];
 }
 
 export interface NativeSymbolizer {
   symbolize(addresses: BigUint64Array): SymbolizedAddress[];
-  updateMaps(maps: string): void;
+  updateMaps(maps: string, files?: Record<string, string>): void;
   modules(): SymbolizerModule[];
   close(): void;
 }

@@ -18,6 +18,8 @@ namespace mixprof {
 namespace {
 
 constexpr size_t kMaxCachedAddresses = 1u << 20;
+// Bytes at a function's start searched for the frame-pointer set-up.
+constexpr size_t kPrologueWindow = 64;
 constexpr uint64_t kPageMask = ~uint64_t{0xfff};  // x86-64 pages
 const char kDeletedSuffix[] = " (deleted)";
 
@@ -155,6 +157,27 @@ int OpenDebugCandidate(const std::string& path, const std::string& build_id,
   return file.ReleaseFd();
 }
 
+// {path as in maps: file to open}: how to reach files the target sees at
+// paths we cannot (a chroot inside its mount namespace): /proc/PID/map_files.
+std::unordered_map<std::string, std::string> StringMap(Napi::Env env,
+                                                       Napi::Value value,
+                                                       const char* what) {
+  std::unordered_map<std::string, std::string> out;
+  if (value.IsUndefined() || value.IsNull()) return out;
+  if (!value.IsObject() || value.IsArray()) {
+    ThrowTypeError(env, std::string(what) + " must be an object");
+  }
+  Napi::Object object = value.As<Napi::Object>();
+  Napi::Array keys = object.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); i++) {
+    Napi::Value key = keys.Get(i);
+    Napi::Value v = object.Get(key);
+    if (!v.IsString()) ThrowTypeError(env, std::string(what) + " must map strings to strings");
+    out[key.As<Napi::String>().Utf8Value()] = v.As<Napi::String>().Utf8Value();
+  }
+  return out;
+}
+
 std::vector<std::string> StringArray(Napi::Env env, Napi::Value value,
                                      const char* what) {
   std::vector<std::string> out;
@@ -210,6 +233,7 @@ Symbolizer::Symbolizer(const Napi::CallbackInfo& info)
     root_ = root.As<Napi::String>().Utf8Value();
     while (!root_.empty() && root_.back() == '/') root_.pop_back();
   }
+  files_ = StringMap(env, options.Get("files"), "options.files");
   for (const auto& path :
        StringArray(env, options.Get("extraFiles"), "options.extraFiles")) {
     ExtraFile extra;
@@ -338,7 +362,8 @@ void Symbolizer::ReportNew(
     known->emplace(key, km);
   };
   std::string original = StripDeleted(name);
-  std::string opened = root_ + original;
+  auto mapped = files_.find(name);
+  std::string opened = mapped != files_.end() ? mapped->second : root_ + original;
   ElfFile file;
   if (file.Open(opened) != 0) {
     // The mapped file is gone or invisible to us: accept a user-supplied
@@ -497,18 +522,22 @@ const Symbolizer::FunctionInfo* Symbolizer::Function(Dwfl_Module* mod,
   GElf_Addr bias = 0;
   // The main file, not the debug file: a separate .debug has no code.
   Elf* elf = dwfl_module_getelf(mod, &bias);
-  unsigned char bytes[8];
-  size_t n = elf != nullptr ? ReadAtVaddr(elf, sym_start - bias, bytes, 8) : 0;
-  static const unsigned char kEndbr64[] = {0xf3, 0x0f, 0x1e, 0xfa};
+  // `push %rbp; mov %rsp,%rbp` opens the function, or (shrink-wrapped by
+  // the compiler) follows an early-exit test within its first bytes.
+  unsigned char bytes[kPrologueWindow];
+  size_t n = elf != nullptr
+                 ? ReadAtVaddr(elf, sym_start - bias, bytes, kPrologueWindow)
+                 : 0;
   static const unsigned char kFrameSetup[] = {0x55, 0x48, 0x89, 0xe5};
-  if (n >= 4) {
-    const unsigned char* p = bytes;
-    size_t left = n;
-    if (std::memcmp(p, kEndbr64, 4) == 0) {
-      p += 4;
-      left -= 4;
+  if (n >= sizeof(kFrameSetup)) {
+    info.frame_pointer = false;
+    for (size_t i = 0; i + sizeof(kFrameSetup) <= n; i++) {
+      if (std::memcmp(bytes + i, kFrameSetup, sizeof(kFrameSetup)) == 0) {
+        info.frame_pointer = true;
+        info.prologue_end = i + sizeof(kFrameSetup);
+        break;
+      }
     }
-    if (left >= 4) info.frame_pointer = std::memcmp(p, kFrameSetup, 4) == 0;
   }
   return &functions_.emplace(sym_start, std::move(info)).first->second;
 }
@@ -549,6 +578,12 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
         (sym.st_size == 0 || offset < sym.st_size)) {
       f.function = Function(mod, addr - offset, sym_name);
       f.sym_offset = offset;
+      GElf_Addr elf_bias = 0;
+      Elf* elf = dwfl_module_getelf(mod, &elf_bias);
+      unsigned char op = 0;
+      if (elf != nullptr && ReadAtVaddr(elf, addr - elf_bias, &op, 1) == 1) {
+        f.at_return = op == 0xc3 || op == 0xc2;  // ret, ret imm16
+      }
     }
   }
   return cache_.emplace(addr, f).first->second;
@@ -586,6 +621,15 @@ Napi::Value Symbolizer::Symbolize(const Napi::CallbackInfo& info) {
           fn != nullptr && fn->frame_pointer
               ? Napi::Value(Napi::Boolean::New(env, *fn->frame_pointer))
               : env.Null());
+    // For an interrupted (leaf) address: the frame pointer is in place, not
+    // before the prologue's mov or at the return, where it still or again
+    // holds the caller's and a frame-pointer unwind would skip the caller.
+    o.Set("frameReady",
+          fn != nullptr && fn->frame_pointer
+              ? Napi::Value(Napi::Boolean::New(
+                    env, *fn->frame_pointer &&
+                             f.sym_offset >= fn->prologue_end && !f.at_return))
+              : env.Null());
     result.Set(static_cast<uint32_t>(i), o);
   }
   return result;
@@ -594,7 +638,9 @@ Napi::Value Symbolizer::Symbolize(const Napi::CallbackInfo& info) {
 Napi::Value Symbolizer::UpdateMaps(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Live(env);
-  Report(env, StringArg(info, 0, "maps"));
+  std::string maps = StringArg(info, 0, "maps");
+  for (auto& [path, file] : StringMap(env, info[1], "files")) files_[path] = file;
+  Report(env, maps);
   return env.Undefined();
 }
 

@@ -47,6 +47,8 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   struct FunctionInfo {
     std::string name;
     std::optional<bool> frame_pointer;
+    // Bytes of `[endbr64;] push %rbp; mov %rsp,%rbp` when frame_pointer.
+    uint64_t prologue_end = 0;
   };
 
   // Per address. Module and function pointers stay valid until the next
@@ -58,6 +60,8 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
     std::optional<uint64_t> file_offset;
     const FunctionInfo* function = nullptr;
     uint64_t sym_offset = 0;
+    // The instruction at the address is a return: the frame is already torn down.
+    bool at_return = false;
   };
 
   Napi::Value Symbolize(const Napi::CallbackInfo& info);
@@ -93,6 +97,7 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   char* debuginfo_path_ptr_ = nullptr;
   Dwfl* dwfl_ = nullptr;
   std::string root_;
+  std::unordered_map<std::string, std::string> files_;
   std::vector<ExtraFile> extra_files_;
   std::vector<std::string> debug_dirs_;
   std::unordered_map<std::string, KnownModule> known_;

@@ -15,6 +15,8 @@ import type { Frame } from './types.js';
 export interface MergeOptions {
   /** Hide interpreter call plumbing (PyObject_Vectorcall and the like). */
   readonly hidePlumbing: boolean;
+  /** The depth at which user stacks were cut when captured. */
+  readonly maxNativeDepth: number;
 }
 
 export interface MergedStack {
@@ -28,13 +30,17 @@ export interface MergedStack {
 
 export const TRUNCATED_FRAME = '[truncated python stack]';
 
-/** The prefix of the unwound stack (leaf first) that can be trusted. */
+/**
+ * The prefix of the unwound stack (leaf first) that can be trusted: a caller
+ * only when its callee keeps a frame pointer, and above the interrupted leaf
+ * only when that frame pointer was in place at the sampled instruction.
+ */
 export function trustedNativeFrames(native: readonly NativeFrame[]): NativeFrame[] {
   const trusted: NativeFrame[] = [];
-  for (const frame of native) {
+  for (const [i, frame] of native.entries()) {
     if (!frame.mapped) break;
     trusted.push(frame);
-    if (frame.framePointer !== true) break;
+    if ((i === 0 ? frame.frameReady : frame.framePointer) !== true) break;
   }
   return trusted;
 }
@@ -70,7 +76,11 @@ export function mergeStacks(
     leafFirst.push({ kind: 'native', name: frame.name });
   }
   const rootmost = trusted[trusted.length - 1];
-  const nativeComplete = rootmost !== undefined && rootmost.role === 'root';
+  // Complete: a known thread entry was reached, or the frame-pointer chain ran
+  // out by itself (threads start with a zero frame pointer) with every frame
+  // trusted. A lone leaf proves nothing.
+  const chainEnded = trusted.length === native.length && native.length >= 2 && native.length < options.maxNativeDepth;
+  const nativeComplete = rootmost !== undefined && (rootmost.role === 'root' || chainEnded);
   if (next < groups.length) {
     if (nativeComplete) mismatched = true;
     // The unwind stopped early: the remaining Python frames are the callers.

@@ -13,6 +13,8 @@ import type { Frame, RawPythonChain, RawPythonFrame, RawSample, ThreadInfo } fro
 
 export interface ProfileOptions {
   readonly hidePlumbing: boolean;
+  /** The depth at which user stacks were cut when captured. */
+  readonly maxNativeDepth: number;
   /** A root frame per thread: "comm (tid)". */
   readonly threadRoots: boolean;
 }
@@ -134,7 +136,7 @@ export class ProfileBuilder {
       if (python && python.groups.length > 0) stats.withPython += sample.count;
       if (python?.truncated) stats.truncated += sample.count;
       if (python) stats.unknownPythonFrames += python.unknownFrames > 0 ? sample.count : 0;
-      const merged = mergeStacks(this.native.frames(sample.user), python, sample.kernel, { hidePlumbing: this.options.hidePlumbing });
+      const merged = mergeStacks(this.native.frames(sample.user), python, sample.kernel, this.options);
       if (merged.nativeComplete) stats.nativeComplete += sample.count;
       if (merged.mismatched) stats.mismatched += sample.count;
       const stack = merged.frames.length > 0 ? merged.frames : [NO_STACK];

@@ -1,7 +1,9 @@
 /**
- * From a found interpreter to a checked PythonLayout: pick the version's spec,
- * find its debug info, read the offsets, then check them against the live
- * process so that a wrong layout is reported instead of sampling garbage.
+ * From a found interpreter to a checked PythonLayout. Offsets come from, in
+ * order: the interpreter's own _Py_DebugOffsets (3.13+), DWARF (in the file,
+ * a -d file, or a debug file found by build-id or debuglink), and the built-in
+ * table of the minor version. The first whose layout passes the check against
+ * the live process is used; if none does, mixprof says so and stops.
  */
 import path from 'node:path';
 import { readdirSync } from 'node:fs';
@@ -9,65 +11,93 @@ import { MixprofError } from '../errors.js';
 import type { NativeAddon } from '../native.js';
 import { findDebugFile } from '../target/debug-files.js';
 import type { InterpreterModule } from '../target/interpreter.js';
+import { versionFromHex } from '../target/interpreter.js';
+import { inOtherPidNamespace } from '../target/namespaces.js';
 import { procPath, type TargetProcess } from '../target/process.js';
-import type { PythonLayout } from './layout.js';
+import type { PythonLayout, PythonVersion } from './layout.js';
 import { versionString } from './layout.js';
-import { layoutFromDwarf } from './offsets.js';
+import type { MemoryReader } from '../target/memory.js';
+import { buildLayout, type StructOffsets } from './offsets.js';
+import { readDebugOffsets } from './sources/debug-offsets.js';
+import { offsetsFromDwarf } from './sources/dwarf.js';
+import { tableFor } from './sources/tables.js';
+import { checkLayout } from './validate.js';
 import { SUPPORTED_VERSIONS, specFor } from './versions.js';
 
-export function attachLayout(
-  addon: NativeAddon,
-  target: TargetProcess,
-  interpreter: InterpreterModule,
-  extraFiles: readonly string[],
-): PythonLayout {
-  const { version } = interpreter;
-  const spec = specFor(version);
-  if (!spec) {
-    throw new MixprofError(
+export type OffsetSource = 'debug-offsets' | 'dwarf' | 'table';
+export const OFFSET_SOURCES: readonly OffsetSource[] = ['debug-offsets', 'dwarf', 'table'];
+
+export interface AttachOptions {
+  readonly extraFiles: readonly string[];
+  /** Only these sources, in this order (default: all). */
+  readonly sources?: readonly OffsetSource[];
+}
+
+interface Candidate {
+  readonly offsets: StructOffsets;
+  readonly source: string;
+  readonly version: PythonVersion;
+}
+
+export class UnsupportedVersionError extends MixprofError {
+  constructor(version: PythonVersion, where: string) {
+    super(
       'UNSUPPORTED_PYTHON',
-      `Python ${versionString(version)} (${interpreter.path}) is not supported yet; supported: ${SUPPORTED_VERSIONS.join(', ')}`,
-      'use --native-only to profile its native and kernel frames',
+      `Python ${versionString(version)} (${where}) is not supported; supported: ${SUPPORTED_VERSIONS.join(', ')}`,
+      'its native and kernel frames are profiled without Python frames',
     );
   }
-  const debugFile = findDebugFile(addon, {
-    file: interpreter.file,
-    pathInTarget: interpreter.path,
-    elf: interpreter.elf,
-    root: target.root,
-    extraFiles,
-  });
-  if (!debugFile) {
-    const base = path.basename(interpreter.path);
-    const debian = /^(lib)?python3\.\d+/.exec(base) ? `install python3.${version.minor}-dbg matching the running build, or ` : '';
+}
+
+export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: TargetProcess, interpreter: InterpreterModule, options: AttachOptions): PythonLayout {
+  const spec = specFor(interpreter.version);
+  if (!spec) throw new UnsupportedVersionError(interpreter.version, interpreter.path);
+  const table = tableFor(spec.minor);
+  const wanted = options.sources ?? OFFSET_SOURCES;
+  let debugFile: string | null | undefined;
+  const candidates = function* (): Generator<Candidate> {
+    for (const source of wanted) {
+      if (source === 'debug-offsets' && spec.hasDebugOffsets && table) {
+        const found = readDebugOffsets(memory, interpreter.runtimeAddress, spec.minor, table);
+        if (found) {
+          const version = interpreter.version.hex ? interpreter.version : versionFromHex(found.versionHex);
+          yield { offsets: found.offsets, source: "the interpreter's _Py_DebugOffsets", version };
+        }
+      } else if (source === 'dwarf') {
+        debugFile = findDebugFile(addon, { file: interpreter.file, pathInTarget: interpreter.path, elf: interpreter.elf, root: target.root, extraFiles: options.extraFiles });
+        if (debugFile) {
+          const label = debugFile.startsWith(target.root + '/') ? debugFile.slice(target.root.length) : debugFile;
+          yield { offsets: offsetsFromDwarf(addon, debugFile, spec, label), source: `DWARF in ${label}`, version: interpreter.version };
+        }
+      } else if (source === 'table' && table) {
+        yield { offsets: table, source: `the built-in table for 3.${spec.minor}`, version: interpreter.version };
+      }
+    }
+  };
+
+  const matchByFsbase = inOtherPidNamespace(target.pid);
+  const tids = new Set(readdirSync(procPath(target.pid, 'task')).map(Number));
+  const problems: string[] = [];
+  for (const candidate of candidates()) {
+    const layout = buildLayout(candidate.offsets, {
+      version: candidate.version,
+      spec,
+      source: candidate.source,
+      codeTypeAddress: interpreter.codeTypeAddress,
+      matchByFsbase,
+    });
+    const check = checkLayout(memory, layout, interpreter.runtimeAddress, tids);
+    if (check.ok) return layout;
+    problems.push(`${candidate.source}: ${check.problem}`);
+  }
+  const where = `Python ${versionString(interpreter.version)} in ${interpreter.path}${interpreter.elf.buildId ? ` (build-id ${interpreter.elf.buildId})` : ''}`;
+  const debian = /^(lib)?python3\.\d+/.test(path.basename(interpreter.path)) ? `install python3.${spec.minor}-dbg matching the running build, or ` : '';
+  if (problems.length === 0 || debugFile === null) {
     throw new MixprofError(
       'NO_DEBUG_INFO',
-      `no debug info for ${interpreter.path}${interpreter.elf.buildId ? ` (build-id ${interpreter.elf.buildId})` : ''}`,
+      `no debug info for ${where}${problems.length ? ` and ${problems.join('; ')}` : ''}`,
       `${debian}pass its debug file with -d FILE`,
     );
   }
-  const label = debugFile.startsWith(target.root + '/') ? debugFile.slice(target.root.length) : debugFile;
-  const layout = layoutFromDwarf(addon, debugFile, version, spec, interpreter.codeTypeAddress, label);
-  checkLayout(addon, target, interpreter, layout);
-  return layout;
-}
-
-/** The first thread state must name one of the target's threads. */
-function checkLayout(addon: NativeAddon, target: TargetProcess, interpreter: InterpreterModule, layout: PythonLayout): void {
-  const pointer = (address: bigint): bigint | null => addon.readMemory(target.pid, address, 8)?.readBigUInt64LE(0) ?? null;
-  const interp = pointer(interpreter.runtimeAddress + BigInt(layout.runtime.interpretersHead));
-  const fail = (what: string): never => {
-    throw new MixprofError(
-      'UNSUPPORTED_PYTHON',
-      `the offsets from ${layout.source} do not match the running interpreter (${what})`,
-      'pass the debug file of this exact build with -d FILE',
-    );
-  };
-  if (!interp) fail('no interpreter state; is the interpreter initialised?');
-  const tstate = pointer(interp! + BigInt(layout.runtime.threadsHead));
-  if (!tstate) fail('no thread state');
-  if (layout.thread.threadKeyIsFsbase) return;
-  const key = pointer(tstate! + BigInt(layout.thread.threadKey));
-  const tids = new Set(readdirSync(procPath(target.pid, 'task')).map(Number));
-  if (key === null || !tids.has(Number(key))) fail(`thread state names thread ${String(key)}, not one of the process's`);
+  throw new MixprofError('UNSUPPORTED_PYTHON', `no offsets match ${where}: ${problems.join('; ')}`, `${debian}pass the debug file of this exact build with -d FILE`);
 }

@@ -1,9 +1,8 @@
 /**
  * Turns a captured chain into named Python frames, split into the groups that
  * one call of the eval loop runs (the unit the merge replaces an eval-loop
- * native frame with). 3.11 marks the oldest frame of each group with is_entry;
- * 3.12+ separates groups with shim frames owned by the C stack, which are not
- * Python code and are never shown.
+ * native frame with): see FrameGrouping. Shim frames (3.12+) are not Python
+ * code and are never shown.
  */
 import type { Frame, RawPythonChain, RawPythonFrame } from '../profile/types.js';
 import type { CodeObjectReader, ResolvedPythonFrame } from './code-objects.js';
@@ -22,12 +21,15 @@ function byteAt(flags: bigint, index: number | null): number | null {
   return index === null ? null : Number((flags >> BigInt(index * 8)) & 0xffn);
 }
 
-export function isEntryFrame(layout: FrameLayout, frame: RawPythonFrame): boolean {
-  return byteAt(frame.flags, layout.isEntryByte) === 1;
+/** The frame is the oldest its eval-loop call runs: the group ends with it. */
+export function endsGroup(layout: FrameLayout, frame: RawPythonFrame): boolean {
+  if (layout.grouping === 'per-frame') return true;
+  return layout.grouping === 'entry-flag' && byteAt(frame.flags, layout.isEntryByte) === 1;
 }
 
 export function isShimFrame(layout: FrameLayout, frame: RawPythonFrame): boolean {
-  return layout.ownerCStack !== null && byteAt(frame.flags, layout.ownerByte) === layout.ownerCStack;
+  const owner = byteAt(frame.flags, layout.ownerByte);
+  return owner !== null && layout.shimOwners.includes(owner);
 }
 
 export function formatPythonFrame(resolved: ResolvedPythonFrame & { status: 'ok' }): string {
@@ -54,7 +56,7 @@ export function pythonStack(chain: RawPythonChain, layout: FrameLayout, reader: 
       group.push({ kind: 'python', name: UNKNOWN_PYTHON_FRAME });
       unknownFrames++;
     }
-    if (isEntryFrame(layout, raw)) close();
+    if (endsGroup(layout, raw)) close();
   }
   close();
   return { groups, truncated: chain.truncated, unknownFrames };

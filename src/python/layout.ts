@@ -23,6 +23,13 @@ export type InstructionKind =
   /** 3.8/3.9: f_lasti, an int counting bytes. */
   | 'lasti-bytes';
 
+/**
+ * How a chain's frames split into the groups one eval-loop call runs:
+ * before 3.11 one frame per call; 3.11 marks each group's oldest frame with
+ * is_entry; 3.12+ puts a shim frame owned by the C stack between groups.
+ */
+export type FrameGrouping = 'per-frame' | 'entry-flag' | 'shim-frames';
+
 export interface ThreadStateLayout {
   readonly next: number;
   /** Field that identifies the OS thread: native_thread_id (3.11+) or thread_id. */
@@ -48,8 +55,9 @@ export interface FrameLayout {
   /** Byte positions inside those 8 bytes, when the version has the field. */
   readonly isEntryByte: number | null;
   readonly ownerByte: number | null;
-  /** Owner value of shim frames that belong to the C stack (3.12+). */
-  readonly ownerCStack: number | null;
+  /** Owner values of frames that are not Python code (3.12+ shims). */
+  readonly shimOwners: readonly number[];
+  readonly grouping: FrameGrouping;
 }
 
 export interface CodeLayout {
@@ -105,6 +113,7 @@ export interface PythonLayout {
   readonly objectType: number;
 }
 
+/** "3.11.7", or "3.9" when only the minor version is known (read from a file name). */
 export function versionString(version: PythonVersion): string {
-  return `${version.major}.${version.minor}.${version.micro}`;
+  return version.hex === 0 && version.micro === 0 ? `${version.major}.${version.minor}` : `${version.major}.${version.minor}.${version.micro}`;
 }

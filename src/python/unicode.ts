@@ -4,7 +4,7 @@
  * (1, 2 or 4 bytes per character) after PyCompactUnicodeObject.
  */
 import type { BytesLayout, UnicodeLayout } from './layout.js';
-import type { MemoryReader } from './memory.js';
+import type { MemoryReader } from '../target/memory.js';
 
 /** Longer names are not names: a bound that keeps garbage pointers cheap. */
 export const MAX_STRING_CHARS = 4096;

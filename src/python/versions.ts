@@ -1,74 +1,152 @@
 /**
  * The one place that knows how CPython versions differ. Each supported minor
  * version names the structs and members the sampler needs (looked up in DWARF)
- * and the facts DWARF cannot give (line table format, how instructions and
- * entry frames are recorded).
+ * and states the facts no offset gives: the line table format, how a frame
+ * records its instruction, and how frames group into eval-loop calls.
  */
-import type { InstructionKind, PythonVersion } from './layout.js';
+import type { InstructionKind, FrameGrouping, PythonVersion } from './layout.js';
 import type { LineTableFormat } from './linetable.js';
+
+/** Struct and member names in DWARF, by role. A dotted member goes through nested structs. */
+export interface DwarfNames {
+  readonly runtime: string;
+  readonly interpretersHead: string;
+  readonly interp: string;
+  readonly threadsHead: string;
+  readonly thread: string;
+  readonly threadFrame: string;
+  readonly cframe: { readonly type: string; readonly currentFrame: string } | null;
+  readonly frame: string;
+  readonly frameCode: string;
+  readonly frameInstr: string;
+  readonly framePrevious: string;
+  readonly frameIsEntry: string | null;
+  readonly frameOwner: string | null;
+  readonly codeQualname: string | null;
+  readonly codeLineTable: string;
+  readonly codeFirstTraceable: string | null;
+  readonly codeBytecode: string | null;
+}
 
 export interface VersionSpec {
   readonly minor: number;
   readonly lineTableFormat: LineTableFormat;
   readonly instrKind: InstructionKind;
-  readonly threadKeyIsFsbase: boolean;
-  /** Struct and member names, keyed by role. A dotted member goes through nested structs. */
-  readonly names: {
-    readonly runtime: string;
-    readonly interpretersHead: string;
-    readonly interp: string;
-    readonly threadsHead: string;
-    readonly thread: string;
-    readonly threadNext: string;
-    readonly threadKey: string;
-    readonly threadFrame: string;
-    readonly cframe: { readonly type: string; readonly currentFrame: string } | null;
-    readonly frame: string;
-    readonly frameCode: string;
-    readonly frameInstr: string;
-    readonly framePrevious: string;
-    readonly frameIsEntry: string | null;
-    readonly frameOwner: string | null;
-    readonly code: string;
-    readonly codeQualname: string | null;
-    readonly codeLineTable: string;
-    readonly codeFirstTraceable: string | null;
-    readonly codeBytecode: string | null;
-  };
-  readonly ownerCStack: number | null;
+  readonly grouping: FrameGrouping;
+  /** PyThreadState.native_thread_id exists (3.11+); before, threads are matched by pthread_t. */
+  readonly hasNativeThreadId: boolean;
+  /** Owner values of frames that are not Python code (C-stack shims, the interpreter's base frame). */
+  readonly shimOwners: readonly number[];
+  /** Bits of the frame's code field that hold the pointer (3.14 tags it as a stack reference). */
+  readonly codeMask: bigint;
+  /** _Py_DebugOffsets at the start of _PyRuntime (3.13+). */
+  readonly hasDebugOffsets: boolean;
+  readonly names: DwarfNames;
 }
 
-const V3_11: VersionSpec = {
-  minor: 11,
-  lineTableFormat: 'locations',
-  instrKind: 'pointer',
-  threadKeyIsFsbase: false,
-  names: {
-    runtime: '_PyRuntimeState',
-    interpretersHead: 'interpreters.head',
-    interp: 'PyInterpreterState',
-    threadsHead: 'threads.head',
-    thread: 'PyThreadState',
-    threadNext: 'next',
-    threadKey: 'native_thread_id',
-    threadFrame: 'cframe',
-    cframe: { type: '_PyCFrame', currentFrame: 'current_frame' },
-    frame: '_PyInterpreterFrame',
-    frameCode: 'f_code',
-    frameInstr: 'prev_instr',
-    framePrevious: 'previous',
-    frameIsEntry: 'is_entry',
-    frameOwner: 'owner',
-    code: 'PyCodeObject',
-    codeQualname: 'co_qualname',
-    codeLineTable: 'co_linetable',
-    codeFirstTraceable: '_co_firsttraceable',
-    codeBytecode: 'co_code_adaptive',
-  },
-  ownerCStack: null,
-};
+const ALL_BITS = (1n << 64n) - 1n;
 
-const SPECS: readonly VersionSpec[] = [V3_11];
+const FRAME_OBJECT_NAMES = {
+  runtime: '_PyRuntimeState',
+  interpretersHead: 'interpreters.head',
+  interp: 'PyInterpreterState',
+  threadsHead: 'tstate_head',
+  thread: 'PyThreadState',
+  threadFrame: 'frame',
+  cframe: null,
+  frame: 'PyFrameObject',
+  frameCode: 'f_code',
+  frameInstr: 'f_lasti',
+  framePrevious: 'f_back',
+  frameIsEntry: null,
+  frameOwner: null,
+  codeQualname: null,
+  codeLineTable: 'co_lnotab',
+  codeFirstTraceable: null,
+  codeBytecode: null,
+} as const satisfies DwarfNames;
+
+const INTERPRETER_FRAME_NAMES = {
+  runtime: '_PyRuntimeState',
+  interpretersHead: 'interpreters.head',
+  interp: 'PyInterpreterState',
+  threadsHead: 'threads.head',
+  thread: 'PyThreadState',
+  threadFrame: 'cframe',
+  cframe: { type: '_PyCFrame', currentFrame: 'current_frame' },
+  frame: '_PyInterpreterFrame',
+  frameCode: 'f_code',
+  frameInstr: 'prev_instr',
+  framePrevious: 'previous',
+  frameIsEntry: 'is_entry',
+  frameOwner: 'owner',
+  codeQualname: 'co_qualname',
+  codeLineTable: 'co_linetable',
+  codeFirstTraceable: '_co_firsttraceable',
+  codeBytecode: 'co_code_adaptive',
+} as const satisfies DwarfNames;
+
+const BEFORE_3_11 = {
+  instrKind: 'lasti-bytes',
+  grouping: 'per-frame',
+  hasNativeThreadId: false,
+  shimOwners: [],
+  codeMask: ALL_BITS,
+  hasDebugOffsets: false,
+} as const;
+
+const SPECS: readonly VersionSpec[] = [
+  { ...BEFORE_3_11, minor: 8, lineTableFormat: 'lnotab', names: FRAME_OBJECT_NAMES },
+  { ...BEFORE_3_11, minor: 9, lineTableFormat: 'lnotab', names: FRAME_OBJECT_NAMES },
+  { ...BEFORE_3_11, minor: 10, lineTableFormat: 'linetable', instrKind: 'lasti-units', names: { ...FRAME_OBJECT_NAMES, codeLineTable: 'co_linetable' } },
+  {
+    minor: 11,
+    lineTableFormat: 'locations',
+    instrKind: 'pointer',
+    grouping: 'entry-flag',
+    hasNativeThreadId: true,
+    shimOwners: [],
+    codeMask: ALL_BITS,
+    hasDebugOffsets: false,
+    names: INTERPRETER_FRAME_NAMES,
+  },
+  {
+    minor: 12,
+    lineTableFormat: 'locations',
+    instrKind: 'pointer',
+    grouping: 'shim-frames',
+    hasNativeThreadId: true,
+    // FRAME_OWNED_BY_CSTACK
+    shimOwners: [3],
+    codeMask: ALL_BITS,
+    hasDebugOffsets: false,
+    names: { ...INTERPRETER_FRAME_NAMES, frameIsEntry: null },
+  },
+  {
+    minor: 13,
+    lineTableFormat: 'locations',
+    instrKind: 'pointer',
+    grouping: 'shim-frames',
+    hasNativeThreadId: true,
+    shimOwners: [3],
+    codeMask: ALL_BITS,
+    hasDebugOffsets: true,
+    names: { ...INTERPRETER_FRAME_NAMES, threadFrame: 'current_frame', cframe: null, frameCode: 'f_executable', frameInstr: 'instr_ptr', frameIsEntry: null },
+  },
+  {
+    minor: 14,
+    lineTableFormat: 'locations',
+    instrKind: 'pointer',
+    grouping: 'shim-frames',
+    hasNativeThreadId: true,
+    // FRAME_OWNED_BY_INTERPRETER (the thread's base frame) and FRAME_OWNED_BY_CSTACK
+    shimOwners: [3, 4],
+    // f_executable is a _PyStackRef: the low bits are tags.
+    codeMask: ALL_BITS ^ 3n,
+    hasDebugOffsets: true,
+    names: { ...INTERPRETER_FRAME_NAMES, threadFrame: 'current_frame', cframe: null, frameCode: 'f_executable', frameInstr: 'instr_ptr', frameIsEntry: null },
+  },
+];
 
 export const SUPPORTED_VERSIONS = SPECS.map((spec) => `3.${spec.minor}`);
 

@@ -8,14 +8,14 @@ import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonPro
 import { startSampler, type RunningSampler, type StopReason } from '../bpf/runner.js';
 import type { BpfEvent } from '../bpf/records.js';
 import { MixprofError } from '../errors.js';
-import { nativeAddon, type NativeAddon } from '../native.js';
+import { nativeAddon } from '../native.js';
 import { formatFolded } from '../output/folded.js';
 import { formatReport } from '../output/report.js';
 import { ProfileBuilder, type Profile } from '../profile/profile.js';
-import { attachLayout } from '../python/attach.js';
+import { attachLayout, UnsupportedVersionError, type OffsetSource } from '../python/attach.js';
 import { CodeObjectReader } from '../python/code-objects.js';
 import { versionString, type PythonLayout } from '../python/layout.js';
-import type { MemoryReader } from '../python/memory.js';
+import { processMemory } from '../target/memory.js';
 import { NativeFrames } from '../symbolize/native.js';
 import { findInterpreter, type InterpreterModule } from '../target/interpreter.js';
 import { parseMaps } from '../target/maps.js';
@@ -35,6 +35,8 @@ export interface SampleOptions {
   readonly maxDepth: number;
   readonly nativeOnly: boolean;
   readonly quiet: boolean;
+  /** Where offsets may come from, in order (default: all). */
+  readonly offsetSources?: readonly OffsetSource[];
 }
 
 export interface SampleResult {
@@ -45,13 +47,6 @@ export interface SampleResult {
 export const MAX_PYTHON_DEPTH = 128;
 const MAX_THREADS_SEARCHED = 512;
 
-function memoryOf(addon: NativeAddon, pid: number): MemoryReader {
-  return {
-    read: (address, length) => addon.readMemory(pid, address, length),
-    readMany: (addresses, lengths) => addon.readMemoryBatch(pid, BigUint64Array.from(addresses), Uint32Array.from(lengths)),
-  };
-}
-
 export async function sample(options: SampleOptions, log: (line: string) => void): Promise<SampleResult> {
   checkPrivileges();
   const target = openTarget(options.pid);
@@ -60,18 +55,24 @@ export async function sample(options: SampleOptions, log: (line: string) => void
   const mapsText = readMapsText(target.pid);
   if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
 
-  const interpreter = options.nativeOnly ? null : findInterpreter(addon, target, parseMaps(mapsText));
+  const memory = processMemory(addon, target.pid);
+  let interpreter = options.nativeOnly ? null : findInterpreter(addon, target, parseMaps(mapsText));
   let layout: PythonLayout | null = null;
   if (interpreter) {
-    layout = attachLayout(addon, target, interpreter, options.extraFiles);
-    log(`mixprof: Python ${versionString(interpreter.version)} in ${interpreter.path}; offsets from ${layout.source}`);
+    try {
+      layout = attachLayout(addon, memory, target, interpreter, { extraFiles: options.extraFiles, ...(options.offsetSources ? { sources: options.offsetSources } : {}) });
+      log(`mixprof: Python ${versionString(layout.version)} in ${interpreter.path}; offsets from ${layout.source}`);
+    } catch (error) {
+      if (!(error instanceof UnsupportedVersionError)) throw error;
+      log(`mixprof: ${error.message}; profiling native and kernel frames only`);
+      interpreter = null;
+    }
   } else if (!options.nativeOnly) {
     log(`mixprof: process ${target.pid} (${target.comm}) runs no CPython interpreter that mixprof recognises; profiling native and kernel frames only`);
   }
 
   const native = new NativeFrames(addon, mapsText, {
-    pid: target.pid,
-    root: target.root,
+    target,
     extraFiles: options.extraFiles,
     interpreterPath: interpreter?.path ?? null,
   });
@@ -85,9 +86,10 @@ export async function sample(options: SampleOptions, log: (line: string) => void
       userDepth: noFramePointers ? SHORT_USER_STACK_DEPTH : FULL_USER_STACK_DEPTH,
     };
     const program = layout && interpreter ? pythonProgram(layout, interpreter.runtimeAddress, settings) : nativeProgram(settings);
-    const reader = layout ? new CodeObjectReader(memoryOf(addon, target.pid), layout) : null;
+    const reader = layout ? new CodeObjectReader(memory, layout) : null;
     const builder = new ProfileBuilder(layout && reader ? { layout: layout.frame, reader } : null, native, {
       hidePlumbing: options.hidePlumbing,
+      maxNativeDepth: settings.userDepth,
       threadRoots: options.threadRoots,
     });
     const onEvent = (event: BpfEvent): void => {

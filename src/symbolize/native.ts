@@ -7,7 +7,8 @@
 import path from 'node:path';
 import type { NativeAddon, NativeSymbolizer, SymbolizedAddress } from '../native.js';
 import { findMapping, isExecutable, parseMaps, type Mapping } from '../target/maps.js';
-import { readMapsText } from '../target/process.js';
+import { readableFiles } from '../target/files.js';
+import { readMapsText, type TargetProcess } from '../target/process.js';
 
 export type NativeRole = 'eval' | 'plumbing' | 'root' | 'code';
 
@@ -20,6 +21,11 @@ export interface NativeFrame {
   readonly role: NativeRole;
   /** The function keeps a frame pointer, so the unwind to its caller can be trusted. */
   readonly framePointer: boolean | null;
+  /**
+   * As a leaf: the frame pointer is in place at this address (not before the
+   * prologue's mov, not at the return), so the unwind does not skip the caller.
+   */
+  readonly frameReady: boolean | null;
   /** In an executable file mapping of the target. */
   readonly mapped: boolean;
 }
@@ -40,8 +46,7 @@ const REFRESH_INTERVAL_MS = 1000;
 const MAX_CHECKED_ADDRESSES = 100_000;
 
 export interface NativeSymbolizerOptions {
-  readonly pid: number;
-  readonly root: string;
+  readonly target: TargetProcess;
   readonly extraFiles: readonly string[];
   /** Path of the interpreter's ELF (libpython or the executable), for plumbing. */
   readonly interpreterPath: string | null;
@@ -59,8 +64,14 @@ export class NativeFrames {
     mapsText: string,
     private readonly options: NativeSymbolizerOptions,
   ) {
-    this.mappings = parseMaps(mapsText).filter(isExecutable);
-    this.symbolizer = new addon.Symbolizer({ maps: mapsText, root: options.root, extraFiles: [...options.extraFiles] });
+    const all = parseMaps(mapsText);
+    this.mappings = all.filter(isExecutable);
+    this.symbolizer = new addon.Symbolizer({
+      maps: mapsText,
+      root: options.target.root,
+      files: Object.fromEntries(readableFiles(options.target, all)),
+      extraFiles: [...options.extraFiles],
+    });
   }
 
   /**
@@ -83,12 +94,13 @@ export class NativeFrames {
   }
 
   private refresh(): void {
-    const text = readMapsText(this.options.pid);
+    const text = readMapsText(this.options.target.pid);
     if (text === null) return;
-    const mappings = parseMaps(text).filter(isExecutable);
+    const all = parseMaps(text);
+    const mappings = all.filter(isExecutable);
     if (mappings.length === this.mappings.length && mappings.every((m, i) => m.start === this.mappings[i]!.start && m.path === this.mappings[i]!.path)) return;
     this.mappings = mappings;
-    this.symbolizer.updateMaps(text);
+    this.symbolizer.updateMaps(text, Object.fromEntries(readableFiles(this.options.target, all)));
     this.cache.clear();
     this.checked.clear();
   }
@@ -110,7 +122,7 @@ export class NativeFrames {
     if (s.name && EVAL_FUNCTIONS.test(s.name)) role = 'eval';
     else if (s.name && ROOT_FUNCTIONS.has(s.name)) role = 'root';
     else if (s.module !== null && s.module === this.options.interpreterPath && (s.name === null || PLUMBING.test(s.name))) role = 'plumbing';
-    return { address, name, symbol: s.name, module: s.module, role, framePointer: s.framePointer, mapped };
+    return { address, name, symbol: s.name, module: s.module, role, framePointer: s.framePointer, frameReady: s.frameReady, mapped };
   }
 
   close(): void {

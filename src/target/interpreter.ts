@@ -6,9 +6,11 @@
 import path from 'node:path';
 import type { ElfInfo, ElfSymbol, NativeAddon } from '../native.js';
 import type { PythonVersion } from '../python/layout.js';
+import { processMemory } from './memory.js';
 import { loadBias } from './elf-load.js';
 import { isFileMapping, type Mapping } from './maps.js';
-import { targetFile, type TargetProcess } from './process.js';
+import { readableFile } from './files.js';
+import type { TargetProcess } from './process.js';
 
 export interface InterpreterModule {
   /** Path inside the target's mount namespace, as in its maps. */
@@ -55,7 +57,7 @@ export function findInterpreter(
   mappings: readonly Mapping[],
 ): InterpreterModule | null {
   for (const candidate of candidates(target, mappings)) {
-    const file = targetFile(target, candidate);
+    const file = readableFile(target, mappings.find((m) => m.path === candidate)!);
     let elf: ElfInfo;
     let symbols: Record<string, ElfSymbol>;
     try {
@@ -75,7 +77,7 @@ export function findInterpreter(
     let versionSource = 'file name';
     const pyVersion = symbols['Py_Version'];
     if (pyVersion) {
-      const bytes = addon.readMemory(target.pid, bias + pyVersion.value, 4);
+      const bytes = processMemory(addon, target.pid).read(bias + pyVersion.value, 4);
       if (bytes) {
         version = versionFromHex(bytes.readUInt32LE(0));
         versionSource = 'Py_Version';

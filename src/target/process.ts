@@ -64,8 +64,3 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
-
-/** A path of the target's, readable from here (through its root for containers). */
-export function targetFile(target: TargetProcess, file: string): string {
-  return target.root + file;
-}

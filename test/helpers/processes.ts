@@ -16,8 +16,8 @@ export interface Workload<T> {
 }
 
 /** Starts a command and waits for its line "READY <json>". */
-export async function startWorkload<T>(command: string, args: string[], timeoutMs = 60_000): Promise<Workload<T>> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startWorkload<T>(command: string, args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<Workload<T>> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const stop = async (): Promise<void> => {

@@ -1,11 +1,13 @@
 /**
- * mixprof sample against a real multi-threaded CPython 3.11 process whose
- * threads sit in known call chains (test/workloads/chains.py): pyenv's build
- * (shared libpython, DWARF inside) and Debian's (static, stripped, separate
- * debug file passed with -d).
+ * mixprof sample against real multi-threaded CPython processes whose threads
+ * sit in known call chains (test/workloads/chains.py), on every supported
+ * version and kind of build: pyenv's (shared libpython, DWARF inside),
+ * Debian's 3.11 (static, stripped; with its debug file, and with none) and
+ * Debian sid's 3.13 and 3.14 (static, stripped, no debug info).
  */
 import assert from 'node:assert/strict';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -22,8 +24,65 @@ interface ChainsReady {
 const MIN_EXACT = 0.95;
 const MIN_SAMPLES_PER_CHAIN = 20;
 
-function describeInterpreter(load: () => TestPython | Promise<TestPython>): void {
+interface Case {
+  /** Major.minor the report must name. */
+  readonly version: string;
+  /** Where the offsets must come from. */
+  readonly source: RegExp;
+  /** Pass the interpreter's debug file with -d. */
+  readonly withDebugFile?: boolean;
+  /** How to start it: directly, in a chroot with its own mount and PID namespaces, or through the dynamic loader. */
+  readonly launch?: 'direct' | 'container' | 'loader';
+  /** A build with frame pointers: native frames must sit between Python frames. */
+  readonly framePointers?: boolean;
+}
+
+interface Target {
+  readonly pid: number;
+  /** Kernel tid of each chain's thread. */
+  readonly tids: Map<number, string>;
+  readonly workload: Workload<ChainsReady>;
+}
+
+/** Kernel tids of a process's threads, keyed by the tid its own PID namespace gives them. */
+async function tidsByNamespaceTid(pid: number): Promise<Map<number, number>> {
+  const map = new Map<number, number>();
+  for (const task of await readdir(`/proc/${pid}/task`)) {
+    const nspid = /^NSpid:\s+(.*)$/m.exec(await readFile(`/proc/${pid}/task/${task}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
+    if (nspid) map.set(Number(nspid.at(-1)), Number(nspid[0]));
+  }
+  return map;
+}
+
+async function startTarget(python: TestPython, launch: Case['launch']): Promise<Target> {
+  const script = path.join(WORKLOADS, 'chains.py');
+  const root = path.resolve(path.dirname(python.executable), '..', '..');
+  if (launch === 'loader') {
+    // /proc/PID/exe is then ld.so: the interpreter is found from the maps. The
+    // pristine Debian binary (orig/) still names its interpreter /lib64/ld-linux.
+    const lib = path.join(root, 'usr', 'lib', 'x86_64-linux-gnu');
+    const exe = path.join(root, 'orig', path.basename(python.executable));
+    const workload = await startWorkload<ChainsReady>(path.join(lib, 'ld-linux-x86-64.so.2'), ['--library-path', lib, exe, script], 60_000, {
+      PYTHONHOME: path.join(root, 'usr'),
+    });
+    return { pid: workload.pid, workload, tids: new Map(Object.entries(workload.ready.chains).map(([name, c]) => [c.tid, name])) };
+  }
+  if (launch !== 'container') {
+    const workload = await startWorkload<ChainsReady>(python.executable, [script]);
+    return { pid: workload.pid, workload, tids: new Map(Object.entries(workload.ready.chains).map(([name, c]) => [c.tid, name])) };
+  }
+  const workload = await startWorkload<ChainsReady>('bash', [path.join(WORKLOADS, 'container.sh'), root, script]);
+  // container.sh execs unshare, whose only child is the interpreter (PID 1 inside).
+  const { stdout } = await execa('pgrep', ['-P', String(workload.pid)]);
+  const pid = Number(stdout.trim().split('\n')[0]);
+  const kernelTid = await tidsByNamespaceTid(pid);
+  const tids = new Map(Object.entries(workload.ready.chains).map(([name, c]) => [kernelTid.get(c.tid) ?? -1, name]));
+  return { pid, workload, tids };
+}
+
+function describeInterpreter(load: () => TestPython | Promise<TestPython>, expected: Case): void {
   let python: TestPython;
+  let target: Target;
   let workload: Workload<ChainsReady>;
   let stacks: FoldedStack[];
   let stderr: string;
@@ -34,17 +93,20 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>): void
     assertRoot();
     python = await load();
     dir = await mkdtemp(path.join(tmpdir(), 'mixprof-test-'));
-    workload = await startWorkload<ChainsReady>(python.executable, [path.join(WORKLOADS, 'chains.py')]);
+    target = await startTarget(python, expected.launch);
+    workload = target.workload;
     const out = path.join(dir, 'out.folded');
-    const args = ['sample', '-x', String(workload.pid), '-t', '6', '-F', '199', '--threads', '--mark-python', '-o', out];
-    if (python.debugFile) args.push('-d', python.debugFile);
+    const args = ['sample', '-x', String(target.pid), '-t', '5', '-F', '199', '--threads', '--mark-python', '-o', out];
+    if (expected.withDebugFile) {
+      assert.ok(python.debugFile, `${python.name} has no debug file`);
+      args.push('-d', python.debugFile);
+    }
     const result = await runMixprof(args);
     stderr = result.stderr;
     assert.equal(result.exitCode, 0, `mixprof failed: ${result.stderr}`);
     stacks = parseFolded(await readFile(out, 'utf8'));
-    const chainOfTid = new Map(Object.entries(workload.ready.chains).map(([name, c]) => [c.tid, name]));
     for (const stack of stacks) {
-      const name = chainOfTid.get(threadOf(stack.frames) ?? -1);
+      const name = target.tids.get(threadOf(stack.frames) ?? -1);
       if (name) byChain.set(name, [...(byChain.get(name) ?? []), stack]);
     }
   });
@@ -56,7 +118,8 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>): void
   const total = (list: readonly FoldedStack[]): number => list.reduce((n, s) => n + s.count, 0);
 
   test('reports the interpreter, offsets source and sample statistics', () => {
-    assert.match(stderr, /Python 3\.11\.\d+ in \S+; offsets from DWARF in /);
+    assert.match(stderr, new RegExp(`Python ${expected.version.replace('.', '\\.')}(\\.\\d+)? in \\S+; offsets from `));
+    assert.match(stderr, expected.source);
     assert.match(stderr, /mixprof: \d+ samples at 199 Hz .* lost events: 0/);
     assert.match(stderr, /with Python frames: \d/);
   });
@@ -97,6 +160,28 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>): void
     assert.ok(total(native) / total(samples) >= 0.8, `${total(native)}/${total(samples)}: ${samples.slice(0, 3).map((s) => s.frames.slice(-3).join(';')).join(' | ')}`);
   });
 
+  if (expected.framePointers) {
+    test('native frames sit between Python frames: sorted() between the caller and its key function', (t) => {
+      const samples = (byChain.get('callback') ?? []).filter((s) => pythonNames(s.frames).at(-1) === 'sort_key');
+      // Where the native unwind reached the thread's start (a native root frame
+      // under the thread frame), the C frames of sorted() must be in place.
+      const rooted = samples.filter((s) => !s.frames[1]!.endsWith('_[j]'));
+      const between = rooted.filter((s) => {
+        const caller = s.frames.findIndex((f) => f.startsWith('sort_driver ('));
+        const key = s.frames.findIndex((f) => f.startsWith('sort_key ('));
+        return s.frames.slice(caller + 1, key).some((f) => /^(builtin_sorted|list_sort)/.test(f));
+      });
+      t.diagnostic(`${total(rooted)}/${total(samples)} key-function samples unwound to the thread's start; ${total(between)} of those show sorted()'s C frames in between`);
+      assert.ok(total(rooted) / total(samples) >= 0.25, `only ${total(rooted)}/${total(samples)} unwound to the thread's start`);
+      assert.ok(total(between) / total(rooted) >= MIN_EXACT, `${total(between)}/${total(rooted)}`);
+    });
+
+    test('no sample has eval-loop frames that disagree with its Python frames', () => {
+      assert.doesNotMatch(stderr, /disagree/);
+      assert.match(stderr, /native stack complete: [1-9]/);
+    });
+  }
+
   test('the os.read chain shows kernel frames', () => {
     const samples = byChain.get('read') ?? [];
     const kernel = samples.filter((s) => s.frames.at(-1)!.endsWith('_[k]'));
@@ -105,5 +190,30 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>): void
   });
 }
 
-describe('pyenv CPython 3.11 (shared libpython, DWARF inside)', () => describeInterpreter(() => pyenvPython('3.11.7')));
-describe("Debian's CPython 3.11 (static, stripped, debug file with -d)", () => describeInterpreter(() => debianPython('debian-3.11')));
+const DWARF = /offsets from DWARF in /;
+const DEBUG_OFFSETS = /offsets from the interpreter's _Py_DebugOffsets/;
+const TABLE = /offsets from the built-in table for 3\.11/;
+
+for (const [version, minor, source] of [
+  ['3.8.18', '3.8', DWARF],
+  ['3.9.18', '3.9', DWARF],
+  ['3.10.13', '3.10', DWARF],
+  ['3.11.7', '3.11', DWARF],
+  ['3.12.1', '3.12', DWARF],
+  ['3.13.0', '3.13', DEBUG_OFFSETS],
+] as const) {
+  describe(`pyenv CPython ${version} (shared libpython, DWARF inside)`, () => describeInterpreter(() => pyenvPython(version), { version: minor, source }));
+}
+describe("Debian's CPython 3.11 (static, stripped, debug file with -d)", () =>
+  describeInterpreter(() => debianPython('debian-3.11'), { version: '3.11', source: DWARF, withDebugFile: true }));
+describe("Debian's CPython 3.11 with no debug info", () => describeInterpreter(() => debianPython('debian-3.11'), { version: '3.11', source: TABLE }));
+describe("Debian sid's CPython 3.13 (static, stripped, no debug info)", () => describeInterpreter(() => debianPython('sid-3.13'), { version: '3.13', source: DEBUG_OFFSETS }));
+describe("Debian's CPython 3.11 in a container (chroot, own mount and PID namespaces, no debug info)", () =>
+  describeInterpreter(() => debianPython('debian-3.11'), { version: '3.11', source: TABLE, launch: 'container' }));
+describe("Debian sid's CPython 3.13 started through the dynamic loader", () =>
+  describeInterpreter(() => debianPython('sid-3.13'), { version: '3.13', source: DEBUG_OFFSETS, launch: 'loader' }));
+describe("Debian sid's CPython 3.13 debug build (frame pointers)", () =>
+  describeInterpreter(() => debianPython('sid-3.13d'), { version: '3.13', source: DEBUG_OFFSETS, framePointers: true }));
+describe("Debian sid's CPython 3.14 debug build (frame pointers)", () =>
+  describeInterpreter(() => debianPython('sid-3.14d'), { version: '3.14', source: DEBUG_OFFSETS, framePointers: true }));
+describe("Debian sid's CPython 3.14 (static, stripped, no debug info)", () => describeInterpreter(() => debianPython('sid-3.14'), { version: '3.14', source: DEBUG_OFFSETS }));

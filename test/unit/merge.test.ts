@@ -7,11 +7,11 @@ import type { Frame } from '../../src/profile/types.js';
 
 let nextAddress = 0x1000n;
 function nat(name: string, role: NativeRole = 'code', framePointer: boolean | null = true, mapped = true): NativeFrame {
-  return { address: nextAddress++, name, symbol: name, module: '/lib/x.so', role, framePointer, mapped };
+  return { address: nextAddress++, name, symbol: name, module: '/lib/x.so', role, framePointer, frameReady: framePointer, mapped };
 }
 const py = (...names: string[]): Frame[] => names.map((name) => ({ kind: 'python', name }));
 const names = (frames: readonly Frame[]): string[] => frames.map((f) => f.name);
-const HIDE = { hidePlumbing: true };
+const HIDE = { hidePlumbing: true, maxNativeDepth: 127 };
 
 test('each eval-loop frame is replaced by its group of Python frames, innermost first', () => {
   const native = [
@@ -34,7 +34,7 @@ test('each eval-loop frame is replaced by its group of Python frames, innermost 
 
 test('--no-hide keeps interpreter plumbing', () => {
   const native = [nat('_PyEval_EvalFrameDefault', 'eval'), nat('PyObject_Vectorcall', 'plumbing'), nat('start_thread', 'root')];
-  const merged = mergeStacks(native, { groups: [py('f')], truncated: false, unknownFrames: 0 }, [], { hidePlumbing: false });
+  const merged = mergeStacks(native, { groups: [py('f')], truncated: false, unknownFrames: 0 }, [], { hidePlumbing: false, maxNativeDepth: 127 });
   assert.deepEqual(names(merged.frames), ['start_thread', 'PyObject_Vectorcall', 'f']);
 });
 
@@ -71,4 +71,23 @@ test('more eval frames than groups on a complete stack is reported, not invented
   const merged = mergeStacks(native, { groups: [py('f')], truncated: false, unknownFrames: 0 }, [], HIDE);
   assert.deepEqual(names(merged.frames), ['_start', 'f']);
   assert.equal(merged.mismatched, true);
+});
+
+test('a frame-pointer chain that ends by itself is complete, even without a known root name', () => {
+  const native = [nat('leaf'), nat('_PyEval_EvalFrameDefault', 'eval'), nat('[libc.so.6+0x94db8]', 'code', false)];
+  const python: PythonStack = { groups: [py('f')], truncated: false, unknownFrames: 0 };
+  assert.equal(mergeStacks(native, python, [], HIDE).nativeComplete, true);
+  // Cut at the capture depth: more frames may have followed.
+  assert.equal(mergeStacks(native, python, [], { ...HIDE, maxNativeDepth: 3 }).nativeComplete, false);
+  // A leaf alone, even with nothing after it, proves nothing.
+  assert.equal(mergeStacks([nat('read', 'code', false)], null, [], HIDE).nativeComplete, false);
+});
+
+test('a leaf caught before its frame pointer is set up trusts no caller (the unwind would skip one)', () => {
+  const leaf = { ...nat('PyStackRef_CLOSE'), frameReady: false };
+  const native = [leaf, nat('_PyEval_EvalFrame'), nat('_PyEval_EvalFrameDefault', 'eval'), nat('start_thread', 'root')];
+  assert.deepEqual(trustedNativeFrames(native).map((f) => f.name), ['PyStackRef_CLOSE']);
+  const merged = mergeStacks(native, { groups: [py('inner'), py('outer')], truncated: false, unknownFrames: 0 }, [], HIDE);
+  assert.deepEqual(names(merged.frames), ['outer', 'inner', 'PyStackRef_CLOSE']);
+  assert.equal(merged.mismatched, false);
 });

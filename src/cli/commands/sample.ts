@@ -1,8 +1,9 @@
 /** `mixprof sample`: profile a running process for a while, write folded stacks. */
 import { accessSync, constants } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { MixprofError } from '../../errors.js';
 import { MAX_PYTHON_DEPTH, sample } from '../../sample/session.js';
+import { OFFSET_SOURCES, type OffsetSource } from '../../python/attach.js';
 import { collect, positiveInteger, positiveSeconds } from '../options.js';
 
 const MAX_HZ = 10_000;
@@ -28,6 +29,7 @@ interface SampleFlags {
   threads?: boolean;
   nativeOnly?: boolean;
   quiet?: boolean;
+  offsetsFrom?: OffsetSource;
 }
 
 export function sampleCommand(): Command {
@@ -42,6 +44,9 @@ export function sampleCommand(): Command {
     .option('--mark-python', 'suffix Python frames with _[j] so `flamegraph.pl --colors=java` paints them green')
     .option('--threads', 'add a root frame per thread: "name (tid)"')
     .option('--native-only', 'do not walk Python frames: native and kernel frames only')
+    .addOption(
+      new Option('--offsets-from <SOURCE>', "take CPython struct offsets only from this source (default: the interpreter's _Py_DebugOffsets, then DWARF, then the built-in table)").choices(OFFSET_SOURCES),
+    )
     .option('-q, --quiet', 'print nothing on stderr but errors')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: SampleFlags) => {
@@ -66,6 +71,7 @@ export function sampleCommand(): Command {
           maxDepth: MAX_PYTHON_DEPTH,
           nativeOnly: flags.nativeOnly ?? false,
           quiet: flags.quiet ?? false,
+          ...(flags.offsetsFrom ? { offsetSources: [flags.offsetsFrom] } : {}),
         },
         (line) => process.stderr.write(line + '\n'),
       );

@@ -1,0 +1,64 @@
+/**
+ * Offsets from the interpreter itself: CPython 3.13+ starts _PyRuntime with
+ * _Py_DebugOffsets ("xdebugpy", the version, then offsetof() of the fields
+ * debuggers need). Where a field sits inside that struct differs between
+ * minor versions; those positions are generated from DWARF (tables.generated.ts).
+ * The few offsets it does not carry come from the version's built-in table.
+ */
+import { MixprofError } from '../../errors.js';
+import type { MemoryReader } from '../../target/memory.js';
+import type { StructOffsets } from '../offsets.js';
+import { DEBUG_OFFSETS_POSITIONS, type DebugOffsetsPositions } from './tables.generated.js';
+
+export const DEBUG_COOKIE = 'xdebugpy';
+
+export interface DebugOffsetsResult {
+  readonly offsets: StructOffsets;
+  /** PY_VERSION_HEX as the struct records it. */
+  readonly versionHex: number;
+}
+
+/**
+ * Reads and decodes the struct, or returns null when the runtime does not
+ * start with the cookie (a build older than 3.13, or not CPython).
+ */
+export function readDebugOffsets(memory: MemoryReader, runtimeAddress: bigint, minor: number, extras: StructOffsets): DebugOffsetsResult | null {
+  const positions: DebugOffsetsPositions | undefined = DEBUG_OFFSETS_POSITIONS[minor];
+  if (!positions) return null;
+  const bytes = memory.read(runtimeAddress, positions.size);
+  if (!bytes || bytes.subarray(0, 8).toString('latin1') !== DEBUG_COOKIE) return null;
+  const field = (name: keyof DebugOffsetsPositions['fields']): number => Number(bytes.readBigUInt64LE(positions.fields[name]));
+  if (field('free_threaded') !== 0) {
+    throw new MixprofError('UNSUPPORTED_PYTHON', 'free-threaded CPython builds are not supported yet', 'profile a GIL build, or use --native-only');
+  }
+  return {
+    versionHex: field('version'),
+    offsets: {
+      ...extras,
+      runtimeInterpretersHead: field('runtime_state.interpreters_head'),
+      interpThreadsHead: field('interpreter_state.threads_head'),
+      threadNext: field('thread_state.next'),
+      threadId: field('thread_state.thread_id'),
+      threadNativeId: field('thread_state.native_thread_id'),
+      threadFrame: field('thread_state.current_frame'),
+      cframeCurrentFrame: null,
+      frameCode: field('interpreter_frame.executable'),
+      frameInstr: field('interpreter_frame.instr_ptr'),
+      framePrevious: field('interpreter_frame.previous'),
+      frameIsEntry: null,
+      frameOwner: field('interpreter_frame.owner'),
+      codeFilename: field('code_object.filename'),
+      codeName: field('code_object.name'),
+      codeQualname: field('code_object.qualname'),
+      codeLineTable: field('code_object.linetable'),
+      codeFirstLineNo: field('code_object.firstlineno'),
+      codeBytecode: field('code_object.co_code_adaptive'),
+      unicodeLength: field('unicode_object.length'),
+      unicodeState: field('unicode_object.state'),
+      unicodeAsciiSize: field('unicode_object.asciiobject_size'),
+      bytesSize: field('bytes_object.ob_size'),
+      bytesData: field('bytes_object.ob_sval'),
+      objectType: field('pyobject.ob_type'),
+    },
+  };
+}

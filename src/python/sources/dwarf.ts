@@ -1,0 +1,94 @@
+/**
+ * Offsets from DWARF debug info, read with the addon's struct reader. Every
+ * member the version needs must be found: a missing one means the debug file
+ * does not describe this interpreter, and guessing would give garbage.
+ */
+import { MixprofError } from '../../errors.js';
+import type { MemberLayout, NativeAddon, StructLayoutRequest, StructLayoutResult } from '../../native.js';
+import type { StructOffsets } from '../offsets.js';
+import type { VersionSpec } from '../versions.js';
+
+export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: VersionSpec, label = debugFile): StructOffsets {
+  const n = spec.names;
+  const optional = (name: string | null): string[] => (name ? [name] : []);
+  const threadMembers = ['next', 'thread_id', n.threadFrame, ...(spec.hasNativeThreadId ? ['native_thread_id'] : [])];
+  const requests: StructLayoutRequest[] = [
+    { type: n.runtime, members: [n.interpretersHead] },
+    { type: n.interp, members: [n.threadsHead] },
+    { type: n.thread, members: threadMembers },
+    { type: n.frame, members: [n.frameCode, n.frameInstr, n.framePrevious, ...optional(n.frameIsEntry), ...optional(n.frameOwner)] },
+    {
+      type: 'PyCodeObject',
+      members: ['co_filename', 'co_name', 'co_firstlineno', n.codeLineTable, ...optional(n.codeQualname), ...optional(n.codeFirstTraceable), ...optional(n.codeBytecode)],
+    },
+    { type: 'PyASCIIObject', members: ['length', 'state.kind', 'state.compact', 'state.ascii'] },
+    { type: 'PyCompactUnicodeObject', members: [] },
+    { type: 'PyBytesObject', members: ['ob_base.ob_size', 'ob_sval'] },
+    { type: 'PyObject', members: ['ob_type'] },
+  ];
+  if (n.cframe) requests.push({ type: n.cframe.type, members: [n.cframe.currentFrame] });
+
+  let results: StructLayoutResult[];
+  try {
+    results = addon.structLayout(debugFile, requests);
+  } catch (error) {
+    throw new MixprofError('NO_DEBUG_INFO', `cannot read DWARF from ${label}: ${(error as Error).message}`, 'pass a matching debug file with -d', { cause: error });
+  }
+  const byType = new Map(results.map((r) => [r.type, r]));
+  const member = (type: string, name: string): MemberLayout => {
+    const found = byType.get(type)?.members[name];
+    if (!found) {
+      throw new MixprofError(
+        'NO_DEBUG_INFO',
+        `the debug info in ${label} has no ${type}.${name} (not a CPython 3.${spec.minor} debug file?)`,
+        'pass the debug file that matches this interpreter build with -d',
+      );
+    }
+    return found;
+  };
+  const offset = (type: string, name: string): number => member(type, name).offset;
+  const maybe = (type: string, name: string | null): number | null => (name ? offset(type, name) : null);
+  const size = (type: string): number => {
+    const found = byType.get(type)?.size;
+    if (found === null || found === undefined) {
+      throw new MixprofError('NO_DEBUG_INFO', `the debug info in ${label} does not describe ${type}`, 'pass the debug file that matches this interpreter build with -d');
+    }
+    return found;
+  };
+  const state = offset('PyASCIIObject', 'state.kind');
+  const shift = (name: string): number => {
+    const m = member('PyASCIIObject', name);
+    return (m.offset - state) * 8 + (m.bitOffset ?? 0);
+  };
+  return {
+    runtimeInterpretersHead: offset(n.runtime, n.interpretersHead),
+    interpThreadsHead: offset(n.interp, n.threadsHead),
+    threadNext: offset(n.thread, 'next'),
+    threadId: offset(n.thread, 'thread_id'),
+    threadNativeId: spec.hasNativeThreadId ? offset(n.thread, 'native_thread_id') : null,
+    threadFrame: offset(n.thread, n.threadFrame),
+    cframeCurrentFrame: n.cframe ? offset(n.cframe.type, n.cframe.currentFrame) : null,
+    frameCode: offset(n.frame, n.frameCode),
+    frameInstr: offset(n.frame, n.frameInstr),
+    framePrevious: offset(n.frame, n.framePrevious),
+    frameIsEntry: maybe(n.frame, n.frameIsEntry),
+    frameOwner: maybe(n.frame, n.frameOwner),
+    codeFilename: offset('PyCodeObject', 'co_filename'),
+    codeName: offset('PyCodeObject', 'co_name'),
+    codeQualname: maybe('PyCodeObject', n.codeQualname),
+    codeLineTable: offset('PyCodeObject', n.codeLineTable),
+    codeFirstLineNo: offset('PyCodeObject', 'co_firstlineno'),
+    codeFirstTraceable: maybe('PyCodeObject', n.codeFirstTraceable),
+    codeBytecode: maybe('PyCodeObject', n.codeBytecode),
+    unicodeLength: offset('PyASCIIObject', 'length'),
+    unicodeState: state,
+    unicodeKindShift: shift('state.kind'),
+    unicodeCompactShift: shift('state.compact'),
+    unicodeAsciiShift: shift('state.ascii'),
+    unicodeAsciiSize: size('PyASCIIObject'),
+    unicodeCompactSize: size('PyCompactUnicodeObject'),
+    bytesSize: offset('PyBytesObject', 'ob_base.ob_size'),
+    bytesData: offset('PyBytesObject', 'ob_sval'),
+    objectType: offset('PyObject', 'ob_type'),
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Checks a layout against the live process before sampling with it: the
+ * thread states must name the process's threads and the frames they point to
+ * must hold code objects (of type PyCode_Type, with readable names). A wrong
+ * layout is reported instead of producing a profile of garbage.
+ */
+import { CodeObjectReader } from './code-objects.js';
+import type { PythonLayout } from './layout.js';
+import type { MemoryReader } from '../target/memory.js';
+
+export interface LayoutCheck {
+  readonly ok: boolean;
+  /** What did not match, for the error message. */
+  readonly problem: string | null;
+  readonly threadStates: number;
+  readonly codeObjects: number;
+}
+
+const MAX_THREAD_STATES = 64;
+const MAX_FRAMES = 32;
+
+export function checkLayout(memory: MemoryReader, layout: PythonLayout, runtimeAddress: bigint, tids: ReadonlySet<number>): LayoutCheck {
+  const pointer = (address: bigint): bigint => (address === 0n ? 0n : (memory.read(address, 8)?.readBigUInt64LE(0) ?? 0n));
+  const fail = (problem: string, threadStates = 0, codeObjects = 0): LayoutCheck => ({ ok: false, problem, threadStates, codeObjects });
+  const interp = pointer(runtimeAddress + BigInt(layout.runtime.interpretersHead));
+  if (interp === 0n) return fail('no interpreter state; is the interpreter initialised?');
+  const reader = new CodeObjectReader(memory, layout);
+  const { thread, frame } = layout;
+  let threadStates = 0;
+  let keysMatched = 0;
+  let valid = 0;
+  let invalid = 0;
+  for (let ts = pointer(interp + BigInt(layout.runtime.threadsHead)); ts !== 0n && threadStates < MAX_THREAD_STATES; ts = pointer(ts + BigInt(thread.next))) {
+    threadStates++;
+    const key = pointer(ts + BigInt(thread.threadKey));
+    if (thread.threadKeyIsFsbase ? key !== 0n && key % 8n === 0n : tids.has(Number(key))) keysMatched++;
+    let f = pointer(ts + BigInt(thread.frame));
+    if (thread.cframeCurrentFrame !== null) f = pointer(f + BigInt(thread.cframeCurrentFrame));
+    for (let depth = 0; f !== 0n && depth < MAX_FRAMES; depth++, f = pointer(f + BigInt(frame.previous))) {
+      if (frame.ownerByte !== null) {
+        const owner = memory.read(f + BigInt(frame.flags + frame.ownerByte), 1)?.[0];
+        if (owner !== undefined && frame.shimOwners.includes(owner)) continue;
+      }
+      const code = pointer(f + BigInt(frame.code)) & frame.codeMask;
+      if (code === 0n) continue;
+      if (reader.code(code)) valid++;
+      else invalid++;
+    }
+  }
+  if (threadStates === 0) return fail('no thread state');
+  if (keysMatched === 0) return fail(`no thread state names one of the process's threads`, threadStates);
+  if (valid === 0 && invalid > 0) return fail(`frames hold no readable code objects (${invalid} checked)`, threadStates);
+  if (valid < invalid) return fail(`only ${valid} of ${valid + invalid} frames hold readable code objects`, threadStates, valid);
+  return { ok: true, problem: null, threadStates, codeObjects: valid };
+}
