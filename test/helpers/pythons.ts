@@ -28,3 +28,9 @@ export async function debianPython(name: string): Promise<TestPython> {
   if (!executable) throw new Error(`scripts/test-pythons.sh ${name} printed no interpreter`);
   return { name, executable, debugFile: debug && debug !== '-' ? debug : null };
 }
+
+/** An interpreter the system's packages installed. */
+export function systemPython(executable: string): TestPython {
+  if (!existsSync(executable)) throw new Error(`test interpreter missing: ${executable} (Debian's python3.11 package is expected on machines of this kind)`);
+  return { name: path.basename(executable), executable, debugFile: null };
+}
