@@ -17,7 +17,8 @@ import { CodeObjectReader } from '../python/code-objects.js';
 import { versionString, type PythonLayout } from '../python/layout.js';
 import { processMemory } from '../target/memory.js';
 import { NativeFrames } from '../symbolize/native.js';
-import { findInterpreter, type InterpreterModule } from '../target/interpreter.js';
+import { findInterpreter, versionFromFileNames, type InterpreterModule } from '../target/interpreter.js';
+import { SUPPORTED_VERSIONS } from '../python/versions.js';
 import { parseMaps } from '../target/maps.js';
 import { checkPrivileges } from '../target/privileges.js';
 import { isAlive, openTarget, readMapsText } from '../target/process.js';
@@ -68,7 +69,12 @@ export async function sample(options: SampleOptions, log: (line: string) => void
       interpreter = null;
     }
   } else if (!options.nativeOnly) {
-    log(`mixprof: process ${target.pid} (${target.comm}) runs no CPython interpreter that mixprof recognises; profiling native and kernel frames only`);
+    const named = versionFromFileNames(target, parseMaps(mapsText));
+    log(
+      named
+        ? `mixprof: Python ${versionString(named.version)} (${named.path}) is not supported; supported: ${SUPPORTED_VERSIONS.join(', ')}; profiling native and kernel frames only`
+        : `mixprof: process ${target.pid} (${target.comm}) runs no CPython interpreter that mixprof recognises; profiling native and kernel frames only`,
+    );
   }
 
   const native = new NativeFrames(addon, mapsText, {

@@ -101,3 +101,16 @@ export function findInterpreter(
   }
   return null;
 }
+
+/**
+ * The version a python or libpython file name gives, for a process whose
+ * interpreter defines no _PyRuntime (Python 2 and 3 before 3.7): it is named
+ * in the message that explains why its Python frames are missing.
+ */
+export function versionFromFileNames(target: TargetProcess, mappings: readonly Mapping[]): { path: string; version: PythonVersion } | null {
+  for (const candidate of candidates(target, mappings)) {
+    const version = versionFromName(candidate);
+    if (version) return { path: candidate, version };
+  }
+  return null;
+}

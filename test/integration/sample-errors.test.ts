@@ -100,6 +100,19 @@ describe('bad input', () => {
     }
   });
 
+  test('Python 2 is named too', async () => {
+    const python = pyenvPython('2.7.18');
+    const child = spawn(python.executable, ['-c', 'import sys\nprint("READY {}")\nsys.stdout.flush()\nwhile True: pass'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((resolve) => child.stdout!.once('data', resolve));
+      const r = await runMixprof(['sample', '-x', String(child.pid), '-t', '1', '-F', '199']);
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stderr, /Python 2\.7 \(\S+python2\.7\S*\) is not supported; supported: 3\.8, .*; profiling native and kernel frames only/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   test('no debug info when DWARF is required: says which package or -d file would give it', async () => {
     const python = await debianPython('debian-3.11');
     const w = await startWorkload(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '60']);
