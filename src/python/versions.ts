@@ -95,57 +95,52 @@ const BEFORE_3_11 = {
   hasDebugOffsets: false,
 } as const;
 
+const V3_11: VersionSpec = {
+  minor: 11,
+  lineTableFormat: 'locations',
+  instrKind: 'pointer',
+  grouping: 'entry-flag',
+  hasNativeThreadId: true,
+  shimOwners: [],
+  codeMask: ALL_BITS,
+  hasDebugOffsets: false,
+  names: INTERPRETER_FRAME_NAMES,
+};
+
+// Each later version as what changed from the one before.
+const V3_12: VersionSpec = {
+  ...V3_11,
+  minor: 12,
+  grouping: 'shim-frames',
+  // FRAME_OWNED_BY_CSTACK
+  shimOwners: [3],
+  names: { ...INTERPRETER_FRAME_NAMES, frameIsEntry: null },
+};
+
+const V3_13: VersionSpec = {
+  ...V3_12,
+  minor: 13,
+  hasDebugOffsets: true,
+  names: { ...V3_12.names, threadFrame: 'current_frame', cframe: null, frameCode: 'f_executable', frameInstr: 'instr_ptr' },
+};
+
+const V3_14: VersionSpec = {
+  ...V3_13,
+  minor: 14,
+  // FRAME_OWNED_BY_INTERPRETER (the thread's base frame) and FRAME_OWNED_BY_CSTACK
+  shimOwners: [3, 4],
+  // f_executable is a _PyStackRef: the low bits are tags.
+  codeMask: ALL_BITS ^ 3n,
+};
+
 const SPECS: readonly VersionSpec[] = [
   { ...BEFORE_3_11, minor: 8, lineTableFormat: 'lnotab', names: FRAME_OBJECT_NAMES },
   { ...BEFORE_3_11, minor: 9, lineTableFormat: 'lnotab', names: FRAME_OBJECT_NAMES },
   { ...BEFORE_3_11, minor: 10, lineTableFormat: 'linetable', instrKind: 'lasti-units', names: { ...FRAME_OBJECT_NAMES, codeLineTable: 'co_linetable' } },
-  {
-    minor: 11,
-    lineTableFormat: 'locations',
-    instrKind: 'pointer',
-    grouping: 'entry-flag',
-    hasNativeThreadId: true,
-    shimOwners: [],
-    codeMask: ALL_BITS,
-    hasDebugOffsets: false,
-    names: INTERPRETER_FRAME_NAMES,
-  },
-  {
-    minor: 12,
-    lineTableFormat: 'locations',
-    instrKind: 'pointer',
-    grouping: 'shim-frames',
-    hasNativeThreadId: true,
-    // FRAME_OWNED_BY_CSTACK
-    shimOwners: [3],
-    codeMask: ALL_BITS,
-    hasDebugOffsets: false,
-    names: { ...INTERPRETER_FRAME_NAMES, frameIsEntry: null },
-  },
-  {
-    minor: 13,
-    lineTableFormat: 'locations',
-    instrKind: 'pointer',
-    grouping: 'shim-frames',
-    hasNativeThreadId: true,
-    shimOwners: [3],
-    codeMask: ALL_BITS,
-    hasDebugOffsets: true,
-    names: { ...INTERPRETER_FRAME_NAMES, threadFrame: 'current_frame', cframe: null, frameCode: 'f_executable', frameInstr: 'instr_ptr', frameIsEntry: null },
-  },
-  {
-    minor: 14,
-    lineTableFormat: 'locations',
-    instrKind: 'pointer',
-    grouping: 'shim-frames',
-    hasNativeThreadId: true,
-    // FRAME_OWNED_BY_INTERPRETER (the thread's base frame) and FRAME_OWNED_BY_CSTACK
-    shimOwners: [3, 4],
-    // f_executable is a _PyStackRef: the low bits are tags.
-    codeMask: ALL_BITS ^ 3n,
-    hasDebugOffsets: true,
-    names: { ...INTERPRETER_FRAME_NAMES, threadFrame: 'current_frame', cframe: null, frameCode: 'f_executable', frameInstr: 'instr_ptr', frameIsEntry: null },
-  },
+  V3_11,
+  V3_12,
+  V3_13,
+  V3_14,
 ];
 
 export const SUPPORTED_VERSIONS = SPECS.map((spec) => `3.${spec.minor}`);
