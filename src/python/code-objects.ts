@@ -85,7 +85,7 @@ export class CodeObjectReader {
   }
 
   /** Byte offset of the current instruction in the bytecode, or null if implausible. */
-  instructionOffset(frame: RawPythonFrame): number | null {
+  private instructionOffset(frame: RawPythonFrame): number | null {
     const { instrKind } = this.layout.frame;
     let offset: bigint;
     if (instrKind === 'pointer') {

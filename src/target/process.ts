@@ -1,7 +1,6 @@
 /** The target process: existence, identity, and its files as it sees them. */
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { MixprofError } from '../errors.js';
-import { parseMaps, type Mapping } from './maps.js';
 
 export interface TargetProcess {
   readonly pid: number;
@@ -48,12 +47,6 @@ export function readMapsText(pid: number): string | null {
   } catch {
     return null;
   }
-}
-
-export function readMaps(pid: number): Mapping[] {
-  const text = readMapsText(pid);
-  if (text === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${pid} exited`, 'start the target again and pass its new PID');
-  return parseMaps(text);
 }
 
 export function isAlive(pid: number): boolean {
