@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test-pythons.sh - private CPython interpreters for testing mixprof.
+# test-pythons.sh - private CPython interpreters (and the austin profiler)
+# for testing mixprof.
 #
 # Usage:
 #   bash scripts/test-pythons.sh [-v] [--rebuild] [NAME...]
@@ -55,11 +56,27 @@
 #                with frame pointers (checked on _PyEval_EvalFrameDefault);
 #                the DWARF is inside the executable, so the debug file column
 #                is -.  pyexpat is built in and uses the root's libexpat.
+#   austin       Not a python: the austin frame stack sampler (sid's package
+#                austin, 3.7.x - see AUSTIN_SERIES; it samples CPython
+#                3.8-3.13 and rejects 3.14 as "not a Python process"), for
+#                comparing mixprof's samples with.  EXE is usr/bin/austin; the
+#                root also has usr/bin/austinp (austin plus native frames via
+#                ptrace and libunwind) and what both need: sid's libc6,
+#                libunwind8, libsframe3, zlib1g, libzstd1, liblzma5.  Both
+#                are patchelf'd like the sid pythons (pristine copies in
+#                ROOT/orig/).  The debug file column is -.  The build checks
+#                that both run (`--version` is 3.7.x) on the root's libraries
+#                only, and that `-i 1000 -x 1 -o FILE -p PID` on a spinning
+#                CPython gives a sample line in `spin`.  That target is the
+#                first 3.8-3.13 of $MIXPROF_AUSTIN_TARGET,
+#                /root/.pyenv/versions/3.11.7/bin/python3.11, /usr/bin/python3.
+#                Austin needs to ptrace / process_vm_readv it (root, or the
+#                same user with kernel.yama.ptrace_scope 0).
 #
 # Downloaded sid packages are kept in ${MIXPROF_CACHE}/apt/sid/cache/archives
 # (one version of each package, the last one used) and shared between the sid
-# entries; the big python3.X-dbg package is downloaded once for -dbg and d.
-# Deleting that directory is always safe.
+# entries and austin; the big python3.X-dbg package is downloaded once for
+# -dbg and d.  Deleting that directory is always safe.
 #
 # Options:
 #   -v          progress messages on stderr while building
@@ -76,13 +93,15 @@
 # B_SYSLIBC (1 = must use the system's libc, 0 = must use ROOT's libc),
 # B_PYDEBUG (1 = Py_DEBUG build), and optionally B_ROOT (the root the
 # interpreter lives in, if not ROOT), B_DEPS and B_EXTRA (stamp lines).
-# The driver then runs the interpreter to verify it and writes the stamp.
+# The driver then runs the interpreter to verify it (or, if the build sets
+# B_VERIFY to a function name, calls that with the root instead) and writes
+# the stamp.  B_PYVER may be empty for an entry that is not a python.
 
 set -euo pipefail
 shopt -s nullglob
 
 PROG=test-pythons.sh
-KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.13-dbg sid-3.14-dbg sid-3.13d sid-3.14d)
+KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.13-dbg sid-3.14-dbg sid-3.13d sid-3.14d austin)
 RECIPE_debian_3_11=1
 RECIPE_sid_3_13=1
 RECIPE_sid_3_14=1
@@ -90,6 +109,7 @@ RECIPE_sid_3_13_dbg=1
 RECIPE_sid_3_14_dbg=1
 RECIPE_sid_3_13d=1
 RECIPE_sid_3_14d=1
+RECIPE_austin=1
 DEPS_sid_3_13_dbg=sid-3.13
 DEPS_sid_3_14_dbg=sid-3.14
 
@@ -100,11 +120,19 @@ VERBOSE=0
 CURRENT=""      # name being built, for messages
 LOG=/dev/null   # apt output of the current build
 TMPDIRS=()
+KILLPIDS=()     # processes started by a build, killed on exit
 declare -A RES_EXE=() RES_DEBUG=() RES_ID=()
 
 die() { echo "$PROG: ${CURRENT:+$CURRENT: }$*" >&2; exit 1; }
 note() { if [ "$VERBOSE" = 1 ]; then echo "$PROG: ${CURRENT:+$CURRENT: }$*" >&2; fi; }
-cleanup() { local d; for d in "${TMPDIRS[@]}"; do rm -rf -- "$d"; done; }
+cleanup() {
+  local d p
+  for p in "${KILLPIDS[@]}"; do
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  for d in "${TMPDIRS[@]}"; do rm -rf -- "$d"; done
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -446,7 +474,8 @@ sid_patch() {  # ROOT EXE
   # dlopen()ed extension modules.
   "$PATCHELF" --set-interpreter "$ld" --force-rpath --set-rpath "$libdirs" "$exe" >> "$LOG" 2>&1 \
     || die "patchelf failed on $exe (see $LOG)"
-  B_EXTRA+="tool patchelf $("$PATCHELF" --version 2>/dev/null | awk '{print $2}')"$'\n'
+  [[ $B_EXTRA == *"tool patchelf "* ]] \
+    || B_EXTRA+="tool patchelf $("$PATCHELF" --version 2>/dev/null | awk '{print $2}')"$'\n'
 }
 
 # sid-3.X: python3.X from sid plus sid's libc6 and the libraries that the
@@ -593,6 +622,116 @@ build_sid_debug_python() {  # ROOT TMP X.Y LIB...
 build_sid_3_13d() { build_sid_debug_python "$1" "$2" 3.13 "${SID_LIBS[@]}"; }
 build_sid_3_14d() { build_sid_debug_python "$1" "$2" 3.14 "${SID_LIBS[@]}" libzstd1; }
 
+# austin: the austin sampler from sid with what it and austinp need, run on
+# sid's libc6 in the root (sid's austin needs glibc >= 2.38).  AUSTIN_SERIES
+# is the upstream series expected: its sample format is what mixprof's
+# comparisons parse, so another series fails the build until checked.
+AUSTIN_SERIES=3.7
+AUSTIN_LIBS=(libc6 libgcc-s1 libunwind8 libsframe3 zlib1g libzstd1 liblzma5)
+
+get_austin() {  # TMP
+  local v
+  v=$(candidate sid austin) || return 1
+  echo "$v" > "$1/version"
+  sid_download "$1" "austin=$v" "${AUSTIN_LIBS[@]}"
+}
+
+build_austin() {  # ROOT TMP
+  local root=$1 tmp=$2/debs v up f b
+  [ "$(dpkg --print-architecture)" = amd64 ] || die "sid entries are only implemented for amd64"
+  ensure_patchelf
+  mkdir -p "$tmp"
+  with_lists sid "austin from sid" get_austin "$tmp"
+  v=$(cat "$tmp/version")
+  up=$(upstream_version "$v")
+  case $up in
+    "$AUSTIN_SERIES".*) ;;
+    *) die "sid has austin $v, expected $AUSTIN_SERIES.x (check its output format, then update AUSTIN_SERIES)" ;;
+  esac
+  note "unpacking austin $v"
+  for f in "$tmp"/*.deb; do dpkg -x "$f" "$root" || die "dpkg -x $f failed"; done
+  for b in austin austinp; do
+    [ -f "$root/usr/bin/$b" ] && [ ! -L "$root/usr/bin/$b" ] || die "austin $v did not provide usr/bin/$b"
+    sid_patch "$root" "$root/usr/bin/$b"
+  done
+
+  B_EXE=$root/usr/bin/austin
+  B_DEBUG=-
+  B_PYVER=""
+  B_VERIFY=verify_austin
+  B_DEBS=("$tmp"/*.deb)
+  B_EXTRA+="austin $up"$'\n'
+}
+
+# A CPython 3.8-3.13 to sample in verify_austin.
+austin_target() {
+  local c out
+  for c in ${MIXPROF_AUSTIN_TARGET:-} /root/.pyenv/versions/3.11.7/bin/python3.11 /usr/bin/python3; do
+    [ -x "$c" ] || continue
+    out=$("$c" -I -c 'import sys; print(int((3, 8) <= sys.version_info[:2] <= (3, 13)))' 2>/dev/null) || continue
+    if [ "$out" = 1 ]; then echo "$c"; return 0; fi
+  done
+  return 1
+}
+
+# austin_sample TOOL TARGET TMP: sample a spinning TARGET process for one
+# second; fail unless a sample line has the frame spin.  Sets AUSTIN_LINE to
+# the first such line.  (Not to be run in a subshell: the target's pid must
+# reach KILLPIDS.)
+AUSTIN_LINE=""
+austin_sample() {
+  local tool=$1 py=$2 dir=$3 pid i line
+  cat > "$dir/spin.py" <<'PY'
+import signal, sys
+def spin():
+    x = 0
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    while True:
+        x += 1
+signal.alarm(60)  # never outlive a killed build
+spin()
+PY
+  : > "$dir/ready"
+  "$py" -I "$dir/spin.py" > "$dir/ready" 2>>"$LOG" &
+  pid=$!; KILLPIDS+=("$pid")
+  for ((i = 0; i < 200; i++)); do
+    [ -s "$dir/ready" ] && break
+    kill -0 "$pid" 2>/dev/null || die "the target $py exited early (see $LOG)"
+    sleep 0.05
+  done
+  [ -s "$dir/ready" ] || die "the target $py did not start"
+  echo "+ ${tool##*/} -i 1000 -x 1 -p $pid  ($py)" >> "$LOG"
+  "$tool" -i 1000 -x 1 -o "$dir/out.${tool##*/}" -p "$pid" 2>>"$LOG" < /dev/null \
+    || { kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; die "${tool##*/} -p failed on $py (see $LOG)"; }
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  line=$(grep -E -m 1 "^P$pid;T[0-9]+:[0-9]+;.*:spin:[0-9]+[; ]" "$dir/out.${tool##*/}") \
+    || { head -n 20 "$dir/out.${tool##*/}" >> "$LOG"; die "${tool##*/} gave no sample in spin for $py (see $LOG)"; }
+  AUSTIN_LINE=$line
+}
+
+verify_austin() {  # ROOT
+  local root=$1 out b ld py dir
+  ld=$(realpath -e "$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2") || die "no ld.so in $root"
+  for b in austin austinp; do
+    out=$("$root/usr/bin/$b" --version 2>&1) || die "$b does not run: $(tail -n 1 <<< "$out")"
+    case $out in "$b $AUSTIN_SERIES."*) ;; *) die "$b --version says '$out', expected $AUSTIN_SERIES.x" ;; esac
+    # Every library it loads must come from the root.
+    out=$("$ld" --list "$root/usr/bin/$b" 2>&1) || die "$ld --list $b failed: $out"
+    out=$(awk '$2 == "=>" && index($3, "/") == 1 { print $3 }' <<< "$out" | while read -r f; do
+      f=$(realpath -e "$f") || f=?; case $f in "$root"/*) ;; *) echo "$f" ;; esac; done)
+    [ -z "$out" ] || die "$b loads libraries from outside $root: $out"
+  done
+  py=$(austin_target) || die "no CPython 3.8-3.13 found to sample (set MIXPROF_AUSTIN_TARGET)"
+  dir=$(mktemp -d "$PY_CACHE/.tmp.austin-run.XXXXXX"); TMPDIRS+=("$dir")
+  austin_sample "$root/usr/bin/austin" "$py" "$dir"
+  note "austin: $AUSTIN_LINE"
+  austin_sample "$root/usr/bin/austinp" "$py" "$dir"
+  note "austinp: ${AUSTIN_LINE:0:160}..."
+  B_EXTRA+="verified with $py"$'\n'
+}
+
 # ---------------------------------------------------------------------------
 # Driver
 
@@ -705,9 +844,10 @@ ensure() {  # NAME -> sets RES_EXE[NAME], RES_DEBUG[NAME], RES_ID[NAME]
   chmod 755 "$tmp"  # apt's _apt download user must reach the download dir
   B_EXE=""; B_DEBUG=""; B_PYVER=""; B_SYSLIBC=""; B_PYDEBUG=""; B_DEBS=(); B_EXTRA=""
   B_ROOT=""; B_DEPS=(); B_FETCHED=0
+  B_VERIFY=verify_interpreter
   "build_$sfx" "$root" "$tmp"
   B_EXE=$(realpath -e "$B_EXE") || die "executable missing"
-  verify_interpreter "$(realpath -e "${B_ROOT:-$root}")"
+  "$B_VERIFY" "$(realpath -e "${B_ROOT:-$root}")"
 
   local id size=0 f
   id=$(build_id "$B_EXE")
@@ -719,7 +859,7 @@ ensure() {  # NAME -> sets RES_EXE[NAME], RES_DEBUG[NAME], RES_ID[NAME]
     echo "exe=$B_EXE"
     echo "debug=$B_DEBUG"
     echo "build_id=$id"
-    echo "python=$B_PYVER"
+    if [ -n "$B_PYVER" ]; then echo "python=$B_PYVER"; fi
     echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "download_bytes=$size"
     echo "fetched_bytes=$B_FETCHED"
