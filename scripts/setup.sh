@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what mixprof needs on Debian/Ubuntu, each step only when missing:
 # Debian packages, npm dependencies, the native addon, the TypeScript build.
-# With --test, also the test interpreters (private roots, see test-pythons.sh).
+# With --test, also the test interpreters (private roots, see test-pythons.sh);
+# with --bench, the peers the benchmark compares against (perf, austin).
 # Idempotent; a second run takes about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,13 +11,16 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 with_tests=0
+with_bench=0
 [ "${1:-}" = "--test" ] && with_tests=1
+[ "${1:-}" = "--bench" ] && with_bench=1
 
 # Debian packages: bpftrace runs the sampler; libdw/libelf build the addon;
 # g++/make/python3 build it with node-gyp; util-linux provides setpriv.
 packages=(bpftrace libdw-dev libelf-dev g++ make python3 util-linux)
 # The tests also compare against gdb, binutils and libc6-dbg.
 [ "$with_tests" = 1 ] && packages+=(gdb binutils libc6-dbg)
+[ "$with_bench" = 1 ] && packages+=(linux-perf)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -59,4 +63,8 @@ fi
 if [ "$with_tests" = 1 ]; then
   say "checking test interpreters"
   bash scripts/test-pythons.sh >/dev/null
+fi
+if [ "$with_bench" = 1 ]; then
+  say "checking austin"
+  bash scripts/test-pythons.sh austin >/dev/null
 fi

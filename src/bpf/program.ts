@@ -84,6 +84,7 @@ export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, sett
     FRAME_VIA_CFRAME: thread.cframeCurrentFrame !== null,
     CFRAME_CURRENT: thread.cframeCurrentFrame ?? 0,
     FR_CODE: frame.code,
+    HASH_CODE: frame.instrKind !== 'pointer',
     CODE_MASK: frame.codeMask,
     FR_INSTR: frame.instr,
     INSTR_MASK: frame.instrMask,

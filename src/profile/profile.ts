@@ -4,6 +4,7 @@
  * target still holds their code objects; native addresses are symbolized in one
  * batch at the end (the symbolizer works from a maps snapshot and the files).
  */
+import type { BpfEvent } from '../bpf/records.js';
 import { pythonStack, type PythonStack } from '../python/chain.js';
 import type { CodeObjectReader } from '../python/code-objects.js';
 import type { FrameLayout } from '../python/layout.js';
@@ -73,6 +74,30 @@ export class ProfileBuilder {
     private readonly native: NativeFrames,
     private readonly options: ProfileOptions,
   ) {}
+
+  /** Takes one record of the sampler's stream. */
+  apply(event: BpfEvent): void {
+    switch (event.type) {
+      case 'thread':
+        this.addThread(event.thread);
+        break;
+      case 'chain':
+        this.addChain(event.hash, event.depth, event.truncated);
+        break;
+      case 'frame':
+        this.addFrame(event.hash, event.index, event.frame);
+        break;
+      case 'samples':
+        this.malformedRecords += event.malformed;
+        this.addSamples(event.samples);
+        break;
+      case 'lost':
+        this.lostEvents += event.events;
+        break;
+      default:
+        break;
+    }
+  }
 
   addThread(thread: ThreadInfo): void {
     this.threads.set(thread.tid, thread);

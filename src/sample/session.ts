@@ -6,20 +6,13 @@ import { writeFileSync } from 'node:fs';
 import { findBpftrace } from '../bpf/bpftrace.js';
 import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonProgram } from '../bpf/program.js';
 import { startSampler, type RunningSampler, type StopReason } from '../bpf/runner.js';
-import type { BpfEvent } from '../bpf/records.js';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
 import { formatFolded } from '../output/folded.js';
 import { formatReport } from '../output/report.js';
-import { ProfileBuilder, type Profile } from '../profile/profile.js';
-import { attachLayout, UnsupportedVersionError, type OffsetSource } from '../python/attach.js';
-import { CodeObjectReader } from '../python/code-objects.js';
-import { versionString, type PythonLayout } from '../python/layout.js';
-import { processMemory } from '../target/memory.js';
-import { NativeFrames } from '../symbolize/native.js';
-import { findInterpreter, versionFromFileNames, type InterpreterModule } from '../target/interpreter.js';
-import { SUPPORTED_VERSIONS } from '../python/versions.js';
-import { parseMaps } from '../target/maps.js';
+import type { Profile } from '../profile/profile.js';
+import type { OffsetSource } from '../python/attach.js';
+import { attachTarget } from './attach.js';
 import { checkPrivileges } from '../target/privileges.js';
 import { isAlive, openTarget, readMapsText } from '../target/process.js';
 
@@ -56,34 +49,9 @@ export async function sample(options: SampleOptions, log: (line: string) => void
   const mapsText = readMapsText(target.pid);
   if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
 
-  const memory = processMemory(addon, target.pid);
-  let interpreter = options.nativeOnly ? null : findInterpreter(addon, target, parseMaps(mapsText));
-  let layout: PythonLayout | null = null;
-  if (interpreter) {
-    try {
-      layout = attachLayout(addon, memory, target, interpreter, { extraFiles: options.extraFiles, ...(options.offsetSources ? { sources: options.offsetSources } : {}) });
-      log(`mixprof: Python ${versionString(layout.version)} in ${interpreter.path}; offsets from ${layout.source}`);
-    } catch (error) {
-      if (!(error instanceof UnsupportedVersionError)) throw error;
-      log(`mixprof: ${error.message}; profiling native and kernel frames only`);
-      interpreter = null;
-    }
-  } else if (!options.nativeOnly) {
-    const named = versionFromFileNames(target, parseMaps(mapsText));
-    log(
-      named
-        ? `mixprof: Python ${versionString(named.version)} (${named.path}) is not supported; supported: ${SUPPORTED_VERSIONS.join(', ')}; profiling native and kernel frames only`
-        : `mixprof: process ${target.pid} (${target.comm}) runs no CPython interpreter that mixprof recognises; profiling native and kernel frames only`,
-    );
-  }
-
-  const native = new NativeFrames(addon, mapsText, {
-    target,
-    extraFiles: options.extraFiles,
-    interpreterPath: interpreter?.path ?? null,
-  });
+  const attached = attachTarget(addon, target, mapsText, options, log);
+  const { interpreter, layout, native, noFramePointers } = attached;
   try {
-    const noFramePointers = interpreter !== null && evalLoopLacksFramePointer(native, interpreter);
     const settings = {
       pid: target.pid,
       hz: options.hz,
@@ -92,42 +60,14 @@ export async function sample(options: SampleOptions, log: (line: string) => void
       userDepth: noFramePointers ? SHORT_USER_STACK_DEPTH : FULL_USER_STACK_DEPTH,
     };
     const program = layout && interpreter ? pythonProgram(layout, interpreter.runtimeAddress, settings) : nativeProgram(settings);
-    const reader = layout ? new CodeObjectReader(memory, layout) : null;
-    const builder = new ProfileBuilder(layout && reader ? { layout: layout.frame, reader } : null, native, {
-      hidePlumbing: options.hidePlumbing,
-      maxNativeDepth: settings.userDepth,
-      threadRoots: options.threadRoots,
-    });
-    const onEvent = (event: BpfEvent): void => {
-      switch (event.type) {
-        case 'thread':
-          builder.addThread(event.thread);
-          break;
-        case 'chain':
-          builder.addChain(event.hash, event.depth, event.truncated);
-          break;
-        case 'frame':
-          builder.addFrame(event.hash, event.index, event.frame);
-          break;
-        case 'samples':
-          builder.malformedRecords += event.malformed;
-          builder.addSamples(event.samples);
-          break;
-        case 'lost':
-          builder.lostEvents += event.events;
-          break;
-        default:
-          break;
-      }
-    };
-
+    const builder = attached.newBuilder({ hidePlumbing: options.hidePlumbing, maxNativeDepth: settings.userDepth, threadRoots: options.threadRoots });
     let startedAt = 0;
     const sampler: RunningSampler = startSampler({
       bpftrace: bpftrace.path,
       program,
       pid: target.pid,
       durationSeconds: options.durationSeconds,
-      onEvent,
+      onEvent: (event) => builder.apply(event),
       onAttached: () => {
         startedAt = Date.now();
         if (!options.quiet) log(`mixprof: sampling process ${target.pid} at ${options.hz} Hz${options.durationSeconds ? ` for ${options.durationSeconds} s` : ''}; Ctrl-C to stop`);
@@ -163,12 +103,6 @@ export async function sample(options: SampleOptions, log: (line: string) => void
   } finally {
     native.close();
   }
-}
-
-function evalLoopLacksFramePointer(native: NativeFrames, interpreter: InterpreterModule): boolean {
-  if (interpreter.evalLoopAddress === null) return false;
-  const [frame] = native.frames([interpreter.evalLoopAddress]);
-  return frame?.framePointer === false;
 }
 
 function describeStop(reason: StopReason, killed: boolean): string {

@@ -1,0 +1,73 @@
+/**
+ * mixprof's own cost in steady state on a running workload: CPU of the
+ * mixprof process, of bpftrace and of the BPF programs (their run-time
+ * statistics) per second of sampling, the in-kernel time per sample, lost
+ * events and mixprof's peak memory.
+ */
+import path from 'node:path';
+import { WORKLOADS } from '../test/helpers/paths.js';
+import { startWorkload } from '../test/helpers/processes.js';
+import { ProcessWatch } from './processes.js';
+import { mixprof } from './profilers.js';
+
+export interface CostResult {
+  readonly label: string;
+  readonly hz: number;
+  readonly seconds: number;
+  readonly samples: number;
+  readonly lostEvents: number;
+  /** Shares of one CPU over the steady window. */
+  readonly mixprofCpu: number;
+  readonly bpftraceCpu: number;
+  readonly kernelCpu: number;
+  /** In-kernel microseconds per sample (all program runs, including those for other processes' ticks). */
+  readonly kernelUsPerSample: number;
+  readonly peakMemory: number;
+  readonly attachSeconds: number;
+}
+
+/** Samples `script args` at `hz` for `settle + seconds`, measuring the last `seconds`. */
+export async function measureCost(label: string, python: string, script: string, args: string[], hz: number, seconds: number): Promise<CostResult> {
+  const settle = 2;
+  const workload = await startWorkload(python, [path.join(WORKLOADS, script), ...args]);
+  try {
+    // Sampling goes on a little past the window: bpftrace closes its programs
+    // (and their statistics) as it ends.
+    const tail = 2;
+    const run = mixprof(hz, ['-t', String(settle + seconds + tail)]).start(workload.pid, '/dev/null');
+    run.done.catch(() => undefined);
+    const watch = new ProcessWatch(() => run.pids());
+    await run.ready;
+    watch.start();
+    await new Promise((resolve) => setTimeout(resolve, settle * 1000));
+    const before = await watch.snapshot();
+    const t0 = process.hrtime.bigint();
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    const after = await watch.snapshot();
+    const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+    await run.done;
+    const last = watch.stop();
+    const [node, bpftrace] = run.pids();
+    const cpu = (pid: number | undefined): number => (pid === undefined ? 0 : (after.get(pid)?.cpu ?? 0) - (before.get(pid)?.cpu ?? 0));
+    const kernelNs = (pid: number | undefined, at: typeof after): number => (pid === undefined ? 0 : (at.get(pid)?.bpf.ns ?? 0));
+    const samples = Number(/mixprof: (\d+) samples/.exec(run.stderr())?.[1] ?? NaN);
+    const sampledSeconds = Number(/ over ([\d.]+) s/.exec(run.stderr())?.[1] ?? NaN);
+    const windowNs = kernelNs(bpftrace, after) - kernelNs(bpftrace, before);
+    return {
+      label,
+      hz,
+      seconds: elapsed,
+      samples,
+      lostEvents: Number(/lost events: (\d+)/.exec(run.stderr())?.[1] ?? NaN),
+      mixprofCpu: cpu(node) / elapsed,
+      bpftraceCpu: cpu(bpftrace) / elapsed,
+      kernelCpu: windowNs / 1e9 / elapsed,
+      // Samples in the window, at the run's mean rate.
+      kernelUsPerSample: windowNs / 1000 / ((samples * elapsed) / sampledSeconds),
+      peakMemory: node === undefined ? 0 : (last.get(node)?.memory ?? 0),
+      attachSeconds: run.attachSeconds(),
+    };
+  } finally {
+    await workload.stop();
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Post-processing throughput: a real recorded bpftrace stream (999 Hz on the
+ * known-chain workload) replayed through parsing, chain naming, native
+ * symbolization, merging and folded output, against the live target.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseBpftraceLine } from '../src/bpf/records.js';
+import { nativeAddon } from '../src/native.js';
+import { formatFolded } from '../src/output/folded.js';
+import { attachTarget } from '../src/sample/attach.js';
+import { openTarget, readMapsText } from '../src/target/process.js';
+import { WORKLOADS } from '../test/helpers/paths.js';
+import { runMixprof, startWorkload } from '../test/helpers/processes.js';
+
+export interface PostprocessResult {
+  readonly records: number;
+  readonly samples: number;
+  /** First pass, caches cold. */
+  readonly coldSeconds: number;
+  /** Mean of the later passes. */
+  readonly warmSeconds: number;
+}
+
+export async function measurePostprocessing(python: string, seconds: number, passes: number): Promise<PostprocessResult> {
+  const workload = await startWorkload(python, [path.join(WORKLOADS, 'chains.py')]);
+  const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-replay-'));
+  try {
+    const raw = path.join(dir, 'raw.jsonl');
+    const r = await runMixprof(['sample', '-x', String(workload.pid), '-t', String(seconds), '-F', '999', '-o', '/dev/null'], { env: { MIXPROF_TRACE_RAW: raw } });
+    if (r.exitCode !== 0) throw new Error(`mixprof failed: ${r.stderr}`);
+    const lines = (await readFile(raw, 'utf8')).split('\n');
+    const addon = nativeAddon();
+    const target = openTarget(workload.pid);
+    const attached = attachTarget(addon, target, readMapsText(workload.pid)!, { extraFiles: [], nativeOnly: false }, () => undefined);
+    let records = 0;
+    let samples = 0;
+    const times: number[] = [];
+    for (let pass = 0; pass < passes; pass++) {
+      const t0 = process.hrtime.bigint();
+      const builder = attached.newBuilder({ hidePlumbing: true, maxNativeDepth: 32, threadRoots: false });
+      for (const line of lines) {
+        const event = parseBpftraceLine(line);
+        if (!event) continue;
+        builder.apply(event);
+        if (pass === 0 && event.type === 'samples') {
+          records += event.samples.length;
+          samples += event.samples.reduce((n, s) => n + s.count, 0);
+        }
+      }
+      formatFolded(builder.finish().stacks, { markPython: false });
+      times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    attached.native.close();
+    const warm = times.slice(1);
+    return { records, samples, coldSeconds: times[0]!, warmSeconds: warm.reduce((a, b) => a + b, 0) / Math.max(1, warm.length) };
+  } finally {
+    await workload.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
