@@ -19,6 +19,8 @@ export interface RunningProfiler {
   pids(): number[];
   /** Seconds from start to ready. */
   attachSeconds(): number;
+  /** Asks it to stop (SIGINT), as a user would, and waits; kills it if it does not. */
+  stop(): Promise<void>;
   kill(): void;
   stderr(): string;
 }
@@ -68,6 +70,12 @@ function running(child: ChildProcess, ready: Promise<void>, extraPids: () => num
     done,
     pids: () => [child.pid!, ...extraPids()],
     attachSeconds: () => (readyAt === null ? NaN : Number(readyAt - started) / 1e9),
+    stop: async () => {
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      await done;
+      clearTimeout(timer);
+    },
     kill: () => child.kill('SIGKILL'),
     stderr: () => stderr,
   };

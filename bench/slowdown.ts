@@ -1,8 +1,9 @@
 /**
- * Target slowdown and profiler cost: a fixed amount of CPU-bound Python work
- * (bench/workload.py) timed alone and with a profiler attached, in
- * interleaved pairs (alone, profiled, alone, profiled, ...) so that drift of a
- * shared machine hits both sides alike; the ratio of each pair is kept.
+ * Target slowdown and profiler cost. The target (bench/workload.py, CPU-bound
+ * threads in known chains, on CPU 0) reports the work it has done ten times a
+ * second; its speed is measured in alternating windows without and with the
+ * profiler attached (A B A B ... in the same process), so that the drift of a
+ * shared machine and the luck of one process's memory layout hit both sides.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,92 +14,94 @@ import { REPO } from '../test/helpers/paths.js';
 import { ProcessWatch } from './processes.js';
 import type { Profiler } from './profilers.js';
 
-export interface ProfiledRun {
-  readonly seconds: number;
-  /** CPU seconds of the profiler's processes during the work. */
+export interface ProfiledWindow {
+  /** Work per wall-clock second, without and with the profiler. */
+  readonly alone: number;
+  readonly profiled: number;
+  /** Work per second of the target's own CPU time, without and with. */
+  readonly aloneCpu: number;
+  readonly profiledCpu: number;
+  /** The profiler's processes' CPU seconds and BPF program seconds per second of the window. */
   readonly profilerCpu: number;
-  /** In-kernel BPF program seconds during the work (mixprof). */
-  readonly kernelSeconds: number;
-  readonly kernelRuns: number;
+  readonly kernelCpu: number;
   readonly attachSeconds: number;
-  readonly peakMemory: number;
 }
 
 export interface SlowdownResult {
   readonly profiler: string;
   readonly hz: number;
-  /** profiled / alone, one per pair. */
-  readonly ratios: number[];
-  readonly runs: ProfiledRun[];
+  readonly windows: ProfiledWindow[];
+  /** alone / profiled speed - 1, per pair of windows. */
+  readonly slowdowns: number[];
+  readonly cpuSlowdowns: number[];
+}
+
+interface Reading {
+  readonly time: number;
+  readonly cpu: number;
+  readonly units: number;
 }
 
 const WORKLOAD = path.join(REPO, 'bench', 'workload.py');
+const sleep = (seconds: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
-/** Runs the workload once, optionally under a profiler; returns its own timing and the profiler's cost. */
-async function runOnce(python: string, profiler: Profiler | null, dir: string): Promise<ProfiledRun> {
-  // The target runs on CPU 0 only, the profilers on CPU 1 (see profilers.ts).
-  const target = spawn('taskset', ['-c', '0', python, WORKLOAD], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: target.stdout! });
-  const next = (pattern: RegExp): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`workload: no line matching ${pattern}`)), 120_000);
-      lines.on('line', (line) => {
-        if (pattern.test(line)) {
-          clearTimeout(timer);
-          resolve(line);
-        }
-      });
-    });
+export async function measureSlowdown(python: string, profiler: Profiler, pairs: number, windowSeconds = 3): Promise<SlowdownResult> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-bench-'));
+  const target = spawn('taskset', ['-c', '0', python, WORKLOAD], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let latest: Reading | null = null;
+  let readyResolve: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (readyResolve = resolve));
+  createInterface({ input: target.stdout! }).on('line', (line) => {
+    if (line.startsWith('READY')) readyResolve();
+    const m = /^UNITS (\S+) (\S+) (\d+)$/.exec(line);
+    if (m) latest = { time: Number(m[1]), cpu: Number(m[2]), units: Number(m[3]) };
+  });
+  /** Speed over the next window: [per wall second, per CPU second]. */
+  const measure = async (): Promise<[number, number]> => {
+    const start = latest!;
+    await sleep(windowSeconds);
+    const end = latest!;
+    return [(end.units - start.units) / (end.time - start.time), (end.units - start.units) / (end.cpu - start.cpu)];
+  };
   try {
-    await next(/^READY/);
-    const run = profiler && profiler.hz > 0 ? profiler.start(target.pid!, path.join(dir, `${profiler.name.split(' ')[0]}-${profiler.hz}.out`)) : null;
-    const watch = new ProcessWatch(() => run?.pids() ?? []);
-    if (run) {
+    await ready;
+    await sleep(1);
+    const windows: ProfiledWindow[] = [];
+    for (let i = 0; i < pairs; i++) {
+      const [alone, aloneCpu] = await measure();
+      if (profiler.hz === 0) {
+        const [again, againCpu] = await measure();
+        windows.push({ alone, profiled: again, aloneCpu, profiledCpu: againCpu, profilerCpu: 0, kernelCpu: 0, attachSeconds: 0 });
+        continue;
+      }
+      const run = profiler.start(target.pid!, path.join(dir, `${profiler.name}-${profiler.hz}-${i}.out`));
       await run.ready;
-      watch.start();
+      const watch = new ProcessWatch(() => run.pids());
+      const before = await watch.snapshot();
+      const t0 = process.hrtime.bigint();
+      const [profiled, profiledCpu] = await measure();
+      const after = await watch.snapshot();
+      const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+      await run.stop();
+      let cpu = 0;
+      let kernelNs = 0;
+      for (const [pid, end] of after) {
+        const start = before.get(pid);
+        if (!start) continue;
+        cpu += end.cpu - start.cpu;
+        kernelNs += end.bpf.ns - start.bpf.ns;
+      }
+      windows.push({ alone, profiled, aloneCpu, profiledCpu, profilerCpu: cpu / elapsed, kernelCpu: kernelNs / 1e9 / elapsed, attachSeconds: run.attachSeconds() });
     }
-    const before = await watch.snapshot();
-    const done = next(/^DONE /);
-    target.stdin!.write('go\n');
-    const seconds = Number((await done).split(' ')[1]);
-    const after = await watch.snapshot();
-    watch.stop();
-    if (run) {
-      const timeout = setTimeout(() => run.kill(), 120_000);
-      await run.done;
-      clearTimeout(timeout);
-    }
-    let profilerCpu = 0;
-    let kernelNs = 0;
-    let kernelRuns = 0;
-    let peakMemory = 0;
-    for (const [pid, end] of after) {
-      const start = before.get(pid);
-      if (!start) continue;
-      profilerCpu += end.cpu - start.cpu;
-      kernelNs += end.bpf.ns - start.bpf.ns;
-      kernelRuns += end.bpf.runs - start.bpf.runs;
-      peakMemory = Math.max(peakMemory, end.memory);
-    }
-    return { seconds, profilerCpu, kernelSeconds: kernelNs / 1e9, kernelRuns, attachSeconds: run?.attachSeconds() ?? 0, peakMemory };
+    return {
+      profiler: profiler.name,
+      hz: profiler.hz,
+      windows,
+      slowdowns: windows.map((w) => w.alone / w.profiled - 1),
+      cpuSlowdowns: windows.map((w) => w.aloneCpu / w.profiledCpu - 1),
+    };
   } finally {
     target.kill('SIGKILL');
-  }
-}
-
-export async function measureSlowdown(python: string, profiler: Profiler, pairs: number): Promise<SlowdownResult> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-bench-'));
-  try {
-    const ratios: number[] = [];
-    const runs: ProfiledRun[] = [];
-    for (let i = 0; i < pairs; i++) {
-      const alone = await runOnce(python, null, dir);
-      const profiled = await runOnce(python, profiler, dir);
-      ratios.push(profiled.seconds / alone.seconds);
-      runs.push(profiled);
-    }
-    return { profiler: profiler.name, hz: profiler.hz, ratios, runs };
-  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,59 +1,59 @@
-"""A fixed amount of CPU-bound Python work in threads with known call chains
-(run one after another),
-for timing a target with and without a profiler attached. Prints READY, waits
-for a line on stdin, does the work, prints DONE <seconds>, exits."""
+"""CPU-bound Python work in threads with known call chains, run until killed,
+for timing a target with and without a profiler attached. Prints READY, then
+every 100 ms a line "UNITS <seconds> <cpu seconds> <units done>"; a unit is a
+fixed amount of work, so units per second is the target's speed."""
 import json
-import sys
 import threading
 import time
 
-ITERATIONS = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000_000
+UNIT = 20_000
+# Units done, one counter per thread: each thread only adds to its own.
+done = [0, 0, 0]
 
 
-def nested_outer(n):
-    return nested_inner(n)
+def nested_outer(slot):
+    nested_inner(slot)
 
 
-def nested_inner(n):
-    x = 0
-    for i in range(n):
-        x = (x + i) % 1000003
-    return x
+def nested_inner(slot):
+    while True:
+        x = 0
+        for i in range(UNIT):
+            x = (x + i) % 1000003
+        done[slot] += 1
 
 
 class Worker:
-    def run(self, n):
-        return self.step(n)
+    def run(self, slot):
+        self.step(slot)
 
-    def step(self, n):
-        x = 1
-        for _ in range(n):
-            x = (x * 3 + 1) % 1000003
-        return x
+    def step(self, slot):
+        while True:
+            x = 1
+            for _ in range(UNIT):
+                x = (x * 3 + 1) % 1000003
+            done[slot] += 1
 
 
-def recurse(depth, n):
+def recurse(depth, slot):
     if depth:
-        return recurse(depth - 1, n)
-    x = 0
-    for i in range(n):
-        x ^= i
-    return x
+        recurse(depth - 1, slot)
+        return
+    while True:
+        x = 0
+        for i in range(UNIT):
+            x ^= i
+        done[slot] += 1
 
 
 def main():
-    jobs = [lambda: nested_outer(ITERATIONS), lambda: Worker().run(ITERATIONS), lambda: recurse(30, ITERATIONS)]
-    threads = [threading.Thread(target=job) for job in jobs]
-    print("READY " + json.dumps({"iterations": ITERATIONS}), flush=True)
-    sys.stdin.readline()
-    start = time.perf_counter()
-    # One thread at a time: threads that fight over the GIL make the time
-    # swing by tens of percent from run to run, which would hide the effect
-    # being measured.
-    for t in threads:
-        t.start()
-        t.join()
-    print("DONE %.6f" % (time.perf_counter() - start), flush=True)
+    jobs = (nested_outer, Worker().run, lambda slot: recurse(30, slot))
+    for slot, job in enumerate(jobs):
+        threading.Thread(target=job, args=(slot,), daemon=True).start()
+    print("READY " + json.dumps({"unit": UNIT}), flush=True)
+    while True:
+        time.sleep(0.1)
+        print("UNITS %.6f %.6f %d" % (time.monotonic(), time.process_time(), sum(done)), flush=True)
 
 
 main()

@@ -94,8 +94,8 @@ export function parseSampleMap(entries: Record<string, unknown>): BpfEvent {
       tid: Number(tid),
       // Map keys print the hash signed, printf prints it unsigned.
       chain: BigInt.asUintN(64, BigInt(hash)),
-      user: parseUserStack(ustack),
-      kernel: parseKernelStack(kstack),
+      user: ustack,
+      kernel: kstack,
       count,
     });
   }

@@ -4,7 +4,7 @@
  * target still holds their code objects; native addresses are symbolized in one
  * batch at the end (the symbolizer works from a maps snapshot and the files).
  */
-import type { BpfEvent } from '../bpf/records.js';
+import { parseKernelStack, parseUserStack, type BpfEvent } from '../bpf/records.js';
 import { pythonStack, type PythonStack } from '../python/chain.js';
 import type { CodeObjectReader } from '../python/code-objects.js';
 import type { FrameLayout } from '../python/layout.js';
@@ -65,7 +65,10 @@ export class ProfileBuilder {
   private readonly threads = new Map<number, ThreadInfo>();
   private readonly pending = new Map<bigint, PendingChain>();
   private readonly chains = new Map<bigint, PythonStack>();
-  private readonly raw = new Map<string, RawSample & { count: number }>();
+  private readonly raw = new Map<string, { sample: RawSample; count: number }>();
+  /** Parsed stack texts. */
+  private readonly userStacks = new Map<string, bigint[]>();
+  private readonly kernelStacks = new Map<string, string[]>();
   lostEvents = 0;
   malformedRecords = 0;
 
@@ -125,14 +128,32 @@ export class ProfileBuilder {
 
   addSamples(samples: readonly RawSample[]): void {
     for (const sample of samples) {
-      const key = `${sample.tid}|${sample.chain}|${sample.user.join(',')}|${sample.kernel.join(';')}`;
+      const key = `${sample.tid}|${sample.chain}|${sample.user}|${sample.kernel}`;
       const existing = this.raw.get(key);
       if (existing) existing.count += sample.count;
-      else this.raw.set(key, { ...sample });
-      // New libraries show up as addresses outside the maps snapshot: refresh it
-      // now, while the target is alive.
-      this.native.noteAddresses(sample.user);
+      else this.raw.set(key, { sample, count: sample.count });
+      // New libraries show up as addresses outside the maps snapshot: look at
+      // each new user stack now, while the target is alive.
+      if (!this.userStacks.has(sample.user)) this.native.noteAddresses(this.userStack(sample.user));
     }
+  }
+
+  private userStack(text: string): bigint[] {
+    let stack = this.userStacks.get(text);
+    if (!stack) {
+      stack = parseUserStack(text);
+      this.userStacks.set(text, stack);
+    }
+    return stack;
+  }
+
+  private kernelStack(text: string): string[] {
+    let stack = this.kernelStacks.get(text);
+    if (!stack) {
+      stack = parseKernelStack(text);
+      this.kernelStacks.set(text, stack);
+    }
+    return stack;
   }
 
   finish(): Profile {
@@ -150,26 +171,27 @@ export class ProfileBuilder {
     };
     const samples = [...this.raw.values()];
     // One batch for every distinct address.
-    this.native.frames([...new Set(samples.flatMap((s) => s.user))]);
+    this.native.frames([...new Set([...this.userStacks.values()].flat())]);
     const stacks = new Map<string, StackCount>();
     const tids = new Set<number>();
-    for (const sample of samples) {
-      stats.samples += sample.count;
+    for (const { sample, count } of samples) {
+      stats.samples += count;
       tids.add(sample.tid);
       const python = sample.chain === 0n ? null : (this.chains.get(sample.chain) ?? null);
-      if (sample.chain !== 0n && !python) stats.missingChains += sample.count;
-      if (python && python.groups.length > 0) stats.withPython += sample.count;
-      if (python?.truncated) stats.truncated += sample.count;
-      if (python) stats.unknownPythonFrames += python.unknownFrames > 0 ? sample.count : 0;
-      const merged = mergeStacks(this.native.frames(sample.user), python, sample.kernel, this.options);
-      if (merged.nativeComplete) stats.nativeComplete += sample.count;
-      if (merged.mismatched) stats.mismatched += sample.count;
+      if (sample.chain !== 0n && !python) stats.missingChains += count;
+      if (python && python.groups.length > 0) stats.withPython += count;
+      if (python?.truncated) stats.truncated += count;
+      if (python && python.unknownFrames > 0) stats.unknownPythonFrames += count;
+      const native = this.native.frames(this.userStack(sample.user));
+      const merged = mergeStacks(native, python, this.kernelStack(sample.kernel), this.options);
+      if (merged.nativeComplete) stats.nativeComplete += count;
+      if (merged.mismatched) stats.mismatched += count;
       const stack = merged.frames.length > 0 ? merged.frames : [NO_STACK];
       const frames = this.options.threadRoots ? [this.threadFrame(sample.tid), ...stack] : stack;
       const key = frames.map((f) => `${f.kind}:${f.name}`).join('\u0000');
       const entry = stacks.get(key);
-      if (entry) entry.count += sample.count;
-      else stacks.set(key, { frames, count: sample.count });
+      if (entry) entry.count += count;
+      else stacks.set(key, { frames, count });
     }
     stats.threads = tids.size;
     return { stacks: [...stacks.values()], stats, threads: this.threads };

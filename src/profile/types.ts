@@ -25,15 +25,19 @@ export interface RawPythonChain {
   readonly frames: RawPythonFrame[];
 }
 
-/** Aggregated samples sharing thread, Python chain, user stack and kernel stack. */
+/**
+ * Aggregated samples sharing thread, Python chain, user stack and kernel stack.
+ * Stacks stay in bpftrace's text until the end: the same few stacks come back
+ * every second, and each distinct text is parsed once.
+ */
 export interface RawSample {
   readonly tid: number;
   /** 0n when no Python frame was found. */
   readonly chain: bigint;
-  /** Raw user addresses, leaf first, as the frame-pointer unwind gave them. */
-  readonly user: readonly bigint[];
-  /** Kernel function names, leaf first. */
-  readonly kernel: readonly string[];
+  /** ustack(perf) text: raw user addresses, leaf first. */
+  readonly user: string;
+  /** kstack text: kernel functions, leaf first. */
+  readonly kernel: string;
   readonly count: number;
 }
 
