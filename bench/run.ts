@@ -39,7 +39,7 @@ async function versions(): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const pairs = argValue('--pairs', 7);
+  const pairs = argValue('--pairs', 8);
   await enableBpfStats();
   const python = pyenvPython('3.11.7').executable;
   const austinExe = (await debianPython('austin')).executable;
@@ -102,8 +102,8 @@ async function main(): Promise<void> {
     '## Target slowdown',
     '',
     'CPU-bound Python threads in known chains (bench/workload.py) on CPU 0 report the work they finish; their speed is',
-    `measured in ${pairs} pairs of 3 s windows without and with the profiler attached (its processes on CPU 1), alternating in`,
-    'the same process. Slowdown = speed alone / speed profiled - 1, per wall-clock second and per second of the',
+    `measured in ${pairs} pairs of 3 s windows without and with the profiler attached (its processes on CPU 1), in the`,
+    'same process, the order alternating (A B, B A, ...). Slowdown = speed alone / speed profiled - 1, per wall-clock second and per second of the',
     "target's own CPU time. The first row pairs two unprofiled windows: the noise floor. Profiler CPU is what its",
     'processes (and, for mixprof, the BPF programs) used during the profiled windows, which start right after attach.',
     '',

@@ -1,9 +1,9 @@
 /**
  * Target slowdown and profiler cost. The target (bench/workload.py, CPU-bound
  * threads in known chains, on CPU 0) reports the work it has done ten times a
- * second; its speed is measured in alternating windows without and with the
- * profiler attached (A B A B ... in the same process), so that the drift of a
- * shared machine and the luck of one process's memory layout hit both sides.
+ * second; its speed is measured in pairs of windows without and with the
+ * profiler attached (A B, B A, ... in the same process), so that the drift of
+ * a shared machine and the luck of one process's memory layout hit both sides.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -68,9 +68,15 @@ export async function measureSlowdown(python: string, profiler: Profiler, pairs:
     await sleep(1);
     const windows: ProfiledWindow[] = [];
     for (let i = 0; i < pairs; i++) {
-      const [alone, aloneCpu] = await measure();
+      // Alternate which window comes first (A B, B A, ...): a drift in the
+      // machine's speed then cancels out instead of favouring one side.
+      const aloneFirst = i % 2 === 0;
+      let alone = 0;
+      let aloneCpu = 0;
+      if (aloneFirst) [alone, aloneCpu] = await measure();
       if (profiler.hz === 0) {
         const [again, againCpu] = await measure();
+        if (!aloneFirst) [alone, aloneCpu] = await measure();
         windows.push({ alone, profiled: again, aloneCpu, profiledCpu: againCpu, profilerCpu: 0, kernelCpu: 0, attachSeconds: 0 });
         continue;
       }
@@ -83,6 +89,7 @@ export async function measureSlowdown(python: string, profiler: Profiler, pairs:
       const after = await watch.snapshot();
       const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
       await run.stop();
+      if (!aloneFirst) [alone, aloneCpu] = await measure();
       let cpu = 0;
       let kernelNs = 0;
       for (const [pid, end] of after) {
