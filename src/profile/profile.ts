@@ -50,6 +50,15 @@ export interface Profile {
   readonly threads: ReadonlyMap<number, ThreadInfo>;
 }
 
+function memo<K, V>(cache: Map<K, V>, key: K, compute: (key: K) => V): V {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = compute(key);
+    cache.set(key, value);
+  }
+  return value;
+}
+
 /** A sample whose user stack could not be read and that had no Python frames. */
 const NO_STACK: Frame = { kind: 'marker', name: '[unknown]' };
 
@@ -139,21 +148,11 @@ export class ProfileBuilder {
   }
 
   private userStack(text: string): bigint[] {
-    let stack = this.userStacks.get(text);
-    if (!stack) {
-      stack = parseUserStack(text);
-      this.userStacks.set(text, stack);
-    }
-    return stack;
+    return memo(this.userStacks, text, parseUserStack);
   }
 
   private kernelStack(text: string): string[] {
-    let stack = this.kernelStacks.get(text);
-    if (!stack) {
-      stack = parseKernelStack(text);
-      this.kernelStacks.set(text, stack);
-    }
-    return stack;
+    return memo(this.kernelStacks, text, parseKernelStack);
   }
 
   finish(): Profile {
