@@ -488,13 +488,21 @@ get_sid_python() {  # TMP X.Y LIB...
   sid_download "$tmp" "python$x-minimal=$v" "libpython$x-minimal=$v" "libpython$x-stdlib=$v" "$@"
 }
 
-build_sid_python() {  # ROOT TMP X.Y LIB...
-  local root=$1 tmp=$2/debs x=$3 v f; shift 3
+# The start every sid interpreter build shares: checks, patchelf, the
+# download of its packages. Sets SID_V to the packages' version.
+sid_fetch() {  # TMP X.Y WHAT GETTER LIB...
+  local tmp=$1 x=$2 what=$3 getter=$4; shift 4
   [ "$(dpkg --print-architecture)" = amd64 ] || die "sid entries are only implemented for amd64"
   ensure_patchelf
   mkdir -p "$tmp"
-  with_lists sid "python$x packages from sid" get_sid_python "$tmp" "$x" "$@"
-  v=$(cat "$tmp/version")
+  with_lists sid "$what" "$getter" "$tmp" "$x" "$@"
+  SID_V=$(cat "$tmp/version")
+}
+
+build_sid_python() {  # ROOT TMP X.Y LIB...
+  local root=$1 tmp=$2/debs x=$3 v f; shift 3
+  sid_fetch "$tmp" "$x" "python$x packages from sid" get_sid_python "$@"
+  v=$SID_V
   note "unpacking python$x $v"
   for f in "$tmp"/*.deb; do dpkg -x "$f" "$root" || die "dpkg -x $f failed"; done
 
@@ -567,11 +575,8 @@ get_sid_debug_python() {  # TMP X.Y LIB...
 
 build_sid_debug_python() {  # ROOT TMP X.Y LIB...
   local root=$1 tmp=$2/debs x=$3 v f; shift 3
-  [ "$(dpkg --print-architecture)" = amd64 ] || die "sid entries are only implemented for amd64"
-  ensure_patchelf
-  mkdir -p "$tmp"
-  with_lists sid "python$x debug build packages from sid" get_sid_debug_python "$tmp" "$x" "$@"
-  v=$(cat "$tmp/version")
+  sid_fetch "$tmp" "$x" "python$x debug build packages from sid" get_sid_debug_python "$@"
+  v=$SID_V
   note "unpacking python${x}d $v"
   local dbgdeb=("$tmp/python$x-dbg_"*.deb) libdeb=("$tmp/libpython$x-dbg_"*.deb)
   for f in "$tmp"/*.deb; do

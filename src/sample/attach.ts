@@ -36,7 +36,7 @@ export interface Attachment {
 export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText: string, options: AttachOptions, log: (line: string) => void): Attachment {
   const memory = processMemory(addon, target.pid);
   const mappings = parseMaps(mapsText);
-  let interpreter = options.nativeOnly ? null : findInterpreter(addon, target, mappings);
+  let interpreter = options.nativeOnly ? null : findInterpreter(addon, memory, target, mappings);
   let layout: PythonLayout | null = null;
   if (interpreter) {
     try {

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type { ElfInfo, ElfSymbol, NativeAddon } from '../native.js';
 import type { PythonVersion } from '../python/layout.js';
-import { processMemory } from './memory.js';
+import type { MemoryReader } from './memory.js';
 import { loadBias } from './elf-load.js';
 import { isFileMapping, type Mapping } from './maps.js';
 import { readableFile } from './files.js';
@@ -53,6 +53,7 @@ export function versionFromHex(hex: number): PythonVersion {
 
 export function findInterpreter(
   addon: NativeAddon,
+  memory: MemoryReader,
   target: TargetProcess,
   mappings: readonly Mapping[],
 ): InterpreterModule | null {
@@ -77,7 +78,7 @@ export function findInterpreter(
     let versionSource = 'file name';
     const pyVersion = symbols['Py_Version'];
     if (pyVersion) {
-      const bytes = processMemory(addon, target.pid).read(bias + pyVersion.value, 4);
+      const bytes = memory.read(bias + pyVersion.value, 4);
       if (bytes) {
         version = versionFromHex(bytes.readUInt32LE(0));
         versionSource = 'Py_Version';

@@ -82,9 +82,9 @@ describe('a table of the wrong version is caught or harmless', () => {
     let caught = 0;
     for (const { version, workload } of targets) {
       const target = openTarget(workload.pid);
-      const interpreter = findInterpreter(addon, target, parseMaps(readMapsText(workload.pid)!));
-      assert.ok(interpreter, `no interpreter found in ${version}`);
       const memory = processMemory(addon, workload.pid);
+      const interpreter = findInterpreter(addon, memory, target, parseMaps(readMapsText(workload.pid)!));
+      assert.ok(interpreter, `no interpreter found in ${version}`);
       const tids = new Set(readdirSync(`/proc/${workload.pid}/task`).map(Number));
       const layoutFor = (minor: number): PythonLayout =>
         buildLayout(OFFSET_TABLES[minor]!, {
