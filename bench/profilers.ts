@@ -95,7 +95,8 @@ export function mixprof(hz: number, extraArgs: string[] = []): Profiler {
     hz,
     start(pid, output) {
       const args = [MIXPROF, 'sample', '-x', String(pid), '-F', String(hz), '-o', output, ...extraArgs];
-      const child = spawn(PROFILER_CPU[0]!, [...PROFILER_CPU.slice(1), process.execPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // Run as a user runs it, through its #! line (which sets V8 flags).
+      const child = spawn(PROFILER_CPU[0]!, [...PROFILER_CPU.slice(1), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
       let bpftrace: number | null = null;
       const ready = lineMatching(child.stderr!, /sampling process/).then(async () => {
         const { stdout } = await execa('pgrep', ['-P', String(child.pid), '-x', 'bpftrace'], { reject: false });

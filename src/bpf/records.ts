@@ -6,7 +6,7 @@
 import type { RawSample, ThreadInfo, RawPythonFrame } from '../profile/types.js';
 
 export type BpfEvent =
-  | { type: 'attached'; probes: number }
+  | { type: 'ready' }
   | { type: 'thread'; thread: ThreadInfo }
   | { type: 'chain'; hash: bigint; depth: number; truncated: boolean }
   | { type: 'frame'; hash: bigint; index: number; frame: RawPythonFrame }
@@ -29,8 +29,6 @@ export function parseBpftraceLine(line: string): BpfEvent | null {
   if (typeof record !== 'object' || record === null) return null;
   const { type, data } = record as { type?: unknown; data?: unknown };
   switch (type) {
-    case 'attached_probes':
-      return { type: 'attached', probes: Number((data as { probes?: unknown })?.probes ?? 0) };
     case 'lost_events':
       return { type: 'lost', events: Number((data as { events?: unknown })?.events ?? 0) };
     case 'printf':
@@ -50,6 +48,9 @@ function parsePrintf(text: string): BpfEvent | null {
   const line = text.replace(/\n$/, '');
   const fields = line.split(' ');
   switch (fields[0]) {
+    case 'R':
+      // Printed by BEGIN, which bpftrace runs once every probe is attached.
+      return { type: 'ready' };
     case 'T':
       // comm may contain spaces: everything after the tid is the name.
       return { type: 'thread', thread: { tid: Number(fields[1]), comm: fields.slice(2).join(' ') } };

@@ -111,7 +111,7 @@ export function startSampler(options: RunOptions): RunningSampler {
       if (rawFile) appendFileSync(rawFile, line + '\n');
       const event = parseBpftraceLine(line);
       if (!event) return;
-      if (event.type === 'attached' && !attached) {
+      if (event.type === 'ready' && !attached) {
         attached = true;
         clearTimeout(attachTimer);
         options.onAttached?.();

@@ -49,7 +49,9 @@ test('the sample map splits into tid, chain, user and kernel stacks', () => {
 
 test('lost events, attach and noise', () => {
   assert.deepEqual(parseBpftraceLine('{"type": "lost_events", "data": {"events": 12}}'), { type: 'lost', events: 12 });
-  assert.deepEqual(parseBpftraceLine('{"type": "attached_probes", "data": {"probes": 3}}'), { type: 'attached', probes: 3 });
+  // Sampling starts at BEGIN's "R" record, printed once every probe is attached.
+  assert.equal(parseBpftraceLine('{"type": "attached_probes", "data": {"probes": 3}}'), null);
+  assert.deepEqual(parseBpftraceLine('{"type": "printf", "data": "R 0\\n"}'), { type: 'ready' });
   assert.equal(parseBpftraceLine(''), null);
   assert.deepEqual(parseBpftraceLine('not json'), { type: 'text', text: 'not json' });
 });
