@@ -39,7 +39,7 @@ export async function measurePostprocessing(python: string, seconds: number, pas
     const times: number[] = [];
     for (let pass = 0; pass < passes; pass++) {
       const t0 = process.hrtime.bigint();
-      const builder = attached.newBuilder({ hidePlumbing: true, maxNativeDepth: 32, threadRoots: false });
+      const builder = attached.newBuilder({ hidePlumbing: true, maxNativeDepth: 32, nativeUnwind: 'fp', threadRoots: false });
       for (const line of lines) {
         const event = parseBpftraceLine(line);
         if (!event) continue;

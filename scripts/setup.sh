@@ -16,8 +16,9 @@ with_bench=0
 [ "${1:-}" = "--bench" ] && with_bench=1
 
 # Debian packages: bpftrace runs the sampler; libdw/libelf build the addon;
-# g++/make/python3 build it with node-gyp; util-linux provides setpriv.
-packages=(bpftrace libdw-dev libelf-dev g++ make python3 util-linux)
+# g++/make/python3 build it with node-gyp; util-linux provides setpriv;
+# clang, libbpf-dev and bpftool build the DWARF sampler's BPF program.
+packages=(bpftrace libdw-dev libelf-dev g++ make python3 util-linux clang libbpf-dev bpftool)
 # The tests also compare against gdb, binutils and libc6-dbg.
 [ "$with_tests" = 1 ] && packages+=(gdb binutils libc6-dbg)
 [ "$with_bench" = 1 ] && packages+=(linux-perf)
@@ -46,7 +47,7 @@ fi
 
 # The addon, when a source is newer than the built module.
 addon=native/build/Release/mixprof_native.node
-if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addon" -print -quit)" ]; then
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp bpf/dwarf-sampler.bpf.c bpf/dwarf-sampler.h -newer "$addon" -print -quit)" ]; then
   say "building the native addon"
   npx --no-install node-gyp rebuild --directory native --loglevel=error >/dev/null 2>native/build.log \
     || { cat native/build.log >&2; die "the native addon did not build (see above)"; }

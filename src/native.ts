@@ -88,6 +88,67 @@ export interface NativeSymbolizer {
   close(): void;
 }
 
+/** Offsets and limits for the DWARF sampler's Python walk (bpf/dwarf-sampler.h). */
+export interface DwarfPythonConfig {
+  maxDepth: number;
+  maxThreads: number;
+  threadKeyIsFsbase: boolean;
+  frameViaCframe: boolean;
+  hashCode: boolean;
+  runtimeAddr: bigint;
+  interpretersHead: bigint;
+  threadsHead: bigint;
+  threadNext: bigint;
+  threadKey: bigint;
+  threadFrame: bigint;
+  cframeCurrentFrame: bigint;
+  frameCode: bigint;
+  codeMask: bigint;
+  frameInstr: bigint;
+  instrMask: bigint;
+  framePrevious: bigint;
+  frameFlags: bigint;
+  codeFirstLineNo: bigint;
+}
+
+export interface DwarfSamplerOptions {
+  /** The compiled bpf/dwarf-sampler.bpf.c. */
+  object: string;
+  pid: number;
+  hz: number;
+  /** Native frames kept per sample. */
+  maxFrames: number;
+  /** Bytes of user stack copied per sample, a multiple of 1024 up to 65536. */
+  stackBytes: number;
+  /** Ring buffer size, a power of two. */
+  ringMiB: number;
+  /** Its modules and unwinder serve the unwinding; it must outlive the sampler. */
+  symbolizer: NativeSymbolizer;
+  python?: DwarfPythonConfig;
+}
+
+export interface DwarfPoll {
+  threads: { tid: number; comm: string }[];
+  /** frames: code, instr, flags, first line number per frame, innermost first. */
+  chains: { hash: bigint; truncated: boolean; frames: BigUint64Array }[];
+  /** Since the last poll, counted by thread, chain and both stacks (leaf first). */
+  samples: { tid: number; chain: bigint; user: BigUint64Array; kernel: BigUint64Array; count: number }[];
+  /** Totals since the start. */
+  dropped: number;
+  malformed: number;
+  unwind?: { stacks: number; frames: number; errors: number; liveReads: number };
+}
+
+export interface NativeDwarfSampler {
+  /** Attaches to every CPU's clock. */
+  start(): void;
+  /** Drains the ring buffer, unwinding every sample. */
+  poll(): DwarfPoll;
+  /** Detaches; a last poll() then collects what is left. */
+  stop(): void;
+  close(): void;
+}
+
 export interface NativeAddon {
   elfInfo(path: string): ElfInfo;
   lookupSymbols(path: string, names: string[]): Record<string, ElfSymbol>;
@@ -95,6 +156,12 @@ export interface NativeAddon {
   readMemory(pid: number, address: bigint, length: number): Buffer | null;
   readMemoryBatch(pid: number, addresses: BigUint64Array, lengths: Uint32Array): (Buffer | null)[];
   Symbolizer: new (options: SymbolizerOptions) => NativeSymbolizer;
+  DwarfSampler: new (options: DwarfSamplerOptions) => NativeDwarfSampler;
+}
+
+/** The DWARF sampler's BPF object, built with the addon. */
+export function dwarfSamplerObject(): string {
+  return path.join(packageRoot(), 'native', 'build', 'Release', 'dwarf-sampler.bpf.o');
 }
 
 let loaded: NativeAddon | undefined;

@@ -2,7 +2,9 @@
 #include <libelf.h>
 #include <napi.h>
 
+#include "addon_data.h"
 #include "dwarf_layout.h"
+#include "dwarf_sampler.h"
 #include "elf_file.h"
 #include "process_memory.h"
 #include "symbolizer.h"
@@ -24,7 +26,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, mixprof::ReadMemory, "readMemory"));
   exports.Set("readMemoryBatch", Napi::Function::New(env, mixprof::ReadMemoryBatch,
                                                      "readMemoryBatch"));
-  exports.Set("Symbolizer", mixprof::Symbolizer::Define(env));
+  Napi::Function symbolizer = mixprof::Symbolizer::Define(env);
+  exports.Set("Symbolizer", symbolizer);
+  auto* data = new mixprof::AddonData();
+  data->symbolizer = Napi::Persistent(symbolizer);
+  env.SetInstanceData(data);
+  exports.Set("DwarfSampler", mixprof::DwarfSampler::Define(env));
   return exports;
 }
 

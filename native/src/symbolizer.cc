@@ -279,9 +279,16 @@ Symbolizer::~Symbolizer() { Release(); }
 void Symbolizer::Release() {
   if (dwfl_ != nullptr) dwfl_end(dwfl_);
   dwfl_ = nullptr;
+  unwinder_.reset();
   known_.clear();
   cache_.clear();
   functions_.clear();
+}
+
+Unwinder* Symbolizer::unwinder(pid_t pid) {
+  if (dwfl_ == nullptr) return nullptr;
+  if (!unwinder_) unwinder_ = std::make_unique<Unwinder>(dwfl_, pid);
+  return unwinder_.get();
 }
 
 Dwfl* Symbolizer::Live(Napi::Env env) {

@@ -4,13 +4,17 @@
 
 #include <elfutils/libdwfl.h>
 #include <napi.h>
+#include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include "unwinder.h"
 
 namespace mixprof {
 
@@ -20,6 +24,10 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
 
   explicit Symbolizer(const Napi::CallbackInfo& info);
   ~Symbolizer() override;
+
+  // The CFI unwinder over this symbolizer's modules (they must cover the
+  // process `pid`); null once closed.
+  Unwinder* unwinder(pid_t pid);
 
  private:
   // A user-supplied file (-d), identified up front by build-id.
@@ -96,6 +104,7 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   std::string debuginfo_path_;
   char* debuginfo_path_ptr_ = nullptr;
   Dwfl* dwfl_ = nullptr;
+  std::unique_ptr<Unwinder> unwinder_;
   std::string root_;
   std::unordered_map<std::string, std::string> files_;
   std::vector<ExtraFile> extra_files_;

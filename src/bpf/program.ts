@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../package-root.js';
+import type { DwarfPythonConfig } from '../native.js';
 import type { PythonLayout } from '../python/layout.js';
 
 export type Constants = Record<string, number | bigint | boolean>;
@@ -92,6 +93,33 @@ export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, sett
     FR_FLAGS: frame.flags,
     CO_FIRSTLINENO: layout.code.firstLineNo,
   });
+}
+
+/** The same walk's constants for the DWARF sampler (bpf/dwarf-sampler.bpf.c). */
+export function dwarfPythonConfig(layout: PythonLayout, runtimeAddress: bigint, settings: SamplerSettings): DwarfPythonConfig {
+  const { thread, frame } = layout;
+  const big = (n: number | bigint): bigint => BigInt(n);
+  return {
+    maxDepth: settings.maxDepth,
+    maxThreads: settings.maxThreads,
+    threadKeyIsFsbase: thread.threadKeyIsFsbase,
+    frameViaCframe: thread.cframeCurrentFrame !== null,
+    hashCode: frame.instrKind !== 'pointer',
+    runtimeAddr: runtimeAddress,
+    interpretersHead: big(layout.runtime.interpretersHead),
+    threadsHead: big(layout.runtime.threadsHead),
+    threadNext: big(thread.next),
+    threadKey: big(thread.threadKey),
+    threadFrame: big(thread.frame),
+    cframeCurrentFrame: big(thread.cframeCurrentFrame ?? 0),
+    frameCode: big(frame.code),
+    codeMask: big(frame.codeMask),
+    frameInstr: big(frame.instr),
+    instrMask: big(frame.instrMask),
+    framePrevious: big(frame.previous),
+    frameFlags: big(frame.flags),
+    codeFirstLineNo: big(layout.code.firstLineNo),
+  };
 }
 
 export function nativeProgram(settings: SamplerSettings): string {

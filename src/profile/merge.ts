@@ -2,9 +2,10 @@
  * Merges one sample's native, Python and kernel stacks into a single stack.
  *
  * Walking the native stack from the leaf, each eval-loop frame is replaced by
- * the group of Python frames that call runs. Native frames are trusted only as
- * far as the frame-pointer unwind can be: the leaf address always, each caller
- * only if the callee keeps a frame pointer. Python groups left over when the
+ * the group of Python frames that call runs. After a frame-pointer unwind,
+ * native frames are trusted only as far as it can be: the leaf address
+ * always, each caller only if the callee keeps a frame pointer; a CFI unwind
+ * is trusted as far as it went. Python groups left over when the
  * trusted native frames run out (no frame pointers) go above them, so a sample
  * always keeps its Python frames.
  */
@@ -12,11 +13,15 @@ import type { NativeFrame } from '../symbolize/native.js';
 import type { PythonStack } from '../python/chain.js';
 import type { Frame } from './types.js';
 
+/** fp: frame pointers, in the kernel (bpftrace's ustack); dwarf: CFI, in user space. */
+export type NativeUnwind = 'fp' | 'dwarf';
+
 export interface MergeOptions {
   /** Hide interpreter call plumbing (PyObject_Vectorcall and the like). */
   readonly hidePlumbing: boolean;
   /** The depth at which user stacks were cut when captured. */
   readonly maxNativeDepth: number;
+  readonly nativeUnwind: NativeUnwind;
 }
 
 export interface MergedStack {
@@ -35,12 +40,13 @@ export const TRUNCATED_FRAME = '[truncated python stack]';
  * only when its callee keeps a frame pointer, and above the interrupted leaf
  * only when that frame pointer was in place at the sampled instruction.
  */
-export function trustedNativeFrames(native: readonly NativeFrame[]): NativeFrame[] {
+export function trustedNativeFrames(native: readonly NativeFrame[], unwind: NativeUnwind = 'fp'): NativeFrame[] {
   const trusted: NativeFrame[] = [];
   for (const [i, frame] of native.entries()) {
     if (!frame.mapped) break;
     trusted.push(frame);
-    if ((i === 0 ? frame.frameReady : frame.framePointer) !== true) break;
+    // A CFI unwind knows every function's frame, with or without a frame pointer.
+    if (unwind === 'fp' && (i === 0 ? frame.frameReady : frame.framePointer) !== true) break;
   }
   return trusted;
 }
@@ -51,7 +57,7 @@ export function mergeStacks(
   kernel: readonly string[],
   options: MergeOptions,
 ): MergedStack {
-  const trusted = trustedNativeFrames(native);
+  const trusted = trustedNativeFrames(native, options.nativeUnwind);
   const groups = python?.groups ?? [];
   const leafFirst: Frame[] = [];
   let next = 0;

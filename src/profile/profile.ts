@@ -10,12 +10,15 @@ import type { CodeObjectReader } from '../python/code-objects.js';
 import type { FrameLayout } from '../python/layout.js';
 import type { NativeFrames } from '../symbolize/native.js';
 import { mergeStacks } from './merge.js';
+import type { NativeUnwind } from './merge.js';
 import type { Frame, RawPythonChain, RawPythonFrame, RawSample, ThreadInfo } from './types.js';
 
 export interface ProfileOptions {
   readonly hidePlumbing: boolean;
   /** The depth at which user stacks were cut when captured. */
   readonly maxNativeDepth: number;
+  /** How user stacks were unwound: by frame pointers in the kernel, or with CFI in user space. */
+  readonly nativeUnwind: NativeUnwind;
   /** A root frame per thread: "comm (tid)". */
   readonly threadRoots: boolean;
 }
@@ -143,12 +146,13 @@ export class ProfileBuilder {
       else this.raw.set(key, { sample, count: sample.count });
       // New libraries show up as addresses outside the maps snapshot: look at
       // each new user stack now, while the target is alive.
-      if (!this.userStacks.has(sample.user)) this.native.noteAddresses(this.userStack(sample.user));
+      if (!this.userStacks.has(sample.user)) this.native.noteAddresses(this.userStack(sample.user, sample.userFrames));
+      if (sample.kernelFrames && !this.kernelStacks.has(sample.kernel)) this.kernelStacks.set(sample.kernel, [...sample.kernelFrames]);
     }
   }
 
-  private userStack(text: string): bigint[] {
-    return memo(this.userStacks, text, parseUserStack);
+  private userStack(text: string, parsed?: readonly bigint[]): bigint[] {
+    return memo(this.userStacks, text, () => (parsed ? [...parsed] : parseUserStack(text)));
   }
 
   private kernelStack(text: string): string[] {

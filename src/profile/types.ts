@@ -34,11 +34,14 @@ export interface RawSample {
   readonly tid: number;
   /** 0n when no Python frame was found. */
   readonly chain: bigint;
-  /** ustack(perf) text: raw user addresses, leaf first. */
+  /** ustack(perf) text: raw user addresses, leaf first; or a key for userFrames. */
   readonly user: string;
-  /** kstack text: kernel functions, leaf first. */
+  /** kstack text: kernel functions, leaf first; or a key for kernelFrames. */
   readonly kernel: string;
   readonly count: number;
+  /** The stacks already parsed (the DWARF sampler), leaf first. */
+  readonly userFrames?: readonly bigint[];
+  readonly kernelFrames?: readonly string[];
 }
 
 export interface ThreadInfo {

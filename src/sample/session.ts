@@ -4,7 +4,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { findBpftrace } from '../bpf/bpftrace.js';
-import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonProgram } from '../bpf/program.js';
+import { startDwarfSampler } from '../bpf/dwarf-runner.js';
+import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, dwarfPythonConfig, nativeProgram, pythonProgram } from '../bpf/program.js';
+import type { BpfEvent } from '../bpf/records.js';
 import { startSampler, type RunningSampler, type StopReason } from '../bpf/runner.js';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
@@ -13,6 +15,7 @@ import { formatReport } from '../output/report.js';
 import type { Profile } from '../profile/profile.js';
 import type { OffsetSource } from '../python/attach.js';
 import { attachTarget } from './attach.js';
+import { chooseUnwind, type UnwindChoice } from './unwind.js';
 import { checkPrivileges } from '../target/privileges.js';
 import { isAlive, openTarget, readMapsText } from '../target/process.js';
 
@@ -31,6 +34,7 @@ export interface SampleOptions {
   readonly quiet: boolean;
   /** Where offsets may come from, in order (default: all). */
   readonly offsetSources?: readonly OffsetSource[];
+  readonly unwind?: UnwindChoice;
 }
 
 export interface SampleResult {
@@ -40,11 +44,14 @@ export interface SampleResult {
 
 export const MAX_PYTHON_DEPTH = 128;
 const MAX_THREADS_SEARCHED = 512;
+/** Native frames kept by a DWARF unwind. */
+const DWARF_MAX_FRAMES = 256;
+/** Stack copied per DWARF sample (perf's default is 8 KiB); deeper words are read live. */
+const DWARF_STACK_BYTES = 16384;
 
 export async function sample(options: SampleOptions, log: (line: string) => void): Promise<SampleResult> {
   checkPrivileges();
   const target = openTarget(options.pid);
-  const bpftrace = await findBpftrace();
   const addon = nativeAddon();
   const mapsText = readMapsText(target.pid);
   if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
@@ -52,28 +59,44 @@ export async function sample(options: SampleOptions, log: (line: string) => void
   const attached = attachTarget(addon, target, mapsText, options, log);
   const { interpreter, layout, native, noFramePointers } = attached;
   try {
+    const { unwind, why } = chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, !noFramePointers);
+    if (!options.quiet) log(`mixprof: native stacks unwound with ${unwind === 'dwarf' ? 'DWARF call frame information' : 'frame pointers'} (${why})`);
     const settings = {
       pid: target.pid,
       hz: options.hz,
       maxDepth: options.maxDepth,
       maxThreads: MAX_THREADS_SEARCHED,
-      userDepth: noFramePointers ? SHORT_USER_STACK_DEPTH : FULL_USER_STACK_DEPTH,
+      userDepth: unwind === 'dwarf' ? DWARF_MAX_FRAMES : noFramePointers ? SHORT_USER_STACK_DEPTH : FULL_USER_STACK_DEPTH,
     };
-    const program = layout && interpreter ? pythonProgram(layout, interpreter.runtimeAddress, settings) : nativeProgram(settings);
-    const builder = attached.newBuilder({ hidePlumbing: options.hidePlumbing, maxNativeDepth: settings.userDepth, threadRoots: options.threadRoots });
+    const builder = attached.newBuilder({ hidePlumbing: options.hidePlumbing, maxNativeDepth: settings.userDepth, nativeUnwind: unwind, threadRoots: options.threadRoots });
     let startedAt = 0;
-    const sampler: RunningSampler = startSampler({
-      bpftrace: bpftrace.path,
-      program,
+    const common = {
       pid: target.pid,
       durationSeconds: options.durationSeconds,
-      onEvent: (event) => builder.apply(event),
+      onEvent: (event: BpfEvent) => builder.apply(event),
       onAttached: () => {
         startedAt = Date.now();
         if (!options.quiet) log(`mixprof: sampling process ${target.pid} at ${options.hz} Hz${options.durationSeconds ? ` for ${options.durationSeconds} s` : ''}; Ctrl-C to stop`);
       },
       isTargetAlive: () => isAlive(target.pid),
-    });
+    };
+    const python = layout && interpreter ? layout : null;
+    const sampler: RunningSampler =
+      unwind === 'dwarf'
+        ? startDwarfSampler({
+            ...common,
+            addon,
+            symbolizer: native.symbolizerForUnwinding(),
+            hz: options.hz,
+            python: python && interpreter ? dwarfPythonConfig(python, interpreter.runtimeAddress, settings) : null,
+            maxFrames: DWARF_MAX_FRAMES,
+            stackBytes: DWARF_STACK_BYTES,
+          })
+        : startSampler({
+            ...common,
+            bpftrace: (await findBpftrace()).path,
+            program: python && interpreter ? pythonProgram(python, interpreter.runtimeAddress, settings) : nativeProgram(settings),
+          });
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
     // The first Ctrl-C stops cleanly; a second one does not wait for bpftrace.
     let signalled = 0;
@@ -97,7 +120,7 @@ export async function sample(options: SampleOptions, log: (line: string) => void
     const profile = builder.finish();
     writeOutput(options.output, formatFolded(profile.stacks, { markPython: options.markPython }));
     if (!options.quiet) {
-      for (const line of formatReport(profile.stats, { hz: options.hz, seconds, python: layout !== null, noFramePointers: noFramePointers ? interpreter!.path : null, stopReason: describeStop(run.reason, run.killed), stackErrors: run.stackErrors })) log(line);
+      for (const line of formatReport(profile.stats, { hz: options.hz, seconds, python: layout !== null, noFramePointers: noFramePointers && unwind === 'fp' ? interpreter!.path : null, stopReason: describeStop(run.reason, run.killed), stackErrors: run.stackErrors })) log(line);
     }
     return { profile, reason: run.reason };
   } finally {

@@ -105,6 +105,11 @@ export class NativeFrames {
     this.checked.clear();
   }
 
+  /** The addon's symbolizer, whose modules the DWARF sampler unwinds with. */
+  symbolizerForUnwinding(): NativeSymbolizer {
+    return this.symbolizer;
+  }
+
   /** Symbolizes every address not seen before in one call to the addon. */
   frames(addresses: readonly bigint[]): NativeFrame[] {
     const missing = [...new Set(addresses.filter((a) => !this.cache.has(a)))];

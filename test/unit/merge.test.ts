@@ -11,7 +11,7 @@ function nat(name: string, role: NativeRole = 'code', framePointer: boolean | nu
 }
 const py = (...names: string[]): Frame[] => names.map((name) => ({ kind: 'python', name }));
 const names = (frames: readonly Frame[]): string[] => frames.map((f) => f.name);
-const HIDE = { hidePlumbing: true, maxNativeDepth: 127 };
+const HIDE = { hidePlumbing: true, maxNativeDepth: 127, nativeUnwind: 'fp' as const };
 
 test('each eval-loop frame is replaced by its group of Python frames, innermost first', () => {
   const native = [
@@ -34,7 +34,7 @@ test('each eval-loop frame is replaced by its group of Python frames, innermost 
 
 test('--no-hide keeps interpreter plumbing', () => {
   const native = [nat('_PyEval_EvalFrameDefault', 'eval'), nat('PyObject_Vectorcall', 'plumbing'), nat('start_thread', 'root')];
-  const merged = mergeStacks(native, { groups: [py('f')], truncated: false, unknownFrames: 0 }, [], { hidePlumbing: false, maxNativeDepth: 127 });
+  const merged = mergeStacks(native, { groups: [py('f')], truncated: false, unknownFrames: 0 }, [], { hidePlumbing: false, maxNativeDepth: 127, nativeUnwind: 'fp' });
   assert.deepEqual(names(merged.frames), ['start_thread', 'PyObject_Vectorcall', 'f']);
 });
 
@@ -89,5 +89,21 @@ test('a leaf caught before its frame pointer is set up trusts no caller (the unw
   assert.deepEqual(trustedNativeFrames(native).map((f) => f.name), ['PyStackRef_CLOSE']);
   const merged = mergeStacks(native, { groups: [py('inner'), py('outer')], truncated: false, unknownFrames: 0 }, [], HIDE);
   assert.deepEqual(names(merged.frames), ['outer', 'inner', 'PyStackRef_CLOSE']);
+  assert.equal(merged.mismatched, false);
+});
+
+test('a CFI unwind is trusted whole: Python groups go between the C frames around them', () => {
+  // No frame pointers anywhere: a frame-pointer unwind would trust the leaf only.
+  const native = [
+    nat('XML_Parse', 'code', false),
+    nat('pyexpat_xmlparser_Parse', 'code', false),
+    nat('_PyEval_EvalFrameDefault', 'eval', false),
+    nat('start_thread', 'root', false),
+  ];
+  const python: PythonStack = { groups: [py('parse', 'main')], truncated: false, unknownFrames: 0 };
+  assert.deepEqual(trustedNativeFrames(native, 'fp').length, 1);
+  const merged = mergeStacks(native, python, ['do_syscall_64'], { ...HIDE, nativeUnwind: 'dwarf' });
+  assert.deepEqual(names(merged.frames), ['start_thread', 'main', 'parse', 'pyexpat_xmlparser_Parse', 'XML_Parse', 'do_syscall_64']);
+  assert.equal(merged.nativeComplete, true);
   assert.equal(merged.mismatched, false);
 });

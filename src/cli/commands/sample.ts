@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { MixprofError } from '../../errors.js';
 import { MAX_PYTHON_DEPTH, sample } from '../../sample/session.js';
 import { OFFSET_SOURCES, type OffsetSource } from '../../python/attach.js';
+import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
 import { collect, positiveInteger, positiveSeconds } from '../options.js';
 
 const MAX_HZ = 10_000;
@@ -30,6 +31,7 @@ interface SampleFlags {
   nativeOnly?: boolean;
   quiet?: boolean;
   offsetsFrom?: OffsetSource;
+  unwind: UnwindChoice;
 }
 
 export function sampleCommand(): Command {
@@ -46,6 +48,11 @@ export function sampleCommand(): Command {
     .option('--native-only', 'do not walk Python frames: native and kernel frames only')
     .addOption(
       new Option('--offsets-from <SOURCE>', "take CPython struct offsets only from this source (default: the interpreter's _Py_DebugOffsets, then DWARF, then the built-in table)").choices(OFFSET_SOURCES),
+    )
+    .addOption(
+      new Option('--unwind <HOW>', 'native stacks: fp (frame pointers, in the kernel), dwarf (CFI of a copy of the stack, in user space), auto (fp when the interpreter keeps frame pointers)')
+        .choices(UNWIND_CHOICES)
+        .default('auto'),
     )
     .option('-q, --quiet', 'print nothing on stderr but errors')
     .addHelpText('after', EXAMPLES)
@@ -71,6 +78,7 @@ export function sampleCommand(): Command {
           maxDepth: MAX_PYTHON_DEPTH,
           nativeOnly: flags.nativeOnly ?? false,
           quiet: flags.quiet ?? false,
+          unwind: flags.unwind,
           ...(flags.offsetsFrom ? { offsetSources: [flags.offsetsFrom] } : {}),
         },
         (line) => process.stderr.write(line + '\n'),

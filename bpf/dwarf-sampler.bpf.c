@@ -1,0 +1,253 @@
+/*
+ * mixprof: sample one process for unwinding with DWARF call frame information
+ * in user space (the way perf --call-graph=dwarf does), walking its CPython
+ * frames in the same sample.
+ *
+ * Loaded by the addon (native/src/dwarf_sampler.cc) with libbpf and attached
+ * to a cpu-clock perf event on every CPU. Per sample of the target it sends,
+ * through a ring buffer:
+ *   a chain record    the Python frames of a chain the first time it is seen
+ *                     (the same walk and FNV-1a hash as bpf/python-sampler.bt)
+ *   a sample record   thread, chain hash, the user registers, the kernel stack
+ *                     and a copy of the top of the user stack
+ * Its configuration (offsets from the same PythonLayout that fills the
+ * bpftrace template) is written by the addon before loading.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "dwarf-sampler.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the addon before loading. */
+const volatile struct sampler_config cfg = {};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 16 << 20);
+} records SEC(".maps");
+
+/* Scratch space, one slot per CPU (the addon sets max_entries to the CPU
+   count): records are too large for the 512-byte BPF stack, and a sample
+   record for a per-CPU array (32 KiB at most). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct sample_record);
+} sample_scratch SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct chain_record);
+} chain_scratch SEC(".maps");
+
+/* Thread id -> its PyThreadState, re-checked on every use. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);
+  __type(value, __u64);
+} tstates SEC(".maps");
+
+/* Chains already sent; LRU, so a chain evicted is sent again (user space ignores repeats). */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64);
+  __type(value, __u8);
+} seen SEC(".maps");
+
+/* [0] records dropped because the ring buffer was full. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} dropped SEC(".maps");
+
+static __always_inline __u64 read_u64(__u64 addr) {
+  __u64 value = 0;
+  if (bpf_probe_read_user(&value, sizeof(value), (const void *)addr) != 0) return 0;
+  return value;
+}
+
+static __always_inline void count_drop(void) {
+  __u32 zero = 0;
+  __u64 *n = bpf_map_lookup_elem(&dropped, &zero);
+  if (n) __sync_fetch_and_add(n, 1);
+}
+
+/* Loops run through bpf_loop(): the verifier checks each body once instead
+   of every iteration of every path. */
+
+struct thread_search {
+  __u64 key;
+  __u64 t;
+  __u64 found;
+};
+
+static long thread_step(__u64 i, void *arg) {
+  struct thread_search *ts = arg;
+  if (!ts->t) return 1;
+  if (read_u64(ts->t + cfg.ts_thread_key) == ts->key) {
+    ts->found = ts->t;
+    return 1;
+  }
+  ts->t = read_u64(ts->t + cfg.ts_next);
+  return 0;
+}
+
+static __always_inline __u64 thread_state(__u32 tid, struct task_struct *task) {
+  __u64 key = tid;
+  if (cfg.thread_key_is_fsbase) key = BPF_CORE_READ(task, thread.fsbase);
+  __u64 *cached = bpf_map_lookup_elem(&tstates, &tid);
+  if (cached && *cached && read_u64(*cached + cfg.ts_thread_key) == key) return *cached;
+
+  __u64 interp = read_u64(cfg.runtime_addr + cfg.rt_interp_head);
+  struct thread_search search = {.key = key, .t = interp ? read_u64(interp + cfg.is_threads_head) : 0};
+  bpf_loop(cfg.max_threads, thread_step, &search, 0);
+  if (search.found) bpf_map_update_elem(&tstates, &tid, &search.found, BPF_ANY);
+  return search.found;
+}
+
+struct walk {
+  __u64 f;
+  __u64 hash;
+  __u32 depth;
+};
+
+static long hash_step(__u64 i, void *arg) {
+  struct walk *w = arg;
+  if (!w->f) return 1;
+  if (cfg.hash_code) w->hash = (w->hash ^ (read_u64(w->f + cfg.fr_code) & cfg.code_mask)) * 1099511628211ULL;
+  w->hash = (w->hash ^ (read_u64(w->f + cfg.fr_instr) & cfg.instr_mask)) * 1099511628211ULL;
+  w->f = read_u64(w->f + cfg.fr_previous);
+  w->depth++;
+  return 0;
+}
+
+struct fill {
+  __u64 f;
+  struct chain_record *c;
+};
+
+static long fill_step(__u64 i, void *arg) {
+  struct fill *fl = arg;
+  if (!fl->f || i >= MAX_PYTHON_DEPTH) return 1;
+  struct python_frame *out = &fl->c->frames[i];
+  __u64 code = read_u64(fl->f + cfg.fr_code) & cfg.code_mask;
+  out->code = code;
+  out->instr = read_u64(fl->f + cfg.fr_instr) & cfg.instr_mask;
+  out->flags = read_u64(fl->f + cfg.fr_flags);
+  __u32 line = 0;
+  bpf_probe_read_user(&line, sizeof(line), (const void *)(code + cfg.co_firstlineno));
+  out->first_line = line;
+  fl->f = read_u64(fl->f + cfg.fr_previous);
+  return 0;
+}
+
+/* Walks the Python frames, hashing them; sends the chain the first time it is seen. */
+static __always_inline __u64 python_chain(__u32 tid, struct task_struct *task) {
+  __u64 ts = thread_state(tid, task);
+  if (!ts) return 0;
+  __u64 frame = read_u64(ts + cfg.ts_frame);
+  if (cfg.frame_via_cframe && frame) frame = read_u64(frame + cfg.cframe_current);
+
+  struct walk w = {.f = frame, .hash = 14695981039346656037ULL};
+  __u32 limit = cfg.max_depth < MAX_PYTHON_DEPTH ? cfg.max_depth : MAX_PYTHON_DEPTH;
+  bpf_loop(limit, hash_step, &w, 0);
+  if (w.depth == 0) return 0;
+  __u64 h = w.hash;
+
+  if (bpf_map_lookup_elem(&seen, &h)) return h;
+  __u32 zero = 0;
+  struct chain_record *c = bpf_map_lookup_elem(&chain_scratch, &zero);
+  if (!c) return h;
+  c->kind = RECORD_CHAIN;
+  c->depth = w.depth;
+  c->truncated = w.f != 0;
+  c->hash = h;
+  struct fill fl = {.f = frame, .c = c};
+  bpf_loop(w.depth, fill_step, &fl, 0);
+  __u64 size = offsetof(struct chain_record, frames) + (__u64)(w.depth & 0x1ff) * sizeof(struct python_frame);
+  if (size > sizeof(*c)) size = sizeof(*c);
+  if (bpf_ringbuf_output(&records, c, size, 0) != 0) {
+    count_drop();
+    return h;
+  }
+  __u8 one = 1;
+  bpf_map_update_elem(&seen, &h, &one, BPF_ANY);
+  return h;
+}
+
+struct copy {
+  struct sample_record *s;
+  __u64 sp;
+  __u32 copied;
+};
+
+/* Copies the stack a chunk at a time: a read crossing the end of the
+   stack's mapping fails whole, and the chunks before it are still good. */
+static long copy_step(__u64 i, void *arg) {
+  struct copy *cp = arg;
+  if (cp->copied >= cfg.stack_bytes || i >= MAX_STACK_BYTES / STACK_CHUNK) return 1;
+  if (bpf_probe_read_user(&cp->s->stack[i * STACK_CHUNK], STACK_CHUNK, (const void *)(cp->sp + i * STACK_CHUNK)) != 0) return 1;
+  cp->copied += STACK_CHUNK;
+  return 0;
+}
+
+SEC("perf_event")
+int sample(struct bpf_perf_event_data *ctx) {
+  __u64 id = bpf_get_current_pid_tgid();
+  if ((__u32)(id >> 32) != cfg.target_pid) return 0;
+  __u32 tid = (__u32)id;
+  __u32 cpu = bpf_get_smp_processor_id();
+  struct sample_record *s = bpf_map_lookup_elem(&sample_scratch, &cpu);
+  if (!s) return 0;
+  struct task_struct *task = bpf_get_current_task_btf();
+
+  s->kind = RECORD_SAMPLE;
+  s->tid = tid;
+  s->chain = cfg.python ? python_chain(tid, task) : 0;
+  bpf_get_current_comm(s->comm, sizeof(s->comm));
+
+  /* The user registers saved on entry to the kernel, whichever mode the tick hit. */
+  struct pt_regs regs;
+  if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(task)) != 0) return 0;
+  s->regs[0] = regs.ax;
+  s->regs[1] = regs.dx;
+  s->regs[2] = regs.cx;
+  s->regs[3] = regs.bx;
+  s->regs[4] = regs.si;
+  s->regs[5] = regs.di;
+  s->regs[6] = regs.bp;
+  s->regs[7] = regs.sp;
+  s->regs[8] = regs.r8;
+  s->regs[9] = regs.r9;
+  s->regs[10] = regs.r10;
+  s->regs[11] = regs.r11;
+  s->regs[12] = regs.r12;
+  s->regs[13] = regs.r13;
+  s->regs[14] = regs.r14;
+  s->regs[15] = regs.r15;
+  s->regs[16] = regs.ip;
+
+  long kbytes = bpf_get_stack(ctx, s->kernel, sizeof(s->kernel), 0);
+  s->kernel_depth = kbytes > 0 ? (__u64)kbytes / 8 : 0;
+
+  struct copy cp = {.s = s, .sp = regs.sp};
+  bpf_loop(MAX_STACK_BYTES / STACK_CHUNK, copy_step, &cp, 0);
+  __u32 copied = cp.copied;
+  s->stack_size = copied;
+
+  __u64 size = offsetof(struct sample_record, stack) + copied;
+  if (size > sizeof(*s)) size = sizeof(*s);
+  if (bpf_ringbuf_output(&records, s, size, 0) != 0) count_drop();
+  return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * What bpf/dwarf-sampler.bpf.c and the addon (native/src/dwarf_sampler.cc)
+ * share: the configuration the addon writes before loading, and the records
+ * the program sends through its ring buffer.
+ */
+#pragma once
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define MAX_PYTHON_DEPTH 256
+#define KERNEL_DEPTH 64
+#define STACK_CHUNK 1024
+#define MAX_STACK_BYTES 65536
+#define RECORD_CHAIN 1
+#define RECORD_SAMPLE 2
+/* Registers in DWARF order for x86-64: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip. */
+#define DWARF_REGS 17
+
+/* Offsets and limits, from the same PythonLayout that fills the bpftrace template. */
+struct sampler_config {
+  __u32 target_pid;
+  __u32 stack_bytes;
+  __u32 python;
+  __u32 max_depth;
+  __u32 max_threads;
+  __u32 thread_key_is_fsbase;
+  __u32 frame_via_cframe;
+  __u32 hash_code;
+  __u64 runtime_addr;
+  __u64 rt_interp_head;
+  __u64 is_threads_head;
+  __u64 ts_next;
+  __u64 ts_thread_key;
+  __u64 ts_frame;
+  __u64 cframe_current;
+  __u64 fr_code;
+  __u64 code_mask;
+  __u64 fr_instr;
+  __u64 instr_mask;
+  __u64 fr_previous;
+  __u64 fr_flags;
+  __u64 co_firstlineno;
+};
+
+struct python_frame {
+  __u64 code;
+  __u64 instr;
+  __u64 flags;
+  __u64 first_line;
+};
+
+/* The Python frames of a chain, sent the first time the chain is seen. */
+struct chain_record {
+  __u32 kind;
+  __u32 depth;
+  __u32 truncated;
+  __u32 pad;
+  __u64 hash;
+  struct python_frame frames[MAX_PYTHON_DEPTH];
+};
+
+/* One sample; only the first stack_size bytes of stack are sent. */
+struct sample_record {
+  __u32 kind;
+  __u32 tid;
+  __u32 kernel_depth;
+  __u32 stack_size;
+  __u64 chain;
+  __u64 regs[DWARF_REGS];
+  char comm[16];
+  __u64 kernel[KERNEL_DEPTH];
+  __u8 stack[MAX_STACK_BYTES];
+};

@@ -1,0 +1,428 @@
+#include "dwarf_sampler.h"
+
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+
+#include "addon_data.h"
+#include "errors.h"
+
+extern "C" {
+#include "../../bpf/dwarf-sampler.h"
+}
+
+namespace mixprof {
+
+namespace {
+
+// libbpf's messages, kept so a failure can say why (the verifier's last
+// lines); printed nowhere otherwise.
+std::deque<std::string>& LibbpfLog() {
+  static std::deque<std::string> log;
+  return log;
+}
+
+int KeepLibbpfMessage(enum libbpf_print_level level, const char* format,
+                      va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char line[512];
+  int n = std::vsnprintf(line, sizeof line, format, args);
+  auto& log = LibbpfLog();
+  log.emplace_back(line);
+  if (log.size() > 12) log.pop_front();
+  return n;
+}
+
+std::string LibbpfTail() {
+  std::string out;
+  for (const auto& line : LibbpfLog()) out += line;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+[[noreturn]] void ThrowLibbpf(Napi::Env env, int err, const std::string& what) {
+  err = std::abs(err);
+  std::string tail = LibbpfTail();
+  ThrowCodeError(env, ErrnoCode(err),
+                 what + ": " + std::strerror(err) +
+                     (tail.empty() ? "" : "\n" + tail));
+}
+
+double NumberOption(Napi::Env env, const Napi::Object& options,
+                    const char* name, double low, double high) {
+  Napi::Value v = options.Get(name);
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(d >= low && d <= high) || std::floor(d) != d) {
+    ThrowRangeError(env, std::string("options.") + name +
+                             " must be an integer in [" +
+                             std::to_string(static_cast<int64_t>(low)) + ", " +
+                             std::to_string(static_cast<int64_t>(high)) + "]");
+  }
+  return d;
+}
+
+uint64_t BigOption(Napi::Env env, const Napi::Object& options,
+                   const char* name) {
+  Napi::Value v = options.Get(name);
+  if (!v.IsBigInt()) {
+    ThrowTypeError(env, std::string("options.python.") + name +
+                            " must be a bigint");
+  }
+  bool lossless = false;
+  uint64_t value = v.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) {
+    ThrowRangeError(env, std::string("options.python.") + name +
+                             " must fit in 64 bits");
+  }
+  return value;
+}
+
+void FillPythonConfig(Napi::Env env, const Napi::Object& py,
+                      sampler_config* cfg) {
+  cfg->python = 1;
+  cfg->max_depth = static_cast<uint32_t>(
+      NumberOption(env, py, "maxDepth", 1, MAX_PYTHON_DEPTH));
+  cfg->max_threads =
+      static_cast<uint32_t>(NumberOption(env, py, "maxThreads", 1, 4096));
+  cfg->thread_key_is_fsbase = py.Get("threadKeyIsFsbase").ToBoolean();
+  cfg->frame_via_cframe = py.Get("frameViaCframe").ToBoolean();
+  cfg->hash_code = py.Get("hashCode").ToBoolean();
+  cfg->runtime_addr = BigOption(env, py, "runtimeAddr");
+  cfg->rt_interp_head = BigOption(env, py, "interpretersHead");
+  cfg->is_threads_head = BigOption(env, py, "threadsHead");
+  cfg->ts_next = BigOption(env, py, "threadNext");
+  cfg->ts_thread_key = BigOption(env, py, "threadKey");
+  cfg->ts_frame = BigOption(env, py, "threadFrame");
+  cfg->cframe_current = BigOption(env, py, "cframeCurrentFrame");
+  cfg->fr_code = BigOption(env, py, "frameCode");
+  cfg->code_mask = BigOption(env, py, "codeMask");
+  cfg->fr_instr = BigOption(env, py, "frameInstr");
+  cfg->instr_mask = BigOption(env, py, "instrMask");
+  cfg->fr_previous = BigOption(env, py, "framePrevious");
+  cfg->fr_flags = BigOption(env, py, "frameFlags");
+  cfg->co_firstlineno = BigOption(env, py, "codeFirstLineNo");
+}
+
+Napi::Value U64Array(Napi::Env env, const std::vector<uint64_t>& values) {
+  auto array = Napi::TypedArrayOf<uint64_t>::New(env, values.size(),
+                                                 napi_biguint64_array);
+  if (!values.empty()) {
+    std::memcpy(array.Data(), values.data(), values.size() * sizeof(uint64_t));
+  }
+  return array;
+}
+
+}  // namespace
+
+Napi::Function DwarfSampler::Define(Napi::Env env) {
+  return DefineClass(env, "DwarfSampler",
+                     {
+                         InstanceMethod("start", &DwarfSampler::Start),
+                         InstanceMethod("poll", &DwarfSampler::Poll),
+                         InstanceMethod("stop", &DwarfSampler::Stop),
+                         InstanceMethod("close", &DwarfSampler::Close),
+                     });
+}
+
+DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<DwarfSampler>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    ThrowTypeError(env, "DwarfSampler needs an options object");
+  }
+  Napi::Object options = info[0].As<Napi::Object>();
+  std::string object_path = options.Get("object").IsString()
+                                ? options.Get("object").As<Napi::String>().Utf8Value()
+                                : "";
+  if (object_path.empty()) ThrowTypeError(env, "options.object must be a path");
+  pid_ = static_cast<pid_t>(NumberOption(env, options, "pid", 1, INT32_MAX));
+  hz_ = static_cast<int>(NumberOption(env, options, "hz", 1, 100000));
+  max_frames_ = static_cast<size_t>(
+      NumberOption(env, options, "maxFrames", 1, 4096));
+  double stack_bytes =
+      NumberOption(env, options, "stackBytes", STACK_CHUNK, MAX_STACK_BYTES);
+  if (std::fmod(stack_bytes, STACK_CHUNK) != 0) {
+    ThrowRangeError(env, "options.stackBytes must be a multiple of " +
+                             std::to_string(STACK_CHUNK));
+  }
+  double ring_mib = NumberOption(env, options, "ringMiB", 1, 1024);
+  if ((static_cast<uint32_t>(ring_mib) & (static_cast<uint32_t>(ring_mib) - 1)) != 0) {
+    ThrowRangeError(env, "options.ringMiB must be a power of two");
+  }
+
+  Napi::Value sym = options.Get("symbolizer");
+  auto* data = env.GetInstanceData<AddonData>();
+  if (!sym.IsObject() || data == nullptr ||
+      !sym.As<Napi::Object>().InstanceOf(data->symbolizer.Value())) {
+    ThrowTypeError(env, "options.symbolizer must be a Symbolizer");
+  }
+  symbolizer_ = Napi::ObjectWrap<Symbolizer>::Unwrap(sym.As<Napi::Object>());
+  symbolizer_ref_ = Napi::Persistent(sym.As<Napi::Object>());
+
+  sampler_config cfg{};
+  cfg.target_pid = static_cast<uint32_t>(pid_);
+  cfg.stack_bytes = static_cast<uint32_t>(stack_bytes);
+  Napi::Value py = options.Get("python");
+  if (py.IsObject()) FillPythonConfig(env, py.As<Napi::Object>(), &cfg);
+
+  libbpf_set_print(KeepLibbpfMessage);
+  LibbpfLog().clear();
+  object_ = bpf_object__open_file(object_path.c_str(), nullptr);
+  int err = libbpf_get_error(object_);
+  if (err != 0) {
+    object_ = nullptr;
+    ThrowLibbpf(env, err, "cannot open " + object_path);
+  }
+  try {
+    bpf_map* rodata = nullptr;
+    bpf_map* map = nullptr;
+    bpf_object__for_each_map(map, object_) {
+      const char* name = bpf_map__name(map);
+      if (bpf_map__is_internal(map) && std::strstr(name, ".rodata") != nullptr) rodata = map;
+    }
+    size_t size = 0;
+    if (rodata == nullptr || bpf_map__initial_value(rodata, &size) == nullptr ||
+        size != sizeof(cfg)) {
+      ThrowCodeError(env, "EBPFOBJECT",
+                     object_path + " does not match this addon (rebuild it)");
+    }
+    if ((err = bpf_map__set_initial_value(rodata, &cfg, sizeof(cfg))) != 0) {
+      ThrowLibbpf(env, err, "cannot configure the sampler");
+    }
+    int cpus = libbpf_num_possible_cpus();
+    bpf_map* scratch = bpf_object__find_map_by_name(object_, "sample_scratch");
+    bpf_map* records = bpf_object__find_map_by_name(object_, "records");
+    bpf_map* dropped = bpf_object__find_map_by_name(object_, "dropped");
+    program_ = bpf_object__find_program_by_name(object_, "sample");
+    if (cpus <= 0 || scratch == nullptr || records == nullptr ||
+        dropped == nullptr || program_ == nullptr) {
+      ThrowCodeError(env, "EBPFOBJECT",
+                     object_path + " does not match this addon (rebuild it)");
+    }
+    bpf_map__set_max_entries(scratch, static_cast<uint32_t>(cpus));
+    bpf_map__set_max_entries(records, static_cast<uint32_t>(ring_mib) << 20);
+    if ((err = bpf_object__load(object_)) != 0) {
+      ThrowLibbpf(env, err, "cannot load the sampler into the kernel");
+    }
+    dropped_fd_ = bpf_map__fd(dropped);
+    ring_ = ring_buffer__new(bpf_map__fd(records), &DwarfSampler::OnRecord,
+                             this, nullptr);
+    if (ring_ == nullptr) ThrowLibbpf(env, errno, "cannot open the ring buffer");
+  } catch (...) {
+    Release();
+    throw;
+  }
+}
+
+DwarfSampler::~DwarfSampler() { Release(); }
+
+void DwarfSampler::Detach() {
+  for (bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+  for (int fd : perf_fds_) close(fd);
+  perf_fds_.clear();
+}
+
+void DwarfSampler::Release() {
+  Detach();
+  if (ring_ != nullptr) ring_buffer__free(ring_);
+  ring_ = nullptr;
+  if (object_ != nullptr) bpf_object__close(object_);
+  object_ = nullptr;
+  program_ = nullptr;
+  symbolizer_ = nullptr;
+  if (!symbolizer_ref_.IsEmpty()) symbolizer_ref_.Reset();
+}
+
+Napi::Value DwarfSampler::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (object_ == nullptr) ThrowCodeError(env, "ECLOSED", "DwarfSampler is closed");
+  if (!links_.empty()) return env.Undefined();
+  int cpus = libbpf_num_possible_cpus();
+  for (int cpu = 0; cpu < cpus; cpu++) {
+    perf_event_attr attr{};
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    attr.freq = 1;
+    attr.sample_freq = static_cast<uint64_t>(hz_);
+    int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, -1, cpu, -1,
+                                      PERF_FLAG_FD_CLOEXEC));
+    if (fd < 0) {
+      if (errno == ENODEV) continue;  // a possible CPU that is offline
+      int saved = errno;
+      Detach();
+      ThrowErrno(env, saved, "perf_event_open on CPU " + std::to_string(cpu));
+    }
+    perf_fds_.push_back(fd);
+    bpf_link* link = bpf_program__attach_perf_event(program_, fd);
+    int err = libbpf_get_error(link);
+    if (err != 0) {
+      Detach();
+      ThrowLibbpf(env, err, "cannot attach the sampler to CPU " + std::to_string(cpu));
+    }
+    links_.push_back(link);
+  }
+  return env.Undefined();
+}
+
+Napi::Value DwarfSampler::Stop(const Napi::CallbackInfo& info) {
+  Detach();
+  return info.Env().Undefined();
+}
+
+Napi::Value DwarfSampler::Close(const Napi::CallbackInfo& info) {
+  Release();
+  return info.Env().Undefined();
+}
+
+int DwarfSampler::OnRecord(void* ctx, void* data, size_t size) {
+  static_cast<DwarfSampler*>(ctx)->HandleRecord(static_cast<const uint8_t*>(data), size);
+  return 0;
+}
+
+void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
+  uint32_t kind = 0;
+  if (size < sizeof(kind)) {
+    malformed_++;
+    return;
+  }
+  std::memcpy(&kind, data, sizeof(kind));
+  if (kind == RECORD_CHAIN) {
+    const size_t head = offsetof(chain_record, frames);
+    if (size < head) {
+      malformed_++;
+      return;
+    }
+    chain_record c;
+    std::memcpy(&c, data, head);
+    if (c.depth > MAX_PYTHON_DEPTH || size < head + c.depth * sizeof(python_frame)) {
+      malformed_++;
+      return;
+    }
+    Chain chain;
+    chain.hash = c.hash;
+    chain.truncated = c.truncated != 0;
+    chain.frames.resize(static_cast<size_t>(c.depth) * 4);
+    std::memcpy(chain.frames.data(), data + head, c.depth * sizeof(python_frame));
+    chains_.push_back(std::move(chain));
+    return;
+  }
+  const size_t head = offsetof(sample_record, stack);
+  if (kind != RECORD_SAMPLE || size < head) {
+    malformed_++;
+    return;
+  }
+  // The record is used in place: only its header is copied out.
+  const auto* s = reinterpret_cast<const sample_record*>(data);
+  uint32_t tid = s->tid;
+  uint32_t stack_size = s->stack_size;
+  uint32_t kernel_depth = s->kernel_depth;
+  if (stack_size > MAX_STACK_BYTES || size < head + stack_size ||
+      kernel_depth > KERNEL_DEPTH) {
+    malformed_++;
+    return;
+  }
+  if (threads_.emplace(tid, true).second) {
+    new_threads_[tid] = std::string(s->comm, strnlen(s->comm, sizeof(s->comm)));
+  }
+  StackSnapshot snapshot{};
+  std::memcpy(snapshot.regs, s->regs, sizeof(snapshot.regs));
+  snapshot.stack = data + head;
+  snapshot.stack_size = stack_size;
+  Unwinder* unwinder = symbolizer_ != nullptr ? symbolizer_->unwinder(pid_) : nullptr;
+  if (unwinder != nullptr) {
+    unwinder->Unwind(static_cast<pid_t>(tid), snapshot, max_frames_, &pcs_);
+  } else {
+    pcs_.assign(1, s->regs[kDwarfIp]);
+  }
+  std::string key;
+  key.reserve(16 + (pcs_.size() + kernel_depth) * 8);
+  key.append(reinterpret_cast<const char*>(&tid), sizeof(tid));
+  key.append(reinterpret_cast<const char*>(&s->chain), sizeof(s->chain));
+  uint32_t n = static_cast<uint32_t>(pcs_.size());
+  key.append(reinterpret_cast<const char*>(&n), sizeof(n));
+  key.append(reinterpret_cast<const char*>(pcs_.data()), pcs_.size() * 8);
+  key.append(reinterpret_cast<const char*>(s->kernel), kernel_depth * 8);
+  auto it = counted_.find(key);
+  if (it == counted_.end()) {
+    Counted c;
+    c.tid = tid;
+    c.chain = s->chain;
+    c.user = pcs_;
+    c.kernel.assign(s->kernel, s->kernel + kernel_depth);
+    it = counted_.emplace(std::move(key), std::move(c)).first;
+  }
+  it->second.count++;
+}
+
+Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ring_ == nullptr) ThrowCodeError(env, "ECLOSED", "DwarfSampler is closed");
+  int n = ring_buffer__consume(ring_);
+  if (n < 0) ThrowLibbpf(env, n, "cannot read the ring buffer");
+
+  Napi::Object result = Napi::Object::New(env);
+  Napi::Array threads = Napi::Array::New(env, new_threads_.size());
+  uint32_t i = 0;
+  for (const auto& [tid, comm] : new_threads_) {
+    Napi::Object t = Napi::Object::New(env);
+    t.Set("tid", Napi::Number::New(env, tid));
+    t.Set("comm", Napi::String::New(env, comm));
+    threads.Set(i++, t);
+  }
+  result.Set("threads", threads);
+  Napi::Array chains = Napi::Array::New(env, chains_.size());
+  i = 0;
+  for (const Chain& c : chains_) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("hash", Napi::BigInt::New(env, c.hash));
+    o.Set("truncated", Napi::Boolean::New(env, c.truncated));
+    o.Set("frames", U64Array(env, c.frames));
+    chains.Set(i++, o);
+  }
+  result.Set("chains", chains);
+  Napi::Array samples = Napi::Array::New(env, counted_.size());
+  i = 0;
+  for (const auto& entry : counted_) {
+    const Counted& c = entry.second;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("tid", Napi::Number::New(env, c.tid));
+    o.Set("chain", Napi::BigInt::New(env, c.chain));
+    o.Set("user", U64Array(env, c.user));
+    o.Set("kernel", U64Array(env, c.kernel));
+    o.Set("count", Napi::Number::New(env, static_cast<double>(c.count)));
+    samples.Set(i++, o);
+  }
+  result.Set("samples", samples);
+  uint32_t zero = 0;
+  uint64_t dropped = 0;
+  if (dropped_fd_ >= 0) bpf_map_lookup_elem(dropped_fd_, &zero, &dropped);
+  result.Set("dropped", Napi::Number::New(env, static_cast<double>(dropped)));
+  result.Set("malformed", Napi::Number::New(env, static_cast<double>(malformed_)));
+  Unwinder* unwinder = symbolizer_ != nullptr ? symbolizer_->unwinder(pid_) : nullptr;
+  if (unwinder != nullptr) {
+    const UnwindStats& st = unwinder->stats();
+    Napi::Object u = Napi::Object::New(env);
+    u.Set("stacks", Napi::Number::New(env, static_cast<double>(st.stacks)));
+    u.Set("frames", Napi::Number::New(env, static_cast<double>(st.frames)));
+    u.Set("errors", Napi::Number::New(env, static_cast<double>(st.errors)));
+    u.Set("liveReads", Napi::Number::New(env, static_cast<double>(st.live_reads)));
+    result.Set("unwind", u);
+  }
+  counted_.clear();
+  chains_.clear();
+  new_threads_.clear();
+  return result;
+}
+
+}  // namespace mixprof

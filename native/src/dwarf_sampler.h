@@ -1,0 +1,72 @@
+// Runs bpf/dwarf-sampler.bpf.c against one process: loads it with libbpf,
+// attaches it to a cpu-clock perf event per CPU, and on each poll drains its
+// ring buffer, unwinds every sampled user stack with the Symbolizer's CFI
+// unwinder and hands back samples counted by (thread, chain, stacks).
+#pragma once
+
+#include <bpf/libbpf.h>
+#include <napi.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "symbolizer.h"
+
+namespace mixprof {
+
+class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  explicit DwarfSampler(const Napi::CallbackInfo& info);
+  ~DwarfSampler() override;
+
+ private:
+  struct Counted {
+    uint32_t tid = 0;
+    uint64_t chain = 0;
+    std::vector<uint64_t> user;
+    std::vector<uint64_t> kernel;
+    uint64_t count = 0;
+  };
+  struct Chain {
+    uint64_t hash = 0;
+    bool truncated = false;
+    std::vector<uint64_t> frames;  // code, instr, flags, first line per frame
+  };
+
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Poll(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  static int OnRecord(void* ctx, void* data, size_t size);
+  void HandleRecord(const uint8_t* data, size_t size);
+  void Detach();
+  void Release();
+
+  pid_t pid_ = 0;
+  int hz_ = 0;
+  size_t max_frames_ = 0;
+  bpf_object* object_ = nullptr;
+  bpf_program* program_ = nullptr;
+  ring_buffer* ring_ = nullptr;
+  int dropped_fd_ = -1;
+  std::vector<int> perf_fds_;
+  std::vector<bpf_link*> links_;
+  Napi::ObjectReference symbolizer_ref_;
+  Symbolizer* symbolizer_ = nullptr;
+
+  // Filled while draining, handed over and cleared by Poll().
+  std::unordered_map<std::string, Counted> counted_;
+  std::vector<Chain> chains_;
+  std::unordered_map<uint32_t, std::string> new_threads_;
+  std::unordered_map<uint32_t, bool> threads_;
+  uint64_t malformed_ = 0;
+  std::vector<uint64_t> pcs_;
+};
+
+}  // namespace mixprof

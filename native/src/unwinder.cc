@@ -1,0 +1,97 @@
+#include "unwinder.h"
+
+#include <sys/uio.h>
+
+#include <cstring>
+
+namespace mixprof {
+
+Unwinder::Unwinder(Dwfl* dwfl, pid_t pid) : dwfl_(dwfl), pid_(pid) {
+  callbacks_.next_thread = &Unwinder::NextThread;
+  callbacks_.get_thread = &Unwinder::GetThread;
+  callbacks_.memory_read = &Unwinder::MemoryRead;
+  callbacks_.set_initial_registers = &Unwinder::SetInitialRegisters;
+}
+
+bool Unwinder::Attach() {
+  if (attached_) return true;
+  // A null ELF: libdwfl takes the architecture from the reported modules.
+  attached_ = dwfl_attach_state(dwfl_, nullptr, pid_, &callbacks_, this);
+  return attached_;
+}
+
+void Unwinder::Unwind(pid_t tid, const StackSnapshot& snapshot,
+                      size_t max_frames, std::vector<uint64_t>* pcs) {
+  pcs->clear();
+  stats_.stacks++;
+  if (!Attach()) {
+    // No module to learn the architecture from yet: the leaf is all there is.
+    pcs->push_back(snapshot.regs[kDwarfIp]);
+    stats_.errors++;
+    return;
+  }
+  current_ = &snapshot;
+  out_ = pcs;
+  max_frames_ = max_frames;
+  int rc = dwfl_getthread_frames(dwfl_, tid, &Unwinder::OnFrame, this);
+  current_ = nullptr;
+  out_ = nullptr;
+  if (pcs->empty()) pcs->push_back(snapshot.regs[kDwarfIp]);
+  // rc is 0 at an outermost frame, DWARF_CB_ABORT at max_frames.
+  if (rc == -1) stats_.errors++;
+  stats_.frames += pcs->size();
+}
+
+bool Unwinder::Read(Dwarf_Addr addr, Dwarf_Word* result) {
+  const StackSnapshot* s = current_;
+  if (s == nullptr) return false;
+  uint64_t sp = s->regs[kDwarfSp];
+  if (addr >= sp && addr - sp <= s->stack_size &&
+      s->stack_size - (addr - sp) >= sizeof(Dwarf_Word)) {
+    std::memcpy(result, s->stack + (addr - sp), sizeof(Dwarf_Word));
+    return true;
+  }
+  // Beyond the copy: the caller frames of a long-running function are
+  // still in place in the live process.
+  iovec local{result, sizeof(Dwarf_Word)};
+  iovec remote{reinterpret_cast<void*>(addr), sizeof(Dwarf_Word)};
+  stats_.live_reads++;
+  return process_vm_readv(pid_, &local, 1, &remote, 1, 0) ==
+         static_cast<ssize_t>(sizeof(Dwarf_Word));
+}
+
+pid_t Unwinder::NextThread(Dwfl*, void*, void**) {
+  return 0;  // threads are only ever asked for by id
+}
+
+bool Unwinder::GetThread(Dwfl*, pid_t, void* dwfl_arg, void** thread_argp) {
+  *thread_argp = dwfl_arg;
+  return true;
+}
+
+bool Unwinder::MemoryRead(Dwfl*, Dwarf_Addr addr, Dwarf_Word* result,
+                          void* dwfl_arg) {
+  return static_cast<Unwinder*>(dwfl_arg)->Read(addr, result);
+}
+
+bool Unwinder::SetInitialRegisters(Dwfl_Thread* thread, void* thread_arg) {
+  const StackSnapshot* s = static_cast<Unwinder*>(thread_arg)->current_;
+  if (s == nullptr) return false;
+  Dwarf_Word regs[kDwarfRegs];
+  for (int i = 0; i < kDwarfRegs; i++) regs[i] = s->regs[i];
+  if (!dwfl_thread_state_registers(thread, 0, kDwarfRegs, regs)) return false;
+  dwfl_thread_state_register_pc(thread, s->regs[kDwarfIp]);
+  return true;
+}
+
+int Unwinder::OnFrame(Dwfl_Frame* frame, void* arg) {
+  auto* self = static_cast<Unwinder*>(arg);
+  Dwarf_Addr pc = 0;
+  bool activation = false;
+  if (!dwfl_frame_pc(frame, &pc, &activation)) return DWARF_CB_ABORT;
+  self->out_->push_back(pc);
+  return self->out_->size() >= self->max_frames_ ? DWARF_CB_ABORT
+                                                 : DWARF_CB_OK;
+}
+
+}  // namespace mixprof

@@ -1,0 +1,71 @@
+// Unwinds one sampled user stack with libdwfl's CFI unwinder (.eh_frame and
+// .debug_frame of the modules a Symbolizer reported), from the registers and
+// the copy of the stack top taken at sample time; words beyond the copy are
+// read from the live process.
+#pragma once
+
+#include <elfutils/libdwfl.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace mixprof {
+
+// x86-64 registers in DWARF order: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip.
+constexpr int kDwarfRegs = 17;
+constexpr int kDwarfSp = 7;
+constexpr int kDwarfIp = 16;
+
+struct StackSnapshot {
+  uint64_t regs[kDwarfRegs];
+  const uint8_t* stack;  // copied from regs[kDwarfSp] upwards
+  size_t stack_size;
+};
+
+struct UnwindStats {
+  uint64_t stacks = 0;
+  uint64_t frames = 0;
+  // Unwinds that stopped with an error rather than at an outermost frame.
+  uint64_t errors = 0;
+  // Stack words that were not in the copy and came from the live process.
+  uint64_t live_reads = 0;
+};
+
+class Unwinder {
+ public:
+  // The Dwfl stays owned by its Symbolizer, which owns this unwinder too.
+  Unwinder(Dwfl* dwfl, pid_t pid);
+
+  // Return addresses, leaf first (the leaf is the exact instruction pointer),
+  // as a frame-pointer unwind of the kernel reports them. Stops at max_frames.
+  void Unwind(pid_t tid, const StackSnapshot& snapshot, size_t max_frames,
+              std::vector<uint64_t>* pcs);
+
+  const UnwindStats& stats() const { return stats_; }
+
+ private:
+  bool Attach();
+  bool Read(Dwarf_Addr addr, Dwarf_Word* result);
+
+  static pid_t NextThread(Dwfl* dwfl, void* dwfl_arg, void** thread_argp);
+  static bool GetThread(Dwfl* dwfl, pid_t tid, void* dwfl_arg,
+                        void** thread_argp);
+  static bool MemoryRead(Dwfl* dwfl, Dwarf_Addr addr, Dwarf_Word* result,
+                         void* dwfl_arg);
+  static bool SetInitialRegisters(Dwfl_Thread* thread, void* thread_arg);
+  static int OnFrame(Dwfl_Frame* frame, void* arg);
+
+  Dwfl* dwfl_;
+  pid_t pid_;
+  bool attached_ = false;
+  Dwfl_Thread_Callbacks callbacks_{};
+  // The unwind in progress.
+  const StackSnapshot* current_ = nullptr;
+  std::vector<uint64_t>* out_ = nullptr;
+  size_t max_frames_ = 0;
+  UnwindStats stats_;
+};
+
+}  // namespace mixprof

@@ -1,0 +1,129 @@
+/**
+ * Runs the DWARF sampler (bpf/dwarf-sampler.bpf.c, loaded by the addon)
+ * against the target and turns what each poll drains into the same records
+ * the bpftrace sampler streams, so everything downstream is shared.
+ *
+ * The program lives in this process (libbpf, perf event and ring buffer file
+ * descriptors): it ends with it, whatever the way mixprof exits.
+ */
+import { MixprofError } from '../errors.js';
+import { dwarfSamplerObject, type DwarfPoll, type DwarfPythonConfig, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer } from '../native.js';
+import { KernelSymbols } from '../symbolize/kernel.js';
+import type { RawSample } from '../profile/types.js';
+import type { BpfEvent } from './records.js';
+import type { RunningSampler, RunResult, StopReason } from './runner.js';
+
+export interface DwarfRunOptions {
+  readonly addon: NativeAddon;
+  readonly symbolizer: NativeSymbolizer;
+  readonly pid: number;
+  readonly hz: number;
+  /** Seconds of sampling after the start; null runs until stopped. */
+  readonly durationSeconds: number | null;
+  /** null samples native and kernel stacks only. */
+  readonly python: DwarfPythonConfig | null;
+  readonly maxFrames: number;
+  readonly stackBytes: number;
+  readonly onEvent: (event: BpfEvent) => void;
+  readonly onAttached?: () => void;
+  readonly isTargetAlive: () => boolean;
+  readonly pollIntervalMs?: number;
+}
+
+/** Holds 16 MiB of samples between polls: 0.1 s at 999 Hz uses well under half. */
+const RING_MIB = 16;
+const POLL_INTERVAL_MS = 100;
+/** How often the target is looked for (it has no bpftrace -p to end with it). */
+const ALIVE_CHECK_MS = 500;
+
+export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
+  const kernel = new KernelSymbols();
+  let sampler: NativeDwarfSampler;
+  try {
+    sampler = new options.addon.DwarfSampler({
+      object: dwarfSamplerObject(),
+      pid: options.pid,
+      hz: options.hz,
+      maxFrames: options.maxFrames,
+      stackBytes: options.stackBytes,
+      ringMiB: RING_MIB,
+      symbolizer: options.symbolizer,
+      ...(options.python ? { python: options.python } : {}),
+    });
+    sampler.start();
+  } catch (error) {
+    const message = (error as Error).message.split('\n');
+    throw new MixprofError(
+      'SAMPLER_FAILED',
+      `the DWARF sampler could not start: ${message[0]}`,
+      'check that this kernel allows BPF (root, lockdown) and that `npm run setup` built native/build/Release/dwarf-sampler.bpf.o; or pass --unwind fp',
+      { cause: error },
+    );
+  }
+  options.onAttached?.();
+
+  let reason: StopReason | null = null;
+  let finish: (result: RunResult) => void = () => undefined;
+  const done = new Promise<RunResult>((resolve) => (finish = resolve));
+  let lastDropped = 0;
+  let lastMalformed = 0;
+  let lastAliveCheck = Date.now();
+
+  const deliver = (poll: DwarfPoll): void => {
+    for (const thread of poll.threads) options.onEvent({ type: 'thread', thread });
+    for (const chain of poll.chains) {
+      const depth = chain.frames.length / 4;
+      options.onEvent({ type: 'chain', hash: chain.hash, depth, truncated: chain.truncated });
+      for (let i = 0; i < depth; i++) {
+        const f = chain.frames;
+        options.onEvent({ type: 'frame', hash: chain.hash, index: i, frame: { code: f[4 * i]!, instr: f[4 * i + 1]!, flags: f[4 * i + 2]!, firstLineNo: Number(f[4 * i + 3]!) } });
+      }
+    }
+    const samples: RawSample[] = poll.samples.map((s) => {
+      const userFrames = [...s.user];
+      const kernelFrames = [...s.kernel].map((address) => kernel.name(address));
+      return { tid: s.tid, chain: s.chain, user: stackKey(s.user), kernel: kernelFrames.join(';'), count: s.count, userFrames, kernelFrames };
+    });
+    options.onEvent({ type: 'samples', samples, malformed: poll.malformed - lastMalformed });
+    lastMalformed = poll.malformed;
+    if (poll.dropped > lastDropped) options.onEvent({ type: 'lost', events: poll.dropped - lastDropped });
+    lastDropped = poll.dropped;
+  };
+
+  const stop = (why: StopReason): void => {
+    if (reason !== null) return;
+    reason = why;
+    clearInterval(timer);
+    clearTimeout(durationTimer);
+    try {
+      sampler.stop();
+      deliver(sampler.poll());
+    } finally {
+      sampler.close();
+      finish({ attached: true, reason: why, exitCode: null, signal: null, errors: [], killed: false, stackErrors: 0 });
+    }
+  };
+
+  const timer = setInterval(() => {
+    try {
+      deliver(sampler.poll());
+    } catch (error) {
+      stop('bpftrace-exited');
+      throw error;
+    }
+    const now = Date.now();
+    if (now - lastAliveCheck >= ALIVE_CHECK_MS) {
+      lastAliveCheck = now;
+      if (!options.isTargetAlive()) stop('target-exited');
+    }
+  }, options.pollIntervalMs ?? POLL_INTERVAL_MS);
+  const durationTimer = options.durationSeconds !== null ? setTimeout(() => stop('duration'), options.durationSeconds * 1000) : undefined;
+
+  return { done, stop, kill: () => stop('interrupted') };
+}
+
+function stackKey(addresses: BigUint64Array): string {
+  let key = '';
+  for (const a of addresses) key += a.toString(16) + ' ';
+  return key;
+}
