@@ -132,7 +132,8 @@ export interface DwarfPoll {
   /** frames: code, instr, flags, first line number per frame, innermost first. */
   chains: { hash: bigint; truncated: boolean; frames: BigUint64Array }[];
   /** Since the last poll, counted by thread, chain and both stacks (leaf first). */
-  samples: { tid: number; chain: bigint; user: BigUint64Array; kernel: BigUint64Array; count: number }[];
+  /** complete: the unwind ended at an outermost frame (the thread's first function). */
+  samples: { tid: number; chain: bigint; user: BigUint64Array; kernel: BigUint64Array; complete: boolean; count: number }[];
   /** Totals since the start. */
   dropped: number;
   malformed: number;

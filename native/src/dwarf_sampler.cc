@@ -340,14 +340,16 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   snapshot.stack = data + head;
   snapshot.stack_size = stack_size;
   Unwinder* unwinder = symbolizer_ != nullptr ? symbolizer_->unwinder(pid_) : nullptr;
+  bool complete = false;
   if (unwinder != nullptr) {
-    unwinder->Unwind(static_cast<pid_t>(tid), snapshot, max_frames_, &pcs_);
+    complete = unwinder->Unwind(static_cast<pid_t>(tid), snapshot, max_frames_, &pcs_);
   } else {
     pcs_.assign(1, s->regs[kDwarfIp]);
   }
   std::string key;
   key.reserve(16 + (pcs_.size() + kernel_depth) * 8);
   key.append(reinterpret_cast<const char*>(&tid), sizeof(tid));
+  key.push_back(complete ? 1 : 0);
   key.append(reinterpret_cast<const char*>(&s->chain), sizeof(s->chain));
   uint32_t n = static_cast<uint32_t>(pcs_.size());
   key.append(reinterpret_cast<const char*>(&n), sizeof(n));
@@ -360,6 +362,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     c.chain = s->chain;
     c.user = pcs_;
     c.kernel.assign(s->kernel, s->kernel + kernel_depth);
+    c.complete = complete;
     it = counted_.emplace(std::move(key), std::move(c)).first;
   }
   it->second.count++;
@@ -400,6 +403,7 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
     o.Set("chain", Napi::BigInt::New(env, c.chain));
     o.Set("user", U64Array(env, c.user));
     o.Set("kernel", U64Array(env, c.kernel));
+    o.Set("complete", Napi::Boolean::New(env, c.complete));
     o.Set("count", Napi::Number::New(env, static_cast<double>(c.count)));
     samples.Set(i++, o);
   }

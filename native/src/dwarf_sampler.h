@@ -30,6 +30,7 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     uint64_t chain = 0;
     std::vector<uint64_t> user;
     std::vector<uint64_t> kernel;
+    bool complete = false;
     uint64_t count = 0;
   };
   struct Chain {

@@ -300,6 +300,7 @@ void Symbolizer::Report(Napi::Env env, const std::string& maps) {
   std::vector<Mapping> mappings = ParseMaps(maps);
   std::unordered_map<std::string, KnownModule> known;
   fileless_offsets_.clear();
+  symbol_shifts_.clear();
   dwfl_report_begin(dwfl_);
   for (const Mapping& m : mappings) {
     bool vdso = m.path == "[vdso]";
@@ -577,8 +578,8 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
     }
     GElf_Off offset = 0;
     GElf_Sym sym;
-    const char* sym_name = dwfl_module_addrinfo(mod, addr, &offset, &sym,
-                                                nullptr, nullptr, nullptr);
+    const char* sym_name = dwfl_module_addrinfo(
+        mod, addr + SymbolShift(mod), &offset, &sym, nullptr, nullptr, nullptr);
     // libdwfl may return the nearest preceding symbol even when it ends
     // before the address; a wrong name is worse than none.
     if (sym_name != nullptr && IsFunction(sym) &&
@@ -594,6 +595,38 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
     }
   }
   return cache_.emplace(addr, f).first->second;
+}
+
+// libdwfl places a separate debug file's symbols by its own reckoning of how
+// the two files line up, which a binary rewritten after linking defeats
+// (Debian sid's python3.13 and 3.14 carry an extra segment in front): every
+// name is then off by a constant. The symbol table's own values are right,
+// so the difference is measured on one function symbol and made up for.
+int64_t Symbolizer::SymbolShift(Dwfl_Module* mod) {
+  auto known = symbol_shifts_.find(mod);
+  if (known != symbol_shifts_.end()) return known->second;
+  int64_t shift = 0;
+  GElf_Addr main_bias = 0;
+  Elf* main_elf = dwfl_module_getelf(mod, &main_bias);
+  int count = dwfl_module_getsymtab(mod);
+  for (int i = 1; main_elf != nullptr && i < count; i++) {
+    GElf_Sym sym;
+    GElf_Addr addr = 0;
+    Elf* sym_elf = nullptr;
+    const char* name = dwfl_module_getsym_info(mod, i, &sym, &addr, nullptr,
+                                               &sym_elf, nullptr);
+    if (name == nullptr || !IsFunction(sym) || sym.st_value == 0 ||
+        sym.st_shndx == SHN_UNDEF) {
+      continue;
+    }
+    // Only a symbol from another file than the main one can be misplaced.
+    if (sym_elf != main_elf) {
+      shift = static_cast<int64_t>(addr - (sym.st_value + main_bias));
+    }
+    break;
+  }
+  symbol_shifts_.emplace(mod, shift);
+  return shift;
 }
 
 Napi::Value Symbolizer::Symbolize(const Napi::CallbackInfo& info) {

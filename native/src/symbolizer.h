@@ -84,6 +84,7 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
                  std::unordered_map<std::string, KnownModule>* known);
   void ReportKnown(const KnownModule& km);
   const Frame& Lookup(uint64_t addr);
+  int64_t SymbolShift(Dwfl_Module* mod);
   const FunctionInfo* Function(Dwfl_Module* mod, uint64_t sym_start,
                                const char* sym_name);
   void Release();
@@ -111,6 +112,9 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   std::vector<std::string> debug_dirs_;
   std::unordered_map<std::string, KnownModule> known_;
   std::unordered_map<const Dwfl_Module*, uint64_t> fileless_offsets_;
+  // Per module: how far libdwfl misplaces the separate debug file's symbols
+  // (see SymbolShift).
+  std::unordered_map<const Dwfl_Module*, int64_t> symbol_shifts_;
   std::unordered_map<uint64_t, Frame> cache_;
   // Node-based map: element addresses survive rehashing.
   std::unordered_map<uint64_t, FunctionInfo> functions_;

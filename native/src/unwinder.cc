@@ -20,7 +20,7 @@ bool Unwinder::Attach() {
   return attached_;
 }
 
-void Unwinder::Unwind(pid_t tid, const StackSnapshot& snapshot,
+bool Unwinder::Unwind(pid_t tid, const StackSnapshot& snapshot,
                       size_t max_frames, std::vector<uint64_t>* pcs) {
   pcs->clear();
   stats_.stacks++;
@@ -28,7 +28,7 @@ void Unwinder::Unwind(pid_t tid, const StackSnapshot& snapshot,
     // No module to learn the architecture from yet: the leaf is all there is.
     pcs->push_back(snapshot.regs[kDwarfIp]);
     stats_.errors++;
-    return;
+    return false;
   }
   current_ = &snapshot;
   out_ = pcs;
@@ -40,6 +40,7 @@ void Unwinder::Unwind(pid_t tid, const StackSnapshot& snapshot,
   // rc is 0 at an outermost frame, DWARF_CB_ABORT at max_frames.
   if (rc == -1) stats_.errors++;
   stats_.frames += pcs->size();
+  return rc == 0;
 }
 
 bool Unwinder::Read(Dwarf_Addr addr, Dwarf_Word* result) {

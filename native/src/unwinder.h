@@ -40,7 +40,9 @@ class Unwinder {
 
   // Return addresses, leaf first (the leaf is the exact instruction pointer),
   // as a frame-pointer unwind of the kernel reports them. Stops at max_frames.
-  void Unwind(pid_t tid, const StackSnapshot& snapshot, size_t max_frames,
+  // True when the unwind ended at an outermost frame (one whose CFI says it
+  // has no caller: _start, clone3), that is, the stack is complete.
+  bool Unwind(pid_t tid, const StackSnapshot& snapshot, size_t max_frames,
               std::vector<uint64_t>* pcs);
 
   const UnwindStats& stats() const { return stats_; }

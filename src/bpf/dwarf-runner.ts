@@ -82,7 +82,8 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     const samples: RawSample[] = poll.samples.map((s) => {
       const userFrames = [...s.user];
       const kernelFrames = [...s.kernel].map((address) => kernel.name(address));
-      return { tid: s.tid, chain: s.chain, user: stackKey(s.user), kernel: kernelFrames.join(';'), count: s.count, userFrames, kernelFrames };
+      // The key tells complete unwinds apart from ones that stopped at the same frames.
+      return { tid: s.tid, chain: s.chain, user: stackKey(s.user) + (s.complete ? '$' : ''), kernel: kernelFrames.join(';'), count: s.count, userFrames, kernelFrames, userComplete: s.complete };
     });
     options.onEvent({ type: 'samples', samples, malformed: poll.malformed - lastMalformed });
     lastMalformed = poll.malformed;

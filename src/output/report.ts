@@ -29,6 +29,12 @@ export function formatReport(stats: ProfileStats, context: ReportContext): strin
     if (stats.unknownPythonFrames) problems.push(`${stats.unknownPythonFrames} samples have unreadable Python frames`);
     if (stats.mismatched) problems.push(`${stats.mismatched} samples where native eval-loop frames and Python frames disagree`);
     if (problems.length) lines.push(`  note: ${problems.join('; ')}`);
+    if (stats.evalUnknown) {
+      lines.push(
+        `  warning: in ${percent(stats.evalUnknown, stats.samples)} of samples the interpreter's eval loop has no symbol, so native frames inside the interpreter are left out ` +
+          "and Python frames sit under the native leaf; install the interpreter's -dbg package or pass its debug file with -d.",
+      );
+    }
   } else {
     lines.push(`  native stack complete: ${percent(stats.nativeComplete, stats.samples)}`);
   }

@@ -31,6 +31,8 @@ export interface MergedStack {
   readonly nativeComplete: boolean;
   /** Eval-loop frames with no Python group left to put there, or the reverse with a complete stack. */
   readonly mismatched: boolean;
+  /** A CFI-unwound stack with Python frames but no eval-loop frame known by name: interpreter frames were left out. */
+  readonly evalUnknown: boolean;
 }
 
 export const TRUNCATED_FRAME = '[truncated python stack]';
@@ -56,9 +58,19 @@ export function mergeStacks(
   python: PythonStack | null,
   kernel: readonly string[],
   options: MergeOptions,
+  /** A CFI unwind ended at the thread's first function. */
+  unwoundToRoot?: boolean,
 ): MergedStack {
-  const trusted = trustedNativeFrames(native, options.nativeUnwind);
+  let trusted = trustedNativeFrames(native, options.nativeUnwind);
   const groups = python?.groups ?? [];
+  // No eval-loop frame to put the Python frames in (an interpreter whose eval
+  // loop has no symbol): keep the native frames above the interpreter's, as a
+  // frame-pointer unwind would, rather than stack Python frames on the root.
+  const evalUnknown = options.nativeUnwind === 'dwarf' && groups.length > 0 && !trusted.some((f) => f.role === 'eval');
+  if (evalUnknown) {
+    const inInterpreter = trusted.findIndex((f) => f.role === 'plumbing');
+    if (inInterpreter >= 0) trusted = trusted.slice(0, inInterpreter);
+  }
   const leafFirst: Frame[] = [];
   let next = 0;
   let mismatched = false;
@@ -85,7 +97,8 @@ export function mergeStacks(
   // Complete: a known thread entry was reached, or the frame-pointer chain ran
   // out by itself (threads start with a zero frame pointer) with every frame
   // trusted. A lone leaf proves nothing.
-  const chainEnded = trusted.length === native.length && native.length >= 2 && native.length < options.maxNativeDepth;
+  const chainEnded =
+    trusted.length === native.length && native.length >= 2 && (options.nativeUnwind === 'dwarf' ? unwoundToRoot === true : native.length < options.maxNativeDepth);
   const nativeComplete = rootmost !== undefined && (rootmost.role === 'root' || chainEnded);
   if (next < groups.length) {
     if (nativeComplete) mismatched = true;
@@ -103,5 +116,5 @@ export function mergeStacks(
   if (python?.truncated && !markedTruncation) leafFirst.push({ kind: 'marker', name: TRUNCATED_FRAME });
   const frames = leafFirst.reverse();
   for (let i = kernel.length - 1; i >= 0; i--) frames.push({ kind: 'kernel', name: kernel[i]! });
-  return { frames, nativeComplete, mismatched };
+  return { frames, nativeComplete, mismatched, evalUnknown };
 }

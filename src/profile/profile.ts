@@ -35,6 +35,8 @@ export interface ProfileStats {
   nativeComplete: number;
   truncated: number;
   mismatched: number;
+  /** CFI-unwound samples whose eval-loop frames have no name (see MergedStack). */
+  evalUnknown: number;
   /** Samples naming a chain whose frames never arrived. */
   missingChains: number;
   unknownPythonFrames: number;
@@ -167,6 +169,7 @@ export class ProfileBuilder {
       nativeComplete: 0,
       truncated: 0,
       mismatched: 0,
+      evalUnknown: 0,
       missingChains: 0,
       unknownPythonFrames: 0,
       lostEvents: this.lostEvents,
@@ -186,9 +189,10 @@ export class ProfileBuilder {
       if (python?.truncated) stats.truncated += count;
       if (python && python.unknownFrames > 0) stats.unknownPythonFrames += count;
       const native = this.native.frames(this.userStack(sample.user));
-      const merged = mergeStacks(native, python, this.kernelStack(sample.kernel), this.options);
+      const merged = mergeStacks(native, python, this.kernelStack(sample.kernel), this.options, sample.userComplete);
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
+      if (merged.evalUnknown) stats.evalUnknown += count;
       const stack = merged.frames.length > 0 ? merged.frames : [NO_STACK];
       const frames = this.options.threadRoots ? [this.threadFrame(sample.tid), ...stack] : stack;
       const key = frames.map((f) => `${f.kind}:${f.name}`).join('\u0000');

@@ -42,6 +42,8 @@ export interface RawSample {
   /** The stacks already parsed (the DWARF sampler), leaf first. */
   readonly userFrames?: readonly bigint[];
   readonly kernelFrames?: readonly string[];
+  /** The unwinder reached the thread's first function (known only for CFI unwinds). */
+  readonly userComplete?: boolean;
 }
 
 export interface ThreadInfo {

@@ -30,6 +30,8 @@ export interface Attachment {
   readonly native: NativeFrames;
   /** The interpreter's eval loop keeps no frame pointer: native unwinds stop at the leaf. */
   readonly noFramePointers: boolean;
+  /** It does, for certain (false when unknown, e.g. no symbol for the eval loop). */
+  readonly framePointers: boolean;
   newBuilder(options: ProfileOptions): ProfileBuilder;
 }
 
@@ -56,14 +58,16 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
     );
   }
   const native = new NativeFrames(addon, mapsText, { target, extraFiles: options.extraFiles, interpreterPath: interpreter?.path ?? null });
-  const noFramePointers = interpreter !== null && evalLoopLacksFramePointer(native, interpreter);
+  const evalFramePointer = interpreter === null ? null : evalLoopFramePointer(native, interpreter);
+  const apiFramePointers = interpreter === null ? [] : native.frames(interpreter.apiAddresses).map((f) => f.framePointer);
   return {
     target,
     interpreter,
     layout,
     memory,
     native,
-    noFramePointers,
+    noFramePointers: evalFramePointer === false || apiFramePointers.includes(false),
+    framePointers: evalFramePointer === true && apiFramePointers.length > 0 && apiFramePointers.every((fp) => fp === true),
     newBuilder: (profileOptions) => {
       const python = layout ? { layout: layout.frame, reader: new CodeObjectReader(memory, layout) } : null;
       return new ProfileBuilder(python, native, profileOptions);
@@ -71,8 +75,9 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
   };
 }
 
-function evalLoopLacksFramePointer(native: NativeFrames, interpreter: InterpreterModule): boolean {
-  if (interpreter.evalLoopAddress === null) return false;
+/** Whether the eval loop sets up a frame pointer; null when it cannot be told. */
+function evalLoopFramePointer(native: NativeFrames, interpreter: InterpreterModule): boolean | null {
+  if (interpreter.evalLoopAddress === null) return null;
   const [frame] = native.frames([interpreter.evalLoopAddress]);
-  return frame?.framePointer === false;
+  return frame?.framePointer ?? null;
 }

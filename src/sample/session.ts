@@ -45,21 +45,23 @@ export interface SampleResult {
 export const MAX_PYTHON_DEPTH = 128;
 const MAX_THREADS_SEARCHED = 512;
 /** Native frames kept by a DWARF unwind. */
-const DWARF_MAX_FRAMES = 256;
+const DWARF_MAX_FRAMES = 1024;
 /** Stack copied per DWARF sample (perf's default is 8 KiB); deeper words are read live. */
 const DWARF_STACK_BYTES = 16384;
 
 export async function sample(options: SampleOptions, log: (line: string) => void): Promise<SampleResult> {
   checkPrivileges();
   const target = openTarget(options.pid);
+  // Known to be needed before anything else is done: fail first if it is missing.
+  const early = options.unwind === 'fp' ? await findBpftrace() : null;
   const addon = nativeAddon();
   const mapsText = readMapsText(target.pid);
   if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
 
   const attached = attachTarget(addon, target, mapsText, options, log);
-  const { interpreter, layout, native, noFramePointers } = attached;
+  const { interpreter, layout, native, noFramePointers, framePointers } = attached;
   try {
-    const { unwind, why } = chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, !noFramePointers);
+    const { unwind, why } = chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers);
     if (!options.quiet) log(`mixprof: native stacks unwound with ${unwind === 'dwarf' ? 'DWARF call frame information' : 'frame pointers'} (${why})`);
     const settings = {
       pid: target.pid,
@@ -94,7 +96,7 @@ export async function sample(options: SampleOptions, log: (line: string) => void
           })
         : startSampler({
             ...common,
-            bpftrace: (await findBpftrace()).path,
+            bpftrace: (early ?? (await findBpftrace())).path,
             program: python && interpreter ? pythonProgram(python, interpreter.runtimeAddress, settings) : nativeProgram(settings),
           });
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

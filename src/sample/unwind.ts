@@ -26,5 +26,5 @@ export function chooseUnwind(choice: UnwindChoice, interpreterPath: string | nul
   if (interpreterPath === null) return { unwind: 'dwarf', why: 'no Python interpreter to check for frame pointers' };
   return interpreterHasFramePointers
     ? { unwind: 'fp', why: `${interpreterPath} keeps frame pointers` }
-    : { unwind: 'dwarf', why: `${interpreterPath} is built without frame pointers` };
+    : { unwind: 'dwarf', why: `${interpreterPath} is built without frame pointers, or mixprof cannot tell` };
 }

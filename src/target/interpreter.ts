@@ -24,12 +24,19 @@ export interface InterpreterModule {
   readonly codeTypeAddress: bigint | null;
   /** Runtime address of the eval loop, to tell whether the build keeps frame pointers. */
   readonly evalLoopAddress: bigint | null;
+  /**
+   * Runtime addresses of a few small C API functions: the eval loop may keep a
+   * frame pointer in a build that omits them (GCC uses one for its large frame).
+   */
+  readonly apiAddresses: bigint[];
   readonly version: PythonVersion;
   /** How the version was learnt: "Py_Version" or "file name". */
   readonly versionSource: string;
 }
 
-const SYMBOLS = ['_PyRuntime', 'Py_Version', 'PyCode_Type', '_PyEval_EvalFrameDefault'];
+/** Exported by every CPython 3.x, small, and called everywhere. */
+const API_PROBES = ['PyNumber_Add', 'PyObject_GetAttr', 'PyDict_SetItem', 'PyObject_Call'];
+const SYMBOLS = ['_PyRuntime', 'Py_Version', 'PyCode_Type', '_PyEval_EvalFrameDefault', ...API_PROBES];
 const LIBPYTHON = /^libpython(\d+)\.(\d+)/;
 const PYTHON_EXE = /^python(\d+)\.(\d+)/;
 
@@ -96,6 +103,7 @@ export function findInterpreter(
       runtimeAddress: bias + runtime.value,
       codeTypeAddress: codeType ? bias + codeType.value : null,
       evalLoopAddress: evalLoop ? bias + evalLoop.value : null,
+      apiAddresses: API_PROBES.flatMap((name) => (symbols[name] ? [bias + symbols[name].value] : [])),
       version,
       versionSource,
     };

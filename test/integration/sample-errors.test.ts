@@ -1,6 +1,6 @@
 /** Every error a user can cause gets one clear line and a non-zero exit. */
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -71,8 +71,9 @@ describe('bad input', () => {
     oneErrorLine(r.stderr, /not permitted to profile: missing CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE \(run mixprof as root/);
   });
 
+  // bpftrace runs the frame-pointer sampler; the DWARF one is loaded by the addon.
   test('bpftrace missing', async () => {
-    const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '1'], { env: { PATH: dir } });
+    const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '1', '--unwind', 'fp'], { env: { PATH: dir } });
     assert.equal(r.exitCode, 1);
     oneErrorLine(r.stderr, /bpftrace was not found .*apt-get install bpftrace/);
   });
@@ -82,7 +83,7 @@ describe('bad input', () => {
     await execa('mkdir', ['-p', path.dirname(fake)]);
     await writeFile(fake, '#!/bin/sh\necho "bpftrace v0.16.0"\n');
     await chmod(fake, 0o755);
-    const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '1'], { env: { PATH: `${path.dirname(fake)}:/usr/bin:/bin` } });
+    const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '1', '--unwind', 'fp'], { env: { PATH: `${path.dirname(fake)}:/usr/bin:/bin` } });
     assert.equal(r.exitCode, 1);
     oneErrorLine(r.stderr, /bpftrace v0\.16\.0 is too old: mixprof needs 0\.17\.0 or newer/);
   });
@@ -189,7 +190,7 @@ describe('targets that are not Python, exit early, or are interrupted', () => {
     const python = pyenvPython('3.11.7');
     const w = await startWorkload(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '120']);
     try {
-      const { child } = await startSampling(['sample', '-x', String(w.pid), '-o', '/dev/null']);
+      const { child } = await startSampling(['sample', '-x', String(w.pid), '-o', '/dev/null', '--unwind', 'fp']);
       const { stdout } = await execa('pgrep', ['-P', String(child.pid), '-x', 'bpftrace']);
       const bpftrace = Number(stdout.trim());
       assert.ok(bpftrace > 0);
@@ -203,4 +204,39 @@ describe('targets that are not Python, exit early, or are interrupted', () => {
       await w.stop();
     }
   });
+
+  test('the DWARF sampler leaves no BPF program behind when mixprof is killed with SIGKILL', async () => {
+    const python = pyenvPython('3.11.7');
+    const w = await startWorkload(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '120']);
+    try {
+      const { child } = await startSampling(['sample', '-x', String(w.pid), '-o', '/dev/null', '--unwind', 'dwarf']);
+      const programs = await bpfProgramIds(child.pid!);
+      assert.ok(programs.length > 0, 'the sampler holds no BPF program');
+      child.kill('SIGKILL');
+      await child;
+      // The program goes with the last file descriptor: the kernel frees it as the process is reaped.
+      const deadline = Date.now() + 10_000;
+      let left = programs;
+      while (left.length > 0 && Date.now() < deadline) {
+        const alive = await Promise.all(left.map(async (id) => (await execa('bpftool', ['prog', 'show', 'id', String(id)], { reject: false })).exitCode === 0));
+        left = left.filter((_, i) => alive[i]);
+        if (left.length > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.deepEqual(left, [], `BPF programs ${left.join(', ')} still loaded`);
+    } finally {
+      await w.stop();
+    }
+  });
 });
+
+/** Ids of the BPF programs a process holds open. */
+async function bpfProgramIds(pid: number): Promise<number[]> {
+  const ids: number[] = [];
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    if (link !== 'anon_inode:bpf-prog') continue;
+    const id = /prog_id:\s*(\d+)/.exec(await readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
+    if (id) ids.push(Number(id));
+  }
+  return ids;
+}

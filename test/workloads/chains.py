@@ -10,12 +10,13 @@ import json
 import os
 import sys
 import threading
+import xml.parsers.expat
 import zlib
 
 _seen = {}
 _lock = threading.Lock()
 _all_ready = threading.Event()
-CHAINS = ["nested", "method", "closure", "generator", "recursion", "unicode", "callback", "zlib", "read"]
+CHAINS = ["nested", "method", "closure", "generator", "recursion", "unicode", "callback", "zlib", "read", "expat"]
 
 
 def _qualname(code):
@@ -146,6 +147,22 @@ def read_driver():
         os.read(fd, 32 << 20)
 
 
+def expat_handler(name, attrs):
+    # Called back from C: pyexpat -> libexpat -> pyexpat -> here.
+    record("expat")
+    x = 0
+    for _ in range(20000):
+        x = (x * 5 + 3) % 1000003
+
+
+def expat_driver():
+    doc = b"<r>" + b"<e/>" * 64 + b"</r>"
+    while True:
+        parser = xml.parsers.expat.ParserCreate()
+        parser.StartElementHandler = expat_handler
+        parser.Parse(doc, True)
+
+
 TARGETS = {
     "nested": nested_outer,
     "method": lambda: Worker().run(),
@@ -156,6 +173,7 @@ TARGETS = {
     "callback": sort_driver,
     "zlib": zlib_driver,
     "read": read_driver,
+    "expat": expat_driver,
 }
 
 
