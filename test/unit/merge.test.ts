@@ -107,3 +107,26 @@ test('a CFI unwind is trusted whole: Python groups go between the C frames aroun
   assert.equal(merged.nativeComplete, true);
   assert.equal(merged.mismatched, false);
 });
+
+test('a CFI unwind through an eval loop without a name keeps the frames above the interpreter, as a frame-pointer unwind would', () => {
+  // The interpreter's own frames are unnamed (plumbing): none can take the Python groups.
+  const native = [
+    nat('PyObject_Free', 'code', false),
+    nat('[python3.13+0x48b65]', 'plumbing', false),
+    nat('[python3.13+0x1d2e50]', 'plumbing', false),
+    nat('start_thread', 'root', false),
+  ];
+  const python: PythonStack = { groups: [py('sort_key'), py('sort_driver', 'run')], truncated: false, unknownFrames: 0 };
+  const merged = mergeStacks(native, python, [], { ...HIDE, nativeUnwind: 'dwarf' }, true);
+  assert.deepEqual(names(merged.frames), ['run', 'sort_driver', 'sort_key', 'PyObject_Free']);
+  assert.equal(merged.evalUnknown, true);
+  assert.equal(merged.nativeComplete, false);
+  assert.equal(merged.mismatched, false);
+});
+
+test('a CFI unwind that ended at an outermost frame is complete even when the root has no name', () => {
+  const native = [nat('leaf', 'code', false), nat('_PyEval_EvalFrameDefault', 'eval', false), nat('[libc.so.6+0x112f98]', 'code', false)];
+  const python: PythonStack = { groups: [py('f')], truncated: false, unknownFrames: 0 };
+  assert.equal(mergeStacks(native, python, [], { ...HIDE, nativeUnwind: 'dwarf' }, true).nativeComplete, true);
+  assert.equal(mergeStacks(native, python, [], { ...HIDE, nativeUnwind: 'dwarf' }, false).nativeComplete, false);
+});

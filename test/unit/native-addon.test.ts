@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { nativeAddon, type ElfSegment, type StructLayoutResult } from '../../src/native.js';
+import { dwarfSamplerObject, nativeAddon, type ElfSegment, type StructLayoutResult } from '../../src/native.js';
 
 const addon = nativeAddon();
 
@@ -899,5 +899,27 @@ int main(void) {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('DwarfSampler options', () => {
+  const symbolizer = (): InstanceType<typeof addon.Symbolizer> => new addon.Symbolizer({ maps: fs.readFileSync('/proc/self/maps', 'utf8') });
+  const base = () => ({ object: dwarfSamplerObject(), pid: process.pid, hz: 99, maxFrames: 64, stackBytes: 8192, ringMiB: 1, symbolizer: symbolizer() });
+
+  test('the BPF object is built with the addon', () => {
+    assert.ok(fs.statSync(dwarfSamplerObject()).size > 0);
+  });
+
+  test('bad options are refused before anything is loaded', () => {
+    assert.throws(() => new addon.DwarfSampler({ ...base(), stackBytes: 1500 }), /stackBytes must be a multiple of 1024/);
+    assert.throws(() => new addon.DwarfSampler({ ...base(), ringMiB: 3 }), /ringMiB must be a power of two/);
+    assert.throws(() => new addon.DwarfSampler({ ...base(), pid: 0 }), /pid must be an integer/);
+    // Anything but a Symbolizer, even another addon object, is refused.
+    assert.throws(() => new addon.DwarfSampler({ ...base(), symbolizer: {} as never }), /symbolizer must be a Symbolizer/);
+    assert.throws(() => new addon.DwarfSampler({ ...base(), object: '/nonexistent.bpf.o' }), /cannot open \/nonexistent\.bpf\.o/);
+  });
+
+  test('a Python configuration must give every offset as a bigint', () => {
+    assert.throws(() => new addon.DwarfSampler({ ...base(), python: { maxDepth: 128, maxThreads: 16 } as never }), /options\.python\.runtimeAddr must be a bigint/);
   });
 });

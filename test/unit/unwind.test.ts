@@ -1,0 +1,15 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { chooseUnwind } from '../../src/sample/unwind.js';
+
+test('auto unwinds with frame pointers only where the interpreter is known to keep them', () => {
+  assert.equal(chooseUnwind('auto', '/usr/bin/python3.14d', true).unwind, 'fp');
+  assert.equal(chooseUnwind('auto', '/usr/lib/libpython3.11.so.1.0', false).unwind, 'dwarf');
+  assert.match(chooseUnwind('auto', '/usr/lib/libpython3.11.so.1.0', false).why, /without frame pointers/);
+  assert.equal(chooseUnwind('auto', null, false).unwind, 'dwarf');
+});
+
+test('an explicit choice wins and says so', () => {
+  assert.deepEqual(chooseUnwind('fp', '/usr/bin/python3.11', false), { unwind: 'fp', why: '--unwind fp' });
+  assert.deepEqual(chooseUnwind('dwarf', '/usr/bin/python3.14d', true), { unwind: 'dwarf', why: '--unwind dwarf' });
+});
