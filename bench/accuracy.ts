@@ -39,13 +39,13 @@ function score(profiler: string, hz: number, ready: ChainsReady, observations: O
   return { profiler, hz, samples, exact, lostEvents };
 }
 
-export async function mixprofAccuracy(python: string, hz: number, seconds: number): Promise<AccuracyResult> {
+export async function mixprofAccuracy(python: string, hz: number, seconds: number, unwind: 'fp' | 'dwarf'): Promise<AccuracyResult> {
   const workload = await startWorkload<ChainsReady>(python, [path.join(WORKLOADS, 'chains.py')]);
   try {
-    const r = await runMixprof(['sample', '-x', String(workload.pid), '-t', String(seconds), '-F', String(hz), '--threads', '--mark-python']);
+    const r = await runMixprof(['sample', '-x', String(workload.pid), '-t', String(seconds), '-F', String(hz), '--threads', '--mark-python', '--unwind', unwind]);
     if (r.exitCode !== 0) throw new Error(`mixprof failed: ${r.stderr}`);
     const observations = parseFolded(r.stdout).map((s) => ({ tid: threadOf(s.frames) ?? -1, names: pythonNames(s.frames), count: s.count }));
-    return score('mixprof', hz, workload.ready, observations, Number(/lost events: (\d+)/.exec(r.stderr)?.[1] ?? NaN));
+    return score(`mixprof ${unwind}`, hz, workload.ready, observations, Number(/lost events: (\d+)/.exec(r.stderr)?.[1] ?? NaN));
   } finally {
     await workload.stop();
   }

@@ -8,14 +8,17 @@ import path from 'node:path';
 import { WORKLOADS } from '../test/helpers/paths.js';
 import { startWorkload } from '../test/helpers/processes.js';
 import { ProcessWatch } from './processes.js';
-import { mixprof } from './profilers.js';
+import { mixprof, type Unwind } from './profilers.js';
 
 export interface CostResult {
   readonly label: string;
+  readonly unwind: Unwind;
   readonly hz: number;
   readonly seconds: number;
   readonly samples: number;
   readonly lostEvents: number;
+  /** Share of samples whose native stack reached the thread's first function. */
+  readonly nativeComplete: number;
   /** Shares of one CPU over the steady window. */
   readonly mixprofCpu: number;
   readonly bpftraceCpu: number;
@@ -27,14 +30,14 @@ export interface CostResult {
 }
 
 /** Samples `script args` at `hz` for `settle + seconds`, measuring the last `seconds`. */
-export async function measureCost(label: string, python: string, script: string, args: string[], hz: number, seconds: number): Promise<CostResult> {
+export async function measureCost(label: string, python: string, script: string, args: string[], hz: number, seconds: number, unwind: Unwind): Promise<CostResult> {
   const settle = 2;
   const workload = await startWorkload(python, [path.join(WORKLOADS, script), ...args]);
   try {
     // Sampling goes on a little past the window: bpftrace closes its programs
     // (and their statistics) as it ends.
     const tail = 2;
-    const run = mixprof(hz, ['-t', String(settle + seconds + tail)]).start(workload.pid, '/dev/null');
+    const run = mixprof(hz, unwind, ['-t', String(settle + seconds + tail)]).start(workload.pid, '/dev/null');
     run.done.catch(() => undefined);
     const watch = new ProcessWatch(() => run.pids());
     await run.ready;
@@ -49,13 +52,16 @@ export async function measureCost(label: string, python: string, script: string,
     const last = watch.stop();
     const [node, bpftrace] = run.pids();
     const cpu = (pid: number | undefined): number => (pid === undefined ? 0 : (after.get(pid)?.cpu ?? 0) - (before.get(pid)?.cpu ?? 0));
-    const kernelNs = (pid: number | undefined, at: typeof after): number => (pid === undefined ? 0 : (at.get(pid)?.bpf.ns ?? 0));
+    // The BPF programs live in bpftrace (fp) or in mixprof itself (dwarf).
+    const kernelNs = (at: typeof after): number => [...at.values()].reduce((n, r) => n + r.bpf.ns, 0);
     const samples = Number(/mixprof: (\d+) samples/.exec(run.stderr())?.[1] ?? NaN);
     const sampledSeconds = Number(/ over ([\d.]+) s/.exec(run.stderr())?.[1] ?? NaN);
-    const windowNs = kernelNs(bpftrace, after) - kernelNs(bpftrace, before);
+    const windowNs = kernelNs(after) - kernelNs(before);
     return {
       label,
+      unwind,
       hz,
+      nativeComplete: Number(/native stack complete: ([\d.]+)%/.exec(run.stderr())?.[1] ?? NaN) / 100,
       seconds: elapsed,
       samples,
       lostEvents: Number(/lost events: (\d+)/.exec(run.stderr())?.[1] ?? NaN),

@@ -89,12 +89,15 @@ function lineMatching(stream: NodeJS.ReadableStream, pattern: RegExp): Promise<v
   });
 }
 
-export function mixprof(hz: number, extraArgs: string[] = []): Profiler {
+export type Unwind = 'fp' | 'dwarf';
+
+/** mixprof with one unwinder: frame pointers in the kernel (bpftrace) or DWARF CFI in user space. */
+export function mixprof(hz: number, unwind: Unwind, extraArgs: string[] = []): Profiler {
   return {
-    name: 'mixprof',
+    name: `mixprof ${unwind}`,
     hz,
     start(pid, output) {
-      const args = [MIXPROF, 'sample', '-x', String(pid), '-F', String(hz), '-o', output, ...extraArgs];
+      const args = [MIXPROF, 'sample', '-x', String(pid), '-F', String(hz), '-o', output, '--unwind', unwind, ...extraArgs];
       // Run as a user runs it, through its #! line (which sets V8 flags).
       const child = spawn(PROFILER_CPU[0]!, [...PROFILER_CPU.slice(1), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
       let bpftrace: number | null = null;

@@ -6,6 +6,7 @@
  * The program lives in this process (libbpf, perf event and ring buffer file
  * descriptors): it ends with it, whatever the way mixprof exits.
  */
+import { cpus } from 'node:os';
 import { MixprofError } from '../errors.js';
 import { dwarfSamplerObject, type DwarfPoll, type DwarfPythonConfig, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer } from '../native.js';
 import { KernelSymbols } from '../symbolize/kernel.js';
@@ -30,9 +31,18 @@ export interface DwarfRunOptions {
   readonly pollIntervalMs?: number;
 }
 
-/** Holds 16 MiB of samples between polls: 0.1 s at 999 Hz uses well under half. */
-const RING_MIB = 16;
 const POLL_INTERVAL_MS = 100;
+
+/**
+ * A ring buffer that holds 0.4 s of samples from every CPU at once (four
+ * polls): a sample is the stack copy plus about 1 KiB.
+ */
+export function ringMiB(hz: number, cpus: number, stackBytes: number): number {
+  const bytes = 0.4 * hz * cpus * (stackBytes + 1024);
+  let mib = 4;
+  while (mib * 2 ** 20 < bytes && mib < 512) mib *= 2;
+  return mib;
+}
 /** How often the target is looked for (it has no bpftrace -p to end with it). */
 const ALIVE_CHECK_MS = 500;
 
@@ -46,7 +56,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       hz: options.hz,
       maxFrames: options.maxFrames,
       stackBytes: options.stackBytes,
-      ringMiB: RING_MIB,
+      ringMiB: ringMiB(options.hz, cpus().length, options.stackBytes),
       symbolizer: options.symbolizer,
       ...(options.python ? { python: options.python } : {}),
     });
