@@ -31,14 +31,18 @@ export interface DwarfRunOptions {
   readonly pollIntervalMs?: number;
 }
 
-const POLL_INTERVAL_MS = 100;
+/** Ten polls a second, twenty above 1000 Hz: the ring buffer then stays small. */
+export function pollIntervalMs(hz: number): number {
+  return hz > 1000 ? 50 : 100;
+}
 
 /**
- * A ring buffer that holds 0.4 s of samples from every CPU at once (four
- * polls): a sample is the stack copy plus about 1 KiB.
+ * A ring buffer that holds 0.25 s of samples from every CPU at once (2.5
+ * polls or more): a sample is the stack copy plus about 1 KiB. Its pages are
+ * mapped into mixprof twice (libbpf's wrap-around), so it costs memory there.
  */
 export function ringMiB(hz: number, cpus: number, stackBytes: number): number {
-  const bytes = 0.4 * hz * cpus * (stackBytes + 1024);
+  const bytes = 0.25 * hz * cpus * (stackBytes + 1024);
   let mib = 4;
   while (mib * 2 ** 20 < bytes && mib < 512) mib *= 2;
   return mib;
@@ -101,6 +105,18 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     lastDropped = poll.dropped;
   };
 
+  const errors: string[] = [];
+  // A failing poll ends sampling; what was delivered before stays.
+  const pollSafely = (): boolean => {
+    try {
+      deliver(sampler.poll());
+      return true;
+    } catch (error) {
+      errors.push((error as Error).message.split('\n')[0]!);
+      return false;
+    }
+  };
+
   const stop = (why: StopReason): void => {
     if (reason !== null) return;
     reason = why;
@@ -108,26 +124,25 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     clearTimeout(durationTimer);
     try {
       sampler.stop();
-      deliver(sampler.poll());
-    } finally {
-      sampler.close();
-      finish({ attached: true, reason: why, exitCode: null, signal: null, errors: [], killed: false, stackErrors: 0 });
+    } catch (error) {
+      errors.push((error as Error).message.split('\n')[0]!);
     }
+    if (why !== 'sampler-failed') pollSafely();
+    sampler.close();
+    finish({ attached: true, reason: why, exitCode: null, signal: null, errors, killed: false, stackErrors: 0 });
   };
 
   const timer = setInterval(() => {
-    try {
-      deliver(sampler.poll());
-    } catch (error) {
-      stop('bpftrace-exited');
-      throw error;
+    if (!pollSafely()) {
+      stop('sampler-failed');
+      return;
     }
     const now = Date.now();
     if (now - lastAliveCheck >= ALIVE_CHECK_MS) {
       lastAliveCheck = now;
       if (!options.isTargetAlive()) stop('target-exited');
     }
-  }, options.pollIntervalMs ?? POLL_INTERVAL_MS);
+  }, options.pollIntervalMs ?? pollIntervalMs(options.hz));
   const durationTimer = options.durationSeconds !== null ? setTimeout(() => stop('duration'), options.durationSeconds * 1000) : undefined;
 
   return { done, stop, kill: () => stop('interrupted') };

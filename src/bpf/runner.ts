@@ -12,7 +12,7 @@ import { execa, type ResultPromise } from 'execa';
 import { MAP_KEYS_MAX } from './program.js';
 import { parseBpftraceLine, type BpfEvent } from './records.js';
 
-export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'bpftrace-exited' | 'attach-timeout';
+export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'bpftrace-exited' | 'attach-timeout' | 'sampler-failed';
 
 export interface RunOptions {
   readonly bpftrace: string;

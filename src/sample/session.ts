@@ -46,8 +46,12 @@ export const MAX_PYTHON_DEPTH = 128;
 const MAX_THREADS_SEARCHED = 512;
 /** Native frames kept by a DWARF unwind. */
 const DWARF_MAX_FRAMES = 1024;
-/** Stack copied per DWARF sample (perf's default is 8 KiB); deeper words are read live. */
-const DWARF_STACK_BYTES = 16384;
+/**
+ * Stack copied per DWARF sample, perf's default: the frames of a thread's
+ * leaf functions and eval loops fit; words deeper than that (outer frames,
+ * which stay put while a thread runs below them) are read from the live process.
+ */
+const DWARF_STACK_BYTES = 8192;
 
 export async function sample(options: SampleOptions, log: (line: string) => void): Promise<SampleResult> {
   checkPrivileges();
@@ -124,6 +128,10 @@ export async function sample(options: SampleOptions, log: (line: string) => void
     if (!options.quiet) {
       for (const line of formatReport(profile.stats, { hz: options.hz, seconds, python: layout !== null, noFramePointers: noFramePointers && unwind === 'fp' ? interpreter!.path : null, stopReason: describeStop(run.reason, run.killed), stackErrors: run.stackErrors })) log(line);
     }
+    // The samples are written; the fault that ended sampling early still fails the run.
+    if (run.reason === 'sampler-failed') {
+      throw new MixprofError('SAMPLER_FAILED', `sampling stopped early: ${run.errors[0] ?? 'the sampler failed'}`, 'the samples collected until then were written; run again, or pass --unwind fp');
+    }
     return { profile, reason: run.reason };
   } finally {
     native.close();
@@ -137,6 +145,7 @@ function describeStop(reason: StopReason, killed: boolean): string {
     'target-exited': 'target exited',
     'bpftrace-exited': 'bpftrace exited',
     'attach-timeout': 'attach timed out',
+    'sampler-failed': 'the sampler failed',
   };
   return text[reason] + (killed ? '; bpftrace had to be killed, its last second of samples is lost' : '');
 }

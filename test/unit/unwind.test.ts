@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ringMiB } from '../../src/bpf/dwarf-runner.js';
+import { pollIntervalMs, ringMiB } from '../../src/bpf/dwarf-runner.js';
 import { chooseUnwind } from '../../src/sample/unwind.js';
 
 test('auto unwinds with frame pointers only where the interpreter is known to keep them', () => {
@@ -15,9 +15,11 @@ test('an explicit choice wins and says so', () => {
   assert.deepEqual(chooseUnwind('dwarf', '/usr/bin/python3.14d', true), { unwind: 'dwarf', why: '--unwind dwarf' });
 });
 
-test('the DWARF ring buffer holds 0.4 s of samples from every CPU, in powers of two', () => {
-  assert.equal(ringMiB(99, 2, 16384), 4);
-  assert.equal(ringMiB(999, 2, 16384), 16);
-  assert.equal(ringMiB(4999, 2, 16384), 128);
+test('the DWARF ring buffer holds 0.25 s of samples from every CPU, in powers of two', () => {
+  assert.equal(ringMiB(99, 2, 8192), 4);
+  assert.equal(ringMiB(999, 2, 8192), 8);
+  assert.equal(ringMiB(4999, 2, 8192), 32);
   assert.equal(ringMiB(10000, 256, 65536), 512);
+  // Polled often enough that 0.25 s is more than two polls.
+  assert.ok(pollIntervalMs(99) <= 100 && pollIntervalMs(4999) <= 50);
 });
