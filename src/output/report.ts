@@ -32,7 +32,7 @@ export function formatReport(stats: ProfileStats, context: ReportContext): strin
     if (stats.evalUnknown) {
       lines.push(
         `  warning: in ${percent(stats.evalUnknown, stats.samples)} of samples the interpreter's eval loop has no symbol, so native frames inside the interpreter are left out ` +
-          "and Python frames sit under the native leaf; install the interpreter's -dbg package or pass its debug file with -d.",
+          "(C frames between Python frames are not shown); install the interpreter's -dbg package or pass its debug file with -d.",
       );
     }
   } else {

@@ -31,7 +31,7 @@ export interface MergedStack {
   readonly nativeComplete: boolean;
   /** Eval-loop frames with no Python group left to put there, or the reverse with a complete stack. */
   readonly mismatched: boolean;
-  /** A CFI-unwound stack with Python frames but no eval-loop frame known by name: interpreter frames were left out. */
+  /** A CFI-unwound stack with Python frames but no eval-loop frame known by name: the interpreter's frames were left out. */
   readonly evalUnknown: boolean;
 }
 
@@ -61,15 +61,10 @@ export function mergeStacks(
   /** A CFI unwind ended at the thread's first function. */
   unwoundToRoot?: boolean,
 ): MergedStack {
-  let trusted = trustedNativeFrames(native, options.nativeUnwind);
+  const trusted = trustedNativeFrames(native, options.nativeUnwind);
   const groups = python?.groups ?? [];
-  // No eval-loop frame to put the Python frames in (an interpreter whose eval
-  // loop has no symbol): keep the native frames above the interpreter's, as a
-  // frame-pointer unwind would, rather than stack Python frames on the root.
-  const evalUnknown = options.nativeUnwind === 'dwarf' && groups.length > 0 && !trusted.some((f) => f.role === 'eval');
-  if (evalUnknown) {
-    const inInterpreter = trusted.findIndex((f) => f.role === 'plumbing');
-    if (inInterpreter >= 0) trusted = trusted.slice(0, inInterpreter);
+  if (options.nativeUnwind === 'dwarf' && groups.length > 0 && !trusted.some((f) => f.role === 'eval')) {
+    return mergeWithoutEvalFrames(native, trusted, python!, kernel, options, unwoundToRoot === true);
   }
   const leafFirst: Frame[] = [];
   let next = 0;
@@ -116,5 +111,39 @@ export function mergeStacks(
   if (python?.truncated && !markedTruncation) leafFirst.push({ kind: 'marker', name: TRUNCATED_FRAME });
   const frames = leafFirst.reverse();
   for (let i = kernel.length - 1; i >= 0; i--) frames.push({ kind: 'kernel', name: kernel[i]! });
-  return { frames, nativeComplete, mismatched, evalUnknown };
+  return { frames, nativeComplete, mismatched, evalUnknown: false };
+}
+
+/**
+ * A CFI-unwound stack whose eval-loop frames have no name (an interpreter
+ * whose eval loop has no symbol): where each Python group belongs among the
+ * interpreter's frames is unknown, but all of them lie between the first and
+ * the last interpreter frame. So: the native frames below the interpreter
+ * (the thread's start), the Python frames, the native frames above it (what
+ * the Python code called); the interpreter's own frames are left out.
+ */
+function mergeWithoutEvalFrames(
+  native: readonly NativeFrame[],
+  trusted: readonly NativeFrame[],
+  python: PythonStack,
+  kernel: readonly string[],
+  options: MergeOptions,
+  unwoundToRoot: boolean,
+): MergedStack {
+  const inInterpreter = (f: NativeFrame): boolean => f.role === 'plumbing';
+  const firstInside = trusted.findIndex(inInterpreter);
+  const above = firstInside >= 0 ? trusted.slice(0, firstInside) : trusted;
+  // The part below the interpreter is known only when the unwind got there whole.
+  const whole = trusted.length === native.length;
+  const lastInside = native.findLastIndex(inInterpreter);
+  const below = whole && lastInside >= 0 ? native.slice(lastInside + 1) : [];
+  const leafFirst: Frame[] = above.map((f) => ({ kind: 'native', name: f.name }));
+  leafFirst.push(...python.groups.flat());
+  if (python.truncated) leafFirst.push({ kind: 'marker', name: TRUNCATED_FRAME });
+  leafFirst.push(...below.map((f): Frame => ({ kind: 'native', name: f.name })));
+  const frames = leafFirst.reverse();
+  for (let i = kernel.length - 1; i >= 0; i--) frames.push({ kind: 'kernel', name: kernel[i]! });
+  const rootmost = below.at(-1);
+  const nativeComplete = rootmost !== undefined && (rootmost.role === 'root' || unwoundToRoot);
+  return { frames, nativeComplete, mismatched: false, evalUnknown: true };
 }

@@ -108,20 +108,25 @@ test('a CFI unwind is trusted whole: Python groups go between the C frames aroun
   assert.equal(merged.mismatched, false);
 });
 
-test('a CFI unwind through an eval loop without a name keeps the frames above the interpreter, as a frame-pointer unwind would', () => {
+test('a CFI unwind through an eval loop without a name puts the Python frames between the native frames below and above the interpreter', () => {
   // The interpreter's own frames are unnamed (plumbing): none can take the Python groups.
   const native = [
     nat('PyObject_Free', 'code', false),
     nat('[python3.13+0x48b65]', 'plumbing', false),
     nat('[python3.13+0x1d2e50]', 'plumbing', false),
-    nat('start_thread', 'root', false),
+    nat('[libc.so.6+0x94db8]', 'code', false),
+    nat('[libc.so.6+0x112f98]', 'code', false),
   ];
   const python: PythonStack = { groups: [py('sort_key'), py('sort_driver', 'run')], truncated: false, unknownFrames: 0 };
-  const merged = mergeStacks(native, python, [], { ...HIDE, nativeUnwind: 'dwarf' }, true);
-  assert.deepEqual(names(merged.frames), ['run', 'sort_driver', 'sort_key', 'PyObject_Free']);
+  const merged = mergeStacks(native, python, ['do_syscall_64'], { ...HIDE, nativeUnwind: 'dwarf' }, true);
+  assert.deepEqual(names(merged.frames), ['[libc.so.6+0x112f98]', '[libc.so.6+0x94db8]', 'run', 'sort_driver', 'sort_key', 'PyObject_Free', 'do_syscall_64']);
   assert.equal(merged.evalUnknown, true);
-  assert.equal(merged.nativeComplete, false);
+  assert.equal(merged.nativeComplete, true);
   assert.equal(merged.mismatched, false);
+  // An unwind that stopped early says nothing of what lies below.
+  const cut = mergeStacks(native.slice(0, 3), python, [], { ...HIDE, nativeUnwind: 'dwarf' }, false);
+  assert.deepEqual(names(cut.frames), ['run', 'sort_driver', 'sort_key', 'PyObject_Free']);
+  assert.equal(cut.nativeComplete, false);
 });
 
 test('a CFI unwind that ended at an outermost frame is complete even when the root has no name', () => {
