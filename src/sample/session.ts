@@ -65,7 +65,7 @@ export async function sample(options: SampleOptions, log: (line: string) => void
   const attached = attachTarget(addon, target, mapsText, options, log);
   const { interpreter, layout, native, noFramePointers, framePointers } = attached;
   try {
-    const { unwind, why } = chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers);
+    const { unwind, why } = chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers ? true : noFramePointers ? false : null);
     if (!options.quiet) log(`mixprof: native stacks unwound with ${unwind === 'dwarf' ? 'DWARF call frame information' : 'frame pointers'} (${why})`);
     const settings = {
       pid: target.pid,

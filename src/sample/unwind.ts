@@ -20,11 +20,12 @@ export interface UnwindDecision {
  * otherwise, and for processes without a Python interpreter, whose code
  * mixprof has not looked at.
  */
-export function chooseUnwind(choice: UnwindChoice, interpreterPath: string | null, interpreterHasFramePointers: boolean): UnwindDecision {
+export function chooseUnwind(choice: UnwindChoice, interpreterPath: string | null, interpreterHasFramePointers: boolean | null): UnwindDecision {
   if (choice === 'fp') return { unwind: 'fp', why: '--unwind fp' };
   if (choice === 'dwarf') return { unwind: 'dwarf', why: '--unwind dwarf' };
   if (interpreterPath === null) return { unwind: 'dwarf', why: 'no Python interpreter to check for frame pointers' };
-  return interpreterHasFramePointers
-    ? { unwind: 'fp', why: `${interpreterPath} keeps frame pointers` }
-    : { unwind: 'dwarf', why: `${interpreterPath} is built without frame pointers, or mixprof cannot tell` };
+  if (interpreterHasFramePointers === true) return { unwind: 'fp', why: `${interpreterPath} keeps frame pointers` };
+  return interpreterHasFramePointers === false
+    ? { unwind: 'dwarf', why: `${interpreterPath} is built without frame pointers` }
+    : { unwind: 'dwarf', why: `mixprof cannot tell whether ${interpreterPath} keeps frame pointers` };
 }

@@ -8,6 +8,9 @@ test('auto unwinds with frame pointers only where the interpreter is known to ke
   assert.equal(chooseUnwind('auto', '/usr/lib/libpython3.11.so.1.0', false).unwind, 'dwarf');
   assert.match(chooseUnwind('auto', '/usr/lib/libpython3.11.so.1.0', false).why, /without frame pointers/);
   assert.equal(chooseUnwind('auto', null, false).unwind, 'dwarf');
+  // Unknown (no symbol to look at) is not trusted to have them.
+  assert.equal(chooseUnwind('auto', '/usr/bin/python3.13', null).unwind, 'dwarf');
+  assert.match(chooseUnwind('auto', '/usr/bin/python3.13', null).why, /cannot tell/);
 });
 
 test('an explicit choice wins and says so', () => {
