@@ -272,8 +272,22 @@ for (const [version, minor, source] of [
 ] as const) {
   describe(`pyenv CPython ${version} (shared libpython, DWARF inside)`, () => describeInterpreter(() => pyenvPython(version), { version: minor, source, interpreterSymbols: true }));
 }
-describe('pyenv CPython 3.11.7 unwound with frame pointers (stops at the leaf)', () =>
-  describeInterpreter(() => pyenvPython('3.11.7'), { version: '3.11', source: DWARF, unwind: 'fp' }));
+// The frame-pointer sampler walks Python frames in bpftrace, the DWARF one in
+// C: both walks run over every version and kind of build.
+for (const [version, minor, source] of [
+  ['3.8.18', '3.8', DWARF],
+  ['3.9.18', '3.9', DWARF],
+  ['3.10.13', '3.10', DWARF],
+  ['3.11.7', '3.11', DWARF],
+  ['3.12.1', '3.12', DWARF],
+  ['3.13.0', '3.13', DEBUG_OFFSETS],
+] as const) {
+  describe(`pyenv CPython ${version} unwound with frame pointers (stops at the leaf)`, () => describeInterpreter(() => pyenvPython(version), { version: minor, source, unwind: 'fp' }));
+}
+describe("Debian's CPython 3.11 in a container, unwound with frame pointers", () =>
+  describeInterpreter(() => debianPython('debian-3.11'), { version: '3.11', source: TABLE, launch: 'container', unwind: 'fp' }));
+describe("Debian sid's CPython 3.14 (no debug info) unwound with frame pointers", () =>
+  describeInterpreter(() => debianPython('sid-3.14'), { version: '3.14', source: DEBUG_OFFSETS, unwind: 'fp' }));
 describe("Debian's CPython 3.11 (static, stripped, debug file with -d)", () =>
   describeInterpreter(() => debianPython('debian-3.11'), { version: '3.11', source: DWARF, withDebugFile: true, interpreterSymbols: true }));
 describe("Debian's CPython 3.11 with no debug info", () => describeInterpreter(() => debianPython('debian-3.11'), { version: '3.11', source: TABLE }));
