@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../package-root.js';
+import { recordCommand } from './commands/record.js';
 import { sampleCommand } from './commands/sample.js';
 import { reportError } from './handle-error.js';
 
@@ -20,7 +21,10 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('mixprof')
     .description('Where a running Python process spends its time: Python, native and kernel frames in one stack')
     .version(version())
-    .addCommand(sampleCommand());
+    // record's command line after -- is the command's own.
+    .enablePositionalOptions()
+    .addCommand(sampleCommand())
+    .addCommand(recordCommand());
   // Subcommands added with addCommand do not inherit these settings.
   for (const command of [program, ...program.commands]) {
     command.exitOverride().configureOutput({
@@ -29,7 +33,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command may set the status (record passes on its command's).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     return reportError(error);

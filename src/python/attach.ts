@@ -39,6 +39,13 @@ interface Candidate {
   readonly version: PythonVersion;
 }
 
+/** The interpreter has not set up its state yet (a process just started): try again shortly. */
+export class InterpreterStartingError extends MixprofError {
+  constructor(message: string) {
+    super('NO_SUCH_PROCESS', message, 'attach once the interpreter has started');
+  }
+}
+
 export class UnsupportedVersionError extends MixprofError {
   constructor(version: PythonVersion, where: string) {
     super(
@@ -78,6 +85,7 @@ export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: T
   const matchByFsbase = inOtherPidNamespace(target.pid);
   const tids = new Set(readdirSync(procPath(target.pid, 'task')).map(Number));
   const problems: string[] = [];
+  let starting = false;
   for (const candidate of candidates()) {
     const layout = buildLayout(candidate.offsets, {
       version: candidate.version,
@@ -88,8 +96,10 @@ export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: T
     });
     const check = checkLayout(memory, layout, interpreter.runtimeAddress, tids);
     if (check.ok) return layout;
+    starting ||= check.starting === true;
     problems.push(`${candidate.source}: ${check.problem}`);
   }
+  if (starting) throw new InterpreterStartingError(`Python in ${interpreter.path} is still starting: ${problems.join('; ')}`);
   const where = `Python ${versionString(interpreter.version)} in ${interpreter.path}${interpreter.elf.buildId ? ` (build-id ${interpreter.elf.buildId})` : ''}`;
   const debian = /^(lib)?python3\.\d+/.test(path.basename(interpreter.path)) ? `install python3.${spec.minor}-dbg matching the running build, or ` : '';
   if (problems.length === 0 || debugFile === null) {

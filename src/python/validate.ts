@@ -10,6 +10,8 @@ import type { MemoryReader } from '../target/memory.js';
 
 export interface LayoutCheck {
   readonly ok: boolean;
+  /** The interpreter has no state or thread yet: it is still starting, the layout may be fine. */
+  readonly starting?: boolean;
   /** What did not match, for the error message. */
   readonly problem: string | null;
   readonly threadStates: number;
@@ -23,7 +25,7 @@ export function checkLayout(memory: MemoryReader, layout: PythonLayout, runtimeA
   const pointer = (address: bigint): bigint => (address === 0n ? 0n : (memory.read(address, 8)?.readBigUInt64LE(0) ?? 0n));
   const fail = (problem: string, threadStates = 0, codeObjects = 0): LayoutCheck => ({ ok: false, problem, threadStates, codeObjects });
   const interp = pointer(runtimeAddress + BigInt(layout.runtime.interpretersHead));
-  if (interp === 0n) return fail('no interpreter state; is the interpreter initialised?');
+  if (interp === 0n) return { ...fail('no interpreter state; is the interpreter initialised?'), starting: true };
   const reader = new CodeObjectReader(memory, layout);
   const { thread, frame } = layout;
   let threadStates = 0;
@@ -47,7 +49,7 @@ export function checkLayout(memory: MemoryReader, layout: PythonLayout, runtimeA
       else invalid++;
     }
   }
-  if (threadStates === 0) return fail('no thread state');
+  if (threadStates === 0) return { ...fail('no thread state'), starting: true };
   if (keysMatched === 0) return fail(`no thread state names one of the process's threads`, threadStates);
   if (valid === 0 && invalid > 0) return fail(`frames hold no readable code objects (${invalid} checked)`, threadStates);
   if (valid < invalid) return fail(`only ${valid} of ${valid + invalid} frames hold readable code objects`, threadStates, valid);

@@ -62,7 +62,7 @@ export async function sample(options: SampleOptions, log: (line: string) => void
   const mapsText = readMapsText(target.pid);
   if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
 
-  const attached = attachTarget(addon, target, mapsText, options, log);
+  const attached = attachTarget(addon, target, mapsText, options, options.quiet ? () => undefined : log);
   const { interpreter, layout, native, noFramePointers, framePointers } = attached;
   try {
     const { unwind, why } = chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers ? true : noFramePointers ? false : null);

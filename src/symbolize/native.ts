@@ -31,6 +31,7 @@ export interface NativeFrame {
 }
 
 /** The eval loop: each call of it runs one group of Python frames. */
+const SYMBOL_VERSION = /@{1,2}[A-Z][A-Z0-9_.]*$/;
 const EVAL_FUNCTIONS = /^(_PyEval_EvalFrameDefault|PyEval_EvalFrameEx)(\.cold)?$/;
 /** Where every thread's stack starts. */
 const ROOT_FUNCTIONS = new Set(['_start', '__libc_start_main', '__libc_start_main_impl', '__libc_start_call_main', 'start_thread', 'clone', 'clone3', '__clone', '__clone3']);
@@ -120,7 +121,9 @@ export class NativeFrames {
     return addresses.map((a) => this.cache.get(a)!);
   }
 
-  private classify(address: bigint, s: SymbolizedAddress): NativeFrame {
+  private classify(address: bigint, raw: SymbolizedAddress): NativeFrame {
+    // glibc's symbol table names versioned aliases: "__libc_start_main@@GLIBC_2.34".
+    const s = raw.name ? { ...raw, name: raw.name.replace(SYMBOL_VERSION, '') } : raw;
     const mapped = s.module !== null && findMapping(this.mappings, address) !== undefined;
     const name = s.name ?? unknownName(s);
     let role: NativeRole = 'code';

@@ -2,7 +2,7 @@
 import { accessSync, constants } from 'node:fs';
 import { Command, Option } from 'commander';
 import { MixprofError } from '../../errors.js';
-import { MAX_PYTHON_DEPTH, sample } from '../../sample/session.js';
+import { MAX_PYTHON_DEPTH, sample, type SampleOptions } from '../../sample/session.js';
 import { OFFSET_SOURCES, type OffsetSource } from '../../python/attach.js';
 import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
 import { collect, positiveInteger, positiveSeconds } from '../options.js';
@@ -19,8 +19,8 @@ Examples:
 Python frames read "qualname (file.py:LINE)", kernel frames end in _[k].
 Ctrl-C stops early and still writes everything collected.`;
 
-interface SampleFlags {
-  pid: number;
+/** The options `sample` and `record` share. */
+export interface ProfileFlags {
   time?: number;
   frequency: number;
   debugFile?: string[];
@@ -34,14 +34,16 @@ interface SampleFlags {
   unwind: UnwindChoice;
 }
 
-export function sampleCommand(): Command {
-  return new Command('sample')
-    .description('sample a running process: Python, native and kernel frames merged into folded stacks')
-    .requiredOption('-x, --pid <PID>', 'process to profile', positiveInteger('--pid'))
+interface SampleFlags extends ProfileFlags {
+  pid: number;
+}
+
+export function addProfileOptions(command: Command, output: string): Command {
+  return command
     .option('-t, --time <SECONDS>', 'how long to sample (default: until Ctrl-C or the target exits)', positiveSeconds('--time'))
-    .option('-F, --frequency <HZ>', 'samples per second per thread', positiveInteger('--frequency', MAX_HZ), 99)
+    .option('-F, --frequency <HZ>', 'samples per second on each CPU the target runs on', positiveInteger('--frequency', MAX_HZ), 99)
     .option('-d, --debug-file <PATH>', 'extra file for symbols and debug info: a library, its separate debug file, or one loaded later (repeatable)', collect)
-    .option('-o, --output <FILE>', 'write folded stacks here instead of stdout')
+    .option('-o, --output <FILE>', output)
     .option('--no-hide', 'show interpreter call plumbing (PyObject_Vectorcall and the like) and unmatched eval-loop frames')
     .option('--mark-python', 'suffix Python frames with _[j] so `flamegraph.pl --colors=java` paints them green')
     .option('--threads', 'add a root frame per thread: "name (tid)"')
@@ -54,34 +56,42 @@ export function sampleCommand(): Command {
         .choices(UNWIND_CHOICES)
         .default('auto'),
     )
-    .option('-q, --quiet', 'print nothing on stderr but errors')
+    .option('-q, --quiet', 'print nothing on stderr but errors');
+}
+
+/** The flags as session options, less the PID; -d files are checked here. */
+export function profileOptions(flags: ProfileFlags, output: string | null): Omit<SampleOptions, 'pid'> {
+  const extraFiles = flags.debugFile ?? [];
+  for (const file of extraFiles) {
+    try {
+      accessSync(file, constants.R_OK);
+    } catch {
+      throw new MixprofError('BAD_OPTION', `-d ${file}: no such readable file`, 'pass the path of a library or debug file');
+    }
+  }
+  return {
+    durationSeconds: flags.time ?? null,
+    hz: flags.frequency,
+    extraFiles,
+    output,
+    hidePlumbing: flags.hide,
+    markPython: flags.markPython ?? false,
+    threadRoots: flags.threads ?? false,
+    maxDepth: MAX_PYTHON_DEPTH,
+    nativeOnly: flags.nativeOnly ?? false,
+    quiet: flags.quiet ?? false,
+    unwind: flags.unwind,
+    ...(flags.offsetsFrom ? { offsetSources: [flags.offsetsFrom] } : {}),
+  };
+}
+
+export function sampleCommand(): Command {
+  const command = new Command('sample')
+    .description('sample a running process: Python, native and kernel frames merged into folded stacks')
+    .requiredOption('-x, --pid <PID>', 'process to profile', positiveInteger('--pid'));
+  return addProfileOptions(command, 'write folded stacks here instead of stdout')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: SampleFlags) => {
-      const extraFiles = flags.debugFile ?? [];
-      for (const file of extraFiles) {
-        try {
-          accessSync(file, constants.R_OK);
-        } catch {
-          throw new MixprofError('BAD_OPTION', `-d ${file}: no such readable file`, 'pass the path of a library or debug file');
-        }
-      }
-      await sample(
-        {
-          pid: flags.pid,
-          durationSeconds: flags.time ?? null,
-          hz: flags.frequency,
-          extraFiles,
-          output: flags.output ?? null,
-          hidePlumbing: flags.hide,
-          markPython: flags.markPython ?? false,
-          threadRoots: flags.threads ?? false,
-          maxDepth: MAX_PYTHON_DEPTH,
-          nativeOnly: flags.nativeOnly ?? false,
-          quiet: flags.quiet ?? false,
-          unwind: flags.unwind,
-          ...(flags.offsetsFrom ? { offsetSources: [flags.offsetsFrom] } : {}),
-        },
-        (line) => process.stderr.write(line + '\n'),
-      );
+      await sample({ pid: flags.pid, ...profileOptions(flags, flags.output ?? null) }, (line) => process.stderr.write(line + '\n'));
     });
 }

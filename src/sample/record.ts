@@ -1,0 +1,117 @@
+/**
+ * `mixprof record -- command ...`: starts the command with mixprof's own
+ * stdin, stdout and stderr, profiles it from as early as its interpreter can
+ * be read until it exits (or for -t seconds), and hands back its exit status.
+ */
+import { constants } from 'node:os';
+import { execa } from 'execa';
+import { MixprofError } from '../errors.js';
+import { nativeAddon } from '../native.js';
+import { InterpreterStartingError } from '../python/attach.js';
+import { findInterpreter } from '../target/interpreter.js';
+import { parseMaps } from '../target/maps.js';
+import { processMemory } from '../target/memory.js';
+import { checkPrivileges } from '../target/privileges.js';
+import { isAlive, openTarget, readMapsText } from '../target/process.js';
+import { sample, type SampleOptions } from './session.js';
+
+export interface RecordOptions extends Omit<SampleOptions, 'pid'> {
+  /** The command and its arguments, run without a shell. */
+  readonly command: readonly string[];
+}
+
+/** How long a starting command may take to map an interpreter, and then to set it up enough to check. */
+const INTERPRETER_WAIT_MS = 1000;
+const STARTING_WAIT_MS = 5000;
+const RETRY_MS = 10;
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface RecordResult {
+  /** The exit status mixprof should return: the command's. */
+  readonly status: number;
+  /** A profile was written (the command lived long enough to be sampled). */
+  readonly written: boolean;
+}
+
+/** Runs the command under the profiler. */
+export async function record(options: RecordOptions, log: (line: string) => void): Promise<RecordResult> {
+  checkPrivileges();
+  const [file, ...args] = options.command;
+  if (!file) throw new MixprofError('BAD_OPTION', 'no command to record', 'put the command after --, e.g. mixprof record -- python3 app.py');
+  const child = execa(file, args, { stdio: 'inherit', reject: false });
+  // The terminal's Ctrl-C reaches the command itself; mixprof waits for it
+  // to end. A SIGTERM or SIGHUP sent to mixprof alone is passed on.
+  const ignore = (): void => undefined;
+  const forward = (signal: NodeJS.Signals) => (): void => void child.kill(signal);
+  const onTerm = forward('SIGTERM');
+  const onHup = forward('SIGHUP');
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
+  try {
+    const pid = child.pid;
+    let written = false;
+    if (pid !== undefined) {
+      await waitForInterpreter(pid, options.nativeOnly);
+      try {
+        written = await sampleWhenStarted(pid, options, log);
+      } catch (error) {
+        // The profiler failed: the command is not left running on its own.
+        child.kill('SIGTERM');
+        await child;
+        throw error;
+      }
+    }
+    const result = await child;
+    if (result.failed && result.exitCode === undefined && result.signal === undefined) {
+      const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
+      const why = code === 'ENOENT' ? 'no such command' : code === 'EACCES' ? 'permission denied' : (String(result.shortMessage ?? result.message ?? '').split('\n')[0] ?? '');
+      throw new MixprofError('BAD_OPTION', `cannot run ${file}: ${why}`, 'check the command name and PATH');
+    }
+    const status = result.signal ? 128 + (constants.signals[result.signal as keyof typeof constants.signals] ?? 0) : (result.exitCode ?? 1);
+    return { status, written };
+  } finally {
+    process.off('SIGINT', ignore);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
+  }
+}
+
+/** Until the command (once exec'd through `env` or a wrapper) maps a CPython interpreter. */
+async function waitForInterpreter(pid: number, nativeOnly: boolean): Promise<void> {
+  if (nativeOnly) return;
+  const addon = nativeAddon();
+  const deadline = Date.now() + INTERPRETER_WAIT_MS;
+  while (Date.now() < deadline && isAlive(pid)) {
+    const maps = readMapsText(pid);
+    if (maps !== null) {
+      try {
+        if (findInterpreter(addon, processMemory(addon, pid), openTarget(pid), parseMaps(maps))) return;
+      } catch {
+        // Gone or mid-exec: look again.
+      }
+    }
+    await pause(RETRY_MS);
+  }
+}
+
+async function sampleWhenStarted(pid: number, options: RecordOptions, log: (line: string) => void): Promise<boolean> {
+  const deadline = Date.now() + STARTING_WAIT_MS;
+  for (;;) {
+    try {
+      await sample({ ...options, pid }, log);
+      return true;
+    } catch (error) {
+      if (!isAlive(pid)) {
+        if (!options.quiet) log(`mixprof: ${options.command[0]} exited before sampling started; nothing was recorded`);
+        return false;
+      }
+      // Just started, the interpreter may have no state yet, or frames whose
+      // code objects are still being built: its layout cannot be checked.
+      const starting = error instanceof InterpreterStartingError || (error instanceof MixprofError && error.code === 'UNSUPPORTED_PYTHON');
+      if (!starting || Date.now() > deadline) throw error;
+      await pause(RETRY_MS);
+    }
+  }
+}

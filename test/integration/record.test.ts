@@ -1,0 +1,95 @@
+/**
+ * mixprof record -- command: the command runs with mixprof's stdin, stdout
+ * and stderr, is profiled until it exits, and its exit status comes back.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { execa } from 'execa';
+import { parseFolded, pythonNames } from '../helpers/folded.js';
+import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
+import { pyenvPython } from '../helpers/pythons.js';
+import { assertRoot } from '../helpers/root.js';
+
+const TARGET = path.join(WORKLOADS, 'record-target.py');
+
+describe('mixprof record', () => {
+  let dir: string;
+  let python: string;
+
+  before(async () => {
+    assertRoot();
+    python = pyenvPython('3.11.7').executable;
+    dir = await mkdtemp(path.join(tmpdir(), 'mixprof-record-'));
+  });
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test("passes stdin and stdout through, exits with the command's status, and profiles it", async () => {
+    const out = path.join(dir, 'run.folded');
+    const r = await execa(process.execPath, [MIXPROF, 'record', '-F', '199', '--mark-python', '-o', out, '--', python, TARGET, '7', '3'], {
+      input: 'hello\n',
+      reject: false,
+      timeout: 120_000,
+    });
+    assert.equal(r.exitCode, 7, r.stderr);
+    assert.equal(r.stdout, 'got hello\ndone');
+    assert.match(r.stderr, new RegExp(`mixprof: wrote ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    const stacks = parseFolded(await readFile(out, 'utf8'));
+    const total = stacks.reduce((n, s) => n + s.count, 0);
+    const inSpin = stacks.filter((s) => JSON.stringify(pythonNames(s.frames)) === JSON.stringify(['<module>', 'main', 'spin'])).reduce((n, s) => n + s.count, 0);
+    // 3 s at 199 Hz less the attach (under a second), nearly all of it in spin().
+    assert.ok(total >= 199, `${total} samples`);
+    assert.ok(inSpin / total >= 0.9, `${inSpin}/${total} in <module>;main;spin`);
+  });
+
+  test('a SIGTERM to mixprof reaches the command; the samples are written and its status returned', async () => {
+    const out = path.join(dir, 'term.folded');
+    const child = execa(process.execPath, [MIXPROF, 'record', '-o', out, '--', python, TARGET, '0', '0'], { input: 'x\n', reject: false, timeout: 120_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Both: the command spins, and mixprof samples it.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not spinning and sampling in 60 s: ${stdout} ${stderr}`)), 60_000);
+      const check = (): void => {
+        if (stdout.includes('SPINNING') && /sampling process/.test(stderr)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        check();
+      });
+      child.stderr!.on('data', check);
+    });
+    // Then until the command has run 0.3 s of CPU under the profiler: samples to keep.
+    const { stdout: pids } = await execa('pgrep', ['-P', String(child.pid)]);
+    const target = Number(pids.trim().split('\n')[0]);
+    const cpu = async (): Promise<number> => {
+      const fields = (await readFile(`/proc/${target}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    };
+    const start = await cpu();
+    const deadline = Date.now() + 60_000;
+    while ((await cpu()) - start < 0.3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    child.kill('SIGTERM');
+    const r = await child;
+    assert.equal(r.exitCode, 128 + 15, stderr);
+    assert.match(r.stderr, /\(interrupted\)/);
+    const stacks = parseFolded(await readFile(out, 'utf8'));
+    assert.ok(stacks.some((s) => s.frames.some((f) => f.startsWith('spin ('))), r.stderr);
+  });
+
+  test('a command that cannot be run is one clear error', async () => {
+    const r = await execa(process.execPath, [MIXPROF, 'record', '-o', path.join(dir, 'none.folded'), '--', '/nonexistent/command'], { reject: false, timeout: 60_000 });
+    assert.equal(r.exitCode, 1);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^mixprof: error: cannot run \/nonexistent\/command: .*check the command name and PATH/);
+  });
+});
