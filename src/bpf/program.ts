@@ -65,38 +65,11 @@ export const MAP_KEYS_MAX = 65536;
 export const PYTHON_TEMPLATE = 'python-sampler.bt';
 export const NATIVE_TEMPLATE = 'native-sampler.bt';
 
-export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, settings: SamplerSettings): string {
-  const { thread, frame } = layout;
-  return renderTemplate(loadTemplate(PYTHON_TEMPLATE), {
-    PID: settings.pid,
-    HZ: settings.hz,
-    KERNEL_DEPTH: KERNEL_STACK_DEPTH,
-    USER_DEPTH: settings.userDepth,
-    SEEN_LIMIT: SEEN_CHAINS_LIMIT,
-    MAX_DEPTH: settings.maxDepth,
-    MAX_THREADS: settings.maxThreads,
-    RUNTIME_ADDR: runtimeAddress,
-    RT_INTERP_HEAD: layout.runtime.interpretersHead,
-    IS_THREADS_HEAD: layout.runtime.threadsHead,
-    TS_NEXT: thread.next,
-    TS_THREAD_KEY: thread.threadKey,
-    THREAD_KEY_IS_FSBASE: thread.threadKeyIsFsbase,
-    TS_FRAME: thread.frame,
-    FRAME_VIA_CFRAME: thread.cframeCurrentFrame !== null,
-    CFRAME_CURRENT: thread.cframeCurrentFrame ?? 0,
-    FR_CODE: frame.code,
-    HASH_CODE: frame.instrKind !== 'pointer',
-    CODE_MASK: frame.codeMask,
-    FR_INSTR: frame.instr,
-    INSTR_MASK: frame.instrMask,
-    FR_PREVIOUS: frame.previous,
-    FR_FLAGS: frame.flags,
-    CO_FIRSTLINENO: layout.code.firstLineNo,
-  });
-}
-
-/** The same walk's constants for the DWARF sampler (bpf/dwarf-sampler.bpf.c). */
-export function dwarfPythonConfig(layout: PythonLayout, runtimeAddress: bigint, settings: SamplerSettings): DwarfPythonConfig {
+/**
+ * The Python walk's constants, from the layout: the one place that maps it,
+ * for both walks (the bpftrace template and bpf/dwarf-sampler.bpf.c).
+ */
+export function walkConstants(layout: PythonLayout, runtimeAddress: bigint, settings: SamplerSettings): DwarfPythonConfig {
   const { thread, frame } = layout;
   const big = (n: number | bigint): bigint => BigInt(n);
   return {
@@ -104,6 +77,7 @@ export function dwarfPythonConfig(layout: PythonLayout, runtimeAddress: bigint, 
     maxThreads: settings.maxThreads,
     threadKeyIsFsbase: thread.threadKeyIsFsbase,
     frameViaCframe: thread.cframeCurrentFrame !== null,
+    // Before 3.11 the instruction is an index: the code pointer must be hashed too.
     hashCode: frame.instrKind !== 'pointer',
     runtimeAddr: runtimeAddress,
     interpretersHead: big(layout.runtime.interpretersHead),
@@ -120,6 +94,36 @@ export function dwarfPythonConfig(layout: PythonLayout, runtimeAddress: bigint, 
     frameFlags: big(frame.flags),
     codeFirstLineNo: big(layout.code.firstLineNo),
   };
+}
+
+export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, settings: SamplerSettings): string {
+  const c = walkConstants(layout, runtimeAddress, settings);
+  return renderTemplate(loadTemplate(PYTHON_TEMPLATE), {
+    PID: settings.pid,
+    HZ: settings.hz,
+    KERNEL_DEPTH: KERNEL_STACK_DEPTH,
+    USER_DEPTH: settings.userDepth,
+    SEEN_LIMIT: SEEN_CHAINS_LIMIT,
+    MAX_DEPTH: c.maxDepth,
+    MAX_THREADS: c.maxThreads,
+    RUNTIME_ADDR: c.runtimeAddr,
+    RT_INTERP_HEAD: c.interpretersHead,
+    IS_THREADS_HEAD: c.threadsHead,
+    TS_NEXT: c.threadNext,
+    TS_THREAD_KEY: c.threadKey,
+    THREAD_KEY_IS_FSBASE: c.threadKeyIsFsbase,
+    TS_FRAME: c.threadFrame,
+    FRAME_VIA_CFRAME: c.frameViaCframe,
+    CFRAME_CURRENT: c.cframeCurrentFrame,
+    FR_CODE: c.frameCode,
+    HASH_CODE: c.hashCode,
+    CODE_MASK: c.codeMask,
+    FR_INSTR: c.frameInstr,
+    INSTR_MASK: c.instrMask,
+    FR_PREVIOUS: c.framePrevious,
+    FR_FLAGS: c.frameFlags,
+    CO_FIRSTLINENO: c.codeFirstLineNo,
+  });
 }
 
 export function nativeProgram(settings: SamplerSettings): string {

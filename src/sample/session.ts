@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { findBpftrace } from '../bpf/bpftrace.js';
 import { startDwarfSampler } from '../bpf/dwarf-runner.js';
-import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, dwarfPythonConfig, nativeProgram, pythonProgram } from '../bpf/program.js';
+import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonProgram, walkConstants } from '../bpf/program.js';
 import type { BpfEvent } from '../bpf/records.js';
 import { startSampler, type RunningSampler, type StopReason } from '../bpf/runner.js';
 import { MixprofError } from '../errors.js';
@@ -94,7 +94,7 @@ export async function sample(options: SampleOptions, log: (line: string) => void
             addon,
             symbolizer: native.symbolizerForUnwinding(),
             hz: options.hz,
-            python: python && interpreter ? dwarfPythonConfig(python, interpreter.runtimeAddress, settings) : null,
+            python: python && interpreter ? walkConstants(python, interpreter.runtimeAddress, settings) : null,
             maxFrames: DWARF_MAX_FRAMES,
             stackBytes: DWARF_STACK_BYTES,
           })
