@@ -47,6 +47,7 @@ export function ringMiB(hz: number, cpus: number, stackBytes: number): number {
   while (mib * 2 ** 20 < bytes && mib < 512) mib *= 2;
   return mib;
 }
+
 /** How often the target is looked for (it has no bpftrace -p to end with it). */
 const ALIVE_CHECK_MS = 500;
 

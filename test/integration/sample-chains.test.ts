@@ -265,26 +265,21 @@ const DWARF = /offsets from DWARF in /;
 const DEBUG_OFFSETS = /offsets from the interpreter's _Py_DebugOffsets/;
 const TABLE = /offsets from the built-in table for 3\.11/;
 
-for (const [version, minor, source] of [
+const PYENV = [
   ['3.8.18', '3.8', DWARF],
   ['3.9.18', '3.9', DWARF],
   ['3.10.13', '3.10', DWARF],
   ['3.11.7', '3.11', DWARF],
   ['3.12.1', '3.12', DWARF],
   ['3.13.0', '3.13', DEBUG_OFFSETS],
-] as const) {
+] as const;
+
+for (const [version, minor, source] of PYENV) {
   describe(`pyenv CPython ${version} (shared libpython, DWARF inside)`, () => describeInterpreter(() => pyenvPython(version), { version: minor, source, interpreterSymbols: true }));
 }
 // The frame-pointer sampler walks Python frames in bpftrace, the DWARF one in
 // C: both walks run over every version and kind of build.
-for (const [version, minor, source] of [
-  ['3.8.18', '3.8', DWARF],
-  ['3.9.18', '3.9', DWARF],
-  ['3.10.13', '3.10', DWARF],
-  ['3.11.7', '3.11', DWARF],
-  ['3.12.1', '3.12', DWARF],
-  ['3.13.0', '3.13', DEBUG_OFFSETS],
-] as const) {
+for (const [version, minor, source] of PYENV) {
   describe(`pyenv CPython ${version} unwound with frame pointers (stops at the leaf)`, () => describeInterpreter(() => pyenvPython(version), { version: minor, source, unwind: 'fp' }));
 }
 describe("Debian's CPython 3.11 in a container, unwound with frame pointers", () =>
