@@ -109,9 +109,7 @@ export function mergeStacks(
     }
   }
   if (python?.truncated && !markedTruncation) leafFirst.push({ kind: 'marker', name: TRUNCATED_FRAME });
-  const frames = leafFirst.reverse();
-  for (let i = kernel.length - 1; i >= 0; i--) frames.push({ kind: 'kernel', name: kernel[i]! });
-  return { frames, nativeComplete, mismatched, evalUnknown: false };
+  return { frames: rootFirst(leafFirst, kernel), nativeComplete, mismatched, evalUnknown: false };
 }
 
 /**
@@ -141,9 +139,14 @@ function mergeWithoutEvalFrames(
   leafFirst.push(...python.groups.flat());
   if (python.truncated) leafFirst.push({ kind: 'marker', name: TRUNCATED_FRAME });
   leafFirst.push(...below.map((f): Frame => ({ kind: 'native', name: f.name })));
-  const frames = leafFirst.reverse();
-  for (let i = kernel.length - 1; i >= 0; i--) frames.push({ kind: 'kernel', name: kernel[i]! });
   const rootmost = below.at(-1);
   const nativeComplete = rootmost !== undefined && (rootmost.role === 'root' || unwoundToRoot);
-  return { frames, nativeComplete, mismatched: false, evalUnknown: true };
+  return { frames: rootFirst(leafFirst, kernel), nativeComplete, mismatched: false, evalUnknown: true };
+}
+
+/** User frames (leaf first) turned root first, with the kernel frames (leaf first) on top. */
+function rootFirst(leafFirst: Frame[], kernel: readonly string[]): Frame[] {
+  const frames = leafFirst.reverse();
+  for (let i = kernel.length - 1; i >= 0; i--) frames.push({ kind: 'kernel', name: kernel[i]! });
+  return frames;
 }

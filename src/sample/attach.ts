@@ -28,10 +28,12 @@ export interface Attachment {
   readonly layout: PythonLayout | null;
   readonly memory: MemoryReader;
   readonly native: NativeFrames;
-  /** The interpreter's eval loop keeps no frame pointer: native unwinds stop at the leaf. */
-  readonly noFramePointers: boolean;
-  /** It does, for certain (false when unknown, e.g. no symbol for the eval loop). */
-  readonly framePointers: boolean;
+  /**
+   * Whether the interpreter keeps frame pointers: false when its eval loop or
+   * a C API function does not (frame-pointer unwinds then stop at the leaf),
+   * true when all of them do, null when that cannot be told (no symbols).
+   */
+  readonly framePointers: boolean | null;
   newBuilder(options: ProfileOptions): ProfileBuilder;
 }
 
@@ -58,16 +60,13 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
     );
   }
   const native = new NativeFrames(addon, mapsText, { target, extraFiles: options.extraFiles, interpreterPath: interpreter?.path ?? null });
-  const evalFramePointer = interpreter === null ? null : evalLoopFramePointer(native, interpreter);
-  const apiFramePointers = interpreter === null ? [] : native.frames(interpreter.apiAddresses).map((f) => f.framePointer);
   return {
     target,
     interpreter,
     layout,
     memory,
     native,
-    noFramePointers: evalFramePointer === false || apiFramePointers.includes(false),
-    framePointers: evalFramePointer === true && apiFramePointers.length > 0 && apiFramePointers.every((fp) => fp === true),
+    framePointers: interpreter === null ? null : interpreterFramePointers(native, interpreter),
     newBuilder: (profileOptions) => {
       const python = layout ? { layout: layout.frame, reader: new CodeObjectReader(memory, layout) } : null;
       return new ProfileBuilder(python, native, profileOptions);
@@ -75,9 +74,11 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
   };
 }
 
-/** Whether the eval loop sets up a frame pointer; null when it cannot be told. */
-function evalLoopFramePointer(native: NativeFrames, interpreter: InterpreterModule): boolean | null {
-  if (interpreter.evalLoopAddress === null) return null;
-  const [frame] = native.frames([interpreter.evalLoopAddress]);
-  return frame?.framePointer ?? null;
+/** The eval loop and the C API probes, symbolized in one batch (see Attachment.framePointers). */
+function interpreterFramePointers(native: NativeFrames, interpreter: InterpreterModule): boolean | null {
+  const evalLoop = interpreter.evalLoopAddress;
+  const frames = native.frames([...(evalLoop === null ? [] : [evalLoop]), ...interpreter.apiAddresses]);
+  if (frames.some((f) => f.framePointer === false)) return false;
+  const api = evalLoop === null ? frames : frames.slice(1);
+  return evalLoop !== null && frames[0]?.framePointer === true && api.length > 0 && api.every((f) => f.framePointer === true) ? true : null;
 }

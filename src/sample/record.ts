@@ -82,12 +82,14 @@ export async function record(options: RecordOptions, log: (line: string) => void
 async function waitForInterpreter(pid: number, nativeOnly: boolean): Promise<void> {
   if (nativeOnly) return;
   const addon = nativeAddon();
+  const memory = processMemory(addon, pid);
   const deadline = Date.now() + INTERPRETER_WAIT_MS;
   while (Date.now() < deadline && isAlive(pid)) {
     const maps = readMapsText(pid);
     if (maps !== null) {
       try {
-        if (findInterpreter(addon, processMemory(addon, pid), openTarget(pid), parseMaps(maps))) return;
+        // The target is looked at anew each time: an exec changes it.
+        if (findInterpreter(addon, memory, openTarget(pid), parseMaps(maps))) return;
       } catch {
         // Gone or mid-exec: look again.
       }

@@ -63,9 +63,10 @@ export async function sample(options: SampleOptions, log: (line: string) => void
   if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
 
   const attached = attachTarget(addon, target, mapsText, options, options.quiet ? () => undefined : log);
-  const { interpreter, layout, native, noFramePointers, framePointers } = attached;
+  const { interpreter, layout, native, framePointers } = attached;
+  const noFramePointers = framePointers === false;
   try {
-    const { unwind, why } = chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers ? true : noFramePointers ? false : null);
+    const { unwind, why } = chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers);
     if (!options.quiet) log(`mixprof: native stacks unwound with ${unwind === 'dwarf' ? 'DWARF call frame information' : 'frame pointers'} (${why})`);
     const settings = {
       pid: target.pid,
