@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'NO_DEBUG_INFO'
   | 'ADDON_MISSING'
   | 'OUTPUT_FAILED'
+  | 'BAD_INPUT'
   | 'INTERNAL';
 
 export class MixprofError extends Error {

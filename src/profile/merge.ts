@@ -81,12 +81,12 @@ export function mergeStacks(
         markedTruncation = true;
       } else if (!python?.truncated) {
         mismatched = true;
-        if (!options.hidePlumbing) leafFirst.push({ kind: 'native', name: frame.name });
+        if (!options.hidePlumbing) leafFirst.push(nativeFrame(frame));
       }
       continue;
     }
     if (options.hidePlumbing && (frame.role === 'plumbing' || frame.role === 'eval')) continue;
-    leafFirst.push({ kind: 'native', name: frame.name });
+    leafFirst.push(nativeFrame(frame));
   }
   const rootmost = trusted[trusted.length - 1];
   // Complete: a known thread entry was reached, or the frame-pointer chain ran
@@ -135,13 +135,17 @@ function mergeWithoutEvalFrames(
   const whole = trusted.length === native.length;
   const lastInside = native.findLastIndex(inInterpreter);
   const below = whole && lastInside >= 0 ? native.slice(lastInside + 1) : [];
-  const leafFirst: Frame[] = above.map((f) => ({ kind: 'native', name: f.name }));
+  const leafFirst: Frame[] = above.map(nativeFrame);
   leafFirst.push(...python.groups.flat());
   if (python.truncated) leafFirst.push({ kind: 'marker', name: TRUNCATED_FRAME });
-  leafFirst.push(...below.map((f): Frame => ({ kind: 'native', name: f.name })));
+  leafFirst.push(...below.map(nativeFrame));
   const rootmost = below.at(-1);
   const nativeComplete = rootmost !== undefined && (rootmost.role === 'root' || unwoundToRoot);
   return { frames: rootFirst(leafFirst, kernel), nativeComplete, mismatched: false, evalUnknown: true };
+}
+
+function nativeFrame(frame: NativeFrame): Frame {
+  return frame.module === null ? { kind: 'native', name: frame.name } : { kind: 'native', name: frame.name, file: frame.module };
 }
 
 /** User frames (leaf first) turned root first, with the kernel frames (leaf first) on top. */

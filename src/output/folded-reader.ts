@@ -1,0 +1,72 @@
+/**
+ * Reads folded stacks ("root;...;leaf COUNT") back into frames, for `mixprof
+ * convert`. The kind of a frame is read from the marks mixprof and
+ * stackcollapse-perf write: _[k] kernel, _[j] Python; without marks, a name
+ * of the form "func (file.py:LINE)" is Python, a [bracketed] name is a marker
+ * and anything else is native code.
+ */
+import type { Frame } from '../profile/types.js';
+import type { StackCount } from '../profile/profile.js';
+import { MixprofError } from '../errors.js';
+
+const PYTHON_NAME = /^(.*) \(([^()]*?\.pyw?|<[^<>()]*>)(?::(\d+))?\)$/;
+
+export function unescapeFrameName(name: string): string {
+  return name.replace(/%3B/g, ';').replace(/%0A/g, '\n');
+}
+
+export function parseFrame(text: string): Frame {
+  let kind: Frame['kind'] | null = null;
+  let name = text;
+  if (text.endsWith('_[k]')) {
+    kind = 'kernel';
+    name = text.slice(0, -4);
+  } else if (text.endsWith('_[j]')) {
+    kind = 'python';
+    name = text.slice(0, -4);
+  }
+  name = unescapeFrameName(name);
+  const python = PYTHON_NAME.exec(name);
+  if (kind === null) kind = python ? 'python' : /^\[.*\]$/.test(name) ? 'marker' : 'native';
+  if (kind === 'python' && python) {
+    const line = python[3] === undefined ? undefined : Number(python[3]);
+    return line === undefined ? { kind, name, func: python[1]!, file: python[2]! } : { kind, name, func: python[1]!, file: python[2]!, line };
+  }
+  return { kind, name };
+}
+
+/**
+ * Parses a whole folded file. `source` names it in errors. Lines that are
+ * empty are skipped; any other line without a positive count is an error.
+ */
+export function readFolded(text: string, source: string): StackCount[] {
+  const stacks = new Map<string, StackCount>();
+  const frames = new Map<string, Frame>();
+  let lineNo = 0;
+  for (const raw of text.split('\n')) {
+    lineNo++;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') continue;
+    const space = line.lastIndexOf(' ');
+    const count = space > 0 ? Number(line.slice(space + 1)) : NaN;
+    if (!Number.isSafeInteger(count) || count <= 0) {
+      throw new MixprofError('BAD_INPUT', `${source}:${lineNo}: not a folded stack line ("frame;frame;... COUNT")`, 'pass a file written by mixprof, stackcollapse-*.pl or py-spy --format raw');
+    }
+    const key = line.slice(0, space);
+    const existing = stacks.get(key);
+    if (existing) {
+      existing.count += count;
+      continue;
+    }
+    const parsed = key.split(';').map((f) => {
+      let frame = frames.get(f);
+      if (!frame) {
+        frame = parseFrame(f);
+        frames.set(f, frame);
+      }
+      return frame;
+    });
+    stacks.set(key, { frames: parsed, count });
+  }
+  return [...stacks.values()];
+}

@@ -1,0 +1,21 @@
+/**
+ * What every output format is written from: merged stacks (root first) with
+ * their sample counts, and what is known about how they were taken.
+ */
+import type { StackCount } from '../profile/profile.js';
+
+export interface OutputProfile {
+  /** Frames root first; one entry per distinct stack. */
+  readonly stacks: readonly StackCount[];
+  /** Samples per second per thread: one sample stands for 1/hz s of a thread's time. */
+  readonly hz: number;
+  /** When sampling started, in ms since the epoch; null when unknown (a converted file). */
+  readonly startTime: number | null;
+  /** How long sampling ran, in seconds; null when unknown. */
+  readonly durationSeconds: number | null;
+  /** A title for viewers, e.g. "python3 app.py (1234)". */
+  readonly title: string;
+}
+
+export const OUTPUT_FORMATS = ['folded', 'svg', 'speedscope', 'pprof', 'cpuprofile'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
