@@ -19,8 +19,9 @@ with_bench=0
 # g++/make/python3 build it with node-gyp; util-linux provides setpriv;
 # clang, libbpf-dev and bpftool build the DWARF sampler's BPF program.
 packages=(bpftrace libdw-dev libelf-dev g++ make python3 util-linux clang libbpf-dev bpftool)
-# The tests also compare against gdb, binutils and libc6-dbg.
-[ "$with_tests" = 1 ] && packages+=(gdb binutils libc6-dbg)
+# The tests also compare against gdb, binutils and libc6-dbg, and open the
+# SVG flame graphs in chromium.
+[ "$with_tests" = 1 ] && packages+=(gdb binutils libc6-dbg chromium)
 [ "$with_bench" = 1 ] && packages+=(linux-perf)
 missing=()
 for p in "${packages[@]}"; do

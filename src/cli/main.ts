@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../package-root.js';
+import { convertCommand } from './commands/convert.js';
 import { recordCommand } from './commands/record.js';
 import { sampleCommand } from './commands/sample.js';
 import { reportError } from './handle-error.js';
@@ -24,7 +25,8 @@ export async function main(argv: string[]): Promise<number> {
     // record's command line after -- is the command's own.
     .enablePositionalOptions()
     .addCommand(sampleCommand())
-    .addCommand(recordCommand());
+    .addCommand(recordCommand())
+    .addCommand(convertCommand());
   // Subcommands added with addCommand do not inherit these settings.
   for (const command of [program, ...program.commands]) {
     command.exitOverride().configureOutput({

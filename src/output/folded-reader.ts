@@ -3,12 +3,15 @@
  * convert`. The kind of a frame is read from the marks mixprof and
  * stackcollapse-perf write: _[k] kernel, _[j] Python; without marks, a name
  * of the form "func (file.py:LINE)" is Python, a [bracketed] name is a marker
- * and anything else is native code.
+ * and anything else is native code; leading "comm (id)" frames are thread
+ * or process roots.
  */
 import type { Frame } from '../profile/types.js';
 import type { StackCount } from '../profile/profile.js';
 import { MixprofError } from '../errors.js';
 
+/** A root frame of --threads or --pid-root: "python3 (1234)". */
+const ROOT_NAME = /^[^()]* \(\d+\)$/;
 const PYTHON_NAME = /^(.*) \(([^()]*?\.pyw?|<[^<>()]*>)(?::(\d+))?\)$/;
 
 export function unescapeFrameName(name: string): string {
@@ -58,7 +61,11 @@ export function readFolded(text: string, source: string): StackCount[] {
       existing.count += count;
       continue;
     }
+    let rooted = true;
     const parsed = key.split(';').map((f) => {
+      // Thread and process roots ("comm (tid)") lead the stack; deeper, the same form is a function.
+      rooted &&= ROOT_NAME.test(f);
+      if (rooted) return { kind: 'marker' as const, name: unescapeFrameName(f) };
       let frame = frames.get(f);
       if (!frame) {
         frame = parseFrame(f);

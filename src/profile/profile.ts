@@ -9,6 +9,7 @@ import { pythonStack, type PythonStack } from '../python/chain.js';
 import type { CodeObjectReader } from '../python/code-objects.js';
 import type { FrameLayout } from '../python/layout.js';
 import type { NativeFrames } from '../symbolize/native.js';
+import { shortenPath } from '../python/short-paths.js';
 import { mergeStacks } from './merge.js';
 import type { NativeUnwind } from './merge.js';
 import type { Frame, RawPythonChain, RawPythonFrame, RawSample, ThreadInfo } from './types.js';
@@ -21,11 +22,17 @@ export interface ProfileOptions {
   readonly nativeUnwind: NativeUnwind;
   /** A root frame per thread: "comm (tid)". */
   readonly threadRoots: boolean;
+  /** A root frame per process: "comm (pid)". */
+  readonly processRoot?: boolean;
+  /** Python frames name their source by its full path, not a short one. */
+  readonly fullPaths?: boolean;
 }
 
 export interface PythonSource {
   readonly layout: FrameLayout;
   readonly reader: CodeObjectReader;
+  /** The target's working directory, for short source paths. */
+  readonly cwd: string | null;
 }
 
 export interface ProfileStats {
@@ -137,7 +144,16 @@ export class ProfileBuilder {
     this.pending.delete(chain.hash);
     if (!this.python) return;
     const raw: RawPythonChain = { hash: chain.hash, depth: chain.depth, truncated: chain.truncated, frames: chain.frames as RawPythonFrame[] };
-    this.chains.set(chain.hash, pythonStack(raw, this.python.layout, this.python.reader));
+    const cwd = this.python.cwd;
+    const showPath = this.options.fullPaths ? (file: string) => file : (file: string) => shortenPath(file, cwd);
+    this.chains.set(chain.hash, pythonStack(raw, this.python.layout, this.python.reader, showPath));
+  }
+
+  /** The innermost Python function of a named chain (for live counts). */
+  leafFunction(hash: bigint): string | null {
+    const chain = this.chains.get(hash);
+    const leaf = chain?.groups[0]?.[0];
+    return leaf ? (leaf.func ?? leaf.name) : null;
   }
 
   addSamples(samples: readonly RawSample[]): void {

@@ -32,11 +32,18 @@ export function isShimFrame(layout: FrameLayout, frame: RawPythonFrame): boolean
   return owner !== null && layout.shimOwners.includes(owner);
 }
 
-export function formatPythonFrame(resolved: ResolvedPythonFrame & { status: 'ok' }): string {
-  return resolved.line === null ? `${resolved.qualname} (${resolved.filename})` : `${resolved.qualname} (${resolved.filename}:${resolved.line})`;
+/** How a source path is shown in a frame's name (short or full). */
+export type ShowPath = (file: string) => string;
+
+/** "qualname (file.py:LINE)", with function, full path and line kept apart for the structured formats. */
+export function pythonFrame(resolved: ResolvedPythonFrame & { status: 'ok' }, showPath: ShowPath): Frame {
+  const shown = showPath(resolved.filename);
+  const func = resolved.qualname;
+  const file = resolved.filename;
+  return resolved.line === null ? { kind: 'python', name: `${func} (${shown})`, func, file } : { kind: 'python', name: `${func} (${shown}:${resolved.line})`, func, file, line: resolved.line };
 }
 
-export function pythonStack(chain: RawPythonChain, layout: FrameLayout, reader: CodeObjectReader): PythonStack {
+export function pythonStack(chain: RawPythonChain, layout: FrameLayout, reader: CodeObjectReader, showPath: ShowPath): PythonStack {
   reader.prefetch(chain.frames.map((f) => f.code));
   const groups: Frame[][] = [];
   let group: Frame[] = [];
@@ -51,7 +58,7 @@ export function pythonStack(chain: RawPythonChain, layout: FrameLayout, reader: 
       continue;
     }
     const resolved = reader.resolve(raw);
-    if (resolved.status === 'ok') group.push({ kind: 'python', name: formatPythonFrame(resolved) });
+    if (resolved.status === 'ok') group.push(pythonFrame(resolved, showPath));
     else if (resolved.status === 'unknown') {
       group.push({ kind: 'python', name: UNKNOWN_PYTHON_FRAME });
       unknownFrames++;

@@ -68,7 +68,7 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
     native,
     framePointers: interpreter === null ? null : interpreterFramePointers(native, interpreter),
     newBuilder: (profileOptions) => {
-      const python = layout ? { layout: layout.frame, reader: new CodeObjectReader(memory, layout) } : null;
+      const python = layout ? { layout: layout.frame, reader: new CodeObjectReader(memory, layout), cwd: target.cwd } : null;
       return new ProfileBuilder(python, native, profileOptions);
     },
   };

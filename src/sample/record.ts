@@ -7,15 +7,14 @@ import { constants } from 'node:os';
 import { execa } from 'execa';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
-import { InterpreterStartingError } from '../python/attach.js';
 import { findInterpreter } from '../target/interpreter.js';
 import { parseMaps } from '../target/maps.js';
 import { processMemory } from '../target/memory.js';
 import { checkPrivileges } from '../target/privileges.js';
 import { isAlive, openTarget, readMapsText } from '../target/process.js';
-import { sample, type SampleOptions } from './session.js';
+import { profileProcesses, type RunOptions } from './run.js';
 
-export interface RecordOptions extends Omit<SampleOptions, 'pid'> {
+export interface RecordOptions extends Omit<RunOptions, 'pids'> {
   /** The command and its arguments, run without a shell. */
   readonly command: readonly string[];
 }
@@ -30,8 +29,8 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export interface RecordResult {
   /** The exit status mixprof should return: the command's. */
   readonly status: number;
-  /** A profile was written (the command lived long enough to be sampled). */
-  readonly written: boolean;
+  /** Where the profile went, or undefined when the command ended before it could be sampled. */
+  readonly written?: string | null;
 }
 
 /** Runs the command under the profiler. */
@@ -51,16 +50,20 @@ export async function record(options: RecordOptions, log: (line: string) => void
   process.on('SIGHUP', onHup);
   try {
     const pid = child.pid;
-    let written = false;
+    let written: string | null | undefined;
     if (pid !== undefined) {
       await waitForInterpreter(pid, options.nativeOnly);
       try {
-        written = await sampleWhenStarted(pid, options, log);
+        written = (await profileProcesses({ ...options, pids: [pid], startingWaitMs: STARTING_WAIT_MS, handleSignals: false }, log)).written;
       } catch (error) {
-        // The profiler failed: the command is not left running on its own.
-        child.kill('SIGTERM');
-        await child;
-        throw error;
+        if (!isAlive(pid)) {
+          if (!options.quiet) log(`mixprof: ${file} exited before sampling started; nothing was recorded`);
+        } else {
+          // The profiler failed: the command is not left running on its own.
+          child.kill('SIGTERM');
+          await child;
+          throw error;
+        }
       }
     }
     const result = await child;
@@ -70,7 +73,7 @@ export async function record(options: RecordOptions, log: (line: string) => void
       throw new MixprofError('BAD_OPTION', `cannot run ${file}: ${why}`, 'check the command name and PATH');
     }
     const status = result.signal ? 128 + (constants.signals[result.signal as keyof typeof constants.signals] ?? 0) : (result.exitCode ?? 1);
-    return { status, written };
+    return written === undefined ? { status } : { status, written };
   } finally {
     process.off('SIGINT', ignore);
     process.off('SIGTERM', onTerm);
@@ -95,25 +98,5 @@ async function waitForInterpreter(pid: number, nativeOnly: boolean): Promise<voi
       }
     }
     await pause(RETRY_MS);
-  }
-}
-
-async function sampleWhenStarted(pid: number, options: RecordOptions, log: (line: string) => void): Promise<boolean> {
-  const deadline = Date.now() + STARTING_WAIT_MS;
-  for (;;) {
-    try {
-      await sample({ ...options, pid }, log);
-      return true;
-    } catch (error) {
-      if (!isAlive(pid)) {
-        if (!options.quiet) log(`mixprof: ${options.command[0]} exited before sampling started; nothing was recorded`);
-        return false;
-      }
-      // Just started, the interpreter may have no state yet, or frames whose
-      // code objects are still being built: its layout cannot be checked.
-      const starting = error instanceof InterpreterStartingError || (error instanceof MixprofError && error.code === 'UNSUPPORTED_PYTHON');
-      if (!starting || Date.now() > deadline) throw error;
-      await pause(RETRY_MS);
-    }
   }
 }

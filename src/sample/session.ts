@@ -1,8 +1,9 @@
 /**
- * One profiling run, stage by stage: target -> interpreter and offsets -> BPF
- * program -> raw records -> symbols -> merged stacks -> folded output.
+ * Profiling one process, stage by stage: target -> interpreter and offsets ->
+ * BPF program -> raw records -> symbols -> merged stacks. A ProcessSession is
+ * started once the target is attached and ends with its Profile; several may
+ * run at once (see run.ts), which also turns the result into output.
  */
-import { writeFileSync } from 'node:fs';
 import { findBpftrace } from '../bpf/bpftrace.js';
 import { startDwarfSampler } from '../bpf/dwarf-runner.js';
 import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonProgram, walkConstants } from '../bpf/program.js';
@@ -10,25 +11,22 @@ import type { BpfEvent } from '../bpf/records.js';
 import { startSampler, type RunningSampler, type StopReason } from '../bpf/runner.js';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
-import { formatFolded } from '../output/folded.js';
-import { formatReport } from '../output/report.js';
 import type { Profile } from '../profile/profile.js';
 import type { OffsetSource } from '../python/attach.js';
 import { attachTarget } from './attach.js';
 import { chooseUnwind, type UnwindChoice } from './unwind.js';
-import { checkPrivileges } from '../target/privileges.js';
-import { isAlive, openTarget, readMapsText } from '../target/process.js';
+import { openTarget, isAlive, readMapsText } from '../target/process.js';
+import { LiveCounts } from './live-counts.js';
 
-export interface SampleOptions {
-  readonly pid: number;
+/** How each process is sampled and its stacks merged. */
+export interface SessionOptions {
+  /** null samples until stopped (or the target exits). */
   readonly durationSeconds: number | null;
   readonly hz: number;
   readonly extraFiles: readonly string[];
-  /** null writes to stdout. */
-  readonly output: string | null;
   readonly hidePlumbing: boolean;
-  readonly markPython: boolean;
   readonly threadRoots: boolean;
+  readonly fullPaths: boolean;
   readonly maxDepth: number;
   readonly nativeOnly: boolean;
   readonly quiet: boolean;
@@ -37,9 +35,34 @@ export interface SampleOptions {
   readonly unwind?: UnwindChoice;
 }
 
-export interface SampleResult {
+/** What one process's sampling gave, and what the report says about it. */
+export interface ProcessRun {
+  readonly pid: number;
+  readonly comm: string;
   readonly profile: Profile;
   readonly reason: StopReason;
+  readonly killed: boolean;
+  readonly stackErrors: number;
+  /** When sampling started (ms since the epoch) and how long it ran. */
+  readonly startedAt: number | null;
+  readonly seconds: number;
+  readonly python: boolean;
+  /** The interpreter's path when frame-pointer stacks stop at its eval loop. */
+  readonly noFramePointers: string | null;
+  /** Set when the sampler failed mid-run: the samples before it are kept. */
+  readonly failure: string | null;
+}
+
+export interface ProcessSession {
+  readonly pid: number;
+  readonly comm: string;
+  /** Rejects when sampling never started. */
+  readonly done: Promise<ProcessRun>;
+  stop(reason: StopReason): void;
+  /** Ends the sampler at once. */
+  kill(): void;
+  /** Counts so far, for the status line. */
+  readonly live: LiveCounts;
 }
 
 export const MAX_PYTHON_DEPTH = 128;
@@ -53,9 +76,14 @@ const DWARF_MAX_FRAMES = 1024;
  */
 const DWARF_STACK_BYTES = 8192;
 
-export async function sample(options: SampleOptions, log: (line: string) => void): Promise<SampleResult> {
-  checkPrivileges();
-  const target = openTarget(options.pid);
+export interface SessionHooks {
+  /** Sampling has started (the probes are attached). */
+  readonly onAttached?: (pid: number) => void;
+}
+
+/** Attaches to the process and starts sampling it; throws what makes that impossible. */
+export async function startProcessSession(pid: number, options: SessionOptions, log: (line: string) => void, hooks: SessionHooks = {}): Promise<ProcessSession> {
+  const target = openTarget(pid);
   // Known to be needed before anything else is done: fail first if it is missing.
   const early = options.unwind === 'fp' ? await findBpftrace() : null;
   const addon = nativeAddon();
@@ -75,15 +103,26 @@ export async function sample(options: SampleOptions, log: (line: string) => void
       maxThreads: MAX_THREADS_SEARCHED,
       userDepth: unwind === 'dwarf' ? DWARF_MAX_FRAMES : noFramePointers ? SHORT_USER_STACK_DEPTH : FULL_USER_STACK_DEPTH,
     };
-    const builder = attached.newBuilder({ hidePlumbing: options.hidePlumbing, maxNativeDepth: settings.userDepth, nativeUnwind: unwind, threadRoots: options.threadRoots });
-    let startedAt = 0;
+    const builder = attached.newBuilder({
+      hidePlumbing: options.hidePlumbing,
+      maxNativeDepth: settings.userDepth,
+      nativeUnwind: unwind,
+      threadRoots: options.threadRoots,
+      fullPaths: options.fullPaths,
+    });
+    const live = new LiveCounts();
+    let startedAt: number | null = null;
     const common = {
       pid: target.pid,
       durationSeconds: options.durationSeconds,
-      onEvent: (event: BpfEvent) => builder.apply(event),
+      onEvent: (event: BpfEvent) => {
+        builder.apply(event);
+        live.apply(event, builder);
+      },
       onAttached: () => {
         startedAt = Date.now();
-        if (!options.quiet) log(`mixprof: sampling process ${target.pid} at ${options.hz} Hz${options.durationSeconds ? ` for ${options.durationSeconds} s` : ''}; Ctrl-C to stop`);
+        if (!options.quiet) log(`mixprof: sampling process ${target.pid} (${target.comm}) at ${options.hz} Hz${options.durationSeconds ? ` for ${Number(options.durationSeconds.toFixed(1))} s` : ''}; Ctrl-C to stop`);
+        hooks.onAttached?.(target.pid);
       },
       isTargetAlive: () => isAlive(target.pid),
     };
@@ -104,62 +143,40 @@ export async function sample(options: SampleOptions, log: (line: string) => void
             bpftrace: (early ?? (await findBpftrace())).path,
             program: python && interpreter ? pythonProgram(python, interpreter.runtimeAddress, settings) : nativeProgram(settings),
           });
-    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-    // The first Ctrl-C stops cleanly; a second one does not wait for bpftrace.
-    let signalled = 0;
-    const onSignal = (): void => {
-      if (signalled++ === 0) sampler.stop('interrupted');
-      else sampler.kill();
-    };
-    for (const s of signals) process.on(s, onSignal);
-    const run = await sampler.done.finally(() => {
-      for (const s of signals) process.off(s, onSignal);
-    });
 
-    if (!run.attached) {
-      const message = run.errors.find((line) => /ERROR/.test(line)) ?? run.errors[0] ?? `bpftrace exited with ${run.exitCode ?? run.signal}`;
-      if (run.reason === 'target-exited' || run.reason === 'interrupted') {
-        throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited before sampling started`, 'start the target again and pass its new PID');
+    const done = (async (): Promise<ProcessRun> => {
+      try {
+        const run = await sampler.done;
+        if (!run.attached) {
+          const message = run.errors.find((line) => /ERROR/.test(line)) ?? run.errors[0] ?? `bpftrace exited with ${run.exitCode ?? run.signal}`;
+          if (run.reason === 'target-exited' || run.reason === 'interrupted') {
+            throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited before sampling started`, 'start the target again and pass its new PID');
+          }
+          throw new MixprofError('BPFTRACE_FAILED', `bpftrace could not start: ${message.replace(/^ERROR:\s*/, '')}`, 'check that this kernel allows BPF (root, kernel.unprivileged_bpf_disabled, lockdown) and run with MIXPROF_DEBUG=1 for details');
+        }
+        const seconds = startedAt ? (Date.now() - startedAt) / 1000 : 0;
+        return {
+          pid: target.pid,
+          comm: target.comm,
+          profile: builder.finish(),
+          reason: run.reason,
+          killed: run.killed,
+          stackErrors: run.stackErrors,
+          startedAt,
+          seconds,
+          python: layout !== null,
+          noFramePointers: noFramePointers && unwind === 'fp' ? interpreter!.path : null,
+          failure: run.reason === 'sampler-failed' ? (run.errors[0] ?? 'the sampler failed') : null,
+        };
+      } finally {
+        native.close();
       }
-      throw new MixprofError('BPFTRACE_FAILED', `bpftrace could not start: ${message.replace(/^ERROR:\s*/, '')}`, 'check that this kernel allows BPF (root, kernel.unprivileged_bpf_disabled, lockdown) and run with MIXPROF_DEBUG=1 for details');
-    }
-    const seconds = startedAt ? (Date.now() - startedAt) / 1000 : 0;
-    const profile = builder.finish();
-    writeOutput(options.output, formatFolded(profile.stacks, { markPython: options.markPython }));
-    if (!options.quiet) {
-      for (const line of formatReport(profile.stats, { hz: options.hz, seconds, python: layout !== null, noFramePointers: noFramePointers && unwind === 'fp' ? interpreter!.path : null, stopReason: describeStop(run.reason, run.killed), stackErrors: run.stackErrors })) log(line);
-    }
-    // The samples are written; the fault that ended sampling early still fails the run.
-    if (run.reason === 'sampler-failed') {
-      throw new MixprofError('SAMPLER_FAILED', `sampling stopped early: ${run.errors[0] ?? 'the sampler failed'}`, 'the samples collected until then were written; run again, or pass --unwind fp');
-    }
-    return { profile, reason: run.reason };
-  } finally {
-    native.close();
-  }
-}
-
-function describeStop(reason: StopReason, killed: boolean): string {
-  const text: Record<StopReason, string> = {
-    duration: 'duration reached',
-    interrupted: 'interrupted',
-    'target-exited': 'target exited',
-    'bpftrace-exited': 'bpftrace exited',
-    'attach-timeout': 'attach timed out',
-    'sampler-failed': 'the sampler failed',
-  };
-  return text[reason] + (killed ? '; bpftrace had to be killed, its last second of samples is lost' : '');
-}
-
-function writeOutput(file: string | null, text: string): void {
-  if (file === null) {
-    process.stdout.write(text);
-    return;
-  }
-  try {
-    writeFileSync(file, text);
+    })();
+    // The caller may never await a session that failed to start; its error is reported through done.
+    done.catch(() => undefined);
+    return { pid: target.pid, comm: target.comm, done, stop: (reason) => sampler.stop(reason), kill: () => sampler.kill(), live };
   } catch (error) {
-    process.stdout.write(text);
-    throw new MixprofError('OUTPUT_FAILED', `cannot write ${file}: ${(error as Error).message}`, 'the profile was written to stdout instead; choose another -o path', { cause: error });
+    native.close();
+    throw error;
   }
 }

@@ -9,6 +9,8 @@ export interface TargetProcess {
   readonly exe: string;
   /** Prefix under which the target's own files are read (its mount namespace). */
   readonly root: string;
+  /** Its working directory, which short source paths are relative to; null when unreadable. */
+  readonly cwd: string | null;
 }
 
 export function procPath(pid: number, ...parts: string[]): string {
@@ -38,7 +40,15 @@ export function openTarget(pid: number): TargetProcess {
       throw new MixprofError('NO_SUCH_PROCESS', `process ${pid} has no executable (a kernel thread?)`, 'pass the PID of a user process');
     }
   }
-  return { pid, comm, exe: exe.replace(/ \(deleted\)$/, ''), root: procPath(pid, 'root') };
+  return { pid, comm, exe: exe.replace(/ \(deleted\)$/, ''), root: procPath(pid, 'root'), cwd: readCwd(pid) };
+}
+
+function readCwd(pid: number): string | null {
+  try {
+    return readlinkSync(procPath(pid, 'cwd'));
+  } catch {
+    return null;
+  }
 }
 
 export function readMapsText(pid: number): string | null {

@@ -1,5 +1,6 @@
 /** `mixprof record -- command`: run a command and profile it until it exits. */
 import { Command } from 'commander';
+import { chooseFormat, FORMAT_EXTENSION } from '../../output/formats.js';
 import { record } from '../../sample/record.js';
 import { addProfileOptions, profileOptions, type ProfileFlags } from './sample.js';
 
@@ -20,13 +21,14 @@ export function recordCommand(): Command {
     .argument('<command...>', 'the command to run, after --')
     .usage('[options] -- command [args...]')
     .passThroughOptions();
-  return addProfileOptions(command, `write folded stacks here (default: ${DEFAULT_OUTPUT}; stdout is the command's)`)
+  return addProfileOptions(command, `write the profile here (default: ${DEFAULT_OUTPUT}, or mixprof.EXT for --format; stdout is the command's; the extension picks the format)`)
     .addHelpText('after', EXAMPLES)
     .action(async (commandLine: string[], flags: ProfileFlags) => {
-      const output = flags.output ?? DEFAULT_OUTPUT;
+      const output = flags.output ?? (flags.format ? `mixprof${FORMAT_EXTENSION[chooseFormat(flags.format, null)]}` : DEFAULT_OUTPUT);
       const log = (line: string): void => void process.stderr.write(line + '\n');
-      const { status, written } = await record({ ...profileOptions(flags, output), command: commandLine }, log);
-      if (written && !flags.quiet) log(`mixprof: wrote ${output}`);
+      // No status line: the command's own output shares the terminal.
+      const { status, written } = await record({ ...profileOptions(flags, output), statusStream: null, command: commandLine }, log);
+      if (written && !flags.quiet) log(`mixprof: wrote ${written}`);
       process.exitCode = status;
     });
 }

@@ -1,23 +1,34 @@
-/** `mixprof sample`: profile a running process for a while, write folded stacks. */
+/** `mixprof sample`: profile running processes for a while, write their stacks. */
 import { accessSync, constants } from 'node:fs';
 import { Command, Option } from 'commander';
 import { MixprofError } from '../../errors.js';
-import { MAX_PYTHON_DEPTH, sample, type SampleOptions } from '../../sample/session.js';
+import { chooseFormat } from '../../output/formats.js';
+import { OUTPUT_FORMATS } from '../../output/output-profile.js';
+import { MAX_PYTHON_DEPTH } from '../../sample/session.js';
+import { profileProcesses, type RunOptions } from '../../sample/run.js';
 import { OFFSET_SOURCES, type OffsetSource } from '../../python/attach.js';
 import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
-import { collect, positiveInteger, positiveSeconds } from '../options.js';
+import { collect, nonNegativeInteger, pidList, positiveInteger, positiveSeconds } from '../options.js';
 
 const MAX_HZ = 10_000;
+const DEFAULT_TOP = 10;
 
 const EXAMPLES = `
 Examples:
   sudo mixprof sample -x 1234 -t 60 > app.folded
+  sudo mixprof sample -x 1234 -t 30 -o app.svg            # interactive flame graph
+  sudo mixprof sample -x 1234 -t 30 -o app.speedscope.json
+  sudo mixprof sample -x 1234 -t 30 -o app.pb.gz           # go tool pprof, Pyroscope
+  sudo mixprof sample -x 1234,1240 --pid-root -t 30 -o workers.svg
+  sudo mixprof sample -x 1234 --subprocesses -t 60 -o app.svg
   sudo mixprof sample -x 1234 -t 60 -F 499 -d /opt/app/lib/libfoo.so -o app.folded
-  flamegraph.pl app.folded > app.svg
-  sudo mixprof sample -x 1234 -t 30 --mark-python | flamegraph.pl --colors=java > app.svg
 
-Python frames read "qualname (file.py:LINE)", kernel frames end in _[k].
-Ctrl-C stops early and still writes everything collected.`;
+Formats (--format, else from the -o extension): folded (.folded, .txt; the
+default), svg, speedscope (.speedscope.json, .json), pprof (.pb.gz, .pprof),
+cpuprofile (.cpuprofile, Chrome DevTools). Python frames read
+"qualname (file.py:LINE)" with short paths unless --full-paths; kernel frames
+end in _[k] in folded output. Ctrl-C stops early and still writes everything
+collected.`;
 
 /** The options `sample` and `record` share. */
 export interface ProfileFlags {
@@ -25,9 +36,14 @@ export interface ProfileFlags {
   frequency: number;
   debugFile?: string[];
   output?: string;
+  format?: string;
   hide: boolean;
   markPython?: boolean;
   threads?: boolean;
+  pidRoot?: boolean;
+  fullPaths?: boolean;
+  subprocesses?: boolean;
+  top: number;
   nativeOnly?: boolean;
   quiet?: boolean;
   offsetsFrom?: OffsetSource;
@@ -35,7 +51,7 @@ export interface ProfileFlags {
 }
 
 interface SampleFlags extends ProfileFlags {
-  pid: number;
+  pid: number[];
 }
 
 export function addProfileOptions(command: Command, output: string): Command {
@@ -44,9 +60,14 @@ export function addProfileOptions(command: Command, output: string): Command {
     .option('-F, --frequency <HZ>', 'samples per second on each CPU the target runs on', positiveInteger('--frequency', MAX_HZ), 99)
     .option('-d, --debug-file <PATH>', 'extra file for symbols and debug info: a library, its separate debug file, or one loaded later (repeatable)', collect)
     .option('-o, --output <FILE>', output)
-    .option('--no-hide', 'show interpreter call plumbing (PyObject_Vectorcall and the like) and unmatched eval-loop frames')
-    .option('--mark-python', 'suffix Python frames with _[j] so `flamegraph.pl --colors=java` paints them green')
+    .addOption(new Option('-f, --format <FORMAT>', 'output format (default: from the -o extension, else folded)').choices(OUTPUT_FORMATS))
+    .option('--subprocesses', 'also profile the Python processes the targets start (multiprocessing, gunicorn workers)')
     .option('--threads', 'add a root frame per thread: "name (tid)"')
+    .option('--pid-root', 'add a root frame per process: "name (pid)"')
+    .option('--full-paths', 'name Python source files by their full path (default: short, relative to site-packages, the standard library or the working directory)')
+    .option('--no-hide', 'show interpreter call plumbing (PyObject_Vectorcall and the like) and unmatched eval-loop frames')
+    .option('--mark-python', 'folded output: suffix Python frames with _[j] so `flamegraph.pl --colors=java` paints them green')
+    .option('--top <N>', 'rows of the top-functions table printed at the end (0: none)', nonNegativeInteger('--top', 1000), DEFAULT_TOP)
     .option('--native-only', 'do not walk Python frames: native and kernel frames only')
     .addOption(
       new Option('--offsets-from <SOURCE>', "take CPython struct offsets only from this source (default: the interpreter's _Py_DebugOffsets, then DWARF, then the built-in table)").choices(OFFSET_SOURCES),
@@ -59,8 +80,8 @@ export function addProfileOptions(command: Command, output: string): Command {
     .option('-q, --quiet', 'print nothing on stderr but errors');
 }
 
-/** The flags as session options, less the PID; -d files are checked here. */
-export function profileOptions(flags: ProfileFlags, output: string | null): Omit<SampleOptions, 'pid'> {
+/** The flags as run options, less the PIDs; -d files are checked here. */
+export function profileOptions(flags: ProfileFlags, output: string | null): Omit<RunOptions, 'pids'> {
   const extraFiles = flags.debugFile ?? [];
   for (const file of extraFiles) {
     try {
@@ -69,17 +90,24 @@ export function profileOptions(flags: ProfileFlags, output: string | null): Omit
       throw new MixprofError('BAD_OPTION', `-d ${file}: no such readable file`, 'pass the path of a library or debug file');
     }
   }
+  const quiet = flags.quiet ?? false;
   return {
     durationSeconds: flags.time ?? null,
     hz: flags.frequency,
     extraFiles,
     output,
+    format: chooseFormat(flags.format, output),
     hidePlumbing: flags.hide,
     markPython: flags.markPython ?? false,
     threadRoots: flags.threads ?? false,
+    processRoots: flags.pidRoot ?? false,
+    fullPaths: flags.fullPaths ?? false,
+    subprocesses: flags.subprocesses ?? false,
+    top: flags.top,
     maxDepth: MAX_PYTHON_DEPTH,
     nativeOnly: flags.nativeOnly ?? false,
-    quiet: flags.quiet ?? false,
+    quiet,
+    statusStream: !quiet && process.stderr.isTTY ? process.stderr : null,
     unwind: flags.unwind,
     ...(flags.offsetsFrom ? { offsetSources: [flags.offsetsFrom] } : {}),
   };
@@ -87,11 +115,13 @@ export function profileOptions(flags: ProfileFlags, output: string | null): Omit
 
 export function sampleCommand(): Command {
   const command = new Command('sample')
-    .description('sample a running process: Python, native and kernel frames merged into folded stacks')
-    .requiredOption('-x, --pid <PID>', 'process to profile', positiveInteger('--pid'));
-  return addProfileOptions(command, 'write folded stacks here instead of stdout')
+    .description('sample running processes: Python, native and kernel frames merged into one stack per sample')
+    .requiredOption('-x, --pid <PIDS>', 'processes to profile: a PID, or PIDs separated by commas (repeatable)', pidList);
+  return addProfileOptions(command, 'write the profile here instead of stdout (the extension picks the format)')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: SampleFlags) => {
-      await sample({ pid: flags.pid, ...profileOptions(flags, flags.output ?? null) }, (line) => process.stderr.write(line + '\n'));
+      const log = (line: string): void => void process.stderr.write(line + '\n');
+      const { written } = await profileProcesses({ pids: flags.pid, ...profileOptions(flags, flags.output ?? null) }, log);
+      if (written && !flags.quiet) log(`mixprof: wrote ${written}`);
     });
 }

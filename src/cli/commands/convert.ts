@@ -1,0 +1,72 @@
+/** `mixprof convert IN -o OUT`: a folded file (mixprof's, or any stackcollapse tool's) in another format. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { MixprofError } from '../../errors.js';
+import { readFolded } from '../../output/folded-reader.js';
+import { chooseFormat, FORMAT_EXTENSION, renderProfile } from '../../output/formats.js';
+import { OUTPUT_FORMATS, type OutputProfile } from '../../output/output-profile.js';
+import { formatTopTable } from '../../output/top-table.js';
+import { writeProfile } from '../../output/write.js';
+import { nonNegativeInteger, positiveInteger } from '../options.js';
+
+const EXAMPLES = `
+Examples:
+  mixprof convert app.folded -o app.svg
+  mixprof convert app.folded -o app.pb.gz -F 499     # pprof, with the rate it was sampled at
+  py-spy record --format raw -o py.txt -- python3 app.py; mixprof convert py.txt -o py.speedscope.json
+  mixprof convert - --format svg < app.folded > app.svg
+
+Frame kinds come from the marks in the file: _[k] kernel, _[j] Python, else
+"func (file.py:LINE)" is Python and any other name native code.`;
+
+interface ConvertFlags {
+  output?: string;
+  format?: string;
+  frequency: number;
+  title?: string;
+  markPython?: boolean;
+  top: number;
+  quiet?: boolean;
+}
+
+function readInput(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new MixprofError('BAD_INPUT', `cannot read ${file}: ${why}`, 'pass a folded stack file, or - for stdin');
+  }
+}
+
+export function convertCommand(): Command {
+  return new Command('convert')
+    .description('turn a folded stack file into a flame graph (svg), speedscope, pprof or Chrome .cpuprofile file')
+    .argument('<input>', 'folded stacks ("frame;frame;... COUNT" lines), or - for stdin')
+    .option('-o, --output <FILE>', 'write here instead of stdout (the extension picks the format)')
+    .addOption(new Option('-f, --format <FORMAT>', 'output format (default: from the -o extension, else folded)').choices(OUTPUT_FORMATS))
+    .option('-F, --frequency <HZ>', 'the rate the stacks were sampled at, for the formats that show time', positiveInteger('--frequency', 100_000), 99)
+    .option('--title <TEXT>', 'title shown by the viewers (default: the input file name)')
+    .option('--mark-python', 'folded output: suffix Python frames with _[j]')
+    .option('--top <N>', 'rows of the top-functions table printed on stderr (0: none)', nonNegativeInteger('--top', 1000), 0)
+    .option('-q, --quiet', 'print nothing on stderr but errors')
+    .addHelpText('after', EXAMPLES)
+    .action((input: string, flags: ConvertFlags) => {
+      const output = flags.output ?? null;
+      const format = chooseFormat(flags.format, output);
+      const stacks = readFolded(readInput(input), input === '-' ? 'stdin' : input);
+      const profile: OutputProfile = {
+        stacks,
+        hz: flags.frequency,
+        startTime: null,
+        durationSeconds: null,
+        title: flags.title ?? (input === '-' ? 'mixprof' : path.basename(input)),
+      };
+      const { path: written } = writeProfile(output, renderProfile(profile, format, { markPython: flags.markPython ?? false }), FORMAT_EXTENSION[format]);
+      if (!flags.quiet) {
+        for (const line of formatTopTable(stacks, flags.top, process.stderr.columns || 100)) process.stderr.write(line + '\n');
+        if (written) process.stderr.write(`mixprof: wrote ${written} (${format}, ${stacks.reduce((n, s) => n + s.count, 0)} samples)\n`);
+      }
+    });
+}

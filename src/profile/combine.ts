@@ -1,0 +1,49 @@
+/**
+ * One profile from the profiles of several processes: equal stacks add up,
+ * or, with process roots, each process's stacks sit under a "comm (pid)" frame.
+ */
+import type { Profile, ProfileStats, StackCount } from './profile.js';
+import type { Frame } from './types.js';
+
+export interface ProcessProfile {
+  readonly pid: number;
+  readonly comm: string;
+  readonly profile: Profile;
+}
+
+export function processFrame(pid: number, comm: string): Frame {
+  return { kind: 'marker', name: `${comm} (${pid})` };
+}
+
+export function combineStacks(processes: readonly ProcessProfile[], processRoots: boolean): StackCount[] {
+  const stacks = new Map<string, StackCount>();
+  for (const { pid, comm, profile } of processes) {
+    const root = processRoots ? processFrame(pid, comm) : null;
+    for (const stack of profile.stacks) {
+      const frames = root ? [root, ...stack.frames] : stack.frames;
+      const key = frames.map((f) => `${f.kind}:${f.name}`).join('\u0000');
+      const entry = stacks.get(key);
+      if (entry) entry.count += stack.count;
+      else stacks.set(key, { frames, count: stack.count });
+    }
+  }
+  return [...stacks.values()];
+}
+
+export function combineStats(all: readonly ProfileStats[]): ProfileStats {
+  const total: ProfileStats = {
+    samples: 0,
+    threads: 0,
+    withPython: 0,
+    nativeComplete: 0,
+    truncated: 0,
+    mismatched: 0,
+    evalUnknown: 0,
+    missingChains: 0,
+    unknownPythonFrames: 0,
+    lostEvents: 0,
+    malformedRecords: 0,
+  };
+  for (const stats of all) for (const key of Object.keys(total) as (keyof ProfileStats)[]) total[key] += stats[key];
+  return total;
+}

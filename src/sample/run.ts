@@ -1,0 +1,279 @@
+/**
+ * A whole profiling run as the commands see it: one session per target
+ * process (the PIDs given, and with --subprocesses the processes they start),
+ * stopped together by -t, Ctrl-C or the targets' exit; then their profiles
+ * are combined and written in the chosen format, with the report and the
+ * top-functions table on stderr.
+ */
+import { MixprofError, isMixprofError } from '../errors.js';
+import { combineStacks, combineStats } from '../profile/combine.js';
+import { formatReport } from '../output/report.js';
+import { FORMAT_EXTENSION, renderProfile } from '../output/formats.js';
+import type { OutputFormat, OutputProfile } from '../output/output-profile.js';
+import { StatusLine } from '../output/status-line.js';
+import { formatTopTable } from '../output/top-table.js';
+import { writeProfile } from '../output/write.js';
+import { nativeAddon } from '../native.js';
+import { InterpreterStartingError } from '../python/attach.js';
+import { findInterpreter } from '../target/interpreter.js';
+import { parseMaps } from '../target/maps.js';
+import { processMemory } from '../target/memory.js';
+import { checkPrivileges } from '../target/privileges.js';
+import { descendants, readProcessTable } from '../target/descendants.js';
+import { isAlive, openTarget, readMapsText } from '../target/process.js';
+import type { StopReason } from '../bpf/runner.js';
+import { startProcessSession, type ProcessRun, type ProcessSession, type SessionOptions } from './session.js';
+
+export interface RunOptions extends SessionOptions {
+  readonly pids: readonly number[];
+  /** Also profile the processes the targets start. */
+  readonly subprocesses: boolean;
+  /** null writes to stdout. */
+  readonly output: string | null;
+  readonly format: OutputFormat;
+  readonly markPython: boolean;
+  /** A root frame per process: "comm (pid)". */
+  readonly processRoots: boolean;
+  /** Rows of the top-functions table; 0 prints none. */
+  readonly top: number;
+  /** Where the live status line goes (a terminal), or null. */
+  readonly statusStream: NodeJS.WriteStream | null;
+  /**
+   * How long a target that is just starting (its interpreter not yet set up)
+   * is retried for; 0 fails at once. `record` starts its command itself.
+   */
+  readonly startingWaitMs?: number;
+  /** Stop on SIGINT/SIGTERM/SIGHUP (false when the caller handles them). */
+  readonly handleSignals?: boolean;
+}
+
+export interface RunSummary {
+  readonly runs: readonly ProcessRun[];
+  /** Where the profile went (null: stdout); undefined when nothing was sampled. */
+  readonly written?: string | null;
+}
+
+/** How often descendants are looked for, and how old a new one must be to be attached (a fork about to exec is left alone). */
+const SCAN_MS = 200;
+const RETRY_MS = 10;
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Starts sampling the process, retrying while its interpreter is only starting up. */
+async function startWhenReady(pid: number, options: SessionOptions, log: (line: string) => void, waitMs: number, onAttached: (pid: number) => void): Promise<ProcessSession> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await startProcessSession(pid, options, log, { onAttached });
+    } catch (error) {
+      const starting = error instanceof InterpreterStartingError || (isMixprofError(error) && error.code === 'UNSUPPORTED_PYTHON');
+      if (!starting || Date.now() > deadline || !isAlive(pid)) throw error;
+      await pause(RETRY_MS);
+    }
+  }
+}
+
+/** A descendant worth profiling: one that has mapped a CPython interpreter. */
+function runsPython(pid: number): boolean {
+  try {
+    const maps = readMapsText(pid);
+    if (maps === null) return false;
+    const addon = nativeAddon();
+    return findInterpreter(addon, processMemory(addon, pid), openTarget(pid), parseMaps(maps)) !== null;
+  } catch {
+    return false;
+  }
+}
+
+export async function profileProcesses(options: RunOptions, log: (line: string) => void): Promise<RunSummary> {
+  checkPrivileges();
+  const status = options.statusStream && !options.quiet ? new StatusLine(options.statusStream) : null;
+  const say = (line: string): void => {
+    status?.clear();
+    log(line);
+  };
+  const sessions: ProcessSession[] = [];
+  const runs: ProcessRun[] = [];
+  let stopping: StopReason | null = null;
+  let firstAttach: number | null = null;
+  const onAttached = (): void => {
+    firstAttach ??= Date.now();
+  };
+  /** Sessions started later sample only what is left of -t. */
+  const remaining = (): number | null => {
+    if (options.durationSeconds === null || firstAttach === null) return options.durationSeconds;
+    return Math.max(0.05, options.durationSeconds - (Date.now() - firstAttach) / 1000);
+  };
+  let pendingStarts = 0;
+  let settle: () => void = () => undefined;
+  const allDone = new Promise<void>((resolve) => (settle = resolve));
+  const checkDone = (): void => {
+    if (pendingStarts === 0 && sessions.every((s) => finished.has(s.pid))) settle();
+  };
+  const finished = new Set<number>();
+  const errors: unknown[] = [];
+  const track = (session: ProcessSession): void => {
+    sessions.push(session);
+    if (stopping) session.stop(stopping);
+    session.done.then(
+      (run) => runs.push(run),
+      (error: unknown) => {
+        errors.push(error);
+        if (options.pids.length > 1 || options.subprocesses) say(`mixprof: process ${session.pid} (${session.comm}): ${(error as Error).message}`);
+      },
+    ).finally(() => {
+      finished.add(session.pid);
+      checkDone();
+    });
+  };
+
+  // The targets given: with one, its error is the run's error.
+  const startErrors: unknown[] = [];
+  for (const pid of options.pids) {
+    try {
+      track(await startWhenReady(pid, { ...options, durationSeconds: remaining() }, say, options.startingWaitMs ?? 0, onAttached));
+    } catch (error) {
+      if (options.pids.length === 1) throw error;
+      startErrors.push(error);
+      say(`mixprof: process ${pid} skipped: ${(error as Error).message}`);
+    }
+  }
+  if (sessions.length === 0) throw startErrors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process to profile', 'pass the PIDs of running processes with -x');
+
+  const stopAll = (reason: StopReason): void => {
+    stopping ??= reason;
+    for (const s of sessions) s.stop(reason);
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  // The first Ctrl-C stops cleanly; a second one does not wait for the samplers.
+  let signalled = 0;
+  const onSignal = (): void => {
+    if (signalled++ === 0) stopAll('interrupted');
+    else for (const s of sessions) s.kill();
+  };
+  if (options.handleSignals !== false) for (const s of signals) process.on(s, onSignal);
+
+  // --subprocesses: look for new descendants while any session runs.
+  const known = new Set<string>();
+  const seenAt = new Map<string, number>();
+  const scanner = options.subprocesses
+    ? setInterval(() => {
+        if (stopping) return;
+        let table;
+        try {
+          table = readProcessTable();
+        } catch {
+          return;
+        }
+        const now = Date.now();
+        // Below a worker whose parent has exited, its children hang off init: those are not followed.
+        for (const entry of descendants(table, options.pids)) {
+          const id = `${entry.pid}:${entry.start}`;
+          if (known.has(id)) continue;
+          if (!seenAt.has(id)) {
+            // Seen once: attach on a later scan, after a fork has had time to exec.
+            seenAt.set(id, now);
+            continue;
+          }
+          known.add(id);
+          if (!runsPython(entry.pid)) continue;
+          pendingStarts++;
+          startWhenReady(entry.pid, { ...options, durationSeconds: remaining() }, say, 5000, onAttached)
+            .then(track, (error: unknown) => {
+              if (isAlive(entry.pid)) say(`mixprof: process ${entry.pid} skipped: ${(error as Error).message}`);
+            })
+            .finally(() => {
+              pendingStarts--;
+              checkDone();
+            });
+        }
+      }, SCAN_MS)
+    : null;
+
+  const ticker = status
+    ? setInterval(() => {
+        let samples = 0;
+        let lost = 0;
+        let best: { name: string; share: number } | null = null;
+        for (const s of sessions) {
+          samples += s.live.samples;
+          lost += s.live.lost;
+          const hot = s.live.hottest();
+          // With several processes, the share is of that process's samples: good enough for a glance.
+          if (hot && (!best || hot.share > best.share)) best = { ...hot };
+        }
+        status.show({ elapsedSeconds: firstAttach ? (Date.now() - firstAttach) / 1000 : 0, durationSeconds: options.durationSeconds, samples, lost, processes: sessions.length, hottest: best });
+      }, 1000)
+    : null;
+
+  checkDone();
+  try {
+    await allDone;
+  } finally {
+    if (scanner) clearInterval(scanner);
+    if (ticker) clearInterval(ticker);
+    status?.clear();
+    if (options.handleSignals !== false) for (const s of signals) process.off(s, onSignal);
+  }
+
+  if (runs.length === 0) throw errors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process was sampled', 'check the PIDs and run again');
+  runs.sort((a, b) => a.pid - b.pid);
+  const written = writeRuns(runs, options);
+  if (!options.quiet) {
+    for (const line of reportLines(runs, options)) log(line);
+    if (options.top > 0) for (const line of formatTopTable(written.profile.stacks, options.top, process.stderr.columns || 100)) log(line);
+  }
+  // The samples are written; a fault that ended sampling early still fails the run.
+  const failed = runs.find((r) => r.failure !== null);
+  if (failed) {
+    throw new MixprofError('SAMPLER_FAILED', `sampling stopped early: ${failed.failure}`, 'the samples collected until then were written; run again, or pass --unwind fp');
+  }
+  return { runs, written: written.path };
+}
+
+function writeRuns(runs: readonly ProcessRun[], options: RunOptions): { path: string | null; profile: OutputProfile } {
+  const started = runs.map((r) => r.startedAt).filter((t): t is number => t !== null);
+  const startTime = started.length ? Math.min(...started) : null;
+  const endTime = Math.max(...runs.map((r) => (r.startedAt ?? 0) + r.seconds * 1000));
+  const first = runs[0]!;
+  const profile: OutputProfile = {
+    stacks: combineStacks(runs, options.processRoots),
+    hz: options.hz,
+    startTime,
+    durationSeconds: startTime === null ? null : (endTime - startTime) / 1000,
+    title: runs.length === 1 ? `${first.comm} (${first.pid})` : `${first.comm} (${runs.length} processes: ${runs.map((r) => r.pid).join(', ')})`,
+  };
+  const data = renderProfile(profile, options.format, { markPython: options.markPython });
+  const { path } = writeProfile(options.output, data, FORMAT_EXTENSION[options.format]);
+  return { path, profile };
+}
+
+const STOP_TEXT: Record<StopReason, string> = {
+  duration: 'duration reached',
+  interrupted: 'interrupted',
+  'target-exited': 'target exited',
+  'bpftrace-exited': 'bpftrace exited',
+  'attach-timeout': 'attach timed out',
+  'sampler-failed': 'the sampler failed',
+};
+
+function describeStop(run: ProcessRun): string {
+  return STOP_TEXT[run.reason] + (run.killed ? '; bpftrace had to be killed, its last second of samples is lost' : '');
+}
+
+function reportLines(runs: readonly ProcessRun[], options: RunOptions): string[] {
+  const first = runs[0]!;
+  if (runs.length === 1) {
+    return formatReport(first.profile.stats, { hz: options.hz, seconds: first.seconds, python: first.python, noFramePointers: first.noFramePointers, stopReason: describeStop(first), stackErrors: first.stackErrors });
+  }
+  const stats = combineStats(runs.map((r) => r.profile.stats));
+  const lines = formatReport(stats, {
+    hz: options.hz,
+    seconds: Math.max(...runs.map((r) => r.seconds)),
+    python: runs.some((r) => r.python),
+    noFramePointers: runs.find((r) => r.noFramePointers)?.noFramePointers ?? null,
+    stopReason: `${runs.length} processes`,
+    stackErrors: runs.reduce((n, r) => n + r.stackErrors, 0),
+  });
+  for (const run of runs) lines.push(`  process ${run.pid} (${run.comm}): ${run.profile.stats.samples} samples over ${run.seconds.toFixed(1)} s (${describeStop(run)})`);
+  return lines;
+}

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { isMixprofError } from '../../src/errors.js';
+import { chooseFormat, formatFromFileName } from '../../src/output/formats.js';
+import { writeProfile } from '../../src/output/write.js';
+
+describe('choosing the output format', () => {
+  test('from the extension, --format first, folded otherwise', () => {
+    assert.equal(formatFromFileName('app.svg'), 'svg');
+    assert.equal(formatFromFileName('APP.SVG'), 'svg');
+    assert.equal(formatFromFileName('app.speedscope.json'), 'speedscope');
+    assert.equal(formatFromFileName('app.json'), 'speedscope');
+    assert.equal(formatFromFileName('cpu.pb.gz'), 'pprof');
+    assert.equal(formatFromFileName('cpu.pprof'), 'pprof');
+    assert.equal(formatFromFileName('a.cpuprofile'), 'cpuprofile');
+    assert.equal(formatFromFileName('a.folded'), 'folded');
+    assert.equal(formatFromFileName('a.html'), null);
+    assert.equal(chooseFormat(undefined, 'x.svg'), 'svg');
+    assert.equal(chooseFormat('pprof', 'x.svg'), 'pprof');
+    assert.equal(chooseFormat(undefined, null), 'folded');
+    assert.equal(chooseFormat(undefined, 'x.out'), 'folded');
+    assert.throws(() => chooseFormat('png', null), (e: unknown) => isMixprofError(e) && e.code === 'BAD_OPTION' && /png/.test(e.message));
+  });
+});
+
+describe('writing the output file', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mixprof-write-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('creates the file with the umask, replacing an old one', () => {
+    const file = path.join(dir, 'out.folded');
+    writeFileSync(file, 'old old old old\n');
+    const old = process.umask(0o027);
+    try {
+      writeProfile(file, 'a;b 1\n', '.folded');
+    } finally {
+      process.umask(old);
+    }
+    assert.equal(readFileSync(file, 'utf8'), 'a;b 1\n');
+    const fresh = path.join(dir, 'fresh.pb.gz');
+    const before = process.umask(0o027);
+    try {
+      writeProfile(fresh, new Uint8Array([1, 2, 3]), '.pb.gz');
+    } finally {
+      process.umask(before);
+    }
+    assert.deepEqual([...readFileSync(fresh)], [1, 2, 3]);
+    assert.equal(statSync(fresh).mode & 0o777, 0o640);
+  });
+
+  test('never writes through a symlink; the profile goes to a new file that the error names', () => {
+    const victim = path.join(dir, 'victim');
+    writeFileSync(victim, 'precious\n');
+    const link = path.join(dir, 'link.folded');
+    symlinkSync(victim, link);
+    let fallback = '';
+    assert.throws(
+      () => writeProfile(link, 'a;b 1\n', '.folded'),
+      (e: unknown) => {
+        if (!isMixprofError(e) || e.code !== 'OUTPUT_FAILED' || !/symbolic link/.test(e.message)) return false;
+        fallback = /written to (\S+) instead/.exec(e.hint ?? '')?.[1] ?? '';
+        return true;
+      },
+    );
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+    assert.ok(fallback.endsWith('.folded'), fallback);
+    assert.equal(readFileSync(fallback, 'utf8'), 'a;b 1\n');
+    unlinkSync(fallback);
+  });
+
+  test('an unwritable path keeps the samples in a fallback file', () => {
+    const before = readdirSync(tmpdir()).filter((f) => f.startsWith(`mixprof-${process.pid}-`));
+    assert.throws(() => writeProfile(path.join(dir, 'no', 'such', 'dir.svg'), '<svg/>', '.svg'), (e: unknown) => isMixprofError(e) && e.code === 'OUTPUT_FAILED');
+    const made = readdirSync(tmpdir()).filter((f) => f.startsWith(`mixprof-${process.pid}-`) && !before.includes(f));
+    assert.equal(made.length, 1);
+    assert.equal(readFileSync(path.join(tmpdir(), made[0]!), 'utf8'), '<svg/>');
+    unlinkSync(path.join(tmpdir(), made[0]!));
+  });
+});
