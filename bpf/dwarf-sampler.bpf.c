@@ -10,6 +10,8 @@
  *                     (the same walk and FNV-1a hash as bpf/python-sampler.bt)
  *   a sample record   thread, chain hash, the user registers, the kernel stack
  *                     and a copy of the top of the user stack
+ *   a repeat record   (wall-clock mode) a thread still asleep where it was
+ *                     last sampled
  * Its configuration (offsets from the same PythonLayout that fills the
  * bpftrace template) is written by the addon before loading.
  */
@@ -71,9 +73,41 @@ struct {
   __type(value, __u64);
 } dropped SEC(".maps");
 
+/* Scratch for the wall-clock iterator: it runs from one reader thread at a
+   time, and may sleep and move between CPUs, so it has slots of its own. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct sample_record);
+} wall_scratch SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct chain_record);
+} wall_chain_scratch SEC(".maps");
+
+/* Thread id -> its context-switch count when last sampled off CPU. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);
+  __type(value, __u64);
+} wall_switches SEC(".maps");
+
 static __always_inline __u64 read_u64(__u64 addr) {
   __u64 value = 0;
   if (bpf_probe_read_user(&value, sizeof(value), (const void *)addr) != 0) return 0;
+  return value;
+}
+
+/* Another task's memory (sleepable programs only): the wall-clock iterator
+   runs in mixprof's context, not the target's. */
+static __always_inline __u64 read_task_u64(struct task_struct *task, __u64 addr) {
+  __u64 value = 0;
+  if (bpf_copy_from_user_task(&value, sizeof(value), (const void *)addr, task, 0) != 0) return 0;
   return value;
 }
 
@@ -84,109 +118,134 @@ static __always_inline void count_drop(void) {
 }
 
 /* Loops run through bpf_loop(): the verifier checks each body once instead
-   of every iteration of every path. */
+   of every iteration of every path. The Python walk is written once and
+   made twice: reading the current task's memory (perf events) and another
+   task's (the wall-clock iterator); READ(state, addr) is the difference. */
 
 struct thread_search {
+  struct task_struct *task;
   __u64 key;
   __u64 t;
   __u64 found;
 };
 
-static long thread_step(__u64 i, void *arg) {
-  struct thread_search *ts = arg;
-  if (!ts->t) return 1;
-  if (read_u64(ts->t + cfg.ts_thread_key) == ts->key) {
-    ts->found = ts->t;
-    return 1;
-  }
-  ts->t = read_u64(ts->t + cfg.ts_next);
-  return 0;
-}
-
-static __always_inline __u64 thread_state(__u32 tid, struct task_struct *task) {
-  __u64 key = tid;
-  if (cfg.thread_key_is_fsbase) key = BPF_CORE_READ(task, thread.fsbase);
-  __u64 *cached = bpf_map_lookup_elem(&tstates, &tid);
-  if (cached && *cached && read_u64(*cached + cfg.ts_thread_key) == key) return *cached;
-
-  __u64 interp = read_u64(cfg.runtime_addr + cfg.rt_interp_head);
-  struct thread_search search = {.key = key, .t = interp ? read_u64(interp + cfg.is_threads_head) : 0};
-  bpf_loop(cfg.max_threads, thread_step, &search, 0);
-  if (search.found) bpf_map_update_elem(&tstates, &tid, &search.found, BPF_ANY);
-  return search.found;
-}
-
 struct walk {
+  struct task_struct *task;
   __u64 f;
   __u64 hash;
   __u32 depth;
 };
 
-static long hash_step(__u64 i, void *arg) {
-  struct walk *w = arg;
-  if (!w->f) return 1;
-  if (cfg.hash_code) w->hash = (w->hash ^ (read_u64(w->f + cfg.fr_code) & cfg.code_mask)) * 1099511628211ULL;
-  w->hash = (w->hash ^ (read_u64(w->f + cfg.fr_instr) & cfg.instr_mask)) * 1099511628211ULL;
-  w->f = read_u64(w->f + cfg.fr_previous);
-  w->depth++;
-  return 0;
-}
-
 struct fill {
+  struct task_struct *task;
   __u64 f;
   struct chain_record *c;
 };
 
-static long fill_step(__u64 i, void *arg) {
-  struct fill *fl = arg;
-  if (!fl->f || i >= MAX_PYTHON_DEPTH) return 1;
-  struct python_frame *out = &fl->c->frames[i];
-  __u64 code = read_u64(fl->f + cfg.fr_code) & cfg.code_mask;
-  out->code = code;
-  out->instr = read_u64(fl->f + cfg.fr_instr) & cfg.instr_mask;
-  out->flags = read_u64(fl->f + cfg.fr_flags);
-  __u32 line = 0;
-  bpf_probe_read_user(&line, sizeof(line), (const void *)(code + cfg.co_firstlineno));
-  out->first_line = line;
-  fl->f = read_u64(fl->f + cfg.fr_previous);
-  return 0;
-}
+#define READ_CURRENT(state, addr) read_u64(addr)
+#define READ_TASK(state, addr) read_task_u64((state)->task, addr)
 
-/* Walks the Python frames, hashing them; sends the chain the first time it is seen. */
-static __always_inline __u64 python_chain(__u32 tid, struct task_struct *task) {
-  __u64 ts = thread_state(tid, task);
-  if (!ts) return 0;
-  __u64 frame = read_u64(ts + cfg.ts_frame);
-  if (cfg.frame_via_cframe && frame) frame = read_u64(frame + cfg.cframe_current);
-
-  struct walk w = {.f = frame, .hash = 14695981039346656037ULL};
-  __u32 limit = cfg.max_depth < MAX_PYTHON_DEPTH ? cfg.max_depth : MAX_PYTHON_DEPTH;
-  bpf_loop(limit, hash_step, &w, 0);
-  if (w.depth == 0) return 0;
-  __u64 h = w.hash;
-
-  if (bpf_map_lookup_elem(&seen, &h)) return h;
-  __u32 zero = 0;
-  struct chain_record *c = bpf_map_lookup_elem(&chain_scratch, &zero);
-  if (!c) return h;
-  c->kind = RECORD_CHAIN;
-  c->depth = w.depth;
-  c->truncated = w.f != 0;
-  c->hash = h;
-  struct fill fl = {.f = frame, .c = c};
-  bpf_loop(w.depth, fill_step, &fl, 0);
-  __u64 size = offsetof(struct chain_record, frames) + (__u64)(w.depth & 0x1ff) * sizeof(struct python_frame);
-  if (size > sizeof(*c)) size = sizeof(*c);
-  if (bpf_ringbuf_output(&records, c, size, 0) != 0) {
-    count_drop();
-    return h;
+#define DEFINE_PYTHON_WALK(SUFFIX, READ, LINE_READ, CHAIN_SCRATCH)                                         \
+  static long thread_step_##SUFFIX(__u64 i, void *arg) {                                                  \
+    struct thread_search *ts = arg;                                                                       \
+    if (!ts->t) return 1;                                                                                 \
+    if (READ(ts, ts->t + cfg.ts_thread_key) == ts->key) {                                                 \
+      ts->found = ts->t;                                                                                  \
+      return 1;                                                                                           \
+    }                                                                                                     \
+    ts->t = READ(ts, ts->t + cfg.ts_next);                                                                \
+    return 0;                                                                                             \
+  }                                                                                                       \
+                                                                                                          \
+  static __always_inline __u64 thread_state_##SUFFIX(__u32 tid, struct task_struct *task) {               \
+    __u64 key = tid;                                                                                      \
+    if (cfg.thread_key_is_fsbase) key = BPF_CORE_READ(task, thread.fsbase);                               \
+    struct thread_search search = {.task = task, .key = key};                                             \
+    __u64 *cached = bpf_map_lookup_elem(&tstates, &tid);                                                  \
+    if (cached && *cached && READ(&search, *cached + cfg.ts_thread_key) == key) return *cached;           \
+    __u64 interp = READ(&search, cfg.runtime_addr + cfg.rt_interp_head);                                  \
+    search.t = interp ? READ(&search, interp + cfg.is_threads_head) : 0;                                  \
+    bpf_loop(cfg.max_threads, thread_step_##SUFFIX, &search, 0);                                          \
+    if (search.found) bpf_map_update_elem(&tstates, &tid, &search.found, BPF_ANY);                        \
+    return search.found;                                                                                  \
+  }                                                                                                       \
+                                                                                                          \
+  static long hash_step_##SUFFIX(__u64 i, void *arg) {                                                    \
+    struct walk *w = arg;                                                                                 \
+    if (!w->f) return 1;                                                                                  \
+    if (cfg.hash_code) w->hash = (w->hash ^ (READ(w, w->f + cfg.fr_code) & cfg.code_mask)) * 1099511628211ULL; \
+    w->hash = (w->hash ^ (READ(w, w->f + cfg.fr_instr) & cfg.instr_mask)) * 1099511628211ULL;             \
+    w->f = READ(w, w->f + cfg.fr_previous);                                                               \
+    w->depth++;                                                                                           \
+    return 0;                                                                                             \
+  }                                                                                                       \
+                                                                                                          \
+  static long fill_step_##SUFFIX(__u64 i, void *arg) {                                                    \
+    struct fill *fl = arg;                                                                                \
+    if (!fl->f || i >= MAX_PYTHON_DEPTH) return 1;                                                        \
+    struct python_frame *out = &fl->c->frames[i];                                                         \
+    __u64 code = READ(fl, fl->f + cfg.fr_code) & cfg.code_mask;                                           \
+    out->code = code;                                                                                     \
+    out->instr = READ(fl, fl->f + cfg.fr_instr) & cfg.instr_mask;                                         \
+    out->flags = READ(fl, fl->f + cfg.fr_flags);                                                          \
+    out->first_line = LINE_READ(fl, code + cfg.co_firstlineno);                                           \
+    fl->f = READ(fl, fl->f + cfg.fr_previous);                                                            \
+    return 0;                                                                                             \
+  }                                                                                                       \
+                                                                                                          \
+  /* Walks the Python frames, hashing them; sends the chain the first time it is seen. */                 \
+  static __always_inline __u64 python_chain_##SUFFIX(__u32 tid, struct task_struct *task) {               \
+    __u64 ts = thread_state_##SUFFIX(tid, task);                                                          \
+    if (!ts) return 0;                                                                                    \
+    struct walk w = {.task = task, .hash = 14695981039346656037ULL};                                      \
+    __u64 frame = READ(&w, ts + cfg.ts_frame);                                                            \
+    if (cfg.frame_via_cframe && frame) frame = READ(&w, frame + cfg.cframe_current);                      \
+    w.f = frame;                                                                                          \
+    __u32 limit = cfg.max_depth < MAX_PYTHON_DEPTH ? cfg.max_depth : MAX_PYTHON_DEPTH;                    \
+    bpf_loop(limit, hash_step_##SUFFIX, &w, 0);                                                           \
+    if (w.depth == 0) return 0;                                                                           \
+    __u64 h = w.hash;                                                                                     \
+    if (bpf_map_lookup_elem(&seen, &h)) return h;                                                         \
+    __u32 zero = 0;                                                                                       \
+    struct chain_record *c = bpf_map_lookup_elem(&CHAIN_SCRATCH, &zero);                                  \
+    if (!c) return h;                                                                                     \
+    c->kind = RECORD_CHAIN;                                                                               \
+    c->depth = w.depth;                                                                                   \
+    c->truncated = w.f != 0;                                                                              \
+    c->hash = h;                                                                                          \
+    struct fill fl = {.task = task, .f = frame, .c = c};                                                  \
+    bpf_loop(w.depth, fill_step_##SUFFIX, &fl, 0);                                                        \
+    __u64 size = offsetof(struct chain_record, frames) + (__u64)(w.depth & 0x1ff) * sizeof(struct python_frame); \
+    if (size > sizeof(*c)) size = sizeof(*c);                                                             \
+    if (bpf_ringbuf_output(&records, c, size, 0) != 0) {                                                  \
+      count_drop();                                                                                       \
+      return h;                                                                                           \
+    }                                                                                                     \
+    __u8 one = 1;                                                                                         \
+    bpf_map_update_elem(&seen, &h, &one, BPF_ANY);                                                        \
+    return h;                                                                                             \
   }
-  __u8 one = 1;
-  bpf_map_update_elem(&seen, &h, &one, BPF_ANY);
-  return h;
+
+static __always_inline __u64 read_u32_current(void *state, __u64 addr) {
+  __u32 v = 0;
+  bpf_probe_read_user(&v, sizeof(v), (const void *)addr);
+  return v;
 }
+
+static __always_inline __u64 read_u32_task(struct task_struct *task, __u64 addr) {
+  __u32 v = 0;
+  bpf_copy_from_user_task(&v, sizeof(v), (const void *)addr, task, 0);
+  return v;
+}
+
+#define LINE_CURRENT(state, addr) read_u32_current(state, addr)
+#define LINE_TASK(state, addr) read_u32_task((state)->task, addr)
+
+DEFINE_PYTHON_WALK(current, READ_CURRENT, LINE_CURRENT, chain_scratch)
+DEFINE_PYTHON_WALK(task, READ_TASK, LINE_TASK, wall_chain_scratch)
 
 struct copy {
+  struct task_struct *task;
   struct sample_record *s;
   __u64 sp;
   __u32 copied;
@@ -202,24 +261,18 @@ static long copy_step(__u64 i, void *arg) {
   return 0;
 }
 
-SEC("perf_event")
-int sample(struct bpf_perf_event_data *ctx) {
-  __u64 id = bpf_get_current_pid_tgid();
-  if ((__u32)(id >> 32) != cfg.target_pid) return 0;
-  __u32 tid = (__u32)id;
-  __u32 cpu = bpf_get_smp_processor_id();
-  struct sample_record *s = bpf_map_lookup_elem(&sample_scratch, &cpu);
-  if (!s) return 0;
-  struct task_struct *task = bpf_get_current_task_btf();
+static long copy_step_task(__u64 i, void *arg) {
+  struct copy *cp = arg;
+  if (cp->copied >= cfg.stack_bytes || i >= MAX_STACK_BYTES / STACK_CHUNK) return 1;
+  if (bpf_copy_from_user_task(&cp->s->stack[i * STACK_CHUNK], STACK_CHUNK, (const void *)(cp->sp + i * STACK_CHUNK), cp->task, 0) != 0) return 1;
+  cp->copied += STACK_CHUNK;
+  return 0;
+}
 
-  s->kind = RECORD_SAMPLE;
-  s->tid = tid;
-  s->chain = cfg.python ? python_chain(tid, task) : 0;
-  bpf_get_current_comm(s->comm, sizeof(s->comm));
-
-  /* The user registers saved on entry to the kernel, whichever mode the tick hit. */
+/* The user registers saved on entry to the kernel, in DWARF order. */
+static __always_inline int user_regs(struct sample_record *s, struct task_struct *task) {
   struct pt_regs regs;
-  if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(task)) != 0) return 0;
+  if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(task)) != 0) return -1;
   s->regs[0] = regs.ax;
   s->regs[1] = regs.dx;
   s->regs[2] = regs.cx;
@@ -237,17 +290,80 @@ int sample(struct bpf_perf_event_data *ctx) {
   s->regs[14] = regs.r14;
   s->regs[15] = regs.r15;
   s->regs[16] = regs.ip;
+  return 0;
+}
+
+static __always_inline void send_sample(struct sample_record *s) {
+  __u64 size = offsetof(struct sample_record, stack) + s->stack_size;
+  if (size > sizeof(*s)) size = sizeof(*s);
+  if (bpf_ringbuf_output(&records, s, size, 0) != 0) count_drop();
+}
+
+SEC("perf_event")
+int sample(struct bpf_perf_event_data *ctx) {
+  __u64 id = bpf_get_current_pid_tgid();
+  if ((__u32)(id >> 32) != cfg.target_pid) return 0;
+  __u32 tid = (__u32)id;
+  __u32 cpu = bpf_get_smp_processor_id();
+  struct sample_record *s = bpf_map_lookup_elem(&sample_scratch, &cpu);
+  if (!s) return 0;
+  struct task_struct *task = bpf_get_current_task_btf();
+
+  s->kind = RECORD_SAMPLE;
+  s->tid = tid;
+  s->off_cpu = 0;
+  s->chain = cfg.python ? python_chain_current(tid, task) : 0;
+  bpf_get_current_comm(s->comm, sizeof(s->comm));
+  /* Whichever mode the tick hit. */
+  if (user_regs(s, task) != 0) return 0;
 
   long kbytes = bpf_get_stack(ctx, s->kernel, sizeof(s->kernel), 0);
   s->kernel_depth = kbytes > 0 ? (__u64)kbytes / 8 : 0;
 
-  struct copy cp = {.s = s, .sp = regs.sp};
+  struct copy cp = {.s = s, .sp = s->regs[7]};
   bpf_loop(MAX_STACK_BYTES / STACK_CHUNK, copy_step, &cp, 0);
-  __u32 copied = cp.copied;
-  s->stack_size = copied;
+  s->stack_size = cp.copied;
+  send_sample(s);
+  return 0;
+}
 
-  __u64 size = offsetof(struct sample_record, stack) + copied;
-  if (size > sizeof(*s)) size = sizeof(*s);
-  if (bpf_ringbuf_output(&records, s, size, 0) != 0) count_drop();
+/*
+ * Wall-clock mode: run by mixprof hz times a second over the target's
+ * threads (the iterator's link is limited to its PID). A thread on a CPU is
+ * left to the CPU clock; one off CPU (sleeping, blocked, or waiting for a
+ * CPU) is sampled here, with its kernel stack, its registers as saved on
+ * entry to the kernel and its stack read through its own memory. A thread
+ * that has not run since its last sample is still where it was: a repeat
+ * record counts that sample again without walking anything.
+ */
+SEC("iter.s/task")
+int wall_tick(struct bpf_iter__task *ctx) {
+  struct task_struct *task = ctx->task;
+  if (!task || task->tgid != cfg.target_pid || task->on_cpu) return 0;
+  if (task->flags & 0x4 /* PF_EXITING */) return 0;
+  __u32 tid = task->pid;
+  __u64 switches = task->nvcsw + task->nivcsw;
+  __u64 *last = bpf_map_lookup_elem(&wall_switches, &tid);
+  if (last && *last == switches) {
+    struct repeat_record r = {.kind = RECORD_REPEAT, .tid = tid};
+    if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
+    return 0;
+  }
+  __u32 zero = 0;
+  struct sample_record *s = bpf_map_lookup_elem(&wall_scratch, &zero);
+  if (!s) return 0;
+  s->kind = RECORD_SAMPLE;
+  s->tid = tid;
+  s->off_cpu = 1;
+  s->chain = cfg.python ? python_chain_task(tid, task) : 0;
+  bpf_probe_read_kernel_str(s->comm, sizeof(s->comm), task->comm);
+  if (user_regs(s, task) != 0) return 0;
+  long kbytes = bpf_get_task_stack(task, s->kernel, sizeof(s->kernel), 0);
+  s->kernel_depth = kbytes > 0 ? (__u64)kbytes / 8 : 0;
+  struct copy cp = {.task = task, .s = s, .sp = s->regs[7]};
+  bpf_loop(MAX_STACK_BYTES / STACK_CHUNK, copy_step_task, &cp, 0);
+  s->stack_size = cp.copied;
+  send_sample(s);
+  bpf_map_update_elem(&wall_switches, &tid, &switches, BPF_ANY);
   return 0;
 }

@@ -15,6 +15,8 @@
 #define MAX_STACK_BYTES 65536
 #define RECORD_CHAIN 1
 #define RECORD_SAMPLE 2
+/* An off-CPU thread that has not run since its last sample: count that one again. */
+#define RECORD_REPEAT 3
 /* Registers in DWARF order for x86-64: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip. */
 #define DWARF_REGS 17
 
@@ -44,6 +46,12 @@ struct sampler_config {
   __u64 co_firstlineno;
 };
 
+/* A thread that still sleeps where it was last sampled (wall-clock mode). */
+struct repeat_record {
+  __u32 kind;
+  __u32 tid;
+};
+
 struct python_frame {
   __u64 code;
   __u64 instr;
@@ -67,6 +75,9 @@ struct sample_record {
   __u32 tid;
   __u32 kernel_depth;
   __u32 stack_size;
+  /* Taken from a thread off CPU (wall-clock mode), not by the CPU clock. */
+  __u32 off_cpu;
+  __u32 pad;
   __u64 chain;
   __u64 regs[DWARF_REGS];
   char comm[16];

@@ -125,6 +125,8 @@ export interface DwarfSamplerOptions {
   /** Its modules and unwinder serve the unwinding; it must outlive the sampler. */
   symbolizer: NativeSymbolizer;
   python?: DwarfPythonConfig;
+  /** Also sample the threads that are off CPU, hz times a second (wall-clock mode). */
+  wall?: boolean;
 }
 
 export interface DwarfPoll {
@@ -137,6 +139,9 @@ export interface DwarfPoll {
   /** Totals since the start. */
   dropped: number;
   malformed: number;
+  /** Samples of threads off CPU (wall-clock mode), and passes of the iterator that failed. */
+  offCpu: number;
+  tickErrors: number;
   unwind?: { stacks: number; frames: number; errors: number; liveReads: number };
 }
 

@@ -7,6 +7,8 @@
 
 #include <bpf/bpf.h>
 
+#include <time.h>
+
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -154,6 +156,7 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
     ThrowRangeError(env, "options.stackBytes must be a multiple of " +
                              std::to_string(STACK_CHUNK));
   }
+  wall_ = options.Get("wall").ToBoolean();
   double ring_mib = NumberOption(env, options, "ringMiB", 1, 1024);
   if ((static_cast<uint32_t>(ring_mib) & (static_cast<uint32_t>(ring_mib) - 1)) != 0) {
     ThrowRangeError(env, "options.ringMiB must be a power of two");
@@ -203,12 +206,15 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
     bpf_map* records = bpf_object__find_map_by_name(object_, "records");
     bpf_map* dropped = bpf_object__find_map_by_name(object_, "dropped");
     program_ = bpf_object__find_program_by_name(object_, "sample");
+    wall_program_ = bpf_object__find_program_by_name(object_, "wall_tick");
     if (cpus <= 0 || scratch == nullptr || records == nullptr ||
-        dropped == nullptr || program_ == nullptr) {
+        dropped == nullptr || program_ == nullptr || wall_program_ == nullptr) {
       ThrowCodeError(env, "EBPFOBJECT",
                      object_path + " does not match this addon (rebuild it)");
     }
     bpf_map__set_max_entries(scratch, static_cast<uint32_t>(cpus));
+    // Not loaded at all unless asked for: it needs a kernel with sleepable iterators.
+    if (!wall_) bpf_program__set_autoload(wall_program_, false);
     bpf_map__set_max_entries(records, static_cast<uint32_t>(ring_mib) << 20);
     if ((err = bpf_object__load(object_)) != 0) {
       ThrowLibbpf(env, err, "cannot load the sampler into the kernel");
@@ -226,6 +232,12 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
 DwarfSampler::~DwarfSampler() { Release(); }
 
 void DwarfSampler::Detach() {
+  if (ticker_.joinable()) {
+    ticking_ = false;
+    ticker_.join();
+  }
+  if (wall_link_ != nullptr) bpf_link__destroy(wall_link_);
+  wall_link_ = nullptr;
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
   for (int fd : perf_fds_) close(fd);
@@ -239,6 +251,7 @@ void DwarfSampler::Release() {
   if (object_ != nullptr) bpf_object__close(object_);
   object_ = nullptr;
   program_ = nullptr;
+  wall_program_ = nullptr;
   symbolizer_ = nullptr;
   if (!symbolizer_ref_.IsEmpty()) symbolizer_ref_.Reset();
 }
@@ -272,7 +285,54 @@ Napi::Value DwarfSampler::Start(const Napi::CallbackInfo& info) {
     }
     links_.push_back(link);
   }
+  if (wall_) {
+    union bpf_iter_link_info info {};
+    info.task.pid = static_cast<uint32_t>(pid_);
+    bpf_iter_attach_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.link_info = &info;
+    opts.link_info_len = sizeof(info);
+    wall_link_ = bpf_program__attach_iter(wall_program_, &opts);
+    int err = libbpf_get_error(wall_link_);
+    if (err != 0) {
+      wall_link_ = nullptr;
+      Detach();
+      ThrowLibbpf(env, err, "cannot attach the wall-clock sampler");
+    }
+    ticking_ = true;
+    ticker_ = std::thread(&DwarfSampler::TickWallClock, this);
+  }
   return env.Undefined();
+}
+
+// Runs the iterator over the target's threads hz times a second, on an
+// absolute schedule so that a slow pass does not stretch the period.
+void DwarfSampler::TickWallClock() {
+  const int64_t period = 1000000000LL / hz_;
+  timespec next{};
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  char buffer[64];
+  while (ticking_) {
+    int fd = bpf_iter_create(bpf_link__fd(wall_link_));
+    if (fd < 0) {
+      tick_errors_++;
+    } else {
+      // The program prints nothing: reading runs it over every thread once.
+      while (read(fd, buffer, sizeof buffer) > 0) {
+      }
+      close(fd);
+    }
+    next.tv_nsec += period;
+    while (next.tv_nsec >= 1000000000L) {
+      next.tv_nsec -= 1000000000L;
+      next.tv_sec++;
+    }
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    // Fallen behind by more than a period (the machine stalled): skip ahead, do not burst.
+    if (now.tv_sec > next.tv_sec + 1) next = now;
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+  }
 }
 
 Napi::Value DwarfSampler::Stop(const Napi::CallbackInfo& info) {
@@ -315,6 +375,22 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     chain.frames.resize(static_cast<size_t>(c.depth) * 4);
     std::memcpy(chain.frames.data(), data + head, c.depth * sizeof(python_frame));
     chains_.push_back(std::move(chain));
+    return;
+  }
+  if (kind == RECORD_REPEAT) {
+    if (size < sizeof(repeat_record)) {
+      malformed_++;
+      return;
+    }
+    repeat_record r;
+    std::memcpy(&r, data, sizeof(r));
+    auto last = last_off_cpu_.find(r.tid);
+    // A repeat before any sample of the thread (one sent then dropped): nothing to count.
+    if (last == last_off_cpu_.end()) return;
+    auto it = counted_.find(last->second.key);
+    if (it == counted_.end()) it = counted_.emplace(last->second.key, last->second.sample).first;
+    it->second.count++;
+    off_cpu_++;
     return;
   }
   const size_t head = offsetof(sample_record, stack);
@@ -363,9 +439,16 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     c.user = pcs_;
     c.kernel.assign(s->kernel, s->kernel + kernel_depth);
     c.complete = complete;
-    it = counted_.emplace(std::move(key), std::move(c)).first;
+    it = counted_.emplace(key, std::move(c)).first;
   }
   it->second.count++;
+  if (s->off_cpu != 0) {
+    off_cpu_++;
+    LastOffCpu& last = last_off_cpu_[tid];
+    last.key = it->first;
+    last.sample = it->second;
+    last.sample.count = 0;
+  }
 }
 
 Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
@@ -413,6 +496,8 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   if (dropped_fd_ >= 0) bpf_map_lookup_elem(dropped_fd_, &zero, &dropped);
   result.Set("dropped", Napi::Number::New(env, static_cast<double>(dropped)));
   result.Set("malformed", Napi::Number::New(env, static_cast<double>(malformed_)));
+  result.Set("offCpu", Napi::Number::New(env, static_cast<double>(off_cpu_)));
+  result.Set("tickErrors", Napi::Number::New(env, static_cast<double>(tick_errors_.load())));
   Unwinder* unwinder = symbolizer_ != nullptr ? symbolizer_->unwinder(pid_) : nullptr;
   if (unwinder != nullptr) {
     const UnwindStats& st = unwinder->stats();

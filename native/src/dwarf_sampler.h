@@ -1,15 +1,19 @@
 // Runs bpf/dwarf-sampler.bpf.c against one process: loads it with libbpf,
 // attaches it to a cpu-clock perf event per CPU, and on each poll drains its
 // ring buffer, unwinds every sampled user stack with the Symbolizer's CFI
-// unwinder and hands back samples counted by (thread, chain, stacks).
+// unwinder and hands back samples counted by (thread, chain, stacks). In
+// wall-clock mode a thread of its own also runs the task iterator that
+// samples the target's threads that are off CPU.
 #pragma once
 
 #include <bpf/libbpf.h>
 #include <napi.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -33,6 +37,11 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     bool complete = false;
     uint64_t count = 0;
   };
+  // The last off-CPU sample of a thread, which a repeat record counts again.
+  struct LastOffCpu {
+    std::string key;
+    Counted sample;
+  };
   struct Chain {
     uint64_t hash = 0;
     bool truncated = false;
@@ -48,12 +57,19 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   void HandleRecord(const uint8_t* data, size_t size);
   void Detach();
   void Release();
+  void TickWallClock();
 
   pid_t pid_ = 0;
   int hz_ = 0;
   size_t max_frames_ = 0;
   bpf_object* object_ = nullptr;
   bpf_program* program_ = nullptr;
+  // Wall-clock mode: the task iterator, run hz times a second by ticker_.
+  bool wall_ = false;
+  bpf_program* wall_program_ = nullptr;
+  bpf_link* wall_link_ = nullptr;
+  std::thread ticker_;
+  std::atomic<bool> ticking_{false};
   ring_buffer* ring_ = nullptr;
   int dropped_fd_ = -1;
   std::vector<int> perf_fds_;
@@ -66,7 +82,10 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   std::vector<Chain> chains_;
   std::unordered_map<uint32_t, std::string> new_threads_;
   std::unordered_map<uint32_t, bool> threads_;
+  std::unordered_map<uint32_t, LastOffCpu> last_off_cpu_;
   uint64_t malformed_ = 0;
+  uint64_t off_cpu_ = 0;
+  std::atomic<uint64_t> tick_errors_{0};
   std::vector<uint64_t> pcs_;
 };
 

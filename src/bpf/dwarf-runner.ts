@@ -29,6 +29,10 @@ export interface DwarfRunOptions {
   readonly onAttached?: () => void;
   readonly isTargetAlive: () => boolean;
   readonly pollIntervalMs?: number;
+  /** Wall-clock mode: also sample threads off CPU. */
+  readonly wall?: boolean;
+  /** Threads the target has (wall-clock mode sizes its ring buffer by them). */
+  readonly threads?: number;
 }
 
 /** Ten polls a second, twenty above 1000 Hz: the ring buffer then stays small. */
@@ -61,9 +65,11 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       hz: options.hz,
       maxFrames: options.maxFrames,
       stackBytes: options.stackBytes,
-      ringMiB: ringMiB(options.hz, cpus().length, options.stackBytes),
+      // In wall-clock mode every thread off CPU sends samples too (a thread still asleep only a few bytes).
+      ringMiB: ringMiB(options.hz, cpus().length + (options.wall ? Math.min(options.threads ?? 1, 64) : 0), options.stackBytes),
       symbolizer: options.symbolizer,
       ...(options.python ? { python: options.python } : {}),
+      ...(options.wall ? { wall: true } : {}),
     });
     sampler.start();
   } catch (error) {

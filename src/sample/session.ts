@@ -15,7 +15,7 @@ import type { Profile } from '../profile/profile.js';
 import type { OffsetSource } from '../python/attach.js';
 import { attachTarget } from './attach.js';
 import { chooseUnwind, type UnwindChoice } from './unwind.js';
-import { openTarget, isAlive, readMapsText } from '../target/process.js';
+import { openTarget, isAlive, readMapsText, threadCount } from '../target/process.js';
 import { LiveCounts } from './live-counts.js';
 
 /** How each process is sampled and its stacks merged. */
@@ -33,7 +33,12 @@ export interface SessionOptions {
   /** Where offsets may come from, in order (default: all). */
   readonly offsetSources?: readonly OffsetSource[];
   readonly unwind?: UnwindChoice;
+  /** cpu: threads on a CPU; wall: every thread, also while it sleeps or waits. */
+  readonly mode?: SampleMode;
 }
+
+export const SAMPLE_MODES = ['cpu', 'wall'] as const;
+export type SampleMode = (typeof SAMPLE_MODES)[number];
 
 /** What one process's sampling gave, and what the report says about it. */
 export interface ProcessRun {
@@ -83,6 +88,10 @@ export interface SessionHooks {
 
 /** Attaches to the process and starts sampling it; throws what makes that impossible. */
 export async function startProcessSession(pid: number, options: SessionOptions, log: (line: string) => void, hooks: SessionHooks = {}): Promise<ProcessSession> {
+  const wall = options.mode === 'wall';
+  if (wall && options.unwind === 'fp') {
+    throw new MixprofError('BAD_OPTION', '--mode wall cannot be used with --unwind fp', 'leave --unwind at auto (or dwarf): wall-clock mode samples sleeping threads with the DWARF sampler');
+  }
   const target = openTarget(pid);
   // Known to be needed before anything else is done: fail first if it is missing.
   const early = options.unwind === 'fp' ? await findBpftrace() : null;
@@ -94,7 +103,9 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
   const { interpreter, layout, native, framePointers } = attached;
   const noFramePointers = framePointers === false;
   try {
-    const { unwind, why } = chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers);
+    const { unwind, why } = wall
+      ? { unwind: 'dwarf' as const, why: 'wall-clock mode samples threads off CPU, which only the DWARF sampler does' }
+      : chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers);
     if (!options.quiet) log(`mixprof: native stacks unwound with ${unwind === 'dwarf' ? 'DWARF call frame information' : 'frame pointers'} (${why})`);
     const settings = {
       pid: target.pid,
@@ -121,7 +132,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       },
       onAttached: () => {
         startedAt = Date.now();
-        if (!options.quiet) log(`mixprof: sampling process ${target.pid} (${target.comm}) at ${options.hz} Hz${options.durationSeconds ? ` for ${Number(options.durationSeconds.toFixed(1))} s` : ''}; Ctrl-C to stop`);
+        if (!options.quiet) log(`mixprof: sampling process ${target.pid} (${target.comm})${wall ? ' (wall clock: every thread, on or off CPU)' : ''} at ${options.hz} Hz${options.durationSeconds ? ` for ${Number(options.durationSeconds.toFixed(1))} s` : ''}; Ctrl-C to stop`);
         hooks.onAttached?.(target.pid);
       },
       isTargetAlive: () => isAlive(target.pid),
@@ -137,6 +148,8 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             python: python && interpreter ? walkConstants(python, interpreter.runtimeAddress, settings) : null,
             maxFrames: DWARF_MAX_FRAMES,
             stackBytes: DWARF_STACK_BYTES,
+            wall,
+            threads: threadCount(target.pid),
           })
         : startSampler({
             ...common,

@@ -1,5 +1,5 @@
 /** The target process: existence, identity, and its files as it sees them. */
-import { readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { MixprofError } from '../errors.js';
 
 export interface TargetProcess {
@@ -65,5 +65,14 @@ export function isAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** How many threads the process has now (1 when that cannot be read). */
+export function threadCount(pid: number): number {
+  try {
+    return Math.max(1, readdirSync(procPath(pid, 'task')).length);
+  } catch {
+    return 1;
   }
 }

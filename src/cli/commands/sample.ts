@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { MixprofError } from '../../errors.js';
 import { chooseFormat } from '../../output/formats.js';
 import { OUTPUT_FORMATS } from '../../output/output-profile.js';
-import { MAX_PYTHON_DEPTH } from '../../sample/session.js';
+import { MAX_PYTHON_DEPTH, SAMPLE_MODES, type SampleMode } from '../../sample/session.js';
 import { profileProcesses, type RunOptions } from '../../sample/run.js';
 import { OFFSET_SOURCES, type OffsetSource } from '../../python/attach.js';
 import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
@@ -21,6 +21,7 @@ Examples:
   sudo mixprof sample -x 1234 -t 30 -o app.pb.gz           # go tool pprof, Pyroscope
   sudo mixprof sample -x 1234,1240 --pid-root -t 30 -o workers.svg
   sudo mixprof sample -x 1234 --subprocesses -t 60 -o app.svg
+  sudo mixprof sample -x 1234 --mode wall -t 30 -o wall.svg  # also sleeping, blocked, waiting
   sudo mixprof sample -x 1234 -t 60 -F 499 -d /opt/app/lib/libfoo.so -o app.folded
 
 Formats (--format, else from the -o extension): folded (.folded, .txt; the
@@ -48,6 +49,7 @@ export interface ProfileFlags {
   quiet?: boolean;
   offsetsFrom?: OffsetSource;
   unwind: UnwindChoice;
+  mode: SampleMode;
 }
 
 interface SampleFlags extends ProfileFlags {
@@ -57,7 +59,12 @@ interface SampleFlags extends ProfileFlags {
 export function addProfileOptions(command: Command, output: string): Command {
   return command
     .option('-t, --time <SECONDS>', 'how long to sample (default: until Ctrl-C or the target exits)', positiveSeconds('--time'))
-    .option('-F, --frequency <HZ>', 'samples per second on each CPU the target runs on', positiveInteger('--frequency', MAX_HZ), 99)
+    .option('-F, --frequency <HZ>', 'samples per second on each CPU the target runs on (with --mode wall: of each thread)', positiveInteger('--frequency', MAX_HZ), 99)
+    .addOption(
+      new Option('--mode <MODE>', 'cpu: where threads run on a CPU; wall: where every thread spends its time, also sleeping, blocked on I/O or locks, or waiting for the GIL')
+        .choices(SAMPLE_MODES)
+        .default('cpu'),
+    )
     .option('-d, --debug-file <PATH>', 'extra file for symbols and debug info: a library, its separate debug file, or one loaded later (repeatable)', collect)
     .option('-o, --output <FILE>', output)
     .addOption(new Option('-f, --format <FORMAT>', 'output format (default: from the -o extension, else folded)').choices(OUTPUT_FORMATS))
@@ -109,6 +116,7 @@ export function profileOptions(flags: ProfileFlags, output: string | null): Omit
     quiet,
     statusStream: !quiet && process.stderr.isTTY ? process.stderr : null,
     unwind: flags.unwind,
+    mode: flags.mode,
     ...(flags.offsetsFrom ? { offsetSources: [flags.offsetsFrom] } : {}),
   };
 }

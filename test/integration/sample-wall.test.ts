@@ -1,0 +1,94 @@
+/**
+ * Wall-clock mode (--mode wall) on real processes: threads that sleep, wait
+ * on a lock, or spin each get about hz samples a second, with their Python
+ * frames, the native frames of the call that blocks and the kernel frames
+ * where it waits; in CPU mode the sleeping threads are (nearly) absent.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { parseFolded, pythonNames, threadOf, type FoldedStack } from '../helpers/folded.js';
+import { WORKLOADS } from '../helpers/paths.js';
+import { runMixprof, startWorkload, type Workload } from '../helpers/processes.js';
+import { pyenvPython } from '../helpers/pythons.js';
+import { assertRoot } from '../helpers/root.js';
+
+type Tids = Record<'napper' | 'sleeper' | 'locked' | 'spinner', number>;
+
+const HZ = 99;
+const total = (stacks: FoldedStack[]): number => stacks.reduce((n, s) => n + s.count, 0);
+const endsWith = (names: string[], tail: string[]): boolean => JSON.stringify(names.slice(-tail.length)) === JSON.stringify(tail);
+const kernelFrames = (s: FoldedStack): string[] => s.frames.filter((f) => f.endsWith('_[k]'));
+
+function seconds(stderr: string): number {
+  const m = /samples at \d+ Hz over ([\d.]+) s/.exec(stderr);
+  assert.ok(m, stderr);
+  return Number(m[1]);
+}
+
+for (const version of ['3.8.18', '3.11.7', '3.13.0']) {
+  describe(`wall-clock mode, Python ${version}`, () => {
+    let workload: Workload<Tids> | undefined;
+    after(async () => {
+      await workload?.stop();
+    });
+
+    test('every thread is sampled about hz times a second, sleeping and blocked ones in their waiting chains', async () => {
+      assertRoot();
+      workload = await startWorkload<Tids>(pyenvPython(version).executable, [path.join(WORKLOADS, 'waiters.py')]);
+      const tids = workload.ready;
+      const r = await runMixprof(['sample', '-x', String(workload.pid), '--mode', 'wall', '-t', '3', '-F', String(HZ), '--threads', '--mark-python']);
+      assert.equal(r.exitCode, 0, r.stderr);
+      const stacks = parseFolded(r.stdout);
+      const of = (tid: number): FoldedStack[] => stacks.filter((s) => threadOf(s.frames) === tid);
+      const expected = seconds(r.stderr) * HZ;
+      for (const [name, tid] of Object.entries(tids)) {
+        const n = total(of(tid));
+        assert.ok(n >= 0.8 * expected && n <= 1.15 * expected, `${name}: ${n} samples, expected about ${expected.toFixed(0)}\n${r.stderr}`);
+      }
+
+      // time.sleep: the Python chain, the interpreter's sleep, the kernel's (select() before 3.11).
+      const sleepy = (s: FoldedStack): boolean => kernelFrames(s).some((f) => /nanosleep|select|hrtimeout/.test(f));
+      const napper = of(tids.napper);
+      const napping = napper.filter((s) => endsWith(pythonNames(s.frames), ['nap_outer', 'nap_inner']) && sleepy(s));
+      // After each sleep the thread waits for the GIL the spinner holds: those samples are in nap_inner too, not in nanosleep.
+      assert.ok(total(napping) >= 0.5 * total(napper), `${total(napping)}/${total(napper)} napper samples in nap_outer;nap_inner;...nanosleep`);
+      assert.ok(napper.every((s) => endsWith(pythonNames(s.frames), ['nap_outer', 'nap_inner'])), JSON.stringify(napper.map((s) => s.frames.join(';'))));
+      const sleeper = of(tids.sleeper);
+      const dozing = sleeper.filter((s) => endsWith(pythonNames(s.frames), ['doze']) && sleepy(s) && s.frames.some((f) => /^(time_sleep|pysleep)$/.test(f)));
+      assert.ok(total(dozing) >= 0.95 * total(sleeper), `${total(dozing)}/${total(sleeper)} sleeper samples in doze;time_sleep...;nanosleep`);
+
+      // A lock held elsewhere: the Python chain, the lock's C code, the kernel's futex wait.
+      const locked = of(tids.locked);
+      const waiting = locked.filter((s) => endsWith(pythonNames(s.frames), ['wait_outer', 'wait_for_lock']) && s.frames.some((f) => /acquire/.test(f)) && kernelFrames(s).some((f) => /futex/.test(f)));
+      assert.ok(total(waiting) >= 0.95 * total(locked), `${total(waiting)}/${total(locked)} lock samples in wait_outer;wait_for_lock;...acquire...;futex`);
+
+      const spinner = of(tids.spinner);
+      const spinning = spinner.filter((s) => endsWith(pythonNames(s.frames), ['spin']));
+      assert.ok(total(spinning) >= 0.9 * total(spinner), `${total(spinning)}/${total(spinner)} spinner samples in spin`);
+    });
+
+    test('in CPU mode the same sleeping and blocked threads are (nearly) absent', async () => {
+      assert.ok(workload, 'the workload of the first test');
+      const tids = workload.ready;
+      const r = await runMixprof(['sample', '-x', String(workload.pid), '-t', '2', '-F', String(HZ), '--threads', '--mark-python', '-q']);
+      assert.equal(r.exitCode, 0, r.stderr);
+      const stacks = parseFolded(r.stdout);
+      const of = (tid: number): number => total(stacks.filter((s) => threadOf(s.frames) === tid));
+      const spin = of(tids.spinner);
+      assert.ok(spin >= 100, `${spin} spinner samples`);
+      assert.ok(of(tids.sleeper) + of(tids.locked) <= 2, `sleeper ${of(tids.sleeper)}, locked ${of(tids.locked)}`);
+    });
+  });
+}
+
+describe('wall-clock mode: options', () => {
+  test('--mode wall with --unwind fp is one clear error', async () => {
+    assertRoot();
+    const r = await runMixprof(['sample', '-x', String(process.pid), '--mode', 'wall', '--unwind', 'fp', '-t', '1']);
+    assert.notEqual(r.exitCode, 0);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^mixprof: error: --mode wall cannot be used with --unwind fp/);
+  });
+});
