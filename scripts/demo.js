@@ -1,5 +1,6 @@
 // `npm run demo`: profiles the bundled demo service (scripts/demo-app.py) for
-// five seconds, writes out/demo.folded and prints the hottest stacks.
+// five seconds, writes out/demo.svg (an interactive flame graph) and
+// out/demo.folded, and prints the hottest stacks.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -38,10 +39,14 @@ await new Promise((resolve, reject) => {
 
 mkdirSync(path.join(root, 'out'), { recursive: true });
 const out = path.join(root, 'out', 'demo.folded');
+const svg = path.join(root, 'out', 'demo.svg');
+const mixprof = path.join(root, 'bin', 'mixprof');
 console.log(`demo: profiling ${python} (PID ${app.pid}) for 5 seconds`);
-const run = spawnSync(process.execPath, [path.join(root, 'bin', 'mixprof'), 'sample', '-x', String(app.pid), '-t', '5', '-F', '199', '-o', out, ...extra], { stdio: 'inherit' });
+const run = spawnSync(process.execPath, [mixprof, 'sample', '-x', String(app.pid), '-t', '5', '-F', '199', '-o', out, ...extra], { stdio: 'inherit' });
 app.kill('SIGKILL');
 if (run.status !== 0) fail('mixprof sample failed (see above)');
+const convert = spawnSync(process.execPath, [mixprof, 'convert', out, '-F', '199', '--title', 'mixprof demo: scripts/demo-app.py', '-o', svg], { stdio: 'inherit' });
+if (convert.status !== 0) fail('mixprof convert failed (see above)');
 
 const lines = readFileSync(out, 'utf8').trim().split('\n');
 const total = lines.reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
@@ -51,4 +56,4 @@ for (const line of lines.slice(0, 8)) {
   const frames = line.slice(0, line.lastIndexOf(' ')).split(';');
   console.log(`${((100 * count) / total).toFixed(1).padStart(5)}%  ${frames.slice(-4).join(' > ')}`);
 }
-console.log(`\nMake a flame graph with: flamegraph.pl ${path.relative(process.cwd(), out)} > demo.svg`);
+console.log(`\nOpen the flame graph in a browser: ${path.relative(process.cwd(), svg)} (click to zoom, Ctrl-F to search).`);

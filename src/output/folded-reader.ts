@@ -12,6 +12,7 @@ import { MixprofError } from '../errors.js';
 
 /** A root frame of --threads or --pid-root: "python3 (1234)". */
 const ROOT_NAME = /^[^()]* \(\d+\)$/;
+const MODULE_OFFSET = /^\[[^\]]+\+0x[0-9a-f]+\]$/;
 const PYTHON_NAME = /^(.*) \(([^()]*?\.pyw?|<[^<>()]*>)(?::(\d+))?\)$/;
 
 export function unescapeFrameName(name: string): string {
@@ -30,7 +31,8 @@ export function parseFrame(text: string): Frame {
   }
   name = unescapeFrameName(name);
   const python = PYTHON_NAME.exec(name);
-  if (kind === null) kind = python ? 'python' : /^\[.*\]$/.test(name) ? 'marker' : 'native';
+  // "[libz.so.1+0x5f77]" is native code without a symbol; other [bracketed] names are markers.
+  if (kind === null) kind = python ? 'python' : /^\[.*\]$/.test(name) && !MODULE_OFFSET.test(name) ? 'marker' : 'native';
   if (kind === 'python' && python) {
     const line = python[3] === undefined ? undefined : Number(python[3]);
     return line === undefined ? { kind, name, func: python[1]!, file: python[2]! } : { kind, name, func: python[1]!, file: python[2]!, line };

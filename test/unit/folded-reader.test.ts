@@ -13,6 +13,7 @@ describe('reading folded stacks', () => {
     assert.deepEqual(parseFrame('<module> (<string>:1)'), { kind: 'python', name: '<module> (<string>:1)', func: '<module>', file: '<string>', line: 1 });
     assert.deepEqual(parseFrame('f (app.py)'), { kind: 'python', name: 'f (app.py)', func: 'f', file: 'app.py' });
     assert.deepEqual(parseFrame('[unknown]'), { kind: 'marker', name: '[unknown]' });
+    assert.deepEqual(parseFrame('[libz.so.1.2.13+0x5f77]'), { kind: 'native', name: '[libz.so.1.2.13+0x5f77]' });
     assert.deepEqual(parseFrame('PyObject_Call'), { kind: 'native', name: 'PyObject_Call' });
     assert.deepEqual(parseFrame('operator() (std::function)'), { kind: 'native', name: 'operator() (std::function)' });
   });

@@ -2,17 +2,21 @@
   napper:  nap_outer -> nap_inner -> time.sleep (short sleeps, over and over)
   sleeper: doze -> time.sleep (one long sleep)
   locked:  wait_outer -> wait_for_lock -> Lock.acquire on a lock held forever
+  reader:  read_request -> socket.recv on a socket nobody writes to
   spinner: spin (CPU-bound)
-Prints READY {"napper": tid, "sleeper": tid, "locked": tid, "spinner": tid}
+Prints READY {"napper": tid, "sleeper": tid, "locked": tid, "reader": tid,
+"spinner": tid}
 once every thread has started; runs until killed."""
 import json
+import socket
 import threading
 import time
 
 held = threading.Lock()
 held.acquire()
 tids = {}
-started = threading.Barrier(5)
+started = threading.Barrier(6)
+quiet, _unused_peer = socket.socketpair()
 
 
 def nap_inner():
@@ -42,6 +46,12 @@ def wait_outer():
     wait_for_lock()
 
 
+def read_request():
+    tids["reader"] = threading.get_native_id()
+    started.wait()
+    quiet.recv(1)
+
+
 def spin():
     tids["spinner"] = threading.get_native_id()
     started.wait()
@@ -50,7 +60,7 @@ def spin():
         n = (n * 31 + 7) % 1000003
 
 
-for target in (nap_outer, doze, wait_outer, spin):
+for target in (nap_outer, doze, wait_outer, read_request, spin):
     threading.Thread(target=target, daemon=True).start()
 started.wait()
 print("READY " + json.dumps(tids), flush=True)
