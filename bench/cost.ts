@@ -13,6 +13,8 @@ import { mixprof, type Unwind } from './profilers.js';
 export interface CostResult {
   readonly label: string;
   readonly unwind: Unwind;
+  /** Wall-clock mode (--mode wall). */
+  readonly wall: boolean;
   readonly hz: number;
   readonly seconds: number;
   readonly samples: number;
@@ -30,14 +32,14 @@ export interface CostResult {
 }
 
 /** Samples `script args` at `hz` for `settle + seconds`, measuring the last `seconds`. */
-export async function measureCost(label: string, python: string, script: string, args: string[], hz: number, seconds: number, unwind: Unwind): Promise<CostResult> {
+export async function measureCost(label: string, python: string, script: string, args: string[], hz: number, seconds: number, unwind: Unwind, extraArgs: string[] = []): Promise<CostResult> {
   const settle = 2;
-  const workload = await startWorkload(python, [path.join(WORKLOADS, script), ...args]);
+  const workload = await startWorkload(python, [path.isAbsolute(script) ? script : path.join(WORKLOADS, script), ...args]);
   try {
     // Sampling goes on a little past the window: bpftrace closes its programs
     // (and their statistics) as it ends.
     const tail = 2;
-    const run = mixprof(hz, unwind, ['-t', String(settle + seconds + tail)]).start(workload.pid, '/dev/null');
+    const run = mixprof(hz, unwind, ['-t', String(settle + seconds + tail), ...extraArgs]).start(workload.pid, '/dev/null');
     run.done.catch(() => undefined);
     const watch = new ProcessWatch(() => run.pids());
     await run.ready;
@@ -60,6 +62,7 @@ export async function measureCost(label: string, python: string, script: string,
     return {
       label,
       unwind,
+      wall: extraArgs.includes('wall'),
       hz,
       nativeComplete: Number(/native stack complete: ([\d.]+)%/.exec(run.stderr())?.[1] ?? NaN) / 100,
       seconds: elapsed,

@@ -18,6 +18,7 @@ import { measureSlowdown, type SlowdownResult } from './slowdown.js';
 
 const RATES = [99, 999, 4999];
 const CHAINS = 'chains (10 threads)';
+const SLEEPERS = 'sleepers (51 threads, 1 on CPU)';
 const pct = (x: number, digits = 1): string => `${(100 * x).toFixed(digits)}%`;
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -59,6 +60,10 @@ async function main(): Promise<void> {
   }
   for (const depth of [8, 32, 64, 128]) costs.push(await measureCost(`${depth} Python frames`, python, 'deep.py', [String(depth)], 999, 5, 'fp'));
   costs.push(await measureCost('64 Python frames', python, 'deep.py', ['64'], 999, 5, 'dwarf'));
+  // Wall-clock mode: 25 threads waking every 10 ms, 25 asleep for good, one spinning.
+  const sleepers = path.join(REPO, 'bench', 'sleepers.py');
+  costs.push(await measureCost(SLEEPERS, python, sleepers, ['25'], 99, 10, 'dwarf'));
+  costs.push(await measureCost(SLEEPERS, python, sleepers, ['25'], 99, 10, 'dwarf', ['--mode', 'wall']));
   log('cost measured');
 
   const accuracy: AccuracyResult[] = [
@@ -150,11 +155,14 @@ async function main(): Promise<void> {
     "the sample map). With DWARF there is no bpftrace: the addon's BPF program copies 8 KiB of stack per sample and",
     'mixprof unwinds it, so its own CPU is the unwinding.',
     '',
+    'The sleepers rows run the same workload in CPU mode and in wall-clock mode (`--mode wall`: every thread sampled,',
+    'the off-CPU ones by the task iterator; the 25 threads asleep for good cost a repeat record each per tick).',
+    '',
     '| workload | unwind | Hz | samples | lost | native complete | mixprof | bpftrace | BPF programs | total | µs in kernel per sample | mixprof peak memory |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...costs.map(
       (c) =>
-        `| ${c.label} | ${c.unwind} | ${c.hz} | ${c.samples} | ${c.lostEvents} | ${pct(c.nativeComplete)} | ${pct(c.mixprofCpu, 2)} | ${c.unwind === 'fp' ? pct(c.bpftraceCpu, 2) : ''} | ${pct(c.kernelCpu, 2)} | ${pct(total(c), 2)} | ${c.kernelUsPerSample.toFixed(1)} | ${(c.peakMemory / 2 ** 20).toFixed(0)} MiB |`,
+        `| ${c.label} | ${c.unwind}${c.wall ? ', wall' : ''} | ${c.hz} | ${c.samples} | ${c.lostEvents} | ${pct(c.nativeComplete)} | ${pct(c.mixprofCpu, 2)} | ${c.unwind === 'fp' ? pct(c.bpftraceCpu, 2) : ''} | ${pct(c.kernelCpu, 2)} | ${pct(total(c), 2)} | ${c.kernelUsPerSample.toFixed(1)} | ${(c.peakMemory / 2 ** 20).toFixed(0)} MiB |`,
     ),
     '',
     '## Accuracy',

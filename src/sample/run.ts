@@ -126,31 +126,44 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     });
   };
 
-  // The targets given: with one, its error is the run's error.
-  const startErrors: unknown[] = [];
-  for (const pid of options.pids) {
-    try {
-      track(await startWhenReady(pid, { ...options, durationSeconds: remaining() }, say, options.startingWaitMs ?? 0, onAttached));
-    } catch (error) {
-      if (options.pids.length === 1) throw error;
-      startErrors.push(error);
-      say(`mixprof: process ${pid} skipped: ${(error as Error).message}`);
-    }
-  }
-  if (sessions.length === 0) throw startErrors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process to profile', 'pass the PIDs of running processes with -x');
-
   const stopAll = (reason: StopReason): void => {
     stopping ??= reason;
     for (const s of sessions) s.stop(reason);
   };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  // The first Ctrl-C stops cleanly; a second one does not wait for the samplers.
+  // The first Ctrl-C stops cleanly (also while targets are being attached); a
+  // second one does not wait for the samplers.
   let signalled = 0;
   const onSignal = (): void => {
     if (signalled++ === 0) stopAll('interrupted');
     else for (const s of sessions) s.kill();
   };
-  if (options.handleSignals !== false) for (const s of signals) process.on(s, onSignal);
+  const handleSignals = options.handleSignals !== false;
+  if (handleSignals) for (const s of signals) process.on(s, onSignal);
+  const removeSignals = (): void => {
+    if (handleSignals) for (const s of signals) process.off(s, onSignal);
+  };
+
+  // The targets given: with one, its error is the run's error.
+  const startErrors: unknown[] = [];
+  for (const pid of options.pids) {
+    if (stopping) break;
+    try {
+      track(await startWhenReady(pid, { ...options, durationSeconds: remaining() }, say, options.startingWaitMs ?? 0, onAttached));
+    } catch (error) {
+      if (options.pids.length === 1) {
+        removeSignals();
+        throw error;
+      }
+      startErrors.push(error);
+      say(`mixprof: process ${pid} skipped: ${(error as Error).message}`);
+    }
+  }
+  if (sessions.length === 0) {
+    removeSignals();
+    throw startErrors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process to profile', 'pass the PIDs of running processes with -x');
+  }
+
 
   // --subprocesses: look for new descendants while any session runs.
   const known = new Set<string>();
@@ -212,7 +225,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     if (scanner) clearInterval(scanner);
     if (ticker) clearInterval(ticker);
     status?.clear();
-    if (options.handleSignals !== false) for (const s of signals) process.off(s, onSignal);
+    removeSignals();
   }
 
   if (runs.length === 0) throw errors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process was sampled', 'check the PIDs and run again');
