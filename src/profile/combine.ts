@@ -2,7 +2,7 @@
  * One profile from the profiles of several processes: equal stacks add up,
  * or, with process roots, each process's stacks sit under a "comm (pid)" frame.
  */
-import type { Profile, ProfileStats, StackCount } from './profile.js';
+import { emptyStats, type Profile, type ProfileStats, type StackCount } from './profile.js';
 import type { Frame } from './types.js';
 
 export interface ProcessProfile {
@@ -31,19 +31,7 @@ export function combineStacks(processes: readonly ProcessProfile[], processRoots
 }
 
 export function combineStats(all: readonly ProfileStats[]): ProfileStats {
-  const total: ProfileStats = {
-    samples: 0,
-    threads: 0,
-    withPython: 0,
-    nativeComplete: 0,
-    truncated: 0,
-    mismatched: 0,
-    evalUnknown: 0,
-    missingChains: 0,
-    unknownPythonFrames: 0,
-    lostEvents: 0,
-    malformedRecords: 0,
-  };
+  const total = emptyStats();
   for (const stats of all) for (const key of Object.keys(total) as (keyof ProfileStats)[]) total[key] += stats[key];
   return total;
 }

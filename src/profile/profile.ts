@@ -51,6 +51,22 @@ export interface ProfileStats {
   malformedRecords: number;
 }
 
+export function emptyStats(): ProfileStats {
+  return {
+    samples: 0,
+    threads: 0,
+    withPython: 0,
+    nativeComplete: 0,
+    truncated: 0,
+    mismatched: 0,
+    evalUnknown: 0,
+    missingChains: 0,
+    unknownPythonFrames: 0,
+    lostEvents: 0,
+    malformedRecords: 0,
+  };
+}
+
 export interface StackCount {
   readonly frames: readonly Frame[];
   count: number;
@@ -178,19 +194,7 @@ export class ProfileBuilder {
   }
 
   finish(): Profile {
-    const stats: ProfileStats = {
-      samples: 0,
-      threads: 0,
-      withPython: 0,
-      nativeComplete: 0,
-      truncated: 0,
-      mismatched: 0,
-      evalUnknown: 0,
-      missingChains: 0,
-      unknownPythonFrames: 0,
-      lostEvents: this.lostEvents,
-      malformedRecords: this.malformedRecords,
-    };
+    const stats: ProfileStats = { ...emptyStats(), lostEvents: this.lostEvents, malformedRecords: this.malformedRecords };
     const samples = [...this.raw.values()];
     // One batch for every distinct address.
     this.native.frames([...new Set([...this.userStacks.values()].flat())]);

@@ -5,7 +5,7 @@
  * and keyboard. Screenshots go to test-artifacts/ for a human to look at.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { formatSvg } from '../../src/output/svg.js';
 import { readFolded } from '../../src/output/folded-reader.js';
-import { REPO } from '../helpers/paths.js';
+import { FIXTURES, REPO } from '../helpers/paths.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(REPO, 'test-artifacts');
@@ -22,14 +22,7 @@ const MATCH = 'rgb(230,0,230)';
 
 // Total 2000: main is half, serve 30%, compute 30%, socket_recv 25%; the
 // frames matching "read" are nested (read_input > read > ... > vfs_read): 15%.
-const FOLDED = `<module> (app.py:1);main (app.py:10);compute (app.py:20);_PyEval_EvalFrameDefault;do_math 600
-<module> (app.py:1);main (app.py:10);read_input (app.py:30);read;entry_SYSCALL_64_[k];vfs_read_[k] 300
-<module> (app.py:1);main (app.py:10);<listcomp> (app.py:12) 100
-<module> (app.py:1);serve (app.py:40);socket_recv;__sys_recvfrom_[k] 500
-<module> (app.py:1);serve (app.py:40) 99
-<module> (app.py:1);serve (app.py:40);tiny_fn 1
-[idle] 400
-`;
+const FOLDED = readFileSync(path.join(FIXTURES, 'flamegraph.folded'), 'utf8');
 
 interface Box {
   readonly name: string;

@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { formatSvg } from '../../src/output/svg.js';
 import { readFolded } from '../../src/output/folded-reader.js';
 import type { OutputProfile } from '../../src/output/output-profile.js';
 import type { StackCount } from '../../src/profile/profile.js';
 import type { Frame } from '../../src/profile/types.js';
+import { FIXTURES } from '../helpers/paths.js';
 
-// Total 2000: main is half of all samples, tiny_fn (1 sample, 0.05%) is too narrow to draw.
-const FOLDED = `<module> (app.py:1);main (app.py:10);compute (app.py:20);_PyEval_EvalFrameDefault;do_math 600
-<module> (app.py:1);main (app.py:10);read_input (app.py:30);read;entry_SYSCALL_64_[k];vfs_read_[k] 300
-<module> (app.py:1);main (app.py:10);<listcomp> (app.py:12) 100
-<module> (app.py:1);serve (app.py:40);socket_recv;__sys_recvfrom_[k] 500
-<module> (app.py:1);serve (app.py:40) 99
-<module> (app.py:1);serve (app.py:40);tiny_fn 1
-[idle] 400
-`;
+// Total 2000: main is half of all samples, tiny_fn (1 sample, 0.05%) is too narrow to draw;
+// the frames matching "read" are nested (read_input > read > ... > vfs_read): 15%.
+const FOLDED = readFileSync(path.join(FIXTURES, 'flamegraph.folded'), 'utf8');
 
 function profileOf(stacks: readonly StackCount[], extra: Partial<OutputProfile> = {}): OutputProfile {
   return { stacks, hz: 99, startTime: null, durationSeconds: null, title: 'python3 app.py (1234)', ...extra };
