@@ -19,7 +19,7 @@ import { findInterpreter } from '../target/interpreter.js';
 import { parseMaps } from '../target/maps.js';
 import { processMemory } from '../target/memory.js';
 import { checkPrivileges } from '../target/privileges.js';
-import { descendants, readProcessTable } from '../target/descendants.js';
+import { DescendantWatcher, readProcessTable } from '../target/descendants.js';
 import { isAlive, openTarget, readMapsText } from '../target/process.js';
 import type { StopReason } from '../bpf/runner.js';
 import { startProcessSession, type ProcessRun, type ProcessSession, type SessionOptions } from './session.js';
@@ -53,8 +53,9 @@ export interface RunSummary {
   readonly written?: string | null;
 }
 
-/** How often descendants are looked for, and how old a new one must be to be attached (a fork about to exec is left alone). */
+/** How often descendants are looked for (a new one is attached on its second look), and how long one still starting up is retried. */
 const SCAN_MS = 200;
+const SUBPROCESS_STARTING_WAIT_MS = 5000;
 const RETRY_MS = 10;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -164,11 +165,9 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     throw startErrors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process to profile', 'pass the PIDs of running processes with -x');
   }
 
-
   // --subprocesses: look for new descendants while any session runs.
-  const known = new Set<string>();
-  const seenAt = new Map<string, number>();
-  const scanner = options.subprocesses
+  const watcher = options.subprocesses ? new DescendantWatcher(options.pids) : null;
+  const scanner = watcher
     ? setInterval(() => {
         if (stopping) return;
         let table;
@@ -177,20 +176,10 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
         } catch {
           return;
         }
-        const now = Date.now();
-        // Below a worker whose parent has exited, its children hang off init: those are not followed.
-        for (const entry of descendants(table, options.pids)) {
-          const id = `${entry.pid}:${entry.start}`;
-          if (known.has(id)) continue;
-          if (!seenAt.has(id)) {
-            // Seen once: attach on a later scan, after a fork has had time to exec.
-            seenAt.set(id, now);
-            continue;
-          }
-          known.add(id);
+        for (const entry of watcher.scan(table)) {
           if (!runsPython(entry.pid)) continue;
           pendingStarts++;
-          startWhenReady(entry.pid, { ...options, durationSeconds: remaining() }, say, 5000, onAttached)
+          startWhenReady(entry.pid, { ...options, durationSeconds: remaining() }, say, SUBPROCESS_STARTING_WAIT_MS, onAttached)
             .then(track, (error: unknown) => {
               if (isAlive(entry.pid)) say(`mixprof: process ${entry.pid} skipped: ${(error as Error).message}`);
             })

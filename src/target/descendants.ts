@@ -57,3 +57,30 @@ export function descendants(table: readonly ProcessEntry[], roots: Iterable<numb
   }
   return found;
 }
+
+/**
+ * Names each new descendant of the roots once, on the second scan that sees
+ * it: a fork that execs at once (subprocess.Popen) is then past its exec.
+ */
+export class DescendantWatcher {
+  private readonly seen = new Set<string>();
+  private readonly reported = new Set<string>();
+
+  constructor(private readonly roots: readonly number[]) {}
+
+  scan(table: readonly ProcessEntry[]): ProcessEntry[] {
+    const ready: ProcessEntry[] = [];
+    // Below a worker whose parent has exited, its children hang off init: those are not followed.
+    for (const entry of descendants(table, this.roots)) {
+      const id = `${entry.pid}:${entry.start}`;
+      if (this.reported.has(id)) continue;
+      if (this.seen.has(id)) {
+        this.reported.add(id);
+        ready.push(entry);
+      } else {
+        this.seen.add(id);
+      }
+    }
+    return ready;
+  }
+}

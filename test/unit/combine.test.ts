@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { combineStacks, combineStats } from '../../src/profile/combine.js';
-import type { Profile, ProfileStats } from '../../src/profile/profile.js';
-import { descendants, parseStat } from '../../src/target/descendants.js';
+import { emptyStats, type Profile, type ProfileStats } from '../../src/profile/profile.js';
+import { DescendantWatcher, descendants, parseStat } from '../../src/target/descendants.js';
 
 function stats(samples: number): ProfileStats {
-  return { samples, threads: 1, withPython: samples, nativeComplete: 0, truncated: 0, mismatched: 0, evalUnknown: 0, missingChains: 0, unknownPythonFrames: 0, lostEvents: 1, malformedRecords: 0 };
+  return { ...emptyStats(), samples, threads: 1, withPython: samples, lostEvents: 1 };
 }
 function profile(stacks: [string[], number][]): Profile {
   return { stacks: stacks.map(([names, count]) => ({ frames: names.map((name) => ({ kind: 'native' as const, name })), count })), stats: stats(stacks.reduce((n, s) => n + s[1], 0)), threads: new Map() };
@@ -53,5 +53,17 @@ describe('finding descendants', () => {
     // A root is not its own descendant.
     assert.deepEqual(descendants(table, [10, 11]).map((e) => e.pid), [12]);
     assert.deepEqual(descendants(table, [13]), []);
+  });
+
+  test('a new descendant is named once, on the second scan that sees it; a reused PID is a new process', () => {
+    const watcher = new DescendantWatcher([10]);
+    const parent = { pid: 10, ppid: 1, start: 1 };
+    assert.deepEqual(watcher.scan([parent, { pid: 11, ppid: 10, start: 5 }]), []);
+    assert.deepEqual(watcher.scan([parent, { pid: 11, ppid: 10, start: 5 }, { pid: 12, ppid: 10, start: 6 }]).map((e) => e.pid), [11]);
+    assert.deepEqual(watcher.scan([parent, { pid: 11, ppid: 10, start: 5 }, { pid: 12, ppid: 10, start: 6 }]).map((e) => e.pid), [12]);
+    assert.deepEqual(watcher.scan([parent, { pid: 11, ppid: 10, start: 5 }]), []);
+    // PID 11 exited and was reused by a new child.
+    assert.deepEqual(watcher.scan([parent, { pid: 11, ppid: 10, start: 9 }]), []);
+    assert.deepEqual(watcher.scan([parent, { pid: 11, ppid: 10, start: 9 }]).map((e) => [e.pid, e.start]), [[11, 9]]);
   });
 });
