@@ -86,6 +86,17 @@ describe('mixprof record', () => {
     assert.ok(stacks.some((s) => s.frames.some((f) => f.startsWith('spin ('))), r.stderr);
   });
 
+  test('--subprocesses follows the workers the command starts', async () => {
+    const out = path.join(dir, 'workers.folded');
+    const r = await execa(process.execPath, [MIXPROF, 'record', '--subprocesses', '--pid-root', '--mark-python', '-o', out, '--', python, path.join(WORKLOADS, 'workers.py'), '--for', '4'], { reject: false, timeout: 120_000 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const ready = JSON.parse(/^READY (.*)$/m.exec(r.stdout)![1]!) as { parent: number; fork: number; exec: number };
+    const stacks = parseFolded(await readFile(out, 'utf8'));
+    const leafIn = (pid: number, leaf: string): number => stacks.filter((s) => s.frames[0]!.endsWith(`(${pid})`) && pythonNames(s.frames).at(-1) === leaf).reduce((n, s) => n + s.count, 0);
+    assert.ok(leafIn(ready.fork, 'fork_worker_spin') >= 50, `${leafIn(ready.fork, 'fork_worker_spin')} samples in the forked worker\n${r.stderr}`);
+    assert.ok(leafIn(ready.exec, 'exec_worker_spin') >= 50, `${leafIn(ready.exec, 'exec_worker_spin')} samples in the exec'd worker\n${r.stderr}`);
+  });
+
   test('a command that cannot be run is one clear error', async () => {
     const r = await execa(process.execPath, [MIXPROF, 'record', '-o', path.join(dir, 'none.folded'), '--', '/nonexistent/command'], { reject: false, timeout: 60_000 });
     assert.equal(r.exitCode, 1);

@@ -2,14 +2,16 @@
 multiprocessing worker spinning in fork_worker_spin, and a separate
 interpreter (fork + exec) spinning in exec_worker_spin. The parent waits in
 parent_waits. Prints READY {"parent": pid, "fork": pid, "exec": pid} once
-both workers run their spin functions. Runs until killed; the workers die
-with the parent (a parent-death signal)."""
+both workers run their spin functions. Runs until killed, or with
+`--for SECONDS` exits after that long; the workers die with the parent (a
+parent-death signal)."""
 import ctypes
 import json
 import multiprocessing
 import os
 import subprocess
 import sys
+import time
 
 
 def die_with_parent():
@@ -52,6 +54,9 @@ def main():
     assert here.recv() == "fork"
     assert exec_worker.stdout.readline() == b"spinning\n"
     print("READY " + json.dumps({"parent": os.getpid(), "fork": fork_worker.pid, "exec": exec_worker.pid}), flush=True)
+    if len(sys.argv) > 2 and sys.argv[1] == "--for":
+        time.sleep(float(sys.argv[2]))
+        return
     parent_waits(fork_worker, exec_worker)
 
 
