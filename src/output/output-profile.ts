@@ -15,6 +15,8 @@ export interface OutputProfile {
   readonly durationSeconds: number | null;
   /** A title for viewers, e.g. "python3 app.py (1234)". */
   readonly title: string;
+  /** What a sample's time is: time on a CPU, or wall-clock time (--mode wall). Default cpu. */
+  readonly time?: 'cpu' | 'wall';
 }
 
 export const OUTPUT_FORMATS = ['folded', 'svg', 'speedscope', 'pprof', 'cpuprofile'] as const;

@@ -89,8 +89,10 @@ export function formatPprof(profile: OutputProfile): Uint8Array {
   }
 
   const valueType = (type: string, unit: string) => new ValueType({ type: strings.dedup(type), unit: strings.dedup(unit) });
-  const sampleType = [valueType('samples', 'count'), valueType('cpu', 'nanoseconds')];
-  const periodType = valueType('cpu', 'nanoseconds');
+  // Pyroscope and pprof tell CPU profiles from wall-clock ones by this name.
+  const time = profile.time ?? 'cpu';
+  const sampleType = [valueType('samples', 'count'), valueType(time, 'nanoseconds')];
+  const periodType = valueType(time, 'nanoseconds');
   const comment = [strings.dedup(profile.title)];
   const encoded = new Profile({
     sampleType,

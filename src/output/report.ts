@@ -38,6 +38,14 @@ export function formatReport(stats: ProfileStats, context: ReportContext): strin
   } else {
     lines.push(`  native stack complete: ${percent(stats.nativeComplete, stats.samples)}`);
   }
+  const gilKnown = stats.gilHeld + stats.gilReleased + stats.noPythonThread;
+  // Only --gil reads the GIL's state; the shares are of the samples that read it.
+  if (gilKnown > 0) {
+    lines.push(
+      `  GIL: held in ${percent(stats.gilHeld, gilKnown)} of samples, released in ${percent(stats.gilReleased, gilKnown)}` +
+        (stats.noPythonThread ? `, no Python thread in ${percent(stats.noPythonThread, gilKnown)}` : ''),
+    );
+  }
   if (context.stackErrors) lines.push(`  note: bpftrace could not look up ${context.stackErrors} stacks; those samples miss their native or kernel frames`);
   if (stats.malformedRecords) lines.push(`  note: ${stats.malformedRecords} malformed records from bpftrace were skipped`);
   if (context.noFramePointers) {

@@ -207,6 +207,7 @@ function px(v: number): string {
 function subtitle(profile: OutputProfile, total: number): string {
   const parts = [`${thousands(total)} ${total === 1 ? 'sample' : 'samples'}`];
   if (Number.isFinite(profile.hz) && profile.hz > 0) parts.push(`${profile.hz} Hz`);
+  if (profile.time === 'wall') parts.push('wall clock: every thread, on or off CPU');
   if (profile.durationSeconds !== null && Number.isFinite(profile.durationSeconds)) {
     parts.push(`${profile.durationSeconds < 10 ? profile.durationSeconds.toFixed(2) : profile.durationSeconds.toFixed(1)} s`);
   }

@@ -243,6 +243,7 @@ function writeRuns(runs: readonly ProcessRun[], options: RunOptions): { path: st
     startTime,
     durationSeconds: startTime === null ? null : (endTime - startTime) / 1000,
     title: runs.length === 1 ? `${first.comm} (${first.pid})` : `${first.comm} (${runs.length} processes: ${runs.map((r) => r.pid).join(', ')})`,
+    time: options.mode === 'wall' ? 'wall' : 'cpu',
   };
   const data = renderProfile(profile, options.format, { markPython: options.markPython });
   const { path } = writeProfile(options.output, data, FORMAT_EXTENSION[options.format]);

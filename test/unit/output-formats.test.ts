@@ -256,6 +256,13 @@ test('pprof: gzipped profile.proto giving back the stacks, counts, CPU time, lin
   assert.equal(locations.size, distinctFrames(STACKS).size);
 });
 
+test('pprof: a wall-clock profile names its time wall, as Pyroscope and pprof expect', () => {
+  const { p, str, stacks } = decodePprof(formatPprof({ ...profileOf(STACKS), time: 'wall' }));
+  assert.deepEqual(p.sampleType.map((t) => str(t.type)), ['samples', 'wall']);
+  assert.equal(str(p.periodType!.type), 'wall');
+  assert.deepEqual(multiset(stacks), expected(STACKS));
+});
+
 test('pprof: no start time or duration leaves them unset', () => {
   const { p } = decodePprof(formatPprof(profileOf(STACKS, { startTime: null, durationSeconds: null, hz: 1000 })));
   assert.equal(Number(p.timeNanos), 0);

@@ -373,6 +373,8 @@ test('title and subtitle: the profile title, total samples, hz, duration and sta
   assert.equal(textOf(byId(known, 'subtitle')), '2,000 samples · 99 Hz · 20.2 s · started 2024-01-02 03:04:05 UTC');
   const unknown = parseXml(formatSvg({ ...FIXTURE, hz: 0 }));
   assert.equal(textOf(byId(unknown, 'subtitle')), '2,000 samples');
+  const wall = parseXml(formatSvg({ ...FIXTURE, time: 'wall' }));
+  assert.equal(textOf(byId(wall, 'subtitle')), '2,000 samples · 99 Hz · wall clock: every thread, on or off CPU');
 });
 
 test('a profile without samples is still a valid SVG, saying so', () => {

@@ -25,6 +25,7 @@ interface ConvertFlags {
   format?: string;
   frequency: number;
   title?: string;
+  mode: 'cpu' | 'wall';
   markPython?: boolean;
   top: number;
   quiet?: boolean;
@@ -48,6 +49,7 @@ export function convertCommand(): Command {
     .addOption(new Option('-f, --format <FORMAT>', 'output format (default: from the -o extension, else folded)').choices(OUTPUT_FORMATS))
     .option('-F, --frequency <HZ>', 'the rate the stacks were sampled at, for the formats that show time', positiveInteger('--frequency', 100_000), 99)
     .option('--title <TEXT>', 'title shown by the viewers (default: the input file name)')
+    .addOption(new Option('--mode <MODE>', 'what the samples measured: cpu (time on a CPU) or wall (wall-clock time, from --mode wall); pprof names it').choices(['cpu', 'wall']).default('cpu'))
     .option('--mark-python', 'folded output: suffix Python frames with _[j]')
     .option('--top <N>', 'rows of the top-functions table printed on stderr (0: none)', nonNegativeInteger('--top', 1000), 0)
     .option('-q, --quiet', 'print nothing on stderr but errors')
@@ -62,6 +64,7 @@ export function convertCommand(): Command {
         startTime: null,
         durationSeconds: null,
         title: flags.title ?? (input === '-' ? 'mixprof' : path.basename(input)),
+        time: flags.mode,
       };
       const { path: written } = writeProfile(output, renderProfile(profile, format, { markPython: flags.markPython ?? false }), FORMAT_EXTENSION[format]);
       if (!flags.quiet) {
