@@ -10,14 +10,15 @@ const EXAMPLES = `
 Examples:
   sudo mixprof record -- python3 app.py --port 8080
   sudo mixprof record -F 499 -o app.folded -- python3 -m mymodule
-  flamegraph.pl mixprof.folded > app.svg
+  sudo mixprof record -o app.svg -- python3 app.py           # interactive flame graph
+  sudo mixprof record --subprocesses --pid-root -o app.speedscope.json -- gunicorn app:wsgi
 
 The command gets mixprof's stdin, stdout and stderr, and mixprof exits with
 its exit status. Ctrl-C goes to the command; what was sampled is written.`;
 
 export function recordCommand(): Command {
   const command = new Command('record')
-    .description('run a command and profile it until it exits: Python, native and kernel frames in folded stacks')
+    .description('run a command and profile it until it exits: Python, native and kernel frames merged into one stack per sample')
     .argument('<command...>', 'the command to run, after --')
     .usage('[options] -- command [args...]')
     .passThroughOptions();
