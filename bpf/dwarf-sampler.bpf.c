@@ -145,7 +145,7 @@ struct fill {
 #define READ_CURRENT(state, addr) read_u64(addr)
 #define READ_TASK(state, addr) read_task_u64((state)->task, addr)
 
-#define DEFINE_PYTHON_WALK(SUFFIX, READ, LINE_READ, CHAIN_SCRATCH)                                         \
+#define DEFINE_PYTHON_WALK(SUFFIX, READ, READ32, CHAIN_SCRATCH)                                           \
   static long thread_step_##SUFFIX(__u64 i, void *arg) {                                                  \
     struct thread_search *ts = arg;                                                                       \
     if (!ts->t) return 1;                                                                                 \
@@ -188,14 +188,29 @@ struct fill {
     out->code = code;                                                                                     \
     out->instr = READ(fl, fl->f + cfg.fr_instr) & cfg.instr_mask;                                         \
     out->flags = READ(fl, fl->f + cfg.fr_flags);                                                          \
-    out->first_line = LINE_READ(fl, code + cfg.co_firstlineno);                                           \
+    out->first_line = READ32(fl, code + cfg.co_firstlineno);                                              \
     fl->f = READ(fl, fl->f + cfg.fr_previous);                                                            \
     return 0;                                                                                             \
   }                                                                                                       \
                                                                                                           \
-  /* Walks the Python frames, hashing them; sends the chain the first time it is seen. */                 \
-  static __always_inline __u64 python_chain_##SUFFIX(__u32 tid, struct task_struct *task) {               \
-    __u64 ts = thread_state_##SUFFIX(tid, task);                                                          \
+  /* Whether the thread whose state is ts holds the GIL: it is locked and ts took it last (the holder     \
+     writes last_holder when it takes the GIL and when it drops it, before unlocking). */                 \
+  static __always_inline __u32 gil_state_##SUFFIX(__u64 ts, struct task_struct *task) {                   \
+    if (!ts) return GIL_NO_THREAD;                                                                        \
+    struct walk st = {.task = task};                                                                      \
+    __u64 gil = cfg.runtime_addr + cfg.gil_offset;                                                        \
+    if (cfg.gil_via_interp) {                                                                             \
+      __u64 interp = READ(&st, cfg.runtime_addr + cfg.rt_interp_head);                                    \
+      gil = interp ? READ(&st, interp + cfg.gil_offset) : 0;                                              \
+    }                                                                                                     \
+    if (!gil || !READ32(&st, gil + cfg.gil_locked)) return GIL_RELEASED;                                  \
+    return READ(&st, gil + cfg.gil_last_holder) == ts ? GIL_HELD : GIL_RELEASED;                          \
+    return GIL_RELEASED;                                                                                  \
+  }                                                                                                       \
+                                                                                                          \
+  /* Walks the Python frames of the thread state ts, hashing them; sends the chain the first              \
+     time it is seen. */                                                                                  \
+  static __always_inline __u64 python_chain_##SUFFIX(__u64 ts, struct task_struct *task) {                \
     if (!ts) return 0;                                                                                    \
     struct walk w = {.task = task, .hash = 14695981039346656037ULL};                                      \
     __u64 frame = READ(&w, ts + cfg.ts_frame);                                                            \
@@ -238,11 +253,11 @@ static __always_inline __u64 read_u32_task(struct task_struct *task, __u64 addr)
   return v;
 }
 
-#define LINE_CURRENT(state, addr) read_u32_current(state, addr)
-#define LINE_TASK(state, addr) read_u32_task((state)->task, addr)
+#define READ32_CURRENT(state, addr) read_u32_current(state, addr)
+#define READ32_TASK(state, addr) read_u32_task((state)->task, addr)
 
-DEFINE_PYTHON_WALK(current, READ_CURRENT, LINE_CURRENT, chain_scratch)
-DEFINE_PYTHON_WALK(task, READ_TASK, LINE_TASK, wall_chain_scratch)
+DEFINE_PYTHON_WALK(current, READ_CURRENT, READ32_CURRENT, chain_scratch)
+DEFINE_PYTHON_WALK(task, READ_TASK, READ32_TASK, wall_chain_scratch)
 
 struct copy {
   struct task_struct *task;
@@ -312,7 +327,9 @@ int sample(struct bpf_perf_event_data *ctx) {
   s->kind = RECORD_SAMPLE;
   s->tid = tid;
   s->off_cpu = 0;
-  s->chain = cfg.python ? python_chain_current(tid, task) : 0;
+  __u64 ts = cfg.python ? thread_state_current(tid, task) : 0;
+  s->chain = python_chain_current(ts, task);
+  s->gil = cfg.gil ? gil_state_current(ts, task) : GIL_NOT_READ;
   bpf_get_current_comm(s->comm, sizeof(s->comm));
   /* Whichever mode the tick hit. */
   if (user_regs(s, task) != 0) return 0;
@@ -334,7 +351,8 @@ int sample(struct bpf_perf_event_data *ctx) {
  * CPU) is sampled here, with its kernel stack, its registers as saved on
  * entry to the kernel and its stack read through its own memory. A thread
  * that has not run since its last sample is still where it was: a repeat
- * record counts that sample again without walking anything.
+ * record counts that sample again without walking anything (its GIL state
+ * too: taking or dropping the GIL takes running).
  */
 SEC("iter.s/task")
 int wall_tick(struct bpf_iter__task *ctx) {
@@ -355,7 +373,10 @@ int wall_tick(struct bpf_iter__task *ctx) {
   s->kind = RECORD_SAMPLE;
   s->tid = tid;
   s->off_cpu = 1;
-  s->chain = cfg.python ? python_chain_task(tid, task) : 0;
+  __u64 ts = cfg.python ? thread_state_task(tid, task) : 0;
+  s->chain = python_chain_task(ts, task);
+  /* A thread off CPU that holds the GIL (blocked in a call that kept it) keeps everyone else waiting. */
+  s->gil = cfg.gil ? gil_state_task(ts, task) : GIL_NOT_READ;
   bpf_probe_read_kernel_str(s->comm, sizeof(s->comm), task->comm);
   if (user_regs(s, task) != 0) return 0;
   long kbytes = bpf_get_task_stack(task, s->kernel, sizeof(s->kernel), 0);

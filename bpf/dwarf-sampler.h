@@ -17,6 +17,13 @@
 #define RECORD_SAMPLE 2
 /* An off-CPU thread that has not run since its last sample: count that one again. */
 #define RECORD_REPEAT 3
+/* The sampled thread and the GIL (--gil), as bpf/python-sampler.bt numbers them too. */
+#define GIL_NOT_READ 0
+#define GIL_HELD 1
+/* The thread has a Python thread state but is not the GIL's holder. */
+#define GIL_RELEASED 2
+/* No PyThreadState names the thread: it never takes the GIL. */
+#define GIL_NO_THREAD 3
 /* Registers in DWARF order for x86-64: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip. */
 #define DWARF_REGS 17
 
@@ -30,6 +37,9 @@ struct sampler_config {
   __u32 thread_key_is_fsbase;
   __u32 frame_via_cframe;
   __u32 hash_code;
+  /* Read the GIL's state per sample; through the interpreter's pointer (3.12+) or at runtime_addr + gil_offset. */
+  __u32 gil;
+  __u32 gil_via_interp;
   __u64 runtime_addr;
   __u64 rt_interp_head;
   __u64 is_threads_head;
@@ -44,6 +54,9 @@ struct sampler_config {
   __u64 fr_previous;
   __u64 fr_flags;
   __u64 co_firstlineno;
+  __u64 gil_offset;
+  __u64 gil_locked;
+  __u64 gil_last_holder;
 };
 
 /* A thread that still sleeps where it was last sampled (wall-clock mode). */
@@ -77,7 +90,8 @@ struct sample_record {
   __u32 stack_size;
   /* Taken from a thread off CPU (wall-clock mode), not by the CPU clock. */
   __u32 off_cpu;
-  __u32 pad;
+  /* GIL_*: whether the thread held the GIL at the sample. */
+  __u32 gil;
   __u64 chain;
   __u64 regs[DWARF_REGS];
   char comm[16];

@@ -109,6 +109,13 @@ export interface DwarfPythonConfig {
   framePrevious: bigint;
   frameFlags: bigint;
   codeFirstLineNo: bigint;
+  /** Read the GIL's state with each sample (--gil). */
+  gil: boolean;
+  /** The GIL's state is found through the pointer at interpreter + gilOffset (3.12+), else at runtimeAddr + gilOffset. */
+  gilViaInterpreter: boolean;
+  gilOffset: bigint;
+  gilLocked: bigint;
+  gilLastHolder: bigint;
 }
 
 export interface DwarfSamplerOptions {
@@ -135,7 +142,8 @@ export interface DwarfPoll {
   chains: { hash: bigint; truncated: boolean; frames: BigUint64Array }[];
   /** Since the last poll, counted by thread, chain and both stacks (leaf first). */
   /** complete: the unwind ended at an outermost frame (the thread's first function). */
-  samples: { tid: number; chain: bigint; user: BigUint64Array; kernel: BigUint64Array; complete: boolean; count: number }[];
+  /** gil: GIL_* of bpf/dwarf-sampler.h (0 when not read). */
+  samples: { tid: number; chain: bigint; gil: number; user: BigUint64Array; kernel: BigUint64Array; complete: boolean; count: number }[];
   /** Totals since the start. */
   dropped: number;
   malformed: number;

@@ -112,6 +112,11 @@ void FillPythonConfig(Napi::Env env, const Napi::Object& py,
   cfg->fr_previous = BigOption(env, py, "framePrevious");
   cfg->fr_flags = BigOption(env, py, "frameFlags");
   cfg->co_firstlineno = BigOption(env, py, "codeFirstLineNo");
+  cfg->gil = py.Get("gil").ToBoolean();
+  cfg->gil_via_interp = py.Get("gilViaInterpreter").ToBoolean();
+  cfg->gil_offset = BigOption(env, py, "gilOffset");
+  cfg->gil_locked = BigOption(env, py, "gilLocked");
+  cfg->gil_last_holder = BigOption(env, py, "gilLastHolder");
 }
 
 Napi::Value U64Array(Napi::Env env, const std::vector<uint64_t>& values) {
@@ -427,6 +432,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   key.append(reinterpret_cast<const char*>(&tid), sizeof(tid));
   key.push_back(complete ? 1 : 0);
   key.append(reinterpret_cast<const char*>(&s->chain), sizeof(s->chain));
+  key.append(reinterpret_cast<const char*>(&s->gil), sizeof(s->gil));
   uint32_t n = static_cast<uint32_t>(pcs_.size());
   key.append(reinterpret_cast<const char*>(&n), sizeof(n));
   key.append(reinterpret_cast<const char*>(pcs_.data()), pcs_.size() * 8);
@@ -436,6 +442,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     Counted c;
     c.tid = tid;
     c.chain = s->chain;
+    c.gil = s->gil;
     c.user = pcs_;
     c.kernel.assign(s->kernel, s->kernel + kernel_depth);
     c.complete = complete;
@@ -484,6 +491,7 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("tid", Napi::Number::New(env, c.tid));
     o.Set("chain", Napi::BigInt::New(env, c.chain));
+    o.Set("gil", Napi::Number::New(env, c.gil));
     o.Set("user", U64Array(env, c.user));
     o.Set("kernel", U64Array(env, c.kernel));
     o.Set("complete", Napi::Boolean::New(env, c.complete));

@@ -32,6 +32,7 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   struct Counted {
     uint32_t tid = 0;
     uint64_t chain = 0;
+    uint32_t gil = 0;  // GIL_* of bpf/dwarf-sampler.h
     std::vector<uint64_t> user;
     std::vector<uint64_t> kernel;
     bool complete = false;

@@ -11,7 +11,7 @@ import { MixprofError } from '../errors.js';
 import { dwarfSamplerObject, type DwarfPoll, type DwarfPythonConfig, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer } from '../native.js';
 import { KernelSymbols } from '../symbolize/kernel.js';
 import type { RawSample } from '../profile/types.js';
-import type { BpfEvent } from './records.js';
+import { gilStateFromCode, type BpfEvent } from './records.js';
 import type { RunningSampler, RunResult, StopReason } from './runner.js';
 
 export interface DwarfRunOptions {
@@ -104,7 +104,18 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       const userFrames = [...s.user];
       const kernelFrames = [...s.kernel].map((address) => kernel.name(address));
       // The key tells complete unwinds apart from ones that stopped at the same frames.
-      return { tid: s.tid, chain: s.chain, user: stackKey(s.user) + (s.complete ? '$' : ''), kernel: kernelFrames.join(';'), count: s.count, userFrames, kernelFrames, userComplete: s.complete };
+      const gil = gilStateFromCode(s.gil);
+      return {
+        tid: s.tid,
+        chain: s.chain,
+        ...(gil ? { gil } : {}),
+        user: stackKey(s.user) + (s.complete ? '$' : ''),
+        kernel: kernelFrames.join(';'),
+        count: s.count,
+        userFrames,
+        kernelFrames,
+        userComplete: s.complete,
+      };
     });
     options.onEvent({ type: 'samples', samples, malformed: poll.malformed - lastMalformed });
     lastMalformed = poll.malformed;

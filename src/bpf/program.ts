@@ -47,6 +47,8 @@ export interface SamplerSettings {
   readonly maxThreads: number;
   /** Native user frames kept per sample. */
   readonly userDepth: number;
+  /** Read whether the sampled thread holds the GIL (--gil; needs a layout that locates it). */
+  readonly gil: boolean;
 }
 
 /** Kernel stacks deeper than this are rare; each frame costs 1 MiB of stack map. */
@@ -72,6 +74,9 @@ export const NATIVE_TEMPLATE = 'native-sampler.bt';
 export function walkConstants(layout: PythonLayout, runtimeAddress: bigint, settings: SamplerSettings): DwarfPythonConfig {
   const { thread, frame } = layout;
   const big = (n: number | bigint): bigint => BigInt(n);
+  const gil = settings.gil ? layout.gil : null;
+  // The session refuses --gil before this when the layout cannot locate the GIL.
+  if (settings.gil && !gil) throw new Error('walkConstants: --gil with a layout that does not locate the GIL');
   return {
     maxDepth: settings.maxDepth,
     maxThreads: settings.maxThreads,
@@ -93,6 +98,11 @@ export function walkConstants(layout: PythonLayout, runtimeAddress: bigint, sett
     framePrevious: big(frame.previous),
     frameFlags: big(frame.flags),
     codeFirstLineNo: big(layout.code.firstLineNo),
+    gil: gil !== null,
+    gilViaInterpreter: gil?.location === 'interpreter-pointer',
+    gilOffset: big(gil?.offset ?? 0),
+    gilLocked: big(gil?.locked ?? 0),
+    gilLastHolder: big(gil?.lastHolder ?? 0),
   };
 }
 
@@ -123,6 +133,11 @@ export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, sett
     FR_PREVIOUS: c.framePrevious,
     FR_FLAGS: c.frameFlags,
     CO_FIRSTLINENO: c.codeFirstLineNo,
+    GIL: c.gil,
+    GIL_VIA_INTERP: c.gilViaInterpreter,
+    GIL_OFFSET: c.gilOffset,
+    GIL_LOCKED: c.gilLocked,
+    GIL_LAST_HOLDER: c.gilLastHolder,
   });
 }
 

@@ -3,7 +3,7 @@
  * our programs emit: thread and chain announcements (printf) and aggregated
  * samples (the @samples map).
  */
-import type { RawSample, ThreadInfo, RawPythonFrame } from '../profile/types.js';
+import type { GilState, RawSample, ThreadInfo, RawPythonFrame } from '../profile/types.js';
 
 export type BpfEvent =
   | { type: 'ready' }
@@ -77,8 +77,18 @@ function parsePrintf(text: string): BpfEvent | null {
 }
 
 /**
+ * The GIL codes both samplers send (GIL_* in bpf/dwarf-sampler.h, the same
+ * numbers in bpf/python-sampler.bt); 0, not read, has no state.
+ */
+const GIL_CODES: Readonly<Record<number, GilState>> = { 1: 'held', 2: 'released', 3: 'no-thread' };
+
+export function gilStateFromCode(code: number): GilState | undefined {
+  return GIL_CODES[code];
+}
+
+/**
  * Map keys come as one string, the parts joined by commas:
- * "tid,hash,<ustack lines>,<kstack lines>". Stack texts contain no commas.
+ * "tid,hash,gil,<ustack lines>,<kstack lines>". Stack texts contain no commas.
  */
 export function parseSampleMap(entries: Record<string, unknown>): BpfEvent {
   const samples: RawSample[] = [];
@@ -86,15 +96,17 @@ export function parseSampleMap(entries: Record<string, unknown>): BpfEvent {
   for (const [key, value] of Object.entries(entries)) {
     const parts = key.split(',');
     const count = Number(value);
-    if (parts.length !== 4 || !Number.isInteger(count) || count <= 0) {
+    if (parts.length !== 5 || !Number.isInteger(count) || count <= 0) {
       malformed++;
       continue;
     }
-    const [tid, hash, ustack, kstack] = parts as [string, string, string, string];
+    const [tid, hash, gilCode, ustack, kstack] = parts as [string, string, string, string, string];
+    const gil = gilStateFromCode(Number(gilCode));
     samples.push({
       tid: Number(tid),
       // Map keys print the hash signed, printf prints it unsigned.
       chain: BigInt.asUintN(64, BigInt(hash)),
+      ...(gil ? { gil } : {}),
       user: ustack,
       kernel: kstack,
       count,

@@ -10,6 +10,7 @@ import type { CodeObjectReader } from '../python/code-objects.js';
 import type { FrameLayout } from '../python/layout.js';
 import type { NativeFrames } from '../symbolize/native.js';
 import { shortenPath } from '../python/short-paths.js';
+import { countGil, gilFrame, type GilCounts } from './gil.js';
 import { mergeStacks } from './merge.js';
 import type { NativeUnwind } from './merge.js';
 import type { Frame, RawPythonChain, RawPythonFrame, RawSample, ThreadInfo } from './types.js';
@@ -22,6 +23,8 @@ export interface ProfileOptions {
   readonly nativeUnwind: NativeUnwind;
   /** A root frame per thread: "comm (tid)". */
   readonly threadRoots: boolean;
+  /** A root frame per GIL state (--gil), inside the thread's: see gil.ts. */
+  readonly gilRoots?: boolean;
   /** A root frame per process: "comm (pid)". */
   readonly processRoot?: boolean;
   /** Python frames name their source by its full path, not a short one. */
@@ -35,7 +38,7 @@ export interface PythonSource {
   readonly cwd: string | null;
 }
 
-export interface ProfileStats {
+export interface ProfileStats extends GilCounts {
   samples: number;
   threads: number;
   withPython: number;
@@ -64,6 +67,9 @@ export function emptyStats(): ProfileStats {
     unknownPythonFrames: 0,
     lostEvents: 0,
     malformedRecords: 0,
+    gilHeld: 0,
+    gilReleased: 0,
+    noPythonThread: 0,
   };
 }
 
@@ -174,7 +180,7 @@ export class ProfileBuilder {
 
   addSamples(samples: readonly RawSample[]): void {
     for (const sample of samples) {
-      const key = `${sample.tid}|${sample.chain}|${sample.user}|${sample.kernel}`;
+      const key = `${sample.tid}|${sample.chain}|${sample.gil ?? ''}|${sample.user}|${sample.kernel}`;
       const existing = this.raw.get(key);
       if (existing) existing.count += sample.count;
       else this.raw.set(key, { sample, count: sample.count });
@@ -213,8 +219,12 @@ export class ProfileBuilder {
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
       if (merged.evalUnknown) stats.evalUnknown += count;
+      countGil(stats, sample.gil, count);
       const stack = merged.frames.length > 0 ? merged.frames : [NO_STACK];
-      const frames = this.options.threadRoots ? [this.threadFrame(sample.tid), ...stack] : stack;
+      // Root first: the thread (--threads), then the GIL state (--gil); process
+      // roots (--pid-root) go above both when processes are combined.
+      const gilRooted = this.options.gilRoots ? [gilFrame(sample.gil), ...stack] : stack;
+      const frames = this.options.threadRoots ? [this.threadFrame(sample.tid), ...gilRooted] : gilRooted;
       const key = frames.map((f) => `${f.kind}:${f.name}`).join('\u0000');
       const entry = stacks.get(key);
       if (entry) entry.count += count;

@@ -33,7 +33,16 @@ export interface RawPythonChain {
 }
 
 /**
- * Aggregated samples sharing thread, Python chain, user stack and kernel stack.
+ * The sampled thread and the GIL at the sample (--gil): it held the GIL; it
+ * has a Python thread state but ran without the GIL (native code that
+ * released it, I/O, or waiting to take it); or no Python thread state names
+ * it (a thread that never takes the GIL, or one not yet or no longer
+ * registered with the interpreter).
+ */
+export type GilState = 'held' | 'released' | 'no-thread';
+
+/**
+ * Aggregated samples sharing thread, Python chain, GIL state, user stack and kernel stack.
  * Stacks stay in bpftrace's text until the end: the same few stacks come back
  * every second, and each distinct text is parsed once.
  */
@@ -41,6 +50,8 @@ export interface RawSample {
   readonly tid: number;
   /** 0n when no Python frame was found. */
   readonly chain: bigint;
+  /** Set when the sampler read the GIL's state (--gil). */
+  readonly gil?: GilState;
   /** ustack(perf) text: raw user addresses, leaf first; or a key for userFrames. */
   readonly user: string;
   /** kstack text: kernel functions, leaf first; or a key for kernelFrames. */

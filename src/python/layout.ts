@@ -97,6 +97,22 @@ export interface RuntimeLayout {
   readonly threadsHead: number;
 }
 
+/**
+ * Where the GIL's state is and which of its fields tell who holds it
+ * (struct _gil_runtime_state). Before 3.12 it sits inside _PyRuntime; from
+ * 3.12 each interpreter points at the one it uses (its own, or the main
+ * interpreter's when it shares it), so it is found through that pointer.
+ */
+export interface GilLayout {
+  /** runtime: at `offset` inside _PyRuntime; interpreter-pointer: the pointer at `offset` inside the interpreter state. */
+  readonly location: 'runtime' | 'interpreter-pointer';
+  readonly offset: number;
+  /** The PyThreadState that took the GIL last (still its holder while it is locked). */
+  readonly lastHolder: number;
+  /** An int: non-zero while some thread holds the GIL. */
+  readonly locked: number;
+}
+
 export interface PythonLayout {
   readonly version: PythonVersion;
   /** Where the offsets came from, e.g. "DWARF in /usr/lib/debug/.build-id/..". */
@@ -111,6 +127,8 @@ export interface PythonLayout {
   readonly codeTypeAddress: bigint | null;
   /** Offset of ob_type in every object (moves in Py_TRACE_REFS builds). */
   readonly objectType: number;
+  /** null when the offsets' source does not say where the GIL is (only --gil needs it). */
+  readonly gil: GilLayout | null;
 }
 
 /** "3.11.7", or "3.9" when only the minor version is known (read from a file name). */

@@ -3,7 +3,7 @@
  * (DWARF, the interpreter's own _Py_DebugOffsets, or a built-in table), and
  * the PythonLayout built from them and the version's facts.
  */
-import type { PythonLayout, PythonVersion } from './layout.js';
+import type { GilLayout, PythonLayout, PythonVersion } from './layout.js';
 import type { VersionSpec } from './versions.js';
 
 export interface StructOffsets {
@@ -39,6 +39,13 @@ export interface StructOffsets {
   readonly bytesSize: number;
   readonly bytesData: number;
   readonly objectType: number;
+  /** _PyRuntime.ceval.gil, the GIL's state itself (3.8-3.11). */
+  readonly runtimeGil: number | null;
+  /** PyInterpreterState.ceval.gil, a pointer to the GIL's state (3.12+). */
+  readonly interpGil: number | null;
+  /** Inside struct _gil_runtime_state: the thread state that took it last, and whether it is taken. */
+  readonly gilLastHolder: number | null;
+  readonly gilLocked: number | null;
 }
 
 const LOW_32_BITS = (1n << 32n) - 1n;
@@ -112,5 +119,18 @@ export function buildLayout(o: StructOffsets, context: LayoutContext): PythonLay
     bytes: { size: o.bytesSize, data: o.bytesData },
     codeTypeAddress: context.codeTypeAddress,
     objectType: o.objectType,
+    gil: gilLayout(o),
   };
+}
+
+/**
+ * The GIL's place, when the offsets give all of it: one of the two locations
+ * (a source gives the one its version has) and both fields.
+ */
+export function gilLayout(o: StructOffsets): GilLayout | null {
+  if (o.gilLastHolder === null || o.gilLocked === null) return null;
+  const fields = { lastHolder: o.gilLastHolder, locked: o.gilLocked };
+  if (o.runtimeGil !== null) return { location: 'runtime', offset: o.runtimeGil, ...fields };
+  if (o.interpGil !== null) return { location: 'interpreter-pointer', offset: o.interpGil, ...fields };
+  return null;
 }

@@ -26,6 +26,12 @@ export interface DwarfNames {
   readonly codeLineTable: string;
   readonly codeFirstTraceable: string | null;
   readonly codeBytecode: string | null;
+  /**
+   * The GIL's state (struct `type`): a struct at `member` inside the runtime
+   * state before 3.12; from 3.12 a pointer at `member` inside the
+   * interpreter state, since each interpreter may have a GIL of its own.
+   */
+  readonly gil: { readonly in: 'runtime' | 'interpreter'; readonly member: string; readonly type: string };
 }
 
 export interface VersionSpec {
@@ -46,6 +52,8 @@ export interface VersionSpec {
 
 const ALL_BITS = (1n << 64n) - 1n;
 
+const GIL_IN_RUNTIME = { in: 'runtime', member: 'ceval.gil', type: '_gil_runtime_state' } as const;
+
 const FRAME_OBJECT_NAMES = {
   runtime: '_PyRuntimeState',
   interpretersHead: 'interpreters.head',
@@ -64,6 +72,7 @@ const FRAME_OBJECT_NAMES = {
   codeLineTable: 'co_lnotab',
   codeFirstTraceable: null,
   codeBytecode: null,
+  gil: GIL_IN_RUNTIME,
 } as const satisfies DwarfNames;
 
 const INTERPRETER_FRAME_NAMES = {
@@ -84,6 +93,7 @@ const INTERPRETER_FRAME_NAMES = {
   codeLineTable: 'co_linetable',
   codeFirstTraceable: '_co_firsttraceable',
   codeBytecode: 'co_code_adaptive',
+  gil: GIL_IN_RUNTIME,
 } as const satisfies DwarfNames;
 
 const BEFORE_3_11 = {
@@ -114,7 +124,7 @@ const V3_12: VersionSpec = {
   grouping: 'shim-frames',
   // FRAME_OWNED_BY_CSTACK
   shimOwners: [3],
-  names: { ...INTERPRETER_FRAME_NAMES, frameIsEntry: null },
+  names: { ...INTERPRETER_FRAME_NAMES, frameIsEntry: null, gil: { ...GIL_IN_RUNTIME, in: 'interpreter' } },
 };
 
 const V3_13: VersionSpec = {

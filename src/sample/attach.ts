@@ -3,6 +3,7 @@
  * and layout (or why there is none), its memory, and the symbolizer over its
  * maps. Shared by `mixprof sample` and the benchmark's replay of recorded runs.
  */
+import { MixprofError } from '../errors.js';
 import type { NativeAddon } from '../native.js';
 import { ProfileBuilder, type ProfileOptions } from '../profile/profile.js';
 import { attachLayout, UnsupportedVersionError, type OffsetSource } from '../python/attach.js';
@@ -19,6 +20,11 @@ export interface AttachOptions {
   readonly extraFiles: readonly string[];
   readonly nativeOnly: boolean;
   readonly offsetSources?: readonly OffsetSource[];
+  /**
+   * The option that needs the Python walk (e.g. "--gil"): a target without a
+   * readable interpreter is then an error, not a native-only profile.
+   */
+  readonly pythonRequiredBy?: string;
 }
 
 export interface Attachment {
@@ -48,15 +54,17 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
       log(`mixprof: Python ${versionString(layout.version)} in ${interpreter.path}; offsets from ${layout.source}`);
     } catch (error) {
       if (!(error instanceof UnsupportedVersionError)) throw error;
-      log(`mixprof: ${error.message}; profiling native and kernel frames only`);
+      withoutPython(error.message, options, log);
       interpreter = null;
     }
   } else if (!options.nativeOnly) {
     const named = versionFromFileNames(target, mappings);
-    log(
+    withoutPython(
       named
-        ? `mixprof: Python ${versionString(named.version)} (${named.path}) is not supported; supported: ${SUPPORTED_VERSIONS.join(', ')}; profiling native and kernel frames only`
-        : `mixprof: process ${target.pid} (${target.comm}) runs no CPython interpreter that mixprof recognises; profiling native and kernel frames only`,
+        ? `Python ${versionString(named.version)} (${named.path}) is not supported; supported: ${SUPPORTED_VERSIONS.join(', ')}`
+        : `process ${target.pid} (${target.comm}) runs no CPython interpreter that mixprof recognises`,
+      options,
+      log,
     );
   }
   const native = new NativeFrames(addon, mapsText, { target, extraFiles: options.extraFiles, interpreterPath: interpreter?.path ?? null });
@@ -72,6 +80,14 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
       return new ProfileBuilder(python, native, profileOptions);
     },
   };
+}
+
+/** No Python walk for this target: said, and profiled without it, unless an option needs it. */
+function withoutPython(why: string, options: AttachOptions, log: (line: string) => void): void {
+  if (options.pythonRequiredBy) {
+    throw new MixprofError('UNSUPPORTED_PYTHON', `${options.pythonRequiredBy} needs the Python interpreter's state: ${why}`, `profile it without ${options.pythonRequiredBy}`);
+  }
+  log(`mixprof: ${why}; profiling native and kernel frames only`);
 }
 
 /** The eval loop and the C API probes, symbolized in one batch (see Attachment.framePointers). */

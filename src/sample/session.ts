@@ -13,6 +13,7 @@ import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
 import type { Profile } from '../profile/profile.js';
 import type { OffsetSource } from '../python/attach.js';
+import { requireGil } from '../python/gil.js';
 import { attachTarget } from './attach.js';
 import { chooseUnwind, type UnwindChoice } from './unwind.js';
 import { openTarget, isAlive, readMapsText, threadCount } from '../target/process.js';
@@ -35,6 +36,8 @@ export interface SessionOptions {
   readonly unwind?: UnwindChoice;
   /** cpu: threads on a CPU; wall: every thread, also while it sleeps or waits. */
   readonly mode?: SampleMode;
+  /** The GIL view: read at each sample whether the thread held the GIL, and root its stack in a marker saying so. */
+  readonly gil?: boolean;
 }
 
 export const SAMPLE_MODES = ['cpu', 'wall'] as const;
@@ -92,6 +95,9 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
   if (wall && options.unwind === 'fp') {
     throw new MixprofError('BAD_OPTION', '--mode wall cannot be used with --unwind fp', 'leave --unwind at auto (or dwarf): wall-clock mode samples sleeping threads with the DWARF sampler');
   }
+  if (options.gil && options.nativeOnly) {
+    throw new MixprofError('BAD_OPTION', '--gil cannot be used with --native-only', 'the GIL view needs the Python walk: leave out --native-only');
+  }
   const target = openTarget(pid);
   // Known to be needed before anything else is done: fail first if it is missing.
   const early = options.unwind === 'fp' ? await findBpftrace() : null;
@@ -99,10 +105,12 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
   const mapsText = readMapsText(target.pid);
   if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
 
-  const attached = attachTarget(addon, target, mapsText, options, options.quiet ? () => undefined : log);
+  const attached = attachTarget(addon, target, mapsText, { ...options, ...(options.gil ? { pythonRequiredBy: '--gil' } : {}) }, options.quiet ? () => undefined : log);
   const { interpreter, layout, native, framePointers } = attached;
   const noFramePointers = framePointers === false;
   try {
+    // A target without Python was refused by attachTarget already.
+    if (options.gil && layout && interpreter) requireGil(attached.memory, layout, interpreter.runtimeAddress);
     const { unwind, why } = wall
       ? { unwind: 'dwarf' as const, why: 'wall-clock mode samples threads off CPU, which only the DWARF sampler does' }
       : chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers);
@@ -113,12 +121,14 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       maxDepth: options.maxDepth,
       maxThreads: MAX_THREADS_SEARCHED,
       userDepth: unwind === 'dwarf' ? DWARF_MAX_FRAMES : noFramePointers ? SHORT_USER_STACK_DEPTH : FULL_USER_STACK_DEPTH,
+      gil: options.gil ?? false,
     };
     const builder = attached.newBuilder({
       hidePlumbing: options.hidePlumbing,
       maxNativeDepth: settings.userDepth,
       nativeUnwind: unwind,
       threadRoots: options.threadRoots,
+      gilRoots: options.gil ?? false,
       fullPaths: options.fullPaths,
     });
     const live = new LiveCounts();

@@ -12,7 +12,7 @@ test('templates take only integers', () => {
 });
 
 test('every placeholder of the shipped templates is filled', () => {
-  const program = nativeProgram({ pid: 42, hz: 99, maxDepth: 128, maxThreads: 16, userDepth: 127 });
+  const program = nativeProgram({ pid: 42, hz: 99, maxDepth: 128, maxThreads: 16, userDepth: 127, gil: false });
   assert.match(program, /profile:hz:99 \/pid == 42\//);
   assert.doesNotMatch(program, /\{\{/);
   assert.match(loadTemplate(PYTHON_TEMPLATE), /\{\{RUNTIME_ADDR\}\}/);

@@ -22,6 +22,7 @@ Examples:
   sudo mixprof sample -x 1234,1240 --pid-root -t 30 -o workers.svg
   sudo mixprof sample -x 1234 --subprocesses -t 60 -o app.svg
   sudo mixprof sample -x 1234 --mode wall -t 30 -o wall.svg  # also sleeping, blocked, waiting
+  sudo mixprof sample -x 1234 --gil --threads -t 30 -o gil.svg  # who holds the GIL, who runs without it
   sudo mixprof sample -x 1234 -t 60 -F 499 -d /opt/app/lib/libfoo.so -o app.folded
 
 Formats (--format, else from the -o extension): folded (.folded, .txt; the
@@ -50,6 +51,7 @@ export interface ProfileFlags {
   offsetsFrom?: OffsetSource;
   unwind: UnwindChoice;
   mode: SampleMode;
+  gil?: boolean;
 }
 
 interface SampleFlags extends ProfileFlags {
@@ -70,6 +72,7 @@ export function addProfileOptions(command: Command, output: string): Command {
     .addOption(new Option('-f, --format <FORMAT>', 'output format (default: from the -o extension, else folded)').choices(OUTPUT_FORMATS))
     .option('--subprocesses', 'also profile the Python processes the targets start (multiprocessing, gunicorn workers)')
     .option('--threads', 'add a root frame per thread: "name (tid)"')
+    .option('--gil', 'add a root frame per GIL state: "[GIL held]", "[GIL released]" (native code without the GIL, I/O, or waiting for it) or "[no Python thread]"; inside the thread\'s with --threads')
     .option('--pid-root', 'add a root frame per process: "name (pid)"')
     .option('--full-paths', 'name Python source files by their full path (default: short, relative to site-packages, the standard library or the working directory)')
     .option('--no-hide', 'show interpreter call plumbing (PyObject_Vectorcall and the like) and unmatched eval-loop frames')
@@ -117,6 +120,7 @@ export function profileOptions(flags: ProfileFlags, output: string | null): Omit
     statusStream: !quiet && process.stderr.isTTY ? process.stderr : null,
     unwind: flags.unwind,
     mode: flags.mode,
+    gil: flags.gil ?? false,
     ...(flags.offsetsFrom ? { offsetSources: [flags.offsetsFrom] } : {}),
   };
 }

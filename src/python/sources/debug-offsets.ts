@@ -59,6 +59,21 @@ export function readDebugOffsets(memory: MemoryReader, runtimeAddress: bigint, m
       bytesSize: field('bytes_object.ob_size'),
       bytesData: field('bytes_object.ob_sval'),
       objectType: field('pyobject.ob_type'),
+      // The interpreter's pointer to the GIL it uses; locked and last_holder
+      // are given inside the interpreter's own GIL, whose start is given too.
+      runtimeGil: null,
+      interpGil: field('interpreter_state.ceval_gil'),
+      gilLastHolder: inside(field('interpreter_state.gil_runtime_state_holder'), field('interpreter_state.gil_runtime_state')),
+      gilLocked: inside(field('interpreter_state.gil_runtime_state_locked'), field('interpreter_state.gil_runtime_state')),
     },
   };
+}
+
+/** struct _gil_runtime_state is about 200 bytes; a larger distance means the fields were not filled in. */
+const GIL_STATE_MAX_SIZE = 4096;
+
+/** A member's offset inside its struct, from both offsets in the enclosing one; null when that makes no sense. */
+function inside(member: number, struct: number): number | null {
+  const offset = member - struct;
+  return offset >= 0 && offset < GIL_STATE_MAX_SIZE ? offset : null;
 }

@@ -12,9 +12,11 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
   const n = spec.names;
   const optional = (name: string | null): string[] => (name ? [name] : []);
   const threadMembers = ['next', 'thread_id', n.threadFrame, ...(spec.hasNativeThreadId ? ['native_thread_id'] : [])];
+  const gilIn = n.gil.in === 'runtime' ? n.runtime : n.interp;
   const requests: StructLayoutRequest[] = [
-    { type: n.runtime, members: [n.interpretersHead] },
-    { type: n.interp, members: [n.threadsHead] },
+    { type: n.runtime, members: [n.interpretersHead, ...(gilIn === n.runtime ? [n.gil.member] : [])] },
+    { type: n.interp, members: [n.threadsHead, ...(gilIn === n.interp ? [n.gil.member] : [])] },
+    { type: n.gil.type, members: ['last_holder', 'locked'] },
     { type: n.thread, members: threadMembers },
     { type: n.frame, members: [n.frameCode, n.frameInstr, n.framePrevious, ...optional(n.frameIsEntry), ...optional(n.frameOwner)] },
     {
@@ -48,6 +50,8 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
   };
   const offset = (type: string, name: string): number => member(type, name).offset;
   const maybe = (type: string, name: string | null): number | null => (name ? offset(type, name) : null);
+  // Only --gil needs these: a build that lacks them is still profiled, and --gil says it cannot be.
+  const ifPresent = (type: string, name: string): number | null => byType.get(type)?.members[name]?.offset ?? null;
   const size = (type: string): number => {
     const found = byType.get(type)?.size;
     if (found === null || found === undefined) {
@@ -90,5 +94,9 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
     bytesSize: offset('PyBytesObject', 'ob_base.ob_size'),
     bytesData: offset('PyBytesObject', 'ob_sval'),
     objectType: offset('PyObject', 'ob_type'),
+    runtimeGil: n.gil.in === 'runtime' ? ifPresent(gilIn, n.gil.member) : null,
+    interpGil: n.gil.in === 'interpreter' ? ifPresent(gilIn, n.gil.member) : null,
+    gilLastHolder: ifPresent(n.gil.type, 'last_holder'),
+    gilLocked: ifPresent(n.gil.type, 'locked'),
   };
 }

@@ -8,7 +8,7 @@
 //   3.14: Debian sid python3.14 3.14.10, debug file from python3.14-dbg
 import type { StructOffsets } from '../offsets.js';
 
-export type DebugOffsetsField = 'version' | 'free_threaded' | 'runtime_state.interpreters_head' | 'interpreter_state.threads_head' | 'thread_state.next' | 'thread_state.thread_id' | 'thread_state.native_thread_id' | 'thread_state.current_frame' | 'interpreter_frame.previous' | 'interpreter_frame.executable' | 'interpreter_frame.instr_ptr' | 'interpreter_frame.owner' | 'code_object.filename' | 'code_object.name' | 'code_object.qualname' | 'code_object.linetable' | 'code_object.firstlineno' | 'code_object.co_code_adaptive' | 'pyobject.ob_type' | 'bytes_object.ob_size' | 'bytes_object.ob_sval' | 'unicode_object.state' | 'unicode_object.length' | 'unicode_object.asciiobject_size';
+export type DebugOffsetsField = 'version' | 'free_threaded' | 'runtime_state.interpreters_head' | 'interpreter_state.threads_head' | 'interpreter_state.ceval_gil' | 'interpreter_state.gil_runtime_state' | 'interpreter_state.gil_runtime_state_locked' | 'interpreter_state.gil_runtime_state_holder' | 'thread_state.next' | 'thread_state.thread_id' | 'thread_state.native_thread_id' | 'thread_state.current_frame' | 'interpreter_frame.previous' | 'interpreter_frame.executable' | 'interpreter_frame.instr_ptr' | 'interpreter_frame.owner' | 'code_object.filename' | 'code_object.name' | 'code_object.qualname' | 'code_object.linetable' | 'code_object.firstlineno' | 'code_object.co_code_adaptive' | 'pyobject.ob_type' | 'bytes_object.ob_size' | 'bytes_object.ob_sval' | 'unicode_object.state' | 'unicode_object.length' | 'unicode_object.asciiobject_size';
 
 export interface DebugOffsetsPositions {
   readonly size: number;
@@ -45,7 +45,11 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "unicodeCompactSize": 72,
     "bytesSize": 16,
     "bytesData": 32,
-    "objectType": 8
+    "objectType": 8,
+    "runtimeGil": 1152,
+    "interpGil": null,
+    "gilLastHolder": 8,
+    "gilLocked": 16
   },
   "9": {
     "runtimeInterpretersHead": 32,
@@ -76,7 +80,11 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "unicodeCompactSize": 72,
     "bytesSize": 16,
     "bytesData": 32,
-    "objectType": 8
+    "objectType": 8,
+    "runtimeGil": 352,
+    "interpGil": null,
+    "gilLastHolder": 8,
+    "gilLocked": 16
   },
   "10": {
     "runtimeInterpretersHead": 32,
@@ -107,7 +115,11 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "unicodeCompactSize": 72,
     "bytesSize": 16,
     "bytesData": 32,
-    "objectType": 8
+    "objectType": 8,
+    "runtimeGil": 352,
+    "interpGil": null,
+    "gilLastHolder": 8,
+    "gilLocked": 16
   },
   "11": {
     "runtimeInterpretersHead": 40,
@@ -138,7 +150,11 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "unicodeCompactSize": 72,
     "bytesSize": 16,
     "bytesData": 32,
-    "objectType": 8
+    "objectType": 8,
+    "runtimeGil": 360,
+    "interpGil": null,
+    "gilLastHolder": 8,
+    "gilLocked": 16
   },
   "12": {
     "runtimeInterpretersHead": 40,
@@ -169,7 +185,11 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "unicodeCompactSize": 56,
     "bytesSize": 16,
     "bytesData": 32,
-    "objectType": 8
+    "objectType": 8,
+    "runtimeGil": null,
+    "interpGil": 384,
+    "gilLastHolder": 8,
+    "gilLocked": 16
   },
   "13": {
     "runtimeInterpretersHead": 632,
@@ -200,7 +220,11 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "unicodeCompactSize": 56,
     "bytesSize": 16,
     "bytesData": 32,
-    "objectType": 8
+    "objectType": 8,
+    "runtimeGil": null,
+    "interpGil": 16,
+    "gilLastHolder": 8,
+    "gilLocked": 16
   },
   "14": {
     "runtimeInterpretersHead": 808,
@@ -231,7 +255,11 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "unicodeCompactSize": 56,
     "bytesSize": 16,
     "bytesData": 32,
-    "objectType": 8
+    "objectType": 8,
+    "runtimeGil": null,
+    "interpGil": 16,
+    "gilLastHolder": 8,
+    "gilLocked": 16
   }
 };
 
@@ -243,6 +271,10 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
       "free_threaded": 16,
       "runtime_state.interpreters_head": 40,
       "interpreter_state.threads_head": 72,
+      "interpreter_state.ceval_gil": 112,
+      "interpreter_state.gil_runtime_state": 120,
+      "interpreter_state.gil_runtime_state_locked": 136,
+      "interpreter_state.gil_runtime_state_holder": 144,
       "thread_state.next": 168,
       "thread_state.thread_id": 192,
       "thread_state.native_thread_id": 200,
@@ -272,6 +304,10 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
       "free_threaded": 16,
       "runtime_state.interpreters_head": 40,
       "interpreter_state.threads_head": 72,
+      "interpreter_state.ceval_gil": 120,
+      "interpreter_state.gil_runtime_state": 128,
+      "interpreter_state.gil_runtime_state_locked": 144,
+      "interpreter_state.gil_runtime_state_holder": 152,
       "thread_state.next": 192,
       "thread_state.thread_id": 216,
       "thread_state.native_thread_id": 224,
