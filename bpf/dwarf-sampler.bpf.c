@@ -359,6 +359,10 @@ int wall_tick(struct bpf_iter__task *ctx) {
   struct task_struct *task = ctx->task;
   if (!task || task->tgid != cfg.target_pid || task->on_cpu) return 0;
   if (task->flags & 0x4 /* PF_EXITING */) return 0;
+  /* Runnable on the CPU this pass runs on: mixprof's own ticker displaced it
+     just now, and it would otherwise be on that CPU (where the CPU clock
+     samples it); counted here too it would be counted twice. */
+  if (task->__state == 0 /* TASK_RUNNING */ && task->thread_info.cpu == bpf_get_smp_processor_id()) return 0;
   __u32 tid = task->pid;
   __u64 switches = task->nvcsw + task->nivcsw;
   __u64 *last = bpf_map_lookup_elem(&wall_switches, &tid);

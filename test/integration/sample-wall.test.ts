@@ -87,6 +87,27 @@ for (const version of ['3.8.18', '3.11.7', '3.13.0']) {
   });
 }
 
+describe('wall-clock mode: threads that take turns on a CPU', () => {
+  let workload: Workload<Record<'a' | 'b' | 'main', number>> | undefined;
+  after(async () => {
+    await workload?.stop();
+  });
+
+  test('two threads taking turns at the GIL get hz samples a second each, not more: on a CPU by the clock, off it by the iterator', async () => {
+    assertRoot();
+    workload = await startWorkload(pyenvPython('3.11.7').executable, [path.join(WORKLOADS, 'spinners.py')]);
+    const r = await runMixprof(['sample', '-x', String(workload.pid), '--mode', 'wall', '-t', '3', '-F', '199', '--threads']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const stacks = parseFolded(r.stdout);
+    const expected = seconds(r.stderr) * 199;
+    for (const [name, tid] of Object.entries(workload.ready)) {
+      const n = total(stacks.filter((s) => threadOf(s.frames) === tid));
+      // The sampler's own wake-ups displace a spinner now and then: it must not count that time twice.
+      assert.ok(n >= 0.85 * expected && n <= 1.08 * expected, `${name}: ${n} samples, expected about ${expected.toFixed(0)}`);
+    }
+  });
+});
+
 describe('wall-clock mode: options', () => {
   test('--mode wall with --unwind fp is one clear error', async () => {
     assertRoot();
