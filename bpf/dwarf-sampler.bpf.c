@@ -314,6 +314,25 @@ static __always_inline void send_sample(struct sample_record *s) {
   if (bpf_ringbuf_output(&records, s, size, 0) != 0) count_drop();
 }
 
+/* The memory image sampling started on (set by the first sample). After an
+   exec the process runs another program, whose memory must not be read as
+   the old one's: the first sample that sees another image says so once and
+   nothing more is sampled. */
+__u64 target_mm = 0;
+__u64 exec_sent = 0;
+
+static __always_inline int same_image(struct task_struct *task, __u32 tid) {
+  __u64 mm = (__u64)BPF_CORE_READ(task, mm);
+  if (!mm) return 0;
+  __u64 first = __sync_val_compare_and_swap(&target_mm, 0, mm);
+  if (first == 0 || first == mm) return 1;
+  if (__sync_val_compare_and_swap(&exec_sent, 0, 1) == 0) {
+    struct repeat_record r = {.kind = RECORD_EXEC, .tid = tid};
+    if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
+  }
+  return 0;
+}
+
 SEC("perf_event")
 int sample(struct bpf_perf_event_data *ctx) {
   __u64 id = bpf_get_current_pid_tgid();
@@ -323,6 +342,7 @@ int sample(struct bpf_perf_event_data *ctx) {
   struct sample_record *s = bpf_map_lookup_elem(&sample_scratch, &cpu);
   if (!s) return 0;
   struct task_struct *task = bpf_get_current_task_btf();
+  if (!same_image(task, tid)) return 0;
 
   s->kind = RECORD_SAMPLE;
   s->tid = tid;
@@ -364,6 +384,7 @@ int wall_tick(struct bpf_iter__task *ctx) {
      samples it); counted here too it would be counted twice. */
   if (task->__state == 0 /* TASK_RUNNING */ && task->thread_info.cpu == bpf_get_smp_processor_id()) return 0;
   __u32 tid = task->pid;
+  if (!same_image(task, tid)) return 0;
   __u64 switches = task->nvcsw + task->nivcsw;
   __u64 *last = bpf_map_lookup_elem(&wall_switches, &tid);
   if (last && *last == switches) {

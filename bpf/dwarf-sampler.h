@@ -17,6 +17,8 @@
 #define RECORD_SAMPLE 2
 /* An off-CPU thread that has not run since its last sample: count that one again. */
 #define RECORD_REPEAT 3
+/* The target exec'd another program: sampling it ends (sent once). */
+#define RECORD_EXEC 4
 /* The sampled thread and the GIL (--gil), as bpf/python-sampler.bt numbers them too. */
 #define GIL_NOT_READ 0
 #define GIL_HELD 1
@@ -59,7 +61,8 @@ struct sampler_config {
   __u64 gil_last_holder;
 };
 
-/* A thread that still sleeps where it was last sampled (wall-clock mode). */
+/* A thread that still sleeps where it was last sampled (wall-clock mode),
+   or (kind RECORD_EXEC) the thread that found the process exec'd. */
 struct repeat_record {
   __u32 kind;
   __u32 tid;

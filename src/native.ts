@@ -147,6 +147,8 @@ export interface DwarfPoll {
   /** Totals since the start. */
   dropped: number;
   malformed: number;
+  /** The target exec'd another program: nothing is sampled after that. */
+  execd: boolean;
   /** Samples of threads off CPU (wall-clock mode), and passes of the iterator that failed. */
   offCpu: number;
   tickErrors: number;

@@ -382,6 +382,10 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     chains_.push_back(std::move(chain));
     return;
   }
+  if (kind == RECORD_EXEC) {
+    execd_ = true;
+    return;
+  }
   if (kind == RECORD_REPEAT) {
     if (size < sizeof(repeat_record)) {
       malformed_++;
@@ -504,6 +508,7 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   if (dropped_fd_ >= 0) bpf_map_lookup_elem(dropped_fd_, &zero, &dropped);
   result.Set("dropped", Napi::Number::New(env, static_cast<double>(dropped)));
   result.Set("malformed", Napi::Number::New(env, static_cast<double>(malformed_)));
+  result.Set("execd", Napi::Boolean::New(env, execd_));
   result.Set("offCpu", Napi::Number::New(env, static_cast<double>(off_cpu_)));
   result.Set("tickErrors", Napi::Number::New(env, static_cast<double>(tick_errors_.load())));
   Unwinder* unwinder = symbolizer_ != nullptr ? symbolizer_->unwinder(pid_) : nullptr;

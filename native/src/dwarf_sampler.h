@@ -85,6 +85,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   std::unordered_map<uint32_t, bool> threads_;
   std::unordered_map<uint32_t, LastOffCpu> last_off_cpu_;
   uint64_t malformed_ = 0;
+  // The target exec'd (a RECORD_EXEC arrived): sampling it should end.
+  bool execd_ = false;
   uint64_t off_cpu_ = 0;
   std::atomic<uint64_t> tick_errors_{0};
   std::vector<uint64_t> pcs_;

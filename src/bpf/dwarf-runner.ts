@@ -118,6 +118,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       };
     });
     options.onEvent({ type: 'samples', samples, malformed: poll.malformed - lastMalformed });
+    execd ||= poll.execd;
     lastMalformed = poll.malformed;
     if (poll.dropped > lastDropped) options.onEvent({ type: 'lost', events: poll.dropped - lastDropped });
     lastDropped = poll.dropped;
@@ -150,9 +151,14 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     finish({ attached: true, reason: why, exitCode: null, signal: null, errors, killed: false, stackErrors: 0 });
   };
 
+  let execd = false;
   const timer = setInterval(() => {
     if (!pollSafely()) {
       stop('sampler-failed');
+      return;
+    }
+    if (execd) {
+      stop('target-execd');
       return;
     }
     const now = Date.now();

@@ -7,6 +7,8 @@ import type { GilState, RawSample, ThreadInfo, RawPythonFrame } from '../profile
 
 export type BpfEvent =
   | { type: 'ready' }
+  /** The target exec'd another program: what follows would not be its samples. */
+  | { type: 'exec' }
   | { type: 'thread'; thread: ThreadInfo }
   | { type: 'chain'; hash: bigint; depth: number; truncated: boolean }
   | { type: 'frame'; hash: bigint; index: number; frame: RawPythonFrame }
@@ -48,6 +50,8 @@ function parsePrintf(text: string): BpfEvent | null {
   const line = text.replace(/\n$/, '');
   const fields = line.split(' ');
   switch (fields[0]) {
+    case 'X':
+      return { type: 'exec' };
     case 'R':
       // Printed by BEGIN, which bpftrace runs once every probe is attached.
       return { type: 'ready' };

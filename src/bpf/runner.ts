@@ -12,7 +12,7 @@ import { execa, type ResultPromise } from 'execa';
 import { MAP_KEYS_MAX } from './program.js';
 import { parseBpftraceLine, type BpfEvent } from './records.js';
 
-export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'bpftrace-exited' | 'attach-timeout' | 'sampler-failed';
+export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'target-execd' | 'bpftrace-exited' | 'attach-timeout' | 'sampler-failed';
 
 export interface RunOptions {
   readonly bpftrace: string;
@@ -119,6 +119,8 @@ export function startSampler(options: RunOptions): RunningSampler {
           durationTimer = setTimeout(() => stop('duration'), options.durationSeconds * 1000);
         }
       }
+      // bpftrace ends itself after an exec; the reason is said first.
+      if (event.type === 'exec') stop('target-execd');
       options.onEvent(event);
     });
     lines.on('close', resolve);

@@ -227,7 +227,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
   // The samples are written; a fault that ended sampling early still fails the run.
   const failed = runs.find((r) => r.failure !== null);
   if (failed) {
-    throw new MixprofError('SAMPLER_FAILED', `sampling stopped early: ${failed.failure}`, 'the samples collected until then were written; run again, or pass --unwind fp');
+    throw new MixprofError('SAMPLER_FAILED', `sampling stopped early: ${failed.failure}`, 'the samples collected until then were written; run again');
   }
   return { runs, written: written.path };
 }
@@ -254,6 +254,7 @@ const STOP_TEXT: Record<StopReason, string> = {
   duration: 'duration reached',
   interrupted: 'interrupted',
   'target-exited': 'target exited',
+  'target-execd': "the target exec'd another program",
   'bpftrace-exited': 'bpftrace exited',
   'attach-timeout': 'attach timed out',
   'sampler-failed': 'the sampler failed',

@@ -8,7 +8,7 @@ import { findBpftrace } from '../bpf/bpftrace.js';
 import { startDwarfSampler } from '../bpf/dwarf-runner.js';
 import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonProgram, walkConstants } from '../bpf/program.js';
 import type { BpfEvent } from '../bpf/records.js';
-import { startSampler, type RunningSampler, type StopReason } from '../bpf/runner.js';
+import { startSampler, type RunningSampler, type RunResult, type StopReason } from '../bpf/runner.js';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
 import type { Profile } from '../profile/profile.js';
@@ -172,7 +172,10 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
         const run = await sampler.done;
         if (!run.attached) {
           const message = run.errors.find((line) => /ERROR/.test(line)) ?? run.errors[0] ?? `bpftrace exited with ${run.exitCode ?? run.signal}`;
-          if (run.reason === 'target-exited' || run.reason === 'interrupted') {
+          if (run.reason === 'interrupted') {
+            throw new MixprofError('INTERRUPTED', 'interrupted before sampling started: nothing was collected', 'run again and let it attach (it says "sampling process" when it has)');
+          }
+          if (run.reason === 'target-exited') {
             throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited before sampling started`, 'start the target again and pass its new PID');
           }
           throw new MixprofError('BPFTRACE_FAILED', `bpftrace could not start: ${message.replace(/^ERROR:\s*/, '')}`, 'check that this kernel allows BPF (root, kernel.unprivileged_bpf_disabled, lockdown) and run with MIXPROF_DEBUG=1 for details');
@@ -189,7 +192,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           seconds,
           python: layout !== null,
           noFramePointers: noFramePointers && unwind === 'fp' ? interpreter!.path : null,
-          failure: run.reason === 'sampler-failed' ? (run.errors[0] ?? 'the sampler failed') : null,
+          failure: failureOf(run),
         };
       } finally {
         native.close();
@@ -202,4 +205,14 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     native.close();
     throw error;
   }
+}
+
+/** Why sampling ended before it was asked to, when the profiler itself failed. */
+function failureOf(run: RunResult): string | null {
+  if (run.reason === 'sampler-failed') return run.errors[0] ?? 'the sampler failed';
+  if (run.reason === 'bpftrace-exited') {
+    const how = run.signal ? `killed by ${run.signal}` : `exit status ${run.exitCode}`;
+    return `bpftrace ended unexpectedly (${how})${run.errors[0] ? `: ${run.errors[0]}` : ''}; the samples of its last second are lost`;
+  }
+  return null;
 }

@@ -4,6 +4,7 @@
  * a timeout, and every process started is killed at the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { execa, type Result, type ResultPromise } from 'execa';
 import { MIXPROF } from './paths.js';
@@ -16,8 +17,8 @@ export interface Workload<T> {
 }
 
 /** Starts a command and waits for its line "READY <json>". */
-export async function startWorkload<T>(command: string, args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<Workload<T>> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+export async function startWorkload<T>(command: string, args: string[], timeoutMs = 60_000, env: Record<string, string> = {}, stdin: 'ignore' | 'pipe' = 'ignore'): Promise<Workload<T>> {
+  const child = spawn(command, args, { stdio: [stdin, 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const stop = async (): Promise<void> => {
@@ -87,4 +88,24 @@ export async function startSampling(args: string[], timeoutMs = 60_000): Promise
     });
   });
   return { child, stderr: () => text };
+}
+
+/** Waits until a process has used `seconds` more CPU time (user + system). */
+export async function waitForCpuSeconds(pid: number, seconds: number, timeoutMs: number): Promise<void> {
+  const ticks = async (): Promise<number> => {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  };
+  const start = await ticks();
+  const deadline = Date.now() + timeoutMs;
+  while ((await ticks()) - start < seconds * 100) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not use ${seconds} s of CPU in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** bpftrace processes running now, on the whole machine. */
+export async function bpftraceCount(): Promise<number> {
+  const { stdout } = await execa('pgrep', ['-x', 'bpftrace'], { reject: false });
+  return stdout.trim() === '' ? 0 : stdout.trim().split('\n').length;
 }

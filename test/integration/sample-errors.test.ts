@@ -20,24 +20,6 @@ function oneErrorLine(stderr: string, pattern: RegExp): void {
   assert.match(lines[0]!, pattern);
 }
 
-/** Waits until a process has used `seconds` more CPU time (user + system). */
-async function waitForCpuSeconds(pid: number, seconds: number, timeoutMs: number): Promise<void> {
-  const ticks = async (): Promise<number> => {
-    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  };
-  const start = await ticks();
-  const deadline = Date.now() + timeoutMs;
-  while ((await ticks()) - start < seconds * 100) {
-    if (Date.now() > deadline) throw new Error(`process ${pid} did not use ${seconds} s of CPU in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function bpftraceCount(): Promise<number> {
-  const { stdout } = await execa('pgrep', ['-x', 'bpftrace'], { reject: false });
-  return stdout.trim() === '' ? 0 : stdout.trim().split('\n').length;
-}
 
 describe('bad input', () => {
   let dir: string;
@@ -47,38 +29,38 @@ describe('bad input', () => {
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  test('no such PID', async () => {
+  test('[B01] no such PID', async () => {
     const r = await runMixprof(['sample', '-x', '999999999', '-t', '1']);
     assert.equal(r.exitCode, 1);
     oneErrorLine(r.stderr, /no process with PID 999999999/);
   });
 
-  test('a PID that is not a number', async () => {
+  test('[B02] a PID that is not a number', async () => {
     const r = await runMixprof(['sample', '-x', 'abc']);
     assert.notEqual(r.exitCode, 0);
     oneErrorLine(r.stderr, /--pid must be a whole number/);
   });
 
-  test('a missing -d file', async () => {
+  test('[B03] a missing -d file', async () => {
     const r = await runMixprof(['sample', '-x', String(process.pid), '-d', path.join(dir, 'nope.so')]);
     assert.equal(r.exitCode, 1);
     oneErrorLine(r.stderr, /nope\.so: no such readable file/);
   });
 
-  test('not root', async () => {
+  test('[B04] not root', async () => {
     const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, MIXPROF, 'sample', '-x', String(process.pid), '-t', '1'], { reject: false });
     assert.equal(r.exitCode, 1);
     oneErrorLine(r.stderr, /not permitted to profile: missing CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE \(run mixprof as root/);
   });
 
   // bpftrace runs the frame-pointer sampler; the DWARF one is loaded by the addon.
-  test('bpftrace missing', async () => {
+  test('[B05] bpftrace missing', async () => {
     const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '1', '--unwind', 'fp'], { env: { PATH: dir } });
     assert.equal(r.exitCode, 1);
     oneErrorLine(r.stderr, /bpftrace was not found .*apt-get install bpftrace/);
   });
 
-  test('bpftrace too old', async () => {
+  test('[B06] bpftrace too old', async () => {
     const fake = path.join(dir, 'old', 'bpftrace');
     await execa('mkdir', ['-p', path.dirname(fake)]);
     await writeFile(fake, '#!/bin/sh\necho "bpftrace v0.16.0"\n');
@@ -88,7 +70,7 @@ describe('bad input', () => {
     oneErrorLine(r.stderr, /bpftrace v0\.16\.0 is too old: mixprof needs 0\.17\.0 or newer/);
   });
 
-  test('a Python older than 3.8 is named, and gets a native and kernel profile', async () => {
+  test('[B07] a Python older than 3.8 is named, and gets a native and kernel profile', async () => {
     const python = pyenvPython('3.7.16');
     const w = await startWorkload(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '60']);
     try {
@@ -101,7 +83,7 @@ describe('bad input', () => {
     }
   });
 
-  test('Python 2 is named too', async () => {
+  test('[B08] Python 2 is named too', async () => {
     const python = pyenvPython('2.7.18');
     const child = spawn(python.executable, ['-c', 'import sys\nprint("READY {}")\nsys.stdout.flush()\nwhile True: pass'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
@@ -114,7 +96,7 @@ describe('bad input', () => {
     }
   });
 
-  test('no debug info when DWARF is required: says which package or -d file would give it', async () => {
+  test('[B09] no debug info when DWARF is required: says which package or -d file would give it', async () => {
     const python = await debianPython('debian-3.11');
     const w = await startWorkload(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '60']);
     try {
@@ -130,7 +112,7 @@ describe('bad input', () => {
 describe('targets that are not Python, exit early, or are interrupted', () => {
   before(assertRoot);
 
-  test('a process that is not Python gets a native and kernel profile and a note', async () => {
+  test('[B10] a process that is not Python gets a native and kernel profile and a note', async () => {
     const child = spawn('sh', ['-c', 'echo READY {}; while :; do :; done'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       await new Promise((resolve) => child.stdout!.once('data', resolve));
@@ -144,7 +126,7 @@ describe('targets that are not Python, exit early, or are interrupted', () => {
     }
   });
 
-  test('the target exiting during sampling still writes every sample', async () => {
+  test('[F09] the target exiting during sampling still writes every sample', async () => {
     const python = pyenvPython('3.11.7');
     const w = await startWorkload<{ pid: number }>(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '4']);
     try {
@@ -163,30 +145,7 @@ describe('targets that are not Python, exit early, or are interrupted', () => {
     }
   });
 
-  test('Ctrl-C (SIGINT) writes the result and leaves no bpftrace behind', async () => {
-    const python = pyenvPython('3.11.7');
-    const w = await startWorkload(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '120']);
-    const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-int-'));
-    const before = await bpftraceCount();
-    try {
-      const out = path.join(dir, 'out.folded');
-      const { child } = await startSampling(['sample', '-x', String(w.pid), '-F', '199', '-o', out]);
-      // Interrupt once the target has run a while under the sampler.
-      await waitForCpuSeconds(w.pid, 1.5, 30_000);
-      child.kill('SIGINT');
-      const r = await child;
-      assert.equal(r.exitCode, 0, r.stderr);
-      assert.match(r.stderr, /\(interrupted\)/);
-      const samples = parseFolded(await readFile(out, 'utf8')).reduce((n, s) => n + s.count, 0);
-      assert.ok(samples > 50, `${samples} samples`);
-      assert.equal(await bpftraceCount(), before);
-    } finally {
-      await w.stop();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  test('bpftrace dies with mixprof even when mixprof is killed with SIGKILL', async () => {
+  test('[F10] bpftrace dies with mixprof even when mixprof is killed with SIGKILL', async () => {
     const python = pyenvPython('3.11.7');
     const w = await startWorkload(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '120']);
     try {
@@ -205,7 +164,7 @@ describe('targets that are not Python, exit early, or are interrupted', () => {
     }
   });
 
-  test('the DWARF sampler leaves no BPF program behind when mixprof is killed with SIGKILL', async () => {
+  test('[F11] the DWARF sampler leaves no BPF program behind when mixprof is killed with SIGKILL', async () => {
     const python = pyenvPython('3.11.7');
     const w = await startWorkload(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '120']);
     try {

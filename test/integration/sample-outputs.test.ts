@@ -125,7 +125,7 @@ describe('output formats, paths, several processes', () => {
     assert.deepEqual(parseFolded(back.stdout).sort((a, b) => a.frames.join().localeCompare(b.frames.join())), parseFolded(await readFile(folded, 'utf8')).sort((a, b) => a.frames.join().localeCompare(b.frames.join())));
   });
 
-  test('convert: a file that is not folded stacks, or missing, is one clear error', async () => {
+  test('[B11] convert: a file that is not folded stacks, or missing, is one clear error', async () => {
     const bad = path.join(dir, 'bad.folded');
     await writeFile(bad, 'main;work 3\nthis is not a stack\n');
     for (const [args, pattern] of [

@@ -109,7 +109,7 @@ describe('wall-clock mode: threads that take turns on a CPU', () => {
 });
 
 describe('wall-clock mode: options', () => {
-  test('--mode wall with --unwind fp is one clear error', async () => {
+  test('[B12] --mode wall with --unwind fp is one clear error', async () => {
     assertRoot();
     const r = await runMixprof(['sample', '-x', String(process.pid), '--mode', 'wall', '--unwind', 'fp', '-t', '1']);
     assert.notEqual(r.exitCode, 0);

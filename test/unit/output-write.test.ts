@@ -30,7 +30,7 @@ describe('writing the output file', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'mixprof-write-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('creates the file with the umask, replacing an old one', () => {
+  test('[S02] creates the file with the umask, replacing an old one', () => {
     const file = path.join(dir, 'out.folded');
     writeFileSync(file, 'old old old old\n');
     const old = process.umask(0o027);
@@ -51,7 +51,7 @@ describe('writing the output file', () => {
     assert.equal(statSync(fresh).mode & 0o777, 0o640);
   });
 
-  test('never writes through a symlink; the profile goes to a new file that the error names', () => {
+  test('[S01] never writes through a symlink; the profile goes to a new file that the error names', () => {
     const victim = path.join(dir, 'victim');
     writeFileSync(victim, 'precious\n');
     const link = path.join(dir, 'link.folded');
@@ -71,7 +71,7 @@ describe('writing the output file', () => {
     unlinkSync(fallback);
   });
 
-  test('an unwritable path keeps the samples in a fallback file', () => {
+  test('[F12] an unwritable path keeps the samples in a fallback file', () => {
     const before = readdirSync(tmpdir()).filter((f) => f.startsWith(`mixprof-${process.pid}-`));
     assert.throws(() => writeProfile(path.join(dir, 'no', 'such', 'dir.svg'), '<svg/>', '.svg'), (e: unknown) => isMixprofError(e) && e.code === 'OUTPUT_FAILED');
     const made = readdirSync(tmpdir()).filter((f) => f.startsWith(`mixprof-${process.pid}-`) && !before.includes(f));

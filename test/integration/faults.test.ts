@@ -1,0 +1,205 @@
+/**
+ * Faults, each shown on real processes: the target execs, stops, forks, or
+ * starts and ends threads all the time; the profiler's output cannot be
+ * written, bpftrace is killed, or a signal arrives while attaching or
+ * sampling. Every run ends cleanly, says what happened, keeps what it
+ * collected and leaves no bpftrace or stray file behind. docs/faults.md
+ * lists these tests by their [ID] (test/unit/faults-table.test.ts keeps it
+ * current).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { execa } from 'execa';
+import { parseFolded, pythonNames, type FoldedStack } from '../helpers/folded.js';
+import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
+import { bpftraceCount, runMixprof, startSampling, startWorkload, waitForCpuSeconds, type Workload } from '../helpers/processes.js';
+import { pyenvPython } from '../helpers/pythons.js';
+import { assertRoot } from '../helpers/root.js';
+
+const UNWINDERS = ['fp', 'dwarf'] as const;
+const total = (stacks: FoldedStack[]): number => stacks.reduce((n, s) => n + s.count, 0);
+const leafCount = (stacks: FoldedStack[], leaf: string): number => total(stacks.filter((s) => pythonNames(s.frames).at(-1) === leaf));
+
+/** mixprof's own files in the temporary directory (fallback outputs). */
+async function strayFiles(): Promise<string[]> {
+  return (await readdir(tmpdir())).filter((f) => /^mixprof-\d+-/.test(f));
+}
+
+let python: string;
+let dir: string;
+let strayBefore: string[];
+
+before(async () => {
+  assertRoot();
+  python = pyenvPython('3.11.7').executable;
+  dir = await mkdtemp(path.join(tmpdir(), 'mixprof-faults-'));
+  strayBefore = await strayFiles();
+});
+after(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+  // No fault left a file of mixprof's behind (a fallback output a test expects is removed by it).
+  assert.deepEqual((await strayFiles()).filter((f) => !strayBefore.includes(f)), []);
+  assert.equal(await bpftraceCount(), 0, 'a bpftrace process was left running');
+});
+
+describe('target faults', () => {
+  for (const unwind of UNWINDERS) {
+    test(`[F01] the target execs another program (${unwind}): sampling ends there and keeps what came before`, async () => {
+      const w = await startWorkload(python, [path.join(WORKLOADS, 'execs.py')], 60_000, {}, 'pipe');
+      let replaced: number | null = null;
+      try {
+        const out = path.join(dir, `exec-${unwind}.folded`);
+        const { child } = await startSampling(['sample', '-x', String(w.pid), '--unwind', unwind, '--mark-python', '-o', out]);
+        await waitForCpuSeconds(w.pid, 1, 30_000);
+        // A busy program, so that the sampler meets it at once.
+        w.child.stdin!.write(`${python} ${path.join(WORKLOADS, 'spinners.py')}\n`);
+        replaced = w.pid;
+        const r = await child;
+        assert.equal(r.exitCode, 0, r.stderr);
+        assert.match(r.stderr, /\(the target exec'd another program\)/);
+        const stacks = parseFolded(await readFile(out, 'utf8'));
+        assert.ok(leafCount(stacks, 'spin_before_exec') >= 50, `${leafCount(stacks, 'spin_before_exec')} samples before the exec`);
+        // Nothing of the new program was read as the old one's.
+        assert.ok(stacks.every((s) => !s.frames.some((f) => f.startsWith('spin ('))), 'frames of the program exec\'d into');
+      } finally {
+        await w.stop();
+        if (replaced) await execa('kill', ['-9', String(replaced)], { reject: false });
+      }
+    });
+  }
+
+  test('[F02] the target is stopped (SIGSTOP) and continued during sampling: sampling goes on to the end', async () => {
+    const w = await startWorkload(python, [path.join(WORKLOADS, 'short-lived.py'), '120']);
+    try {
+      const out = path.join(dir, 'stopped.folded');
+      const { child } = await startSampling(['sample', '-x', String(w.pid), '-t', '3', '-o', out]);
+      await waitForCpuSeconds(w.pid, 0.5, 30_000);
+      process.kill(w.pid, 'SIGSTOP');
+      // Stopped for a second of the three: the scenario's length, not a wait for readiness.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      process.kill(w.pid, 'SIGCONT');
+      const r = await child;
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stderr, /\(duration reached\)/);
+      const n = total(parseFolded(await readFile(out, 'utf8')));
+      // About 2 of the 3 seconds on CPU at 99 Hz.
+      assert.ok(n >= 100 && n <= 260, `${n} samples`);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  for (const unwind of UNWINDERS) {
+    test(`[F03] threads start and end hundreds of times a second (${unwind}): every sample is kept, none malformed`, async () => {
+      const w = await startWorkload(python, [path.join(WORKLOADS, 'churn.py')]);
+      try {
+        const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '3', '-F', '199', '--unwind', unwind, '--mark-python']);
+        assert.equal(r.exitCode, 0, r.stderr);
+        assert.doesNotMatch(r.stderr, /malformed|unreadable Python frames/);
+        assert.match(r.stderr, /lost events: 0\b/);
+        const stacks = parseFolded(r.stdout);
+        const threads = Number(/, (\d+) threads?,/.exec(r.stderr)?.[1]);
+        assert.ok(threads >= 100, `${threads} threads sampled`);
+        assert.ok(leafCount(stacks, 'short_task') >= 0.5 * total(stacks), `${leafCount(stacks, 'short_task')}/${total(stacks)} samples in short_task`);
+      } finally {
+        await w.stop();
+      }
+    });
+  }
+
+  test('[F04] the target forks workers: without --subprocesses only the process given is sampled', async () => {
+    const w = await startWorkload<{ parent: number; fork: number; exec: number }>(python, [path.join(WORKLOADS, 'workers.py')]);
+    try {
+      const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1.5', '--mark-python', '-q']);
+      assert.equal(r.exitCode, 0, r.stderr);
+      const names = parseFolded(r.stdout).flatMap((s) => pythonNames(s.frames));
+      assert.ok(!names.includes('fork_worker_spin') && !names.includes('exec_worker_spin'), names.join(', '));
+    } finally {
+      await w.stop();
+      for (const pid of [w.ready.fork, w.ready.exec]) await execa('kill', ['-9', String(pid)], { reject: false });
+    }
+  });
+});
+
+describe('profiler faults', () => {
+  let w: Workload<unknown>;
+  before(async () => {
+    w = await startWorkload(python, [path.join(WORKLOADS, 'short-lived.py'), '600']);
+  });
+  after(async () => {
+    await w?.stop();
+  });
+
+  test('[F05] the output cannot be written (a full disk, /dev/full): one error line, the profile kept in a file it names', async () => {
+    const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1', '-q', '-o', '/dev/full']);
+    assert.equal(r.exitCode, 1);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^mixprof: error: cannot write \/dev\/full: .*no space left on device/i);
+    const fallback = /written to (\S+) instead/.exec(lines[0]!)?.[1];
+    assert.ok(fallback, lines[0]);
+    try {
+      assert.ok(total(parseFolded(await readFile(fallback, 'utf8'))) > 0);
+    } finally {
+      await rm(fallback, { force: true });
+    }
+  });
+
+  test('[F06] bpftrace is killed mid-run: the samples it had printed are written, one error line, non-zero exit', async () => {
+    const out = path.join(dir, 'bpftrace-killed.folded');
+    const { child } = await startSampling(['sample', '-x', String(w.pid), '--unwind', 'fp', '-o', out]);
+    // bpftrace prints its samples every second: let it print at least once.
+    await waitForCpuSeconds(w.pid, 1.5, 30_000);
+    const { stdout } = await execa('pgrep', ['-P', String(child.pid), '-x', 'bpftrace']);
+    process.kill(Number(stdout.trim()), 'SIGKILL');
+    const r = await child;
+    assert.equal(r.exitCode, 1, r.stderr);
+    assert.match(r.stderr, /\(bpftrace exited\)/);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('mixprof: error:'));
+    assert.equal(errors.length, 1, r.stderr);
+    assert.match(errors[0]!, /bpftrace ended unexpectedly \(killed by SIGKILL\)/);
+    assert.ok(total(parseFolded(await readFile(out, 'utf8'))) >= 50);
+  });
+
+  for (const unwind of UNWINDERS) {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      test(`[F07] ${signal} while sampling (${unwind}): the result is written, no bpftrace left`, async () => {
+        const out = path.join(dir, `${signal}-${unwind}.folded`);
+        const { child } = await startSampling(['sample', '-x', String(w.pid), '--unwind', unwind, '-F', '199', '-o', out]);
+        await waitForCpuSeconds(w.pid, 1.2, 30_000);
+        child.kill(signal);
+        const r = await child;
+        assert.equal(r.exitCode, 0, r.stderr);
+        assert.match(r.stderr, /\(interrupted\)/);
+        assert.ok(total(parseFolded(await readFile(out, 'utf8'))) >= 50);
+        assert.equal(await bpftraceCount(), 0);
+      });
+    }
+
+    test(`[F08] Ctrl-C while attaching (${unwind}): it stops cleanly, saying whether anything was collected`, async () => {
+      const out = path.join(dir, `attach-int-${unwind}.folded`);
+      const child = execa(process.execPath, [MIXPROF, 'sample', '-x', String(w.pid), '--unwind', unwind, '-o', out], { reject: false, timeout: 120_000, stdin: 'ignore' });
+      // Its first line comes once the interpreter is found, before the sampler is loaded.
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.once('data', () => resolve());
+        child.once('exit', () => reject(new Error('mixprof exited before attaching')));
+      });
+      child.kill('SIGINT');
+      const r = await child;
+      if (r.exitCode === 130) {
+        const errors = r.stderr.split('\n').filter((l) => l.startsWith('mixprof: error:'));
+        assert.equal(errors.length, 1, r.stderr);
+        assert.match(errors[0]!, /interrupted before sampling started/);
+      } else {
+        // The sampler was already attached: an (almost) empty profile, written.
+        assert.equal(r.exitCode, 0, r.stderr);
+        assert.match(r.stderr, /\(interrupted\)/);
+        await readFile(out, 'utf8');
+      }
+      assert.equal(await bpftraceCount(), 0);
+    });
+  }
+});
