@@ -74,7 +74,13 @@ export interface ProcessSession {
 }
 
 export const MAX_PYTHON_DEPTH = 128;
-const MAX_THREADS_SEARCHED = 512;
+/**
+ * Thread states searched for a sampled thread's (once per thread, then
+ * cached): the interpreter lists them newest first, so a thread started
+ * before thousands of others is far down the list. The verifier accepts
+ * bpftrace's loop up to about 2048; the C sampler's bpf_loop() goes further.
+ */
+const MAX_THREADS_SEARCHED = { fp: 2048, dwarf: 4096 } as const;
 /** Native frames kept by a DWARF unwind. */
 const DWARF_MAX_FRAMES = 1024;
 /**
@@ -119,7 +125,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       pid: target.pid,
       hz: options.hz,
       maxDepth: options.maxDepth,
-      maxThreads: MAX_THREADS_SEARCHED,
+      maxThreads: MAX_THREADS_SEARCHED[unwind],
       userDepth: unwind === 'dwarf' ? DWARF_MAX_FRAMES : noFramePointers ? SHORT_USER_STACK_DEPTH : FULL_USER_STACK_DEPTH,
       gil: options.gil ?? false,
     };

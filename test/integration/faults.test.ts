@@ -124,6 +124,42 @@ describe('target faults', () => {
   });
 });
 
+describe('load', () => {
+  for (const unwind of UNWINDERS) {
+    test(`[L01] 2000 threads, a busy one started before all of them (${unwind}): both busy threads sampled with their Python frames`, async () => {
+      const w = await startWorkload<{ first: number; last: number }>(python, [path.join(WORKLOADS, 'many-threads.py'), '2000'], 120_000);
+      try {
+        const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '2', '--unwind', unwind, '--threads', '--mark-python', '--top', '0']);
+        assert.equal(r.exitCode, 0, r.stderr);
+        // Its thread state is at the far end of the interpreter's list, past 2000 others.
+        const stacks = parseFolded(r.stdout);
+        for (const [name, tid] of [['first', w.ready.first], ['last', w.ready.last]] as const) {
+          const mine = stacks.filter((s) => s.frames[0]!.endsWith(`(${tid})`));
+          assert.ok(total(mine) >= 50, `${name}: ${total(mine)} samples`);
+          assert.ok(leafCount(mine, 'spin') >= 0.95 * total(mine), `${name}: ${leafCount(mine, 'spin')}/${total(mine)} samples in spin`);
+        }
+        assert.match(r.stderr, /with Python frames: (99\.\d|100\.0)%/);
+      } finally {
+        await w.stop();
+      }
+    });
+
+    test(`[L02] 500-frame recursion (${unwind}): the innermost 128 Python frames and a truncation mark`, async () => {
+      const w = await startWorkload<{ depth: number }>(python, [path.join(WORKLOADS, 'deep.py'), '500']);
+      try {
+        const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1.5', '--unwind', unwind, '--mark-python', '--top', '0']);
+        assert.equal(r.exitCode, 0, r.stderr);
+        assert.match(r.stderr, /truncated Python stacks: (9\d|100)\.\d%/);
+        const deepest = parseFolded(r.stdout).filter((s) => s.frames.includes('[truncated python stack]'));
+        assert.ok(total(deepest) >= 50, `${total(deepest)} truncated samples`);
+        for (const s of deepest) assert.equal(pythonNames(s.frames).filter((n) => n === 'deep').length, 128, s.frames.join(';').slice(0, 300));
+      } finally {
+        await w.stop();
+      }
+    });
+  }
+});
+
 describe('profiler faults', () => {
   let w: Workload<unknown>;
   before(async () => {
