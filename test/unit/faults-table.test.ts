@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { REPO } from '../helpers/paths.js';
 
-const ID = /\[([FBSL]\d\d)\]/;
+const ID = /\[([FBSLR]\d\d)\]/;
 
 function testSources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -22,7 +22,7 @@ function testSources(dir: string): string[] {
 test('every fault in docs/faults.md is a test, and every tagged test is in the table', () => {
   const rows = readFileSync(path.join(REPO, 'docs', 'faults.md'), 'utf8')
     .split('\n')
-    .map((line) => /^\| ([FBSL]\d\d) \|/.exec(line)?.[1])
+    .map((line) => /^\| ([FBSLR]\d\d) \|/.exec(line)?.[1])
     .filter((id): id is string => id !== undefined);
   assert.ok(rows.length >= 20, `${rows.length} rows`);
   assert.equal(new Set(rows).size, rows.length, 'an ID appears in two rows');
