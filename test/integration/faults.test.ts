@@ -160,6 +160,28 @@ describe('load', () => {
   }
 });
 
+describe('security', () => {
+  test('[S03] a -d path and a command full of shell syntax are passed as arguments, never run', async () => {
+    const canary = path.join(dir, 'canary');
+    // A file name cannot hold a slash: its canary would land in mixprof's working directory.
+    const nameCanary = path.join(process.cwd(), 'mixprof-s03-canary');
+    const hostile = path.join(dir, `lib z; touch mixprof-s03-canary; $(touch mixprof-s03-canary) \`touch mixprof-s03-canary\` '"\n.so`);
+    await execa('cp', ['/lib/x86_64-linux-gnu/libz.so.1', hostile]);
+    const w = await startWorkload(python, [path.join(WORKLOADS, 'short-lived.py'), '60']);
+    try {
+      const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1', '-q', '-d', hostile, '-o', path.join(dir, 'hostile.folded')]);
+      assert.equal(r.exitCode, 0, r.stderr);
+      const rec = await execa(process.execPath, [MIXPROF, 'record', '-q', '-o', path.join(dir, 'hostile-record.folded'), '--', 'echo', `; touch ${canary}`, `$(touch ${canary})`], { reject: false, timeout: 60_000 });
+      assert.equal(rec.exitCode, 0, rec.stderr);
+      assert.equal(rec.stdout, `; touch ${canary} $(touch ${canary})`);
+      await assert.rejects(readFile(canary), 'a shell ran part of an argument');
+      await assert.rejects(readFile(nameCanary), 'a shell ran part of a file name');
+    } finally {
+      await w.stop();
+    }
+  });
+});
+
 describe('profiler faults', () => {
   let w: Workload<unknown>;
   before(async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadTemplate, renderTemplate, PYTHON_TEMPLATE, NATIVE_TEMPLATE, nativeProgram } from '../../src/bpf/program.js';
 
-test('templates take only integers', () => {
+test('[S04] templates take only integers: nothing user-provided reaches the program text', () => {
   assert.equal(renderTemplate('a {{X}} b {{Y}}', { X: 1, Y: 2n ** 63n }), 'a 1 b 9223372036854775808');
   assert.throws(() => renderTemplate('{{X}}', { X: -1 }), /integer/);
   assert.throws(() => renderTemplate('{{X}}', { X: 1.5 }), /integer/);
