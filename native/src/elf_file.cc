@@ -2,6 +2,8 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,9 +27,48 @@ ElfFile& ElfFile::operator=(ElfFile&& other) noexcept {
   return *this;
 }
 
+namespace {
+
+// "/proc/PID/root/rest" -> the root's length, or 0 for any other path.
+size_t TargetRootLength(const std::string& path) {
+  const std::string proc = "/proc/";
+  if (path.compare(0, proc.size(), proc) != 0) return 0;
+  size_t i = proc.size();
+  size_t digits = i;
+  while (i < path.size() && path[i] >= '0' && path[i] <= '9') i++;
+  if (i == digits) return 0;
+  const std::string root = "/root/";
+  if (path.compare(i, root.size(), root) != 0) return 0;
+  return i + root.size() - 1;
+}
+
+}  // namespace
+
+// A file of another process's root (a container's) is opened inside that
+// root: its symbolic links, absolute ones too, resolve there and cannot lead
+// to the host's files, as they would through a plain open of
+// /proc/PID/root/... (openat2's RESOLVE_IN_ROOT; kernels before 5.6 fall
+// back to a plain open).
+int OpenFileOfTarget(const std::string& path) {
+  size_t root_length = TargetRootLength(path);
+  if (root_length == 0) return open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string root = path.substr(0, root_length);
+  int root_fd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) return -1;
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(syscall(SYS_openat2, root_fd, path.c_str() + root_length, &how, sizeof how));
+  int saved = errno;
+  close(root_fd);
+  if (fd < 0 && saved == ENOSYS) return open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  errno = saved;
+  return fd;
+}
+
 int ElfFile::Open(const std::string& path) {
   Close();
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = OpenFileOfTarget(path);
   if (fd < 0) return errno;
   Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
   if (elf == nullptr || elf_kind(elf) != ELF_K_ELF) {

@@ -37,6 +37,10 @@ class ElfFile {
   Elf* elf_ = nullptr;
 };
 
+// Opens a file read-only; one under /proc/PID/root/ is resolved inside that
+// root (symbolic links cannot lead out of it). A file descriptor, or -1 and errno.
+int OpenFileOfTarget(const std::string& path);
+
 // Lowercase hex of NT_GNU_BUILD_ID, from note sections or PT_NOTE segments.
 std::optional<std::string> ReadBuildId(Elf* elf);
 // File name stored in .gnu_debuglink.

@@ -8,11 +8,13 @@
  * current).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
+import { nativeAddon } from '../../src/native.js';
 import { parseFolded, pythonNames, type FoldedStack } from '../helpers/folded.js';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
 import { bpftraceCount, runMixprof, startSampling, startWorkload, waitForCpuSeconds, type Workload } from '../helpers/processes.js';
@@ -161,6 +163,38 @@ describe('load', () => {
 });
 
 describe('security', () => {
+  test("[S05] a container's files are opened inside its root: an absolute symlink resolves there, never to the host's file", async () => {
+    // A minimal root: sleep, its loader and libc; lib/abs.so points at the root's own libc,
+    // lib/evil.so at a host library the root does not have.
+    const root = path.join(dir, 'croot');
+    await mkdir(path.join(root, 'bin'), { recursive: true });
+    await mkdir(path.join(root, 'lib64'), { recursive: true });
+    await mkdir(path.join(root, 'lib', 'x86_64-linux-gnu'), { recursive: true });
+    await copyFile('/bin/sleep', path.join(root, 'bin', 'sleep'));
+    await copyFile('/lib64/ld-linux-x86-64.so.2', path.join(root, 'lib64', 'ld-linux-x86-64.so.2'));
+    await copyFile('/lib/x86_64-linux-gnu/libc.so.6', path.join(root, 'lib', 'x86_64-linux-gnu', 'libc.so.6'));
+    await symlink('/lib/x86_64-linux-gnu/libc.so.6', path.join(root, 'lib', 'abs.so'));
+    await symlink('/lib/x86_64-linux-gnu/libz.so.1', path.join(root, 'lib', 'evil.so'));
+    const child = spawn('chroot', [root, '/bin/sleep', '1000'], { stdio: 'ignore' });
+    try {
+      const pid = child.pid!;
+      const deadline = Date.now() + 10_000;
+      while ((await readlink(`/proc/${pid}/root`).catch(() => '')) !== root) {
+        assert.ok(Date.now() < deadline, 'the chrooted process did not start');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const addon = nativeAddon();
+      const inRoot = (file: string): string => `/proc/${pid}/root${file}`;
+      assert.equal(addon.elfInfo(inRoot('/lib/abs.so')).buildId, addon.elfInfo('/lib/x86_64-linux-gnu/libc.so.6').buildId);
+      assert.throws(() => addon.elfInfo(inRoot('/lib/evil.so')), /No such file/);
+      // The host's file is there, and a plain open through /proc/PID/root would have reached it.
+      assert.ok(addon.elfInfo('/lib/x86_64-linux-gnu/libz.so.1').buildId);
+      assert.ok((await readFile(inRoot('/lib/evil.so'))).length > 0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   test('[S03] a -d path and a command full of shell syntax are passed as arguments, never run', async () => {
     const canary = path.join(dir, 'canary');
     // A file name cannot hold a slash: its canary would land in mixprof's working directory.

@@ -29,7 +29,7 @@ test('every fault in docs/faults.md is a test, and every tagged test is in the t
 
   const tagged = new Map<string, string>();
   for (const file of testSources(path.join(REPO, 'test'))) {
-    for (const match of readFileSync(file, 'utf8').matchAll(/\btest\(\s*['`]([^'`]*)/g)) {
+    for (const match of readFileSync(file, 'utf8').matchAll(/\btest\(\s*['"`]([^'"`]*)/g)) {
       const id = ID.exec(match[1]!)?.[1];
       if (!id) continue;
       assert.ok(!tagged.has(id) || tagged.get(id) === file, `${id} tags tests in ${tagged.get(id)} and ${file}`);
