@@ -146,6 +146,20 @@ describe('load', () => {
       }
     });
 
+    test(`[L03] a process with 3000 mapped (and deleted) files (${unwind}): sampled as any other`, async () => {
+      const w = await startWorkload<{ maps: number }>(python, [path.join(WORKLOADS, 'many-maps.py'), '3000']);
+      try {
+        assert.ok(w.ready.maps >= 3000, `${w.ready.maps} mappings`);
+        const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1.5', '--unwind', unwind, '--mark-python', '--top', '0']);
+        assert.equal(r.exitCode, 0, r.stderr);
+        assert.match(r.stderr, /with Python frames: (99\.\d|100\.0)%/);
+        const stacks = parseFolded(r.stdout);
+        assert.ok(leafCount(stacks, 'spin_with_maps') >= 0.95 * total(stacks) && total(stacks) >= 100, `${leafCount(stacks, 'spin_with_maps')}/${total(stacks)}`);
+      } finally {
+        await w.stop();
+      }
+    });
+
     test(`[L02] 500-frame recursion (${unwind}): the innermost 128 Python frames and a truncation mark`, async () => {
       const w = await startWorkload<{ depth: number }>(python, [path.join(WORKLOADS, 'deep.py'), '500']);
       try {
