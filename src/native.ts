@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { MixprofError } from './errors.js';
+import { injectedFault } from './fault-injection.js';
 import { packageRoot } from './package-root.js';
 
 export interface ElfSegment {
@@ -186,6 +187,7 @@ export function nativeAddon(): NativeAddon {
   if (loaded) return loaded;
   const file = path.join(packageRoot(), 'native', 'build', 'Release', 'mixprof_native.node');
   try {
+    if (injectedFault('addon-load') !== null) throw new Error('injected fault: addon-load');
     loaded = createRequire(import.meta.url)(file) as NativeAddon;
   } catch (error) {
     throw new MixprofError(

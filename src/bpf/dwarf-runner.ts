@@ -8,6 +8,7 @@
  */
 import { cpus } from 'node:os';
 import { MixprofError } from '../errors.js';
+import { injectedFault } from '../fault-injection.js';
 import { dwarfSamplerObject, type DwarfPoll, type DwarfPythonConfig, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer } from '../native.js';
 import { KernelSymbols } from '../symbolize/kernel.js';
 import type { RawSample } from '../profile/types.js';
@@ -125,9 +126,12 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   };
 
   const errors: string[] = [];
+  const failingPoll = injectedFault('dwarf-poll');
+  let polls = 0;
   // A failing poll ends sampling; what was delivered before stays.
   const pollSafely = (): boolean => {
     try {
+      if (failingPoll !== null && ++polls >= failingPoll) throw new Error('the ring buffer could not be read (injected fault)');
       deliver(sampler.poll());
       return true;
     } catch (error) {

@@ -270,6 +270,26 @@ describe('profiler faults', () => {
     assert.ok(total(parseFolded(await readFile(out, 'utf8'))) >= 50);
   });
 
+  test('[F13] the DWARF sampler fails mid-run: what it had delivered is written, one error line, non-zero exit', async () => {
+    const out = path.join(dir, 'poll-failed.folded');
+    // The 15th poll (about 1.5 s in) fails the way a failing ring-buffer read does.
+    const r = await runMixprof(['sample', '-x', String(w.pid), '--unwind', 'dwarf', '-o', out], { env: { MIXPROF_FAULT: 'dwarf-poll:15' } });
+    assert.equal(r.exitCode, 1, r.stderr);
+    assert.match(r.stderr, /\(the sampler failed\)/);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('mixprof: error:'));
+    assert.equal(errors.length, 1, r.stderr);
+    assert.match(errors[0]!, /sampling stopped early: the ring buffer could not be read/);
+    assert.ok(total(parseFolded(await readFile(out, 'utf8'))) >= 50);
+  });
+
+  test('[F14] the native addon cannot be loaded: one error line saying how to build it', async () => {
+    const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1'], { env: { MIXPROF_FAULT: 'addon-load' } });
+    assert.equal(r.exitCode, 1);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^mixprof: error: the native addon could not be loaded .*npm run setup/);
+  });
+
   for (const unwind of UNWINDERS) {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       test(`[F07] ${signal} while sampling (${unwind}): the result is written, no bpftrace left`, async () => {

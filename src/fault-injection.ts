@@ -1,0 +1,17 @@
+/**
+ * Faults a test can ask for, to walk the paths real faults take where the
+ * real fault cannot be made on demand: MIXPROF_FAULT="name[:N],...".
+ *   addon-load     the native addon fails to load
+ *   dwarf-poll:N   the DWARF sampler's Nth poll fails
+ * Nothing else reads it; unset, it costs one lookup at start.
+ */
+const faults = new Map<string, number>();
+for (const item of (process.env['MIXPROF_FAULT'] ?? '').split(',')) {
+  const [name, count] = item.trim().split(':');
+  if (name) faults.set(name, count === undefined ? 1 : Number(count));
+}
+
+/** The fault's count when it was asked for, else null. */
+export function injectedFault(name: 'addon-load' | 'dwarf-poll'): number | null {
+  return faults.get(name) ?? null;
+}
