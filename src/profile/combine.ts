@@ -2,7 +2,7 @@
  * One profile from the profiles of several processes: equal stacks add up,
  * or, with process roots, each process's stacks sit under a "comm (pid)" frame.
  */
-import { emptyStats, type Profile, type ProfileStats, type StackCount } from './profile.js';
+import { emptyStats, stackKey, type Profile, type ProfileStats, type StackCount } from './profile.js';
 import type { Frame } from './types.js';
 
 export interface ProcessProfile {
@@ -21,7 +21,7 @@ export function combineStacks(processes: readonly ProcessProfile[], processRoots
     const root = processRoots ? processFrame(pid, comm) : null;
     for (const stack of profile.stacks) {
       const frames = root ? [root, ...stack.frames] : stack.frames;
-      const key = frames.map((f) => `${f.kind}:${f.name}`).join('\u0000');
+      const key = stackKey(frames);
       const entry = stacks.get(key);
       if (entry) entry.count += stack.count;
       else stacks.set(key, { frames, count: stack.count });

@@ -54,6 +54,11 @@ export interface ProfileStats extends GilCounts {
   malformedRecords: number;
 }
 
+/** Identity of a merged stack: equal frames, equal key. */
+export function stackKey(frames: readonly Frame[]): string {
+  return frames.map((f) => `${f.kind}:${f.name}`).join('\u0000');
+}
+
 export function emptyStats(): ProfileStats {
   return {
     samples: 0,
@@ -225,7 +230,7 @@ export class ProfileBuilder {
       // roots (--pid-root) go above both when processes are combined.
       const gilRooted = this.options.gilRoots ? [gilFrame(sample.gil), ...stack] : stack;
       const frames = this.options.threadRoots ? [this.threadFrame(sample.tid), ...gilRooted] : gilRooted;
-      const key = frames.map((f) => `${f.kind}:${f.name}`).join('\u0000');
+      const key = stackKey(frames);
       const entry = stacks.get(key);
       if (entry) entry.count += count;
       else stacks.set(key, { frames, count });

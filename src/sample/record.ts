@@ -7,11 +7,9 @@ import { constants } from 'node:os';
 import { execa } from 'execa';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
-import { findInterpreter } from '../target/interpreter.js';
-import { parseMaps } from '../target/maps.js';
-import { processMemory } from '../target/memory.js';
+import { mapsInterpreter } from '../target/interpreter.js';
 import { checkPrivileges } from '../target/privileges.js';
-import { isAlive, openTarget, readMapsText } from '../target/process.js';
+import { isAlive } from '../target/process.js';
 import { profileProcesses, type RunOptions } from './run.js';
 
 export interface RecordOptions extends Omit<RunOptions, 'pids'> {
@@ -85,18 +83,9 @@ export async function record(options: RecordOptions, log: (line: string) => void
 async function waitForInterpreter(pid: number, nativeOnly: boolean): Promise<void> {
   if (nativeOnly) return;
   const addon = nativeAddon();
-  const memory = processMemory(addon, pid);
   const deadline = Date.now() + INTERPRETER_WAIT_MS;
   while (Date.now() < deadline && isAlive(pid)) {
-    const maps = readMapsText(pid);
-    if (maps !== null) {
-      try {
-        // The target is looked at anew each time: an exec changes it.
-        if (findInterpreter(addon, memory, openTarget(pid), parseMaps(maps))) return;
-      } catch {
-        // Gone or mid-exec: look again.
-      }
-    }
+    if (mapsInterpreter(addon, pid)) return;
     await pause(RETRY_MS);
   }
 }

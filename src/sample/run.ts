@@ -15,12 +15,10 @@ import { formatTopTable } from '../output/top-table.js';
 import { writeProfile } from '../output/write.js';
 import { nativeAddon } from '../native.js';
 import { InterpreterStartingError } from '../python/attach.js';
-import { findInterpreter } from '../target/interpreter.js';
-import { parseMaps } from '../target/maps.js';
-import { processMemory } from '../target/memory.js';
+import { mapsInterpreter } from '../target/interpreter.js';
 import { checkPrivileges } from '../target/privileges.js';
 import { DescendantWatcher, readProcessTable } from '../target/descendants.js';
-import { isAlive, openTarget, readMapsText } from '../target/process.js';
+import { isAlive } from '../target/process.js';
 import type { StopReason } from '../bpf/runner.js';
 import { startProcessSession, type ProcessRun, type ProcessSession, type SessionOptions } from './session.js';
 
@@ -70,18 +68,6 @@ async function startWhenReady(pid: number, options: SessionOptions, log: (line: 
       if (!starting || Date.now() > deadline || !isAlive(pid)) throw error;
       await pause(RETRY_MS);
     }
-  }
-}
-
-/** A descendant worth profiling: one that has mapped a CPython interpreter. */
-function runsPython(pid: number): boolean {
-  try {
-    const maps = readMapsText(pid);
-    if (maps === null) return false;
-    const addon = nativeAddon();
-    return findInterpreter(addon, processMemory(addon, pid), openTarget(pid), parseMaps(maps)) !== null;
-  } catch {
-    return false;
   }
 }
 
@@ -177,7 +163,8 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
           return;
         }
         for (const entry of watcher.scan(table)) {
-          if (!runsPython(entry.pid)) continue;
+          // Worth profiling: it has mapped a CPython interpreter.
+          if (!mapsInterpreter(nativeAddon(), entry.pid)) continue;
           pendingStarts++;
           startWhenReady(entry.pid, { ...options, durationSeconds: remaining() }, say, SUBPROCESS_STARTING_WAIT_MS, onAttached)
             .then(track, (error: unknown) => {

@@ -6,11 +6,11 @@
 import path from 'node:path';
 import type { ElfInfo, ElfSymbol, NativeAddon } from '../native.js';
 import type { PythonVersion } from '../python/layout.js';
-import type { MemoryReader } from './memory.js';
+import { processMemory, type MemoryReader } from './memory.js';
 import { loadBias } from './elf-load.js';
-import { isFileMapping, type Mapping } from './maps.js';
+import { isFileMapping, parseMaps, type Mapping } from './maps.js';
 import { readableFile } from './files.js';
-import type { TargetProcess } from './process.js';
+import { openTarget, readMapsText, type TargetProcess } from './process.js';
 
 export interface InterpreterModule {
   /** Path inside the target's mount namespace, as in its maps. */
@@ -122,4 +122,17 @@ export function versionFromFileNames(target: TargetProcess, mappings: readonly M
     if (version) return { path: candidate, version };
   }
   return null;
+}
+
+/**
+ * Whether the process maps a CPython interpreter now (looked at anew each
+ * time: an exec changes it); false for one gone or mid-exec.
+ */
+export function mapsInterpreter(addon: NativeAddon, pid: number): boolean {
+  try {
+    const maps = readMapsText(pid);
+    return maps !== null && findInterpreter(addon, processMemory(addon, pid), openTarget(pid), parseMaps(maps)) !== null;
+  } catch {
+    return false;
+  }
 }
