@@ -84,7 +84,8 @@ describe("frame pointers and DWARF agree on Debian sid's python3.14d", () => {
     const dwarf = runs.get('dwarf')!;
     const fpComplete = complete(fp);
     t.diagnostic(`fp: ${total(fpComplete)}/${total(fp)} samples complete; dwarf: ${total(complete(dwarf))}/${total(dwarf)}; complete fp stacks also in dwarf: ${(100 * covered(fpComplete, dwarf)).toFixed(1)}%`);
-    assert.ok(total(fpComplete) / total(fp) >= 0.25, 'too few complete frame-pointer stacks to compare');
+    // Enough to compare: their share moves with which threads the ticks catch (25-31% over runs).
+    assert.ok(total(fpComplete) >= 100, `too few complete frame-pointer stacks to compare: ${total(fpComplete)}`);
     assert.ok(total(complete(dwarf)) / total(dwarf) >= 0.95);
     assert.ok(covered(fpComplete, dwarf) >= 0.9, [...fpComplete.keys()].filter((k) => !dwarf.has(k)).slice(0, 3).join('\n'));
   });
