@@ -166,8 +166,17 @@ export interface NativeDwarfSampler {
   close(): void;
 }
 
+export interface FileIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  /** False for a directory, FIFO, socket or device, which the readers refuse. */
+  readonly regular: boolean;
+}
+
 export interface NativeAddon {
   elfInfo(path: string): ElfInfo;
+  /** What the ELF readers would open at path (inside the target's root for /proc/PID/root/...), or null. */
+  fileIdentity(path: string): FileIdentity | null;
   lookupSymbols(path: string, names: string[]): Record<string, ElfSymbol>;
   structLayout(debugPath: string, requests: StructLayoutRequest[]): StructLayoutResult[];
   readMemory(pid: number, address: bigint, length: number): Buffer | null;

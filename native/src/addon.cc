@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     return exports;
   }
   exports.Set("elfInfo", Napi::Function::New(env, mixprof::ElfInfo, "elfInfo"));
+  exports.Set("fileIdentity", Napi::Function::New(env, mixprof::FileIdentityOf, "fileIdentity"));
   exports.Set("lookupSymbols",
               Napi::Function::New(env, mixprof::LookupSymbols, "lookupSymbols"));
   exports.Set("structLayout",

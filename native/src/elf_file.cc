@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -48,28 +49,59 @@ size_t TargetRootLength(const std::string& path) {
 // root: its symbolic links, absolute ones too, resolve there and cannot lead
 // to the host's files, as they would through a plain open of
 // /proc/PID/root/... (openat2's RESOLVE_IN_ROOT; kernels before 5.6 fall
-// back to a plain open).
-int OpenFileOfTarget(const std::string& path) {
+// back to a plain open). O_PATH opens nothing: a FIFO or device placed where
+// a library or debug file is expected is seen for what it is without
+// blocking or waking a driver.
+int OpenPathOfTarget(const std::string& path) {
   size_t root_length = TargetRootLength(path);
-  if (root_length == 0) return open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (root_length == 0) return open(path.c_str(), O_PATH | O_CLOEXEC);
   std::string root = path.substr(0, root_length);
   int root_fd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) return -1;
   open_how how{};
-  how.flags = O_RDONLY | O_CLOEXEC;
+  how.flags = O_PATH | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   int fd = static_cast<int>(syscall(SYS_openat2, root_fd, path.c_str() + root_length, &how, sizeof how));
   int saved = errno;
   close(root_fd);
-  if (fd < 0 && saved == ENOSYS) return open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && saved == ENOSYS) return open(path.c_str(), O_PATH | O_CLOEXEC);
   errno = saved;
   return fd;
+}
+
+int OpenFileOfTarget(const std::string& path) {
+  int path_fd = OpenPathOfTarget(path);
+  if (path_fd < 0) return -1;
+  struct stat st;
+  if (fstat(path_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int saved = errno;
+    close(path_fd);
+    errno = S_ISREG(st.st_mode) ? saved : kNotRegularErrno;
+    return -1;
+  }
+  // Reopening through the descriptor's own link reads the very file found.
+  std::string self = "/proc/self/fd/" + std::to_string(path_fd);
+  int fd = open(self.c_str(), O_RDONLY | O_CLOEXEC);
+  int saved = errno;
+  close(path_fd);
+  errno = saved;
+  return fd;
+}
+
+std::optional<FileIdentity> IdentifyFileOfTarget(const std::string& path) {
+  int path_fd = OpenPathOfTarget(path);
+  if (path_fd < 0) return std::nullopt;
+  struct stat st;
+  int rc = fstat(path_fd, &st);
+  close(path_fd);
+  if (rc != 0) return std::nullopt;
+  return FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino), S_ISREG(st.st_mode)};
 }
 
 int ElfFile::Open(const std::string& path) {
   Close();
   int fd = OpenFileOfTarget(path);
-  if (fd < 0) return errno;
+  if (fd < 0) return errno == kNotRegularErrno ? kNotRegular : errno;
   Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
   if (elf == nullptr || elf_kind(elf) != ELF_K_ELF) {
     if (elf != nullptr) elf_end(elf);
@@ -260,6 +292,9 @@ ElfFile OpenOrThrow(Napi::Env env, const std::string& path) {
   if (rc == ElfFile::kNotElf) {
     ThrowCodeError(env, "ENOTELF", "not an ELF file: " + path);
   }
+  if (rc == ElfFile::kNotRegular) {
+    ThrowCodeError(env, "ENOTREG", "not a regular file: " + path);
+  }
   if (rc != 0) ThrowErrno(env, rc, "cannot open " + path);
   return file;
 }
@@ -281,6 +316,17 @@ Napi::Value OptionalString(Napi::Env env,
 }
 
 }  // namespace
+
+Napi::Value FileIdentityOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::optional<FileIdentity> id = IdentifyFileOfTarget(StringArg(info, 0, "path"));
+  if (!id) return env.Null();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("dev", Napi::BigInt::New(env, id->dev));
+  result.Set("ino", Napi::BigInt::New(env, id->ino));
+  result.Set("regular", id->regular);
+  return result;
+}
 
 Napi::Value ElfInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

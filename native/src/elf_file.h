@@ -5,6 +5,8 @@
 #include <libelf.h>
 #include <napi.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -22,8 +24,10 @@ class ElfFile {
   ElfFile& operator=(ElfFile&& other) noexcept;
 
   // Returns 0 on success, an errno value if the file cannot be opened, or
-  // kNotElf if it is not an ELF file.
+  // kNotElf if it is not an ELF file, kNotRegular if it is not a regular
+  // file (a FIFO, a device, a directory).
   static constexpr int kNotElf = -1;
+  static constexpr int kNotRegular = -2;
   int Open(const std::string& path);
   void Close();
 
@@ -37,9 +41,22 @@ class ElfFile {
   Elf* elf_ = nullptr;
 };
 
-// Opens a file read-only; one under /proc/PID/root/ is resolved inside that
-// root (symbolic links cannot lead out of it). A file descriptor, or -1 and errno.
+// errno of OpenFileOfTarget for a path that is not a regular file: one that
+// opening a path never gives otherwise.
+constexpr int kNotRegularErrno = EMEDIUMTYPE;
+
+// Opens a regular file read-only; one under /proc/PID/root/ is resolved
+// inside that root (symbolic links cannot lead out of it). A file
+// descriptor, or -1 and errno (kNotRegularErrno for a FIFO, device or directory).
 int OpenFileOfTarget(const std::string& path);
+
+struct FileIdentity {
+  uint64_t dev;
+  uint64_t ino;
+  bool regular;
+};
+// What OpenFileOfTarget would find at path, without opening it; nullopt if nothing.
+std::optional<FileIdentity> IdentifyFileOfTarget(const std::string& path);
 
 // Lowercase hex of NT_GNU_BUILD_ID, from note sections or PT_NOTE segments.
 std::optional<std::string> ReadBuildId(Elf* elf);
@@ -58,6 +75,8 @@ std::optional<GElf_Off> VaddrToFileOffset(Elf* elf, GElf_Addr vaddr);
 std::string HexBytes(const unsigned char* bytes, size_t len);
 
 Napi::Value ElfInfo(const Napi::CallbackInfo& info);
+// fileIdentity(path): {dev, ino, regular} of what the readers would open, or null.
+Napi::Value FileIdentityOf(const Napi::CallbackInfo& info);
 Napi::Value LookupSymbols(const Napi::CallbackInfo& info);
 
 }  // namespace mixprof

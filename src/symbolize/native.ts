@@ -61,7 +61,7 @@ export class NativeFrames {
   private lastRefresh = 0;
 
   constructor(
-    addon: NativeAddon,
+    private readonly addon: NativeAddon,
     mapsText: string,
     private readonly options: NativeSymbolizerOptions,
   ) {
@@ -70,7 +70,7 @@ export class NativeFrames {
     this.symbolizer = new addon.Symbolizer({
       maps: mapsText,
       root: options.target.root,
-      files: Object.fromEntries(readableFiles(options.target, all)),
+      files: Object.fromEntries(readableFiles(addon, options.target, all)),
       extraFiles: [...options.extraFiles],
     });
   }
@@ -101,7 +101,7 @@ export class NativeFrames {
     const mappings = all.filter(isExecutable);
     if (mappings.length === this.mappings.length && mappings.every((m, i) => m.start === this.mappings[i]!.start && m.path === this.mappings[i]!.path)) return;
     this.mappings = mappings;
-    this.symbolizer.updateMaps(text, Object.fromEntries(readableFiles(this.options.target, all)));
+    this.symbolizer.updateMaps(text, Object.fromEntries(readableFiles(this.addon, this.options.target, all)));
     this.cache.clear();
     this.checked.clear();
   }

@@ -3,7 +3,6 @@
  * same build-id, the build-id tree under the debug directories (the target's
  * own root first), or the .gnu_debuglink name in the usual places.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ElfInfo, NativeAddon } from '../native.js';
 
@@ -25,7 +24,8 @@ export function findDebugFile(addon: NativeAddon, query: DebugFileQuery): string
   const { elf, file, root, pathInTarget } = query;
   if (elf.hasDebugInfo) return file;
   const matches = (candidate: string): boolean => {
-    if (!existsSync(candidate)) return false;
+    // Looked up as the addon opens it: inside the target's root, regular files only.
+    if (!addon.fileIdentity(candidate)?.regular) return false;
     try {
       const info = addon.elfInfo(candidate);
       return info.hasDebugInfo && (elf.buildId === null || info.buildId === elf.buildId);

@@ -65,7 +65,7 @@ export function findInterpreter(
   mappings: readonly Mapping[],
 ): InterpreterModule | null {
   for (const candidate of candidates(target, mappings)) {
-    const file = readableFile(target, mappings.find((m) => m.path === candidate)!);
+    const file = readableFile(addon, target, mappings.find((m) => m.path === candidate)!);
     let elf: ElfInfo;
     let symbols: Record<string, ElfSymbol>;
     try {

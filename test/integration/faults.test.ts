@@ -8,13 +8,15 @@
  * current).
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { nativeAddon } from '../../src/native.js';
+import { findDebugFile } from '../../src/target/debug-files.js';
+import { readableFile } from '../../src/target/files.js';
 import { parseFolded, pythonNames, type FoldedStack } from '../helpers/folded.js';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
 import { bpftraceCount, runMixprof, startSampling, startWorkload, waitForCpuSeconds, type Workload } from '../helpers/processes.js';
@@ -177,36 +179,81 @@ describe('load', () => {
 });
 
 describe('security', () => {
-  test("[S05] a container's files are opened inside its root: an absolute symlink resolves there, never to the host's file", async () => {
+  describe('a container (a chrooted process)', () => {
     // A minimal root: sleep, its loader and libc; lib/abs.so points at the root's own libc,
     // lib/evil.so at a host library the root does not have.
-    const root = path.join(dir, 'croot');
-    await mkdir(path.join(root, 'bin'), { recursive: true });
-    await mkdir(path.join(root, 'lib64'), { recursive: true });
-    await mkdir(path.join(root, 'lib', 'x86_64-linux-gnu'), { recursive: true });
-    await copyFile('/bin/sleep', path.join(root, 'bin', 'sleep'));
-    await copyFile('/lib64/ld-linux-x86-64.so.2', path.join(root, 'lib64', 'ld-linux-x86-64.so.2'));
-    await copyFile('/lib/x86_64-linux-gnu/libc.so.6', path.join(root, 'lib', 'x86_64-linux-gnu', 'libc.so.6'));
-    await symlink('/lib/x86_64-linux-gnu/libc.so.6', path.join(root, 'lib', 'abs.so'));
-    await symlink('/lib/x86_64-linux-gnu/libz.so.1', path.join(root, 'lib', 'evil.so'));
-    const child = spawn('chroot', [root, '/bin/sleep', '1000'], { stdio: 'ignore' });
-    try {
-      const pid = child.pid!;
+    let root: string;
+    let child: ReturnType<typeof spawn>;
+    let pid: number;
+    const inRoot = (file: string): string => `/proc/${pid}/root${file}`;
+    before(async () => {
+      root = path.join(dir, 'croot');
+      await mkdir(path.join(root, 'bin'), { recursive: true });
+      await mkdir(path.join(root, 'lib64'), { recursive: true });
+      await mkdir(path.join(root, 'lib', 'x86_64-linux-gnu'), { recursive: true });
+      await copyFile('/bin/sleep', path.join(root, 'bin', 'sleep'));
+      await copyFile('/lib64/ld-linux-x86-64.so.2', path.join(root, 'lib64', 'ld-linux-x86-64.so.2'));
+      await copyFile('/lib/x86_64-linux-gnu/libc.so.6', path.join(root, 'lib', 'x86_64-linux-gnu', 'libc.so.6'));
+      await symlink('/lib/x86_64-linux-gnu/libc.so.6', path.join(root, 'lib', 'abs.so'));
+      await symlink('/lib/x86_64-linux-gnu/libz.so.1', path.join(root, 'lib', 'evil.so'));
+      child = spawn('chroot', [root, '/bin/sleep', '1000'], { stdio: 'ignore' });
+      pid = child.pid!;
       const deadline = Date.now() + 10_000;
       while ((await readlink(`/proc/${pid}/root`).catch(() => '')) !== root) {
         assert.ok(Date.now() < deadline, 'the chrooted process did not start');
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+    });
+    after(() => {
+      child?.kill('SIGKILL');
+    });
+
+    test("[S05] a container's files are opened inside its root: an absolute symlink resolves there, never to the host's file", async () => {
       const addon = nativeAddon();
-      const inRoot = (file: string): string => `/proc/${pid}/root${file}`;
       assert.equal(addon.elfInfo(inRoot('/lib/abs.so')).buildId, addon.elfInfo('/lib/x86_64-linux-gnu/libc.so.6').buildId);
       assert.throws(() => addon.elfInfo(inRoot('/lib/evil.so')), /No such file/);
       // The host's file is there, and a plain open through /proc/PID/root would have reached it.
       assert.ok(addon.elfInfo('/lib/x86_64-linux-gnu/libz.so.1').buildId);
       assert.ok((await readFile(inRoot('/lib/evil.so'))).length > 0);
-    } finally {
-      child.kill('SIGKILL');
-    }
+    });
+
+    test("[S06] a container's files are looked up inside its root too: a host file behind its symlink is neither its mapped library nor its debug file; a FIFO is refused", async () => {
+      const addon = nativeAddon();
+      // The host's libz seen through the container's link would pass for a mapping of it
+      // (same inode): it is read through map_files instead, which opens what is mapped.
+      const libz = await stat('/lib/x86_64-linux-gnu/libz.so.1');
+      assert.equal((await stat(inRoot('/lib/evil.so'))).ino, libz.ino, 'a plain stat through /proc/PID/root reaches the host file');
+      assert.equal(addon.fileIdentity(inRoot('/lib/evil.so')), null);
+      assert.equal(addon.fileIdentity(inRoot('/lib/abs.so'))?.regular, true);
+      const target = { pid, comm: 'sleep', exe: '/bin/sleep', root: inRoot(''), cwd: '/' };
+      const mapping = (file: string, inode: number) => ({ start: 0x7f0000000000n, end: 0x7f0000001000n, perms: 'r-xp', offset: 0n, inode, path: file });
+      assert.match(readableFile(addon, target, mapping('/lib/evil.so', libz.ino)), new RegExp(`^/proc/${pid}/map_files/`));
+      const libc = await stat(path.join(root, 'lib', 'x86_64-linux-gnu', 'libc.so.6'));
+      assert.equal(readableFile(addon, target, mapping('/lib/abs.so', libc.ino)), inRoot('/lib/abs.so'));
+
+      // A debug file with DWARF that only the host has, and the container's build-id link to it.
+      const hostOnly = path.join(dir, 'host-only');
+      await mkdir(hostOnly, { recursive: true });
+      await writeFile(path.join(hostOnly, 'dbg.c'), 'int host_only_secret(int x) { return x * 3; }\n');
+      const debugFile = path.join(hostOnly, 'libdbg.so');
+      await execa('gcc', ['-g', '-shared', '-fPIC', '-Wl,--build-id', '-o', debugFile, path.join(hostOnly, 'dbg.c')]);
+      const info = addon.elfInfo(debugFile);
+      assert.ok(info.buildId && info.hasDebugInfo);
+      const link = (dirName: string): string => path.join(root, dirName, '.build-id', info.buildId!.slice(0, 2), `${info.buildId!.slice(2)}.debug`);
+      await mkdir(path.dirname(link('dbg-link')), { recursive: true });
+      await symlink(debugFile, link('dbg-link'));
+      await mkdir(path.dirname(link('dbg-copy')), { recursive: true });
+      await copyFile(debugFile, link('dbg-copy'));
+      const query = (debugDir: string) => ({ file: inRoot('/lib/abs.so'), pathInTarget: '/lib/abs.so', elf: { ...info, hasDebugInfo: false, debuglink: null }, root: inRoot(''), extraFiles: [], debugDirs: [debugDir] });
+      assert.equal(findDebugFile(addon, query('/dbg-link')), null);
+      assert.equal(findDebugFile(addon, query('/dbg-copy')), inRoot(link('dbg-copy').slice(root.length)));
+
+      // A FIFO where a library is expected: refused at once, never opened (which would block).
+      await execa('mkfifo', [path.join(root, 'lib', 'fifo.so')]);
+      assert.equal(addon.fileIdentity(inRoot('/lib/fifo.so'))?.regular, false);
+      assert.throws(() => addon.elfInfo(inRoot('/lib/fifo.so')), /not a regular file/);
+      assert.throws(() => addon.lookupSymbols(inRoot('/lib/fifo.so'), ['x']), /not a regular file/);
+    });
   });
 
   test('[S03] a -d path and a command full of shell syntax are passed as arguments, never run', async () => {

@@ -47,6 +47,17 @@ describe('bad input', () => {
     oneErrorLine(r.stderr, /nope\.so: no such readable file/);
   });
 
+  test('[B13] a -d path that is a FIFO or a directory', async () => {
+    const fifo = path.join(dir, 'lib.fifo');
+    await execa('mkfifo', [fifo]);
+    // Nothing ever writes to the FIFO: opening it to read would wait for good.
+    for (const bad of [fifo, dir]) {
+      const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '1', '-d', bad]);
+      assert.equal(r.exitCode, 1);
+      oneErrorLine(r.stderr, new RegExp(`-d ${bad.replace(/[.]/g, '\\.')}: not a regular file`));
+    }
+  });
+
   test('[B04] not root', async () => {
     const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, MIXPROF, 'sample', '-x', String(process.pid), '-t', '1'], { reject: false });
     assert.equal(r.exitCode, 1);

@@ -1,5 +1,5 @@
 /** `mixprof sample`: profile running processes for a while, write their stacks. */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { MixprofError } from '../../errors.js';
 import { chooseFormat } from '../../output/formats.js';
@@ -99,6 +99,8 @@ export function profileOptions(flags: ProfileFlags, output: string | null): Omit
     } catch {
       throw new MixprofError('BAD_OPTION', `-d ${file}: no such readable file`, 'pass the path of a library or debug file');
     }
+    // A FIFO would block the reader that opens it; a directory is a likely slip.
+    if (!statSync(file).isFile()) throw new MixprofError('BAD_OPTION', `-d ${file}: not a regular file`, 'pass the path of a library or debug file');
   }
   const quiet = flags.quiet ?? false;
   return {
