@@ -4,6 +4,7 @@
       "target_name": "mixprof_native",
       "sources": [
         "src/addon.cc",
+        "src/descriptors.cc",
         "src/elf_file.cc",
         "src/dwarf_layout.cc",
         "src/dwarf_sampler.cc",

@@ -177,6 +177,8 @@ export interface NativeAddon {
   elfInfo(path: string): ElfInfo;
   /** What the ELF readers would open at path (inside the target's root for /proc/PID/root/...), or null. */
   fileIdentity(path: string): FileIdentity | null;
+  /** Clears O_NONBLOCK on a descriptor (Node makes stdout's pipe non-blocking). */
+  setBlocking(fd: number): void;
   lookupSymbols(path: string, names: string[]): Record<string, ElfSymbol>;
   structLayout(debugPath: string, requests: StructLayoutRequest[]): StructLayoutResult[];
   readMemory(pid: number, address: bigint, length: number): Buffer | null;

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "descriptors.h"
 #include "dwarf_layout.h"
 #include "dwarf_sampler.h"
 #include "elf_file.h"
@@ -27,6 +28,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, mixprof::ReadMemory, "readMemory"));
   exports.Set("readMemoryBatch", Napi::Function::New(env, mixprof::ReadMemoryBatch,
                                                      "readMemoryBatch"));
+  exports.Set("setBlocking", Napi::Function::New(env, mixprof::SetBlocking, "setBlocking"));
   Napi::Function symbolizer = mixprof::Symbolizer::Define(env);
   exports.Set("Symbolizer", symbolizer);
   auto* data = new mixprof::AddonData();

@@ -6,6 +6,7 @@ import { packageRoot } from '../package-root.js';
 import { convertCommand } from './commands/convert.js';
 import { recordCommand } from './commands/record.js';
 import { sampleCommand } from './commands/sample.js';
+import { stdoutWriteStuck } from '../output/write.js';
 import { reportError } from './handle-error.js';
 
 function version(): string {
@@ -13,12 +14,22 @@ function version(): string {
   return pkg.version;
 }
 
+/**
+ * Help and version text. process.stdout is made only here: making it sets
+ * a stdout pipe non-blocking, and profiles are written to fd 1 directly.
+ */
+function writeHelp(text: string): void {
+  if (process.stdout.listenerCount('error') === 0) {
+    // A reader that stops early (`| head`) is not an error worth a stack trace.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
+  process.stdout.write(text);
+}
+
 export async function main(argv: string[]): Promise<number> {
-  // A reader that stops early (`| head`) is not an error worth a stack trace.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
-  });
   const program = new Command('mixprof')
     .description('Where a running Python process spends its time: Python, native and kernel frames in one stack')
     .version(version())
@@ -30,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   // Subcommands added with addCommand do not inherit these settings.
   for (const command of [program, ...program.commands]) {
     command.exitOverride().configureOutput({
+      writeOut: writeHelp,
       outputError: (text, write) => write(`mixprof: error: ${text.replace(/^error: /, '').trim()} (see \`${command === program ? 'mixprof' : `mixprof ${command.name()}`} --help\`)\n`),
     });
   }
@@ -41,4 +53,16 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) return error.exitCode;
     return reportError(error);
   }
+}
+
+/** Ends the process with main's status. */
+export function exit(code: number): never {
+  if (stdoutWriteStuck()) {
+    // A normal exit would wait for the abandoned write for good. Ended by
+    // SIGINT, as shells report Ctrl-C (130); SIGKILL if SIGINT is ignored.
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+    process.kill(process.pid, 'SIGINT');
+    process.kill(process.pid, 'SIGKILL');
+  }
+  process.exit(code);
 }

@@ -118,19 +118,29 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     for (const s of sessions) s.stop(reason);
   };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  // The first Ctrl-C stops cleanly (also while targets are being attached); a
-  // second one does not wait for the samplers.
+  // While sampling, the first Ctrl-C stops cleanly (also while targets are
+  // being attached) and a second one does not wait for the samplers. While
+  // the profile is written, one says it is being written and the next stops
+  // waiting for stdout's reader (the profile then goes to a file). They stay
+  // handled until the end, so none can cut the output short.
+  let phase: 'sampling' | 'writing' | 'done' = 'sampling';
   let signalled = 0;
+  let signalledWhileWriting = 0;
+  const abandonWrite = new AbortController();
   const onSignal = (): void => {
-    if (signalled++ === 0) stopAll('interrupted');
-    else for (const s of sessions) s.kill();
+    if (phase === 'sampling') {
+      if (signalled++ === 0) stopAll('interrupted');
+      else for (const s of sessions) s.kill();
+    } else if (phase === 'writing') {
+      if (signalledWhileWriting++ === 0) log('mixprof: still writing the profile; interrupt again to stop waiting for the reader and have it written to a file');
+      else abandonWrite.abort();
+    }
   };
   const handleSignals = options.handleSignals !== false;
   if (handleSignals) for (const s of signals) process.on(s, onSignal);
   const removeSignals = (): void => {
     if (handleSignals) for (const s of signals) process.off(s, onSignal);
   };
-
   // The targets given: with one, its error is the run's error.
   const startErrors: unknown[] = [];
   for (const pid of options.pids) {
@@ -201,12 +211,18 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     if (scanner) clearInterval(scanner);
     if (ticker) clearInterval(ticker);
     status?.clear();
-    removeSignals();
   }
 
-  if (runs.length === 0) throw errors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process was sampled', 'check the PIDs and run again');
-  runs.sort((a, b) => a.pid - b.pid);
-  const written = writeRuns(runs, options);
+  let written: { path: string | null; profile: OutputProfile };
+  try {
+    if (runs.length === 0) throw errors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process was sampled', 'check the PIDs and run again');
+    runs.sort((a, b) => a.pid - b.pid);
+    phase = 'writing';
+    written = await writeRuns(runs, options, abandonWrite.signal);
+    phase = 'done';
+  } finally {
+    removeSignals();
+  }
   if (!options.quiet) {
     for (const line of reportLines(runs, options)) log(line);
     if (options.top > 0) for (const line of formatTopTable(written.profile.stacks, options.top, process.stderr.columns || 100)) log(line);
@@ -219,7 +235,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
   return { runs, written: written.path };
 }
 
-function writeRuns(runs: readonly ProcessRun[], options: RunOptions): { path: string | null; profile: OutputProfile } {
+async function writeRuns(runs: readonly ProcessRun[], options: RunOptions, abandon: AbortSignal): Promise<{ path: string | null; profile: OutputProfile }> {
   const started = runs.map((r) => r.startedAt).filter((t): t is number => t !== null);
   const startTime = started.length ? Math.min(...started) : null;
   const endTime = Math.max(...runs.map((r) => (r.startedAt ?? 0) + r.seconds * 1000));
@@ -233,7 +249,7 @@ function writeRuns(runs: readonly ProcessRun[], options: RunOptions): { path: st
     time: options.mode === 'wall' ? 'wall' : 'cpu',
   };
   const data = renderProfile(profile, options.format, { markPython: options.markPython });
-  const { path } = writeProfile(options.output, data, FORMAT_EXTENSION[options.format]);
+  const { path } = await writeProfile(options.output, data, FORMAT_EXTENSION[options.format], { abandon });
   return { path, profile };
 }
 

@@ -8,6 +8,7 @@
  * current).
  */
 import assert from 'node:assert/strict';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -352,15 +353,16 @@ describe('profiler faults', () => {
       });
     }
 
-    test(`[F08] Ctrl-C while attaching (${unwind}): it stops cleanly, saying whether anything was collected`, async () => {
-      const out = path.join(dir, `attach-int-${unwind}.folded`);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    test(`[F08] ${signal} while attaching (${unwind}): it stops cleanly, saying whether anything was collected`, async () => {
+      const out = path.join(dir, `attach-${signal}-${unwind}.folded`);
       const child = execa(process.execPath, [MIXPROF, 'sample', '-x', String(w.pid), '--unwind', unwind, '-o', out], { reject: false, timeout: 120_000, stdin: 'ignore' });
       // Its first line comes once the interpreter is found, before the sampler is loaded.
       await new Promise<void>((resolve, reject) => {
         child.stderr!.once('data', () => resolve());
         child.once('exit', () => reject(new Error('mixprof exited before attaching')));
       });
-      child.kill('SIGINT');
+      child.kill(signal);
       const r = await child;
       if (r.exitCode === 130) {
         const errors = r.stderr.split('\n').filter((l) => l.startsWith('mixprof: error:'));
@@ -374,5 +376,126 @@ describe('profiler faults', () => {
       }
       assert.equal(await bpftraceCount(), 0);
     });
+    }
   }
+
+  describe('writing to a reader that is slow or gone', () => {
+    // A FIFO is a pipe of 64 KiB: the flame graph of a second of a process that
+    // starts hundreds of threads, one root per thread, is several times that.
+    let churn: Workload<unknown>;
+    before(async () => {
+      churn = await startWorkload(python, [path.join(WORKLOADS, 'churn.py')]);
+    });
+    after(async () => {
+      await churn?.stop();
+    });
+
+    /** mixprof writing its SVG to a FIFO that nobody reads yet; `read()` drains it. */
+    async function writingToFifo(name: string): Promise<{ child: ReturnType<typeof spawn>; stderr: () => string; exited: Promise<number | string | null>; read: () => Promise<string> }> {
+      const fifo = path.join(dir, name);
+      await execa('mkfifo', [fifo]);
+      // Open from the start so the writer has a reader; read only by read().
+      const idleReader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const writeEnd = openSync(fifo, constants.O_WRONLY);
+      const child = spawn(process.execPath, [MIXPROF, 'sample', '-x', String(churn.pid), '-t', '1', '--threads', '-f', 'svg'], { stdio: ['ignore', writeEnd, 'pipe'] });
+      closeSync(writeEnd);
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+      // Reads what the FIFO holds and gets until every writer is gone.
+      const read = async (): Promise<string> => {
+        const chunks: Buffer[] = [];
+        const buffer = Buffer.alloc(64 * 1024);
+        const deadline = Date.now() + 60_000;
+        try {
+          for (;;) {
+            let n: number;
+            try {
+              n = readSync(idleReader, buffer);
+            } catch (error) {
+              if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+              assert.ok(Date.now() < deadline, 'the writer never finished');
+              await new Promise((resolve) => setTimeout(resolve, 10));
+              continue;
+            }
+            if (n === 0) return Buffer.concat(chunks).toString();
+            chunks.push(Buffer.from(buffer.subarray(0, n)));
+          }
+        } finally {
+          closeSync(idleReader);
+        }
+      };
+      return { child, stderr: () => stderr, exited, read };
+    }
+
+    /** Until one of the process's threads sleeps in a pipe write (the FIFO is full). */
+    async function blockedOnPipe(pid: number, timeoutMs: number): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+        for (const tid of tasks) {
+          if ((await readFile(`/proc/${pid}/task/${tid}/wchan`, 'utf8').catch(() => '')).trim().endsWith('pipe_write')) return;
+        }
+        assert.ok(Date.now() < deadline, `mixprof never blocked writing its output`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+
+    async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!condition()) {
+        assert.ok(Date.now() < deadline, what);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+
+    test('[F15] a signal while the profile is written to a reader not reading yet: the write completes; a second one has it written to a file', async () => {
+      for (const [first, second] of [['SIGTERM', null], ['SIGINT', 'SIGHUP']] as const) {
+        const run = await writingToFifo(`out-${first}.svg`);
+        await blockedOnPipe(run.child.pid!, 60_000);
+        run.child.kill(first);
+        await until(() => /still writing the profile/.test(run.stderr()), `no note after ${first}: ${run.stderr()}`);
+        if (second === null) {
+          const svg = await run.read();
+          assert.equal(await run.exited, 0, run.stderr());
+          assert.ok(svg.length > 64 * 1024, `only ${svg.length} bytes: the pipe never filled`);
+          assert.match(svg.trimEnd(), /<\/svg>$/);
+          assert.match(svg, /short_task/);
+          continue;
+        }
+        run.child.kill(second);
+        // Its write still waits in the kernel: it ends by SIGINT, which shells report as 130.
+        assert.equal(await run.exited, 'SIGINT', run.stderr());
+        const partial = await run.read();
+        const errors = run.stderr().split('\n').filter((l) => l.startsWith('mixprof: error:'));
+        assert.equal(errors.length, 1, run.stderr());
+        assert.match(errors[0]!, /interrupted while stdout's reader had taken at least \d+ of \d+ bytes of the profile/);
+        const fallback = /the whole profile was written to (\S+)\)/.exec(errors[0]!)?.[1];
+        assert.ok(fallback, errors[0]);
+        const whole = await readFile(fallback, 'utf8');
+        await rm(fallback);
+        assert.match(whole.trimEnd(), /<\/svg>$/);
+        assert.match(whole, /short_task/);
+        assert.ok(partial.length < whole.length && whole.startsWith(partial), `the reader got ${partial.length} bytes of ${whole.length}`);
+      }
+      assert.equal(await bpftraceCount(), 0);
+    });
+
+    test('[F16] the reader exits before taking the whole profile (| head): one error line, the profile kept in a file it names', async () => {
+      const child = execa(process.execPath, [MIXPROF, 'sample', '-x', String(churn.pid), '-t', '1', '--threads', '-f', 'svg', '-q'], { reject: false, timeout: 60_000, buffer: { stdout: false }, stdin: 'ignore' });
+      // Takes the first bytes and goes, as head does.
+      const head = await new Promise<Buffer>((resolve) => child.stdout!.once('data', (chunk: Buffer) => resolve(chunk)));
+      child.stdout!.destroy();
+      const r = await child;
+      assert.equal(r.exitCode, 1, r.stderr);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, /^mixprof: error: stdout was closed after its reader had taken at least \d+ of \d+ bytes of the profile \(the whole profile was written to \S+\)$/);
+      const fallback = /written to (\S+)\)/.exec(lines[0]!)![1]!;
+      const whole = await readFile(fallback, 'utf8');
+      await rm(fallback);
+      assert.ok(whole.startsWith(head.toString()));
+      assert.match(whole.trimEnd(), /<\/svg>$/);
+    });
+  });
 });

@@ -30,12 +30,12 @@ describe('writing the output file', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'mixprof-write-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('[S02] creates the file with the umask, replacing an old one', () => {
+  test('[S02] creates the file with the umask, replacing an old one', async () => {
     const file = path.join(dir, 'out.folded');
     writeFileSync(file, 'old old old old\n');
     const old = process.umask(0o027);
     try {
-      writeProfile(file, 'a;b 1\n', '.folded');
+      await writeProfile(file, 'a;b 1\n', '.folded');
     } finally {
       process.umask(old);
     }
@@ -43,7 +43,7 @@ describe('writing the output file', () => {
     const fresh = path.join(dir, 'fresh.pb.gz');
     const before = process.umask(0o027);
     try {
-      writeProfile(fresh, new Uint8Array([1, 2, 3]), '.pb.gz');
+      await writeProfile(fresh, new Uint8Array([1, 2, 3]), '.pb.gz');
     } finally {
       process.umask(before);
     }
@@ -51,14 +51,14 @@ describe('writing the output file', () => {
     assert.equal(statSync(fresh).mode & 0o777, 0o640);
   });
 
-  test('[S01] never writes through a symlink; the profile goes to a new file that the error names', () => {
+  test('[S01] never writes through a symlink; the profile goes to a new file that the error names', async () => {
     const victim = path.join(dir, 'victim');
     writeFileSync(victim, 'precious\n');
     const link = path.join(dir, 'link.folded');
     symlinkSync(victim, link);
     let fallback = '';
-    assert.throws(
-      () => writeProfile(link, 'a;b 1\n', '.folded'),
+    await assert.rejects(
+      writeProfile(link, 'a;b 1\n', '.folded'),
       (e: unknown) => {
         if (!isMixprofError(e) || e.code !== 'OUTPUT_FAILED' || !/symbolic link/.test(e.message)) return false;
         fallback = /written to (\S+) instead/.exec(e.hint ?? '')?.[1] ?? '';
@@ -71,9 +71,9 @@ describe('writing the output file', () => {
     unlinkSync(fallback);
   });
 
-  test('[F12] an unwritable path keeps the samples in a fallback file', () => {
+  test('[F12] an unwritable path keeps the samples in a fallback file', async () => {
     const before = readdirSync(tmpdir()).filter((f) => f.startsWith(`mixprof-${process.pid}-`));
-    assert.throws(() => writeProfile(path.join(dir, 'no', 'such', 'dir.svg'), '<svg/>', '.svg'), (e: unknown) => isMixprofError(e) && e.code === 'OUTPUT_FAILED');
+    await assert.rejects(writeProfile(path.join(dir, 'no', 'such', 'dir.svg'), '<svg/>', '.svg'), (e: unknown) => isMixprofError(e) && e.code === 'OUTPUT_FAILED');
     const made = readdirSync(tmpdir()).filter((f) => f.startsWith(`mixprof-${process.pid}-`) && !before.includes(f));
     assert.equal(made.length, 1);
     assert.equal(readFileSync(path.join(tmpdir(), made[0]!), 'utf8'), '<svg/>');

@@ -54,7 +54,7 @@ export function convertCommand(): Command {
     .option('--top <N>', 'rows of the top-functions table printed on stderr (0: none)', nonNegativeInteger('--top', 1000), 0)
     .option('-q, --quiet', 'print nothing on stderr but errors')
     .addHelpText('after', EXAMPLES)
-    .action((input: string, flags: ConvertFlags) => {
+    .action(async (input: string, flags: ConvertFlags) => {
       const output = flags.output ?? null;
       const format = chooseFormat(flags.format, output);
       const stacks = readFolded(readInput(input), input === '-' ? 'stdin' : input);
@@ -66,7 +66,7 @@ export function convertCommand(): Command {
         title: flags.title ?? (input === '-' ? 'mixprof' : path.basename(input)),
         time: flags.mode,
       };
-      const { path: written } = writeProfile(output, renderProfile(profile, format, { markPython: flags.markPython ?? false }), FORMAT_EXTENSION[format]);
+      const { path: written } = await writeProfile(output, renderProfile(profile, format, { markPython: flags.markPython ?? false }), FORMAT_EXTENSION[format]);
       if (!flags.quiet) {
         for (const line of formatTopTable(stacks, flags.top, process.stderr.columns || 100)) process.stderr.write(line + '\n');
         if (written) process.stderr.write(`mixprof: wrote ${written} (${format}, ${stacks.reduce((n, s) => n + s.count, 0)} samples)\n`);
