@@ -33,14 +33,28 @@ std::deque<std::string>& LibbpfLog() {
   return log;
 }
 
+// libbpf's warnings, line by line: a verifier log comes as one message of
+// many lines, whose last ones say why the program was refused.
 int KeepLibbpfMessage(enum libbpf_print_level level, const char* format,
                       va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
-  char line[512];
-  int n = std::vsnprintf(line, sizeof line, format, args);
+  va_list copy;
+  va_copy(copy, args);
+  int n = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  if (n <= 0) return n;
+  std::string text(static_cast<size_t>(n) + 1, '\0');
+  std::vsnprintf(text.data(), text.size(), format, args);
+  text.resize(static_cast<size_t>(n));
   auto& log = LibbpfLog();
-  log.emplace_back(line);
-  if (log.size() > 12) log.pop_front();
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) log.emplace_back(text.substr(start, end - start) + "\n");
+    if (log.size() > 12) log.pop_front();
+    start = end + 1;
+  }
   return n;
 }
 

@@ -75,10 +75,13 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     sampler.start();
   } catch (error) {
     const message = (error as Error).message.split('\n');
+    const stale = (error as NodeJS.ErrnoException).code === 'EBPFOBJECT' || /cannot open /.test(message[0]!);
     throw new MixprofError(
       'SAMPLER_FAILED',
       `the DWARF sampler could not start: ${message[0]}`,
-      'check that this kernel allows BPF (root, lockdown) and that `npm run setup` built native/build/Release/dwarf-sampler.bpf.o; or pass --unwind fp',
+      stale
+        ? 'rebuild the addon and its BPF object with `npm run setup`; or pass --unwind fp'
+        : "check that this kernel allows BPF (root, lockdown); MIXPROF_DEBUG=1 shows libbpf's and the verifier's messages; or pass --unwind fp",
       { cause: error },
     );
   }

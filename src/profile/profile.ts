@@ -89,6 +89,9 @@ export interface Profile {
   readonly threads: ReadonlyMap<number, ThreadInfo>;
 }
 
+/** Distinct frame-pointer stacks kept before the first compaction. */
+const COMPACT_MIN = 20_000;
+
 function memo<K, V>(cache: Map<K, V>, key: K, compute: (key: K) => V): V {
   let value = cache.get(key);
   if (value === undefined) {
@@ -113,7 +116,15 @@ export class ProfileBuilder {
   private readonly threads = new Map<number, ThreadInfo>();
   private readonly pending = new Map<bigint, PendingChain>();
   private readonly chains = new Map<bigint, PythonStack>();
-  private readonly raw = new Map<string, { sample: RawSample; count: number }>();
+  /**
+   * Samples counted per distinct stack, and per thread only when threads are
+   * roots: a process that starts thousands of threads would otherwise keep
+   * every stack once per thread.
+   */
+  private raw = new Map<string, { sample: RawSample; count: number }>();
+  private readonly tids = new Set<number>();
+  /** Distinct raw stacks at which the frame-pointer stacks are compacted next. */
+  private compactAt = COMPACT_MIN;
   /** Parsed stack texts. */
   private readonly userStacks = new Map<string, bigint[]>();
   private readonly kernelStacks = new Map<string, string[]>();
@@ -151,7 +162,8 @@ export class ProfileBuilder {
   }
 
   addThread(thread: ThreadInfo): void {
-    this.threads.set(thread.tid, thread);
+    // Names are only shown on thread roots; kept for every thread they would grow with thread churn.
+    if (this.options.threadRoots) this.threads.set(thread.tid, thread);
   }
 
   addChain(hash: bigint, depth: number, truncated: boolean): void {
@@ -185,15 +197,55 @@ export class ProfileBuilder {
 
   addSamples(samples: readonly RawSample[]): void {
     for (const sample of samples) {
-      const key = `${sample.tid}|${sample.chain}|${sample.gil ?? ''}|${sample.user}|${sample.kernel}`;
-      const existing = this.raw.get(key);
-      if (existing) existing.count += sample.count;
-      else this.raw.set(key, { sample, count: sample.count });
+      this.tids.add(sample.tid);
+      this.count(sample, sample.count);
       // New libraries show up as addresses outside the maps snapshot: look at
       // each new user stack now, while the target is alive.
       if (!this.userStacks.has(sample.user)) this.native.noteAddresses(this.userStack(sample.user, sample.userFrames));
       if (sample.kernelFrames && !this.kernelStacks.has(sample.kernel)) this.kernelStacks.set(sample.kernel, [...sample.kernelFrames]);
     }
+    if (this.options.nativeUnwind === 'fp' && this.raw.size >= this.compactAt) this.compact();
+  }
+
+  /** Distinct stacks held until finish(): what the builder's memory follows. */
+  get heldStacks(): number {
+    return this.raw.size;
+  }
+
+  private count(sample: RawSample, count: number): void {
+    const key = `${this.options.threadRoots ? sample.tid : ''}|${sample.chain}|${sample.gil ?? ''}|${sample.user}|${sample.kernel}`;
+    const existing = this.raw.get(key);
+    if (existing) existing.count += count;
+    else this.raw.set(key, { sample, count });
+  }
+
+  /**
+   * A frame-pointer walk through code built without them goes on through
+   * whatever the stack holds: addresses in the thread's own stack, different
+   * for every thread. Those frames are never shown (an unmapped frame ends
+   * the trusted part of a stack), so stacks are cut there, with the target's
+   * current maps, and counts of stacks left equal are added up. Run when the
+   * distinct stacks double, so memory follows the stacks that can be shown.
+   */
+  private compact(): void {
+    this.native.refreshMaps();
+    const raw = this.raw;
+    const userStacks = new Map(this.userStacks);
+    this.raw = new Map();
+    this.userStacks.clear();
+    for (const { sample, count } of raw.values()) {
+      const frames = userStacks.get(sample.user) ?? parseUserStack(sample.user);
+      const mapped = this.native.mappedPrefix(frames);
+      if (mapped.length === frames.length) {
+        this.userStacks.set(sample.user, frames);
+        this.count(sample, count);
+        continue;
+      }
+      const user = `cut:${mapped.map((a) => a.toString(16)).join(',')}`;
+      this.userStacks.set(user, mapped);
+      this.count({ ...sample, user, userFrames: mapped }, count);
+    }
+    this.compactAt = Math.max(COMPACT_MIN, 2 * this.raw.size);
   }
 
   private userStack(text: string, parsed?: readonly bigint[]): bigint[] {
@@ -210,10 +262,8 @@ export class ProfileBuilder {
     // One batch for every distinct address.
     this.native.frames([...new Set([...this.userStacks.values()].flat())]);
     const stacks = new Map<string, StackCount>();
-    const tids = new Set<number>();
     for (const { sample, count } of samples) {
       stats.samples += count;
-      tids.add(sample.tid);
       const python = sample.chain === 0n ? null : (this.chains.get(sample.chain) ?? null);
       if (sample.chain !== 0n && !python) stats.missingChains += count;
       if (python && python.groups.length > 0) stats.withPython += count;
@@ -235,7 +285,7 @@ export class ProfileBuilder {
       if (entry) entry.count += count;
       else stacks.set(key, { frames, count });
     }
-    stats.threads = tids.size;
+    stats.threads = this.tids.size;
     return { stacks: [...stacks.values()], stats, threads: this.threads };
   }
 

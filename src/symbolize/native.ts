@@ -94,6 +94,18 @@ export class NativeFrames {
     }
   }
 
+  /** Takes a maps snapshot now. */
+  refreshMaps(): void {
+    this.lastRefresh = Date.now();
+    this.refresh();
+  }
+
+  /** The addresses up to the first outside every executable mapping known. */
+  mappedPrefix(addresses: readonly bigint[]): bigint[] {
+    const end = addresses.findIndex((a) => !findMapping(this.mappings, a));
+    return end < 0 ? [...addresses] : addresses.slice(0, end);
+  }
+
   private refresh(): void {
     const text = readMapsText(this.options.target.pid);
     if (text === null) return;

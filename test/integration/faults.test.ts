@@ -20,6 +20,7 @@ import { findDebugFile } from '../../src/target/debug-files.js';
 import { readableFile } from '../../src/target/files.js';
 import { parseFolded, pythonNames, type FoldedStack } from '../helpers/folded.js';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
+import { buildFixtureBpf, copyPackage, type PackageCopy } from '../helpers/package-copy.js';
 import { bpftraceCount, runMixprof, startSampling, startWorkload, waitForCpuSeconds, type Workload } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
@@ -336,6 +337,52 @@ describe('profiler faults', () => {
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0]!, /^mixprof: error: the native addon could not be loaded .*npm run setup/);
+  });
+
+  test("[F17] bpftrace refuses to start (more probes than BPFTRACE_MAX_PROBES allows): one error line with bpftrace's reason, no bpftrace left", async () => {
+    const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1', '--unwind', 'fp'], { env: { BPFTRACE_MAX_PROBES: '0' } });
+    assert.equal(r.exitCode, 1);
+    const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('mixprof: ') || l.startsWith('mixprof: error:'));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^mixprof: error: bpftrace could not start: Can't attach to \d+ probes because it exceeds the current limit of 0 probes/);
+    assert.equal(await bpftraceCount(), 0);
+  });
+
+  describe('the DWARF sampler cannot be loaded', () => {
+    let copy: PackageCopy;
+    before(async () => {
+      copy = await copyPackage(path.join(dir, 'stale'));
+    });
+    const dwarfRun = (env: Record<string, string> = {}) =>
+      execa(process.execPath, [copy.mixprof, 'sample', '-x', String(w.pid), '-t', '1', '-q', '--unwind', 'dwarf', '-o', path.join(dir, 'never.folded')], { reject: false, timeout: 60_000, stdin: 'ignore', env });
+    const oneError = (stderr: string): string => {
+      const lines = stderr.trim().split('\n');
+      assert.equal(lines.length, 1, stderr);
+      assert.match(lines[0]!, /^mixprof: error: the DWARF sampler could not start: /);
+      return lines[0]!;
+    };
+
+    test('[F18] its BPF object is stale (another build\'s) or no BPF object at all: one error line saying to rebuild', async () => {
+      await buildFixtureBpf('stale-sampler', copy.bpfObject);
+      const stale = await dwarfRun();
+      assert.equal(stale.exitCode, 1);
+      assert.match(oneError(stale.stderr), /dwarf-sampler\.bpf\.o does not match this addon \(rebuild it\)/);
+      await writeFile(copy.bpfObject, 'not an ELF file\n');
+      const garbage = await dwarfRun();
+      assert.equal(garbage.exitCode, 1);
+      assert.match(oneError(garbage.stderr), /cannot open \S+dwarf-sampler\.bpf\.o/);
+      await assert.rejects(readFile(path.join(dir, 'never.folded')));
+    });
+
+    test("[F19] the kernel refuses the DWARF sampler (its verifier rejects the program): one error line; MIXPROF_DEBUG=1 adds the verifier's reason", async () => {
+      await buildFixtureBpf('refused-sampler', copy.bpfObject);
+      const refused = await dwarfRun();
+      assert.equal(refused.exitCode, 1);
+      assert.match(oneError(refused.stderr), /cannot load the sampler into the kernel: Permission denied .*MIXPROF_DEBUG=1/);
+      const debug = await dwarfRun({ MIXPROF_DEBUG: '1' });
+      assert.equal(debug.exitCode, 1);
+      assert.match(debug.stderr, /invalid mem access 'scalar'/);
+    });
   });
 
   for (const unwind of UNWINDERS) {

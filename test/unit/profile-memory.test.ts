@@ -1,0 +1,93 @@
+/**
+ * What the profile builder keeps while sampling goes on: counts per distinct
+ * stack, not per thread, so that a target starting thousands of threads
+ * (each with its own stack addresses) does not grow mixprof's memory.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ProfileBuilder } from '../../src/profile/profile.js';
+import type { RawSample } from '../../src/profile/types.js';
+import type { NativeFrame, NativeFrames } from '../../src/symbolize/native.js';
+
+/** Code at 0x1000-0x2000, named fn_<address>; every function keeps a frame pointer. */
+const CODE_START = 0x1000n;
+const CODE_END = 0x2000n;
+const inCode = (a: bigint): boolean => a >= CODE_START && a < CODE_END;
+function fakeNative(): NativeFrames & { refreshes: number } {
+  const native = {
+    refreshes: 0,
+    noteAddresses: () => undefined,
+    refreshMaps: () => void native.refreshes++,
+    mappedPrefix: (addresses: readonly bigint[]) => {
+      const end = addresses.findIndex((a) => !inCode(a));
+      return end < 0 ? [...addresses] : addresses.slice(0, end);
+    },
+    frames: (addresses: readonly bigint[]): NativeFrame[] =>
+      addresses.map((address) => ({ address, name: `fn_${address.toString(16)}`, symbol: `fn_${address.toString(16)}`, module: inCode(address) ? '/lib/x.so' : null, role: 'code', framePointer: true, frameReady: true, mapped: inCode(address) })),
+  };
+  return native as unknown as NativeFrames & { refreshes: number };
+}
+
+/** bpftrace's ustack text for addresses, leaf first. */
+const ustack = (addresses: bigint[]): string => addresses.map((a) => `\n\t${a.toString(16)} 0x${a.toString(16)} ([unknown])`).join('') + '\n';
+
+function threadSample(tid: number, garbage: boolean): RawSample {
+  // A frame-pointer walk through code without them: after two real frames, an
+  // address in the thread's own stack, then whatever follows it.
+  const user = garbage ? [0x1100n, 0x1200n, 0x7ffc00000000n + BigInt(tid) * 0x1000n, 0x1300n] : [0x1100n, 0x1200n, 0x1300n];
+  return { tid, chain: 0n, user: ustack(user), kernel: '', count: 3 };
+}
+
+const folded = (stacks: readonly { frames: readonly { name: string }[]; count: number }[]): string[] => stacks.map((s) => `${s.frames.map((f) => f.name).join(';')} ${s.count}`).sort();
+
+describe('the profile builder holds counts per stack', () => {
+  const options = { hidePlumbing: true, maxNativeDepth: 128, nativeUnwind: 'fp' as const, threadRoots: false, gilRoots: false };
+
+  test('50,000 threads each with a stack address in its walk: a few stacks held, the same profile', () => {
+    const native = fakeNative();
+    const builder = new ProfileBuilder(null, native, options);
+    let most = 0;
+    for (let tid = 1; tid <= 50_000; tid++) {
+      builder.addThread({ tid, comm: 'worker' });
+      builder.addSamples([threadSample(tid, tid % 2 === 0)]);
+      most = Math.max(most, builder.heldStacks);
+    }
+    const profile = builder.finish();
+    // Compacted once the distinct stacks reached 20,000, then at twice what was left.
+    assert.ok(most <= 20_000, `held ${most} stacks`);
+    assert.ok(native.refreshes >= 1);
+    assert.ok(builder.heldStacks <= 20_000);
+    // The walk is cut where a shown stack ends anyway: at the unmapped frame.
+    assert.deepEqual(folded(profile.stacks), ['fn_1200;fn_1100 75000', 'fn_1300;fn_1200;fn_1100 75000']);
+    assert.equal(profile.stats.samples, 150_000);
+    assert.equal(profile.stats.threads, 50_000);
+    // Thread names are kept only for thread roots.
+    assert.equal(profile.threads.size, 0);
+  });
+
+  test('with --threads the stacks are per thread, and so is what is held', () => {
+    const builder = new ProfileBuilder(null, fakeNative(), { ...options, threadRoots: true });
+    for (let tid = 1; tid <= 100; tid++) {
+      builder.addThread({ tid, comm: 'worker' });
+      builder.addSamples([threadSample(tid, false), threadSample(tid, false)]);
+    }
+    assert.equal(builder.heldStacks, 100);
+    const profile = builder.finish();
+    assert.equal(profile.stacks.length, 100);
+    assert.ok(profile.stacks.every((s) => s.count === 6 && /^worker \(\d+\)$/.test(s.frames[0]!.name)));
+  });
+
+  test('stacks that are all real are never cut', () => {
+    const native = fakeNative();
+    const builder = new ProfileBuilder(null, native, options);
+    // 25,000 distinct stacks of code addresses: one compaction, nothing merged.
+    for (let i = 0; i < 25_000; i++) {
+      const a = 0x1000n + BigInt(i % 4000);
+      const b = 0x1000n + BigInt(Math.floor(i / 4000));
+      builder.addSamples([{ tid: 1, chain: 0n, user: ustack([a, b]), kernel: '', count: 1 }]);
+    }
+    assert.equal(native.refreshes, 1);
+    assert.equal(builder.heldStacks, 25_000);
+    assert.equal(builder.finish().stacks.length, 25_000);
+  });
+});
