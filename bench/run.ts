@@ -15,6 +15,7 @@ import { measurePostprocessing } from './postprocess.js';
 import { enableBpfStats } from './processes.js';
 import { austin, mixprof, none, perf, type Profiler, type Unwind } from './profilers.js';
 import { measureSlowdown, type SlowdownResult } from './slowdown.js';
+import { measureStore, storeSection } from './store.js';
 
 const RATES = [99, 999, 4999];
 const CHAINS = 'chains (10 threads)';
@@ -75,6 +76,8 @@ async function main(): Promise<void> {
   log('accuracy measured');
   const post = await measurePostprocessing(python, 10, 6);
   log('post-processing measured');
+  const storeBench = await measureStore();
+  log('profile store measured');
 
   const slowdownOf = (name: string, hz: number): SlowdownResult => slowdowns.find((s) => s.profiler === name && s.hz === hz)!;
   const cpuOf = (name: string, hz: number): number => median(slowdownOf(name, hz).windows.map((w) => w.profilerCpu + w.kernelCpu));
@@ -181,6 +184,7 @@ async function main(): Promise<void> {
     `  parsing, naming, symbolization, merging and folded output: ${(post.coldSeconds * 1000).toFixed(0)} ms cold`,
     `  (${(samplesPerMinute / 1e6).toFixed(1)} million samples per minute), ${(post.warmSeconds * 1000).toFixed(0)} ms with warm caches.`,
     '',
+    ...storeSection(storeBench),
   ];
   await writeFile(path.join(REPO, 'bench', 'RESULTS.md'), lines.join('\n'));
   process.stdout.write(lines.join('\n'));

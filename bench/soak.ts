@@ -120,6 +120,13 @@ async function main(): Promise<void> {
   }
 
   const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)}`;
+  const file = path.join(REPO, 'bench', 'SOAK.md');
+  // Runs not repeated this time (--only) keep their rows from the last file.
+  const previous = await readFile(file, 'utf8').catch(() => '');
+  const kept = (table: 1 | 2): string[] => {
+    const section = previous.split('\n## ')[table] ?? '';
+    return section.split('\n').filter((line) => runs.some(([name]) => line.startsWith(`| ${name} |`) && !results.some((r) => r.name === name)));
+  };
   const lines = [
     '# mixprof soak results',
     '',
@@ -129,8 +136,11 @@ async function main(): Promise<void> {
     'bpftrace is read every 5 s; "growth" is the change over the second half of the run. mixprof keeps counts per',
     'distinct stack and a name per thread, so after the first minute its memory should stay flat.',
     '',
+    '## Memory and lost events',
+    '',
     '| run | samples | lost events | threads | mixprof MiB at 1 min / half / end (max) | growth, second half | stack look-ups failed | notes | bpftrace MiB at 1 min / end | CPU of mixprof + bpftrace |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...kept(1),
     ...results.map((r) => {
       const half = at(r.points, seconds / 2, 'mixprof');
       const end = r.points.at(-1)!.mixprof;
@@ -138,14 +148,16 @@ async function main(): Promise<void> {
       return `| ${r.name} | ${r.samples} | ${r.lost} | ${r.threads} | ${mib(at(r.points, 60, 'mixprof'))} / ${mib(half)} / ${mib(end)} (${mib(max)}) | ${((100 * (end - half)) / half).toFixed(1)}% | ${r.stackErrors} | ${r.problems} | ${r.name.endsWith('fp') ? `${mib(at(r.points, 60, 'bpftrace'))} / ${mib(r.points.at(-1)!.bpftrace)}` : 'none'} | ${((100 * r.cpu) / r.seconds).toFixed(1)}% |`;
     }),
     '',
-    'Resident memory over time (MiB, mixprof process; every minute):',
+    '## Resident memory over time',
+    '',
+    'MiB of the mixprof process, every minute:',
     '',
     '| run | ' + Array.from({ length: minutes }, (_, i) => `${i + 1}`).join(' | ') + ' |',
     '| --- | ' + Array.from({ length: minutes }, () => '---').join(' | ') + ' |',
+    ...kept(2),
     ...results.map((r) => `| ${r.name} | ${Array.from({ length: minutes }, (_, i) => mib(at(r.points, (i + 1) * 60 - 5, 'mixprof'))).join(' | ')} |`),
     '',
   ];
-  const file = path.join(REPO, 'bench', 'SOAK.md');
   await writeFile(file, lines.join('\n'));
   log(`written to ${file}`);
 }

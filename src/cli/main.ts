@@ -3,9 +3,11 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../package-root.js';
+import { collectCommand } from './commands/collect.js';
 import { convertCommand } from './commands/convert.js';
 import { recordCommand } from './commands/record.js';
 import { sampleCommand } from './commands/sample.js';
+import { serveCommand } from './commands/serve.js';
 import { stdoutWriteStuck } from '../output/write.js';
 import { reportError } from './handle-error.js';
 
@@ -37,7 +39,9 @@ export async function main(argv: string[]): Promise<number> {
     .enablePositionalOptions()
     .addCommand(sampleCommand())
     .addCommand(recordCommand())
-    .addCommand(convertCommand());
+    .addCommand(convertCommand())
+    .addCommand(collectCommand())
+    .addCommand(serveCommand());
   // Subcommands added with addCommand do not inherit these settings.
   for (const command of [program, ...program.commands]) {
     command.exitOverride().configureOutput({

@@ -90,7 +90,7 @@ export interface Profile {
 }
 
 /** Distinct frame-pointer stacks kept before the first compaction. */
-const COMPACT_MIN = 20_000;
+const COMPACT_MIN = 5_000;
 
 function memo<K, V>(cache: Map<K, V>, key: K, compute: (key: K) => V): V {
   let value = cache.get(key);

@@ -14,6 +14,7 @@ import { nativeAddon } from '../native.js';
 import type { Profile } from '../profile/profile.js';
 import type { OffsetSource } from '../python/attach.js';
 import { requireGil } from '../python/gil.js';
+import { versionString } from '../python/layout.js';
 import { attachTarget } from './attach.js';
 import { chooseUnwind, type UnwindChoice } from './unwind.js';
 import { openTarget, isAlive, readMapsText, threadCount } from '../target/process.js';
@@ -55,6 +56,8 @@ export interface ProcessRun {
   readonly startedAt: number | null;
   readonly seconds: number;
   readonly python: boolean;
+  /** "3.11.7" when the Python frames were read. */
+  readonly pythonVersion: string | null;
   /** The interpreter's path when frame-pointer stacks stop at its eval loop. */
   readonly noFramePointers: string | null;
   /** Set when the sampler failed mid-run: the samples before it are kept. */
@@ -197,6 +200,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           startedAt,
           seconds,
           python: layout !== null,
+          pythonVersion: layout ? versionString(layout.version) : null,
           noFramePointers: noFramePointers && unwind === 'fp' ? interpreter!.path : null,
           failure: failureOf(run),
         };

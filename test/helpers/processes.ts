@@ -109,3 +109,23 @@ export async function bpftraceCount(): Promise<number> {
   const { stdout } = await execa('pgrep', ['-x', 'bpftrace'], { reject: false });
   return stdout.trim() === '' ? 0 : stdout.trim().split('\n').length;
 }
+
+/**
+ * Follows a process's peak resident memory (VmHWM) while it runs; `peak()`
+ * gives the last reading, taken at most 100 ms before it exited.
+ */
+export function watchPeakMemory(pid: number): { peak(): number; stop(): void } {
+  let peak = 0;
+  const read = (): void => {
+    void readFile(`/proc/${pid}/status`, 'utf8').then(
+      (status) => {
+        const kb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+        peak = Math.max(peak, kb * 1024);
+      },
+      () => undefined,
+    );
+  };
+  read();
+  const timer = setInterval(read, 100);
+  return { peak: () => peak, stop: () => clearInterval(timer) };
+}

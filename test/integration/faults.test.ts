@@ -21,7 +21,7 @@ import { readableFile } from '../../src/target/files.js';
 import { parseFolded, pythonNames, type FoldedStack } from '../helpers/folded.js';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
 import { buildFixtureBpf, copyPackage, type PackageCopy } from '../helpers/package-copy.js';
-import { bpftraceCount, runMixprof, startSampling, startWorkload, waitForCpuSeconds, type Workload } from '../helpers/processes.js';
+import { bpftraceCount, watchPeakMemory, runMixprof, startSampling, startWorkload, waitForCpuSeconds, type Workload } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -132,11 +132,16 @@ describe('target faults', () => {
 
 describe('load', () => {
   for (const unwind of UNWINDERS) {
-    test(`[L01] 2000 threads, a busy one started before all of them (${unwind}): both busy threads sampled with their Python frames`, async () => {
+    test(`[L01] 2000 threads, a busy one started before all of them (${unwind}): both busy threads sampled with their Python frames, mixprof's memory bounded`, async () => {
       const w = await startWorkload<{ first: number; last: number }>(python, [path.join(WORKLOADS, 'many-threads.py'), '2000'], 120_000);
       try {
-        const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '2', '--unwind', unwind, '--threads', '--mark-python', '--top', '0']);
+        const run = execa(process.execPath, [MIXPROF, 'sample', '-x', String(w.pid), '-t', '2', '--unwind', unwind, '--threads', '--mark-python', '--top', '0'], { reject: false, timeout: 120_000, stdin: 'ignore' });
+        const memory = watchPeakMemory(run.pid!);
+        const r = await run;
+        memory.stop();
         assert.equal(r.exitCode, 0, r.stderr);
+        // Measured 90-110 MiB (fp) and 150-180 MiB (dwarf) on the test machines.
+        assert.ok(memory.peak() > 0 && memory.peak() <= 400 * 2 ** 20, `peak memory ${(memory.peak() / 2 ** 20).toFixed(0)} MiB`);
         // Its thread state is at the far end of the interpreter's list, past 2000 others.
         const stacks = parseFolded(r.stdout);
         for (const [name, tid] of [['first', w.ready.first], ['last', w.ready.last]] as const) {

@@ -1,0 +1,146 @@
+/** `mixprof collect`: a long-running agent keeping a history of profiles. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Collector } from '../../collect/collector.js';
+import { MixprofError } from '../../errors.js';
+import type { PushTarget } from '../../push/pyroscope.js';
+import { MAX_PYTHON_DEPTH, SAMPLE_MODES, type SampleMode } from '../../sample/session.js';
+import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
+import { ProfileStore } from '../../store/profile-store.js';
+import { parseDuration } from '../../store/time-range.js';
+import { checkPrivileges } from '../../target/privileges.js';
+import { pidList, positiveInteger, positiveSeconds } from '../options.js';
+
+export const DEFAULT_DATA_DIR = '/var/lib/mixprof';
+const MAX_HZ = 10_000;
+
+const EXAMPLES = `
+Examples:
+  sudo mixprof collect -x 1234 --interval 5 --duration 3 --data-dir /var/lib/mixprof
+  sudo mixprof collect --match 'gunicorn|celery'            # 10 s every 60 s, new processes too
+  sudo mixprof collect --match app.py --continuous -F 19     # back-to-back periods at a low rate
+  sudo mixprof collect --match app.py --push http://pyroscope:4040
+  mixprof serve --data-dir /var/lib/mixprof                  # then open http://127.0.0.1:5555
+
+Each period samples every selected process at once and stores one profile
+per process (its name, PID, host and Python version, and its threads) in
+DATA_DIR/profiles.db (SQLite, WAL mode). Profiles older than a day are merged
+into one per hour; those older than --retain are deleted. Ctrl-C ends the
+period under way, stores it, and exits.`;
+
+interface CollectFlags {
+  pid?: number[];
+  match?: string;
+  duration: number;
+  interval?: number;
+  continuous?: boolean;
+  frequency?: number;
+  dataDir: string;
+  retain: number;
+  push?: string;
+  appName?: string;
+  tenant?: string;
+  count?: number;
+  mode: SampleMode;
+  unwind: UnwindChoice;
+  nativeOnly?: boolean;
+  fullPaths?: boolean;
+  quiet?: boolean;
+}
+
+function duration(name: string) {
+  return (value: string): number => {
+    const ms = parseDuration(value);
+    if (ms === null || ms <= 0) throw new InvalidArgumentError(`${name} must be a duration such as 7d, 12h or 90m, not "${value}"`);
+    return ms;
+  };
+}
+
+function pattern(value: string): string {
+  try {
+    new RegExp(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`--match must be a regular expression: ${(error as Error).message}`);
+  }
+  return value;
+}
+
+function pushTarget(flags: CollectFlags): PushTarget | null {
+  if (!flags.push) return null;
+  let url: URL;
+  try {
+    url = new URL(flags.push);
+  } catch {
+    throw new MixprofError('BAD_OPTION', `--push ${flags.push}: not a URL`, 'give the Pyroscope server, e.g. http://pyroscope:4040');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MixprofError('BAD_OPTION', `--push ${flags.push}: not an http(s) URL`, 'give the Pyroscope server, e.g. http://pyroscope:4040');
+  return { url, appName: flags.appName ?? null, tenant: flags.tenant ?? null };
+}
+
+export function collectCommand(): Command {
+  return new Command('collect')
+    .description('keep sampling processes, a few seconds every interval, and store their profiles for `mixprof serve` (and Pyroscope)')
+    .option('-x, --pid <PIDS>', 'processes to collect from: a PID, or PIDs separated by commas (repeatable)', pidList)
+    .option('--match <REGEX>', 'also every process whose command line matches (as pgrep -f), including ones started later', pattern)
+    .option('--duration <SECONDS>', 'seconds sampled each period', positiveSeconds('--duration'), 10)
+    .option('--interval <SECONDS>', 'seconds from the start of one period to the next (default 60)', positiveSeconds('--interval'))
+    .option('--continuous', 'sample all the time: periods of --duration back to back (default rate 19 Hz)')
+    .option('-F, --frequency <HZ>', 'samples per second on each CPU the targets run on (default 99; 19 with --continuous)', positiveInteger('--frequency', MAX_HZ))
+    .option('--data-dir <DIR>', 'where the profile store is kept', DEFAULT_DATA_DIR)
+    .option('--retain <DURATION>', 'delete profiles older than this (e.g. 7d, 12h)', duration('--retain'), 7 * 86_400_000)
+    .option('--push <URL>', "also send each profile to Grafana Pyroscope's ingest API at URL (http://host:4040)")
+    .option('--app-name <NAME>', 'application name for --push (default: the process name)')
+    .option('--tenant <ID>', 'X-Scope-OrgID for --push to a multi-tenant Pyroscope')
+    .option('--count <N>', 'stop after N periods', positiveInteger('--count'))
+    .addOption(new Option('--mode <MODE>', 'cpu or wall (see mixprof sample --help)').choices(SAMPLE_MODES).default('cpu'))
+    .addOption(new Option('--unwind <HOW>', 'native stacks: fp, dwarf or auto (see mixprof sample --help)').choices(UNWIND_CHOICES).default('auto'))
+    .option('--native-only', 'do not walk Python frames')
+    .option('--full-paths', 'name Python source files by their full path')
+    .option('-q, --quiet', 'print nothing on stderr but errors')
+    .addHelpText('after', EXAMPLES)
+    .action(async (flags: CollectFlags) => {
+      if (!flags.pid?.length && !flags.match) throw new MixprofError('BAD_OPTION', 'nothing to collect from', 'pass -x PID or --match PATTERN');
+      const interval = flags.continuous ? flags.duration : (flags.interval ?? 60);
+      if (interval < flags.duration) throw new MixprofError('BAD_OPTION', `--interval ${interval} is shorter than --duration ${flags.duration}`, 'make the interval at least as long as the duration, or use --continuous');
+      const push = pushTarget(flags);
+      checkPrivileges();
+      const log = (line: string): void => void process.stderr.write(line + '\n');
+      const store = ProfileStore.open(flags.dataDir);
+      const hz = flags.frequency ?? (flags.continuous ? 19 : 99);
+      const collector = new Collector({
+        selection: { pids: flags.pid ?? [], match: flags.match ? new RegExp(flags.match) : null },
+        durationSeconds: flags.duration,
+        intervalSeconds: interval,
+        periods: flags.count ?? null,
+        session: {
+          hz,
+          extraFiles: [],
+          hidePlumbing: true,
+          fullPaths: flags.fullPaths ?? false,
+          maxDepth: MAX_PYTHON_DEPTH,
+          nativeOnly: flags.nativeOnly ?? false,
+          unwind: flags.unwind,
+          mode: flags.mode,
+        },
+        store,
+        retainMs: flags.retain,
+        push,
+        log,
+        quiet: flags.quiet ?? false,
+      });
+      // The first signal ends the period under way (it is stored); a second one exits at once.
+      let signalled = false;
+      const onSignal = (): void => {
+        if (signalled) process.exit(130);
+        signalled = true;
+        collector.stop();
+      };
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
+      if (!flags.quiet) log(`mixprof: collecting ${flags.duration} s every ${interval} s at ${hz} Hz into ${store.file}${push ? ` and ${push.url.origin}` : ''}; Ctrl-C to stop`);
+      try {
+        await collector.run();
+      } finally {
+        store.close();
+        for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
+      }
+    });
+}

@@ -1,0 +1,217 @@
+/**
+ * `mixprof serve`: the store's profiles over HTTP, for the web page and for
+ * scripts.
+ *
+ *   GET /api/profile?from=-15minutes&until=now&format=folded   stacks of a range
+ *       (format: folded, svg, speedscope, pprof, cpuprofile, json)
+ *   GET /api/diff?from=..&until=..&base_from=..&base_until=..  two ranges compared
+ *       (format: folded = "stack base comparison", as difffolded.pl writes; json)
+ *   GET /api/timeline?from=..&until=..&steps=200               samples per step
+ *   GET /api/processes, /api/threads                            what the range holds
+ *   GET /profile?pid=N&seconds=S                                sample now, folded
+ *   GET /health
+ * Filters on every query: pid, process (name), host, thread (label),
+ * kinds (python,native,kernel), threads=1 (a root per thread).
+ *
+ * It listens on 127.0.0.1 unless told otherwise, and then only with a token
+ * (Authorization: Bearer TOKEN, or ?token=TOKEN). Requests naming another
+ * host (DNS rebinding) are refused, and so is an on-demand profile asked for
+ * by another site's page.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isMixprofError } from '../errors.js';
+import { renderProfile } from '../output/formats.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../output/output-profile.js';
+import type { StackCount } from '../profile/profile.js';
+import type { FrameKind } from '../profile/types.js';
+import type { ProfileFilter, ProfileStore } from '../store/profile-store.js';
+import { parseRange } from '../store/time-range.js';
+import { diffStacks } from './diff.js';
+import { pageHtml } from './page.js';
+
+export interface ServeOptions {
+  readonly store: ProfileStore;
+  readonly host: string;
+  readonly port: number;
+  /** Required on every request when set. */
+  readonly token: string | null;
+  /** Profiles a process now (GET /profile); folded text. */
+  readonly profileNow: (pid: number, seconds: number) => Promise<string>;
+  readonly log: (line: string) => void;
+}
+
+const KINDS: readonly FrameKind[] = ['python', 'native', 'kernel'];
+const MAX_ON_DEMAND_SECONDS = 60;
+const CONTENT_TYPE: Record<OutputFormat | 'json', string> = {
+  folded: 'text/plain; charset=utf-8',
+  svg: 'image/svg+xml; charset=utf-8',
+  speedscope: 'application/json',
+  pprof: 'application/octet-stream',
+  cpuprofile: 'application/json',
+  json: 'application/json',
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export function startServer(options: ServeOptions): Promise<Server> {
+  const server = createServer((req, res) => {
+    handle(options, req, res).catch((error: unknown) => {
+      const status = error instanceof HttpError ? error.status : 500;
+      const message = error instanceof HttpError || isMixprofError(error) ? error.message : `internal error: ${(error as Error).message}`;
+      if (status === 500) options.log(`mixprof: ${req.method} ${req.url}: ${message}`);
+      if (!res.headersSent) res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(message + '\n');
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+async function handle(options: ServeOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  checkHost(options, req);
+  checkToken(options, req, url);
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} is not supported: only GET`);
+  const q = url.searchParams;
+  switch (url.pathname) {
+    case '/':
+      return send(res, 200, 'text/html; charset=utf-8', pageHtml());
+    case '/health':
+      return send(res, 200, CONTENT_TYPE.json, JSON.stringify({ status: 'ok', store: options.store.file }));
+    case '/api/profile': {
+      const filter = filterOf(q);
+      const format = formatOf(q, 'folded');
+      const result = options.store.query(filter);
+      if (format === 'json') return send(res, 200, CONTENT_TYPE.json, JSON.stringify({ samples: result.samples, profiles: result.profiles, hz: result.hz, stacks: result.stacks }));
+      const body = renderProfile(
+        { stacks: result.stacks, hz: result.hz, startTime: result.startMs, durationSeconds: result.startMs === null ? null : (result.endMs! - result.startMs) / 1000, title: titleOf(q, filter), time: result.mode },
+        format,
+        { markPython: false },
+      );
+      return send(res, 200, CONTENT_TYPE[format], body, format === 'pprof' ? 'profile.pb.gz' : null);
+    }
+    case '/api/diff': {
+      const filter = filterOf(q);
+      const base = parseRange(q.get('base_from') ?? undefined, q.get('base_until') ?? undefined, Date.now());
+      if (typeof base === 'string') throw new HttpError(400, base.replace(/^from=/, 'base_from=').replace(/^until=/, 'base_until='));
+      const diff = diffStacks(options.store.query({ ...filter, ...base }).stacks, options.store.query(filter).stacks);
+      const format = q.get('format') ?? 'folded';
+      if (format === 'json') return send(res, 200, CONTENT_TYPE.json, JSON.stringify(diff));
+      if (format !== 'folded') throw new HttpError(400, `format=${format}: the diff is given as folded or json`);
+      return send(res, 200, CONTENT_TYPE.folded, diff.map((d) => `${d.key} ${d.base} ${d.comparison}\n`).join(''));
+    }
+    case '/api/timeline': {
+      const filter = filterOf(q);
+      const steps = Math.min(2000, Math.max(1, Number(q.get('steps') ?? 200) || 200));
+      return send(res, 200, CONTENT_TYPE.json, JSON.stringify(options.store.timeline(filter, steps)));
+    }
+    case '/api/processes':
+      return send(res, 200, CONTENT_TYPE.json, JSON.stringify(options.store.processes(filterOf(q))));
+    case '/api/threads':
+      return send(res, 200, CONTENT_TYPE.json, JSON.stringify(options.store.threads(filterOf(q))));
+    case '/profile': {
+      // Makes a root process sample another: never for another site's page.
+      if (req.headers['sec-fetch-site'] === 'cross-site') throw new HttpError(403, 'on-demand profiles are not served to other sites');
+      const pid = Number(q.get('pid'));
+      const seconds = Number(q.get('seconds') ?? 10);
+      if (!Number.isSafeInteger(pid) || pid < 1) throw new HttpError(400, `pid=${q.get('pid')}: give the PID of a running process`);
+      if (!(seconds > 0 && seconds <= MAX_ON_DEMAND_SECONDS)) throw new HttpError(400, `seconds=${q.get('seconds')}: give a number of seconds from 0 to ${MAX_ON_DEMAND_SECONDS}`);
+      try {
+        return send(res, 200, CONTENT_TYPE.folded, await options.profileNow(pid, seconds));
+      } catch (error) {
+        if (isMixprofError(error)) throw new HttpError(error.code === 'NO_SUCH_PROCESS' ? 404 : 422, error.message);
+        throw error;
+      }
+    }
+    default:
+      throw new HttpError(404, `${url.pathname}: not found (see /api/profile, /api/timeline, /api/diff, /profile, /health)`);
+  }
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array, attachment: string | null = null): void {
+  const headers: Record<string, string> = {
+    'Content-Type': type,
+    'Cache-Control': 'no-store',
+    // Frame names come from the profiled processes: nothing in a page may run but the page's own script.
+    'Content-Security-Policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'",
+    'X-Content-Type-Options': 'nosniff',
+  };
+  if (attachment) headers['Content-Disposition'] = `attachment; filename="${attachment}"`;
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/** A request must name this server (by a loopback name, or the host it was bound to): DNS rebinding is refused. */
+function checkHost(options: ServeOptions, req: IncomingMessage): void {
+  const header = req.headers.host ?? '';
+  const host = header.startsWith('[') ? header.slice(1, header.indexOf(']')) : header.split(':')[0]!;
+  if (isLoopback(host) || host === options.host || (options.token !== null && !isLoopback(options.host))) return;
+  throw new HttpError(403, `Host ${header} is not this server's name`);
+}
+
+function checkToken(options: ServeOptions, req: IncomingMessage, url: URL): void {
+  if (options.token === null) return;
+  const auth = req.headers.authorization ?? '';
+  const given = auth.startsWith('Bearer ') ? auth.slice(7) : (url.searchParams.get('token') ?? '');
+  const a = Buffer.from(given);
+  const b = Buffer.from(options.token);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HttpError(401, 'a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN');
+}
+
+function filterOf(q: URLSearchParams): ProfileFilter {
+  const range = parseRange(q.get('from') ?? undefined, q.get('until') ?? undefined, Date.now());
+  if (typeof range === 'string') throw new HttpError(400, range);
+  const list = (name: string): string[] =>
+    q
+      .getAll(name)
+      .flatMap((v) => v.split(','))
+      .map((v) => v.trim())
+      .filter((v) => v !== '');
+  const pids = list('pid').map((p) => {
+    if (!/^\d+$/.test(p)) throw new HttpError(400, `pid=${p}: not a PID`);
+    return Number(p);
+  });
+  const kinds = list('kinds').map((k) => {
+    if (!(KINDS as readonly string[]).includes(k)) throw new HttpError(400, `kinds=${k}: use python, native and kernel`);
+    return k as FrameKind;
+  });
+  return {
+    ...range,
+    pids,
+    names: list('process'),
+    hosts: list('host'),
+    threads: q.getAll('thread').filter((t) => t !== ''),
+    kinds,
+    threadRoots: q.get('threads') === '1',
+  };
+}
+
+function formatOf(q: URLSearchParams, fallback: OutputFormat): OutputFormat | 'json' {
+  const format = q.get('format') ?? fallback;
+  if (format === 'json' || (OUTPUT_FORMATS as readonly string[]).includes(format)) return format as OutputFormat | 'json';
+  throw new HttpError(400, `format=${format}: use one of ${[...OUTPUT_FORMATS, 'json'].join(', ')}`);
+}
+
+function titleOf(q: URLSearchParams, filter: ProfileFilter): string {
+  const what = [...(filter.names ?? []), ...(filter.pids ?? []).map((p) => `PID ${p}`)].join(', ') || 'all processes';
+  return `${what}, ${new Date(filter.from).toISOString().slice(0, 19)}Z to ${q.get('until') ?? 'now'}`;
+}
+
+export type { StackCount };

@@ -1,0 +1,462 @@
+/**
+ * The collector's store: timestamped profiles of processes in one SQLite
+ * file (better-sqlite3) in a data directory, in WAL mode so that a reader
+ * (`mixprof serve`) and the writer work at once and a collector killed
+ * mid-write loses only the profile in flight.
+ *
+ * Frames and stacks are stored once and referred to by id; a profile's
+ * counts are one blob of (thread, stack, count) ids (sample-blob.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { MixprofError } from '../errors.js';
+import type { StackCount } from '../profile/profile.js';
+import type { Frame, FrameKind } from '../profile/types.js';
+import { decodeSamples, encodeSamples, type SampleEntry } from './sample-blob.js';
+
+export const STORE_FILE = 'profiles.db';
+const SCHEMA_VERSION = 1;
+
+export interface StoredProcess {
+  readonly host: string;
+  readonly pid: number;
+  /** The process's name (comm). */
+  readonly name: string;
+  readonly cmdline: string;
+  /** "3.11.7", or null for a process without Python. */
+  readonly python: string | null;
+}
+
+export interface StoredStack {
+  /** "name (tid)" of the thread, or null when threads are not told apart. */
+  readonly thread: string | null;
+  /** Root first. */
+  readonly frames: readonly Frame[];
+  readonly count: number;
+}
+
+export interface ProfileRecord {
+  readonly process: StoredProcess;
+  /** Sampling start and end, ms since the epoch. */
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly hz: number;
+  readonly mode: 'cpu' | 'wall';
+  readonly lostEvents: number;
+  readonly stacks: readonly StoredStack[];
+}
+
+export interface ProfileFilter {
+  /** ms since the epoch: profiles that started in [from, until). */
+  readonly from: number;
+  readonly until: number;
+  readonly pids?: readonly number[];
+  /** Process names (comm). */
+  readonly names?: readonly string[];
+  readonly hosts?: readonly string[];
+  /** Thread labels as stored ("name (tid)"). */
+  readonly threads?: readonly string[];
+  /** Frame kinds kept (markers always are); all when absent. */
+  readonly kinds?: readonly FrameKind[];
+  /** Put each thread's label at the root of its stacks. */
+  readonly threadRoots?: boolean;
+}
+
+export interface QueryResult {
+  /** Root first, with counts; a stack left without frames by `kinds` becomes FILTERED_FRAME. */
+  readonly stacks: StackCount[];
+  readonly samples: number;
+  readonly profiles: number;
+  /** The sampling rate (the highest, when profiles differ). */
+  readonly hz: number;
+  readonly mode: 'cpu' | 'wall';
+  /** First start and last end of the profiles read; null when there were none. */
+  readonly startMs: number | null;
+  readonly endMs: number | null;
+}
+
+export interface ProcessSummary extends StoredProcess {
+  readonly profiles: number;
+  readonly samples: number;
+  readonly firstMs: number;
+  readonly lastMs: number;
+}
+
+export interface Timeline {
+  readonly from: number;
+  readonly stepMs: number;
+  /** Samples of profiles starting in each step. */
+  readonly counts: number[];
+}
+
+export const FILTERED_FRAME: Frame = { kind: 'marker', name: '[other frames]' };
+
+interface ProfileRow {
+  id: number;
+  start_ms: number;
+  end_ms: number;
+  hz: number;
+  mode: 'cpu' | 'wall';
+  samples: number;
+  lost: number;
+  process_id: number;
+  data: Buffer;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS processes (
+  id INTEGER PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, name TEXT NOT NULL,
+  cmdline TEXT NOT NULL, python TEXT, UNIQUE (host, pid, name, cmdline, python));
+CREATE TABLE IF NOT EXISTS frames (
+  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, func TEXT, file TEXT, line INTEGER,
+  key TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS stacks (id INTEGER PRIMARY KEY, frames TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS threads (id INTEGER PRIMARY KEY, label TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS profiles (
+  id INTEGER PRIMARY KEY, process_id INTEGER NOT NULL REFERENCES processes (id),
+  start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, hz INTEGER NOT NULL, mode TEXT NOT NULL,
+  samples INTEGER NOT NULL, lost INTEGER NOT NULL,
+  -- 0: as collected; otherwise the span (ms) of the profiles compacted into this one
+  compacted_ms INTEGER NOT NULL DEFAULT 0,
+  data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS profiles_by_start ON profiles (start_ms);
+`;
+
+const frameKey = (f: Frame): string => `${f.kind}\u0000${f.name}\u0000${f.func ?? ''}\u0000${f.file ?? ''}\u0000${f.line ?? ''}`;
+
+export class ProfileStore {
+  private readonly frameIds = new Map<string, number>();
+  /** The same Frame objects recur in a profile's stacks: their ids without building a key. */
+  private readonly frameObjectIds = new WeakMap<Frame, number>();
+  private readonly stackIds = new Map<string, number>();
+  private readonly threadIds = new Map<string, number>();
+  private readonly processIds = new Map<string, number>();
+  /** Frames, stacks and thread labels read so far, by id; read in bulk, then only the new ones. */
+  private readonly frameCache = new Map<number, Frame>();
+  private readonly stackCache = new Map<number, number[]>();
+  private readonly stackFrameCache = new Map<number, readonly Frame[]>();
+  private readonly threadLabels = new Map<number, string>();
+  private loaded = { frame: 0, stack: 0, thread: 0 };
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private constructor(
+    private readonly db: Database.Database,
+    readonly file: string,
+  ) {}
+
+  /** Compiled once: preparing is a good part of a small statement's cost. */
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  /** Opens (creating on first use) the store in `dataDir`. */
+  static open(dataDir: string, options: { readonly?: boolean } = {}): ProfileStore {
+    const file = path.join(dataDir, STORE_FILE);
+    let db: Database.Database;
+    try {
+      if (!options.readonly) mkdirSync(dataDir, { recursive: true, mode: 0o750 });
+      db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    } catch (error) {
+      throw new MixprofError('BAD_OPTION', `cannot open the profile store ${file}: ${(error as Error).message}`, options.readonly ? 'run `mixprof collect --data-dir DIR` first, or pass the --data-dir it uses' : 'pass a writable --data-dir');
+    }
+    if (!options.readonly) {
+      db.pragma('journal_mode = WAL');
+      // A commit survives a crash of mixprof; only a power loss may undo the last ones.
+      db.pragma('synchronous = NORMAL');
+      db.exec(SCHEMA);
+      const version = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema') as { value: string } | undefined;
+      if (!version) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', String(SCHEMA_VERSION));
+      else if (Number(version.value) !== SCHEMA_VERSION) {
+        db.close();
+        throw new MixprofError('BAD_OPTION', `the profile store ${file} has schema ${version.value}; this mixprof reads ${SCHEMA_VERSION}`, 'use another --data-dir, or the mixprof that wrote it');
+      }
+    }
+    db.pragma('busy_timeout = 5000');
+    return new ProfileStore(db, file);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Stores one profile in one transaction; returns its id. */
+  add(record: ProfileRecord): number {
+    const write = this.db.transaction((r: ProfileRecord): number => {
+      const processId = this.processId(r.process);
+      const counts = new Map<string, SampleEntry>();
+      let samples = 0;
+      for (const s of r.stacks) {
+        const thread = s.thread === null ? 0 : this.threadId(s.thread);
+        const stack = this.stackId(s.frames);
+        const key = `${thread}:${stack}`;
+        const entry = counts.get(key);
+        counts.set(key, { thread, stack, count: (entry?.count ?? 0) + s.count });
+        samples += s.count;
+      }
+      const info = this.sql('INSERT INTO profiles (process_id, start_ms, end_ms, hz, mode, samples, lost, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(processId, Math.round(r.startMs), Math.round(r.endMs), r.hz, r.mode, samples, r.lostEvents, encodeSamples([...counts.values()]));
+      return Number(info.lastInsertRowid);
+    });
+    return write(record);
+  }
+
+  /** The stacks of the profiles matching the filter, added up. */
+  query(filter: ProfileFilter): QueryResult {
+    const rows = this.profileRows(filter, true);
+    this.loadNew();
+    const threadsWanted = filter.threads?.length ? new Set(filter.threads) : null;
+    const kinds = filter.kinds?.length ? new Set<FrameKind>([...filter.kinds, 'marker']) : null;
+    const byThread = filter.threadRoots === true;
+    // Keyed by stack id, or thread id * 2^32 + stack id: numbers, not strings, for millions of entries.
+    const counts = new Map<number, number>();
+    let samples = 0;
+    let hz = 0;
+    let mode: 'cpu' | 'wall' = 'cpu';
+    for (const row of rows) {
+      hz = Math.max(hz, row.hz);
+      if (row.mode === 'wall') mode = 'wall';
+      decodeSamples(row.data, (thread, stack, count) => {
+        if (threadsWanted && (thread === 0 || !threadsWanted.has(this.threadLabel(thread)))) return;
+        samples += count;
+        const key = byThread ? thread * 2 ** 32 + stack : stack;
+        counts.set(key, (counts.get(key) ?? 0) + count);
+      });
+    }
+    const stacks: StackCount[] = [];
+    for (const [key, count] of counts) {
+      const stack = byThread ? key % 2 ** 32 : key;
+      const thread = byThread ? Math.floor(key / 2 ** 32) : 0;
+      let frames: readonly Frame[] = this.stackFrames(stack);
+      if (kinds) {
+        frames = frames.filter((f) => kinds.has(f.kind));
+        if (!frames.some((f) => f.kind !== 'marker')) frames = [...frames, FILTERED_FRAME];
+      }
+      if (thread !== 0) frames = [{ kind: 'marker', name: this.threadLabel(thread) }, ...frames];
+      stacks.push({ frames, count });
+    }
+    return {
+      // Stacks that differed only in frames filtered out are one now.
+      stacks: kinds ? mergeEqual(stacks) : stacks,
+      samples,
+      profiles: rows.length,
+      hz: hz || 99,
+      mode,
+      startMs: rows.length ? Math.min(...rows.map((r) => r.start_ms)) : null,
+      endMs: rows.length ? Math.max(...rows.map((r) => r.end_ms)) : null,
+    };
+  }
+
+  /** Samples per step over [from, until), for a timeline. */
+  timeline(filter: ProfileFilter, steps: number): Timeline {
+    const stepMs = Math.max(1000, Math.ceil((filter.until - filter.from) / Math.max(1, steps)));
+    const counts = new Array<number>(Math.ceil((filter.until - filter.from) / stepMs)).fill(0);
+    for (const row of this.profileRows(filter, false)) {
+      const i = Math.floor((row.start_ms - filter.from) / stepMs);
+      if (i >= 0 && i < counts.length) counts[i]! += row.samples;
+    }
+    return { from: filter.from, stepMs, counts };
+  }
+
+  /** The processes with profiles in the range. */
+  processes(filter: ProfileFilter): ProcessSummary[] {
+    const { where, params } = this.where(filter);
+    return this.sql(
+        `SELECT p.host, p.pid, p.name, p.cmdline, p.python, COUNT(*) AS profiles, SUM(f.samples) AS samples, MIN(f.start_ms) AS firstMs, MAX(f.end_ms) AS lastMs
+         FROM profiles f JOIN processes p ON p.id = f.process_id ${where} GROUP BY p.id ORDER BY samples DESC`,
+      )
+      .all(...params) as ProcessSummary[];
+  }
+
+  /** Thread labels seen in the range, with their samples. */
+  threads(filter: ProfileFilter): { label: string; samples: number }[] {
+    const totals = new Map<string, number>();
+    this.loadNew();
+    for (const row of this.profileRows(filter, true)) {
+      decodeSamples(row.data, (thread, _stack, count) => {
+        if (thread === 0) return;
+        const label = this.threadLabel(thread);
+        totals.set(label, (totals.get(label) ?? 0) + count);
+      });
+    }
+    return [...totals].map(([label, samples]) => ({ label, samples })).sort((a, b) => b.samples - a.samples);
+  }
+
+  /** Deletes profiles that ended before `ms`; returns how many. */
+  deleteBefore(ms: number): number {
+    return this.sql('DELETE FROM profiles WHERE end_ms < ?').run(ms).changes;
+  }
+
+  /**
+   * Merges the profiles of each process that started before `before` into
+   * one per `spanMs` (aligned to the epoch), so that old history costs less
+   * to keep and to read. Returns the profiles removed.
+   */
+  compact(before: number, spanMs: number): number {
+    const rows = this.db
+      .prepare('SELECT id, process_id, start_ms, end_ms, hz, mode, samples, lost, data FROM profiles WHERE start_ms < ? AND compacted_ms < ? ORDER BY start_ms')
+      .all(before, spanMs) as ProfileRow[];
+    const groups = new Map<string, ProfileRow[]>();
+    for (const row of rows) {
+      const key = `${row.process_id}:${Math.floor(row.start_ms / spanMs)}:${row.hz}:${row.mode}`;
+      const group = groups.get(key);
+      if (group) group.push(row);
+      else groups.set(key, [row]);
+    }
+    let removed = 0;
+    const merge = this.db.transaction((group: ProfileRow[]) => {
+      const counts = new Map<string, SampleEntry>();
+      for (const row of group) {
+        decodeSamples(row.data, (thread, stack, count) => {
+          const key = `${thread}:${stack}`;
+          counts.set(key, { thread, stack, count: (counts.get(key)?.count ?? 0) + count });
+        });
+      }
+      const first = group[0]!;
+      this.db
+        .prepare('INSERT INTO profiles (process_id, start_ms, end_ms, hz, mode, samples, lost, compacted_ms, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(first.process_id, Math.min(...group.map((r) => r.start_ms)), Math.max(...group.map((r) => r.end_ms)), first.hz, first.mode, group.reduce((n, r) => n + r.samples, 0), group.reduce((n, r) => n + r.lost, 0), spanMs, encodeSamples([...counts.values()]));
+      const remove = this.db.prepare('DELETE FROM profiles WHERE id = ?');
+      for (const row of group) remove.run(row.id);
+      removed += group.length;
+    });
+    for (const group of groups.values()) if (group.length > 1) merge(group);
+    return removed;
+  }
+
+  /** SQLite's own check of the file: "ok" when sound. */
+  integrity(): string {
+    return String(this.db.pragma('integrity_check', { simple: true }));
+  }
+
+  /** Reclaims the space of deleted profiles and of frames and stacks no longer used. */
+  vacuum(): void {
+    this.db.exec('VACUUM');
+  }
+
+  private profileRows(filter: ProfileFilter, withData: boolean): ProfileRow[] {
+    const { where, params } = this.where(filter);
+    return this.sql(`SELECT f.id, f.start_ms, f.end_ms, f.hz, f.mode, f.samples, f.lost, f.process_id${withData ? ', f.data' : ''} FROM profiles f JOIN processes p ON p.id = f.process_id ${where} ORDER BY f.start_ms`)
+      .all(...params) as ProfileRow[];
+  }
+
+  private where(filter: ProfileFilter): { where: string; params: (string | number)[] } {
+    const clauses = ['f.start_ms >= ?', 'f.start_ms < ?'];
+    const params: (string | number)[] = [Math.floor(filter.from), Math.ceil(filter.until)];
+    const oneOf = (column: string, values: readonly (string | number)[] | undefined): void => {
+      if (!values?.length) return;
+      clauses.push(`${column} IN (${values.map(() => '?').join(', ')})`);
+      params.push(...values);
+    };
+    oneOf('p.pid', filter.pids);
+    oneOf('p.name', filter.names);
+    oneOf('p.host', filter.hosts);
+    return { where: `WHERE ${clauses.join(' AND ')}`, params };
+  }
+
+  private processId(p: StoredProcess): number {
+    const key = JSON.stringify([p.host, p.pid, p.name, p.cmdline, p.python]);
+    const known = this.processIds.get(key);
+    if (known !== undefined) return known;
+    this.sql('INSERT OR IGNORE INTO processes (host, pid, name, cmdline, python) VALUES (?, ?, ?, ?, ?)').run(p.host, p.pid, p.name, p.cmdline, p.python);
+    // NULL never equals NULL in UNIQUE, so python is matched with IS.
+    const row = this.sql('SELECT id FROM processes WHERE host = ? AND pid = ? AND name = ? AND cmdline = ? AND python IS ? ORDER BY id LIMIT 1').get(p.host, p.pid, p.name, p.cmdline, p.python) as { id: number };
+    this.processIds.set(key, row.id);
+    return row.id;
+  }
+
+  private frameId(frame: Frame): number {
+    const byObject = this.frameObjectIds.get(frame);
+    if (byObject !== undefined) return byObject;
+    const key = frameKey(frame);
+    const known = this.frameIds.get(key);
+    if (known !== undefined) {
+      this.frameObjectIds.set(frame, known);
+      return known;
+    }
+    this.sql('INSERT OR IGNORE INTO frames (kind, name, func, file, line, key) VALUES (?, ?, ?, ?, ?, ?)').run(frame.kind, frame.name, frame.func ?? null, frame.file ?? null, frame.line ?? null, key);
+    const id = (this.sql('SELECT id FROM frames WHERE key = ?').get(key) as { id: number }).id;
+    this.frameIds.set(key, id);
+    this.frameObjectIds.set(frame, id);
+    return id;
+  }
+
+  private stackId(frames: readonly Frame[]): number {
+    const key = frames.map((f) => this.frameId(f)).join(',');
+    const known = this.stackIds.get(key);
+    if (known !== undefined) return known;
+    this.sql('INSERT OR IGNORE INTO stacks (frames) VALUES (?)').run(key);
+    const id = (this.sql('SELECT id FROM stacks WHERE frames = ?').get(key) as { id: number }).id;
+    this.stackIds.set(key, id);
+    return id;
+  }
+
+  private threadId(label: string): number {
+    const known = this.threadIds.get(label);
+    if (known !== undefined) return known;
+    this.sql('INSERT OR IGNORE INTO threads (label) VALUES (?)').run(label);
+    const id = (this.sql('SELECT id FROM threads WHERE label = ?').get(label) as { id: number }).id;
+    this.threadIds.set(label, id);
+    return id;
+  }
+
+  /** Reads the frames, stacks and thread labels added since the last read: in bulk, a few statements in all. */
+  private loadNew(): void {
+    for (const row of this.sql('SELECT id, kind, name, func, file, line FROM frames WHERE id > ? ORDER BY id').iterate(this.loaded.frame) as IterableIterator<FrameRow>) {
+      this.frameCache.set(row.id, frameOf(row));
+      this.loaded.frame = row.id;
+    }
+    for (const row of this.sql('SELECT id, frames FROM stacks WHERE id > ? ORDER BY id').iterate(this.loaded.stack) as IterableIterator<{ id: number; frames: string }>) {
+      this.stackCache.set(row.id, row.frames === '' ? [] : row.frames.split(',').map(Number));
+      this.loaded.stack = row.id;
+    }
+    for (const row of this.sql('SELECT id, label FROM threads WHERE id > ? ORDER BY id').iterate(this.loaded.thread) as IterableIterator<{ id: number; label: string }>) {
+      this.threadLabels.set(row.id, row.label);
+      this.loaded.thread = row.id;
+    }
+  }
+
+  private threadLabel(id: number): string {
+    return this.threadLabels.get(id) ?? `thread ${id}`;
+  }
+
+  /** A stack's frames, made once: queries over a day meet the same stacks thousands of times. */
+  private stackFrames(id: number): readonly Frame[] {
+    let frames = this.stackFrameCache.get(id);
+    if (!frames) {
+      frames = (this.stackCache.get(id) ?? []).map((f) => this.frameCache.get(f) ?? { kind: 'marker', name: `[frame ${f}]` });
+      this.stackFrameCache.set(id, frames);
+    }
+    return frames;
+  }
+}
+
+interface FrameRow {
+  id: number;
+  kind: FrameKind;
+  name: string;
+  func: string | null;
+  file: string | null;
+  line: number | null;
+}
+
+function frameOf(row: FrameRow): Frame {
+  return { kind: row.kind, name: row.name, ...(row.func !== null ? { func: row.func } : {}), ...(row.file !== null ? { file: row.file } : {}), ...(row.line !== null ? { line: row.line } : {}) };
+}
+
+function mergeEqual(stacks: readonly StackCount[]): StackCount[] {
+  const merged = new Map<string, StackCount>();
+  for (const s of stacks) {
+    const key = s.frames.map(frameKey).join('\n');
+    const entry = merged.get(key);
+    if (entry) entry.count += s.count;
+    else merged.set(key, { frames: s.frames, count: s.count });
+  }
+  return [...merged.values()];
+}
