@@ -101,7 +101,7 @@ async function handle(options: ServeOptions, req: IncomingMessage, res: ServerRe
       const result = options.store.query(filter);
       if (format === 'json') return send(res, 200, CONTENT_TYPE.json, JSON.stringify({ samples: result.samples, profiles: result.profiles, hz: result.hz, stacks: result.stacks }));
       const body = renderProfile(
-        { stacks: result.stacks, hz: result.hz, startTime: result.startMs, durationSeconds: result.startMs === null ? null : (result.endMs! - result.startMs) / 1000, title: titleOf(q, filter), time: result.mode },
+        { stacks: result.stacks, hz: result.hz, startTime: result.startMs, durationSeconds: result.startMs === null ? null : (result.endMs! - result.startMs) / 1000, title: titleOf(filter), time: result.mode },
         format,
         { markPython: false },
       );
@@ -209,9 +209,10 @@ function formatOf(q: URLSearchParams, fallback: OutputFormat): OutputFormat | 'j
   throw new HttpError(400, `format=${format}: use one of ${[...OUTPUT_FORMATS, 'json'].join(', ')}`);
 }
 
-function titleOf(q: URLSearchParams, filter: ProfileFilter): string {
+function titleOf(filter: ProfileFilter): string {
   const what = [...(filter.names ?? []), ...(filter.pids ?? []).map((p) => `PID ${p}`)].join(', ') || 'all processes';
-  return `${what}, ${new Date(filter.from).toISOString().slice(0, 19)}Z to ${q.get('until') ?? 'now'}`;
+  const time = (ms: number): string => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+  return `${what}, ${time(filter.from)} to ${time(filter.until)} UTC`;
 }
 
 export type { StackCount };
