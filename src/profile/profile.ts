@@ -11,7 +11,7 @@ import type { FrameLayout } from '../python/layout.js';
 import type { NativeFrames } from '../symbolize/native.js';
 import { shortenPath } from '../python/short-paths.js';
 import { countGil, gilFrame, type GilCounts } from './gil.js';
-import { mergeStacks } from './merge.js';
+import { mergeStacks, trustedNativeFrames } from './merge.js';
 import type { NativeUnwind } from './merge.js';
 import type { Frame, RawPythonChain, RawPythonFrame, RawSample, ThreadInfo } from './types.js';
 
@@ -91,6 +91,8 @@ export interface Profile {
 
 /** Distinct frame-pointer stacks kept before the first compaction. */
 const COMPACT_MIN = 5_000;
+/** Where a compacted stack was cut: an address in no mapping, so never trusted. */
+const CUT_MARK = 0n;
 
 function memo<K, V>(cache: Map<K, V>, key: K, compute: (key: K) => V): V {
   let value = cache.get(key);
@@ -221,11 +223,14 @@ export class ProfileBuilder {
 
   /**
    * A frame-pointer walk through code built without them goes on through
-   * whatever the stack holds: addresses in the thread's own stack, different
-   * for every thread. Those frames are never shown (an unmapped frame ends
-   * the trusted part of a stack), so stacks are cut there, with the target's
-   * current maps, and counts of stacks left equal are added up. Run when the
-   * distinct stacks double, so memory follows the stacks that can be shown.
+   * whatever the stack holds: addresses in the thread's own stack and stale
+   * return addresses, different for every thread. Only the trusted part of
+   * a stack is ever shown (up to the first frame whose caller cannot be
+   * trusted, see trustedNativeFrames), so stacks are cut after it, with the
+   * target's current maps, and counts of stacks left equal are added up.
+   * The cut is marked by an address no mapping holds (0), so that the merge
+   * still sees a stack that went on (not a complete one). Run when the
+   * distinct stacks double: memory follows the stacks that can be shown.
    */
   private compact(): void {
     this.native.refreshMaps();
@@ -235,16 +240,18 @@ export class ProfileBuilder {
     this.userStacks.clear();
     for (const { sample, count } of raw.values()) {
       const frames = userStacks.get(sample.user) ?? parseUserStack(sample.user);
-      const mapped = this.native.mappedPrefix(frames);
-      if (mapped.length === frames.length) {
+      const trusted = trustedNativeFrames(this.native.frames(frames), 'fp').length;
+      if (trusted >= frames.length) {
         this.userStacks.set(sample.user, frames);
         this.count(sample, count);
         continue;
       }
-      const user = `cut:${mapped.map((a) => a.toString(16)).join(',')}`;
-      this.userStacks.set(user, mapped);
-      this.count({ ...sample, user, userFrames: mapped }, count);
+      const cut = [...frames.slice(0, trusted), CUT_MARK];
+      const user = `cut:${cut.map((a) => a.toString(16)).join(',')}`;
+      this.userStacks.set(user, cut);
+      this.count({ ...sample, user, userFrames: cut }, count);
     }
+    this.native.forgetUnused();
     this.compactAt = Math.max(COMPACT_MIN, 2 * this.raw.size);
   }
 

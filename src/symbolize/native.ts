@@ -45,6 +45,7 @@ const PLUMBING =
 
 const REFRESH_INTERVAL_MS = 1000;
 const MAX_CHECKED_ADDRESSES = 100_000;
+const MAX_CACHED_FRAMES = 200_000;
 
 export interface NativeSymbolizerOptions {
   readonly target: TargetProcess;
@@ -100,10 +101,13 @@ export class NativeFrames {
     this.refresh();
   }
 
-  /** The addresses up to the first outside every executable mapping known. */
-  mappedPrefix(addresses: readonly bigint[]): bigint[] {
-    const end = addresses.findIndex((a) => !findMapping(this.mappings, a));
-    return end < 0 ? [...addresses] : addresses.slice(0, end);
+  /**
+   * Drops the names of addresses when there are many: junk addresses from
+   * frame-pointer walks would otherwise be kept for good. They are looked up
+   * again when needed.
+   */
+  forgetUnused(): void {
+    if (this.cache.size > MAX_CACHED_FRAMES) this.cache.clear();
   }
 
   private refresh(): void {

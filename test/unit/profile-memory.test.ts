@@ -9,21 +9,19 @@ import { ProfileBuilder } from '../../src/profile/profile.js';
 import type { RawSample } from '../../src/profile/types.js';
 import type { NativeFrame, NativeFrames } from '../../src/symbolize/native.js';
 
-/** Code at 0x1000-0x2000, named fn_<address>; every function keeps a frame pointer. */
+/** Code at 0x1000-0x2000, named fn_<address>; every function keeps a frame pointer but those at 0x1500-0x15ff. */
 const CODE_START = 0x1000n;
 const CODE_END = 0x2000n;
 const inCode = (a: bigint): boolean => a >= CODE_START && a < CODE_END;
+const noFramePointer = (a: bigint): boolean => a >= 0x1500n && a < 0x1600n;
 function fakeNative(): NativeFrames & { refreshes: number } {
   const native = {
     refreshes: 0,
     noteAddresses: () => undefined,
     refreshMaps: () => void native.refreshes++,
-    mappedPrefix: (addresses: readonly bigint[]) => {
-      const end = addresses.findIndex((a) => !inCode(a));
-      return end < 0 ? [...addresses] : addresses.slice(0, end);
-    },
+    forgetUnused: () => undefined,
     frames: (addresses: readonly bigint[]): NativeFrame[] =>
-      addresses.map((address) => ({ address, name: `fn_${address.toString(16)}`, symbol: `fn_${address.toString(16)}`, module: inCode(address) ? '/lib/x.so' : null, role: 'code', framePointer: true, frameReady: true, mapped: inCode(address) })),
+      addresses.map((address) => ({ address, name: `fn_${address.toString(16)}`, symbol: `fn_${address.toString(16)}`, module: inCode(address) ? '/lib/x.so' : null, role: 'code', framePointer: !noFramePointer(address), frameReady: true, mapped: inCode(address) })),
   };
   return native as unknown as NativeFrames & { refreshes: number };
 }
@@ -31,10 +29,18 @@ function fakeNative(): NativeFrames & { refreshes: number } {
 /** bpftrace's ustack text for addresses, leaf first. */
 const ustack = (addresses: bigint[]): string => addresses.map((a) => `\n\t${a.toString(16)} 0x${a.toString(16)} ([unknown])`).join('') + '\n';
 
-function threadSample(tid: number, garbage: boolean): RawSample {
-  // A frame-pointer walk through code without them: after two real frames, an
-  // address in the thread's own stack, then whatever follows it.
-  const user = garbage ? [0x1100n, 0x1200n, 0x7ffc00000000n + BigInt(tid) * 0x1000n, 0x1300n] : [0x1100n, 0x1200n, 0x1300n];
+type Walk = 'clean' | 'stack address' | 'stale return address';
+
+function threadSample(tid: number, walk: Walk): RawSample {
+  // A frame-pointer walk through code without them: after real frames, an
+  // address in the thread's own stack, or (past a function without a frame
+  // pointer) a stale return address; then whatever follows.
+  const user =
+    walk === 'clean'
+      ? [0x1100n, 0x1200n, 0x1300n]
+      : walk === 'stack address'
+        ? [0x1100n, 0x1200n, 0x7ffc00000000n + BigInt(tid) * 0x1000n, 0x1300n]
+        : [0x1100n, 0x1500n, 0x1600n + BigInt(tid % 97), 0x1300n];
   return { tid, chain: 0n, user: ustack(user), kernel: '', count: 3 };
 }
 
@@ -43,13 +49,17 @@ const folded = (stacks: readonly { frames: readonly { name: string }[]; count: n
 describe('the profile builder holds counts per stack', () => {
   const options = { hidePlumbing: true, maxNativeDepth: 128, nativeUnwind: 'fp' as const, threadRoots: false, gilRoots: false };
 
-  test('[L04] 50,000 threads each with a stack address in its walk: a few stacks held, the same profile', () => {
+  test('[L04] 50,000 threads each with junk in its walk: a few stacks held, the same profile', () => {
     const native = fakeNative();
     const builder = new ProfileBuilder(null, native, options);
     let most = 0;
+    const walks: Walk[] = ['clean', 'stack address', 'stale return address'];
+    const samples = new Map<Walk, number>(walks.map((w) => [w, 0]));
     for (let tid = 1; tid <= 50_000; tid++) {
+      const walk = walks[tid % 3]!;
       builder.addThread({ tid, comm: 'worker' });
-      builder.addSamples([threadSample(tid, tid % 2 === 0)]);
+      builder.addSamples([threadSample(tid, walk)]);
+      samples.set(walk, samples.get(walk)! + 3);
       most = Math.max(most, builder.heldStacks);
     }
     const profile = builder.finish();
@@ -57,9 +67,11 @@ describe('the profile builder holds counts per stack', () => {
     assert.ok(most <= 5_000, `held ${most} stacks`);
     assert.ok(native.refreshes >= 1);
     assert.ok(builder.heldStacks <= 5_000);
-    // The walk is cut where a shown stack ends anyway: at the unmapped frame.
-    assert.deepEqual(folded(profile.stacks), ['fn_1200;fn_1100 75000', 'fn_1300;fn_1200;fn_1100 75000']);
+    // The walk is cut where a shown stack ends anyway: at an unmapped frame, or after one without a frame pointer.
+    assert.deepEqual(folded(profile.stacks), [`fn_1200;fn_1100 ${samples.get('stack address')}`, `fn_1300;fn_1200;fn_1100 ${samples.get('clean')}`, `fn_1500;fn_1100 ${samples.get('stale return address')}`]);
     assert.equal(profile.stats.samples, 150_000);
+    // A cut stack is still one that went on: only the clean walks reached their end.
+    assert.equal(profile.stats.nativeComplete, samples.get('clean'));
     assert.equal(profile.stats.threads, 50_000);
     // Thread names are kept only for thread roots.
     assert.equal(profile.threads.size, 0);
@@ -69,7 +81,7 @@ describe('the profile builder holds counts per stack', () => {
     const builder = new ProfileBuilder(null, fakeNative(), { ...options, threadRoots: true });
     for (let tid = 1; tid <= 100; tid++) {
       builder.addThread({ tid, comm: 'worker' });
-      builder.addSamples([threadSample(tid, false), threadSample(tid, false)]);
+      builder.addSamples([threadSample(tid, 'clean'), threadSample(tid, 'clean')]);
     }
     assert.equal(builder.heldStacks, 100);
     const profile = builder.finish();
