@@ -23,7 +23,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isMixprofError } from '../errors.js';
 import { renderProfile } from '../output/formats.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../output/output-profile.js';
-import type { StackCount } from '../profile/profile.js';
 import type { FrameKind } from '../profile/types.js';
 import type { ProfileFilter, ProfileStore } from '../store/profile-store.js';
 import { parseRange } from '../store/time-range.js';
@@ -215,4 +214,3 @@ function titleOf(filter: ProfileFilter): string {
   return `${what}, ${time(filter.from)} to ${time(filter.until)} UTC`;
 }
 
-export type { StackCount };

@@ -9,9 +9,9 @@ import { ProfileStore } from '../../store/profile-store.js';
 import { parseDuration } from '../../store/time-range.js';
 import { checkPrivileges } from '../../target/privileges.js';
 import { pidList, positiveInteger, positiveSeconds } from '../options.js';
+import { MAX_HZ } from './sample.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/mixprof';
-const MAX_HZ = 10_000;
 
 const EXAMPLES = `
 Examples:

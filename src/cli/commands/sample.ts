@@ -10,7 +10,8 @@ import { OFFSET_SOURCES, type OffsetSource } from '../../python/attach.js';
 import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
 import { collect, nonNegativeInteger, pidList, positiveInteger, positiveSeconds } from '../options.js';
 
-const MAX_HZ = 10_000;
+/** The highest -F any command takes. */
+export const MAX_HZ = 10_000;
 const DEFAULT_TOP = 10;
 
 const EXAMPLES = `
