@@ -375,34 +375,29 @@ export class ProfileStore {
     const byObject = this.frameObjectIds.get(frame);
     if (byObject !== undefined) return byObject;
     const key = frameKey(frame);
-    const known = this.frameIds.get(key);
-    if (known !== undefined) {
-      this.frameObjectIds.set(frame, known);
-      return known;
-    }
-    this.sql('INSERT OR IGNORE INTO frames (kind, name, func, file, line, key) VALUES (?, ?, ?, ?, ?, ?)').run(frame.kind, frame.name, frame.func ?? null, frame.file ?? null, frame.line ?? null, key);
-    const id = (this.sql('SELECT id FROM frames WHERE key = ?').get(key) as { id: number }).id;
-    this.frameIds.set(key, id);
+    const id = this.intern(this.frameIds, key, 'frames', 'key', () =>
+      this.sql('INSERT OR IGNORE INTO frames (kind, name, func, file, line, key) VALUES (?, ?, ?, ?, ?, ?)').run(frame.kind, frame.name, frame.func ?? null, frame.file ?? null, frame.line ?? null, key),
+    );
     this.frameObjectIds.set(frame, id);
     return id;
   }
 
   private stackId(frames: readonly Frame[]): number {
     const key = frames.map((f) => this.frameId(f)).join(',');
-    const known = this.stackIds.get(key);
-    if (known !== undefined) return known;
-    this.sql('INSERT OR IGNORE INTO stacks (frames) VALUES (?)').run(key);
-    const id = (this.sql('SELECT id FROM stacks WHERE frames = ?').get(key) as { id: number }).id;
-    this.stackIds.set(key, id);
-    return id;
+    return this.intern(this.stackIds, key, 'stacks', 'frames', () => this.sql('INSERT OR IGNORE INTO stacks (frames) VALUES (?)').run(key));
   }
 
   private threadId(label: string): number {
-    const known = this.threadIds.get(label);
-    if (known !== undefined) return known;
-    this.sql('INSERT OR IGNORE INTO threads (label) VALUES (?)').run(label);
-    const id = (this.sql('SELECT id FROM threads WHERE label = ?').get(label) as { id: number }).id;
-    this.threadIds.set(label, id);
+    return this.intern(this.threadIds, label, 'threads', 'label', () => this.sql('INSERT OR IGNORE INTO threads (label) VALUES (?)').run(label));
+  }
+
+  /** The id of a dictionary row (frames, stacks, threads) by its unique column, inserted when new; remembered. */
+  private intern(known: Map<string, number>, key: string, table: 'frames' | 'stacks' | 'threads', column: 'key' | 'frames' | 'label', insert: () => unknown): number {
+    const cached = known.get(key);
+    if (cached !== undefined) return cached;
+    insert();
+    const id = (this.sql(`SELECT id FROM ${table} WHERE ${column} = ?`).get(key) as { id: number }).id;
+    known.set(key, id);
     return id;
   }
 
