@@ -299,9 +299,7 @@ export class ProfileStore {
    * to keep and to read. Returns the profiles removed.
    */
   compact(before: number, spanMs: number): number {
-    const rows = this.db
-      .prepare('SELECT id, process_id, start_ms, end_ms, hz, mode, samples, lost, data FROM profiles WHERE start_ms < ? AND compacted_ms < ? ORDER BY start_ms')
-      .all(before, spanMs) as ProfileRow[];
+    const rows = this.sql('SELECT id, process_id, start_ms, end_ms, hz, mode, samples, lost, data FROM profiles WHERE start_ms < ? AND compacted_ms < ? ORDER BY start_ms').all(before, spanMs) as ProfileRow[];
     const groups = new Map<string, ProfileRow[]>();
     for (const row of rows) {
       const key = `${row.process_id}:${Math.floor(row.start_ms / spanMs)}:${row.hz}:${row.mode}`;
@@ -319,10 +317,8 @@ export class ProfileStore {
         });
       }
       const first = group[0]!;
-      this.db
-        .prepare('INSERT INTO profiles (process_id, start_ms, end_ms, hz, mode, samples, lost, compacted_ms, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(first.process_id, Math.min(...group.map((r) => r.start_ms)), Math.max(...group.map((r) => r.end_ms)), first.hz, first.mode, group.reduce((n, r) => n + r.samples, 0), group.reduce((n, r) => n + r.lost, 0), spanMs, encodeSamples([...counts.values()]));
-      const remove = this.db.prepare('DELETE FROM profiles WHERE id = ?');
+      this.sql('INSERT INTO profiles (process_id, start_ms, end_ms, hz, mode, samples, lost, compacted_ms, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(first.process_id, Math.min(...group.map((r) => r.start_ms)), Math.max(...group.map((r) => r.end_ms)), first.hz, first.mode, group.reduce((n, r) => n + r.samples, 0), group.reduce((n, r) => n + r.lost, 0), spanMs, encodeSamples([...counts.values()]));
+      const remove = this.sql('DELETE FROM profiles WHERE id = ?');
       for (const row of group) remove.run(row.id);
       removed += group.length;
     });
