@@ -24,6 +24,10 @@ export interface StoreBenchResult {
   readonly profiles: number;
   readonly fileMiB: number;
   readonly writeMs: number;
+  readonly rollups: number;
+  readonly rollUpMs: number;
+  /** Opening the store and reading its frames and stacks, as serve does at start. */
+  readonly warmMs: number;
   readonly queries: StoreQueryTime[];
 }
 
@@ -72,12 +76,19 @@ export async function measureStore(): Promise<StoreBenchResult> {
       }
     }
     const writeMs = performance.now() - t0;
+    // As the collector's housekeeping does when each hour has ended.
+    const r0 = performance.now();
+    const rollups = store.rollUp(dayStart + MINUTES * 60_000);
+    const rollUpMs = performance.now() - r0;
     store.close();
     const fileMiB = statSync(path.join(dir, 'profiles.db')).size / 2 ** 20;
 
-    // As serve reads it: one read-only connection for all queries; the first
-    // one also reads every frame and stack once.
+    // As serve reads it: one read-only connection for all queries, which
+    // reads every frame and stack once as serve starts.
+    const w0 = performance.now();
     const reader = ProfileStore.open(dir, { readonly: true });
+    reader.warm();
+    const warmMs = performance.now() - w0;
     const day = { from: dayStart, until: dayStart + MINUTES * 60_000 };
     const queries: StoreQueryTime[] = [];
     const time = (query: string, run: () => number): void => {
@@ -90,7 +101,7 @@ export async function measureStore(): Promise<StoreBenchResult> {
       formatFolded(r.stacks, { markPython: false });
       return r.samples;
     };
-    time('first query: the whole day, all processes, folded text (reads every frame and stack)', wholeDay);
+    time('first query: the whole day, all processes, folded text', wholeDay);
     time('the whole day, all processes, folded text', wholeDay);
     time('the whole day, one process name', () => reader.query({ ...day, names: ['service1'] }).samples);
     time('the whole day, one thread, a root per thread', () => reader.query({ ...day, threads: ['worker (1011)'], threadRoots: true }).samples);
@@ -103,21 +114,22 @@ export async function measureStore(): Promise<StoreBenchResult> {
       return diffStacks(reader.query({ from: day.from, until: half }).stacks, reader.query({ from: half, until: day.until }).stacks).length;
     });
     reader.close();
-    return { profiles: MINUTES * PROCESSES, fileMiB, writeMs, queries };
+    return { profiles: MINUTES * PROCESSES, fileMiB, writeMs, rollups, rollUpMs, warmMs, queries };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 export function storeSection(r: StoreBenchResult): string[] {
-  const slowest = Math.max(...r.queries.slice(1).map((q) => q.ms));
+  const slowest = r.queries.reduce((a, b) => (b.ms > a.ms ? b : a));
   return [
     '## Profile store queries',
     '',
     `A day of one-minute profiles of ${PROCESSES} processes (${r.profiles} profiles, ${PER_PROFILE} distinct stacks of depth 10 to 40 each, from`,
-    `${POOL} per process), as \`mixprof collect\` stores them: ${r.fileMiB.toFixed(0)} MiB on disk, written in ${(r.writeMs / 1000).toFixed(1)} s. The queries run on`,
-    'one read-only connection, as `mixprof serve` keeps it; its first query also reads every frame and stack of the store once.',
-    `Budget: every query after the first under 1 s: ${slowest < 1000 ? 'met' : '**missed**'} (slowest ${slowest.toFixed(0)} ms; the first ${r.queries[0]!.ms.toFixed(0)} ms).`,
+    `${POOL} per process), as \`mixprof collect\` stores them: ${r.fileMiB.toFixed(0)} MiB on disk, written in ${(r.writeMs / 1000).toFixed(1)} s, and`,
+    `${r.rollups} hourly roll-ups made in ${(r.rollUpMs / 1000).toFixed(1)} s, as the collector makes them when each hour ends. The queries run on one`,
+    `read-only connection, as \`mixprof serve\` keeps it, which read every frame and stack of the store as serve starts (${r.warmMs.toFixed(0)} ms).`,
+    `Budget: every query under 1 s: ${slowest.ms < 1000 ? 'met' : '**missed**'} (slowest ${slowest.ms.toFixed(0)} ms: ${slowest.query}).`,
     '',
     '| query | ms | samples (or rows) |',
     '| --- | --- | --- |',

@@ -2,7 +2,8 @@
  * `mixprof collect`: every interval, sample the selected processes for a
  * while, all at once, and store each one's profile with its time, process
  * name, PID, host and Python version; optionally push it to Pyroscope too.
- * Old profiles are compacted and, past the retention, deleted.
+ * Each hour's profiles are added up into roll-ups as the hour ends; old
+ * profiles are compacted and, past the retention, deleted.
  *
  * Each period is a sampling run of its own (attach, sample, detach), so a
  * period's failure (a process exiting, a refused attach) costs that period
@@ -141,6 +142,8 @@ export class Collector {
     this.lastHousekeeping = now;
     this.options.store.deleteBefore(now - this.options.retainMs);
     this.options.store.compact(now - COMPACT_AFTER_MS, COMPACT_SPAN_MS);
+    // Hours that ended a period ago or more: their last profiles are stored.
+    this.options.store.rollUp(now - this.options.intervalSeconds * 1000 - this.options.durationSeconds * 1000);
   }
 
   private sleepUntil(time: number): Promise<void> {

@@ -3,7 +3,7 @@
  * ("stack base comparison" per line), with each stack's share of its own
  * profile so that ranges of different lengths compare: which stacks grew.
  */
-import { frameText } from '../output/folded.js';
+import { stackText } from '../output/folded.js';
 import type { StackCount } from '../profile/profile.js';
 import type { Frame } from '../profile/types.js';
 
@@ -22,7 +22,7 @@ export function diffStacks(base: readonly StackCount[], comparison: readonly Sta
   const add = (stacks: readonly StackCount[], side: 'base' | 'comparison'): number => {
     let total = 0;
     for (const s of stacks) {
-      const key = s.frames.map((f) => frameText(f, { markPython: false })).join(';');
+      const key = stackText(s.frames, { markPython: false });
       const row = rows.get(key) ?? { frames: s.frames, base: 0, comparison: 0 };
       row[side] += s.count;
       rows.set(key, row);

@@ -13,10 +13,12 @@ import Database from 'better-sqlite3';
 import { MixprofError } from '../errors.js';
 import type { StackCount } from '../profile/profile.js';
 import type { Frame, FrameKind } from '../profile/types.js';
-import { decodeSamples, encodeSamples, type SampleEntry } from './sample-blob.js';
+import { addStackCounts, decodeSamples, encodeSamples, type SampleEntry } from './sample-blob.js';
 
 export const STORE_FILE = 'profiles.db';
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+/** Roll-ups add up each process's profiles per hour, so that a day reads 24 rows per process. */
+export const ROLLUP_MS = 3_600_000;
 
 export interface StoredProcess {
   readonly host: string;
@@ -93,6 +95,7 @@ export interface Timeline {
 export const FILTERED_FRAME: Frame = { kind: 'marker', name: '[other frames]' };
 
 interface ProfileRow {
+  /** 0 for a roll-up. */
   id: number;
   start_ms: number;
   end_ms: number;
@@ -101,6 +104,8 @@ interface ProfileRow {
   samples: number;
   lost: number;
   process_id: number;
+  /** The profiles the row adds up: 1, or a roll-up's. */
+  profiles: number;
   data: Buffer;
 }
 
@@ -122,6 +127,14 @@ CREATE TABLE IF NOT EXISTS profiles (
   compacted_ms INTEGER NOT NULL DEFAULT 0,
   data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS profiles_by_start ON profiles (start_ms);
+-- Schema 2: the profiles of a process that started in one hour, added up; exactly
+-- those (adding or removing one of them removes the roll-up), so a query may read it instead.
+CREATE TABLE IF NOT EXISTS rollups (
+  process_id INTEGER NOT NULL REFERENCES processes (id), hour_ms INTEGER NOT NULL,
+  start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, hz INTEGER NOT NULL, mode TEXT NOT NULL,
+  samples INTEGER NOT NULL, lost INTEGER NOT NULL, profiles INTEGER NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY (process_id, hour_ms));
+CREATE INDEX IF NOT EXISTS rollups_by_hour ON rollups (hour_ms);
 `;
 
 const frameKey = (f: Frame): string => `${f.kind}\u0000${f.name}\u0000${f.func ?? ''}\u0000${f.file ?? ''}\u0000${f.line ?? ''}`;
@@ -134,16 +147,19 @@ export class ProfileStore {
   private readonly threadIds = new Map<string, number>();
   private readonly processIds = new Map<string, number>();
   /** Frames, stacks and thread labels read so far, by id; read in bulk, then only the new ones. */
-  private readonly frameCache = new Map<number, Frame>();
-  private readonly stackCache = new Map<number, number[]>();
-  private readonly stackFrameCache = new Map<number, readonly Frame[]>();
+  // Arrays indexed by id (ids are dense): faster than maps over a day's millions of look-ups.
+  private readonly frameCache: Frame[] = [];
+  private readonly stackCache: number[][] = [];
+  private readonly stackFrameCache: (readonly Frame[])[] = [];
   private readonly threadLabels = new Map<number, string>();
+  private readonly kindsViews = new Map<string, KindsView>();
   private loaded = { frame: 0, stack: 0, thread: 0 };
   private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(
     private readonly db: Database.Database,
     readonly file: string,
+    private readonly hasRollups: boolean,
   ) {}
 
   /** Compiled once: preparing is a good part of a small statement's cost. */
@@ -172,14 +188,25 @@ export class ProfileStore {
       db.pragma('synchronous = NORMAL');
       db.exec(SCHEMA);
       const version = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema') as { value: string } | undefined;
-      if (!version) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', String(SCHEMA_VERSION));
+      // Schema 1 lacked only the roll-ups, which the SCHEMA above has just added.
+      if (!version || Number(version.value) === 1) db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run('schema', String(SCHEMA_VERSION));
       else if (Number(version.value) !== SCHEMA_VERSION) {
         db.close();
         throw new MixprofError('BAD_OPTION', `the profile store ${file} has schema ${version.value}; this mixprof reads ${SCHEMA_VERSION}`, 'use another --data-dir, or the mixprof that wrote it');
       }
     }
     db.pragma('busy_timeout = 5000');
-    return new ProfileStore(db, file);
+    let schema = SCHEMA_VERSION;
+    if (options.readonly) {
+      const row = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
+      schema = Number(row?.value ?? 0);
+      if (schema !== 1 && schema !== SCHEMA_VERSION) {
+        db.close();
+        throw new MixprofError('BAD_OPTION', `the profile store ${file} has schema ${row?.value ?? 'none'}; this mixprof reads ${SCHEMA_VERSION}`, 'use another --data-dir, or the mixprof that wrote it');
+      }
+    }
+    // A store of schema 1, not yet opened by this collector, has no roll-ups.
+    return new ProfileStore(db, file, schema >= 2);
   }
 
   close(): void {
@@ -200,8 +227,11 @@ export class ProfileStore {
         counts.set(key, { thread, stack, count: (entry?.count ?? 0) + s.count });
         samples += s.count;
       }
+      const startMs = Math.round(r.startMs);
       const info = this.sql('INSERT INTO profiles (process_id, start_ms, end_ms, hz, mode, samples, lost, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(processId, Math.round(r.startMs), Math.round(r.endMs), r.hz, r.mode, samples, r.lostEvents, encodeSamples([...counts.values()]));
+        .run(processId, startMs, Math.round(r.endMs), r.hz, r.mode, samples, r.lostEvents, encodeSamples([...counts.values()]));
+      // The hour's roll-up, if made already, no longer adds up its profiles.
+      this.sql('DELETE FROM rollups WHERE process_id = ? AND hour_ms = ?').run(processId, hourOf(startMs));
       return Number(info.lastInsertRowid);
     });
     return write(record);
@@ -209,48 +239,84 @@ export class ProfileStore {
 
   /** The stacks of the profiles matching the filter, added up. */
   query(filter: ProfileFilter): QueryResult {
-    const rows = this.profileRows(filter, true);
+    const rows = this.dataRows(filter);
+    // After the rows: every stack and thread they name is read.
     this.loadNew();
-    const threadsWanted = filter.threads?.length ? new Set(filter.threads) : null;
-    const kinds = filter.kinds?.length ? new Set<FrameKind>([...filter.kinds, 'marker']) : null;
-    const byThread = filter.threadRoots === true;
-    // Keyed by stack id, or thread id * 2^32 + stack id: numbers, not strings, for millions of entries.
-    const counts = new Map<number, number>();
-    let samples = 0;
+    const view = filter.kinds?.length ? this.kindsView(filter.kinds) : null;
+    const counts = filter.threadRoots === true ? this.countsByThread(rows, filter.threads) : this.countsByStack(rows, filter.threads);
+    // With kinds, stacks that differ only in frames filtered out are one.
+    const merged = new Map<number, number>();
+    for (const [key, count] of counts.entries) {
+      const stack = key % 2 ** 32;
+      const id = (view ? view.idOf(stack) : stack) + (key - stack);
+      merged.set(id, (merged.get(id) ?? 0) + count);
+    }
+    const stacks: StackCount[] = [];
+    for (const [key, count] of merged) {
+      const id = key % 2 ** 32;
+      const thread = (key - id) / 2 ** 32;
+      let frames = view ? view.frames[id]! : this.stackFrames(id);
+      if (thread !== 0) frames = [{ kind: 'marker', name: this.threadLabel(thread) }, ...frames];
+      stacks.push({ frames, count });
+    }
     let hz = 0;
     let mode: 'cpu' | 'wall' = 'cpu';
     for (const row of rows) {
       hz = Math.max(hz, row.hz);
       if (row.mode === 'wall') mode = 'wall';
-      decodeSamples(row.data, (thread, stack, count) => {
-        if (threadsWanted && (thread === 0 || !threadsWanted.has(this.threadLabel(thread)))) return;
-        samples += count;
-        const key = byThread ? thread * 2 ** 32 + stack : stack;
-        counts.set(key, (counts.get(key) ?? 0) + count);
-      });
-    }
-    const stacks: StackCount[] = [];
-    for (const [key, count] of counts) {
-      const stack = byThread ? key % 2 ** 32 : key;
-      const thread = byThread ? Math.floor(key / 2 ** 32) : 0;
-      let frames: readonly Frame[] = this.stackFrames(stack);
-      if (kinds) {
-        frames = frames.filter((f) => kinds.has(f.kind));
-        if (!frames.some((f) => f.kind !== 'marker')) frames = [...frames, FILTERED_FRAME];
-      }
-      if (thread !== 0) frames = [{ kind: 'marker', name: this.threadLabel(thread) }, ...frames];
-      stacks.push({ frames, count });
     }
     return {
-      // Stacks that differed only in frames filtered out are one now.
-      stacks: kinds ? mergeEqual(stacks) : stacks,
-      samples,
-      profiles: rows.length,
+      stacks,
+      samples: counts.samples,
+      profiles: rows.reduce((n, r) => n + r.profiles, 0),
       hz: hz || 99,
       mode,
       startMs: rows.length ? Math.min(...rows.map((r) => r.start_ms)) : null,
       endMs: rows.length ? Math.max(...rows.map((r) => r.end_ms)) : null,
     };
+  }
+
+  /** Counts by stack id over the rows, of the wanted threads (all when none are named). */
+  private countsByStack(rows: readonly ProfileRow[], threads: readonly string[] | undefined): StackCounts {
+    const byStack = new Float64Array(this.loaded.stack + 1);
+    const wanted = threads?.length ? this.threadMask(threads) : null;
+    let samples = 0;
+    for (const row of rows) samples += addStackCounts(row.data, byStack, wanted);
+    const entries: [number, number][] = [];
+    byStack.forEach((count, stack) => {
+      if (count > 0) entries.push([stack, count]);
+    });
+    return { entries, samples };
+  }
+
+  /** Counts keyed by thread id * 2^32 + stack id, for a root per thread. */
+  private countsByThread(rows: readonly ProfileRow[], threads: readonly string[] | undefined): StackCounts {
+    const wanted = threads?.length ? this.threadMask(threads) : null;
+    const counts = new Map<number, number>();
+    let samples = 0;
+    for (const row of rows) {
+      decodeSamples(row.data, (thread, stack, count) => {
+        if (wanted && wanted[thread] !== 1) return;
+        samples += count;
+        const key = thread * 2 ** 32 + stack;
+        counts.set(key, (counts.get(key) ?? 0) + count);
+      });
+    }
+    return { entries: [...counts], samples };
+  }
+
+  /** 1 at the ids of the threads labelled so; 0 (no threads told apart) never matches. */
+  private threadMask(labels: readonly string[]): Uint8Array {
+    const names = new Set(labels);
+    const mask = new Uint8Array(this.loaded.thread + 1);
+    for (const [id, label] of this.threadLabels) if (names.has(label)) mask[id] = 1;
+    return mask;
+  }
+
+  /** Reads every frame and stack once, so that the first query costs no more than the next. */
+  warm(): void {
+    this.loadNew();
+    for (let id = 1; id <= this.loaded.stack; id++) this.stackFrames(id);
   }
 
   /** Samples per step over [from, until), for a timeline. */
@@ -278,7 +344,7 @@ export class ProfileStore {
   threads(filter: ProfileFilter): { label: string; samples: number }[] {
     const totals = new Map<string, number>();
     this.loadNew();
-    for (const row of this.profileRows(filter, true)) {
+    for (const row of this.dataRows(filter)) {
       decodeSamples(row.data, (thread, _stack, count) => {
         if (thread === 0) return;
         const label = this.threadLabel(thread);
@@ -290,7 +356,33 @@ export class ProfileStore {
 
   /** Deletes profiles that ended before `ms`; returns how many. */
   deleteBefore(ms: number): number {
-    return this.sql('DELETE FROM profiles WHERE end_ms < ?').run(ms).changes;
+    return this.db.transaction(() => {
+      // Any hour that began before `ms` may lose profiles.
+      this.sql('DELETE FROM rollups WHERE hour_ms < ?').run(ms);
+      return this.sql('DELETE FROM profiles WHERE end_ms < ?').run(ms).changes;
+    })();
+  }
+
+  /**
+   * Adds up each process's profiles per hour, for the hours that ended
+   * before `before` and have more than one profile and no roll-up yet;
+   * returns the roll-ups made. The collector calls it as hours end.
+   */
+  rollUp(before: number): number {
+    const last = Math.floor(before / ROLLUP_MS) * ROLLUP_MS;
+    const hours = this.sql(
+      `SELECT f.process_id AS processId, f.start_ms - f.start_ms % ${ROLLUP_MS} AS hour FROM profiles f
+       WHERE f.start_ms < ? GROUP BY f.process_id, hour
+       HAVING COUNT(*) > 1 AND NOT EXISTS (SELECT 1 FROM rollups r WHERE r.process_id = f.process_id AND r.hour_ms = hour)`,
+    ).all(last) as { processId: number; hour: number }[];
+    const make = this.db.transaction((processId: number, hour: number) => {
+      const rows = this.sql('SELECT id, process_id, start_ms, end_ms, hz, mode, samples, lost, 1 AS profiles, data FROM profiles WHERE process_id = ? AND start_ms >= ? AND start_ms < ?').all(processId, hour, hour + ROLLUP_MS) as ProfileRow[];
+      const sum = addRows(rows);
+      this.sql('INSERT OR REPLACE INTO rollups (process_id, hour_ms, start_ms, end_ms, hz, mode, samples, lost, profiles, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(processId, hour, sum.startMs, sum.endMs, sum.hz, sum.mode, sum.samples, sum.lost, rows.length, sum.data);
+    });
+    for (const { processId, hour } of hours) make(processId, hour);
+    return hours.length;
   }
 
   /**
@@ -299,7 +391,7 @@ export class ProfileStore {
    * to keep and to read. Returns the profiles removed.
    */
   compact(before: number, spanMs: number): number {
-    const rows = this.sql('SELECT id, process_id, start_ms, end_ms, hz, mode, samples, lost, data FROM profiles WHERE start_ms < ? AND compacted_ms < ? ORDER BY start_ms').all(before, spanMs) as ProfileRow[];
+    const rows = this.sql('SELECT id, process_id, start_ms, end_ms, hz, mode, samples, lost, 1 AS profiles, data FROM profiles WHERE start_ms < ? AND compacted_ms < ? ORDER BY start_ms').all(before, spanMs) as ProfileRow[];
     const groups = new Map<string, ProfileRow[]>();
     for (const row of rows) {
       const key = `${row.process_id}:${Math.floor(row.start_ms / spanMs)}:${row.hz}:${row.mode}`;
@@ -309,17 +401,13 @@ export class ProfileStore {
     }
     let removed = 0;
     const merge = this.db.transaction((group: ProfileRow[]) => {
-      const counts = new Map<string, SampleEntry>();
-      for (const row of group) {
-        decodeSamples(row.data, (thread, stack, count) => {
-          const key = `${thread}:${stack}`;
-          counts.set(key, { thread, stack, count: (counts.get(key)?.count ?? 0) + count });
-        });
-      }
+      const sum = addRows(group);
       const first = group[0]!;
-      this.sql('INSERT INTO profiles (process_id, start_ms, end_ms, hz, mode, samples, lost, compacted_ms, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(first.process_id, Math.min(...group.map((r) => r.start_ms)), Math.max(...group.map((r) => r.end_ms)), first.hz, first.mode, group.reduce((n, r) => n + r.samples, 0), group.reduce((n, r) => n + r.lost, 0), spanMs, encodeSamples([...counts.values()]));
+      this.sql('INSERT INTO profiles (process_id, start_ms, end_ms, hz, mode, samples, lost, compacted_ms, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(first.process_id, sum.startMs, sum.endMs, first.hz, first.mode, sum.samples, sum.lost, spanMs, sum.data);
       const remove = this.sql('DELETE FROM profiles WHERE id = ?');
       for (const row of group) remove.run(row.id);
+      // The compacted profile stands for the hours it covers: their roll-ups go.
+      this.sql('DELETE FROM rollups WHERE process_id = ? AND hour_ms >= ? AND hour_ms <= ?').run(first.process_id, hourOf(sum.startMs), hourOf(Math.max(...group.map((r) => r.start_ms))));
       removed += group.length;
     });
     for (const group of groups.values()) if (group.length > 1) merge(group);
@@ -338,13 +426,40 @@ export class ProfileStore {
 
   private profileRows(filter: ProfileFilter, withData: boolean): ProfileRow[] {
     const { where, params } = this.where(filter);
-    return this.sql(`SELECT f.id, f.start_ms, f.end_ms, f.hz, f.mode, f.samples, f.lost, f.process_id${withData ? ', f.data' : ''} FROM profiles f JOIN processes p ON p.id = f.process_id ${where} ORDER BY f.start_ms`)
+    return this.sql(`SELECT f.id, f.start_ms, f.end_ms, f.hz, f.mode, f.samples, f.lost, f.process_id, 1 AS profiles${withData ? ', f.data' : ''} FROM profiles f JOIN processes p ON p.id = f.process_id ${where} ORDER BY f.start_ms`)
       .all(...params) as ProfileRow[];
   }
 
+  /**
+   * The rows whose counts a query adds up: for the whole hours in the range,
+   * a process's roll-up where it has one, and its profiles otherwise. One
+   * statement, so that both parts see the same state of the store.
+   */
+  private dataRows(filter: ProfileFilter): ProfileRow[] {
+    const firstHour = Math.ceil(filter.from / ROLLUP_MS) * ROLLUP_MS;
+    const endHour = Math.floor(filter.until / ROLLUP_MS) * ROLLUP_MS;
+    if (endHour <= firstHour || !this.hasRollups) return this.profileRows(filter, true);
+    const { where, params } = this.where(filter);
+    const processes = this.processWhere(filter);
+    return this.sql(
+      `SELECT f.id, f.start_ms, f.end_ms, f.hz, f.mode, f.samples, f.lost, f.process_id, 1 AS profiles, f.data
+       FROM profiles f JOIN processes p ON p.id = f.process_id ${where}
+         AND NOT (f.start_ms >= ? AND f.start_ms < ? AND EXISTS (SELECT 1 FROM rollups r WHERE r.process_id = f.process_id AND r.hour_ms = f.start_ms - f.start_ms % ${ROLLUP_MS}))
+       UNION ALL
+       SELECT 0, f.start_ms, f.end_ms, f.hz, f.mode, f.samples, f.lost, f.process_id, f.profiles, f.data
+       FROM rollups f JOIN processes p ON p.id = f.process_id WHERE f.hour_ms >= ? AND f.hour_ms < ?${processes.clauses.map((c) => ` AND ${c}`).join('')}`,
+    ).all(...params, firstHour, endHour, firstHour, endHour, ...processes.params) as ProfileRow[];
+  }
+
   private where(filter: ProfileFilter): { where: string; params: (string | number)[] } {
-    const clauses = ['f.start_ms >= ?', 'f.start_ms < ?'];
-    const params: (string | number)[] = [Math.floor(filter.from), Math.ceil(filter.until)];
+    const processes = this.processWhere(filter);
+    return { where: `WHERE ${['f.start_ms >= ?', 'f.start_ms < ?', ...processes.clauses].join(' AND ')}`, params: [Math.floor(filter.from), Math.ceil(filter.until), ...processes.params] };
+  }
+
+  /** The filter's conditions on the process (table alias p). */
+  private processWhere(filter: ProfileFilter): { clauses: string[]; params: (string | number)[] } {
+    const clauses: string[] = [];
+    const params: (string | number)[] = [];
     const oneOf = (column: string, values: readonly (string | number)[] | undefined): void => {
       if (!values?.length) return;
       clauses.push(`${column} IN (${values.map(() => '?').join(', ')})`);
@@ -353,7 +468,7 @@ export class ProfileStore {
     oneOf('p.pid', filter.pids);
     oneOf('p.name', filter.names);
     oneOf('p.host', filter.hosts);
-    return { where: `WHERE ${clauses.join(' AND ')}`, params };
+    return { clauses, params };
   }
 
   private processId(p: StoredProcess): number {
@@ -400,11 +515,11 @@ export class ProfileStore {
   /** Reads the frames, stacks and thread labels added since the last read: in bulk, a few statements in all. */
   private loadNew(): void {
     for (const row of this.sql('SELECT id, kind, name, func, file, line FROM frames WHERE id > ? ORDER BY id').iterate(this.loaded.frame) as IterableIterator<FrameRow>) {
-      this.frameCache.set(row.id, frameOf(row));
+      this.frameCache[row.id] = frameOf(row);
       this.loaded.frame = row.id;
     }
     for (const row of this.sql('SELECT id, frames FROM stacks WHERE id > ? ORDER BY id').iterate(this.loaded.stack) as IterableIterator<{ id: number; frames: string }>) {
-      this.stackCache.set(row.id, row.frames === '' ? [] : row.frames.split(',').map(Number));
+      this.stackCache[row.id] = row.frames === '' ? [] : row.frames.split(',').map(Number);
       this.loaded.stack = row.id;
     }
     for (const row of this.sql('SELECT id, label FROM threads WHERE id > ? ORDER BY id').iterate(this.loaded.thread) as IterableIterator<{ id: number; label: string }>) {
@@ -413,19 +528,73 @@ export class ProfileStore {
     }
   }
 
+  /**
+   * The stacks as seen with only some frame kinds (markers always kept),
+   * made once per set of kinds: stacks left equal share one id, and a stack
+   * left with no frames but markers ends in FILTERED_FRAME.
+   */
+  private kindsView(kinds: readonly FrameKind[]): KindsView {
+    const wanted = new Set<FrameKind>([...kinds, 'marker']);
+    const name = [...wanted].sort().join(',');
+    let view = this.kindsViews.get(name);
+    if (!view) {
+      const ids = new Map<number, number>();
+      const byFrames = new Map<string, number>();
+      const frames: (readonly Frame[])[] = [];
+      view = {
+        frames,
+        idOf: (stack: number): number => {
+          let id = ids.get(stack);
+          if (id === undefined) {
+            const kept = (this.stackCache[stack] ?? []).filter((f) => wanted.has(this.frameCache[f]?.kind ?? 'marker'));
+            const key = kept.join(',');
+            id = byFrames.get(key);
+            if (id === undefined) {
+              id = frames.length;
+              const made = kept.map((f) => this.frameOfId(f));
+              frames.push(made.some((f) => f.kind !== 'marker') ? made : [...made, FILTERED_FRAME]);
+              byFrames.set(key, id);
+            }
+            ids.set(stack, id);
+          }
+          return id;
+        },
+      };
+      this.kindsViews.set(name, view);
+    }
+    return view;
+  }
+
+  private frameOfId(id: number): Frame {
+    return this.frameCache[id] ?? { kind: 'marker', name: `[frame ${id}]` };
+  }
+
   private threadLabel(id: number): string {
     return this.threadLabels.get(id) ?? `thread ${id}`;
   }
 
   /** A stack's frames, made once: queries over a day meet the same stacks thousands of times. */
   private stackFrames(id: number): readonly Frame[] {
-    let frames = this.stackFrameCache.get(id);
+    let frames = this.stackFrameCache[id];
     if (!frames) {
-      frames = (this.stackCache.get(id) ?? []).map((f) => this.frameCache.get(f) ?? { kind: 'marker', name: `[frame ${f}]` });
-      this.stackFrameCache.set(id, frames);
+      frames = (this.stackCache[id] ?? []).map((f) => this.frameOfId(f));
+      this.stackFrameCache[id] = frames;
     }
     return frames;
   }
+}
+
+interface StackCounts {
+  /** [key, count]: the key is a stack id, plus a thread id * 2^32 for a root per thread. */
+  readonly entries: readonly (readonly [number, number])[];
+  readonly samples: number;
+}
+
+interface KindsView {
+  /** The view's id of a stack. */
+  readonly idOf: (stack: number) => number;
+  /** Frames by the view's ids. */
+  readonly frames: (readonly Frame[])[];
 }
 
 interface FrameRow {
@@ -437,17 +606,33 @@ interface FrameRow {
   line: number | null;
 }
 
+/** The kinds as literals: SQLite hands out a new string per row, slower to compare. */
+const KINDS: Record<string, FrameKind> = { python: 'python', native: 'native', kernel: 'kernel', marker: 'marker' };
+
 function frameOf(row: FrameRow): Frame {
-  return { kind: row.kind, name: row.name, ...(row.func !== null ? { func: row.func } : {}), ...(row.file !== null ? { file: row.file } : {}), ...(row.line !== null ? { line: row.line } : {}) };
+  return { kind: KINDS[row.kind] ?? 'marker', name: row.name, ...(row.func !== null ? { func: row.func } : {}), ...(row.file !== null ? { file: row.file } : {}), ...(row.line !== null ? { line: row.line } : {}) };
 }
 
-function mergeEqual(stacks: readonly StackCount[]): StackCount[] {
-  const merged = new Map<string, StackCount>();
-  for (const s of stacks) {
-    const key = s.frames.map(frameKey).join('\n');
-    const entry = merged.get(key);
-    if (entry) entry.count += s.count;
-    else merged.set(key, { frames: s.frames, count: s.count });
+function hourOf(ms: number): number {
+  return ms - (ms % ROLLUP_MS);
+}
+
+/** Profile rows added up into one, as compaction and roll-ups keep them. */
+function addRows(rows: readonly ProfileRow[]): { startMs: number; endMs: number; hz: number; mode: 'cpu' | 'wall'; samples: number; lost: number; data: Buffer } {
+  const counts = new Map<number, SampleEntry>();
+  for (const row of rows) {
+    decodeSamples(row.data, (thread, stack, count) => {
+      const key = thread * 2 ** 32 + stack;
+      counts.set(key, { thread, stack, count: (counts.get(key)?.count ?? 0) + count });
+    });
   }
-  return [...merged.values()];
+  return {
+    startMs: Math.min(...rows.map((r) => r.start_ms)),
+    endMs: Math.max(...rows.map((r) => r.end_ms)),
+    hz: Math.max(...rows.map((r) => r.hz)),
+    mode: rows.some((r) => r.mode === 'wall') ? 'wall' : 'cpu',
+    samples: rows.reduce((n, r) => n + r.samples, 0),
+    lost: rows.reduce((n, r) => n + r.lost, 0),
+    data: encodeSamples([...counts.values()]),
+  };
 }

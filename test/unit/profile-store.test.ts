@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { after, describe, test } from 'node:test';
 import { MixprofError } from '../../src/errors.js';
 import type { Frame } from '../../src/profile/types.js';
 import { decodeSamples, encodeSamples } from '../../src/store/sample-blob.js';
-import { FILTERED_FRAME, ProfileStore, type ProfileRecord } from '../../src/store/profile-store.js';
+import { FILTERED_FRAME, ProfileStore, ROLLUP_MS, STORE_FILE, type ProfileFilter, type ProfileRecord } from '../../src/store/profile-store.js';
 import { parseDuration, parseRange, parseTime } from '../../src/store/time-range.js';
 
 const py = (name: string, line = 1): Frame => ({ kind: 'python', name: `${name} (app.py:${line})`, func: name, file: '/srv/app.py', line });
@@ -163,5 +164,109 @@ describe('the profile store', () => {
     } finally {
       store.close();
     }
+  });
+
+  describe('hourly roll-ups', () => {
+    const hour = Math.floor(t0 / ROLLUP_MS) * ROLLUP_MS;
+    const stacksAt = (i: number, pid: number): ProfileRecord['stacks'] => [
+      { thread: `p${pid} (${pid})`, frames: [py('main'), py(i % 3 ? 'a' : 'b'), native(i % 2 ? 'memcpy' : 'read')], count: 1 + (i % 5) },
+      { thread: `p${pid} (${pid + 1})`, frames: [py('main'), py('c'), kernel('tcp_sendmsg')], count: 2 },
+    ];
+    /** Three hours of profiles every 5 minutes of two processes. */
+    const fill = (store: ProfileStore): void => {
+      for (let i = 0; i < 36; i++) for (const pid of [10, 20]) store.add(record(pid, `p${pid}`, hour + i * 300_000, stacksAt(i, pid)));
+    };
+    const filters: ProfileFilter[] = [
+      { from: hour, until: hour + 3 * ROLLUP_MS },
+      { from: hour + 600_000, until: hour + 3 * ROLLUP_MS - 600_000 },
+      { from: hour, until: hour + 3 * ROLLUP_MS, pids: [20] },
+      { from: hour, until: hour + 3 * ROLLUP_MS, threads: ['p10 (11)'] },
+      { from: hour, until: hour + 3 * ROLLUP_MS, threadRoots: true },
+      { from: hour, until: hour + 3 * ROLLUP_MS, kinds: ['python'] },
+      { from: hour - ROLLUP_MS, until: hour + 5 * ROLLUP_MS, names: ['p10'], kinds: ['native', 'kernel'] },
+    ];
+    const answers = (store: ProfileStore): unknown[] => filters.map((f) => {
+      const r = store.query(f);
+      return [folded(r.stacks), r.samples, r.profiles, r.startMs, r.endMs, store.threads(f)];
+    });
+
+    test('queries answer the same from roll-ups as from the profiles, and a late profile or retention undoes a roll-up', () => {
+      const store = ProfileStore.open(path.join(dir, 'rollups'));
+      try {
+        fill(store);
+        const truth = answers(store);
+        // Two processes, the two hours that ended; the third has not.
+        assert.equal(store.rollUp(hour + 2 * ROLLUP_MS + 1000), 4);
+        assert.equal(store.rollUp(hour + 2 * ROLLUP_MS + 1000), 0);
+        assert.deepEqual(answers(store), truth);
+        // A whole-day count, independently: every profile added once.
+        const expected = 36 * 2 * 2 + [...Array(36).keys()].reduce((n, i) => n + 2 * (1 + (i % 5)), 0);
+        assert.equal(store.query({ from: hour, until: hour + 3 * ROLLUP_MS }).samples, expected);
+        // They are read: emptied behind the store's back, the two hours vanish from a query.
+        const raw = new Database(path.join(dir, 'rollups', STORE_FILE));
+        raw.exec("UPDATE rollups SET data = X''");
+        assert.equal(store.query({ from: hour, until: hour + 3 * ROLLUP_MS }).samples, 2 * 12 * 2 + [...Array(12).keys()].reduce((n, i) => n + 2 * (1 + ((24 + i) % 5)), 0));
+        raw.exec('DELETE FROM rollups');
+        raw.close();
+        assert.equal(store.query({ from: hour, until: hour + 3 * ROLLUP_MS }).samples, expected);
+        assert.equal(store.rollUp(hour + 2 * ROLLUP_MS + 1000), 4);
+
+        // A profile that arrives late for a rolled-up hour is counted, and the hour is rolled up again.
+        store.add(record(10, 'p10', hour + 1000, [{ thread: null, frames: [py('late')], count: 7 }]));
+        const whole = store.query({ from: hour, until: hour + 3 * ROLLUP_MS });
+        assert.equal(whole.samples, expected + 7);
+        assert.equal(whole.profiles, 73);
+        assert.equal(store.rollUp(hour + 2 * ROLLUP_MS + 1000), 1);
+        assert.equal(store.query({ from: hour, until: hour + 3 * ROLLUP_MS }).samples, expected + 7);
+
+        // Retention cutting into an hour: the rest of it is still counted right.
+        const cut = hour + ROLLUP_MS + 1_800_000;
+        store.deleteBefore(cut);
+        const remaining = store.query({ from: hour, until: hour + 3 * ROLLUP_MS });
+        const kept = [...Array(36).keys()].filter((i) => hour + i * 300_000 + 10_000 >= cut);
+        assert.equal(remaining.samples, kept.reduce((n, i) => n + 2 * (2 + 1 + (i % 5)), 0));
+        assert.equal(remaining.profiles, kept.length * 2);
+
+        // Compaction stands in for the hours it merges (seen through whole hours:
+        // a compacted profile has no finer times; nor does it count the profiles it merged).
+        store.rollUp(hour + 3 * ROLLUP_MS);
+        const wholeHours = (store: ProfileStore): unknown[] => answers(store).filter((_, i) => i !== 1).map((a) => (a as unknown[]).filter((_, i) => i !== 2));
+        const beforeCompaction = wholeHours(store);
+        assert.ok(store.compact(hour + 3 * ROLLUP_MS, ROLLUP_MS) > 0);
+        assert.deepEqual(wholeHours(store), beforeCompaction);
+        assert.equal(store.rollUp(hour + 3 * ROLLUP_MS), 0);
+      } finally {
+        store.close();
+      }
+    });
+
+    test('a store of schema 1 (no roll-ups) is read as it is, and upgraded by a collector', () => {
+      const dataDir = path.join(dir, 'schema1');
+      const store = ProfileStore.open(dataDir);
+      fill(store);
+      const truth = answers(store);
+      store.close();
+      const raw = new Database(path.join(dataDir, STORE_FILE));
+      raw.exec("DROP TABLE rollups; UPDATE meta SET value = '1' WHERE key = 'schema'");
+      raw.close();
+
+      const reader = ProfileStore.open(dataDir, { readonly: true });
+      assert.deepEqual(answers(reader), truth);
+      const writer = ProfileStore.open(dataDir);
+      assert.equal(writer.rollUp(hour + 3 * ROLLUP_MS), 6);
+      assert.deepEqual(answers(writer), truth);
+      writer.close();
+      reader.close();
+      const upgraded = ProfileStore.open(dataDir, { readonly: true });
+      assert.deepEqual(answers(upgraded), truth);
+      upgraded.close();
+
+      const newer = new Database(path.join(dataDir, STORE_FILE));
+      newer.exec("UPDATE meta SET value = '3' WHERE key = 'schema'");
+      newer.close();
+      for (const readonly of [true, false]) {
+        assert.throws(() => ProfileStore.open(dataDir, { readonly }), (e: unknown) => e instanceof MixprofError && /has schema 3; this mixprof reads 2/.test(e.message));
+      }
+    });
   });
 });

@@ -40,6 +40,7 @@ export function serveCommand(): Command {
       }
       if (token !== null && token.length < 8) throw new MixprofError('BAD_OPTION', 'the token is too short', 'use at least 8 characters, e.g. $(openssl rand -hex 16)');
       const store = ProfileStore.open(flags.dataDir, { readonly: true });
+      store.warm();
       const log = (line: string): void => void process.stderr.write(line + '\n');
       let server;
       try {
