@@ -24,6 +24,13 @@ import type { OutputProfile } from './output-profile.js';
 export interface SvgOptions {
   /** Width of the image in pixels (default 1200, at least 300). */
   readonly width?: number;
+  /**
+   * A differential flame graph, as flamegraph.pl draws difffolded.pl's
+   * output: widths are the profile's, and each frame is coloured by how its
+   * share of all samples changed since this baseline (red grew, blue shrank;
+   * shares, so ranges of different lengths compare).
+   */
+  readonly base?: readonly StackCount[];
 }
 
 const DEFAULT_WIDTH = 1200;
@@ -51,6 +58,8 @@ interface Node {
   /** The file (Python source or native module) when every merged frame agrees; null when they differ. */
   file: string | null | undefined;
   count: number;
+  /** The baseline's samples here (differential graphs). */
+  base: number;
   children: Map<string, Node> | null;
   /** Children whose name is already taken by a child of another kind (a native and a kernel "memcpy"). */
   otherKinds: Map<string, Node> | null;
@@ -60,7 +69,7 @@ const KIND_LABEL: Record<NodeKind, string> = { python: 'Python', native: 'native
 const LEGEND_ORDER: readonly FrameKind[] = ['python', 'native', 'kernel', 'marker'];
 
 function newNode(name: string, kind: NodeKind, frame: Frame | null): Node {
-  return { name, kind, frame, file: frame?.file, count: 0, children: null, otherKinds: null };
+  return { name, kind, frame, file: frame?.file, count: 0, base: 0, children: null, otherKinds: null };
 }
 
 function childFor(parent: Node, frame: Frame, kinds: Set<FrameKind>): Node {
@@ -101,6 +110,32 @@ function buildTree(stacks: readonly StackCount[], kinds: Set<FrameKind>): Node {
     }
   }
   return root;
+}
+
+/** Adds the baseline's counts along the same paths (new nodes there have no width). */
+function addBase(root: Node, stacks: readonly StackCount[]): void {
+  const kinds = new Set<FrameKind>();
+  for (const stack of stacks) {
+    const count = stack.count;
+    if (!(count > 0)) continue;
+    root.base += count;
+    let node = root;
+    for (const frame of stack.frames) {
+      node = childFor(node, frame, kinds);
+      node.base += count;
+    }
+  }
+}
+
+/** Grey when unchanged, to red (grew) or blue (shrank) as the change nears the largest one. */
+function diffColour(delta: number, largest: number): string {
+  const v = largest > 0 ? Math.min(1, Math.abs(delta) / largest) : 0;
+  const [r, g, b] = delta >= 0 ? [235 - 15 * v, 235 - 195 * v, 235 - 195 * v] : [235 - 195 * v, 235 - 155 * v, 235 - 5 * v];
+  return `rgb(${Math.round(r)},${Math.round(g)},${Math.round(b)})`;
+}
+
+function signedPoints(delta: number): string {
+  return `${delta >= 0 ? '+' : '\u2212'}${Math.abs(100 * delta).toFixed(2)} points`;
 }
 
 function sortedChildren(node: Node): Node[] {
@@ -217,17 +252,16 @@ function subtitle(profile: OutputProfile, total: number): string {
   return parts.join(' \u00b7 ');
 }
 
-function legend(kinds: Set<FrameKind>, width: number, y: number): string {
-  const items = LEGEND_ORDER.filter((k) => kinds.has(k));
-  const itemWidth = (k: FrameKind): number => 14 + KIND_LABEL[k].length * CHAR_WIDTH + 16;
-  let x = (width - items.reduce((sum, k) => sum + itemWidth(k), 0)) / 2;
+function legend(items: readonly { label: string; fill: string }[], width: number, y: number): string {
+  const itemWidth = (label: string): number => 14 + label.length * CHAR_WIDTH + 16;
+  let x = (width - items.reduce((sum, i) => sum + itemWidth(i.label), 0)) / 2;
   const out: string[] = ['<g id="legend">'];
-  for (const k of items) {
+  for (const { label, fill } of items) {
     out.push(
-      `<rect x="${px(x)}" y="${y - 10}" width="10" height="10" rx="2" fill="${tint(k, 0.5, 0.5, 0.5)}"/>`,
-      `<text x="${px(x + 14)}" y="${y}">${KIND_LABEL[k]}</text>`,
+      `<rect x="${px(x)}" y="${y - 10}" width="10" height="10" rx="2" fill="${fill}"/>`,
+      `<text x="${px(x + 14)}" y="${y}">${label}</text>`,
     );
-    x += itemWidth(k);
+    x += itemWidth(label);
   }
   out.push('</g>');
   return out.join('');
@@ -240,6 +274,10 @@ export function formatSvg(profile: OutputProfile, options?: SvgOptions): string 
   const kinds = new Set<FrameKind>();
   const root = buildTree(profile.stacks, kinds);
   const total = root.count;
+  const base = options?.base;
+  if (base) addBase(root, base);
+  const baseTotal = root.base;
+  const deltaOf = (node: Node): number => (total > 0 ? node.count / total : 0) - (baseTotal > 0 ? node.base / baseTotal : 0);
   const minCount = total * MIN_FRACTION;
 
   // Lay out first (start sample and depth of each frame drawn): the root sits
@@ -268,6 +306,14 @@ export function formatSvg(profile: OutputProfile, options?: SvgOptions): string 
     }
   }
 
+  const largest = base ? nodes.reduce((m, n) => Math.max(m, Math.abs(deltaOf(n))), 0) : 0;
+  const legendItems = base
+    ? [
+        { label: 'grew', fill: diffColour(1, 1) },
+        { label: 'unchanged', fill: diffColour(0, 1) },
+        { label: 'shrank', fill: diffColour(-1, 1) },
+      ]
+    : LEGEND_ORDER.filter((k) => kinds.has(k)).map((k) => ({ label: KIND_LABEL[k], fill: tint(k, 0.5, 0.5, 0.5) }));
   const height = TOP + (maxDepth + 1) * FRAME_HEIGHT + BOTTOM;
   const scale = total > 0 ? graphWidth / total : 0;
   const out: string[] = [];
@@ -278,11 +324,11 @@ export function formatSvg(profile: OutputProfile, options?: SvgOptions): string 
     `<style>${STYLE}</style>\n`,
     `<rect x="0" y="0" width="${width}" height="${height}" fill="url(#background)"/>\n`,
     `<text id="title" x="${width / 2}" y="24">${xml(displayName(profile.title))}</text>\n`,
-    `<text id="subtitle" x="${width / 2}" y="44">${xml(subtitle(profile, total))}</text>\n`,
+    `<text id="subtitle" x="${width / 2}" y="44">${xml(subtitle(profile, total) + (base ? ` \u00b7 colour: change in share since the baseline (${thousands(baseTotal)} samples), largest ${signedPoints(largest).slice(1)}` : ''))}</text>\n`,
     `<text id="unzoom" class="ctl hide" x="${X_PAD}" y="62">Reset Zoom</text>\n`,
     `<text id="search" class="ctl" x="${width - X_PAD - 24}" y="62">Search</text>\n`,
     `<text id="ignorecase" class="ctl" x="${width - X_PAD}" y="62">ic</text>\n`,
-    legend(kinds, width, 62),
+    legend(legendItems, width, 62),
     '\n',
     `<text id="details" x="${X_PAD}" y="${height - 12}"></text>\n`,
     `<text id="matched" x="${width - X_PAD}" y="${height - 12}"></text>\n`,
@@ -300,11 +346,12 @@ export function formatSvg(profile: OutputProfile, options?: SvgOptions): string 
     const w = node.count * scale;
     const y = TOP + (maxDepth - depth) * FRAME_HEIGHT;
     const samples = `${thousands(node.count)} ${node.count === 1 ? 'sample' : 'samples'}`;
-    const about = node.kind === 'root' ? 'all samples' : KIND_LABEL[node.kind] + (typeof node.file === 'string' ? ' \u00b7 ' + displayName(node.file) : '');
+    let about = node.kind === 'root' ? 'all samples' : KIND_LABEL[node.kind] + (typeof node.file === 'string' ? ' \u00b7 ' + displayName(node.file) : '');
+    if (base) about = `baseline ${percent(node.base, baseTotal || 1)}%, ${signedPoints(deltaOf(node))} \u00b7 ${about}`;
     out.push(
       `<g class="f" data-s="${start}" data-n="${node.count}" data-d="${depth}">`,
       `<title>${xml(name)} (${samples}, ${percent(node.count, total)}%)\n${xml(about)}</title>`,
-      `<rect x="${px(x)}" y="${y}" width="${px(w)}" height="${FRAME_HEIGHT - 1}" rx="2" fill="${colour(node)}"/>`,
+      `<rect x="${px(x)}" y="${y}" width="${px(w)}" height="${FRAME_HEIGHT - 1}" rx="2" fill="${base ? diffColour(deltaOf(node), largest) : colour(node)}"/>`,
       `<text x="${px(x + 3)}" y="${y + 11.5}">${xml(fitLabel(name, w))}</text></g>\n`,
     );
   }

@@ -144,8 +144,10 @@ async function showFlame() {
 
 async function showDiff() {
   if (!state.base || !state.brush) { $('status').textContent = 'select a range, and a baseline with shift-drag, to compare them'; return; }
-  $('flame').style.display = 'none'; $('diff').style.display = 'block';
-  const rows = await getJson('api/diff', { format: 'json', base_from: String(Math.floor(state.base[0])), base_until: String(Math.ceil(state.base[1])) });
+  $('flame').style.display = ''; $('diff').style.display = 'block';
+  const baseline = { base_from: String(Math.floor(state.base[0])), base_until: String(Math.ceil(state.base[1])) };
+  $('flame').src = 'api/diff?' + params({ format: 'svg', ...baseline });
+  const rows = await getJson('api/diff', { format: 'json', ...baseline });
   const table = document.createElement('table');
   const head = table.insertRow();
   for (const h of ['change', 'baseline', 'selection', 'stack (root first)']) { const th = document.createElement('th'); th.textContent = h; head.appendChild(th); }
@@ -156,7 +158,7 @@ async function showDiff() {
     cells.forEach((text, i) => { const td = tr.insertCell(); td.textContent = text; if (i === 3) { td.className = 'stack'; td.title = text; } });
   }
   $('diff').replaceChildren(table);
-  $('status').textContent = 'stacks whose share grew (red) or shrank (blue) from the baseline to the selection';
+  $('status').textContent = 'the selection, coloured by how the share of each frame changed since the baseline (red grew, blue shrank); below, the stacks that changed most';
 }
 
 async function refresh(full) {

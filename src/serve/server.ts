@@ -22,6 +22,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isMixprofError } from '../errors.js';
 import { renderProfile } from '../output/formats.js';
+import { formatSvg } from '../output/svg.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../output/output-profile.js';
 import type { FrameKind } from '../profile/types.js';
 import type { ProfileFilter, ProfileStore } from '../store/profile-store.js';
@@ -110,10 +111,16 @@ async function handle(options: ServeOptions, req: IncomingMessage, res: ServerRe
       const filter = filterOf(q);
       const base = parseRange(q.get('base_from') ?? undefined, q.get('base_until') ?? undefined, Date.now());
       if (typeof base === 'string') throw new HttpError(400, base.replace(/^from=/, 'base_from=').replace(/^until=/, 'base_until='));
-      const diff = diffStacks(options.store.query({ ...filter, ...base }).stacks, options.store.query(filter).stacks);
       const format = q.get('format') ?? 'folded';
+      if (format !== 'folded' && format !== 'json' && format !== 'svg') throw new HttpError(400, `format=${format}: the diff is given as folded, json or svg`);
+      const baseline = options.store.query({ ...filter, ...base });
+      const result = options.store.query(filter);
+      if (format === 'svg') {
+        const profile = { stacks: result.stacks, hz: result.hz, startTime: result.startMs, durationSeconds: result.startMs === null ? null : (result.endMs! - result.startMs) / 1000, title: `Differential flame graph: ${titleOf(filter)}`, time: result.mode };
+        return send(res, 200, CONTENT_TYPE.svg, formatSvg(profile, { base: baseline.stacks }), null);
+      }
+      const diff = diffStacks(baseline.stacks, result.stacks);
       if (format === 'json') return send(res, 200, CONTENT_TYPE.json, JSON.stringify(diff));
-      if (format !== 'folded') throw new HttpError(400, `format=${format}: the diff is given as folded or json`);
       return send(res, 200, CONTENT_TYPE.folded, diff.map((d) => `${d.key} ${d.base} ${d.comparison}\n`).join(''));
     }
     case '/api/timeline': {

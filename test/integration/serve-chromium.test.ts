@@ -144,6 +144,20 @@ describe('the web page of mixprof serve, in Chromium', () => {
     assert.ok(grew.some((s) => /short-lived\.py/.test(s)), grew.slice(0, 5).join('\n'));
     const firstChange = await page.locator('#diff tr.grew td').first().textContent();
     assert.match(firstChange ?? '', /^\+\d+\.\d%$/);
+    // Above the table, the differential flame graph: the late process's frames in red.
+    await page.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.getElementById('flame')?.src ?? '').includes('api/diff?'));
+    const frame = page.frameLocator('#flame');
+    await frame.locator('#frames').waitFor({ timeout: 30_000 });
+    const drawn = await frame.locator('#frames g').evaluateAll((gs) => gs.map((g) => `${g.querySelector('rect')?.getAttribute('fill')} ${g.querySelector('title')?.textContent}`));
+    const late = drawn.filter((d) => / <module> \(\S*short-lived\.py:\d+\)/.test(d));
+    assert.ok(late.length > 0, drawn.join('\n'));
+    const redness = (d: string): number => {
+      const [r = 0, , b = 0] = /^rgb\((\d+),(\d+),(\d+)\)/.exec(d)?.slice(1).map(Number) ?? [];
+      return r - b;
+    };
+    // Red, the more so the more samples: all of them new.
+    assert.ok(late.every((d) => redness(d) > 0), late.join('\n'));
+    assert.ok(Math.max(...late.map(redness)) > 50, late.join('\n'));
     await page.screenshot({ path: path.join(ARTIFACTS, 'serve-diff.png') });
   });
 });

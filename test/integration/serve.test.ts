@@ -149,6 +149,20 @@ describe('mixprof serve', () => {
     assert.equal(lines.at(-1), 'main (app.py:1);handle (app.py:1);memcpy 4800 600');
     const json = (await (await get('/api/diff?base_from=-2h&base_until=-1h&from=-1h&format=json&process=web')).json()) as { key: string; delta: number }[];
     assert.ok(Math.abs(json[0]!.delta - (80 - 10) / 90) < 1e-9);
+    // The differential flame graph: render's share grew (red), handle's shrank (blue).
+    const svgResponse = await get('/api/diff?base_from=-2h&base_until=-1h&from=-1h&format=svg&process=web');
+    assert.match(svgResponse.headers.get('content-type') ?? '', /^image\/svg\+xml/);
+    const svg = await svgResponse.text();
+    assert.match(svg, /<text id="title"[^>]*>Differential flame graph: /);
+    const fillOf = (name: string): [number, number, number] => {
+      const m = new RegExp(`<title>${name} \\([^<]*</title><rect [^>]*fill="rgb\\((\\d+),(\\d+),(\\d+)\\)"`).exec(svg);
+      assert.ok(m, `${name} drawn`);
+      return [Number(m[1]), Number(m[2]), Number(m[3])];
+    };
+    const [rr, , rb] = fillOf('render');
+    const [hr, , hb] = fillOf('handle');
+    assert.ok(rr > rb && hb > hr, `render rgb(${fillOf('render').join()}), handle rgb(${fillOf('handle').join()})`);
+    assert.equal((await get('/api/diff?base_from=-2h&base_until=-1h&format=pprof')).status, 400);
   });
 
   test('GET /api/timeline, /api/processes, /api/threads', async () => {

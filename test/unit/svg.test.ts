@@ -412,3 +412,43 @@ test('100,000 distinct stacks are written quickly, drawing only the frames wide 
   assert.ok(frames.length > 100 && frames.length < 100_000, `${frames.length} frames drawn`);
   assert.ok(frames.every((f) => f.n >= total * 0.001));
 });
+
+test('a differential graph: widths from the profile, red where a frame\'s share grew since the baseline, blue where it shrank, grey where it held', () => {
+  const f = (kind: Frame['kind'], name: string): Frame => ({ kind, name });
+  const main = f('python', 'main (app.py:1)');
+  const handle = f('python', 'handle (app.py:5)');
+  const render = f('python', 'render (app.py:9)');
+  const memcpy = f('native', 'memcpy');
+  const send = f('kernel', 'tcp_sendmsg');
+  // Baseline: handle 80%, render 20%. Now (a longer range, 10x the samples): handle 50%, render 50%.
+  const base: StackCount[] = [
+    { frames: [main, handle, memcpy], count: 80 },
+    { frames: [main, render, send], count: 20 },
+  ];
+  const now: StackCount[] = [
+    { frames: [main, handle, memcpy], count: 500 },
+    { frames: [main, render, send], count: 500 },
+  ];
+  const frames = drawnFrames(formatSvg(profileOf(now), { base }));
+  const byName = (name: string): DrawnFrame => frameNamed(frames, name);
+  assert.equal(byName('handle (app.py:5)').n, 500);
+  assert.equal(byName('render (app.py:9)').width, byName('handle (app.py:5)').width);
+  const [hr, , hb] = rgb(byName('handle (app.py:5)').fill);
+  const [rr, , rb] = rgb(byName('render (app.py:9)').fill);
+  assert.ok(hb > hr, `handle shrank: blue ${byName('handle (app.py:5)').fill}`);
+  assert.ok(rr > rb, `render grew: red ${byName('render (app.py:9)').fill}`);
+  // main held its 100%: grey.
+  const [mr, mg, mb] = rgb(byName('main (app.py:1)').fill);
+  assert.ok(mr === mg && mg === mb, byName('main (app.py:1)').fill);
+  assert.match(byName('render (app.py:9)').about, /^baseline 20\.00%, \+30\.00 points · Python/);
+  assert.match(byName('tcp_sendmsg').about, /^baseline 20\.00%, \+30\.00 points · kernel/);
+  assert.match(byName('memcpy').about, /^baseline 80\.00%, −30\.00 points · native/);
+
+  // A stack only in the baseline takes no width; one only in the profile is the reddest.
+  const gone = formatSvg(profileOf([{ frames: [main, render], count: 10 }]), { base: [{ frames: [main, handle], count: 10 }] });
+  const drawn = drawnFrames(gone);
+  assert.deepEqual(drawn.map((d) => d.name).sort(), ['all', 'main (app.py:1)', 'render (app.py:9)']);
+  assert.match(frameNamed(drawn, 'render (app.py:9)').about, /^baseline 0\.00%, \+100\.00 points/);
+  assert.match(gone, /colour: change in share since the baseline \(10 samples\), largest 100\.00 points/);
+  assert.match(gone, />grew<\/text>.*>shrank<\/text>/s);
+});
