@@ -40,6 +40,8 @@ const COMPACT_AFTER_MS = 86_400_000;
 const COMPACT_SPAN_MS = 3_600_000;
 /** Retention and compaction run at most this often. */
 const HOUSEKEEPING_MS = 600_000;
+/** Frames and stacks no longer used are deleted this often (it reads every profile). */
+const GARBAGE_MS = 86_400_000;
 
 /** A thread root as the builder writes it: "name (tid)". */
 const THREAD_ROOT = /^.* \(\d+\)$/;
@@ -49,6 +51,7 @@ export class Collector {
   private current: ProcessSession[] = [];
   private wake: () => void = () => undefined;
   private lastHousekeeping = 0;
+  private lastGarbage = Date.now();
   private readonly host = hostname();
 
   constructor(private readonly options: CollectOptions) {}
@@ -144,6 +147,10 @@ export class Collector {
     this.options.store.compact(now - COMPACT_AFTER_MS, COMPACT_SPAN_MS);
     // Hours that ended a period ago or more: their last profiles are stored.
     this.options.store.rollUp(now - this.options.intervalSeconds * 1000 - this.options.durationSeconds * 1000);
+    if (now - this.lastGarbage >= GARBAGE_MS) {
+      this.lastGarbage = now;
+      this.options.store.collectGarbage();
+    }
   }
 
   private sleepUntil(time: number): Promise<void> {

@@ -161,11 +161,58 @@ async function showDiff() {
   $('status').textContent = 'the selection, coloured by how the share of each frame changed since the baseline (red grew, blue shrank); below, the stacks that changed most';
 }
 
+// The page's state lives in the URL's fragment, so that a link shows the same
+// view: the range as typed ("-1h"), or in ms once a selection pins it down.
+let fromLink = new URLSearchParams(location.hash.slice(1));
+const msRange = (text) => { const m = /^(\\d+)_(\\d+)$/.exec(text ?? ''); return m ? [Number(m[1]), Number(m[2])] : null; };
+
+function saveState() {
+  const h = new URLSearchParams();
+  const pinned = state.brush || state.base;
+  h.set('from', pinned ? String(Math.floor(state.from)) : $('from').value);
+  h.set('until', pinned ? String(Math.ceil(state.until)) : $('until').value);
+  if (state.brush) h.set('sel', [Math.floor(state.brush[0]), Math.ceil(state.brush[1])].join('_'));
+  if (state.base) h.set('base', [Math.floor(state.base[0]), Math.ceil(state.base[1])].join('_'));
+  if (state.diff) h.set('view', 'diff');
+  for (const id of ['process', 'pid', 'thread']) if ($(id).value) h.set(id, $(id).value);
+  const kinds = ['python', 'native', 'kernel'].filter((k) => $('kind-' + k).checked);
+  if (kinds.length < 3) h.set('kinds', kinds.join(','));
+  if ($('threads').checked) h.set('threads', '1');
+  history.replaceState(null, '', '#' + h);
+}
+
+function inputsFromLink() {
+  const h = fromLink;
+  for (const id of ['from', 'until', 'pid']) if (h.get(id) !== null) $(id).value = /^\\d{12,}$/.test(h.get(id)) && id !== 'pid' ? new Date(Number(h.get(id))).toISOString() : h.get(id);
+  if (h.get('kinds') !== null) for (const k of ['python', 'native', 'kernel']) $('kind-' + k).checked = h.get('kinds').split(',').includes(k);
+  $('threads').checked = h.get('threads') === '1';
+  state.diff = h.get('view') === 'diff';
+}
+
+function selectionFromLink() {
+  const h = fromLink;
+  fromLink = null;
+  state.brush = msRange(h.get('sel'));
+  state.base = msRange(h.get('base'));
+  for (const id of ['process', 'thread']) if (h.get(id) !== null) $(id).value = h.get(id);
+}
+
+function zoomTo(from, until) {
+  $('from').value = new Date(from).toISOString();
+  $('until').value = new Date(until).toISOString();
+  refresh(true);
+}
+
 async function refresh(full) {
   try {
-    if (full) { if (!rangeFromInputs()) return; await loadFilters(); }
+    if (full) {
+      if (!rangeFromInputs()) return;
+      await loadFilters();
+      if (fromLink) selectionFromLink();
+    }
     await drawTimeline();
     if (state.diff) await showDiff(); else await showFlame();
+    saveState();
   } catch (e) { $('status').textContent = String(e.message ?? e); }
 }
 
@@ -174,7 +221,10 @@ $('apply').addEventListener('click', () => refresh(true));
 $('view-flame').addEventListener('click', () => { state.diff = false; refresh(false); });
 $('view-diff').addEventListener('click', () => { state.diff = true; refresh(false); });
 for (const b of document.querySelectorAll('[data-ago]')) b.addEventListener('click', () => { $('from').value = '-' + b.dataset.ago; $('until').value = 'now'; refresh(true); });
+$('zoom-in').addEventListener('click', () => { if (state.brush) zoomTo(state.brush[0], state.brush[1]); else $('status').textContent = 'drag on the timeline to select the range to zoom to'; });
+$('zoom-out').addEventListener('click', () => { const span = state.until - state.from; zoomTo(state.from - span / 2, Math.min(Date.now(), state.until + span / 2)); });
 brushing();
+inputsFromLink();
 refresh(true);
 `;
 
@@ -195,6 +245,8 @@ export function pageHtml(): string {
   <label><input id="kind-native" type="checkbox" checked>native</label>
   <label><input id="kind-kernel" type="checkbox" checked>kernel</label>
   <label><input id="threads" type="checkbox">per thread</label>
+  <button id="zoom-in" title="show only the selected range">Zoom to selection</button>
+  <button id="zoom-out" title="show twice the range">Zoom out</button>
   <button id="view-flame">Flame graph</button>
   <button id="view-diff">Diff</button>
 </header>

@@ -142,7 +142,7 @@ const frameKey = (f: Frame): string => `${f.kind}\u0000${f.name}\u0000${f.func ?
 export class ProfileStore {
   private readonly frameIds = new Map<string, number>();
   /** The same Frame objects recur in a profile's stacks: their ids without building a key. */
-  private readonly frameObjectIds = new WeakMap<Frame, number>();
+  private frameObjectIds = new WeakMap<Frame, number>();
   private readonly stackIds = new Map<string, number>();
   private readonly threadIds = new Map<string, number>();
   private readonly processIds = new Map<string, number>();
@@ -414,14 +414,55 @@ export class ProfileStore {
     return removed;
   }
 
+  /**
+   * Deletes the stacks, frames and thread labels that no profile or roll-up
+   * refers to any more (retention and compaction leave them behind), all
+   * but the newest of each table: SQLite gives a new row the largest id
+   * plus one, so ids are never reused, and a reader's cache of them stays
+   * true. Returns how many of each went.
+   */
+  collectGarbage(): { stacks: number; frames: number; threads: number } {
+    const result = this.db.transaction(() => {
+      const stacksUsed = new Set<number>();
+      const threadsUsed = new Set<number>();
+      for (const table of ['profiles', 'rollups']) {
+        for (const row of this.sql(`SELECT data FROM ${table}`).iterate() as IterableIterator<{ data: Buffer }>) {
+          decodeSamples(row.data, (thread, stack) => {
+            stacksUsed.add(stack);
+            threadsUsed.add(thread);
+          });
+        }
+      }
+      const newest = (table: string): number => (this.sql(`SELECT COALESCE(MAX(id), 0) AS id FROM ${table}`).get() as { id: number }).id;
+      const framesUsed = new Set<number>();
+      const lastStack = newest('stacks');
+      const deadStacks: number[] = [];
+      for (const row of this.sql('SELECT id, frames FROM stacks').iterate() as IterableIterator<{ id: number; frames: string }>) {
+        if (stacksUsed.has(row.id) || row.id === lastStack) {
+          if (row.frames !== '') for (const f of row.frames.split(',')) framesUsed.add(Number(f));
+        } else deadStacks.push(row.id);
+      }
+      const lastFrame = newest('frames');
+      const deadFrames = (this.sql('SELECT id FROM frames').all() as { id: number }[]).map((r) => r.id).filter((id) => !framesUsed.has(id) && id !== lastFrame);
+      const lastThread = newest('threads');
+      const deadThreads = (this.sql('SELECT id FROM threads').all() as { id: number }[]).map((r) => r.id).filter((id) => !threadsUsed.has(id) && id !== lastThread);
+      for (const [table, ids] of [['stacks', deadStacks], ['frames', deadFrames], ['threads', deadThreads]] as const) {
+        const remove = this.sql(`DELETE FROM ${table} WHERE id = ?`);
+        for (const id of ids) remove.run(id);
+      }
+      return { stacks: deadStacks.length, frames: deadFrames.length, threads: deadThreads.length };
+    })();
+    // The writer's memory of ids may name rows just deleted: it is rebuilt as profiles come.
+    this.frameIds.clear();
+    this.frameObjectIds = new WeakMap();
+    this.stackIds.clear();
+    this.threadIds.clear();
+    return result;
+  }
+
   /** SQLite's own check of the file: "ok" when sound. */
   integrity(): string {
     return String(this.db.pragma('integrity_check', { simple: true }));
-  }
-
-  /** Reclaims the space of deleted profiles and of frames and stacks no longer used. */
-  vacuum(): void {
-    this.db.exec('VACUUM');
   }
 
   private profileRows(filter: ProfileFilter, withData: boolean): ProfileRow[] {

@@ -160,4 +160,40 @@ describe('the web page of mixprof serve, in Chromium', () => {
     assert.ok(Math.max(...late.map(redness)) > 50, late.join('\n'));
     await page.screenshot({ path: path.join(ARTIFACTS, 'serve-diff.png') });
   });
+
+  test('the URL keeps the view: a link opens the same range, selection, baseline and filters; zoom to the selection', async () => {
+    // The diff view of the last test, with a thread and a kinds filter.
+    await page.uncheck('#kind-kernel');
+    await page.waitForFunction(() => /kinds=python%2Cnative/.test(String((globalThis as unknown as { location: { hash: string } }).location.hash)));
+    const link = page.url();
+    const hash = new URLSearchParams(new URL(link).hash.slice(1));
+    assert.equal(hash.get('view'), 'diff');
+    assert.match(hash.get('sel') ?? '', /^\d+_\d+$/);
+    assert.match(hash.get('base') ?? '', /^\d+_\d+$/);
+    const flameSrc = async (p: Page): Promise<string> => (await p.locator('#flame').getAttribute('src')) ?? '';
+    const before = await flameSrc(page);
+
+    const other = await page.context().newPage();
+    try {
+      const errors: string[] = [];
+      other.on('pageerror', (e) => errors.push(e.message));
+      await other.goto(link);
+      await other.waitForFunction(() => ((globalThis as unknown as PageGlobals).document.getElementById('flame')?.src ?? '').includes('api/diff?'), undefined, { timeout: 30_000 }).catch(async (e: unknown) => {
+        throw new Error(`${String(e)}; link ${link}; now ${other.url()}; errors ${errors.join('; ')}; status ${await other.locator('#status').textContent()}`);
+      });
+      assert.equal(await flameSrc(other), before);
+      assert.equal(await other.isChecked('#kind-kernel'), false);
+      await other.waitForSelector('#diff table tr.grew', { timeout: 30_000 });
+
+      // Zoom to the selection: the range becomes the selection's, the flame graph the same range.
+      const [selFrom, selUntil] = hash.get('sel')!.split('_').map(Number) as [number, number];
+      await other.click('#view-flame');
+      await other.click('#zoom-in');
+      await other.waitForFunction((iso) => (globalThis as unknown as { document: { getElementById(id: string): { value: string } } }).document.getElementById('from').value === iso, new Date(selFrom).toISOString());
+      assert.equal(await other.inputValue('#until'), new Date(selUntil).toISOString());
+      await other.waitForFunction((q) => ((globalThis as unknown as PageGlobals).document.getElementById('flame')?.src ?? '').includes(q), `from=${selFrom}&until=${selUntil}`);
+    } finally {
+      await other.close();
+    }
+  });
 });

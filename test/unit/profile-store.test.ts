@@ -166,6 +166,49 @@ describe('the profile store', () => {
     }
   });
 
+  test('frames, stacks and thread labels no profile uses any more are deleted, and ids are never reused', () => {
+    const dataDir = path.join(dir, 'garbage');
+    const store = ProfileStore.open(dataDir);
+    const reader = ProfileStore.open(dataDir, { readonly: true });
+    try {
+      store.add(record(1, 'a', t0, [
+        { thread: 'old (1)', frames: [py('main'), py('gone'), native('memcpy')], count: 3 },
+        { thread: 'kept (2)', frames: [py('main'), py('stays')], count: 4 },
+        // The newest stack: unused after retention, but kept so that its id is not given again.
+        { thread: 'old (1)', frames: [py('main'), py('newest')], count: 2 },
+      ]));
+      store.add(record(1, 'a', t0 + 3_600_000, [{ thread: 'kept (2)', frames: [py('main'), py('stays')], count: 5 }]));
+      store.rollUp(t0 + 3_600_000);
+      // The reader has read every frame and stack so far.
+      assert.equal(reader.query({ from: t0, until: t0 + 7_200_000 }).samples, 14);
+      assert.equal(store.deleteBefore(t0 + 60_000), 1);
+      const dictionary = (): unknown => {
+        const raw = new Database(path.join(dataDir, STORE_FILE), { readonly: true });
+        const rows = { stacks: raw.prepare('SELECT COUNT(*) AS n FROM stacks').get(), frames: raw.prepare('SELECT name FROM frames ORDER BY id').all(), threads: raw.prepare('SELECT label FROM threads ORDER BY id').all() };
+        raw.close();
+        return JSON.parse(JSON.stringify(rows)) as unknown;
+      };
+      assert.deepEqual(store.collectGarbage(), { stacks: 1, frames: 2, threads: 1 });
+      assert.deepEqual(dictionary(), { stacks: { n: 2 }, frames: [{ name: 'main (app.py:1)' }, { name: 'stays (app.py:1)' }, { name: 'newest (app.py:1)' }], threads: [{ label: 'kept (2)' }] });
+      assert.deepEqual(store.collectGarbage(), { stacks: 0, frames: 0, threads: 0 });
+
+      // New stacks and frames get new ids, and a deleted one comes back under a
+      // new id: the reader, which remembers the old ids, reads them right.
+      store.add(record(1, 'a', t0 + 7_200_000, [
+        { thread: 'old (1)', frames: [py('main'), py('fresh'), native('read')], count: 6 },
+        { thread: 'old (1)', frames: [py('main'), py('gone'), native('memcpy')], count: 7 },
+        { thread: 'kept (2)', frames: [py('main'), py('stays')], count: 1 },
+      ]));
+      const late = reader.query({ from: t0 + 7_200_000, until: t0 + 7_300_000, threadRoots: true });
+      assert.deepEqual(folded(late.stacks), ['kept (2);main (app.py:1);stays (app.py:1) 1', 'old (1);main (app.py:1);fresh (app.py:1);read 6', 'old (1);main (app.py:1);gone (app.py:1);memcpy 7']);
+      assert.deepEqual(folded(store.query({ from: 0, until: t0 + 7_300_000 }).stacks), ['main (app.py:1);fresh (app.py:1);read 6', 'main (app.py:1);gone (app.py:1);memcpy 7', 'main (app.py:1);stays (app.py:1) 6']);
+      assert.equal(store.integrity(), 'ok');
+    } finally {
+      reader.close();
+      store.close();
+    }
+  });
+
   describe('hourly roll-ups', () => {
     const hour = Math.floor(t0 / ROLLUP_MS) * ROLLUP_MS;
     const stacksAt = (i: number, pid: number): ProfileRecord['stacks'] => [
