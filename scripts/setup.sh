@@ -20,8 +20,8 @@ with_bench=0
 # clang, libbpf-dev and bpftool build the DWARF sampler's BPF program.
 packages=(bpftrace libdw-dev libelf-dev g++ make python3 util-linux clang libbpf-dev bpftool)
 # The tests also compare against gdb, binutils and libc6-dbg, and open the
-# SVG flame graphs in chromium.
-[ "$with_tests" = 1 ] && packages+=(gdb binutils libc6-dbg chromium)
+# SVG flame graphs in chromium; mixprof top in tmux.
+[ "$with_tests" = 1 ] && packages+=(gdb binutils libc6-dbg chromium tmux)
 [ "$with_bench" = 1 ] && packages+=(linux-perf)
 missing=()
 for p in "${packages[@]}"; do

@@ -8,6 +8,7 @@ import { convertCommand } from './commands/convert.js';
 import { recordCommand } from './commands/record.js';
 import { sampleCommand } from './commands/sample.js';
 import { serveCommand } from './commands/serve.js';
+import { topCommand } from './commands/top.js';
 import { stdoutWriteStuck } from '../output/write.js';
 import { reportError } from './handle-error.js';
 
@@ -41,7 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(recordCommand())
     .addCommand(convertCommand())
     .addCommand(collectCommand())
-    .addCommand(serveCommand());
+    .addCommand(serveCommand())
+    .addCommand(topCommand());
   // Subcommands added with addCommand do not inherit these settings.
   for (const command of [program, ...program.commands]) {
     command.exitOverride().configureOutput({

@@ -74,6 +74,10 @@ export interface ProcessSession {
   kill(): void;
   /** Counts so far, for the status line. */
   readonly live: LiveCounts;
+  /** "3.11.7" when the Python frames are read. */
+  readonly pythonVersion: string | null;
+  /** The merged stacks so far, while sampling goes on (a live view's refresh). */
+  snapshot(): Profile;
 }
 
 export const MAX_PYTHON_DEPTH = 128;
@@ -176,6 +180,8 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             program: python && interpreter ? pythonProgram(python, interpreter.runtimeAddress, settings) : nativeProgram(settings),
           });
 
+    // After the end, the symbolizer is closed: the last profile stands for every later snapshot.
+    let last: Profile | null = null;
     const done = (async (): Promise<ProcessRun> => {
       try {
         const run = await sampler.done;
@@ -193,7 +199,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
         return {
           pid: target.pid,
           comm: target.comm,
-          profile: builder.finish(),
+          profile: (last = builder.finish()),
           reason: run.reason,
           killed: run.killed,
           stackErrors: run.stackErrors,
@@ -210,7 +216,16 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     })();
     // The caller may never await a session that failed to start; its error is reported through done.
     done.catch(() => undefined);
-    return { pid: target.pid, comm: target.comm, done, stop: (reason) => sampler.stop(reason), kill: () => sampler.kill(), live };
+    return {
+      pid: target.pid,
+      comm: target.comm,
+      done,
+      stop: (reason) => sampler.stop(reason),
+      kill: () => sampler.kill(),
+      live,
+      pythonVersion: layout ? versionString(layout.version) : null,
+      snapshot: () => last ?? builder.finish(),
+    };
   } catch (error) {
     native.close();
     throw error;

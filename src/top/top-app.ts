@@ -1,0 +1,260 @@
+/**
+ * `mixprof top`: a live view of a running process's hottest functions. The
+ * session samples all along (with a root per thread, for the thread
+ * filter); every second its cumulative profile is taken, the window's
+ * counts computed (sample-window.ts), and the rows (function-view.ts) drawn
+ * (screen.ts) on the terminal (terminal.ts). Keys change the view at once.
+ * Pausing freezes the view, not the sampling.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { formatFolded } from '../output/folded.js';
+import type { StackCount } from '../profile/profile.js';
+import type { Frame } from '../profile/types.js';
+import type { ProcessRun, ProcessSession } from '../sample/session.js';
+import { SORT_COLUMNS, viewRows, type Row, type SortColumn } from './function-view.js';
+import { SampleWindow } from './sample-window.js';
+import { renderFrame, scrollFor, type Header } from './screen.js';
+import type { Key, Terminal } from './terminal.js';
+
+export interface TopOptions {
+  readonly session: ProcessSession;
+  readonly terminal: Terminal;
+  readonly hz: number;
+  /** null: cumulative counts. */
+  readonly windowMs: number | null;
+  /** Where `w` writes its folded files. */
+  readonly writeDir: string;
+  /** The first refresh happens at once; then every refreshMs. */
+  readonly refreshMs?: number;
+}
+
+/** What the view shows: a thread's stacks, without the root naming the thread. */
+function stacksOfThread(stacks: readonly StackCount[], thread: string | null): StackCount[] {
+  const out: StackCount[] = [];
+  for (const s of stacks) {
+    const [root, ...rest] = s.frames;
+    const rooted = root !== undefined && root.kind === 'marker';
+    if (thread !== null && !(rooted && root.name === thread)) continue;
+    out.push({ frames: rooted ? rest : s.frames, count: s.count });
+  }
+  return out;
+}
+
+/** The threads of the stacks, busiest first. */
+function threadsOf(stacks: readonly StackCount[]): string[] {
+  const counts = new Map<string, number>();
+  for (const s of stacks) {
+    const root: Frame | undefined = s.frames[0];
+    if (root?.kind === 'marker') counts.set(root.name, (counts.get(root.name) ?? 0) + s.count);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([name]) => name);
+}
+
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace('T', '-').replace(/\..*$/, '');
+}
+
+/** Runs the view until the user quits (or `stop` is called); resolves with the session's end. */
+export class TopView {
+  private readonly window: SampleWindow;
+  private stacks: StackCount[] = [];
+  private rows: Row[] = [];
+  private samples = 0;
+  private sort: SortColumn = 'own%';
+  private readonly toggled = new Set<string>();
+  private cursor = 0;
+  private cursorId: string | null = null;
+  private scroll = 0;
+  private thread: string | null = null;
+  private paused = false;
+  private ended: string | null = null;
+  private message = '';
+  private threads = 0;
+  private lost = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private quit: () => void = () => undefined;
+
+  constructor(private readonly options: TopOptions) {
+    this.window = new SampleWindow(options.windowMs, Date.now());
+  }
+
+  /** Until q (or stop()); the session is stopped and its result returned. */
+  async run(): Promise<ProcessRun> {
+    const { session, terminal } = this.options;
+    const quitting = new Promise<void>((resolve) => {
+      this.quit = resolve;
+    });
+    terminal.onKey((key) => this.key(key));
+    terminal.onResize(() => this.draw());
+    let run: ProcessRun | null = null;
+    let failure: unknown = null;
+    session.done.then(
+      (r) => {
+        run = r;
+        this.ended = r.reason === 'target-exited' ? `process ${session.pid} exited: q to quit, w to write` : `sampling ended (${r.failure ?? r.reason}): q to quit`;
+        this.take(r.profile.stacks, r.profile.stats.threads, r.profile.stats.lostEvents);
+        this.stopTimer();
+        this.draw();
+      },
+      (error: unknown) => {
+        failure = error;
+        this.quit();
+      },
+    );
+    this.refresh();
+    this.timer = setInterval(() => this.refresh(), this.options.refreshMs ?? 1000);
+    await quitting;
+    this.stopTimer();
+    if (failure) throw failure;
+    if (!run) session.stop('interrupted');
+    return run ?? (await session.done);
+  }
+
+  /** Ends the view as q does (a signal). */
+  stop(): void {
+    this.quit();
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private refresh(): void {
+    if (this.ended) return;
+    const profile = this.options.session.snapshot();
+    this.take(profile.stacks, profile.stats.threads, profile.stats.lostEvents);
+    if (!this.paused) this.draw();
+  }
+
+  private take(stacks: readonly StackCount[], threads: number, lost: number): void {
+    this.window.push(stacks, Date.now());
+    this.threads = threads;
+    this.lost = lost;
+    if (!this.paused) this.stacks = this.window.current();
+  }
+
+  private draw(): void {
+    const { rows, samples } = viewRows(stacksOfThread(this.stacks, this.thread), { sort: this.sort, toggled: this.toggled });
+    this.rows = rows;
+    this.samples = samples;
+    // The cursor stays on its row when rows move.
+    const at = this.cursorId === null ? -1 : rows.findIndex((r) => r.id === this.cursorId);
+    this.cursor = at >= 0 ? at : Math.min(this.cursor, Math.max(0, rows.length - 1));
+    this.cursorId = rows[this.cursor]?.id ?? null;
+    const { terminal, session } = this.options;
+    this.scroll = scrollFor(this.cursor, this.scroll, rows.length, terminal.height);
+    const header: Header = {
+      pid: session.pid,
+      comm: session.comm,
+      python: session.pythonVersion,
+      threads: this.threads,
+      hz: this.options.hz,
+      lost: this.lost,
+      samples,
+      coveredMs: this.window.coveredMs(),
+      windowMs: this.options.windowMs,
+      sort: this.sort,
+      thread: this.thread,
+      paused: this.paused,
+      ended: this.ended,
+    };
+    terminal.draw(renderFrame({ header, rows, cursor: this.cursor, scroll: this.scroll, message: this.message }, terminal.width, terminal.height));
+  }
+
+  private move(to: number): void {
+    this.cursor = Math.max(0, Math.min(this.rows.length - 1, to));
+    this.cursorId = this.rows[this.cursor]?.id ?? null;
+  }
+
+  private setOpen(row: Row | undefined, open: boolean): void {
+    if (!row?.openable || row.open === open) return;
+    if (this.toggled.has(row.id)) this.toggled.delete(row.id);
+    else this.toggled.add(row.id);
+  }
+
+  private key(key: Key): void {
+    this.message = '';
+    const row = this.rows[this.cursor];
+    const page = Math.max(1, this.options.terminal.height - 5);
+    switch (key.name) {
+      case 'q':
+        return this.quit();
+      case 'c':
+        if (key.ctrl) return this.quit();
+        break;
+      case 'space':
+        this.paused = !this.paused;
+        // Unpaused: show the counts of now at once.
+        if (!this.paused) this.stacks = this.window.current();
+        break;
+      case 'up':
+        this.move(this.cursor - 1);
+        break;
+      case 'down':
+        this.move(this.cursor + 1);
+        break;
+      case 'pageup':
+        this.move(this.cursor - page);
+        break;
+      case 'pagedown':
+        this.move(this.cursor + page);
+        break;
+      case 'home':
+        this.move(0);
+        break;
+      case 'end':
+        this.move(this.rows.length - 1);
+        break;
+      case 'return':
+      case 'enter':
+        this.setOpen(row, !row?.open);
+        break;
+      case 'right':
+        this.setOpen(row, true);
+        break;
+      case 'left':
+        if (row?.open) this.setOpen(row, false);
+        else if (row && row.depth > 0) this.move(this.rows.slice(0, this.cursor).findLastIndex((r) => r.depth < row.depth));
+        break;
+      case 's':
+      case ']':
+        this.sort = SORT_COLUMNS[(SORT_COLUMNS.indexOf(this.sort) + 1) % SORT_COLUMNS.length]!;
+        break;
+      case '[':
+        this.sort = SORT_COLUMNS[(SORT_COLUMNS.indexOf(this.sort) + SORT_COLUMNS.length - 1) % SORT_COLUMNS.length]!;
+        break;
+      case 't': {
+        const threads = threadsOf(this.stacks);
+        const next = this.thread === null ? 0 : threads.indexOf(this.thread) + 1;
+        this.thread = next < threads.length ? threads[next]! : null;
+        this.message = `thread: ${this.thread ?? 'all'} (t: next of ${threads.length})`;
+        break;
+      }
+      case 'r':
+        this.window.reset();
+        this.stacks = this.window.current();
+        this.message = 'counts reset';
+        break;
+      case 'w':
+        this.message = this.write();
+        break;
+      default:
+        return;
+    }
+    this.draw();
+  }
+
+  /** The stacks shown, as a folded file in the working directory. */
+  private write(): string {
+    const file = path.join(this.options.writeDir, `mixprof-top-${this.options.session.pid}-${stamp(Date.now())}.folded`);
+    const stacks = stacksOfThread(this.stacks, this.thread);
+    try {
+      writeFileSync(file, formatFolded(stacks, { markPython: false }), { flag: 'wx', mode: 0o644 });
+    } catch (error) {
+      return `cannot write ${file}: ${(error as Error).message}`;
+    }
+    return `wrote ${stacks.length} stacks (${stacks.reduce((n, s) => n + s.count, 0)} samples) to ${file}`;
+  }
+}

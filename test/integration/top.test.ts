@@ -1,0 +1,251 @@
+/**
+ * `mixprof top` in a real terminal: tmux (a private server), against a
+ * workload whose one thread spends about 3/4 of its time in hot() and 1/4
+ * in warm(). The screen is read with capture-pane after each key: the known
+ * functions at the top with plausible shares, sorting, opening a function
+ * into its callees and callers, pausing, the thread filter, writing a folded
+ * file, and quitting (or a SIGTERM) with the terminal restored and no
+ * bpftrace left. Without a terminal, top refuses in one line.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { execa } from 'execa';
+import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
+import { bpftraceCount, runMixprof, startWorkload, type Workload } from '../helpers/processes.js';
+import { pyenvPython } from '../helpers/pythons.js';
+import { assertRoot } from '../helpers/root.js';
+
+interface ScreenRow {
+  readonly ownPercent: number | null;
+  readonly totalPercent: number | null;
+  readonly total: number | null;
+  readonly name: string;
+  readonly depth: number;
+  readonly cursor: boolean;
+}
+
+const WIDTH = 160;
+const HEIGHT = 50;
+
+/** A tmux server of its own, so that nothing of the user's is touched. */
+class Tmux {
+  private readonly socket = `mixprof-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+
+  async tmux(...args: string[]): Promise<string> {
+    const { stdout } = await execa('tmux', ['-L', this.socket, '-f', '/dev/null', ...args]);
+    return stdout;
+  }
+
+  /**
+   * Starts `command` in a new window that stays when it exits; a shell
+   * around it prints its status (its arguments passed as "$@", never as text).
+   */
+  async start(session: string, cwd: string, command: readonly string[]): Promise<void> {
+    await this.tmux('new-session', '-d', '-s', session, '-x', String(WIDTH), '-y', String(HEIGHT), '-c', cwd);
+    await this.tmux('set-option', '-t', session, 'remain-on-exit', 'on');
+    await this.tmux('respawn-pane', '-k', '-t', session, '-c', cwd, 'sh', '-c', '"$@"; echo "exited with $?"', 'sh', ...command);
+  }
+
+  /** The screen, with escape sequences (to see the cursor's reverse video); with `history`, what scrolled off too. */
+  capture(session: string, history = false): Promise<string> {
+    return this.tmux('capture-pane', '-p', '-e', ...(history ? ['-S', '-'] : []), '-t', session);
+  }
+
+  async keys(session: string, ...keys: string[]): Promise<void> {
+    await this.tmux('send-keys', '-t', session, ...keys);
+  }
+
+  async pane(session: string, format: string): Promise<string> {
+    return (await this.tmux('display-message', '-p', '-t', session, format)).trim();
+  }
+
+  async kill(): Promise<void> {
+    await execa('tmux', ['-L', this.socket, 'kill-server'], { reject: false });
+  }
+}
+
+/** Escape sequences for colour and attributes, as tmux writes them with capture-pane -e. */
+const SGR = new RegExp(String.raw`\u001b\[[0-9;]*m`, 'g');
+/** Reverse video, which tmux may write combined with a reset ("0;7m"). */
+const REVERSE = new RegExp(String.raw`\u001b\[(?:\d+;)*7m`);
+const plain = (screen: string): string => screen.replace(SGR, '');
+
+/** The list's rows: 32 columns of numbers, two spaces, then the name indented two per level. */
+function rowsOf(screen: string): ScreenRow[] {
+  const rows: ScreenRow[] = [];
+  for (const line of screen.split('\n').slice(3)) {
+    const text = plain(line);
+    const numbers = text.slice(0, 32).trim().split(/\s+/);
+    const rest = /^( *)(?:[▸▾] | {2})?(\S.*?)\s*$/.exec(text.slice(34));
+    if (text.slice(32, 34) !== '  ' || !rest) continue;
+    const percents = numbers.filter((n) => n.endsWith('%')).map(Number.parseFloat);
+    const counts = numbers.filter((n) => /^\d+$/.test(n)).map(Number);
+    rows.push({
+      ownPercent: percents.length === 2 ? percents[0]! : null,
+      totalPercent: percents.at(-1) ?? null,
+      total: counts.at(-1) ?? null,
+      name: rest[2]!,
+      depth: rest[1]!.length / 2,
+      cursor: REVERSE.test(line),
+    });
+  }
+  return rows;
+}
+
+function samplesOf(screen: string): number {
+  return Number(/^(\d+) samples/m.exec(plain(screen))?.[1] ?? -1);
+}
+
+describe('mixprof top in tmux', () => {
+  const tmux = new Tmux();
+  let workload: Workload<{ tid: number }>;
+  let dir: string;
+
+  before(async () => {
+    assertRoot();
+    dir = await mkdtemp(path.join(tmpdir(), 'mixprof-top-'));
+    workload = await startWorkload<{ tid: number }>(pyenvPython('3.12.1').executable, [path.join(WORKLOADS, 'hot-warm.py')]);
+  });
+
+  after(async () => {
+    await tmux.kill();
+    await workload?.stop();
+    await rm(dir, { recursive: true, force: true });
+    assert.equal(await bpftraceCount(), 0);
+  });
+
+  /** Waits (up to `ms`) for the screen to satisfy `ok`; returns it. */
+  async function screenWhere(session: string, ok: (screen: string) => boolean, what: string, ms = 30_000): Promise<string> {
+    const deadline = Date.now() + ms;
+    let screen = '';
+    while (Date.now() < deadline) {
+      screen = await tmux.capture(session);
+      if (ok(screen)) return screen;
+      if ((await tmux.pane(session, '#{pane_dead}')) === '1') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`the screen never showed ${what}:\n${plain(screen)}`);
+  }
+
+  /** mixprof's exit status, as the shell around it printed it. */
+  async function exitOf(session: string): Promise<string> {
+    const deadline = Date.now() + 30_000;
+    while ((await tmux.pane(session, '#{pane_dead}')) !== '1') {
+      if (Date.now() > deadline) throw new Error(`mixprof top did not exit:\n${plain(await tmux.capture(session))}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const screen = plain(await tmux.capture(session, true));
+    return /^exited with (\d+)$/m.exec(screen)?.[1] ?? `no status in:\n${screen}`;
+  }
+
+  /** Quit with status 0, and the shell's screen back: the view was on the alternate screen only. */
+  async function exitedCleanly(session: string): Promise<void> {
+    assert.equal(await exitOf(session), '0');
+    const screen = plain(await tmux.capture(session, true));
+    assert.doesNotMatch(screen, /mixprof top - process|samples \(/, screen);
+    assert.equal(await bpftraceCount(), 0);
+  }
+
+  const row = (screen: string, name: RegExp): ScreenRow | undefined => rowsOf(screen).find((r) => r.depth === 0 && name.test(r.name));
+
+  test('the known functions, sorting, opening a function, pausing, a thread, writing, quitting', async () => {
+    const session = 'top';
+    await tmux.start(session, dir, [process.execPath, MIXPROF, 'top', '-x', String(workload.pid), '-F', '199', '--window', '5']);
+    let screen = await screenWhere(session, (s) => samplesOf(s) >= 300 && row(s, /^hot \(/) !== undefined && row(s, /^warm \(/) !== undefined, '300 samples with hot and warm');
+    const text = plain(screen);
+    assert.match(text, new RegExp(`^mixprof top - process ${workload.pid} \\(python3[.\\d]*\\) · Python 3\\.12\\.1 · 1 thread · 199 Hz · lost 0`));
+    assert.match(text, /samples \(last [\d.]+ s\) · sort OWN% · thread: all/);
+    // Sorted by own samples by default: the first row has the most.
+    const own = rowsOf(screen).filter((r) => r.depth === 0).map((r) => r.ownPercent ?? 0);
+    assert.deepEqual(own, [...own].sort((a, b) => b - a));
+
+    // s: by TOTAL%. The chain's functions are on every sample; hot has about 3/4, warm 1/4.
+    await tmux.keys(session, 's');
+    screen = await screenWhere(session, (s) => /sort TOTAL%/.test(plain(s)), 'sort TOTAL%');
+    const totals = rowsOf(screen).filter((r) => r.depth === 0);
+    assert.deepEqual(totals.map((r) => r.totalPercent), totals.map((r) => r.totalPercent).sort((a, b) => b! - a!));
+    for (const name of [/^outer \(/, /^spin_until \(/, /^<module> \(/]) assert.ok((row(screen, name)?.totalPercent ?? 0) >= 90, `${name} on (nearly) every sample:\n${plain(screen)}`);
+    const hot = row(screen, /^hot \(/)!.totalPercent!;
+    const warm = row(screen, /^warm \(/)!.totalPercent!;
+    assert.ok(hot >= 55 && hot <= 92 && warm >= 8 && warm <= 45 && hot > 1.5 * warm, `hot ${hot}%, warm ${warm}%`);
+    assert.ok(Math.abs(hot + warm - 100) <= 10, `hot ${hot}% + warm ${warm}%`);
+
+    // Down to hot, enter: its callees (spin_until) and callers (outer, then <module>).
+    const index = totals.findIndex((r) => /^hot \(/.test(r.name));
+    // The cursor follows its function when the sort changes: from the top.
+    await tmux.keys(session, 'Home');
+    for (let i = 0; i < index; i++) await tmux.keys(session, 'Down');
+    screen = await screenWhere(session, (s) => rowsOf(s).find((r) => r.cursor)?.name.startsWith('hot (') === true, 'the cursor on hot');
+    await tmux.keys(session, 'Enter');
+    screen = await screenWhere(session, (s) => rowsOf(s).some((r) => r.name === 'called by'), 'hot opened');
+    const rows = rowsOf(screen);
+    const at = rows.findIndex((r) => r.depth === 0 && r.name.startsWith('hot ('));
+    const opened = rows.slice(at + 1, rows.findIndex((r, i) => i > at && r.depth === 0));
+    const names = opened.map((r) => `${r.depth}:${r.name.replace(/ \(.*$/, '')}`);
+    assert.deepEqual(names.slice(0, 2), ['1:calls', '2:spin_until'], plain(screen));
+    const callers = names.slice(names.indexOf('1:called by'));
+    assert.deepEqual(callers.slice(0, 3), ['1:called by', '2:outer', '3:<module>'], plain(screen));
+    const spinUnder = opened.find((r) => r.depth === 2 && r.name.startsWith('spin_until ('))!;
+    assert.ok(Math.abs(spinUnder.total! - row(screen, /^hot \(/)!.total!) <= 2, 'hot\'s samples go through spin_until');
+
+    // Space: paused. The counts stay as they are while sampling goes on (2.5 s), and move again after.
+    await tmux.keys(session, 'Space');
+    screen = await screenWhere(session, (s) => /· PAUSED/.test(plain(s)), 'PAUSED');
+    const frozen = samplesOf(screen);
+    const pausedAt = Date.now();
+    while (Date.now() - pausedAt < 2500) {
+      assert.equal(samplesOf(await tmux.capture(session)), frozen);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await tmux.keys(session, 'Space');
+    await screenWhere(session, (s) => !/PAUSED/.test(plain(s)) && samplesOf(s) !== frozen, 'counts moving again', 10_000);
+
+    // t: the workload's one thread; w: the stacks shown, as a folded file.
+    await tmux.keys(session, 't');
+    screen = await screenWhere(session, (s) => new RegExp(`thread: \\S+ \\(${workload.ready.tid}\\)`).test(plain(s)), 'the thread filter');
+    await tmux.keys(session, 'w');
+    screen = await screenWhere(session, (s) => /wrote \d+ stacks/.test(plain(s)), 'the write message');
+    const written = /to (\S+\.folded)/.exec(plain(screen))![1]!;
+    assert.equal(path.dirname(written), dir);
+    const folded = await readFile(written, 'utf8');
+    assert.match(folded, /^<module> \(\S*hot-warm\.py:\d+\);outer \(\S*hot-warm\.py:\d+\);hot \(\S*hot-warm\.py:\d+\);spin_until/m);
+    assert.ok(folded.trim().split('\n').every((l) => /^\S.* \d+$/.test(l)));
+
+    // r: counts start again.
+    await tmux.keys(session, 'r');
+    await screenWhere(session, (s) => /counts reset/.test(plain(s)), 'counts reset');
+
+    await tmux.keys(session, 'q');
+    await exitedCleanly(session);
+  });
+
+  test('SIGTERM ends it with the terminal restored and no bpftrace left', async () => {
+    const session = 'term';
+    await tmux.start(session, dir, [process.execPath, MIXPROF, 'top', '-x', String(workload.pid), '--unwind', 'fp']);
+    await screenWhere(session, (s) => samplesOf(s) > 0 && (row(s, /^hot \(/) !== undefined), 'samples');
+    assert.equal(await tmux.pane(session, '#{alternate_on}'), '1');
+    const shell = await tmux.pane(session, '#{pane_pid}');
+    const { stdout } = await execa('pgrep', ['-P', shell]);
+    process.kill(Number(stdout.trim()), 'SIGTERM');
+    await exitedCleanly(session);
+  });
+
+  test('without a terminal it refuses in one line, before attaching; a bad PID is one line too', async () => {
+    const notty = await runMixprof(['top', '-x', String(workload.pid)]);
+    assert.equal(notty.exitCode, 1);
+    assert.match(notty.stderr, /^mixprof: error: mixprof top needs a terminal: .*use `mixprof sample`/);
+    assert.equal(notty.stderr.trim().split('\n').length, 1);
+    const foldedFiles = async (): Promise<number> => (await readdir(dir)).filter((f) => f.endsWith('.folded')).length;
+    const before = await foldedFiles();
+    const session = 'nopid';
+    await tmux.start(session, dir, [process.execPath, MIXPROF, 'top', '-x', '4194000']);
+    assert.notEqual(await exitOf(session), '0');
+    const lines = plain(await tmux.capture(session, true)).split('\n').filter((l) => l.trim() !== '' && !/^(Pane is dead|exited with)/.test(l));
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, /^mixprof: error: .*4194000/);
+    assert.equal(await foldedFiles(), before);
+  });
+});

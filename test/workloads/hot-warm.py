@@ -1,0 +1,31 @@
+"""One thread alternating between two known chains by time:
+<module> -> outer -> hot -> spin_until (30 ms each round) and
+<module> -> outer -> warm -> spin_until (10 ms), so hot has about 3/4 of the
+samples and warm 1/4. Prints READY {"tid": N}; runs until killed."""
+import json
+import threading
+import time
+
+
+def spin_until(deadline):
+    n = 0
+    while time.perf_counter() < deadline:
+        n = (n * 31 + 7) % 1000003
+
+
+def hot():
+    spin_until(time.perf_counter() + 0.03)
+
+
+def warm():
+    spin_until(time.perf_counter() + 0.01)
+
+
+def outer():
+    while True:
+        hot()
+        warm()
+
+
+print("READY " + json.dumps({"tid": threading.get_native_id()}), flush=True)
+outer()
