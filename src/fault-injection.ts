@@ -3,6 +3,7 @@
  * real fault cannot be made on demand: MIXPROF_FAULT="name[:N],...".
  *   addon-load     the native addon fails to load
  *   dwarf-poll:N   the DWARF sampler's Nth poll fails
+ *   top-draw:N     mixprof top's Nth screen update throws
  * Nothing else reads it; unset, it costs one lookup at start.
  */
 const faults = new Map<string, number>();
@@ -12,6 +13,6 @@ for (const item of (process.env['MIXPROF_FAULT'] ?? '').split(',')) {
 }
 
 /** The fault's count when it was asked for, else null. */
-export function injectedFault(name: 'addon-load' | 'dwarf-poll'): number | null {
+export function injectedFault(name: 'addon-load' | 'dwarf-poll' | 'top-draw'): number | null {
   return faults.get(name) ?? null;
 }

@@ -8,6 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { injectedFault } from '../fault-injection.js';
 import { formatFolded } from '../output/folded.js';
 import type { StackCount } from '../profile/profile.js';
 import type { Frame } from '../profile/types.js';
@@ -74,6 +75,10 @@ export class TopView {
   private lost = 0;
   private timer: NodeJS.Timeout | null = null;
   private quit: () => void = () => undefined;
+  /** An error in a callback ends the view, to be reported once the terminal is back. */
+  private failure: unknown = null;
+  private draws = 0;
+  private readonly drawFault = injectedFault('top-draw');
 
   constructor(private readonly options: TopOptions) {
     this.window = new SampleWindow(options.windowMs, Date.now());
@@ -85,28 +90,27 @@ export class TopView {
     const quitting = new Promise<void>((resolve) => {
       this.quit = resolve;
     });
-    terminal.onKey((key) => this.key(key));
-    terminal.onResize(() => this.draw());
+    terminal.onKey((key) => this.guard(() => this.key(key)));
+    terminal.onResize(() => this.guard(() => this.draw()));
     let run: ProcessRun | null = null;
-    let failure: unknown = null;
     session.done.then(
-      (r) => {
-        run = r;
-        this.ended = r.reason === 'target-exited' ? `process ${session.pid} exited: q to quit, w to write` : `sampling ended (${r.failure ?? r.reason}): q to quit`;
-        this.take(r.profile.stacks, r.profile.stats.threads, r.profile.stats.lostEvents);
-        this.stopTimer();
-        this.draw();
-      },
-      (error: unknown) => {
-        failure = error;
-        this.quit();
-      },
+      (r) =>
+        this.guard(() => {
+          run = r;
+          this.ended = r.reason === 'target-exited' ? `process ${session.pid} exited: q to quit, w to write` : `sampling ended (${r.failure ?? r.reason}): q to quit, w to write`;
+          this.stopTimer();
+          this.take(r.profile.stacks, r.profile.stats.threads, r.profile.stats.lostEvents);
+          this.draw();
+        }),
+      (error: unknown) => this.guard(() => {
+        throw error;
+      }),
     );
-    this.refresh();
-    this.timer = setInterval(() => this.refresh(), this.options.refreshMs ?? 1000);
+    this.guard(() => this.refresh());
+    this.timer = setInterval(() => this.guard(() => this.refresh()), this.options.refreshMs ?? 1000);
     await quitting;
     this.stopTimer();
-    if (failure) throw failure;
+    if (this.failure) throw this.failure;
     if (!run) session.stop('interrupted');
     return run ?? (await session.done);
   }
@@ -114,6 +118,15 @@ export class TopView {
   /** Ends the view as q does (a signal). */
   stop(): void {
     this.quit();
+  }
+
+  private guard(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.failure ??= error;
+      this.quit();
+    }
   }
 
   private stopTimer(): void {
@@ -136,6 +149,7 @@ export class TopView {
   }
 
   private draw(): void {
+    if (++this.draws === this.drawFault) throw new Error('injected fault: top-draw');
     const { rows, samples } = viewRows(stacksOfThread(this.stacks, this.thread), { sort: this.sort, toggled: this.toggled });
     this.rows = rows;
     this.samples = samples;

@@ -233,6 +233,26 @@ describe('mixprof top in tmux', () => {
     await exitedCleanly(session);
   });
 
+  test('a fault in the view ends it with the terminal restored, one error line and no bpftrace left', async () => {
+    const session = 'crash';
+    await tmux.start(session, dir, ['env', 'MIXPROF_FAULT=top-draw:3', process.execPath, MIXPROF, 'top', '-x', String(workload.pid)]);
+    // A bug, as mixprof reports one: status 2, one line, on the shell's screen.
+    assert.equal(await exitOf(session), '2');
+    const lines = plain(await tmux.capture(session, true)).split('\n').filter((l) => l.trim() !== '' && !/^(Pane is dead|exited with)/.test(l));
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, /^mixprof: internal error: injected fault: top-draw \(please report it/);
+    assert.equal(await bpftraceCount(), 0);
+  });
+
+  test('the sampler failing mid-run: the view says so and keeps what was counted; q quits', async () => {
+    const session = 'sampler';
+    await tmux.start(session, dir, ['env', 'MIXPROF_FAULT=dwarf-poll:40', process.execPath, MIXPROF, 'top', '-x', String(workload.pid), '--unwind', 'dwarf']);
+    const screen = await screenWhere(session, (s) => /sampling ended \(/.test(plain(s)), 'the sampler\'s end');
+    assert.ok(samplesOf(screen) > 0 && row(screen, /^hot \(/) !== undefined, plain(screen));
+    await tmux.keys(session, 'q');
+    await exitedCleanly(session);
+  });
+
   test('without a terminal it refuses in one line, before attaching; a bad PID is one line too', async () => {
     const notty = await runMixprof(['top', '-x', String(workload.pid)]);
     assert.equal(notty.exitCode, 1);

@@ -76,7 +76,9 @@ export function topCommand(): Command {
       try {
         await view.run();
       } catch (error) {
+        // The view failed: the sampler goes at once, then the error is reported on the shell's screen.
         session.kill();
+        await session.done.catch(() => undefined);
         throw error;
       } finally {
         for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
