@@ -7,8 +7,10 @@
  *
  * Each period is a sampling run of its own (attach, sample, detach), so a
  * period's failure (a process exiting, a refused attach) costs that period
- * only. A profile is stored in one transaction: a collector killed mid-write
- * loses that profile and nothing else.
+ * only. Continuous collection (periods back to back) keeps each process's
+ * session open instead and takes each period's counts from it: no gap
+ * between periods, and no attaching again. A profile is stored in one
+ * transaction: a collector killed mid-write loses that profile and nothing else.
  */
 import { hostname } from 'node:os';
 import { isMixprofError } from '../errors.js';
@@ -33,6 +35,18 @@ export interface CollectOptions {
   readonly push: PushTarget | null;
   readonly log: (line: string) => void;
   readonly quiet: boolean;
+  /** Periods back to back from sessions kept open (intervalSeconds equals durationSeconds). */
+  readonly continuous?: boolean;
+}
+
+/** A process sampled across periods (continuous collection). */
+interface OpenSession {
+  readonly target: CollectTarget;
+  readonly session: ProcessSession;
+  /** When the counts not yet stored began: attach, then each period's end. */
+  since: number | null;
+  /** Set once the session has ended (the process exited, the sampler failed). */
+  run: ProcessRun | null;
 }
 
 /** Profiles older than a day are merged into one per hour and process. */
@@ -51,6 +65,8 @@ export class Collector {
   private current: ProcessSession[] = [];
   private wake: () => void = () => undefined;
   private lastHousekeeping = 0;
+  /** Pushes under way: run() waits for them before it returns. */
+  private readonly pushes = new Set<Promise<void>>();
   private lastGarbage = Date.now();
   private readonly host = hostname();
 
@@ -64,6 +80,12 @@ export class Collector {
   }
 
   async run(): Promise<void> {
+    if (this.options.continuous) await this.runContinuous();
+    else await this.runPeriods();
+    await Promise.all(this.pushes);
+  }
+
+  private async runPeriods(): Promise<void> {
     const { options } = this;
     let quietSince: number | null = null;
     for (let period = 0; !this.stopped && (options.periods === null || period < options.periods); period++) {
@@ -80,6 +102,85 @@ export class Collector {
       if (this.stopped || (options.periods !== null && period + 1 >= options.periods)) break;
       await this.sleepUntil(start + options.intervalSeconds * 1000);
     }
+  }
+
+  private async runContinuous(): Promise<void> {
+    const { options } = this;
+    const say = options.quiet ? () => undefined : options.log;
+    const open = new Map<number, OpenSession>();
+    let quietSince: number | null = null;
+    for (let period = 0; !this.stopped && (options.periods === null || period < options.periods); period++) {
+      const targets = selectTargets(options.selection, process.pid).filter((t) => !open.has(t.pid));
+      await Promise.all(targets.map((target) => this.openSession(target, open)));
+      // After attaching: a new process's first period is a whole one.
+      const start = Date.now();
+      if (open.size === 0) {
+        if (quietSince === null && !options.quiet) say('mixprof: no process to collect from yet; looking again every interval');
+        quietSince ??= start;
+      } else quietSince = null;
+      await this.sleepUntil(start + options.durationSeconds * 1000);
+      if (this.stopped || (options.periods !== null && period + 1 >= options.periods)) break;
+      this.storeOpen(open, false);
+      this.housekeeping();
+    }
+    // The last period: every session ends, and what it counted since the last period is stored.
+    for (const o of open.values()) o.session.stop('interrupted');
+    await Promise.all([...open.values()].map((o) => o.session.done.catch(() => undefined)));
+    this.current = [];
+    this.storeOpen(open, true);
+    this.housekeeping();
+  }
+
+  private async openSession(target: CollectTarget, open: Map<number, OpenSession>): Promise<void> {
+    const say = this.options.quiet ? () => undefined : this.options.log;
+    try {
+      let attached: () => void = () => undefined;
+      const attaching = new Promise<void>((resolve) => (attached = resolve));
+      const session = await startProcessSession(target.pid, { ...this.options.session, durationSeconds: null, threadRoots: true, quiet: true }, () => undefined, { onAttached: () => attached() });
+      // Counting starts once the probes are attached (or the session has ended trying).
+      await Promise.race([attaching, session.done.then(() => undefined, () => undefined)]);
+      const o: OpenSession = { target, session, since: Date.now(), run: null };
+      open.set(target.pid, o);
+      this.current.push(session);
+      if (this.stopped) session.stop('interrupted');
+      session.done.then(
+        (run) => {
+          o.run = run;
+        },
+        (error: unknown) => {
+          say(`mixprof: process ${target.pid} could not be sampled: ${messageOf(error)}`);
+          open.delete(target.pid);
+          this.current = this.current.filter((s) => s !== session);
+        },
+      );
+    } catch (error) {
+      say(`mixprof: process ${target.pid} skipped: ${messageOf(error)}`);
+    }
+  }
+
+  /** Stores each open session's counts since its last period; sessions that ended (or all, at the end) are let go. */
+  private storeOpen(open: Map<number, OpenSession>, last: boolean): void {
+    const say = this.options.quiet ? () => undefined : this.options.log;
+    const now = Date.now();
+    const processes = open.size;
+    let stored = 0;
+    let samples = 0;
+    for (const [pid, o] of open) {
+      // An ended session's last profile holds the counts since its last drain.
+      const profile = o.run ? o.run.profile : o.session.drain();
+      const since = o.since ?? now;
+      o.since = now;
+      if (o.run || last) {
+        open.delete(pid);
+        this.current = this.current.filter((s) => s !== o.session);
+      }
+      if (profile.stats.samples === 0) continue;
+      const endMs = o.run && o.run.startedAt !== null ? Math.min(now, o.run.startedAt + o.run.seconds * 1000) : now;
+      this.store(o.target, { pid: o.session.pid, comm: o.session.comm, pythonVersion: o.session.pythonVersion }, profile.stacks, profile.stats.lostEvents, since, Math.max(since, endMs));
+      stored++;
+      samples += profile.stats.samples;
+    }
+    say(`mixprof: ${new Date(now).toISOString()} stored ${stored} profile${stored === 1 ? '' : 's'} (${samples} samples) of ${processes} process${processes === 1 ? '' : 'es'}`);
   }
 
   private async collectPeriod(targets: readonly CollectTarget[]): Promise<void> {
@@ -110,33 +211,41 @@ export class Collector {
         continue;
       }
       if (run.startedAt === null || run.profile.stats.samples === 0) continue;
-      const record = {
-        process: { host: this.host, pid: run.pid, name: run.comm, cmdline: entry.target.cmdline, python: run.pythonVersion },
-        startMs: run.startedAt,
-        endMs: run.startedAt + run.seconds * 1000,
-        hz: options.session.hz,
-        mode: options.session.mode === 'wall' ? ('wall' as const) : ('cpu' as const),
-        lostEvents: run.profile.stats.lostEvents,
-        stacks: run.profile.stacks.map(splitThread),
-      };
-      options.store.add(record);
+      this.store(entry.target, run, run.profile.stacks, run.profile.stats.lostEvents, run.startedAt, run.startedAt + run.seconds * 1000);
       stored++;
       samples += run.profile.stats.samples;
-      if (options.push) {
-        const failure = await pushProfile(options.push, {
-          processName: run.comm,
-          labels: { host: this.host, pid: String(run.pid), ...(run.pythonVersion ? { python: run.pythonVersion } : {}) },
-          startMs: record.startMs,
-          endMs: record.endMs,
-          hz: record.hz,
-          mode: record.mode,
-          stacks: record.stacks.map((s): StackCount => ({ frames: s.frames, count: s.count })),
-        });
-        if (failure) say(`mixprof: push of process ${run.pid}'s profile failed: ${failure}`);
-      }
     }
     this.current = [];
     say(`mixprof: ${new Date().toISOString()} stored ${stored} profile${stored === 1 ? '' : 's'} (${samples} samples) of ${targets.length} process${targets.length === 1 ? '' : 'es'}`);
+  }
+
+  /** One profile into the store, and to Pyroscope with --push (in the background: a slow server does not hold up the periods). */
+  private store(target: CollectTarget, process: { readonly pid: number; readonly comm: string; readonly pythonVersion: string | null }, stacks: readonly StackCount[], lostEvents: number, startMs: number, endMs: number): void {
+    const { options } = this;
+    const record = {
+      process: { host: this.host, pid: process.pid, name: process.comm, cmdline: target.cmdline, python: process.pythonVersion },
+      startMs,
+      endMs,
+      hz: options.session.hz,
+      mode: options.session.mode === 'wall' ? ('wall' as const) : ('cpu' as const),
+      lostEvents,
+      stacks: stacks.map(splitThread),
+    };
+    options.store.add(record);
+    if (!options.push) return;
+    const push = pushProfile(options.push, {
+      processName: process.comm,
+      labels: { host: this.host, pid: String(process.pid), ...(process.pythonVersion ? { python: process.pythonVersion } : {}) },
+      startMs,
+      endMs,
+      hz: record.hz,
+      mode: record.mode,
+      stacks: record.stacks.map((s): StackCount => ({ frames: s.frames, count: s.count })),
+    }).then((failure) => {
+      if (failure && !options.quiet) options.log(`mixprof: push of process ${process.pid}'s profile failed: ${failure}`);
+    });
+    this.pushes.add(push);
+    void push.finally(() => this.pushes.delete(push));
   }
 
   private housekeeping(): void {

@@ -91,6 +91,8 @@ export interface Profile {
 
 /** Distinct frame-pointer stacks kept before the first compaction. */
 const COMPACT_MIN = 5_000;
+/** Thread names are kept this many drains after the thread was last sampled. */
+const KEEP_THREAD_NAMES = 60;
 /** Where a compacted stack was cut: an address in no mapping, so never trusted. */
 const CUT_MARK = 0n;
 
@@ -132,6 +134,9 @@ export class ProfileBuilder {
   private readonly kernelStacks = new Map<string, string[]>();
   lostEvents = 0;
   malformedRecords = 0;
+  private drains = 0;
+  /** The last drain each thread was sampled in. */
+  private readonly drainedAt = new Map<number, number>();
 
   constructor(
     private readonly python: PythonSource | null,
@@ -165,7 +170,9 @@ export class ProfileBuilder {
 
   addThread(thread: ThreadInfo): void {
     // Names are only shown on thread roots; kept for every thread they would grow with thread churn.
-    if (this.options.threadRoots) this.threads.set(thread.tid, thread);
+    if (!this.options.threadRoots) return;
+    this.threads.set(thread.tid, thread);
+    this.drainedAt.set(thread.tid, this.drains);
   }
 
   addChain(hash: bigint, depth: number, truncated: boolean): void {
@@ -294,6 +301,30 @@ export class ProfileBuilder {
     }
     stats.threads = this.tids.size;
     return { stacks: [...stacks.values()], stats, threads: this.threads };
+  }
+
+  /**
+   * The profile so far, and counting starts again: a collector's period of
+   * a session kept open. What was learnt (Python chains, symbols, thread
+   * names) is kept; the names of threads not sampled for KEEP_THREAD_NAMES
+   * drains are let go, so that thread churn does not grow the builder
+   * without end (the sampler names a thread once).
+   */
+  drain(): Profile {
+    const profile = this.finish();
+    this.drains++;
+    for (const tid of this.tids) this.drainedAt.set(tid, this.drains);
+    for (const [tid, at] of this.drainedAt) {
+      if (this.drains - at < KEEP_THREAD_NAMES) continue;
+      this.drainedAt.delete(tid);
+      this.threads.delete(tid);
+    }
+    this.raw = new Map();
+    this.tids.clear();
+    this.lostEvents = 0;
+    this.malformedRecords = 0;
+    this.compactAt = COMPACT_MIN;
+    return { ...profile, threads: new Map(profile.threads) };
   }
 
   private threadFrame(tid: number): Frame {

@@ -78,6 +78,8 @@ export interface ProcessSession {
   readonly pythonVersion: string | null;
   /** The merged stacks so far, while sampling goes on (a live view's refresh). */
   snapshot(): Profile;
+  /** The merged stacks since the last drain (or the start), and counting starts again (a collector's period). */
+  drain(): Profile;
 }
 
 export const MAX_PYTHON_DEPTH = 128;
@@ -225,6 +227,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       live,
       pythonVersion: layout ? versionString(layout.version) : null,
       snapshot: () => last ?? builder.finish(),
+      drain: () => builder.drain(),
     };
   } catch (error) {
     native.close();

@@ -9,7 +9,8 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { ProfileStore } from '../../src/store/profile-store.js';
+import Database from 'better-sqlite3';
+import { ProfileStore, STORE_FILE } from '../../src/store/profile-store.js';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
 import { bpftraceCount, startWorkload } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
@@ -94,6 +95,43 @@ describe('mixprof collect', () => {
       await first.stop();
       await later?.stop();
     }
+  });
+
+  test('--continuous keeps each process sampled across periods: profiles back to back; one that exits has its last counts stored', async () => {
+    const w = await startWorkload<{ a: number }>(python(), [path.join(WORKLOADS, 'spinners.py')]);
+    const short = await startWorkload(python(), [path.join(WORKLOADS, 'short-lived.py'), '2.5']);
+    try {
+      const dataDir = path.join(dir, 'continuous');
+      // Periods of 2 s: bpftrace hands over its counts once a second.
+      const run = collect(['-x', `${w.pid},${short.pid}`, '--continuous', '--duration', '2', '--count', '4', '-F', '49', '--data-dir', dataDir]);
+      const r = await run.child;
+      assert.equal(r.exitCode, 0, run.stderr());
+      const db = new Database(path.join(dataDir, STORE_FILE), { readonly: true });
+      const periods = (pid: number): { start_ms: number; end_ms: number; samples: number }[] =>
+        db.prepare('SELECT f.start_ms, f.end_ms, f.samples FROM profiles f JOIN processes p ON p.id = f.process_id WHERE p.pid = ? ORDER BY f.start_ms').all(pid) as { start_ms: number; end_ms: number; samples: number }[];
+      const spinning = periods(w.pid);
+      const exiting = periods(short.pid);
+      db.close();
+      assert.equal(spinning.length, 4, JSON.stringify(spinning));
+      // One session all along: each period starts where the last one ended (re-attaching would leave a gap).
+      for (let i = 1; i < spinning.length; i++) assert.ok(spinning[i]!.start_ms === spinning[i - 1]!.end_ms, JSON.stringify(spinning));
+      assert.ok(spinning.every((p) => p.samples >= 30 && p.end_ms - p.start_ms >= 1900 && p.end_ms - p.start_ms <= 3000), JSON.stringify(spinning));
+      // The process lived 2.5 s: a period or two, the last one ending at its exit, nothing after.
+      assert.ok(exiting.length >= 1 && exiting.length <= 3, JSON.stringify(exiting));
+      assert.ok(exiting.every((p) => p.samples > 0));
+      assert.ok(exiting.at(-1)!.end_ms <= spinning.at(-1)!.end_ms - 2000, `${JSON.stringify(exiting)} ${JSON.stringify(spinning)}`);
+      const store = ProfileStore.open(dataDir, { readonly: true });
+      try {
+        const threads = store.threads({ from: 0, until: Date.now() + 1000, pids: [w.pid] }).map((t) => t.label);
+        assert.ok(threads.some((t) => t.endsWith(`(${w.ready.a})`)), threads.join(', '));
+      } finally {
+        store.close();
+      }
+    } finally {
+      await w.stop();
+      await short.stop();
+    }
+    assert.equal(await bpftraceCount(), 0);
   });
 
   test('killed with SIGKILL while collecting, it leaves a store that opens and reads, with every period it reported', async () => {

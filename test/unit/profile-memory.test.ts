@@ -102,4 +102,32 @@ describe('the profile builder holds counts per stack', () => {
     assert.equal(builder.heldStacks, 25_000);
     assert.equal(builder.finish().stacks.length, 25_000);
   });
+
+  test("drain: each period's counts alone; thread names kept while the threads are sampled, let go 60 periods after", () => {
+    const builder = new ProfileBuilder(null, fakeNative(), { ...options, threadRoots: true });
+    builder.addThread({ tid: 1, comm: 'busy' });
+    builder.addThread({ tid: 2, comm: 'once' });
+    builder.addSamples([threadSample(1, 'clean'), threadSample(2, 'clean')]);
+    builder.lostEvents = 4;
+    const first = builder.drain();
+    assert.deepEqual(folded(first.stacks), ['busy (1);fn_1300;fn_1200;fn_1100 3', 'once (2);fn_1300;fn_1200;fn_1100 3']);
+    assert.deepEqual([first.stats.samples, first.stats.lostEvents, first.stats.threads], [6, 4, 2]);
+    // The next period holds only its own samples; thread 2's name is still known.
+    builder.addSamples([threadSample(1, 'clean'), threadSample(1, 'clean')]);
+    const second = builder.drain();
+    assert.deepEqual(folded(second.stacks), ['busy (1);fn_1300;fn_1200;fn_1100 6']);
+    assert.deepEqual([second.stats.samples, second.stats.lostEvents, second.stats.threads], [6, 0, 1]);
+    assert.equal(builder.heldStacks, 0);
+    for (let i = 0; i < 58; i++) {
+      builder.addSamples([threadSample(1, 'clean')]);
+      builder.drain();
+    }
+    builder.addSamples([threadSample(2, 'clean')]);
+    assert.deepEqual(folded(builder.drain().stacks), ['once (2);fn_1300;fn_1200;fn_1100 3']);
+    // Sixty periods without thread 3 after its name came: forgotten.
+    builder.addThread({ tid: 3, comm: 'gone' });
+    for (let i = 0; i < 60; i++) builder.drain();
+    builder.addSamples([threadSample(3, 'clean')]);
+    assert.deepEqual(folded(builder.drain().stacks), ['thread (3);fn_1300;fn_1200;fn_1100 3']);
+  });
 });

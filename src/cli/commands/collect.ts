@@ -126,6 +126,7 @@ export function collectCommand(): Command {
         push,
         log,
         quiet: flags.quiet ?? false,
+        continuous: flags.continuous ?? false,
       });
       // The first signal ends the period under way (it is stored); a second one exits at once.
       let signalled = false;

@@ -2,7 +2,7 @@
 import { ReadStream, WriteStream } from 'node:tty';
 import { Command, Option } from 'commander';
 import { MixprofError } from '../../errors.js';
-import { MAX_PYTHON_DEPTH, startProcessSession } from '../../sample/session.js';
+import { MAX_PYTHON_DEPTH, SAMPLE_MODES, startProcessSession, type SampleMode } from '../../sample/session.js';
 import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
 import { checkPrivileges } from '../../target/privileges.js';
 import { openTerminal } from '../../top/terminal.js';
@@ -15,6 +15,7 @@ Examples:
   sudo mixprof top -x 1234
   sudo mixprof top -x 1234 -F 499 --window 30
   sudo mixprof top -x 1234 --cumulative
+  sudo mixprof top -x 1234 --mode wall        # also where threads sleep or wait
 
 Columns: OWN (samples where the function is the innermost frame), TOTAL
 (samples where it is anywhere on the stack), each also as a share of the
@@ -30,6 +31,7 @@ interface TopFlags {
   frequency: number;
   window: number;
   cumulative?: boolean;
+  mode: SampleMode;
   unwind: UnwindChoice;
   nativeOnly?: boolean;
   fullPaths?: boolean;
@@ -42,6 +44,7 @@ export function topCommand(): Command {
     .option('-F, --frequency <HZ>', 'samples per second on each CPU the target runs on', positiveInteger('--frequency', MAX_HZ), 99)
     .option('--window <SECONDS>', 'count the samples of the last SECONDS', positiveSeconds('--window'), 10)
     .option('--cumulative', 'count every sample since the start (or the last r) instead')
+    .addOption(new Option('--mode <MODE>', 'cpu: where threads run on a CPU; wall: where every thread spends its time, also sleeping or blocked').choices(SAMPLE_MODES).default('cpu'))
     .addOption(new Option('--unwind <HOW>', 'native stacks: fp, dwarf or auto (see mixprof sample --help)').choices(UNWIND_CHOICES).default('auto'))
     .option('--native-only', 'do not walk Python frames')
     .option('--full-paths', 'name Python source files by their full path')
@@ -66,6 +69,7 @@ export function topCommand(): Command {
           nativeOnly: flags.nativeOnly ?? false,
           quiet: true,
           unwind: flags.unwind,
+          mode: flags.mode,
         },
         log,
       );
