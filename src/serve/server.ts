@@ -23,12 +23,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isMixprofError } from '../errors.js';
 import { renderProfile } from '../output/formats.js';
 import { formatSvg } from '../output/svg.js';
+import { stackText } from '../output/folded.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../output/output-profile.js';
 import type { FrameKind } from '../profile/types.js';
 import type { ProfileFilter, ProfileStore } from '../store/profile-store.js';
 import { parseRange } from '../store/time-range.js';
 import { diffStacks } from './diff.js';
 import { pageHtml } from './page.js';
+
+/** What serve does as it starts: every stack read once, and its folded text made (most queries ask for it). */
+export function warmStore(store: ProfileStore): void {
+  store.warm((frames) => stackText(frames, { markPython: false }));
+}
 
 export interface ServeOptions {
   readonly store: ProfileStore;

@@ -313,10 +313,18 @@ export class ProfileStore {
     return mask;
   }
 
-  /** Reads every frame and stack once, so that the first query costs no more than the next. */
-  warm(): void {
+  /**
+   * Reads every frame and stack once, so that the first query costs no more
+   * than the next; `each` sees every stack's frames (the same array queries
+   * give), for caches of its own.
+   */
+  warm(each?: (frames: readonly Frame[]) => void): void {
     this.loadNew();
-    for (let id = 1; id <= this.loaded.stack; id++) this.stackFrames(id);
+    for (let id = 1; id <= this.loaded.stack; id++) {
+      if (this.stackCache[id] === undefined) continue;
+      const frames = this.stackFrames(id);
+      each?.(frames);
+    }
   }
 
   /** Samples per step over [from, until), for a timeline. */

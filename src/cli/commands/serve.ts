@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { MixprofError } from '../../errors.js';
 import { profileNow } from '../../serve/on-demand.js';
-import { isLoopback, startServer } from '../../serve/server.js';
+import { isLoopback, startServer, warmStore } from '../../serve/server.js';
 import { ProfileStore } from '../../store/profile-store.js';
 import { nonNegativeInteger } from '../options.js';
 import { DEFAULT_DATA_DIR } from './collect.js';
@@ -40,7 +40,7 @@ export function serveCommand(): Command {
       }
       if (token !== null && token.length < 8) throw new MixprofError('BAD_OPTION', 'the token is too short', 'use at least 8 characters, e.g. $(openssl rand -hex 16)');
       const store = ProfileStore.open(flags.dataDir, { readonly: true });
-      store.warm();
+      warmStore(store);
       const log = (line: string): void => void process.stderr.write(line + '\n');
       let server;
       try {
