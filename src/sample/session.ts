@@ -76,9 +76,7 @@ export interface ProcessSession {
   readonly live: LiveCounts;
   /** "3.11.7" when the Python frames are read. */
   readonly pythonVersion: string | null;
-  /** The merged stacks so far, while sampling goes on (a live view's refresh). */
-  snapshot(): Profile;
-  /** The merged stacks since the last drain (or the start), and counting starts again (a collector's period). */
+  /** The merged stacks since the last drain (or the start), and counting starts again (a live view's refresh, a collector's period). */
   drain(): Profile;
 }
 
@@ -182,8 +180,6 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             program: python && interpreter ? pythonProgram(python, interpreter.runtimeAddress, settings) : nativeProgram(settings),
           });
 
-    // After the end, the symbolizer is closed: the last profile stands for every later snapshot.
-    let last: Profile | null = null;
     const done = (async (): Promise<ProcessRun> => {
       try {
         const run = await sampler.done;
@@ -201,7 +197,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
         return {
           pid: target.pid,
           comm: target.comm,
-          profile: (last = builder.finish()),
+          profile: builder.finish(),
           reason: run.reason,
           killed: run.killed,
           stackErrors: run.stackErrors,
@@ -226,7 +222,6 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       kill: () => sampler.kill(),
       live,
       pythonVersion: layout ? versionString(layout.version) : null,
-      snapshot: () => last ?? builder.finish(),
       drain: () => builder.drain(),
     };
   } catch (error) {

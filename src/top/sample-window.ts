@@ -1,71 +1,77 @@
 /**
- * Counts over the last N seconds, from the cumulative profiles a running
- * session gives: one snapshot is kept per refresh, and the window is the
- * newest less the newest one at least N seconds older. Merged stacks are
- * stable while sampling goes on and their counts only grow, so stack by
- * stack subtraction is exact. `reset()` starts counting again from now;
- * with no window (cumulative), counts run from the start.
+ * Counts over the last N seconds: the session hands over the counts of
+ * each refresh (a drain: only what came since the last one, so a refresh
+ * costs what one second brought, not what the whole run did), and the
+ * window adds up those of the last N seconds. With no window (cumulative),
+ * everything since the start or the last reset is added up as it comes.
  */
 import { stackKey, type StackCount } from '../profile/profile.js';
 
-interface Snapshot {
+interface Slice {
+  /** When the slice's counts were handed over (ms): they cover the time since the slice before. */
   readonly at: number;
-  readonly counts: ReadonlyMap<string, StackCount>;
+  readonly counts: Map<string, StackCount>;
 }
 
-const EMPTY: Snapshot = { at: Number.NEGATIVE_INFINITY, counts: new Map() };
+function addInto(into: Map<string, StackCount>, stacks: Iterable<StackCount>): void {
+  for (const s of stacks) {
+    const key = stackKey(s.frames);
+    const entry = into.get(key);
+    if (entry) entry.count += s.count;
+    else into.set(key, { frames: s.frames, count: s.count });
+  }
+}
 
 export class SampleWindow {
-  private readonly snapshots: Snapshot[] = [];
-  /** Counts at the last reset (or the start), taken off everything after it. */
-  private baseline: Snapshot;
+  private slices: Slice[] = [];
+  /** Cumulative counts (no window). */
+  private total = new Map<string, StackCount>();
+  /** Where counting starts: sampling's start, or the last reset. */
+  private since: number;
 
   /** `windowMs` null: cumulative counts. `startedAt`: when sampling began (ms). */
   constructor(
     private readonly windowMs: number | null,
     startedAt: number,
   ) {
-    this.baseline = { at: startedAt, counts: new Map() };
+    this.since = startedAt;
   }
 
-  /** Takes the session's cumulative stacks at time `at` (ms). */
-  push(stacks: readonly StackCount[], at: number): void {
-    const counts = new Map<string, StackCount>();
-    for (const s of stacks) counts.set(stackKey(s.frames), s);
-    this.snapshots.push({ at, counts });
-    // Older snapshots than the window's start are not needed again.
-    const keep = this.windowMs === null ? 1 : this.snapshots.length - this.snapshots.findLastIndex((s) => s.at <= at - this.windowMs!);
-    if (keep < this.snapshots.length) this.snapshots.splice(0, this.snapshots.length - Math.max(1, keep));
-  }
-
-  /** The stacks counted in the window, since the last reset. */
-  current(): StackCount[] {
-    const newest = this.snapshots.at(-1);
-    if (!newest) return [];
-    const start = this.start(newest);
-    const stacks: StackCount[] = [];
-    for (const [key, s] of newest.counts) {
-      const before = start.counts.get(key)?.count ?? 0;
-      if (s.count > before) stacks.push({ frames: s.frames, count: s.count - before });
+  /** Takes the counts that came since the last call, at time `at` (ms). */
+  add(stacks: readonly StackCount[], at: number): void {
+    if (this.windowMs === null) {
+      addInto(this.total, stacks);
+      this.slices = [{ at, counts: new Map() }];
+      return;
     }
-    return stacks;
+    const counts = new Map<string, StackCount>();
+    addInto(counts, stacks);
+    this.slices.push({ at, counts });
+    // A slice covers the time since the one before: the oldest kept ends after the window's start.
+    while (this.slices.length > 1 && this.slices[0]!.at <= at - this.windowMs) this.slices.shift();
+  }
+
+  /** The stacks counted in the window (or since the start), since the last reset. */
+  current(): StackCount[] {
+    if (this.windowMs === null) return [...this.total.values()].map((s) => ({ frames: s.frames, count: s.count }));
+    const sum = new Map<string, StackCount>();
+    for (const slice of this.slices) addInto(sum, slice.counts.values());
+    return [...sum.values()];
   }
 
   /** How long the counts cover (ms). */
   coveredMs(): number {
-    const newest = this.snapshots.at(-1);
-    return newest ? Math.max(0, newest.at - this.start(newest).at) : 0;
+    const newest = this.slices.at(-1);
+    if (!newest) return 0;
+    const start = this.windowMs === null ? this.since : Math.max(this.since, newest.at - this.windowMs);
+    return Math.max(0, newest.at - start);
   }
 
-  /** Counts start again from the newest snapshot. */
+  /** Counts start again from now. */
   reset(): void {
-    this.baseline = this.snapshots.at(-1) ?? this.baseline;
-  }
-
-  /** The later of the last reset and the newest snapshot a window older than `newest`. */
-  private start(newest: Snapshot): Snapshot {
-    if (this.windowMs === null) return this.baseline;
-    const windowStart = this.snapshots.findLast((s) => s.at <= newest.at - this.windowMs!) ?? EMPTY;
-    return windowStart.at > this.baseline.at ? windowStart : this.baseline;
+    const newest = this.slices.at(-1);
+    this.since = newest?.at ?? this.since;
+    this.total = new Map();
+    this.slices = newest ? [{ at: newest.at, counts: new Map() }] : [];
   }
 }

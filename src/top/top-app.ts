@@ -1,10 +1,10 @@
 /**
  * `mixprof top`: a live view of a running process's hottest functions. The
  * session samples all along (with a root per thread, for the thread
- * filter); every second its cumulative profile is taken, the window's
- * counts computed (sample-window.ts), and the rows (function-view.ts) drawn
- * (screen.ts) on the terminal (terminal.ts). Keys change the view at once.
- * Pausing freezes the view, not the sampling.
+ * filter); every second the counts since the last second are drained from
+ * it into the window (sample-window.ts), and the rows (function-view.ts)
+ * drawn (screen.ts) on the terminal (terminal.ts). Keys change the view at
+ * once. Pausing freezes the view, not the sampling.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -71,7 +71,6 @@ export class TopView {
   private paused = false;
   private ended: string | null = null;
   private message = '';
-  private threads = 0;
   private lost = 0;
   private timer: NodeJS.Timeout | null = null;
   private quit: () => void = () => undefined;
@@ -99,7 +98,8 @@ export class TopView {
           run = r;
           this.ended = r.reason === 'target-exited' ? `process ${session.pid} exited: q to quit, w to write` : `sampling ended (${r.failure ?? r.reason}): q to quit, w to write`;
           this.stopTimer();
-          this.take(r.profile.stacks, r.profile.stats.threads, r.profile.stats.lostEvents);
+          // The last counts: those since the last drain.
+          this.take(r.profile.stacks, r.profile.stats.lostEvents);
           this.draw();
         }),
       (error: unknown) => this.guard(() => {
@@ -136,15 +136,14 @@ export class TopView {
 
   private refresh(): void {
     if (this.ended) return;
-    const profile = this.options.session.snapshot();
-    this.take(profile.stacks, profile.stats.threads, profile.stats.lostEvents);
+    const profile = this.options.session.drain();
+    this.take(profile.stacks, profile.stats.lostEvents);
     if (!this.paused) this.draw();
   }
 
-  private take(stacks: readonly StackCount[], threads: number, lost: number): void {
-    this.window.push(stacks, Date.now());
-    this.threads = threads;
-    this.lost = lost;
+  private take(stacks: readonly StackCount[], lost: number): void {
+    this.window.add(stacks, Date.now());
+    this.lost += lost;
     if (!this.paused) this.stacks = this.window.current();
   }
 
@@ -163,7 +162,7 @@ export class TopView {
       pid: session.pid,
       comm: session.comm,
       python: session.pythonVersion,
-      threads: this.threads,
+      threads: threadsOf(this.stacks).length,
       hz: this.options.hz,
       lost: this.lost,
       samples,

@@ -89,42 +89,50 @@ describe('the function table', () => {
 });
 
 describe('the sliding window', () => {
-  const snapshot = (a: number, b: number): StackCount[] => [
+  /** What one second brought: a samples of a(), b samples of b(). */
+  const second = (a: number, b: number): StackCount[] => [
     { frames: [py('a')], count: a },
     { frames: [py('b')], count: b },
   ].filter((s) => s.count > 0);
   const counts = (w: SampleWindow): Record<string, number> => Object.fromEntries(w.current().map((s) => [s.frames[0]!.name, s.count]));
 
-  test('counts of the last N seconds from cumulative snapshots; all since the start until the window fills', () => {
+  test('adds up the seconds of the last N; all since the start until the window fills', () => {
     const w = new SampleWindow(10_000, 0);
-    w.push(snapshot(5, 0), 1000);
+    w.add(second(5, 0), 1000);
     assert.deepEqual(counts(w), { 'a (app.py:1)': 5 });
     assert.equal(w.coveredMs(), 1000);
-    for (let t = 2; t <= 12; t++) w.push(snapshot(5 * t, t > 6 ? t - 6 : 0), t * 1000);
-    // At 12 s, the window starts at the snapshot of 2 s: a 60 - 10, b 6 - 0.
-    assert.deepEqual(counts(w), { 'a (app.py:1)': 50, 'b (app.py:1)': 6 });
+    // Second t brings t samples of a, and from second 7 on one of b.
+    for (let t = 2; t <= 12; t++) w.add(second(t, t >= 7 ? 1 : 0), t * 1000);
+    // At 12 s, the seconds ending at 3..12 s: a 3+...+12, b 6.
+    assert.deepEqual(counts(w), { 'a (app.py:1)': 75, 'b (app.py:1)': 6 });
     assert.equal(w.coveredMs(), 10_000);
-    w.push(snapshot(65, 7), 13_000);
-    assert.deepEqual(counts(w), { 'a (app.py:1)': 50, 'b (app.py:1)': 7 });
+    w.add(second(0, 0), 13_000);
+    assert.deepEqual(counts(w), { 'a (app.py:1)': 72, 'b (app.py:1)': 6 });
+    // Adding up does not change what was handed in.
+    const given = second(4, 0);
+    w.add(given, 14_000);
+    w.current();
+    assert.equal(given[0]!.count, 4);
   });
 
   test('reset starts from now; cumulative counts run from the start', () => {
     const w = new SampleWindow(10_000, 0);
-    w.push(snapshot(5, 1), 1000);
-    w.push(snapshot(10, 2), 2000);
+    w.add(second(5, 1), 1000);
+    w.add(second(5, 1), 2000);
     w.reset();
     assert.deepEqual(counts(w), {});
-    w.push(snapshot(12, 2), 3000);
+    w.add(second(2, 0), 3000);
     assert.deepEqual(counts(w), { 'a (app.py:1)': 2 });
     assert.equal(w.coveredMs(), 1000);
 
     const c = new SampleWindow(null, 0);
-    for (let t = 1; t <= 30; t++) c.push(snapshot(t, 0), t * 1000);
+    for (let t = 1; t <= 30; t++) c.add(second(1, 0), t * 1000);
     assert.deepEqual(counts(c), { 'a (app.py:1)': 30 });
     assert.equal(c.coveredMs(), 30_000);
     c.reset();
-    c.push(snapshot(31, 4), 31_000);
+    c.add(second(1, 4), 31_000);
     assert.deepEqual(counts(c), { 'a (app.py:1)': 1, 'b (app.py:1)': 4 });
+    assert.equal(c.coveredMs(), 1000);
   });
 });
 
