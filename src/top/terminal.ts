@@ -42,6 +42,8 @@ export function openTerminal(input: ReadStream, output: WriteStream): Terminal {
   };
   // A crash or exit() still gives the shell its screen back.
   process.once('exit', restore);
+  // A terminal that went away (ssh hung up) fails writes: there is no screen left to draw or restore.
+  output.on('error', () => undefined);
   emitKeypressEvents(input);
   input.setRawMode(true);
   input.resume();

@@ -233,6 +233,21 @@ describe('mixprof top in tmux', () => {
     await exitedCleanly(session);
   });
 
+  test('the terminal going away (an ssh connection dropped: SIGHUP, then writes fail) ends it, with no bpftrace left', async () => {
+    const session = 'hangup';
+    await tmux.start(session, dir, [process.execPath, MIXPROF, 'top', '-x', String(workload.pid), '--unwind', 'fp']);
+    await screenWhere(session, (s) => samplesOf(s) > 0, 'samples');
+    const shell = await tmux.pane(session, '#{pane_pid}');
+    const node = Number((await execa('pgrep', ['-P', shell])).stdout.trim());
+    await tmux.tmux('kill-session', '-t', session);
+    const deadline = Date.now() + 20_000;
+    while ((await execa('kill', ['-0', String(node)], { reject: false })).exitCode === 0) {
+      assert.ok(Date.now() < deadline, 'mixprof top still runs after its terminal went away');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(await bpftraceCount(), 0);
+  });
+
   test('a fault in the view ends it with the terminal restored, one error line and no bpftrace left', async () => {
     const session = 'crash';
     await tmux.start(session, dir, ['env', 'MIXPROF_FAULT=top-draw:3', process.execPath, MIXPROF, 'top', '-x', String(workload.pid)]);
