@@ -44,7 +44,7 @@ interface OpenSession {
   readonly target: CollectTarget;
   readonly session: ProcessSession;
   /** When the counts not yet stored began: attach, then each period's end. */
-  since: number | null;
+  since: number;
   /** Set once the session has ended (the process exited, the sampler failed). */
   run: ProcessRun | null;
 }
@@ -168,7 +168,7 @@ export class Collector {
     for (const [pid, o] of open) {
       // An ended session's last profile holds the counts since its last drain.
       const profile = o.run ? o.run.profile : o.session.drain();
-      const since = o.since ?? now;
+      const since = o.since;
       o.since = now;
       if (o.run || last) {
         open.delete(pid);
