@@ -96,33 +96,20 @@ function childFor(parent: Node, frame: Frame, kinds: Set<FrameKind>): Node {
   return child;
 }
 
-/** One pass over the stacks: the merged tree, with every count (drawn or not). */
-function buildTree(stacks: readonly StackCount[], kinds: Set<FrameKind>): Node {
-  const root = newNode(ROOT_NAME, 'root', null);
+/**
+ * One pass over the stacks: their counts added along their paths in the
+ * merged tree, every count (drawn or not), to `count` (the profile) or to
+ * `base` (a differential graph's baseline, whose new nodes have no width).
+ */
+function addStacks(root: Node, stacks: readonly StackCount[], kinds: Set<FrameKind>, field: 'count' | 'base'): void {
   for (const stack of stacks) {
     const count = stack.count;
     if (!(count > 0)) continue;
-    root.count += count;
+    root[field] += count;
     let node = root;
     for (const frame of stack.frames) {
       node = childFor(node, frame, kinds);
-      node.count += count;
-    }
-  }
-  return root;
-}
-
-/** Adds the baseline's counts along the same paths (new nodes there have no width). */
-function addBase(root: Node, stacks: readonly StackCount[]): void {
-  const kinds = new Set<FrameKind>();
-  for (const stack of stacks) {
-    const count = stack.count;
-    if (!(count > 0)) continue;
-    root.base += count;
-    let node = root;
-    for (const frame of stack.frames) {
-      node = childFor(node, frame, kinds);
-      node.base += count;
+      node[field] += count;
     }
   }
 }
@@ -272,10 +259,12 @@ export function formatSvg(profile: OutputProfile, options?: SvgOptions): string 
   const width = requested !== undefined && Number.isFinite(requested) ? Math.max(MIN_IMAGE_WIDTH, Math.round(requested)) : DEFAULT_WIDTH;
   const graphWidth = width - 2 * X_PAD;
   const kinds = new Set<FrameKind>();
-  const root = buildTree(profile.stacks, kinds);
+  const root = newNode(ROOT_NAME, 'root', null);
+  addStacks(root, profile.stacks, kinds, 'count');
   const total = root.count;
   const base = options?.base;
-  if (base) addBase(root, base);
+  // The baseline's own kinds are not drawn: they stay out of the legend.
+  if (base) addStacks(root, base, new Set(), 'base');
   const baseTotal = root.base;
   const deltaOf = (node: Node): number => (total > 0 ? node.count / total : 0) - (baseTotal > 0 ? node.base / baseTotal : 0);
   const minCount = total * MIN_FRACTION;
