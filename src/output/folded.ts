@@ -23,7 +23,7 @@ export function escapeFrameName(name: string): string {
  */
 const texts = { plain: new WeakMap<Frame, string>(), marked: new WeakMap<Frame, string>() };
 
-export function frameText(frame: Frame, options: FoldedOptions): string {
+function frameText(frame: Frame, options: FoldedOptions): string {
   const cache = options.markPython ? texts.marked : texts.plain;
   let text = cache.get(frame);
   if (text === undefined) {
