@@ -125,6 +125,31 @@ describe('output formats, paths, several processes', () => {
     assert.deepEqual(parseFolded(back.stdout).sort((a, b) => a.frames.join().localeCompare(b.frames.join())), parseFolded(await readFile(folded, 'utf8')).sort((a, b) => a.frames.join().localeCompare(b.frames.join())));
   });
 
+  test('convert --base: a differential flame graph of two folded files, red where a stack grew, blue where it shrank', async () => {
+    const before = path.join(dir, 'before.folded');
+    const afterFile = path.join(dir, 'after.folded');
+    await writeFile(before, 'main (app.py:1);handle (app.py:5);memcpy 80\nmain (app.py:1);render (app.py:9);tcp_sendmsg_[k] 20\n');
+    await writeFile(afterFile, 'main (app.py:1);handle (app.py:5);memcpy 300\nmain (app.py:1);render (app.py:9);tcp_sendmsg_[k] 700\n');
+    const out = path.join(dir, 'diff.svg');
+    const r = await runMixprof(['convert', afterFile, '--base', before, '-o', out]);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const svg = await readFile(out, 'utf8');
+    assert.match(svg, /<text id="title"[^>]*>Differential flame graph: after\.folded against before\.folded</);
+    const fill = (name: string): number[] => {
+      const m = new RegExp(`<title>${name} \\([^<]*</title><rect [^>]*fill="rgb\\((\\d+),(\\d+),(\\d+)\\)"`).exec(svg);
+      assert.ok(m, `${name} drawn`);
+      return [Number(m[1]), Number(m[2]), Number(m[3])];
+    };
+    // render: 20% -> 70%, red; handle: 80% -> 30%, blue.
+    assert.ok(fill('render')[0]! > fill('render')[2]! && fill('handle')[2]! > fill('handle')[0]!, `render ${fill('render').join()}, handle ${fill('handle').join()}`);
+    assert.match(svg, /baseline 20\.00%, \+50\.00 points/);
+    // Only an svg can be differential; one line otherwise.
+    const wrong = await runMixprof(['convert', afterFile, '--base', before, '-o', path.join(dir, 'diff.pb.gz')]);
+    assert.equal(wrong.exitCode, 1);
+    assert.match(wrong.stderr, /^mixprof: error: --base draws a differential flame graph, which is an svg, not pprof \(write it with -o FILE\.svg or --format svg\)$/);
+    assert.equal(wrong.stderr.split('\n').length, 1);
+  });
+
   test('[B11] convert: a file that is not folded stacks, or missing, is one clear error', async () => {
     const bad = path.join(dir, 'bad.folded');
     await writeFile(bad, 'main;work 3\nthis is not a stack\n');
