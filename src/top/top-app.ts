@@ -61,7 +61,6 @@ export class TopView {
   private readonly window: SampleWindow;
   private stacks: StackCount[] = [];
   private rows: Row[] = [];
-  private samples = 0;
   private sort: SortColumn = 'own%';
   private readonly toggled = new Set<string>();
   private cursor = 0;
@@ -151,7 +150,6 @@ export class TopView {
     if (++this.draws === this.drawFault) throw new Error('injected fault: top-draw');
     const { rows, samples } = viewRows(stacksOfThread(this.stacks, this.thread), { sort: this.sort, toggled: this.toggled });
     this.rows = rows;
-    this.samples = samples;
     // The cursor stays on its row when rows move.
     const at = this.cursorId === null ? -1 : rows.findIndex((r) => r.id === this.cursorId);
     this.cursor = at >= 0 ? at : Math.min(this.cursor, Math.max(0, rows.length - 1));
