@@ -62,7 +62,10 @@ const THREAD_ROOT = /^.* \(\d+\)$/;
 
 export class Collector {
   private stopped = false;
+  /** The sessions of the period under way (periods of their own). */
   private current: ProcessSession[] = [];
+  /** The sessions kept open across periods (continuous), by PID. */
+  private readonly open = new Map<number, OpenSession>();
   private wake: () => void = () => undefined;
   private lastHousekeeping = 0;
   /** Pushes under way: run() waits for them before it returns. */
@@ -76,6 +79,7 @@ export class Collector {
   stop(): void {
     this.stopped = true;
     for (const session of this.current) session.stop('interrupted');
+    for (const o of this.open.values()) o.session.stop('interrupted');
     this.wake();
   }
 
@@ -107,11 +111,11 @@ export class Collector {
   private async runContinuous(): Promise<void> {
     const { options } = this;
     const say = options.quiet ? () => undefined : options.log;
-    const open = new Map<number, OpenSession>();
+    const open = this.open;
     let quietSince: number | null = null;
     for (let period = 0; !this.stopped && (options.periods === null || period < options.periods); period++) {
       const targets = selectTargets(options.selection, process.pid).filter((t) => !open.has(t.pid));
-      await Promise.all(targets.map((target) => this.openSession(target, open)));
+      await Promise.all(targets.map((target) => this.openSession(target)));
       // After attaching: a new process's first period is a whole one.
       const start = Date.now();
       if (open.size === 0) {
@@ -120,18 +124,17 @@ export class Collector {
       } else quietSince = null;
       await this.sleepUntil(start + options.durationSeconds * 1000);
       if (this.stopped || (options.periods !== null && period + 1 >= options.periods)) break;
-      this.storeOpen(open, false);
+      this.storeOpen(false);
       this.housekeeping();
     }
     // The last period: every session ends, and what it counted since the last period is stored.
     for (const o of open.values()) o.session.stop('interrupted');
     await Promise.all([...open.values()].map((o) => o.session.done.catch(() => undefined)));
-    this.current = [];
-    this.storeOpen(open, true);
+    this.storeOpen(true);
     this.housekeeping();
   }
 
-  private async openSession(target: CollectTarget, open: Map<number, OpenSession>): Promise<void> {
+  private async openSession(target: CollectTarget): Promise<void> {
     const say = this.options.quiet ? () => undefined : this.options.log;
     try {
       let attached: () => void = () => undefined;
@@ -140,8 +143,7 @@ export class Collector {
       // Counting starts once the probes are attached (or the session has ended trying).
       await Promise.race([attaching, session.done.then(() => undefined, () => undefined)]);
       const o: OpenSession = { target, session, since: Date.now(), run: null };
-      open.set(target.pid, o);
-      this.current.push(session);
+      this.open.set(target.pid, o);
       if (this.stopped) session.stop('interrupted');
       session.done.then(
         (run) => {
@@ -149,8 +151,7 @@ export class Collector {
         },
         (error: unknown) => {
           say(`mixprof: process ${target.pid} could not be sampled: ${messageOf(error)}`);
-          open.delete(target.pid);
-          this.current = this.current.filter((s) => s !== session);
+          this.open.delete(target.pid);
         },
       );
     } catch (error) {
@@ -159,8 +160,9 @@ export class Collector {
   }
 
   /** Stores each open session's counts since its last period; sessions that ended (or all, at the end) are let go. */
-  private storeOpen(open: Map<number, OpenSession>, last: boolean): void {
+  private storeOpen(last: boolean): void {
     const say = this.options.quiet ? () => undefined : this.options.log;
+    const open = this.open;
     const now = Date.now();
     const processes = open.size;
     let stored = 0;
@@ -170,10 +172,7 @@ export class Collector {
       const profile = o.run ? o.run.profile : o.session.drain();
       const since = o.since;
       o.since = now;
-      if (o.run || last) {
-        open.delete(pid);
-        this.current = this.current.filter((s) => s !== o.session);
-      }
+      if (o.run || last) open.delete(pid);
       if (profile.stats.samples === 0) continue;
       const endMs = o.run && o.run.startedAt !== null ? Math.min(now, o.run.startedAt + o.run.seconds * 1000) : now;
       this.store(o.target, { pid: o.session.pid, comm: o.session.comm, pythonVersion: o.session.pythonVersion }, profile.stacks, profile.stats.lostEvents, since, Math.max(since, endMs));

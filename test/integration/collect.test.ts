@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import Database from 'better-sqlite3';
 import { ProfileStore, STORE_FILE } from '../../src/store/profile-store.js';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
-import { bpftraceCount, startWorkload } from '../helpers/processes.js';
+import { bpftraceCount, startWorkload, waitForCpuSeconds } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -130,6 +130,31 @@ describe('mixprof collect', () => {
     } finally {
       await w.stop();
       await short.stop();
+    }
+    assert.equal(await bpftraceCount(), 0);
+  });
+
+  test('Ctrl-C while collecting continuously: the period under way is stored, and it exits 0 with no bpftrace left', async () => {
+    const w = await startWorkload(python(), [path.join(WORKLOADS, 'spinners.py')]);
+    try {
+      const dataDir = path.join(dir, 'interrupted');
+      const run = collect(['-x', String(w.pid), '--continuous', '--duration', '2', '-F', '49', '--data-dir', dataDir]);
+      await run.until(/stored 1 profile /, 2);
+      // Some of the third period sampled: the spinners have had half a second of CPU since.
+      await waitForCpuSeconds(w.pid, 0.5, 20_000);
+      run.child.kill('SIGINT');
+      const r = await run.child;
+      assert.equal(r.exitCode, 0, run.stderr());
+      const reported = run.stderr().split('\n').filter((l) => /stored 1 profile /.test(l)).length;
+      assert.equal(reported, 3, run.stderr());
+      const store = ProfileStore.open(dataDir, { readonly: true });
+      try {
+        assert.equal(store.processes({ from: 0, until: Date.now() + 1000 })[0]!.profiles, 3);
+      } finally {
+        store.close();
+      }
+    } finally {
+      await w.stop();
     }
     assert.equal(await bpftraceCount(), 0);
   });
