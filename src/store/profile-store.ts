@@ -259,20 +259,15 @@ export class ProfileStore {
       if (thread !== 0) frames = [{ kind: 'marker', name: this.threadLabel(thread) }, ...frames];
       stacks.push({ frames, count });
     }
-    let hz = 0;
-    let mode: 'cpu' | 'wall' = 'cpu';
-    for (const row of rows) {
-      hz = Math.max(hz, row.hz);
-      if (row.mode === 'wall') mode = 'wall';
-    }
+    const rowsSummary = summarize(rows);
     return {
       stacks,
       samples: counts.samples,
-      profiles: rows.reduce((n, r) => n + r.profiles, 0),
-      hz: hz || 99,
-      mode,
-      startMs: rows.length ? Math.min(...rows.map((r) => r.start_ms)) : null,
-      endMs: rows.length ? Math.max(...rows.map((r) => r.end_ms)) : null,
+      profiles: rowsSummary.profiles,
+      hz: rowsSummary.hz || 99,
+      mode: rowsSummary.mode,
+      startMs: rows.length ? rowsSummary.startMs : null,
+      endMs: rows.length ? rowsSummary.endMs : null,
     };
   }
 
@@ -666,8 +661,34 @@ function hourOf(ms: number): number {
   return ms - (ms % ROLLUP_MS);
 }
 
+interface RowsSummary {
+  startMs: number;
+  endMs: number;
+  /** The highest rate; wall when any row is. */
+  hz: number;
+  mode: 'cpu' | 'wall';
+  samples: number;
+  lost: number;
+  profiles: number;
+}
+
+/** What rows add up to, but their counts; one loop (a week's rows are too many to spread into Math.min). */
+function summarize(rows: readonly ProfileRow[]): RowsSummary {
+  const sum: RowsSummary = { startMs: Number.POSITIVE_INFINITY, endMs: Number.NEGATIVE_INFINITY, hz: 0, mode: 'cpu', samples: 0, lost: 0, profiles: 0 };
+  for (const r of rows) {
+    sum.startMs = Math.min(sum.startMs, r.start_ms);
+    sum.endMs = Math.max(sum.endMs, r.end_ms);
+    sum.hz = Math.max(sum.hz, r.hz);
+    if (r.mode === 'wall') sum.mode = 'wall';
+    sum.samples += r.samples;
+    sum.lost += r.lost;
+    sum.profiles += r.profiles;
+  }
+  return sum;
+}
+
 /** Profile rows added up into one, as compaction and roll-ups keep them. */
-function addRows(rows: readonly ProfileRow[]): { startMs: number; endMs: number; hz: number; mode: 'cpu' | 'wall'; samples: number; lost: number; data: Buffer } {
+function addRows(rows: readonly ProfileRow[]): RowsSummary & { data: Buffer } {
   const counts = new Map<number, SampleEntry>();
   for (const row of rows) {
     decodeSamples(row.data, (thread, stack, count) => {
@@ -675,13 +696,5 @@ function addRows(rows: readonly ProfileRow[]): { startMs: number; endMs: number;
       counts.set(key, { thread, stack, count: (counts.get(key)?.count ?? 0) + count });
     });
   }
-  return {
-    startMs: Math.min(...rows.map((r) => r.start_ms)),
-    endMs: Math.max(...rows.map((r) => r.end_ms)),
-    hz: Math.max(...rows.map((r) => r.hz)),
-    mode: rows.some((r) => r.mode === 'wall') ? 'wall' : 'cpu',
-    samples: rows.reduce((n, r) => n + r.samples, 0),
-    lost: rows.reduce((n, r) => n + r.lost, 0),
-    data: encodeSamples([...counts.values()]),
-  };
+  return { ...summarize(rows), data: encodeSamples([...counts.values()]) };
 }

@@ -38,7 +38,17 @@ function collect(args: string[]) {
       child.stderr!.on('data', check);
       check();
     });
-  return { child, stderr: () => stderr, until };
+  return { child, stderr: () => stderr, until, lines };
+}
+
+/** Reads the store a collector left, read-only, as serve does. */
+function withStore(dataDir: string, read: (store: ProfileStore) => void): void {
+  const store = ProfileStore.open(dataDir, { readonly: true });
+  try {
+    read(store);
+  } finally {
+    store.close();
+  }
 }
 
 describe('mixprof collect', () => {
@@ -62,10 +72,9 @@ describe('mixprof collect', () => {
       later = await startWorkload(python(), [path.join(WORKLOADS, 'short-lived.py'), '120']);
       const r = await run.child;
       assert.equal(r.exitCode, 0, run.stderr());
-      assert.equal(run.stderr().split('\n').filter((l) => /stored \d+ profiles? /.test(l)).length, 4, run.stderr());
+      assert.equal(run.lines(/stored \d+ profiles? /), 4, run.stderr());
 
-      const store = ProfileStore.open(dataDir, { readonly: true });
-      try {
+      withStore(dataDir, (store) => {
         const range = { from: Date.now() - 600_000, until: Date.now() };
         const processes = store.processes(range);
         const spinners = processes.find((p) => p.pid === first.pid);
@@ -88,9 +97,7 @@ describe('mixprof collect', () => {
         // Profiles are timed: four periods two seconds apart.
         const times = store.timeline({ ...range, pids: [first.pid] }, 600).counts.filter((c) => c > 0);
         assert.equal(times.length, 4);
-      } finally {
-        store.close();
-      }
+      });
     } finally {
       await first.stop();
       await later?.stop();
@@ -120,13 +127,10 @@ describe('mixprof collect', () => {
       assert.ok(exiting.length >= 1 && exiting.length <= 3, JSON.stringify(exiting));
       assert.ok(exiting.every((p) => p.samples > 0));
       assert.ok(exiting.at(-1)!.end_ms <= spinning.at(-1)!.end_ms - 2000, `${JSON.stringify(exiting)} ${JSON.stringify(spinning)}`);
-      const store = ProfileStore.open(dataDir, { readonly: true });
-      try {
+      withStore(dataDir, (store) => {
         const threads = store.threads({ from: 0, until: Date.now() + 1000, pids: [w.pid] }).map((t) => t.label);
         assert.ok(threads.some((t) => t.endsWith(`(${w.ready.a})`)), threads.join(', '));
-      } finally {
-        store.close();
-      }
+      });
     } finally {
       await w.stop();
       await short.stop();
@@ -145,14 +149,11 @@ describe('mixprof collect', () => {
       run.child.kill('SIGINT');
       const r = await run.child;
       assert.equal(r.exitCode, 0, run.stderr());
-      const reported = run.stderr().split('\n').filter((l) => /stored 1 profile /.test(l)).length;
+      const reported = run.lines(/stored 1 profile /);
       assert.equal(reported, 3, run.stderr());
-      const store = ProfileStore.open(dataDir, { readonly: true });
-      try {
+      withStore(dataDir, (store) => {
         assert.equal(store.processes({ from: 0, until: Date.now() + 1000 })[0]!.profiles, 3);
-      } finally {
-        store.close();
-      }
+      });
     } finally {
       await w.stop();
     }
@@ -168,17 +169,14 @@ describe('mixprof collect', () => {
       // The next period is being sampled or stored now.
       run.child.kill('SIGKILL');
       await run.child;
-      const reported = run.stderr().split('\n').filter((l) => /stored 1 profile /.test(l)).length;
-      const store = ProfileStore.open(dataDir, { readonly: true });
-      try {
+      const reported = run.lines(/stored 1 profile /);
+      withStore(dataDir, (store) => {
         assert.equal(store.integrity(), 'ok');
         const p = store.processes({ from: 0, until: Date.now() + 1000 });
         assert.equal(p.length, 1);
         assert.ok(p[0]!.profiles >= reported && p[0]!.profiles <= reported + 1, `${p[0]!.profiles} profiles, ${reported} reported`);
         assert.ok(names(store.query({ from: 0, until: Date.now() + 1000 }).stacks).has('spin'));
-      } finally {
-        store.close();
-      }
+      });
       // A new collector goes on with the same store.
       const again = collect(['-x', String(w.pid), '--interval', '1', '--duration', '0.5', '--count', '1', '--data-dir', dataDir, '-q']);
       assert.equal((await again.child).exitCode, 0, again.stderr());
