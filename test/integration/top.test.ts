@@ -123,7 +123,8 @@ describe('mixprof top in tmux', () => {
     let screen = '';
     while (Date.now() < deadline) {
       screen = await tmux.capture(session);
-      if (ok(screen)) return screen;
+      // A capture may fall in the middle of a redraw (rows of two frames): only a screen read the same twice counts.
+      if (ok(screen) && (await tmux.capture(session)) === screen) return screen;
       if ((await tmux.pane(session, '#{pane_dead}')) === '1') break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
