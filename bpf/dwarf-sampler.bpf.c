@@ -379,10 +379,19 @@ int wall_tick(struct bpf_iter__task *ctx) {
   struct task_struct *task = ctx->task;
   if (!task || task->tgid != cfg.target_pid || task->on_cpu) return 0;
   if (task->flags & 0x4 /* PF_EXITING */) return 0;
-  /* Runnable on the CPU this pass runs on: mixprof's own ticker displaced it
-     just now, and it would otherwise be on that CPU (where the CPU clock
-     samples it); counted here too it would be counted twice. */
-  if (task->__state == 0 /* TASK_RUNNING */ && task->thread_info.cpu == bpf_get_smp_processor_id()) return 0;
+  /* Runnable on the CPU this pass runs on, and put back in its queue at the
+     very switch that brought mixprof's ticker on (the scheduler stamps both
+     with one clock reading): the ticker displaced it just now, and it would
+     otherwise be on that CPU, where the CPU clock samples it; counted here
+     too it would be counted twice. One waiting there behind another task (a
+     busy machine) is waiting for a CPU and is sampled here. Without the
+     kernel's sched_info stamps (zero) every such thread is left to the clock. */
+  if (task->__state == 0 /* TASK_RUNNING */ && task->thread_info.cpu == bpf_get_smp_processor_id()) {
+    __u64 queued = task->sched_info.last_queued;
+    __u64 ticker_arrived = bpf_get_current_task_btf()->sched_info.last_arrival;
+    __u64 apart = queued > ticker_arrived ? queued - ticker_arrived : ticker_arrived - queued;
+    if (queued == 0 || ticker_arrived == 0 || apart < 50000 /* ns */) return 0;
+  }
   __u32 tid = task->pid;
   if (!same_image(task, tid)) return 0;
   __u64 switches = task->nvcsw + task->nivcsw;
