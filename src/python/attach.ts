@@ -83,7 +83,7 @@ export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: T
   };
 
   const matchByFsbase = inOtherPidNamespace(target.pid);
-  const tids = new Set(readdirSync(procPath(target.pid, 'task')).map(Number));
+  const threadIds = (): ReadonlySet<number> => new Set(readdirSync(procPath(target.pid, 'task')).map(Number));
   const problems: string[] = [];
   let starting = false;
   for (const candidate of candidates()) {
@@ -94,7 +94,7 @@ export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: T
       codeTypeAddress: interpreter.codeTypeAddress,
       matchByFsbase,
     });
-    const check = checkLayout(memory, layout, interpreter.runtimeAddress, tids);
+    const check = checkLayout(memory, layout, interpreter.runtimeAddress, threadIds);
     if (check.ok) return layout;
     starting ||= check.starting === true;
     problems.push(`${candidate.source}: ${check.problem}`);
