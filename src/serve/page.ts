@@ -45,6 +45,9 @@ function params(extra) {
   return p;
 }
 
+/** The range typed in, not the selection within it. */
+const wholeRange = () => ({ from: String(Math.floor(state.from)), until: String(Math.ceil(state.until)) });
+
 async function getJson(path, extra) {
   const r = await fetch(path + '?' + params(extra));
   if (!r.ok) throw new Error(await r.text());
@@ -67,13 +70,17 @@ function rangeFromInputs() {
   return true;
 }
 
-async function drawTimeline() {
+// Refreshes overlap (the first one at load, a click while it runs): only the
+// latest one draws, so a slow earlier answer never replaces a newer view.
+let latestRefresh = 0;
+const superseded = (refresh) => refresh !== latestRefresh;
+
+async function drawTimeline(refresh) {
   const svg = $('timeline');
   const width = svg.clientWidth || 800, height = 90;
   const steps = Math.max(10, Math.min(400, Math.floor(width / 4)));
-  const saved = state.brush; state.brush = null;
-  const t = await getJson('api/timeline', { steps: String(steps), from: String(Math.floor(state.from)), until: String(Math.ceil(state.until)) });
-  state.brush = saved;
+  const t = await getJson('api/timeline', { steps: String(steps), ...wholeRange() });
+  if (superseded(refresh)) return;
   const max = Math.max(1, ...t.counts);
   const w = width / t.counts.length;
   svg.replaceChildren();
@@ -118,36 +125,38 @@ function brushing() {
   });
 }
 
-async function loadFilters() {
-  const saved = state.brush; state.brush = null;
-  const procs = await getJson('api/processes');
-  state.brush = saved;
+async function loadFilters(refresh) {
+  const procs = await getJson('api/processes', wholeRange());
+  if (superseded(refresh)) return;
   const select = $('process'), keep = select.value;
   select.replaceChildren(new Option('all processes', ''));
   for (const name of [...new Set(procs.map((p) => p.name))]) select.appendChild(new Option(name, name));
   select.value = keep;
-  const threads = await getJson('api/threads');
+  const threads = await getJson('api/threads', wholeRange());
+  if (superseded(refresh)) return;
   const tsel = $('thread'), tkeep = tsel.value;
   tsel.replaceChildren(new Option('all threads', ''));
   for (const t of threads.slice(0, 500)) tsel.appendChild(new Option(t.label + ' (' + t.samples + ')', t.label));
   tsel.value = tkeep;
 }
 
-async function showFlame() {
+async function showFlame(refresh) {
   $('flame').style.display = ''; $('diff').style.display = 'none';
   const p = params({ format: 'svg' });
   $('flame').src = 'api/profile?' + p;
   const info = await getJson('api/profile', { format: 'json' });
+  if (superseded(refresh)) return;
   const [from, until] = state.brush ?? [state.from, state.until];
   $('status').textContent = info.samples + ' samples in ' + info.profiles + ' profiles, ' + new Date(from).toLocaleString() + ' - ' + new Date(until).toLocaleString();
 }
 
-async function showDiff() {
+async function showDiff(refresh) {
   if (!state.base || !state.brush) { $('status').textContent = 'select a range, and a baseline with shift-drag, to compare them'; return; }
   $('flame').style.display = ''; $('diff').style.display = 'block';
   const baseline = { base_from: String(Math.floor(state.base[0])), base_until: String(Math.ceil(state.base[1])) };
   $('flame').src = 'api/diff?' + params({ format: 'svg', ...baseline });
   const rows = await getJson('api/diff', { format: 'json', ...baseline });
+  if (superseded(refresh)) return;
   const table = document.createElement('table');
   const head = table.insertRow();
   for (const h of ['change', 'baseline', 'selection', 'stack (root first)']) { const th = document.createElement('th'); th.textContent = h; head.appendChild(th); }
@@ -204,16 +213,20 @@ function zoomTo(from, until) {
 }
 
 async function refresh(full) {
+  const mine = ++latestRefresh;
   try {
     if (full) {
       if (!rangeFromInputs()) return;
-      await loadFilters();
+      await loadFilters(mine);
+      if (superseded(mine)) return;
       if (fromLink) selectionFromLink();
     }
-    await drawTimeline();
-    if (state.diff) await showDiff(); else await showFlame();
+    await drawTimeline(mine);
+    if (superseded(mine)) return;
+    if (state.diff) await showDiff(mine); else await showFlame(mine);
+    if (superseded(mine)) return;
     saveState();
-  } catch (e) { $('status').textContent = String(e.message ?? e); }
+  } catch (e) { if (!superseded(mine)) $('status').textContent = String(e.message ?? e); }
 }
 
 for (const id of ['process', 'thread', 'pid', 'kind-python', 'kind-native', 'kind-kernel', 'threads']) $(id).addEventListener('change', () => refresh(false));

@@ -82,7 +82,15 @@ describe('the web page of mixprof serve, in Chromium', () => {
     await page.fill('#from', new Date(collectedFrom - 4000).toISOString());
     await page.fill('#until', new Date(collectedUntil + 4000).toISOString());
     await page.click('#apply');
-    await page.waitForFunction(() => /samples in \d+ profiles/.test((globalThis as unknown as PageGlobals).document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    // The status of this range, not of the one the page opened with (whose answers may come later on a busy machine).
+    await page.waitForFunction(
+      (from) => {
+        const status = (globalThis as unknown as PageGlobals).document.getElementById('status')?.textContent ?? '';
+        return /samples in \d+ profiles/.test(status) && status.includes(new Date(from).toLocaleString());
+      },
+      collectedFrom - 4000,
+      { timeout: 30_000 },
+    );
     assert.deepEqual(errors, []);
   });
 
