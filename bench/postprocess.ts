@@ -9,10 +9,12 @@ import path from 'node:path';
 import { parseBpftraceLine } from '../src/bpf/records.js';
 import { nativeAddon } from '../src/native.js';
 import { formatFolded } from '../src/output/folded.js';
+import { formatSvg } from '../src/output/svg.js';
 import { attachTarget } from '../src/sample/attach.js';
 import { openTarget, readMapsText } from '../src/target/process.js';
 import { WORKLOADS } from '../test/helpers/paths.js';
 import { runMixprof, startWorkload } from '../test/helpers/processes.js';
+import { syntheticStacks } from '../test/helpers/synthetic-stacks.js';
 
 export interface PostprocessResult {
   readonly records: number;
@@ -59,4 +61,16 @@ export async function measurePostprocessing(python: string, seconds: number, pas
     await workload.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Seconds to write the SVG flame graph of `count` distinct synthetic stacks (the median of `passes`). */
+export function measureSvg(count: number, passes: number): number {
+  const stacks = syntheticStacks(count);
+  const times: number[] = [];
+  for (let pass = 0; pass < passes; pass++) {
+    const t0 = process.hrtime.bigint();
+    formatSvg({ stacks, hz: 99, startTime: null, durationSeconds: null, title: 'synthetic' });
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return times.sort((a, b) => a - b)[passes >> 1]!;
 }

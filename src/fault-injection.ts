@@ -2,7 +2,7 @@
  * Faults a test can ask for, to walk the paths real faults take where the
  * real fault cannot be made on demand: MIXPROF_FAULT="name[:N],...".
  *   addon-load     the native addon fails to load
- *   dwarf-poll:N   the DWARF sampler's Nth poll fails
+ *   dwarf-poll:N   the DWARF sampler's first poll once N samples came fails
  *   top-draw:N     mixprof top's Nth screen update throws
  * Nothing else reads it; unset, it costs one lookup at start.
  */

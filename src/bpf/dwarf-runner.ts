@@ -129,13 +129,16 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   };
 
   const errors: string[] = [];
-  const failingPoll = injectedFault('dwarf-poll');
-  let polls = 0;
+  // Counted in samples, not polls: the fault comes after as many samples on a busy machine as on an idle one.
+  const failAfterSamples = injectedFault('dwarf-poll');
+  let delivered = 0;
   // A failing poll ends sampling; what was delivered before stays.
   const pollSafely = (): boolean => {
     try {
-      if (failingPoll !== null && ++polls >= failingPoll) throw new Error('the ring buffer could not be read (injected fault)');
-      deliver(sampler.poll());
+      if (failAfterSamples !== null && delivered >= failAfterSamples) throw new Error('the ring buffer could not be read (injected fault)');
+      const poll = sampler.poll();
+      for (const s of poll.samples) delivered += s.count;
+      deliver(poll);
       return true;
     } catch (error) {
       errors.push((error as Error).message.split('\n')[0]!);

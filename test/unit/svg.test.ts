@@ -8,6 +8,7 @@ import type { OutputProfile } from '../../src/output/output-profile.js';
 import type { StackCount } from '../../src/profile/profile.js';
 import type { Frame } from '../../src/profile/types.js';
 import { FIXTURES } from '../helpers/paths.js';
+import { syntheticStacks } from '../helpers/synthetic-stacks.js';
 
 // Total 2000: main is half of all samples, tiny_fn (1 sample, 0.05%) is too narrow to draw;
 // the frames matching "read" are nested (read_input > read > ... > vfs_read): 15%.
@@ -383,29 +384,10 @@ test('a profile without samples is still a valid SVG, saying so', () => {
   assert.equal(byId(root, 'frames').children.filter((c) => typeof c !== 'string').length, 0);
 });
 
-test('100,000 distinct stacks are written quickly, drawing only the frames wide enough to see', () => {
-  const frame = (kind: Frame['kind'], name: string): Frame => ({ kind, name });
-  const py = Array.from({ length: 3000 }, (_, i) => frame('python', `fn_${i} (mod${i % 50}.py:${i})`));
-  const native = Array.from({ length: 2000 }, (_, i) => frame('native', `native_${i}`));
-  const kernel = Array.from({ length: 500 }, (_, i) => frame('kernel', `kernel_${i}`));
-  let seed = 1;
-  const rnd = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
-  const stacks: StackCount[] = [];
-  for (let i = 0; i < 100_000; i++) {
-    const depth = 10 + rnd(40);
-    const frames: Frame[] = [];
-    for (let j = 0; j < depth; j++) {
-      frames.push(j < depth * 0.6 ? py[(rnd(5) + j * 7) % py.length]! : j < depth * 0.9 ? native[rnd(30) + j]! : kernel[rnd(20)]!);
-    }
-    stacks.push({ frames, count: 1 + rnd(100) });
-  }
-  const started = performance.now();
+// How fast it is written is the benchmark's to measure (bench: SVG of 100,000 stacks), not a timed test's.
+test('100,000 distinct stacks: only the frames wide enough to see are drawn, every sample counted', () => {
+  const stacks = syntheticStacks(100_000);
   const svg = formatSvg(profileOf(stacks));
-  const ms = performance.now() - started;
-  assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`);
   const frames = drawnFrames(svg);
   const total = frameNamed(frames, 'all').n;
   assert.equal(total, stacks.reduce((sum, s) => sum + s.count, 0));
