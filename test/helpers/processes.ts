@@ -66,42 +66,87 @@ export interface SamplingRun {
   readonly child: ResultPromise<{ reject: false; timeout: number; stdin: 'ignore' }>;
   /** stderr so far. */
   stderr(): string;
+  /** Resolves once stderr has a match of `pattern` (rejects after `timeoutMs`, or if mixprof exits first). */
+  until(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Stops mixprof with `signal` (by default SIGINT, a user's Ctrl-C) and waits for it to write its output and exit. */
+  stop(signal?: NodeJS.Signals): Promise<MixprofResult>;
 }
 
 /** Starts bin/mixprof and resolves once it says it is sampling (probes attached). */
-export async function startSampling(args: string[], timeoutMs = 60_000): Promise<SamplingRun> {
-  const child = execa(process.execPath, [MIXPROF, ...args], { reject: false, timeout: 300_000, stdin: 'ignore' });
+export async function startSampling(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<SamplingRun> {
+  const child = execa(process.execPath, [MIXPROF, ...args], { reject: false, timeout: 300_000, stdin: 'ignore', env });
   let text = '';
   child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`mixprof did not start sampling in ${timeoutMs} ms: ${text}`)), timeoutMs);
-    const check = (): void => {
-      if (/sampling process/.test(text)) {
+  const until = (pattern: RegExp, ms = 60_000): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const done = (error?: Error): void => {
         clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stderr!.on('data', check);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`mixprof exited before sampling: ${text}`));
+        child.stderr!.off('data', check);
+        child.off('exit', exited);
+        if (error) reject(error);
+        else resolve();
+      };
+      const check = (): void => {
+        if (pattern.test(text)) done();
+      };
+      const exited = (): void => done(new Error(`mixprof exited before printing ${pattern}: ${text}`));
+      const timer = setTimeout(() => done(new Error(`mixprof did not print ${pattern} in ${ms} ms: ${text}`)), ms);
+      child.stderr!.on('data', check);
+      child.once('exit', exited);
+      check();
     });
-  });
-  return { child, stderr: () => text };
+  const stop = async (signal: NodeJS.Signals = 'SIGINT'): Promise<MixprofResult> => {
+    child.kill(signal);
+    return (await child) as MixprofResult;
+  };
+  await until(/sampling process/, timeoutMs);
+  return { child, stderr: () => text, until, stop };
 }
 
-/** Waits until a process has used `seconds` more CPU time (user + system). */
-export async function waitForCpuSeconds(pid: number, seconds: number, timeoutMs: number): Promise<void> {
-  const ticks = async (): Promise<number> => {
-    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  };
-  const start = await ticks();
+/** CPU time (user + system) a process has used, all its threads, or with `tid` one of its threads; in seconds. */
+export async function cpuSecondsOf(pid: number, tid?: number): Promise<number> {
+  const file = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
+  const fields = (await readFile(file, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Waits until a process (or with `tid` one of its threads) has used `seconds`
+ * more CPU time. A test that needs so many samples waits for the CPU time
+ * that brings them, which a busy machine hands out more slowly.
+ */
+export async function waitForCpuSeconds(pid: number, seconds: number, timeoutMs: number, tid?: number): Promise<void> {
+  const start = await cpuSecondsOf(pid, tid);
   const deadline = Date.now() + timeoutMs;
-  while ((await ticks()) - start < seconds * 100) {
-    if (Date.now() > deadline) throw new Error(`process ${pid} did not use ${seconds} s of CPU in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  while ((await cpuSecondsOf(pid, tid)) - start < seconds) {
+    if (Date.now() > deadline) throw new Error(`${tid === undefined ? 'process' : `thread ${tid} of process`} ${pid} did not use ${seconds} s of CPU in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** A process, or one thread of it, whose CPU time a test waits for. */
+export type CpuTarget = number | { readonly pid: number; readonly tid?: number };
+
+/** Waits until each target has used `seconds` more CPU time, counted from the call. */
+export async function waitForEachCpuSeconds(targets: readonly CpuTarget[], seconds: number, timeoutMs: number): Promise<void> {
+  await Promise.all(targets.map((t) => (typeof t === 'number' ? waitForCpuSeconds(t, seconds, timeoutMs) : waitForCpuSeconds(t.pid, seconds, timeoutMs, t.tid))));
+}
+
+/**
+ * Runs bin/mixprof until each target has used `cpuSeconds` of CPU time while
+ * sampled, then stops it with SIGINT as a user's Ctrl-C does. In CPU mode the
+ * samples then follow the CPU time the targets got: as many on a busy machine
+ * as on an idle one, where a fixed -t would bring fewer.
+ */
+export async function sampleForCpu(args: string[], targets: CpuTarget | readonly CpuTarget[], cpuSeconds: number, timeoutMs = 120_000): Promise<MixprofResult> {
+  const run = await startSampling(args);
+  try {
+    await waitForEachCpuSeconds(Array.isArray(targets) ? targets : [targets as CpuTarget], cpuSeconds, timeoutMs);
+  } catch (error) {
+    await run.stop('SIGKILL');
+    throw error;
+  }
+  return run.stop();
 }
 
 /** bpftrace processes running now, on the whole machine. */

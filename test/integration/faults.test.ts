@@ -15,13 +15,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
+import { parseBpftraceLine } from '../../src/bpf/records.js';
 import { nativeAddon } from '../../src/native.js';
 import { findDebugFile } from '../../src/target/debug-files.js';
 import { readableFile } from '../../src/target/files.js';
 import { parseFolded, pythonNames, type FoldedStack } from '../helpers/folded.js';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
 import { buildFixtureBpf, copyPackage, type PackageCopy } from '../helpers/package-copy.js';
-import { bpftraceCount, watchPeakMemory, runMixprof, startSampling, startWorkload, waitForCpuSeconds, type Workload } from '../helpers/processes.js';
+import { bpftraceCount, cpuSecondsOf, watchPeakMemory, runMixprof, sampleForCpu, startSampling, startWorkload, waitForCpuSeconds, waitForEachCpuSeconds, type Workload } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -81,18 +82,24 @@ describe('target faults', () => {
     const w = await startWorkload(python, [path.join(WORKLOADS, 'short-lived.py'), '120']);
     try {
       const out = path.join(dir, 'stopped.folded');
-      const { child } = await startSampling(['sample', '-x', String(w.pid), '-t', '3', '-o', out]);
-      await waitForCpuSeconds(w.pid, 0.5, 30_000);
+      const run = await startSampling(['sample', '-x', String(w.pid), '-o', out]);
+      const cpuAtStart = await cpuSecondsOf(w.pid);
+      await waitForCpuSeconds(w.pid, 0.5, 60_000);
       process.kill(w.pid, 'SIGSTOP');
-      // Stopped for a second of the three: the scenario's length, not a wait for readiness.
+      // Stopped for a second: the scenario's length, not a wait for readiness.
       await new Promise((resolve) => setTimeout(resolve, 1000));
       process.kill(w.pid, 'SIGCONT');
-      const r = await child;
+      await waitForCpuSeconds(w.pid, 1, 60_000);
+      // The CPU time it had while sampled: at least this before the stop, at most the other after it.
+      const least = (await cpuSecondsOf(w.pid)) - cpuAtStart;
+      const r = await run.stop();
+      const most = (await cpuSecondsOf(w.pid)) - cpuAtStart;
       assert.equal(r.exitCode, 0, r.stderr);
-      assert.match(r.stderr, /\(duration reached\)/);
+      // Still sampling when stopped by hand: the stop was not taken for the end.
+      assert.match(r.stderr, /\(interrupted\)/);
       const n = total(parseFolded(await readFile(out, 'utf8')));
-      // About 2 of the 3 seconds on CPU at 99 Hz.
-      assert.ok(n >= 100 && n <= 260, `${n} samples`);
+      // About one sample per 1/99 s of CPU time before and after the stop (had sampling ended at the stop, a third of that).
+      assert.ok(n >= 0.75 * least * 99 && n <= 1.1 * most * 99 + 5, `${n} samples for ${least.toFixed(2)}-${most.toFixed(2)} s of CPU`);
     } finally {
       await w.stop();
     }
@@ -102,7 +109,8 @@ describe('target faults', () => {
     test(`[F03] threads start and end hundreds of times a second (${unwind}): every sample is kept, none malformed`, async () => {
       const w = await startWorkload(python, [path.join(WORKLOADS, 'churn.py')]);
       try {
-        const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '3', '-F', '199', '--unwind', unwind, '--mark-python']);
+        // Until it has run 3 s of CPU (about 1.5 s idle), when hundreds of threads have come and gone, however busy the machine.
+        const r = await sampleForCpu(['sample', '-x', String(w.pid), '-F', '199', '--unwind', unwind, '--mark-python'], w.pid, 3);
         assert.equal(r.exitCode, 0, r.stderr);
         assert.doesNotMatch(r.stderr, /malformed|unreadable Python frames/);
         assert.match(r.stderr, /lost events: 0\b/);
@@ -135,9 +143,11 @@ describe('load', () => {
     test(`[L01] 2000 threads, a busy one started before all of them (${unwind}): both busy threads sampled with their Python frames, mixprof's memory bounded`, async () => {
       const w = await startWorkload<{ first: number; last: number }>(python, [path.join(WORKLOADS, 'many-threads.py'), '2000'], 120_000);
       try {
-        const run = execa(process.execPath, [MIXPROF, 'sample', '-x', String(w.pid), '-t', '2', '--unwind', unwind, '--threads', '--mark-python', '--top', '0'], { reject: false, timeout: 120_000, stdin: 'ignore' });
-        const memory = watchPeakMemory(run.pid!);
-        const r = await run;
+        const run = await startSampling(['sample', '-x', String(w.pid), '--unwind', unwind, '--threads', '--mark-python', '--top', '0']);
+        const memory = watchPeakMemory(run.child.pid!);
+        // Until each busy thread has run a second on a CPU (99 samples), however busy the machine.
+        await waitForEachCpuSeconds([{ pid: w.pid, tid: w.ready.first }, { pid: w.pid, tid: w.ready.last }], 1, 120_000);
+        const r = await run.stop();
         memory.stop();
         assert.equal(r.exitCode, 0, r.stderr);
         // Measured 90-110 MiB (fp) and 150-180 MiB (dwarf) on the test machines.
@@ -159,7 +169,8 @@ describe('load', () => {
       const w = await startWorkload<{ maps: number }>(python, [path.join(WORKLOADS, 'many-maps.py'), '3000']);
       try {
         assert.ok(w.ready.maps >= 3000, `${w.ready.maps} mappings`);
-        const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1.5', '--unwind', unwind, '--mark-python', '--top', '0']);
+        // Until it has run 1.5 s on a CPU (about 148 samples), however busy the machine.
+        const r = await sampleForCpu(['sample', '-x', String(w.pid), '--unwind', unwind, '--mark-python', '--top', '0'], w.pid, 1.5);
         assert.equal(r.exitCode, 0, r.stderr);
         assert.match(r.stderr, /with Python frames: (99\.\d|100\.0)%/);
         const stacks = parseFolded(r.stdout);
@@ -172,7 +183,8 @@ describe('load', () => {
     test(`[L02] 500-frame recursion (${unwind}): the innermost 128 Python frames and a truncation mark`, async () => {
       const w = await startWorkload<{ depth: number }>(python, [path.join(WORKLOADS, 'deep.py'), '500']);
       try {
-        const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1.5', '--unwind', unwind, '--mark-python', '--top', '0']);
+        // Until it has run 1.5 s on a CPU (about 148 samples), however busy the machine.
+        const r = await sampleForCpu(['sample', '-x', String(w.pid), '--unwind', unwind, '--mark-python', '--top', '0'], w.pid, 1.5);
         assert.equal(r.exitCode, 0, r.stderr);
         assert.match(r.stderr, /truncated Python stacks: (9\d|100)\.\d%/);
         const deepest = parseFolded(r.stdout).filter((s) => s.frames.includes('[truncated python stack]'));
@@ -310,9 +322,19 @@ describe('profiler faults', () => {
 
   test('[F06] bpftrace is killed mid-run: the samples it had printed are written, one error line, non-zero exit', async () => {
     const out = path.join(dir, 'bpftrace-killed.folded');
-    const { child } = await startSampling(['sample', '-x', String(w.pid), '--unwind', 'fp', '-o', out]);
-    // bpftrace prints its samples every second: let it print at least once.
-    await waitForCpuSeconds(w.pid, 1.5, 30_000);
+    const raw = path.join(dir, 'bpftrace-killed.jsonl');
+    const { child } = await startSampling(['sample', '-x', String(w.pid), '--unwind', 'fp', '-o', out], 60_000, { MIXPROF_TRACE_RAW: raw });
+    // bpftrace prints its samples every second: wait until it has printed 50 (what mixprof read, kept raw).
+    const printed = async (): Promise<number> => {
+      const events = (await readFile(raw, 'utf8').catch(() => '')).split('\n').map(parseBpftraceLine);
+      return events.reduce((n, e) => n + (e?.type === 'samples' ? e.samples.reduce((m, x) => m + x.count, 0) : 0), 0);
+    };
+    const deadline = Date.now() + 60_000;
+    while ((await printed()) < 50) {
+      assert.ok(Date.now() < deadline, `bpftrace printed ${await printed()} samples in 60 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const before = await printed();
     const { stdout } = await execa('pgrep', ['-P', String(child.pid), '-x', 'bpftrace']);
     process.kill(Number(stdout.trim()), 'SIGKILL');
     const r = await child;
@@ -321,19 +343,20 @@ describe('profiler faults', () => {
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('mixprof: error:'));
     assert.equal(errors.length, 1, r.stderr);
     assert.match(errors[0]!, /bpftrace ended unexpectedly \(killed by SIGKILL\)/);
-    assert.ok(total(parseFolded(await readFile(out, 'utf8'))) >= 50);
+    const written = total(parseFolded(await readFile(out, 'utf8')));
+    assert.ok(written >= before, `${written} samples written of the ${before} bpftrace had printed`);
   });
 
   test('[F13] the DWARF sampler fails mid-run: what it had delivered is written, one error line, non-zero exit', async () => {
     const out = path.join(dir, 'poll-failed.folded');
-    // The 15th poll (about 1.5 s in) fails the way a failing ring-buffer read does.
-    const r = await runMixprof(['sample', '-x', String(w.pid), '--unwind', 'dwarf', '-o', out], { env: { MIXPROF_FAULT: 'dwarf-poll:15' } });
+    // The first poll after 100 samples fails the way a failing ring-buffer read does.
+    const r = await runMixprof(['sample', '-x', String(w.pid), '--unwind', 'dwarf', '-o', out], { env: { MIXPROF_FAULT: 'dwarf-poll:100' } });
     assert.equal(r.exitCode, 1, r.stderr);
     assert.match(r.stderr, /\(the sampler failed\)/);
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('mixprof: error:'));
     assert.equal(errors.length, 1, r.stderr);
     assert.match(errors[0]!, /sampling stopped early: the ring buffer could not be read/);
-    assert.ok(total(parseFolded(await readFile(out, 'utf8'))) >= 50);
+    assert.ok(total(parseFolded(await readFile(out, 'utf8'))) >= 100);
   });
 
   test('[F14] the native addon cannot be loaded: one error line saying how to build it', async () => {

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { parseFolded, pythonNames } from '../helpers/folded.js';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
+import { waitForCpuSeconds, waitForEachCpuSeconds } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -41,7 +42,7 @@ describe('mixprof record', () => {
     const stacks = parseFolded(await readFile(out, 'utf8'));
     const total = stacks.reduce((n, s) => n + s.count, 0);
     const inSpin = stacks.filter((s) => JSON.stringify(pythonNames(s.frames)) === JSON.stringify(['<module>', 'main', 'spin'])).reduce((n, s) => n + s.count, 0);
-    // 3 s at 199 Hz less the attach (under a second), nearly all of it in spin().
+    // 3 s of its CPU time at 199 Hz less what it ran while mixprof attached, nearly all of it in spin().
     assert.ok(total >= 199, `${total} samples`);
     assert.ok(inSpin / total >= 0.9, `${inSpin}/${total} in <module>;main;spin`);
   });
@@ -69,14 +70,7 @@ describe('mixprof record', () => {
     });
     // Then until the command has run 0.3 s of CPU under the profiler: samples to keep.
     const { stdout: pids } = await execa('pgrep', ['-P', String(child.pid)]);
-    const target = Number(pids.trim().split('\n')[0]);
-    const cpu = async (): Promise<number> => {
-      const fields = (await readFile(`/proc/${target}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    };
-    const start = await cpu();
-    const deadline = Date.now() + 60_000;
-    while ((await cpu()) - start < 0.3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitForCpuSeconds(Number(pids.trim().split('\n')[0]), 0.3, 60_000);
     child.kill('SIGTERM');
     const r = await child;
     assert.equal(r.exitCode, 128 + 15, stderr);
@@ -88,9 +82,31 @@ describe('mixprof record', () => {
 
   test('--subprocesses follows the workers the command starts', async () => {
     const out = path.join(dir, 'workers.folded');
-    const r = await execa(process.execPath, [MIXPROF, 'record', '--subprocesses', '--pid-root', '--mark-python', '-o', out, '--', python, path.join(WORKLOADS, 'workers.py'), '--for', '4'], { reject: false, timeout: 120_000 });
+    // The command ends when its stdin (mixprof's, passed through) closes: once both workers were sampled for a second of their CPU time.
+    const child = execa(process.execPath, [MIXPROF, 'record', '--subprocesses', '--pid-root', '--mark-python', '-o', out, '--', python, path.join(WORKLOADS, 'workers.py'), '--until-eof'], { reject: false, timeout: 180_000, stdin: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const ready = await new Promise<{ parent: number; fork: number; exec: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no READY in 60 s: ${stdout} ${stderr}`)), 60_000);
+      child.stdout!.on('data', () => {
+        const line = /^READY (.*)$/m.exec(stdout);
+        if (line) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line[1]!) as { parent: number; fork: number; exec: number });
+        }
+      });
+    });
+    const deadline = Date.now() + 120_000;
+    while (!new RegExp(`sampling process ${ready.fork} `).test(stderr) || !new RegExp(`sampling process ${ready.exec} `).test(stderr)) {
+      assert.ok(Date.now() < deadline, `the workers were not both sampled in 120 s: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await waitForEachCpuSeconds([ready.fork, ready.exec], 1, 120_000);
+    child.stdin!.end();
+    const r = await child;
     assert.equal(r.exitCode, 0, r.stderr);
-    const ready = JSON.parse(/^READY (.*)$/m.exec(r.stdout)![1]!) as { parent: number; fork: number; exec: number };
     const stacks = parseFolded(await readFile(out, 'utf8'));
     const leafIn = (pid: number, leaf: string): number => stacks.filter((s) => s.frames[0]!.endsWith(`(${pid})`) && pythonNames(s.frames).at(-1) === leaf).reduce((n, s) => n + s.count, 0);
     assert.ok(leafIn(ready.fork, 'fork_worker_spin') >= 50, `${leafIn(ready.fork, 'fork_worker_spin')} samples in the forked worker\n${r.stderr}`);

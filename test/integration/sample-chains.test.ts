@@ -15,7 +15,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseFolded, pythonNames, threadOf, type FoldedStack } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
-import { runMixprof, startWorkload, type Workload } from '../helpers/processes.js';
+import { sampleForCpu, startWorkload, type Workload } from '../helpers/processes.js';
 import { debianPython, pyenvPython, systemPython, type TestPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -25,6 +25,8 @@ interface ChainsReady {
 
 const MIN_EXACT = 0.95;
 const MIN_SAMPLES_PER_CHAIN = 20;
+/** CPU time of the target to sample for: about 100 samples of each chain at 199 Hz. */
+const CPU_SECONDS = 8;
 
 interface Case {
   /** Major.minor the report must name. */
@@ -104,13 +106,14 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>, expec
     target = await startTarget(python, expected.launch);
     workload = target.workload;
     const out = path.join(dir, 'out.folded');
-    const args = ['sample', '-x', String(target.pid), '-t', '5', '-F', '199', '--threads', '--mark-python', '-o', out];
+    const args = ['sample', '-x', String(target.pid), '-F', '199', '--threads', '--mark-python', '-o', out];
     if (expected.withDebugFile) {
       assert.ok(python.debugFile, `${python.name} has no debug file`);
       args.push('-d', python.debugFile);
     }
     if (expected.unwind) args.push('--unwind', expected.unwind);
-    const result = await runMixprof(args);
+    // Until the target has used 8 s of CPU (about 4 s idle): each chain's thread gets its part of it, loaded or idle.
+    const result = await sampleForCpu(args, target.pid, CPU_SECONDS);
     stderr = result.stderr;
     assert.equal(result.exitCode, 0, `mixprof failed: ${result.stderr}`);
     stacks = parseFolded(await readFile(out, 'utf8'));
@@ -175,14 +178,37 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>, expec
     assert.ok(total(onLoop) / total(samples) >= MIN_EXACT, `${total(onLoop)}/${total(samples)} on lines ${loop}-${loop + 1}: ${samples[0]?.frames.at(-1)}`);
   });
 
-  test('the zlib chain ends in native frames from libz or the zlib module', () => {
-    const samples = byChain.get('zlib') ?? [];
-    const native = samples.filter((s) => {
-      const leaf = s.frames.filter((f) => !f.endsWith('_[k]')).at(-1) ?? '';
-      return !leaf.endsWith('_[j]') && /deflate|longest_match|fill_window|compress|crc32|adler32|libz|zlib/i.test(leaf);
+  // zlib.compress spends its time in libz, which calls libc (memmove and the
+  // like, whichever variant the CPU picks) and takes page faults: the leaf can
+  // be any of those. What is asserted is that the C work under the Python
+  // caller is there, and (where the unwind goes past the leaf) that it runs
+  // inside libz or the zlib module.
+  const nativeTail = (s: FoldedStack): string[] => {
+    const lastPython = s.frames.findLastIndex((f) => f.endsWith('_[j]'));
+    return s.frames.slice(lastPython + 1).filter((f) => !f.endsWith('_[k]'));
+  };
+  const ZLIB = /deflate|longest_match|fill_window|compress|crc32|adler32|libz|zlib/i;
+  const zlibSummary = (samples: readonly FoldedStack[]): string => samples.slice(0, 3).map((s) => s.frames.slice(-4).join(';')).join(' | ');
+
+  if (unwind === 'dwarf') {
+    test('the zlib chain has native frames from libz or the zlib module under its Python caller', () => {
+      const samples = byChain.get('zlib') ?? [];
+      const inZlib = samples.filter((s) => nativeTail(s).some((f) => ZLIB.test(f)));
+      const outside = samples.filter((s) => !inZlib.includes(s));
+      assert.ok(total(inZlib) / total(samples) >= 0.8, `${total(inZlib)}/${total(samples)}; e.g. ${zlibSummary(outside)}`);
     });
-    assert.ok(total(native) / total(samples) >= 0.8, `${total(native)}/${total(samples)}: ${samples.slice(0, 3).map((s) => s.frames.slice(-3).join(';')).join(' | ')}`);
-  });
+  } else {
+    test('the zlib chain ends in native frames under its Python caller, many of them in libz', () => {
+      // A frame-pointer unwind of libz (built without them) stops at the leaf: the leaf is libz's or what libz called.
+      const samples = byChain.get('zlib') ?? [];
+      const native = samples.filter((s) => nativeTail(s).length > 0);
+      const outside = samples.filter((s) => !native.includes(s));
+      assert.ok(total(native) / total(samples) >= 0.8, `${total(native)}/${total(samples)} with a native leaf; e.g. ${zlibSummary(outside)}`);
+      // Compressing is mostly libz's own code (about three quarters of the leaves measured); a quarter leaves room for any CPU's libc routines.
+      const inZlib = native.filter((s) => nativeTail(s).some((f) => ZLIB.test(f)));
+      assert.ok(total(inZlib) / total(samples) >= 0.25, `${total(inZlib)}/${total(samples)} leaves in libz or the zlib module: ${zlibSummary(native)}`);
+    });
+  }
 
   if (unwind === 'dwarf' && expected.evalLoopNamed === false) {
     test('without a name for the eval loop, the report says what is missing and (almost) no stack disagrees', () => {

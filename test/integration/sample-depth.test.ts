@@ -4,7 +4,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { parseFolded, pythonNames } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
-import { runMixprof, startWorkload } from '../helpers/processes.js';
+import { sampleForCpu, startWorkload } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -15,7 +15,8 @@ async function sampleDeep(depth: number): Promise<{ frames: string[]; count: num
   const w = await startWorkload<{ depth: number }>(python.executable, [path.join(WORKLOADS, 'deep.py'), String(depth)]);
   try {
     assert.equal(w.ready.depth, depth);
-    const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '2', '-F', '199', '--mark-python']);
+    // Until it has run a second on a CPU (199 samples), however busy the machine.
+    const r = await sampleForCpu(['sample', '-x', String(w.pid), '-F', '199', '--mark-python'], w.pid, 1);
     assert.equal(r.exitCode, 0, r.stderr);
     return parseFolded(r.stdout);
   } finally {

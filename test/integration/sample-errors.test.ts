@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { parseFolded } from '../helpers/folded.js';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
-import { runMixprof, startSampling, startWorkload } from '../helpers/processes.js';
+import { runMixprof, sampleForCpu, startSampling, startWorkload, waitForCpuSeconds } from '../helpers/processes.js';
 import { debianPython, pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -127,7 +127,8 @@ describe('targets that are not Python, exit early, or are interrupted', () => {
     const child = spawn('sh', ['-c', 'echo READY {}; while :; do :; done'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       await new Promise((resolve) => child.stdout!.once('data', resolve));
-      const r = await runMixprof(['sample', '-x', String(child.pid), '-t', '2', '-F', '199']);
+      // Until it has run a second on a CPU (199 samples), however busy the machine.
+      const r = await sampleForCpu(['sample', '-x', String(child.pid), '-F', '199'], child.pid!, 1);
       assert.equal(r.exitCode, 0, r.stderr);
       assert.match(r.stderr, /runs no CPython interpreter that mixprof recognises; profiling native and kernel frames only/);
       const stacks = parseFolded(r.stdout);
@@ -139,9 +140,13 @@ describe('targets that are not Python, exit early, or are interrupted', () => {
 
   test('[F09] the target exiting during sampling still writes every sample', async () => {
     const python = pyenvPython('3.11.7');
-    const w = await startWorkload<{ pid: number }>(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '4']);
+    // It exits when its stdin closes: once sampled for a second of its CPU time (199 samples), however long attaching took.
+    const w = await startWorkload<{ pid: number }>(python.executable, [path.join(WORKLOADS, 'short-lived.py'), '-'], 60_000, {}, 'pipe');
     try {
-      const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '60', '-F', '199', '--mark-python']);
+      const run = await startSampling(['sample', '-x', String(w.pid), '-t', '300', '-F', '199', '--mark-python']);
+      await waitForCpuSeconds(w.pid, 1, 120_000);
+      w.child.stdin!.end();
+      const r = await run.child;
       assert.equal(r.exitCode, 0, r.stderr);
       assert.match(r.stderr, /\(target exited\)/);
       const stacks = parseFolded(r.stdout);

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { before, test } from 'node:test';
 import { parseFolded } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
-import { startSampling } from '../helpers/processes.js';
+import { startSampling, waitForCpuSeconds } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -32,11 +32,13 @@ test('frames in a library loaded after attach are named', async () => {
   const target = spawn(python.executable, ['-S', path.join(WORKLOADS, 'late-library.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     await waitForLine(target.stdout!, /^READY/, 30_000);
-    const { child: mixprof } = await startSampling(['sample', '-x', String(target.pid), '-t', '4', '-F', '199', '--mark-python']);
+    const run = await startSampling(['sample', '-x', String(target.pid), '-F', '199', '--mark-python']);
     const loaded = waitForLine(target.stdout!, /^LOADED/, 30_000);
     target.stdin!.write('load\n');
     await loaded;
-    const r = await mixprof;
+    // Then a second of its CPU time in the new library (199 samples), however busy the machine.
+    await waitForCpuSeconds(target.pid!, 1, 120_000);
+    const r = await run.stop();
     assert.equal(r.exitCode, 0, r.stderr);
     const stacks = parseFolded(r.stdout);
     const bz2 = stacks.filter((s) => s.frames.some((f) => /bz2|BZ2/.test(f) && !f.endsWith('_[j]')));

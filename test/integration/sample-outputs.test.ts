@@ -16,7 +16,7 @@ import { execa } from 'execa';
 import { Profile } from 'pprof-format';
 import { parseFolded, pythonNames } from '../helpers/folded.js';
 import { MIXPROF, REPO, WORKLOADS } from '../helpers/paths.js';
-import { runMixprof, startWorkload, type Workload } from '../helpers/processes.js';
+import { runMixprof, sampleForCpu, startSampling, startWorkload, waitForEachCpuSeconds, type Workload } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -209,7 +209,8 @@ describe('several processes', () => {
   test('-x with several PIDs and --pid-root: a root per process, each with its own samples', async () => {
     workers = await startWorkload<WorkersReady>(python, [path.join(WORKLOADS, 'workers.py')]);
     const { fork, exec } = workers.ready;
-    const r = await runMixprof(['sample', '-x', `${fork},${exec}`, '--pid-root', '-t', '2', '-q', '--mark-python']);
+    // Until each has run 1.5 s on a CPU (about 148 samples), however busy the machine.
+    const r = await sampleForCpu(['sample', '-x', `${fork},${exec}`, '--pid-root', '--mark-python'], [fork, exec], 1.5);
     assert.equal(r.exitCode, 0, r.stderr);
     const stacks = parseFolded(r.stdout);
     const under = (pid: number, leaf: string): number => total(stacks.filter((s) => s.frames[0]!.endsWith(` (${pid})`) && pythonNames(s.frames).at(-1) === leaf));
@@ -221,7 +222,12 @@ describe('several processes', () => {
   test('--subprocesses follows the workers a parent started: a forked one and an exec\'d one', async () => {
     workers ??= await startWorkload<WorkersReady>(python, [path.join(WORKLOADS, 'workers.py')]);
     const { parent, fork, exec } = workers.ready;
-    const r = await runMixprof(['sample', '-x', String(parent), '--subprocesses', '--pid-root', '-t', '3', '--mark-python']);
+    const run = await startSampling(['sample', '-x', String(parent), '--subprocesses', '--pid-root', '--mark-python']);
+    // Both workers found and sampled, each then for a second of its CPU time (99 samples), however busy the machine.
+    await run.until(new RegExp(`sampling process ${fork} `));
+    await run.until(new RegExp(`sampling process ${exec} `));
+    await waitForEachCpuSeconds([fork, exec], 1, 120_000);
+    const r = await run.stop();
     assert.equal(r.exitCode, 0, r.stderr);
     const stacks = parseFolded(r.stdout);
     const roots = new Map<number, number>();

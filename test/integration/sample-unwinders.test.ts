@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseFolded, pythonNames, type FoldedStack } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
-import { runMixprof, startWorkload, type Workload } from '../helpers/processes.js';
+import { sampleForCpu, startWorkload, type Workload } from '../helpers/processes.js';
 import { debianPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -61,7 +61,8 @@ describe("frame pointers and DWARF agree on Debian sid's python3.14d", () => {
     const python = await debianPython('sid-3.14d');
     workload = await startWorkload<ChainsReady>(python.executable, [path.join(WORKLOADS, 'chains.py')]);
     for (const unwind of ['fp', 'dwarf']) {
-      const r = await runMixprof(['sample', '-x', String(workload.pid), '-t', '4', '-F', '199', '--mark-python', '--unwind', unwind]);
+      // Until the target has used 5 s of CPU (about 1000 samples), however busy the machine.
+      const r = await sampleForCpu(['sample', '-x', String(workload.pid), '-F', '199', '--mark-python', '--unwind', unwind], workload.pid, 5);
       assert.equal(r.exitCode, 0, r.stderr);
       // Only the stacks of the chain threads, which sit in known places.
       const stacks = parseFolded(r.stdout).filter((s) => pythonNames(s.frames).length > 1);

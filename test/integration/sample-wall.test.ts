@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parseFolded, pythonNames, threadOf, type FoldedStack } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
-import { runMixprof, startWorkload, type Workload } from '../helpers/processes.js';
+import { runMixprof, sampleForCpu, startWorkload, type Workload } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -76,7 +76,8 @@ for (const version of ['3.8.18', '3.11.7', '3.13.0']) {
     test('in CPU mode the same sleeping and blocked threads are (nearly) absent', async () => {
       assert.ok(workload, 'the workload of the first test');
       const tids = workload.ready;
-      const r = await runMixprof(['sample', '-x', String(workload.pid), '-t', '2', '-F', String(HZ), '--threads', '--mark-python', '-q']);
+      // Until the spinner has run 1.5 s on a CPU (about 148 samples), however busy the machine.
+      const r = await sampleForCpu(['sample', '-x', String(workload.pid), '-F', String(HZ), '--threads', '--mark-python'], { pid: workload.pid, tid: tids.spinner }, 1.5);
       assert.equal(r.exitCode, 0, r.stderr);
       const stacks = parseFolded(r.stdout);
       const of = (tid: number): number => total(stacks.filter((s) => threadOf(s.frames) === tid));

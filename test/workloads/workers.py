@@ -3,8 +3,8 @@ multiprocessing worker spinning in fork_worker_spin, and a separate
 interpreter (fork + exec) spinning in exec_worker_spin. The parent waits in
 parent_waits. Prints READY {"parent": pid, "fork": pid, "exec": pid} once
 both workers run their spin functions. Runs until killed, or with
-`--for SECONDS` exits after that long; the workers die with the parent (a
-parent-death signal)."""
+`--for SECONDS` exits after that long, or with `--until-eof` when its stdin
+closes; the workers die with the parent (a parent-death signal)."""
 import ctypes
 import json
 import multiprocessing
@@ -56,6 +56,9 @@ def main():
     print("READY " + json.dumps({"parent": os.getpid(), "fork": fork_worker.pid, "exec": exec_worker.pid}), flush=True)
     if len(sys.argv) > 2 and sys.argv[1] == "--for":
         time.sleep(float(sys.argv[2]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--until-eof":
+        sys.stdin.read()
         return
     parent_waits(fork_worker, exec_worker)
 
