@@ -24,6 +24,8 @@ interface ChainsReady {
 }
 
 const MIN_EXACT = 0.95;
+/** Samples with the whole chain, where the rest are in a caller between calls. */
+const MIN_WHOLE = 0.9;
 const MIN_SAMPLES_PER_CHAIN = 20;
 /** CPU time of the target to sample for: about 100 samples of each chain at 199 Hz. */
 const CPU_SECONDS = 8;
@@ -143,15 +145,24 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>, expec
   });
 
   for (const chain of ['nested', 'method', 'closure', 'generator', 'recursion', 'unicode', 'callback', 'zlib', 'read', 'expat']) {
-    test(`${chain}: at least 95% of samples have exactly the expected Python frames`, (t) => {
+    test(`${chain}: at least 95% of samples have the expected Python frames (at least 90% exactly, the rest caught in a caller between calls)`, (t) => {
       const expected = workload.ready.chains[chain]!.stack;
       const samples = byChain.get(chain) ?? [];
       const n = total(samples);
       assert.ok(n >= MIN_SAMPLES_PER_CHAIN, `only ${n} samples for ${chain}`);
-      const exact = total(samples.filter((s) => JSON.stringify(pythonNames(s.frames)) === JSON.stringify(expected)));
-      const wrong = samples.filter((s) => JSON.stringify(pythonNames(s.frames)) !== JSON.stringify(expected)).slice(0, 3);
-      t.diagnostic(`${python.name} ${chain}: ${exact}/${n} samples exact (${((100 * exact) / n).toFixed(1)}%)`);
-      assert.ok(exact / n >= MIN_EXACT, `${chain}: ${exact}/${n} exact; expected ${expected.join(';')}; e.g. ${wrong.map((s) => s.frames.join(';')).join('\n')}`);
+      const isExact = (s: FoldedStack): boolean => JSON.stringify(pythonNames(s.frames)) === JSON.stringify(expected);
+      // A chain that calls back (sorted's key, expat's handler, a generator) is in its driver between calls: the chain's first frames, right.
+      const isCaller = (s: FoldedStack): boolean => {
+        const names = pythonNames(s.frames);
+        return names.length > 0 && names.length < expected.length && names.every((name, i) => name === expected[i]);
+      };
+      const exact = total(samples.filter(isExact));
+      const right = exact + total(samples.filter(isCaller));
+      const wrong = samples.filter((s) => !isExact(s) && !isCaller(s));
+      t.diagnostic(`${python.name} ${chain}: ${exact}/${n} samples exact (${((100 * exact) / n).toFixed(1)}%), ${right - exact} in a caller, ${n - right} other${wrong.length ? `: ${wrong.slice(0, 2).map((s) => pythonNames(s.frames).slice(-3).join(';')).join(' | ')}` : ''}`);
+      const show = wrong.slice(0, 3).map((s) => s.frames.join(';')).join('\n');
+      assert.ok(right / n >= MIN_EXACT, `${chain}: ${right}/${n} right; expected ${expected.join(';')}; e.g. ${show}`);
+      assert.ok(exact / n >= MIN_WHOLE, `${chain}: ${exact}/${n} exact; expected ${expected.join(';')}; e.g. ${show}`);
     });
   }
 
