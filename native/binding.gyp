@@ -4,11 +4,13 @@
       "target_name": "mixprof_native",
       "sources": [
         "src/addon.cc",
+        "src/debug_search.cc",
         "src/descriptors.cc",
         "src/elf_file.cc",
         "src/dwarf_layout.cc",
         "src/dwarf_sampler.cc",
         "src/process_memory.cc",
+        "src/socket_owner.cc",
         "src/symbolizer.cc",
         "src/unwinder.cc"
       ],
@@ -16,7 +18,7 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"],
       "cflags_cc!": ["-fno-exceptions"],
-      "libraries": ["-ldw", "-lelf", "-lbpf"],
+      "libraries": ["-ldw", "-lelf", "-lbpf", "-lz"],
       "dependencies": ["dwarf_sampler_bpf"]
     },
     {

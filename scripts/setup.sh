@@ -15,13 +15,15 @@ with_bench=0
 [ "${1:-}" = "--test" ] && with_tests=1
 [ "${1:-}" = "--bench" ] && with_bench=1
 
-# Debian packages: bpftrace runs the sampler; libdw/libelf build the addon;
+# Debian packages: bpftrace runs the sampler; libdw/libelf (and zlib, for
+# the CRC of a debuglink) build the addon;
 # g++/make/python3 build it with node-gyp; util-linux provides setpriv;
 # clang, libbpf-dev and bpftool build the DWARF sampler's BPF program.
-packages=(bpftrace libdw-dev libelf-dev g++ make python3 util-linux clang libbpf-dev bpftool)
+packages=(bpftrace libdw-dev libelf-dev zlib1g-dev g++ make python3 util-linux clang libbpf-dev bpftool)
 # The tests also compare against gdb, binutils and libc6-dbg, and open the
-# SVG flame graphs in chromium; mixprof top in tmux.
-[ "$with_tests" = 1 ] && packages+=(gdb binutils libc6-dbg chromium tmux)
+# SVG flame graphs in chromium; mixprof top in tmux; dwz makes a debug file
+# that links to a shared one.
+[ "$with_tests" = 1 ] && packages+=(gdb binutils libc6-dbg chromium tmux dwz)
 [ "$with_bench" = 1 ] && packages+=(linux-perf)
 missing=()
 for p in "${packages[@]}"; do

@@ -177,8 +177,15 @@ export interface NativeAddon {
   elfInfo(path: string): ElfInfo;
   /** What the ELF readers would open at path (inside the target's root for /proc/PID/root/...), or null. */
   fileIdentity(path: string): FileIdentity | null;
+  /**
+   * The separate debug file of the ELF at `file` (DWARF or a symbol table), or null: the
+   * one debug-file search (native/src/debug_search.h), contained in the target's root.
+   */
+  findDebugFile(query: { file: string; pathInTarget: string; root: string; extraFiles: readonly string[]; debugDirs: readonly string[] }): string | null;
   /** Clears O_NONBLOCK on a descriptor (Node makes stdout's pipe non-blocking). */
   setBlocking(fd: number): void;
+  /** The uid owning the TCP socket local:localPort connected to remote:remotePort (sock_diag); null when there is none. */
+  tcpSocketOwner(localAddress: string, localPort: number, remoteAddress: string, remotePort: number): number | null;
   lookupSymbols(path: string, names: string[]): Record<string, ElfSymbol>;
   structLayout(debugPath: string, requests: StructLayoutRequest[]): StructLayoutResult[];
   readMemory(pid: number, address: bigint, length: number): Buffer | null;

@@ -4,10 +4,12 @@
 
 #include "addon_data.h"
 #include "descriptors.h"
+#include "debug_search.h"
 #include "dwarf_layout.h"
 #include "dwarf_sampler.h"
 #include "elf_file.h"
 #include "process_memory.h"
+#include "socket_owner.h"
 #include "symbolizer.h"
 
 namespace {
@@ -20,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   exports.Set("elfInfo", Napi::Function::New(env, mixprof::ElfInfo, "elfInfo"));
   exports.Set("fileIdentity", Napi::Function::New(env, mixprof::FileIdentityOf, "fileIdentity"));
+  exports.Set("findDebugFile", Napi::Function::New(env, mixprof::FindDebugFileOf, "findDebugFile"));
   exports.Set("lookupSymbols",
               Napi::Function::New(env, mixprof::LookupSymbols, "lookupSymbols"));
   exports.Set("structLayout",
@@ -29,6 +32,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readMemoryBatch", Napi::Function::New(env, mixprof::ReadMemoryBatch,
                                                      "readMemoryBatch"));
   exports.Set("setBlocking", Napi::Function::New(env, mixprof::SetBlocking, "setBlocking"));
+  exports.Set("tcpSocketOwner",
+              Napi::Function::New(env, mixprof::TcpSocketOwner, "tcpSocketOwner"));
   Napi::Function symbolizer = mixprof::Symbolizer::Define(env);
   exports.Set("Symbolizer", symbolizer);
   auto* data = new mixprof::AddonData();

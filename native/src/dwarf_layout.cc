@@ -14,6 +14,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include <unistd.h>
+
+#include "debug_search.h"
 #include "elf_file.h"
 #include "errors.h"
 
@@ -28,10 +31,26 @@ struct DwarfFile {
   struct stat st {};
   ElfFile file;
   Dwarf* dwarf = nullptr;
+  // Its dwz file (.gnu_debugaltlink), when it has one and it was found.
+  int alt_fd = -1;
+  Elf* alt_elf = nullptr;
+  Dwarf* alt = nullptr;
   ~DwarfFile() {
     if (dwarf != nullptr) dwarf_end(dwarf);
+    if (alt != nullptr) dwarf_end(alt);
+    if (alt_elf != nullptr) elf_end(alt_elf);
+    if (alt_fd >= 0) close(alt_fd);
   }
 };
+
+// What is at `path`, as the readers find it (inside its root, regular files only).
+bool StatOfTarget(const std::string& path, struct stat* st) {
+  int fd = OpenFileOfTarget(path);
+  if (fd < 0) return false;
+  int rc = fstat(fd, st);
+  close(fd);
+  return rc == 0;
+}
 
 constexpr size_t kMaxCachedFiles = 4;
 // Per thread, so worker_threads never share libdw handles.
@@ -45,7 +64,8 @@ bool SameFile(const struct stat& a, const struct stat& b) {
 
 Dwarf* OpenDwarf(Napi::Env env, const std::string& path) {
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
+  if (!StatOfTarget(path, &st)) {
+    if (errno == kNotRegularErrno) ThrowCodeError(env, "ENOTREG", "not a regular file: " + path);
     ThrowErrno(env, errno, "cannot open " + path);
   }
   for (auto it = t_cache.begin(); it != t_cache.end(); ++it) {
@@ -71,6 +91,10 @@ Dwarf* OpenDwarf(Napi::Env env, const std::string& path) {
     ThrowCodeError(env, "ENODWARF",
                    "no DWARF debug info in " + path + ": " + dwarf_errmsg(-1));
   }
+  // Its dwz file from the contained search, never libdw's own (plain opens).
+  DebugSearch search;
+  search.root = TargetRoot(path);
+  SetAltFile(entry->dwarf, search, path, entry->file.elf(), &entry->alt_fd, &entry->alt_elf, &entry->alt);
   t_cache.push_front(std::move(entry));
   if (t_cache.size() > kMaxCachedFiles) t_cache.pop_back();
   return t_cache.front()->dwarf;

@@ -45,6 +45,8 @@ size_t TargetRootLength(const std::string& path) {
 
 }  // namespace
 
+std::string TargetRoot(const std::string& path) { return path.substr(0, TargetRootLength(path)); }
+
 // A file of another process's root (a container's) is opened inside that
 // root: its symbolic links, absolute ones too, resolve there and cannot lead
 // to the host's files, as they would through a plain open of
@@ -222,6 +224,32 @@ std::optional<std::string> ReadDebuglink(Elf* elf) {
   size_t len = strnlen(name, data->d_size);
   if (len == 0 || len == data->d_size) return std::nullopt;
   return std::string(name, len);
+}
+
+std::optional<uint32_t> ReadDebuglinkCrc(Elf* elf) {
+  GElf_Shdr shdr;
+  Elf_Scn* scn = FindSection(elf, ".gnu_debuglink", &shdr);
+  if (scn == nullptr || shdr.sh_type == SHT_NOBITS) return std::nullopt;
+  Elf_Data* data = elf_getdata(scn, nullptr);
+  if (data == nullptr || data->d_size == 0) return std::nullopt;
+  const unsigned char* bytes = static_cast<const unsigned char*>(data->d_buf);
+  // The name, its NUL, padding to 4 bytes, then the CRC (little-endian here).
+  size_t at = (strnlen(reinterpret_cast<const char*>(bytes), data->d_size) + 4) & ~size_t{3};
+  if (at + 4 > data->d_size) return std::nullopt;
+  return uint32_t{bytes[at]} | uint32_t{bytes[at + 1]} << 8 | uint32_t{bytes[at + 2]} << 16 | uint32_t{bytes[at + 3]} << 24;
+}
+
+std::optional<AltLink> ReadAltLink(Elf* elf) {
+  GElf_Shdr shdr;
+  Elf_Scn* scn = FindSection(elf, ".gnu_debugaltlink", &shdr);
+  if (scn == nullptr || shdr.sh_type == SHT_NOBITS) return std::nullopt;
+  Elf_Data* data = elf_getdata(scn, nullptr);
+  if (data == nullptr || data->d_size == 0) return std::nullopt;
+  const char* name = static_cast<const char*>(data->d_buf);
+  size_t len = strnlen(name, data->d_size);
+  if (len == 0 || len + 1 >= data->d_size) return std::nullopt;
+  const auto* id = reinterpret_cast<const unsigned char*>(name + len + 1);
+  return AltLink{std::string(name, len), HexBytes(id, data->d_size - len - 1)};
 }
 
 bool HasDebugInfo(Elf* elf) {

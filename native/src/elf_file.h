@@ -50,6 +50,9 @@ constexpr int kNotRegularErrno = EMEDIUMTYPE;
 // descriptor, or -1 and errno (kNotRegularErrno for a FIFO, device or directory).
 int OpenFileOfTarget(const std::string& path);
 
+// "/proc/PID/root" for a path under it, else "".
+std::string TargetRoot(const std::string& path);
+
 struct FileIdentity {
   uint64_t dev;
   uint64_t ino;
@@ -62,6 +65,14 @@ std::optional<FileIdentity> IdentifyFileOfTarget(const std::string& path);
 std::optional<std::string> ReadBuildId(Elf* elf);
 // File name stored in .gnu_debuglink.
 std::optional<std::string> ReadDebuglink(Elf* elf);
+// The CRC-32 of the debug file that .gnu_debuglink records.
+std::optional<uint32_t> ReadDebuglinkCrc(Elf* elf);
+// .gnu_debugaltlink: the dwz file shared by several debug files, by name and build-id.
+struct AltLink {
+  std::string name;
+  std::string build_id;
+};
+std::optional<AltLink> ReadAltLink(Elf* elf);
 // True if .debug_info (or .zdebug_info) has content, not just SHT_NOBITS.
 bool HasDebugInfo(Elf* elf);
 bool HasSymtab(Elf* elf);

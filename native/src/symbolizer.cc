@@ -10,6 +10,7 @@
 #include <memory>
 #include <utility>
 
+#include "debug_search.h"
 #include "elf_file.h"
 #include "errors.h"
 
@@ -90,13 +91,6 @@ std::string Basename(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-std::string Dirname(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 // Load bias from one executable mapping: find the PT_LOAD holding the
 // mapped file offset. Works whatever the linker put at file offset 0.
 std::optional<uint64_t> ComputeBias(Elf* elf, uint64_t start,
@@ -139,22 +133,6 @@ std::string BuildIdOf(Dwfl_Module* mod) {
   GElf_Addr vaddr = 0;
   int len = dwfl_module_build_id(mod, &bits, &vaddr);
   return len > 0 ? HexBytes(bits, static_cast<size_t>(len)) : std::string();
-}
-
-// Opens a debug file candidate; rejects files of another build and files
-// with neither DWARF nor a symbol table. Returns an fd or -1.
-int OpenDebugCandidate(const std::string& path, const std::string& build_id,
-                       const char* main_file, char** debuginfo_file_name) {
-  if (main_file != nullptr && path == main_file) return -1;
-  ElfFile file;
-  if (file.Open(path) != 0) return -1;
-  if (!build_id.empty()) {
-    auto id = ReadBuildId(file.elf());
-    if (id && *id != build_id) return -1;
-  }
-  if (!HasDebugInfo(file.elf()) && !HasSymtab(file.elf())) return -1;
-  *debuginfo_file_name = strdup(path.c_str());
-  return file.ReleaseFd();
 }
 
 // {path as in maps: file to open}: how to reach files the target sees at
@@ -230,37 +208,19 @@ Symbolizer::Symbolizer(const Napi::CallbackInfo& info)
   Napi::Value root = options.Get("root");
   if (!root.IsUndefined() && !root.IsNull()) {
     if (!root.IsString()) ThrowTypeError(env, "options.root must be a string");
-    root_ = root.As<Napi::String>().Utf8Value();
-    while (!root_.empty() && root_.back() == '/') root_.pop_back();
+    search_.root = root.As<Napi::String>().Utf8Value();
+    while (!search_.root.empty() && search_.root.back() == '/') search_.root.pop_back();
   }
   files_ = StringMap(env, options.Get("files"), "options.files");
-  for (const auto& path :
-       StringArray(env, options.Get("extraFiles"), "options.extraFiles")) {
-    ExtraFile extra;
-    extra.path = path;
-    ElfFile file;
-    if (file.Open(path) == 0) {
-      extra.build_id = ReadBuildId(file.elf());
-      extra.has_debug = HasDebugInfo(file.elf()) || HasSymtab(file.elf());
-    }
-    extra_files_.push_back(std::move(extra));
-  }
+  search_.AddExtraFiles(StringArray(env, options.Get("extraFiles"), "options.extraFiles"));
   Napi::Value dirs = options.Get("debugDirs");
-  if (dirs.IsUndefined() || dirs.IsNull()) {
-    debug_dirs_ = {"/usr/lib/debug"};
-  } else {
-    debug_dirs_ = StringArray(env, dirs, "options.debugDirs");
-  }
+  if (!dirs.IsUndefined() && !dirs.IsNull()) search_.debug_dirs = StringArray(env, dirs, "options.debugDirs");
 
   callbacks_.find_elf = &Symbolizer::FindElf;
+  // Only mixprof's own, contained search (debug_search.h): no debuginfo_path
+  // and no fallback to libdwfl's standard search, which opens plain paths.
   callbacks_.find_debuginfo = &Symbolizer::FindDebuginfo;
   callbacks_.section_address = dwfl_offline_section_address;
-  // Fallback search: beside the file, its .debug/, then our debug dirs
-  // (libdwfl's own default would add /usr/lib/debug even when not asked).
-  debuginfo_path_ = ":.debug";
-  for (const auto& dir : debug_dirs_) debuginfo_path_ += ":" + dir;
-  debuginfo_path_ptr_ = debuginfo_path_.data();
-  callbacks_.debuginfo_path = &debuginfo_path_ptr_;
   dwfl_ = dwfl_begin(&callbacks_);
   if (dwfl_ == nullptr) {
     ThrowCodeError(env, "EDWFL",
@@ -371,13 +331,13 @@ void Symbolizer::ReportNew(
   };
   std::string original = StripDeleted(name);
   auto mapped = files_.find(name);
-  std::string opened = mapped != files_.end() ? mapped->second : root_ + original;
+  std::string opened = mapped != files_.end() ? mapped->second : search_.root + original;
   ElfFile file;
   if (file.Open(opened) != 0) {
     // The mapped file is gone or invisible to us: accept a user-supplied
     // file with the same name instead.
     bool found = false;
-    for (const auto& extra : extra_files_) {
+    for (const auto& extra : search_.extra_files) {
       if (Basename(extra.path) == Basename(original) &&
           file.Open(extra.path) == 0) {
         opened = extra.path;
@@ -452,72 +412,54 @@ int Symbolizer::FindDebuginfo(Dwfl_Module* mod, void** userdata,
                               const char* debuglink_file,
                               GElf_Word debuglink_crc,
                               char** debuginfo_file_name) {
+  (void)base;
   auto* self = userdata != nullptr ? static_cast<Symbolizer*>(*userdata)
                                    : nullptr;
-  if (self != nullptr) {
-    int fd = self->FindDebuginfoFor(mod, modname, file_name, debuglink_file,
-                                    debuginfo_file_name);
-    if (fd >= 0) return fd;
-  }
-  return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
-                                      debuglink_file, debuglink_crc,
-                                      debuginfo_file_name);
+  if (self == nullptr) return -1;
+  return self->FindDebuginfoFor(mod, modname, file_name, debuglink_file,
+                                debuglink_crc, debuginfo_file_name);
 }
 
 int Symbolizer::FindDebuginfoFor(Dwfl_Module* mod, const char* modname,
                                  const char* file_name,
                                  const char* debuglink_file,
+                                 GElf_Word debuglink_crc,
                                  char** debuginfo_file_name) {
-  std::string build_id = BuildIdOf(mod);
-  // 1. A user-supplied file for exactly this build.
-  if (!build_id.empty()) {
-    for (const auto& extra : extra_files_) {
-      if (extra.build_id == build_id && extra.has_debug) {
-        int fd = OpenDebugCandidate(extra.path, build_id, file_name,
-                                    debuginfo_file_name);
-        if (fd >= 0) return fd;
+  std::string found;
+  // libdwfl asks the same way for the dwz file of a debug file it has
+  // loaded: `file_name` is then that debug file, and the name is its
+  // .gnu_debugaltlink's.
+  if (file_name != nullptr && debuglink_file != nullptr) {
+    ElfFile loaded;
+    if (loaded.Open(file_name) == 0) {
+      std::optional<std::string> alt = AltLinkName(loaded.elf());
+      if (alt && *alt == debuglink_file) {
+        int fd = FindAltFile(search_, file_name, loaded.elf(), &found);
+        if (fd >= 0) {
+          *debuginfo_file_name = strdup(found.c_str());
+          return fd;
+        }
+        // Not found: libdw would look for it itself, by plain paths, when
+        // it first needs it. Mark it as looked for (see SetAltFile).
+        Dwarf_Addr bias = 0;
+        Dwarf* dw = dwfl_module_getdwarf(mod, &bias);
+        if (dw != nullptr) dwarf_setalt(dw, reinterpret_cast<Dwarf*>(-1));
+        return -1;
       }
     }
   }
-  // Debug directories are looked up inside the target's root first (a
-  // container's own debug packages), then on the host.
-  std::vector<std::string> prefixes = {root_};
-  if (!root_.empty()) prefixes.push_back("");
-  // 2. <debugDir>/.build-id/xx/rest.debug
-  if (build_id.size() > 2) {
-    std::string rel = "/.build-id/" + build_id.substr(0, 2) + "/" +
-                      build_id.substr(2) + ".debug";
-    for (const auto& dir : debug_dirs_) {
-      for (const auto& prefix : prefixes) {
-        int fd = OpenDebugCandidate(prefix + dir + rel, build_id, file_name,
-                                    debuginfo_file_name);
-        if (fd >= 0) return fd;
-      }
-    }
-  }
-  // 3. .gnu_debuglink beside the file and under <debugDir>/<its dir>/.
-  // A build-id check stands in for the CRC, which needs a full read.
+  DebugTarget target;
+  target.opened_path = file_name != nullptr ? file_name : "";
+  target.path_in_target = StripDeleted(modname != nullptr ? modname : "");
+  target.build_id = BuildIdOf(mod);
   if (debuglink_file != nullptr && debuglink_file[0] != '\0') {
-    std::vector<std::string> candidates;
-    if (file_name != nullptr) {
-      std::string dir = Dirname(file_name);
-      candidates.push_back(dir + "/" + debuglink_file);
-      candidates.push_back(dir + "/.debug/" + debuglink_file);
-    }
-    std::string original_dir = Dirname(StripDeleted(modname));
-    for (const auto& dir : debug_dirs_) {
-      for (const auto& prefix : prefixes) {
-        candidates.push_back(prefix + dir + original_dir + "/" +
-                             debuglink_file);
-      }
-    }
-    for (const auto& path : candidates) {
-      int fd =
-          OpenDebugCandidate(path, build_id, file_name, debuginfo_file_name);
-      if (fd >= 0) return fd;
-    }
+    target.debuglink = debuglink_file;
+    target.debuglink_crc = debuglink_crc;
   }
-  return -1;
+  int fd = FindDebugFile(search_, target, &found);
+  if (fd < 0) return -1;
+  *debuginfo_file_name = strdup(found.c_str());
+  return fd;
 }
 
 const Symbolizer::FunctionInfo* Symbolizer::Function(Dwfl_Module* mod,

@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "debug_search.h"
 #include "unwinder.h"
 
 namespace mixprof {
@@ -30,13 +31,6 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   Unwinder* unwinder(pid_t pid);
 
  private:
-  // A user-supplied file (-d), identified up front by build-id.
-  struct ExtraFile {
-    std::string path;
-    std::optional<std::string> build_id;
-    bool has_debug = false;  // .debug_info or .symtab
-  };
-
   // One executable mapping already reported, so a later snapshot can
   // re-report it without reopening the file (libdwfl keeps its caches).
   struct KnownModule {
@@ -98,18 +92,14 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
                            char** debuginfo_file_name);
   int FindDebuginfoFor(Dwfl_Module* mod, const char* modname,
                        const char* file_name, const char* debuglink_file,
-                       char** debuginfo_file_name);
+                       GElf_Word debuglink_crc, char** debuginfo_file_name);
 
   Dwfl_Callbacks callbacks_{};
-  // Search path for libdwfl's fallback lookup, built from debugDirs.
-  std::string debuginfo_path_;
-  char* debuginfo_path_ptr_ = nullptr;
   Dwfl* dwfl_ = nullptr;
   std::unique_ptr<Unwinder> unwinder_;
-  std::string root_;
+  // Where debug files are looked for: the target's root, debug dirs, -d files.
+  DebugSearch search_;
   std::unordered_map<std::string, std::string> files_;
-  std::vector<ExtraFile> extra_files_;
-  std::vector<std::string> debug_dirs_;
   std::unordered_map<std::string, KnownModule> known_;
   std::unordered_map<const Dwfl_Module*, uint64_t> fileless_offsets_;
   // Per module: how far libdwfl misplaces the separate debug file's symbols

@@ -57,8 +57,12 @@ const HOUSEKEEPING_MS = 600_000;
 /** Frames and stacks no longer used are deleted this often (it reads every profile). */
 const GARBAGE_MS = 86_400_000;
 
-/** A thread root as the builder writes it: "name (tid)". */
-const THREAD_ROOT = /^.* \(\d+\)$/;
+/**
+ * A thread root as the builder writes it: "name (tid)". The name is the
+ * thread's to choose (prctl, /proc/self/task/TID/comm): any character, a
+ * newline too (hence the s flag), and the label is kept whole.
+ */
+const THREAD_ROOT = /^.* \(\d+\)$/s;
 
 export class Collector {
   private stopped = false;
@@ -275,7 +279,7 @@ export class Collector {
 }
 
 /** The builder's thread root, as the store keeps it: apart from the frames. */
-function splitThread(stack: StackCount): StoredStack {
+export function splitThread(stack: StackCount): StoredStack {
   const [first, ...rest] = stack.frames;
   if (first && first.kind === 'marker' && THREAD_ROOT.test(first.name)) return { thread: first.name, frames: rest as Frame[], count: stack.count };
   return { thread: null, frames: stack.frames, count: stack.count };

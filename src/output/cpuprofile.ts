@@ -5,13 +5,16 @@
  * viewed with the browser's tools, the py2devtools idea.
  *
  * The node tree is the stacks' prefix tree under "(root)". DevTools draws its
- * timeline from samples/timeDeltas, one entry per sample; the stacks are
- * aggregated, so each stack's samples come one after another, in the order
- * the stacks are given, 1/hz apart. With several threads the timeline is the
+ * timeline from samples/timeDeltas, one entry per sample (up to MAX_ENTRIES);
+ * the stacks are aggregated, so each stack's samples come one after another,
+ * in the order the stacks are given, 1/hz apart. With several threads the timeline is the
  * threads' time laid end to end, longer than the wall-clock duration.
  */
 import type { Frame } from '../profile/types.js';
 import type { OutputProfile } from './output-profile.js';
+
+/** Sample entries at most: about 12 MB of JSON. */
+export const MAX_ENTRIES = 1_000_000;
 
 /** The url of kernel frames, so they stand apart from native code of the same name. */
 export const CPUPROFILE_KERNEL_URL = '[kernel.kallsyms]';
@@ -103,21 +106,34 @@ export function formatCpuprofile(profile: OutputProfile): string {
     return node;
   };
 
-  // One sample stands for 1/hz s. Deltas are whole microseconds (as V8 writes
-  // them), rounded from the running total so that the sum does not drift.
-  const period = 1e6 / profile.hz;
+  // DevTools' format has one entry per sample (each stack's, one after
+  // another). Past MAX_ENTRIES samples, each entry stands for `per` samples
+  // and its delta says so: the file stays within a bound however many samples
+  // a store or a folded file holds, and every stack keeps its time to within
+  // one entry (counts are handed out from the running total, so the rounding
+  // does not add up). Deltas are whole microseconds, as V8 writes them,
+  // rounded from the running total so that the sum does not drift.
+  let total = 0;
+  for (const stack of profile.stacks) if (stack.frames.length > 0 && stack.count > 0) total += stack.count;
+  const per = Math.max(1, Math.ceil(total / MAX_ENTRIES));
+  const period = (1e6 * per) / profile.hz;
   const samples: number[] = [];
   const timeDeltas: number[] = [];
   let elapsed = 0;
+  let counted = 0;
   for (const stack of profile.stacks) {
     // An empty stack has no node of its own; DevTools would show it as "(root)" time.
     if (stack.frames.length === 0 || stack.count <= 0) continue;
+    const before = Math.round(counted / per);
+    counted += stack.count;
+    const entries = Math.round(counted / per) - before;
+    if (entries === 0) continue;
     let node = root;
     for (const frame of stack.frames) node = child(node, frame);
-    node.hitCount += stack.count;
-    for (let i = 0; i < stack.count; i++) {
+    node.hitCount += entries;
+    for (let i = 0; i < entries; i++) {
       samples.push(node.id);
-      const next = Math.round((samples.length) * period);
+      const next = Math.round(samples.length * period);
       timeDeltas.push(next - elapsed);
       elapsed = next;
     }

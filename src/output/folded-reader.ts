@@ -9,15 +9,25 @@
 import type { Frame } from '../profile/types.js';
 import type { StackCount } from '../profile/profile.js';
 import { MixprofError } from '../errors.js';
+import { unescapeFrameName } from './folded-escape.js';
 
 /** A root frame of --threads or --pid-root: "python3 (1234)". */
 const ROOT_NAME = /^[^()]* \(\d+\)$/;
 const MODULE_OFFSET = /^\[[^\]]+\+0x[0-9a-f]+\]$/;
-const PYTHON_NAME = /^(.*) \(([^()]*?\.pyw?|<[^<>()]*>)(?::(\d+))?\)$/;
+// s: a name may hold line breaks (escaped in the file).
+const PYTHON_NAME = /^(.*) \(([^()]*?\.pyw?|<[^<>()]*>)(?::(\d+))?\)$/s;
 
-export function unescapeFrameName(name: string): string {
-  return name.replace(/%3B/g, ';').replace(/%0A/g, '\n');
+/** Frames in one stack at most: far deeper than any real call chain, and a line past it (one huge line) would need gigabytes to draw. */
+export const MAX_FRAMES = 65_536;
+
+function frameCount(key: string): number {
+  let n = 1;
+  for (let at = key.indexOf(';'); at !== -1; at = key.indexOf(';', at + 1)) n++;
+  return n;
 }
+
+/** The inverse of the writer's escaping, and no more (folded-escape.ts). */
+export { unescapeFrameName };
 
 export function parseFrame(text: string): Frame {
   let kind: Frame['kind'] | null = null;
@@ -58,6 +68,9 @@ export function readFolded(text: string, source: string): StackCount[] {
       throw new MixprofError('BAD_INPUT', `${source}:${lineNo}: not a folded stack line ("frame;frame;... COUNT")`, 'pass a file written by mixprof, stackcollapse-*.pl or py-spy --format raw');
     }
     const key = line.slice(0, space);
+    if (key.length > MAX_FRAMES && frameCount(key) > MAX_FRAMES) {
+      throw new MixprofError('BAD_INPUT', `${source}:${lineNo}: a stack of ${frameCount(key)} frames, more than the ${MAX_FRAMES} mixprof reads`, 'pass folded stacks of real call chains (one line per stack)');
+    }
     const existing = stacks.get(key);
     if (existing) {
       existing.count += count;

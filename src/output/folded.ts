@@ -3,18 +3,20 @@
  * stack. Kernel frames end in _[k] as stackcollapse-perf writes them; with
  * markPython, Python frames end in _[j] so that `flamegraph.pl --colors=java`
  * paints them green apart from native (red) and kernel (orange) frames.
+ * Names are escaped as folded-escape.ts says, so that every reader splits
+ * lines and frames where mixprof meant and `mixprof convert` reads them back
+ * exactly.
  */
 import type { Frame } from '../profile/types.js';
 import type { StackCount } from '../profile/profile.js';
+import { escapeFrameName } from './folded-escape.js';
 
 export interface FoldedOptions {
   readonly markPython: boolean;
 }
 
-/** ';' separates frames and a newline ends a record: neither may appear in a name. */
-export function escapeFrameName(name: string): string {
-  return name.replace(/;/g, '%3B').replace(/\r?\n/g, '%0A');
-}
+/** ';', control characters and a '%' that would read as a code are escaped (folded-escape.ts). */
+export { escapeFrameName };
 
 /**
  * A frame's text, made once per frame object: profiles share their Frame

@@ -3,6 +3,8 @@
  * place about once a second ("\r" and erase-line), as perf top and py-spy
  * record do.
  */
+import { terminalText } from './terminal-text.js';
+
 export interface Progress {
   readonly elapsedSeconds: number;
   /** null when sampling runs until stopped. */
@@ -17,7 +19,8 @@ export function formatProgress(p: Progress, width: number): string {
   const time = p.durationSeconds === null ? `${p.elapsedSeconds.toFixed(0)} s` : `${Math.min(p.elapsedSeconds, p.durationSeconds).toFixed(0)}/${p.durationSeconds} s`;
   const parts = [`mixprof: ${time}`, `${p.samples} samples`, `${p.lost} lost`];
   if (p.processes > 1) parts.push(`${p.processes} processes`);
-  if (p.hottest) parts.push(`hottest: ${p.hottest.name} ${(100 * p.hottest.share).toFixed(0)}%`);
+  // The target names its functions: escaped, a name cannot end the line or draw over it.
+  if (p.hottest) parts.push(`hottest: ${terminalText(p.hottest.name)} ${(100 * p.hottest.share).toFixed(0)}%`);
   const line = parts.join(' | ');
   // Wider than the terminal, the line would wrap and "\r" would no longer redraw it.
   return line.length < width ? line : line.slice(0, Math.max(0, width - 3)) + '..';

@@ -6,6 +6,7 @@
  */
 import type { Frame } from '../profile/types.js';
 import type { StackCount } from '../profile/profile.js';
+import { terminalText } from './terminal-text.js';
 
 export interface FunctionCount {
   /** Kind and name: what tells functions apart. */
@@ -72,7 +73,7 @@ function percent(part: number, whole: number): string {
   return whole === 0 ? '0.0%' : `${((100 * part) / whole).toFixed(1)}%`;
 }
 
-/** The table as lines, for a terminal of `width` columns. */
+/** The table as lines, for a terminal of `width` columns; names escaped for it (terminal-text.ts). */
 export function formatTopTable(stacks: readonly StackCount[], limit: number, width = 100): string[] {
   const { rows, samples } = topFunctions(stacks, limit);
   if (rows.length === 0) return [];
@@ -85,7 +86,8 @@ export function formatTopTable(stacks: readonly StackCount[], limit: number, wid
   const lines = [`  ${pad(headers)}  FUNCTION`];
   rows.forEach((row, i) => {
     const tag = KIND_TAG[row.kind];
-    lines.push(`  ${pad(cells[i]!)}  ${clip(tag ? `${row.name} [${tag}]` : row.name)}`);
+    // Escaped before it is clipped: the width is that of what the terminal shows.
+    lines.push(`  ${pad(cells[i]!)}  ${clip(terminalText(tag ? `${row.name} [${tag}]` : row.name))}`);
   });
   return lines;
 }

@@ -1,8 +1,9 @@
 /**
- * Writes a finished profile. A file is created with the caller's umask and
- * never written through a symlink; when it cannot be written, the profile
- * goes to a new file in the temporary directory instead, so samples are not
- * lost, and the error says where.
+ * Writes a finished profile. A file is written through a new file renamed
+ * over it (replace-file.ts: nothing planted at the path, in a shared
+ * directory or on the way to it, is written into or followed); when it
+ * cannot be written, the profile goes to a new file in the temporary
+ * directory instead, so samples are not lost, and the error says where.
  *
  * Stdout is written from libuv's thread pool, not through process.stdout,
  * whose pipe writes block the event loop on Linux: a reader that stops
@@ -11,35 +12,21 @@
  * the reader. A reader that exits early, or a caller that gives up on a slow
  * one (`abandon`), has the profile go to a fallback file.
  */
-import { closeSync, constants, fstatSync, openSync, write, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, write } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isatty } from 'node:tty';
 import { promisify } from 'node:util';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
+import { OutputRefused } from './output-directory.js';
+import { replaceFile, writeAll } from './replace-file.js';
 
 export interface WriteResult {
   /** Where the profile went: a path, or null for stdout. */
   readonly path: string | null;
 }
 
-function writeAll(fd: number, data: string | Uint8Array): void {
-  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-  let offset = 0;
-  while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-}
-
-function writeFile(file: string, data: string | Uint8Array, flags: number): void {
-  const fd = openSync(file, flags, 0o666);
-  try {
-    writeAll(fd, data);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-const TRUNCATE = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
 const EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
 
 const writeAsync = promisify(write);
@@ -71,11 +58,11 @@ export async function writeProfile(file: string | null, data: string | Uint8Arra
     return { path: null };
   }
   try {
-    writeFile(file, data, TRUNCATE);
+    replaceFile(file, typeof data === 'string' ? Buffer.from(data) : data);
     return { path: file };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ELOOP' ? 'it is a symbolic link, which mixprof does not write through' : (error as Error).message;
+    // A system error's text without the path it was given (a /proc/self/fd one): "ENOSPC: no space left on device".
+    const why = error instanceof OutputRefused ? error.message : (/^E[A-Z]+: [^,]*/.exec((error as Error).message)?.[0] ?? (error as Error).message);
     const fallback = writeFallback(data, extension);
     throw new MixprofError('OUTPUT_FAILED', `cannot write ${file}: ${why}`, `the profile was written to ${fallback} instead; choose another -o path`, { cause: error });
   }
@@ -146,7 +133,12 @@ function writeFallback(data: string | Uint8Array, extension: string): string {
   for (let attempt = 0; ; attempt++) {
     const file = path.join(tmpdir(), `mixprof-${process.pid}-${Date.now()}${attempt ? `-${attempt}` : ''}${extension}`);
     try {
-      writeFile(file, data, EXCLUSIVE);
+      const fd = openSync(file, EXCLUSIVE, 0o666);
+      try {
+        writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      } finally {
+        closeSync(fd);
+      }
       return file;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 100) throw error;

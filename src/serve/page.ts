@@ -26,7 +26,6 @@ input[type=text] { width: 11em; }
 `;
 
 const SCRIPT = `
-const token = new URLSearchParams(location.search).get('token');
 const $ = (id) => document.getElementById(id);
 const state = { from: Date.now() - 3600e3, until: Date.now(), brush: null, base: null, diff: false };
 
@@ -41,7 +40,6 @@ function params(extra) {
   if (kinds.length < 3) p.set('kinds', kinds.join(','));
   if ($('threads').checked) p.set('threads', '1');
   for (const [k, v] of Object.entries(extra ?? {})) p.set(k, v);
-  if (token) p.set('token', token);
   return p;
 }
 

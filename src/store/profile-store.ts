@@ -19,6 +19,8 @@ export const STORE_FILE = 'profiles.db';
 const SCHEMA_VERSION = 2;
 /** Roll-ups add up each process's profiles per hour, so that a day reads 24 rows per process. */
 export const ROLLUP_MS = 3_600_000;
+/** Prepared statements kept: several times the texts the store uses. */
+const MAX_STATEMENTS = 64;
 
 export interface StoredProcess {
   readonly host: string;
@@ -162,14 +164,26 @@ export class ProfileStore {
     private readonly hasRollups: boolean,
   ) {}
 
-  /** Compiled once: preparing is a good part of a small statement's cost. */
+  /**
+   * Compiled once: preparing is a good part of a small statement's cost. The
+   * texts are a fixed set; the cache is bounded all the same (least recently
+   * used dropped), as a server's memory must not grow with its requests.
+   */
   private sql(text: string): Database.Statement {
     let statement = this.statements.get(text);
-    if (!statement) {
+    if (statement) {
+      this.statements.delete(text);
+    } else {
       statement = this.db.prepare(text);
-      this.statements.set(text, statement);
+      if (this.statements.size >= MAX_STATEMENTS) this.statements.delete(this.statements.keys().next().value!);
     }
+    this.statements.set(text, statement);
     return statement;
+  }
+
+  /** How many prepared statements are kept (bounded by MAX_STATEMENTS). */
+  get preparedStatements(): number {
+    return this.statements.size;
   }
 
   /** Opens (creating on first use) the store in `dataDir`. */
@@ -504,10 +518,11 @@ export class ProfileStore {
   private processWhere(filter: ProfileFilter): { clauses: string[]; params: (string | number)[] } {
     const clauses: string[] = [];
     const params: (string | number)[] = [];
+    // One parameter (a JSON array) whatever the number of values: the statement's text, and so the prepared statements kept, do not grow with them.
     const oneOf = (column: string, values: readonly (string | number)[] | undefined): void => {
       if (!values?.length) return;
-      clauses.push(`${column} IN (${values.map(() => '?').join(', ')})`);
-      params.push(...values);
+      clauses.push(`${column} IN (SELECT value FROM json_each(?))`);
+      params.push(JSON.stringify(values));
     };
     oneOf('p.pid', filter.pids);
     oneOf('p.name', filter.names);

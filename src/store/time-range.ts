@@ -35,11 +35,23 @@ export function parseDuration(text: string): number | null {
   const unit = (m[2] ?? 's').toLowerCase();
   const scale = UNITS[unit];
   if (scale === undefined) return null;
-  return Math.round(Number(m[1]) * scale);
+  const ms = Math.round(Number(m[1]) * scale);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** The times a Date can hold (±100,000,000 days from the epoch): past them a time cannot be shown or compared. */
+const MAX_TIME_MS = 8.64e15;
+
+function representable(ms: number | null): number | null {
+  return ms !== null && Number.isFinite(ms) && Math.abs(ms) <= MAX_TIME_MS ? ms : null;
 }
 
 /** ms since the epoch for "now", "-15minutes", an ISO date or epoch seconds; null when it is none. */
 export function parseTime(text: string, now: number): number | null {
+  return representable(parseAnyTime(text, now));
+}
+
+function parseAnyTime(text: string, now: number): number | null {
   const t = text.trim();
   if (t === 'now' || t === '') return now;
   if (t.startsWith('-')) {

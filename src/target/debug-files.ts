@@ -1,9 +1,12 @@
 /**
- * Finds the file with DWARF for an ELF file: the file itself, a -d file with the
- * same build-id, the build-id tree under the debug directories (the target's
- * own root first), or the .gnu_debuglink name in the usual places.
+ * Finds the file with DWARF for an ELF file: the file itself, else the
+ * addon's search (native/src/debug_search.h), the one search mixprof runs:
+ * a -d file with the same build-id, the build-id tree under the debug
+ * directories (the target's own root first), or the .gnu_debuglink name
+ * (a file name only, checked by its CRC without a build-id) in the usual
+ * places. Every candidate is opened inside the target's root, regular files
+ * only, and must be the same build's.
  */
-import path from 'node:path';
 import type { ElfInfo, NativeAddon } from '../native.js';
 
 export interface DebugFileQuery {
@@ -21,32 +24,8 @@ export interface DebugFileQuery {
 export const DEFAULT_DEBUG_DIRS = ['/usr/lib/debug'];
 
 export function findDebugFile(addon: NativeAddon, query: DebugFileQuery): string | null {
-  const { elf, file, root, pathInTarget } = query;
-  if (elf.hasDebugInfo) return file;
-  const matches = (candidate: string): boolean => {
-    // Looked up as the addon opens it: inside the target's root, regular files only.
-    if (!addon.fileIdentity(candidate)?.regular) return false;
-    try {
-      const info = addon.elfInfo(candidate);
-      return info.hasDebugInfo && (elf.buildId === null || info.buildId === elf.buildId);
-    } catch {
-      return false;
-    }
-  };
-  for (const extra of query.extraFiles) if (matches(extra)) return extra;
-  const dirs = query.debugDirs ?? DEFAULT_DEBUG_DIRS;
-  const roots = root === '' ? [''] : [root, ''];
-  const candidates: string[] = [];
-  if (elf.buildId && elf.buildId.length > 2) {
-    const rel = path.join('.build-id', elf.buildId.slice(0, 2), elf.buildId.slice(2) + '.debug');
-    for (const r of roots) for (const dir of dirs) candidates.push(r + path.join(dir, rel));
-  }
-  if (elf.debuglink) {
-    const dir = path.dirname(pathInTarget);
-    for (const r of roots) {
-      candidates.push(r + path.join(dir, elf.debuglink), r + path.join(dir, '.debug', elf.debuglink));
-      for (const d of dirs) candidates.push(r + path.join(d, dir, elf.debuglink));
-    }
-  }
-  return candidates.find(matches) ?? null;
+  if (query.elf.hasDebugInfo) return query.file;
+  const found = addon.findDebugFile({ ...query, debugDirs: query.debugDirs ?? DEFAULT_DEBUG_DIRS });
+  // The symbol table alone is not enough here: the struct layouts are in DWARF.
+  return found !== null && addon.elfInfo(found).hasDebugInfo ? found : null;
 }

@@ -6,6 +6,7 @@
  */
 import cliTruncate from 'cli-truncate';
 import stringWidth from 'string-width';
+import { terminalText } from '../output/terminal-text.js';
 import type { FrameKind } from '../profile/types.js';
 import type { Row, SortColumn } from './function-view.js';
 
@@ -55,8 +56,14 @@ function percent(part: number, whole: number): string {
   return whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '-';
 }
 
-/** Exactly `width` columns: cut with an ellipsis, or padded. */
-function fit(text: string, width: number): string {
+/**
+ * Exactly `width` columns: cut with an ellipsis, or padded. Every text the
+ * screen shows passes here, names of the target's functions, threads and
+ * process among them: escaped first (terminal-text.ts), so that none acts on
+ * the terminal and the width measured is the width shown.
+ */
+function fit(raw: string, width: number): string {
+  const text = terminalText(raw);
   const cut = stringWidth(text) > width ? cliTruncate(text, width) : text;
   return cut + ' '.repeat(Math.max(0, width - stringWidth(cut)));
 }

@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { execa, type Result, type ResultPromise } from 'execa';
-import { MIXPROF } from './paths.js';
+import path from 'node:path';
+import { MIXPROF, WORKLOADS } from './paths.js';
 
 export interface Workload<T> {
   readonly child: ChildProcess;
@@ -48,6 +49,24 @@ export async function startWorkload<T>(command: string, args: string[], timeoutM
     await stop();
     throw error;
   }
+}
+
+export interface ContainerWorkload<T> {
+  /** The interpreter's PID as the host sees it (PID 1 inside). */
+  readonly pid: number;
+  readonly workload: Workload<T>;
+}
+
+/**
+ * Starts `script` in test/workloads/container.sh's makeshift container (own
+ * mount and PID namespaces, chrooted) with the interpreter of the private
+ * root `pyroot`; `app`, when given, is copied to /app inside.
+ */
+export async function startContainerWorkload<T>(pyroot: string, script: string, args: string[] = [], app?: string): Promise<ContainerWorkload<T>> {
+  const workload = await startWorkload<T>('bash', [path.join(WORKLOADS, 'container.sh'), pyroot, script, ...args], 60_000, app ? { MIXPROF_CONTAINER_APP: app } : {});
+  // container.sh execs unshare, whose only child is the interpreter (PID 1 inside).
+  const { stdout } = await execa('pgrep', ['-P', String(workload.pid)]);
+  return { pid: Number(stdout.trim().split('\n')[0]), workload };
 }
 
 export type MixprofResult = Result<{ reject: false; timeout: number }>;

@@ -263,7 +263,11 @@ describe('security', () => {
       await symlink(debugFile, link('dbg-link'));
       await mkdir(path.dirname(link('dbg-copy')), { recursive: true });
       await copyFile(debugFile, link('dbg-copy'));
-      const query = (debugDir: string) => ({ file: inRoot('/lib/abs.so'), pathInTarget: '/lib/abs.so', elf: { ...info, hasDebugInfo: false, debuglink: null }, root: inRoot(''), extraFiles: [], debugDirs: [debugDir] });
+      // The container's library: the same build, stripped (its build-id kept).
+      await execa('strip', ['--strip-all', '-o', path.join(root, 'lib', 'libdbg.so'), debugFile]);
+      const stripped = addon.elfInfo(inRoot('/lib/libdbg.so'));
+      assert.ok(stripped.buildId === info.buildId && !stripped.hasDebugInfo);
+      const query = (debugDir: string) => ({ file: inRoot('/lib/libdbg.so'), pathInTarget: '/lib/libdbg.so', elf: stripped, root: inRoot(''), extraFiles: [], debugDirs: [debugDir] });
       assert.equal(findDebugFile(addon, query('/dbg-link')), null);
       assert.equal(findDebugFile(addon, query('/dbg-copy')), inRoot(link('dbg-copy').slice(root.length)));
 
@@ -305,18 +309,30 @@ describe('profiler faults', () => {
     await w?.stop();
   });
 
-  test('[F05] the output cannot be written (a full disk, /dev/full): one error line, the profile kept in a file it names', async () => {
-    const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1', '-q', '-o', '/dev/full']);
-    assert.equal(r.exitCode, 1);
-    const lines = r.stderr.trim().split('\n');
-    assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, /^mixprof: error: cannot write \/dev\/full: .*no space left on device/i);
-    const fallback = /written to (\S+) instead/.exec(lines[0]!)?.[1];
-    assert.ok(fallback, lines[0]);
+  test('[F05] the output cannot be written (a full disk): one error line, the profile kept in a file it names', async () => {
+    // A small file system filled to its last block (/dev/full, a device, is refused before any write).
+    const full = path.join(dir, 'full');
+    await mkdir(full);
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full]);
     try {
-      assert.ok(total(parseFolded(await readFile(fallback, 'utf8'))) > 0);
+      await execa('sh', ['-c', 'cat /dev/zero > "$1"', 'sh', path.join(full, 'filler')], { reject: false });
+      const out = path.join(full, 'out.folded');
+      const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1', '-q', '-o', out]);
+      assert.equal(r.exitCode, 1);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.ok(lines[0]!.startsWith(`mixprof: error: cannot write ${out}: ENOSPC: no space left on device`), lines[0]);
+      // The new file it was writing is gone.
+      assert.deepEqual(await readdir(full), ['filler']);
+      const fallback = /written to (\S+) instead/.exec(lines[0]!)?.[1];
+      assert.ok(fallback, lines[0]);
+      try {
+        assert.ok(total(parseFolded(await readFile(fallback, 'utf8'))) > 0);
+      } finally {
+        await rm(fallback, { force: true });
+      }
     } finally {
-      await rm(fallback, { force: true });
+      await execa('umount', [full]);
     }
   });
 

@@ -9,13 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
-import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseFolded, pythonNames, threadOf, type FoldedStack } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
-import { sampleForCpu, startWorkload, type Workload } from '../helpers/processes.js';
+import { sampleForCpu, startContainerWorkload, startWorkload, type Workload } from '../helpers/processes.js';
 import { debianPython, pyenvPython, systemPython, type TestPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -83,10 +82,7 @@ async function startTarget(python: TestPython, launch: Case['launch']): Promise<
     const workload = await startWorkload<ChainsReady>(python.executable, [script]);
     return { pid: workload.pid, workload, tids: new Map(Object.entries(workload.ready.chains).map(([name, c]) => [c.tid, name])) };
   }
-  const workload = await startWorkload<ChainsReady>('bash', [path.join(WORKLOADS, 'container.sh'), root, script]);
-  // container.sh execs unshare, whose only child is the interpreter (PID 1 inside).
-  const { stdout } = await execa('pgrep', ['-P', String(workload.pid)]);
-  const pid = Number(stdout.trim().split('\n')[0]);
+  const { pid, workload } = await startContainerWorkload<ChainsReady>(root, script);
   const kernelTid = await tidsByNamespaceTid(pid);
   const tids = new Map(Object.entries(workload.ready.chains).map(([name, c]) => [kernelTid.get(c.tid) ?? -1, name]));
   return { pid, workload, tids };

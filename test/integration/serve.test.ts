@@ -9,58 +9,18 @@ import { gunzipSync } from 'node:zlib';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
-import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { Profile as PprofProfile } from 'pprof-format';
-import type { Frame } from '../../src/profile/types.js';
 import { ProfileStore } from '../../src/store/profile-store.js';
 import { parseFolded } from '../helpers/folded.js';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
 import { bpftraceCount, cpuSecondsOf, startWorkload } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
+import { getWithHost, py, serve, type Serving } from '../helpers/serve.js';
 
-const py = (name: string): Frame => ({ kind: 'python', name: `${name} (app.py:1)`, func: name, file: '/srv/app.py', line: 1 });
 const HOUR = 3_600_000;
-
-interface Serving {
-  readonly child: ResultPromise;
-  readonly base: string;
-  readonly port: number;
-  stderr(): string;
-}
-
-async function serve(args: string[], env: Record<string, string> = {}): Promise<Serving> {
-  const child = execa(process.execPath, [MIXPROF, 'serve', '--port', '0', ...args], { reject: false, timeout: 300_000, stdin: 'ignore', env });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 30_000);
-    child.stderr!.on('data', () => {
-      const m = /on http:\/\/[^ ]*:(\d+)\//.exec(stderr);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    void child.then(() => reject(new Error(`serve exited: ${stderr}`)));
-  });
-  return { child, base: `http://127.0.0.1:${port}`, port, stderr: () => stderr };
-}
-
-/** A GET with a Host header of our choosing (fetch does not allow setting it). */
-function getWithHost(port: number, pathAndQuery: string, host: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: pathAndQuery, headers: { Host: host, ...headers } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('mixprof serve', () => {
   let dir: string;
@@ -227,7 +187,7 @@ describe('mixprof serve', () => {
   test('[S08] listening on another address needs a token, and then every request carries it', async () => {
     const refused = await execa(process.execPath, [MIXPROF, 'serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', dataDir], { reject: false, timeout: 30_000 });
     assert.equal(refused.exitCode, 1);
-    assert.match(refused.stderr.trim(), /^mixprof: error: --host 0\.0\.0\.0 would let anyone who reaches it read the profiles and start profiling \(pass --token TOKEN/);
+    assert.match(refused.stderr.trim(), /^mixprof: error: --host 0\.0\.0\.0 would let anyone who reaches it read the profiles and start profiling \(pass --token-file FILE/);
     assert.equal(refused.stderr.trim().split('\n').length, 1);
 
     const address = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address ?? '127.0.0.1';
@@ -239,7 +199,20 @@ describe('mixprof serve', () => {
       const ok = await fetch(`${base}/api/profile?from=-1h`, { headers: { Authorization: 'Bearer correct-horse-battery' } });
       assert.equal(ok.status, 200);
       assert.match(await ok.text(), /render/);
-      assert.equal((await fetch(`${base}/?token=correct-horse-battery`)).status, 200);
+      // In a browser: the token once, then a cookie; the page's own URLs never hold it.
+      assert.equal((await fetch(`${base}/?token=wrong-horse-battery`, { redirect: 'manual' })).status, 401);
+      const login = await fetch(`${base}/?token=correct-horse-battery&from=-1h`, { redirect: 'manual' });
+      assert.equal(login.status, 303);
+      assert.equal(login.headers.get('location'), '/?from=-1h');
+      const cookie = login.headers.get('set-cookie') ?? '';
+      assert.match(cookie, /^mixprof_session=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=\/$/);
+      assert.ok(!cookie.includes('correct-horse-battery'));
+      const session = cookie.split(';')[0]!;
+      assert.equal((await fetch(`${base}/`, { headers: { Cookie: session } })).status, 200);
+      assert.equal((await fetch(`${base}/api/profile?from=-1h`, { headers: { Cookie: session } })).status, 200);
+      assert.equal((await fetch(`${base}/api/profile?from=-1h`, { headers: { Cookie: 'mixprof_session=' + '0'.repeat(64) } })).status, 401);
+      // The token in an API URL is no longer taken: it would end up in logs.
+      assert.equal((await fetch(`${base}/api/profile?from=-1h&token=correct-horse-battery`)).status, 401);
     } finally {
       open.child.kill('SIGINT');
       assert.equal((await open.child).exitCode, 0);

@@ -17,6 +17,7 @@ import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
 import { bpftraceCount, runMixprof, startWorkload, type Workload } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
+import { Tmux } from '../helpers/tmux.js';
 
 interface ScreenRow {
   readonly ownPercent: number | null;
@@ -25,46 +26,6 @@ interface ScreenRow {
   readonly name: string;
   readonly depth: number;
   readonly cursor: boolean;
-}
-
-const WIDTH = 160;
-const HEIGHT = 50;
-
-/** A tmux server of its own, so that nothing of the user's is touched. */
-class Tmux {
-  private readonly socket = `mixprof-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-
-  async tmux(...args: string[]): Promise<string> {
-    const { stdout } = await execa('tmux', ['-L', this.socket, '-f', '/dev/null', ...args]);
-    return stdout;
-  }
-
-  /**
-   * Starts `command` in a new window that stays when it exits; a shell
-   * around it prints its status (its arguments passed as "$@", never as text).
-   */
-  async start(session: string, cwd: string, command: readonly string[]): Promise<void> {
-    await this.tmux('new-session', '-d', '-s', session, '-x', String(WIDTH), '-y', String(HEIGHT), '-c', cwd);
-    await this.tmux('set-option', '-t', session, 'remain-on-exit', 'on');
-    await this.tmux('respawn-pane', '-k', '-t', session, '-c', cwd, 'sh', '-c', '"$@"; echo "exited with $?"', 'sh', ...command);
-  }
-
-  /** The screen, with escape sequences (to see the cursor's reverse video); with `history`, what scrolled off too. */
-  capture(session: string, history = false): Promise<string> {
-    return this.tmux('capture-pane', '-p', '-e', ...(history ? ['-S', '-'] : []), '-t', session);
-  }
-
-  async keys(session: string, ...keys: string[]): Promise<void> {
-    await this.tmux('send-keys', '-t', session, ...keys);
-  }
-
-  async pane(session: string, format: string): Promise<string> {
-    return (await this.tmux('display-message', '-p', '-t', session, format)).trim();
-  }
-
-  async kill(): Promise<void> {
-    await execa('tmux', ['-L', this.socket, 'kill-server'], { reject: false });
-  }
 }
 
 /** Escape sequences for colour and attributes, as tmux writes them with capture-pane -e. */

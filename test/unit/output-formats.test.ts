@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { Ajv } from 'ajv';
 import { Profile } from 'pprof-format';
-import { formatCpuprofile, type CpuProfile } from '../../src/output/cpuprofile.js';
+import { formatCpuprofile, MAX_ENTRIES, type CpuProfile } from '../../src/output/cpuprofile.js';
 import { readFolded } from '../../src/output/folded-reader.js';
 import type { OutputProfile } from '../../src/output/output-profile.js';
 import { formatPprof } from '../../src/output/pprof.js';
@@ -347,6 +347,25 @@ test('cpuprofile: a consistent node tree whose samples give back the stacks and 
   const firstLeaf = decodeCpuprofile(formatCpuprofile(profileOf([STACKS[3]!, STACKS[0]!]))).stacks;
   assert.deepEqual(firstLeaf[0]!.keys, STACKS[3]!.frames.map(frameKey));
   assert.deepEqual(firstLeaf[1]!.keys, STACKS[0]!.frames.map(frameKey));
+});
+
+test('cpuprofile: past MAX_ENTRIES samples each entry stands for several, and every stack keeps its share and time', () => {
+  const big = [
+    { frames: STACKS[0]!.frames, count: 2 * MAX_ENTRIES + 1 },
+    { frames: STACKS[1]!.frames, count: 3 },
+    { frames: STACKS[2]!.frames, count: MAX_ENTRIES },
+  ];
+  const total = big.reduce((a, s) => a + s.count, 0);
+  const profile = profileOf(big, { hz: 100 });
+  const { cpu, stacks } = decodeCpuprofile(formatCpuprofile(profile));
+  assert.ok(cpu.samples.length <= MAX_ENTRIES, `${cpu.samples.length} entries`);
+  const per = Math.ceil(total / MAX_ENTRIES);
+  // Each stack's entries are its count over `per`, to within one.
+  const count = (frames: readonly Frame[]): number => stacks.filter((s) => s.keys.join(';') === frames.map(frameKey).join(';')).length;
+  for (const s of big) assert.ok(Math.abs(count(s.frames) - s.count / per) <= 1, `${count(s.frames)} entries for ${s.count} samples`);
+  const elapsed = cpu.timeDeltas.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(elapsed - (cpu.samples.length * per * 1e6) / 100) <= 1);
+  assert.ok(Math.abs(elapsed / 1e6 - total / 100) <= per / 100, `${elapsed / 1e6} s for ${total} samples`);
 });
 
 test('cpuprofile: no start time starts at 0', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -69,6 +69,32 @@ describe('writing the output file', () => {
     assert.ok(fallback.endsWith('.folded'), fallback);
     assert.equal(readFileSync(fallback, 'utf8'), 'a;b 1\n');
     unlinkSync(fallback);
+  });
+
+  test('a device or a directory at the path is refused, never replaced', async () => {
+    for (const [file, why] of [
+      ['/dev/null', /it is a character device, not a regular file/],
+      [dir, /it is a directory/],
+      [`${dir}/`, /it names a directory/],
+    ] as const) {
+      let fallback = '';
+      await assert.rejects(writeProfile(file, 'a;b 1\n', '.folded'), (e: unknown) => {
+        if (!isMixprofError(e) || e.code !== 'OUTPUT_FAILED' || !why.test(e.message)) return false;
+        fallback = /written to (\S+) instead/.exec(e.hint ?? '')?.[1] ?? '';
+        return true;
+      });
+      assert.equal(readFileSync(fallback, 'utf8'), 'a;b 1\n');
+      unlinkSync(fallback);
+    }
+    assert.ok(statSync('/dev/null').isCharacterDevice());
+  });
+
+  test('a path is resolved as the kernel does: `link/..` is the parent of the link\'s target', async () => {
+    mkdirSync(path.join(dir, 'a', 'b'), { recursive: true });
+    symlinkSync(path.join(dir, 'a', 'b'), path.join(dir, 'to-b'));
+    // Not path.join, which would drop `to-b/..` by itself.
+    await writeProfile(`${dir}/to-b/../up.folded`, 'a;b 1\n', '.folded');
+    assert.equal(readFileSync(path.join(dir, 'a', 'up.folded'), 'utf8'), 'a;b 1\n');
   });
 
   test('[F12] an unwritable path keeps the samples in a fallback file', async () => {

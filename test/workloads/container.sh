@@ -3,6 +3,8 @@
 # namespaces, chrooted into a fresh root where the interpreter lives at a path
 # that does not exist on the host (/opt/py). Usage: container.sh PYROOT SCRIPT [ARGS...]
 # PYROOT is a private root with usr/bin/python3.X (scripts/test-pythons.sh).
+# With MIXPROF_CONTAINER_APP=DIR, DIR is copied to /app in the root as it is
+# (symbolic links, FIFOs and all: what a container image can hold).
 set -euo pipefail
 pyroot=$1 script=$2
 shift 2
@@ -25,6 +27,7 @@ exec unshare --mount --pid --fork --kill-child --propagation private bash -c '
   mount --bind /dev/zero "$root"/dev/zero
   mount --bind /dev/null "$root"/dev/null
   cp "$script" "$root"/work/
+  if [ -n "${MIXPROF_CONTAINER_APP:-}" ]; then cp -a "$MIXPROF_CONTAINER_APP" "$root"/app; fi
   mount -t proc proc "$root"/proc
   exec chroot "$root" /opt/py/usr/bin/"$exe" -S /work/"$(basename "$script")" "$@"
 ' container "$root" "$pyroot" "$script" "$exe" "$@"

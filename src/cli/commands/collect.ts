@@ -8,6 +8,7 @@ import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
 import { ProfileStore } from '../../store/profile-store.js';
 import { parseDuration } from '../../store/time-range.js';
 import { checkPrivileges } from '../../target/privileges.js';
+import { writeStderrLine } from '../../output/terminal-text.js';
 import { pidList, positiveInteger, positiveSeconds } from '../options.js';
 import { MAX_HZ } from './sample.js';
 
@@ -103,7 +104,8 @@ export function collectCommand(): Command {
       if (interval < flags.duration) throw new MixprofError('BAD_OPTION', `--interval ${interval} is shorter than --duration ${flags.duration}`, 'make the interval at least as long as the duration, or use --continuous');
       const push = pushTarget(flags);
       checkPrivileges();
-      const log = (line: string): void => void process.stderr.write(line + '\n');
+      // Escaped: lines name the target's processes, threads and functions (terminal-text.ts).
+      const log = writeStderrLine;
       const store = ProfileStore.open(flags.dataDir);
       const hz = flags.frequency ?? (flags.continuous ? 19 : 99);
       const collector = new Collector({

@@ -1,4 +1,5 @@
 /** `mixprof convert IN -o OUT`: a folded file (mixprof's, or any stackcollapse tool's) in another format. */
+import { constants as bufferConstants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -7,6 +8,7 @@ import { readFolded } from '../../output/folded-reader.js';
 import { chooseFormat, FORMAT_EXTENSION, renderProfile } from '../../output/formats.js';
 import { OUTPUT_FORMATS, type OutputProfile } from '../../output/output-profile.js';
 import { formatSvg } from '../../output/svg.js';
+import { writeStderrLine } from '../../output/terminal-text.js';
 import { formatTopTable } from '../../output/top-table.js';
 import { writeProfile } from '../../output/write.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
@@ -21,6 +23,8 @@ Examples:
 
 Frame kinds come from the marks in the file: _[k] kernel, _[j] Python, else
 "func (file.py:LINE)" is Python and any other name native code.`;
+
+const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
 
 interface ConvertFlags {
   output?: string;
@@ -39,6 +43,9 @@ function readInput(file: string): string {
     return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_STRING_TOO_LONG' || code === 'ERR_FS_FILE_TOO_LARGE') {
+      throw new MixprofError('BAD_INPUT', `cannot read ${file}: it is larger than the ${Math.floor(MAX_STRING_LENGTH / 2 ** 20)} MiB convert reads at once`, 'merge its lines first (e.g. sort | awk to add up equal stacks) or split it');
+    }
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     throw new MixprofError('BAD_INPUT', `cannot read ${file}: ${why}`, 'pass a folded stack file, or - for stdin');
   }
@@ -80,7 +87,7 @@ export function convertCommand(): Command {
       const { path: written } = await writeProfile(output, rendered, FORMAT_EXTENSION[format]);
       if (!flags.quiet) {
         for (const line of formatTopTable(stacks, flags.top, process.stderr.columns || 100)) process.stderr.write(line + '\n');
-        if (written) process.stderr.write(`mixprof: wrote ${written} (${format}, ${stacks.reduce((n, s) => n + s.count, 0)} samples)\n`);
+        if (written) writeStderrLine(`mixprof: wrote ${written} (${format}, ${stacks.reduce((n, s) => n + s.count, 0)} samples)`);
       }
     });
 }

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { chooseFormat, FORMAT_EXTENSION } from '../../output/formats.js';
 import { record } from '../../sample/record.js';
+import { writeStderrLine } from '../../output/terminal-text.js';
 import { addProfileOptions, profileOptions, type ProfileFlags } from './sample.js';
 
 const DEFAULT_OUTPUT = 'mixprof.folded';
@@ -26,7 +27,8 @@ export function recordCommand(): Command {
     .addHelpText('after', EXAMPLES)
     .action(async (commandLine: string[], flags: ProfileFlags) => {
       const output = flags.output ?? (flags.format ? `mixprof${FORMAT_EXTENSION[chooseFormat(flags.format, null)]}` : DEFAULT_OUTPUT);
-      const log = (line: string): void => void process.stderr.write(line + '\n');
+      // Escaped: lines name the target's processes, threads and functions (terminal-text.ts).
+      const log = writeStderrLine;
       // No status line: the command's own output shares the terminal.
       const { status, written } = await record({ ...profileOptions(flags, output), statusStream: null, command: commandLine }, log);
       if (written && !flags.quiet) log(`mixprof: wrote ${written}`);

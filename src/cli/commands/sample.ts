@@ -8,6 +8,7 @@ import { MAX_PYTHON_DEPTH, SAMPLE_MODES, type SampleMode } from '../../sample/se
 import { profileProcesses, type RunOptions } from '../../sample/run.js';
 import { OFFSET_SOURCES, type OffsetSource } from '../../python/attach.js';
 import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
+import { writeStderrLine } from '../../output/terminal-text.js';
 import { collect, nonNegativeInteger, pidList, positiveInteger, positiveSeconds } from '../options.js';
 
 /** The highest -F any command takes. */
@@ -135,7 +136,8 @@ export function sampleCommand(): Command {
   return addProfileOptions(command, 'write the profile here instead of stdout (the extension picks the format)')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: SampleFlags) => {
-      const log = (line: string): void => void process.stderr.write(line + '\n');
+      // Escaped: lines name the target's processes, threads and functions (terminal-text.ts).
+      const log = writeStderrLine;
       const { written } = await profileProcesses({ pids: flags.pid, ...profileOptions(flags, flags.output ?? null) }, log);
       if (written && !flags.quiet) log(`mixprof: wrote ${written}`);
     });

@@ -7,6 +7,7 @@ import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
 import { checkPrivileges } from '../../target/privileges.js';
 import { openTerminal } from '../../top/terminal.js';
 import { TopView } from '../../top/top-app.js';
+import { writeStderrLine } from '../../output/terminal-text.js';
 import { positiveInteger, positiveSeconds } from '../options.js';
 import { MAX_HZ } from './sample.js';
 
@@ -55,7 +56,8 @@ export function topCommand(): Command {
         throw new MixprofError('BAD_OPTION', 'mixprof top needs a terminal: its input and output are not one', 'run it in a terminal (ssh -t for a remote one), or use `mixprof sample` to write a profile');
       }
       checkPrivileges();
-      const log = (line: string): void => void process.stderr.write(line + '\n');
+      // Escaped: lines name the target's processes, threads and functions (terminal-text.ts).
+      const log = writeStderrLine;
       const session = await startProcessSession(
         flags.pid,
         {
