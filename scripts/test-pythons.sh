@@ -31,6 +31,8 @@
 #                directly on the system's libc.  Uses the system apt config.
 #   sid-3.13     Debian sid python3.13 release build, no debug info.
 #   sid-3.14     Debian sid python3.14 release build, no debug info.
+#   sid-3.15     Debian sid python3.15 release build, no debug info (built
+#                with frame pointers, unlike 3.13 and 3.14).
 #                The sid roots carry sid's libc6 (and the few libraries the
 #                interpreter needs); the executable is a patchelf'd copy whose
 #                PT_INTERP and DT_RPATH point into the root, so it is started
@@ -38,7 +40,8 @@
 #                Debian binary is kept in ROOT/orig/.  sid is reached through a
 #                private apt configuration in ${MIXPROF_CACHE}/apt/sid.
 #   sid-3.13-dbg
-#   sid-3.14-dbg The very executable of sid-3.X (the same file, printed with
+#   sid-3.14-dbg
+#   sid-3.15-dbg The very executable of sid-3.X (the same file, printed with
 #                the sid-3.X root's path; building it builds sid-3.X first)
 #                plus its separate DWARF debug file, taken from sid's
 #                python3.X-dbg of the same version (matched by build-id,
@@ -50,7 +53,8 @@
 #                next use; if sid no longer has python3.X-dbg at sid-3.X's
 #                version, use --rebuild sid-3.X sid-3.X-dbg.
 #   sid-3.13d
-#   sid-3.14d    Debian sid Py_DEBUG interpreter python3.Xd (from python3.X-dbg;
+#   sid-3.14d
+#   sid-3.15d    Debian sid Py_DEBUG interpreter python3.Xd (from python3.X-dbg;
 #                its extension modules from libpython3.X-dbg; stdlib, libc6
 #                and libraries as in sid-3.X), patchelf'd the same way.  Built
 #                with frame pointers (checked on _PyEval_EvalFrameDefault);
@@ -101,17 +105,21 @@ set -euo pipefail
 shopt -s nullglob
 
 PROG=test-pythons.sh
-KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.13-dbg sid-3.14-dbg sid-3.13d sid-3.14d austin)
+KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.15 sid-3.13-dbg sid-3.14-dbg sid-3.15-dbg sid-3.13d sid-3.14d sid-3.15d austin)
 RECIPE_debian_3_11=1
 RECIPE_sid_3_13=1
 RECIPE_sid_3_14=1
+RECIPE_sid_3_15=1
 RECIPE_sid_3_13_dbg=1
 RECIPE_sid_3_14_dbg=1
+RECIPE_sid_3_15_dbg=1
 RECIPE_sid_3_13d=1
 RECIPE_sid_3_14d=1
+RECIPE_sid_3_15d=1
 RECIPE_austin=1
 DEPS_sid_3_13_dbg=sid-3.13
 DEPS_sid_3_14_dbg=sid-3.14
+DEPS_sid_3_15_dbg=sid-3.15
 
 DEBIAN_MIRROR=${MIXPROF_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -524,6 +532,7 @@ build_sid_python() {  # ROOT TMP X.Y LIB...
 SID_LIBS=(libc6 libgcc-s1 zlib1g libexpat1 libssl3t64 libffi8 libbz2-1.0 liblzma5)
 build_sid_3_13() { build_sid_python "$1" "$2" 3.13 "${SID_LIBS[@]}"; }
 build_sid_3_14() { build_sid_python "$1" "$2" 3.14 "${SID_LIBS[@]}" libzstd1; }
+build_sid_3_15() { build_sid_python "$1" "$2" 3.15 "${SID_LIBS[@]}" libzstd1; }
 
 # sid-3.X-dbg: the sid-3.X executable itself plus its debug file, extracted
 # alone from python3.X-dbg at the version sid-3.X was built from.
@@ -561,6 +570,7 @@ build_sid_release_dbg() {  # ROOT TMP X.Y DEP
 }
 build_sid_3_13_dbg() { build_sid_release_dbg "$1" "$2" 3.13 sid-3.13; }
 build_sid_3_14_dbg() { build_sid_release_dbg "$1" "$2" 3.14 sid-3.14; }
+build_sid_3_15_dbg() { build_sid_release_dbg "$1" "$2" 3.15 sid-3.15; }
 
 # sid-3.Xd: the Py_DEBUG interpreter python3.Xd.  Only usr/bin/python3.Xd is
 # taken from python3.X-dbg (the rest of it is the release build's debug
@@ -626,6 +636,7 @@ build_sid_debug_python() {  # ROOT TMP X.Y LIB...
 }
 build_sid_3_13d() { build_sid_debug_python "$1" "$2" 3.13 "${SID_LIBS[@]}"; }
 build_sid_3_14d() { build_sid_debug_python "$1" "$2" 3.14 "${SID_LIBS[@]}" libzstd1; }
+build_sid_3_15d() { build_sid_debug_python "$1" "$2" 3.15 "${SID_LIBS[@]}" libzstd1; }
 
 # austin: the austin sampler from sid with what it and austinp need, run on
 # sid's libc6 in the root (sid's austin needs glibc >= 2.38).  AUSTIN_SERIES

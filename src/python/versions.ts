@@ -143,6 +143,13 @@ const V3_14: VersionSpec = {
   codeMask: ALL_BITS ^ 3n,
 };
 
+const V3_15: VersionSpec = {
+  ...V3_14,
+  minor: 15,
+  // FRAME_OWNED_BY_CSTACK is gone: entry frames and the thread's base frame are FRAME_OWNED_BY_INTERPRETER.
+  shimOwners: [3],
+};
+
 const SPECS: readonly VersionSpec[] = [
   { ...BEFORE_3_11, minor: 8, lineTableFormat: 'lnotab', names: FRAME_OBJECT_NAMES },
   { ...BEFORE_3_11, minor: 9, lineTableFormat: 'lnotab', names: FRAME_OBJECT_NAMES },
@@ -151,6 +158,7 @@ const SPECS: readonly VersionSpec[] = [
   V3_12,
   V3_13,
   V3_14,
+  V3_15,
 ];
 
 export const SUPPORTED_VERSIONS = SPECS.map((spec) => `3.${spec.minor}`);

@@ -34,9 +34,11 @@ function libpython(version: string): string {
 describe('built-in tables', () => {
   test('equal the DWARF of the builds they were generated from', async () => {
     const sid314 = await debianPython('sid-3.14-dbg');
+    const sid315 = await debianPython('sid-3.15-dbg');
     const sources = [
       ...PYENV.map((v) => ({ minor: Number(v.split('.')[1]), debugFile: libpython(v), label: v })),
       { minor: 14, debugFile: sid314.debugFile!, label: 'sid 3.14' },
+      { minor: 15, debugFile: sid315.debugFile!, label: 'sid 3.15' },
     ];
     const tables = tablesFromDwarf(addon, sources);
     assert.deepEqual(tables.offsets, OFFSET_TABLES, 'regenerate with `node scripts/gen-tables.js`');

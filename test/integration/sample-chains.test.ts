@@ -3,7 +3,7 @@
  * sit in known call chains (test/workloads/chains.py), on every supported
  * version and kind of build: pyenv's (shared libpython, DWARF inside),
  * Debian's 3.11 (static, stripped; with its debug file, and with none) and
- * Debian sid's 3.13 and 3.14 (static, stripped, no debug info). Builds
+ * Debian sid's 3.13, 3.14 and 3.15 (static, stripped, no debug info). Builds
  * without frame pointers are unwound with DWARF CFI (the default there), and
  * some also with frame pointers; frame-pointer builds both ways.
  */
@@ -340,3 +340,11 @@ describe("Debian sid's CPython 3.14 (static, stripped, no debug info)", () =>
   describeInterpreter(() => debianPython('sid-3.14'), { version: '3.14', source: DEBUG_OFFSETS, evalLoopNamed: false }));
 describe("Debian sid's CPython 3.14 with python3.14-dbg's debug file (-d)", () =>
   describeInterpreter(() => debianPython('sid-3.14-dbg'), { version: '3.14', source: DEBUG_OFFSETS, withDebugFile: true, interpreterSymbols: true }));
+describe("Debian sid's CPython 3.15 (static, stripped, no debug info)", () =>
+  describeInterpreter(() => debianPython('sid-3.15'), { version: '3.15', source: DEBUG_OFFSETS, evalLoopNamed: false }));
+describe("Debian sid's CPython 3.15 (no debug info) unwound with frame pointers", () =>
+  describeInterpreter(() => debianPython('sid-3.15'), { version: '3.15', source: DEBUG_OFFSETS, unwind: 'fp' }));
+describe("Debian sid's CPython 3.15 with python3.15-dbg's debug file (-d)", () =>
+  describeInterpreter(() => debianPython('sid-3.15-dbg'), { version: '3.15', source: DEBUG_OFFSETS, withDebugFile: true, interpreterSymbols: true }));
+describe("Debian sid's CPython 3.15 debug build (frame pointers)", () =>
+  describeInterpreter(() => debianPython('sid-3.15d'), { version: '3.15', source: DEBUG_OFFSETS, framePointers: true, interpreterSymbols: true }));

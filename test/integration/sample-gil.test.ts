@@ -4,7 +4,7 @@
  * it, a thread hashing a large buffer (hashlib releases the GIL while it
  * hashes) runs without it, a sleeping thread does not hold it. Every pyenv
  * version, both samplers (bpftrace with --unwind fp, the C one with --unwind
- * dwarf) and wall-clock mode; Debian's 3.11 (built-in table) and sid's 3.14
+ * dwarf) and wall-clock mode; Debian's 3.11 (built-in table) and sid's 3.14 and 3.15
  * (_Py_DebugOffsets) for the other offset sources. Then the refusals.
  */
 import assert from 'node:assert/strict';
@@ -117,6 +117,7 @@ for (const [version, source] of [
 }
 describeGil("Debian's CPython 3.11 with no debug info", () => debianPython('debian-3.11'), RUNS.slice(0, 2), /offsets from the built-in table for 3\.11/);
 describeGil("Debian sid's CPython 3.14 (no debug info)", () => debianPython('sid-3.14'), RUNS.slice(0, 2), DEBUG_OFFSETS);
+describeGil("Debian sid's CPython 3.15 (no debug info)", () => debianPython('sid-3.15'), RUNS, DEBUG_OFFSETS);
 
 describe('--gil refusals: one error line', () => {
   before(assertRoot);

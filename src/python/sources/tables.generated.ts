@@ -6,6 +6,7 @@
 //   3.12: pyenv 3.12.1, libpython3.12.so.1.0
 //   3.13: pyenv 3.13.0, libpython3.13.so.1.0
 //   3.14: Debian sid python3.14 3.14.10, debug file from python3.14-dbg
+//   3.15: Debian sid python3.15 3.15.2, debug file from python3.15-dbg
 import type { StructOffsets } from '../offsets.js';
 
 export type DebugOffsetsField = 'version' | 'free_threaded' | 'runtime_state.interpreters_head' | 'interpreter_state.threads_head' | 'interpreter_state.ceval_gil' | 'interpreter_state.gil_runtime_state' | 'interpreter_state.gil_runtime_state_locked' | 'interpreter_state.gil_runtime_state_holder' | 'thread_state.next' | 'thread_state.thread_id' | 'thread_state.native_thread_id' | 'thread_state.current_frame' | 'interpreter_frame.previous' | 'interpreter_frame.executable' | 'interpreter_frame.instr_ptr' | 'interpreter_frame.owner' | 'code_object.filename' | 'code_object.name' | 'code_object.qualname' | 'code_object.linetable' | 'code_object.firstlineno' | 'code_object.co_code_adaptive' | 'pyobject.ob_type' | 'bytes_object.ob_size' | 'bytes_object.ob_sval' | 'unicode_object.state' | 'unicode_object.length' | 'unicode_object.asciiobject_size';
@@ -260,6 +261,41 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "interpGil": 16,
     "gilLastHolder": 8,
     "gilLocked": 16
+  },
+  "15": {
+    "runtimeInterpretersHead": 936,
+    "interpThreadsHead": 7336,
+    "threadNext": 8,
+    "threadId": 176,
+    "threadNativeId": 184,
+    "threadFrame": 72,
+    "cframeCurrentFrame": null,
+    "frameCode": 0,
+    "frameInstr": 56,
+    "framePrevious": 8,
+    "frameIsEntry": null,
+    "frameOwner": 74,
+    "codeFilename": 112,
+    "codeName": 120,
+    "codeQualname": 128,
+    "codeLineTable": 136,
+    "codeFirstLineNo": 68,
+    "codeFirstTraceable": 192,
+    "codeBytecode": 208,
+    "unicodeLength": 16,
+    "unicodeState": 32,
+    "unicodeKindShift": 2,
+    "unicodeCompactShift": 5,
+    "unicodeAsciiShift": 6,
+    "unicodeAsciiSize": 40,
+    "unicodeCompactSize": 56,
+    "bytesSize": 16,
+    "bytesData": 32,
+    "objectType": 8,
+    "runtimeGil": null,
+    "interpGil": 16,
+    "gilLastHolder": 8,
+    "gilLocked": 16
   }
 };
 
@@ -328,6 +364,39 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
       "unicode_object.state": 624,
       "unicode_object.length": 632,
       "unicode_object.asciiobject_size": 640
+    }
+  },
+  "15": {
+    "size": 888,
+    "fields": {
+      "version": 8,
+      "free_threaded": 16,
+      "runtime_state.interpreters_head": 40,
+      "interpreter_state.threads_head": 72,
+      "interpreter_state.ceval_gil": 120,
+      "interpreter_state.gil_runtime_state": 128,
+      "interpreter_state.gil_runtime_state_locked": 144,
+      "interpreter_state.gil_runtime_state_holder": 152,
+      "thread_state.next": 192,
+      "thread_state.thread_id": 240,
+      "thread_state.native_thread_id": 248,
+      "thread_state.current_frame": 208,
+      "interpreter_frame.previous": 320,
+      "interpreter_frame.executable": 328,
+      "interpreter_frame.instr_ptr": 336,
+      "interpreter_frame.owner": 352,
+      "code_object.filename": 384,
+      "code_object.name": 392,
+      "code_object.qualname": 400,
+      "code_object.linetable": 408,
+      "code_object.firstlineno": 416,
+      "code_object.co_code_adaptive": 448,
+      "pyobject.ob_type": 472,
+      "bytes_object.ob_size": 696,
+      "bytes_object.ob_sval": 704,
+      "unicode_object.state": 720,
+      "unicode_object.length": 728,
+      "unicode_object.asciiobject_size": 736
     }
   }
 };
