@@ -18,11 +18,11 @@ import type { PythonLayout, PythonVersion } from './layout.js';
 import { versionString } from './layout.js';
 import type { MemoryReader } from '../target/memory.js';
 import { buildLayout, type StructOffsets } from './offsets.js';
-import { readDebugOffsets } from './sources/debug-offsets.js';
+import { NewerLayoutError, readDebugOffsets } from './sources/debug-offsets.js';
 import { offsetsFromDwarf } from './sources/dwarf.js';
 import { tableFor } from './sources/tables.js';
 import { checkLayout } from './validate.js';
-import { SUPPORTED_VERSIONS, specFor } from './versions.js';
+import { newestSpecFor, SUPPORTED_VERSIONS, specFor, type VersionSpec } from './versions.js';
 
 export type OffsetSource = 'debug-offsets' | 'dwarf' | 'table';
 export const OFFSET_SOURCES: readonly OffsetSource[] = ['debug-offsets', 'dwarf', 'table'];
@@ -47,18 +47,28 @@ export class InterpreterStartingError extends MixprofError {
 }
 
 export class UnsupportedVersionError extends MixprofError {
-  constructor(version: PythonVersion, where: string) {
+  constructor(version: PythonVersion, where: string, why?: string) {
     super(
       'UNSUPPORTED_PYTHON',
-      `Python ${versionString(version)} (${where}) is not supported; supported: ${SUPPORTED_VERSIONS.join(', ')}`,
+      why
+        ? `Python ${versionString(version)} (${where}) is newer than mixprof knows (${SUPPORTED_VERSIONS.join(', ')}) and ${why}`
+        : `Python ${versionString(version)} (${where}) is not supported; supported: ${SUPPORTED_VERSIONS.join(', ')}`,
       'its native and kernel frames are profiled without Python frames',
     );
   }
 }
 
 export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: TargetProcess, interpreter: InterpreterModule, options: AttachOptions): PythonLayout {
-  const spec = specFor(interpreter.version);
+  const known = specFor(interpreter.version);
+  // A version newer than any known is read through its own _Py_DebugOffsets only, with the newest known version's rules.
+  const spec = known ?? newestSpecFor(interpreter.version);
   if (!spec) throw new UnsupportedVersionError(interpreter.version, interpreter.path);
+  const newer = known === null;
+  if (newer) {
+    const layout = attachNewer(memory, target, interpreter, spec, options);
+    if (typeof layout === 'string') throw new UnsupportedVersionError(interpreter.version, interpreter.path, layout);
+    return layout;
+  }
   const table = tableFor(spec.minor);
   const wanted = options.sources ?? OFFSET_SOURCES;
   let debugFile: string | null | undefined;
@@ -82,21 +92,12 @@ export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: T
     }
   };
 
-  const matchByFsbase = inOtherPidNamespace(target.pid);
-  const threadIds = (): ReadonlySet<number> => new Set(readdirSync(procPath(target.pid, 'task')).map(Number));
   const problems: string[] = [];
   let starting = false;
   for (const candidate of candidates()) {
-    const layout = buildLayout(candidate.offsets, {
-      version: candidate.version,
-      spec,
-      source: candidate.source,
-      codeTypeAddress: interpreter.codeTypeAddress,
-      matchByFsbase,
-    });
-    const check = checkLayout(memory, layout, interpreter.runtimeAddress, threadIds);
-    if (check.ok) return layout;
-    starting ||= check.starting === true;
+    const check = checkCandidate(memory, target, interpreter, spec, candidate);
+    if ('layout' in check) return check.layout;
+    starting ||= check.starting;
     problems.push(`${candidate.source}: ${check.problem}`);
   }
   if (starting) throw new InterpreterStartingError(`Python in ${interpreter.path} is still starting: ${problems.join('; ')}`);
@@ -110,4 +111,46 @@ export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: T
     );
   }
   throw new MixprofError('UNSUPPORTED_PYTHON', `no offsets match ${where}: ${problems.join('; ')}`, `${debian}pass the debug file of this exact build with -d FILE`);
+}
+
+/** The candidate's layout when it passes the check against the live process; else what failed, and whether the interpreter is still starting. */
+function checkCandidate(
+  memory: MemoryReader,
+  target: TargetProcess,
+  interpreter: InterpreterModule,
+  spec: VersionSpec,
+  candidate: Candidate,
+): { readonly layout: PythonLayout } | { readonly problem: string; readonly starting: boolean } {
+  const layout = buildLayout(candidate.offsets, {
+    version: candidate.version,
+    spec,
+    source: candidate.source,
+    codeTypeAddress: interpreter.codeTypeAddress,
+    matchByFsbase: inOtherPidNamespace(target.pid),
+  });
+  const check = checkLayout(memory, layout, interpreter.runtimeAddress, () => new Set(readdirSync(procPath(target.pid, 'task')).map(Number)));
+  return check.ok ? { layout } : { problem: check.problem ?? 'it does not match', starting: check.starting === true };
+}
+
+/**
+ * A version newer than any known: its _Py_DebugOffsets read as the newest
+ * known version's, checked to read so, and the layout validated against the
+ * live process like any other. The layout, or why it cannot be had.
+ */
+function attachNewer(memory: MemoryReader, target: TargetProcess, interpreter: InterpreterModule, spec: VersionSpec, options: AttachOptions): PythonLayout | string {
+  if (options.sources && !options.sources.includes('debug-offsets')) return 'only its _Py_DebugOffsets can describe it (not --offsets-from dwarf or table)';
+  const table = tableFor(spec.minor);
+  let found;
+  try {
+    found = table ? readDebugOffsets(memory, interpreter.runtimeAddress, spec.minor, table, true) : null;
+  } catch (error) {
+    if (error instanceof NewerLayoutError) return error.message;
+    throw error;
+  }
+  if (!found) return 'its runtime does not start with _Py_DebugOffsets';
+  const source = `the interpreter's _Py_DebugOffsets, read as 3.${spec.minor}'s (a version newer than mixprof knows: its frames are walked with 3.${spec.minor}'s rules)`;
+  const check = checkCandidate(memory, target, interpreter, spec, { offsets: found.offsets, source, version: interpreter.version });
+  if ('layout' in check) return check.layout;
+  if (check.starting) throw new InterpreterStartingError(`Python in ${interpreter.path} is still starting: ${check.problem}`);
+  return `a layout read from its _Py_DebugOffsets as 3.${spec.minor}'s does not match the process: ${check.problem}`;
 }

@@ -167,3 +167,14 @@ export function specFor(version: PythonVersion): VersionSpec | null {
   if (version.major !== 3) return null;
   return SPECS.find((spec) => spec.minor === version.minor) ?? null;
 }
+
+/**
+ * For a version newer than any above (3.16 and later): the newest spec, whose
+ * rules are assumed to hold, when that version describes its own layout in
+ * _Py_DebugOffsets (which is then read, checked and validated as that of the
+ * newest known version). Null for any other version.
+ */
+export function newestSpecFor(version: PythonVersion): VersionSpec | null {
+  const newest = SPECS[SPECS.length - 1]!;
+  return version.major === 3 && version.minor > newest.minor && newest.hasDebugOffsets ? newest : null;
+}

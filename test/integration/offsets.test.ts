@@ -1,7 +1,8 @@
 /**
  * Offsets from every source against real interpreters: the built-in tables
- * equal what DWARF of real builds says, and a table of the wrong version is
- * caught by the check at attach, or reads exactly the same frames.
+ * equal what DWARF of real builds says, a table of the wrong version is
+ * caught by the check at attach, or reads exactly the same frames, and a
+ * version newer than any known is read through its own _Py_DebugOffsets.
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { CodeObjectReader } from '../../src/python/code-objects.js';
 import type { PythonLayout } from '../../src/python/layout.js';
 import { processMemory, type MemoryReader } from '../../src/target/memory.js';
 import { buildLayout } from '../../src/python/offsets.js';
+import { attachLayout, UnsupportedVersionError } from '../../src/python/attach.js';
 import { tablesFromDwarf } from '../../src/python/sources/generate-tables.js';
 import { DEBUG_OFFSETS_POSITIONS, OFFSET_TABLES } from '../../src/python/sources/tables.generated.js';
 import { checkLayout } from '../../src/python/validate.js';
@@ -112,5 +114,75 @@ describe('a table of the wrong version is caught or harmless', () => {
     }
     t.diagnostic(`${caught} of ${targets.length * (Object.keys(OFFSET_TABLES).length - 1)} wrong tables caught by the check; the rest read the same frames`);
     assert.ok(caught >= 25, `only ${caught} wrong tables caught`);
+  });
+});
+
+/** The memory of a process, with some 8-byte words at given addresses read as other values. */
+function patchedMemory(memory: MemoryReader, words: ReadonlyMap<bigint, bigint>): MemoryReader {
+  const patch = (address: bigint, bytes: Buffer | null): Buffer | null => {
+    if (!bytes) return bytes;
+    let copy: Buffer | null = null;
+    for (const [at, value] of words) {
+      const offset = Number(at - address);
+      if (offset < 0 || offset + 8 > bytes.length) continue;
+      copy ??= Buffer.from(bytes);
+      copy.writeBigUInt64LE(value, offset);
+    }
+    return copy ?? bytes;
+  };
+  return {
+    read: (address, length) => patch(address, memory.read(address, length)),
+    readMany: (addresses, lengths) => memory.readMany(addresses, lengths).map((bytes, i) => patch(addresses[i]!, bytes)),
+  };
+}
+
+describe('a version newer than mixprof knows (sid\'s 3.15 presented as 3.16)', () => {
+  let workload: Workload<unknown>;
+  before(async () => {
+    workload = await startWorkload((await debianPython('sid-3.15')).executable, [path.join(WORKLOADS, 'idle.py')]);
+  });
+  after(async () => {
+    await workload?.stop();
+  });
+
+  const V3_16 = { major: 3, minor: 16, micro: 0, hex: 0x031000f0 };
+  const setUp = () => {
+    const target = openTarget(workload.pid);
+    const memory = processMemory(addon, workload.pid);
+    const found = findInterpreter(addon, memory, target, parseMaps(readMapsText(workload.pid)!));
+    assert.ok(found && found.version.minor === 15, 'sid-3.15 found as 3.15');
+    const positions = DEBUG_OFFSETS_POSITIONS[15]!.fields;
+    const at = (field: keyof typeof positions): bigint => found.runtimeAddress + BigInt(positions[field]);
+    return { target, memory, interpreter: { ...found, version: V3_16 }, at, own: found };
+  };
+
+  test('its _Py_DebugOffsets are read as the newest known version\'s, checked, and give the same frames', () => {
+    const { target, memory, interpreter, at, own } = setUp();
+    const as316 = patchedMemory(memory, new Map([[at('version'), BigInt(V3_16.hex)]]));
+    const layout = attachLayout(addon, as316, target, interpreter, { extraFiles: [] });
+    assert.match(layout.source, /^the interpreter's _Py_DebugOffsets, read as 3\.15's \(a version newer than mixprof knows/);
+    assert.equal(layout.version.minor, 16);
+    const known = attachLayout(addon, memory, target, own, { extraFiles: [] });
+    const names = frameNames(memory, layout, interpreter.runtimeAddress);
+    assert.ok(names.includes('park_inner') && names.includes('park_outer'), names.join(','));
+    assert.deepEqual(names, frameNames(memory, known, interpreter.runtimeAddress));
+  });
+
+  test('refused with the reason when the struct does not read as the known one, or only other sources are allowed', () => {
+    const { target, memory, interpreter, at } = setUp();
+    const refused = (words: Map<bigint, bigint>, why: RegExp, sources?: ('dwarf' | 'table')[]): void => {
+      assert.throws(
+        () => attachLayout(addon, patchedMemory(memory, words), target, interpreter, { extraFiles: [], ...(sources ? { sources } : {}) }),
+        (error: unknown) => error instanceof UnsupportedVersionError && /^Python 3\.16\.0 \(.*\) is newer than mixprof knows \(3\.8, .*3\.15\) and /.test(error.message) && why.test(error.message),
+      );
+    };
+    const version = BigInt(V3_16.hex);
+    // The version field not where 3.15 has it (its value is 3.15's): the struct moved.
+    refused(new Map(), /its version field reads 0x30f02f0/);
+    refused(new Map([[at('version'), version], [at('thread_state.size'), 4n]]), /thread_state\.size reads 4/);
+    refused(new Map([[at('version'), version], [at('code_object.qualname'), 100_000n]]), /code_object\.qualname \(100000\) is past the struct's size/);
+    // Offsets that pass the struct's own checks but not the live process.
+    refused(new Map([[at('version'), version], [at('thread_state.native_thread_id'), 0n]]), /does not match the process/);
+    refused(new Map([[at('version'), version]]), /only its _Py_DebugOffsets can describe it/, ['table']);
   });
 });

@@ -16,7 +16,7 @@ import { execa } from 'execa';
 import { Profile } from 'pprof-format';
 import { parseFolded, pythonNames } from '../helpers/folded.js';
 import { MIXPROF, REPO, WORKLOADS } from '../helpers/paths.js';
-import { runMixprof, sampleForCpu, startSampling, startWorkload, waitForEachCpuSeconds, type Workload } from '../helpers/processes.js';
+import { runMixprof, startSampling, startWorkload, waitForEachCpuSeconds, type Workload } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -209,8 +209,12 @@ describe('several processes', () => {
   test('-x with several PIDs and --pid-root: a root per process, each with its own samples', async () => {
     workers = await startWorkload<WorkersReady>(python, [path.join(WORKLOADS, 'workers.py')]);
     const { fork, exec } = workers.ready;
-    // Until each has run 1.5 s on a CPU (about 148 samples), however busy the machine.
-    const r = await sampleForCpu(['sample', '-x', `${fork},${exec}`, '--pid-root', '--mark-python'], [fork, exec], 1.5);
+    // Each is attached in turn: from when both are sampled, until each has run 1.5 s on a CPU (about 148 samples), however busy the machine.
+    const run = await startSampling(['sample', '-x', `${fork},${exec}`, '--pid-root', '--mark-python']);
+    await run.until(new RegExp(`sampling process ${fork} `));
+    await run.until(new RegExp(`sampling process ${exec} `));
+    await waitForEachCpuSeconds([fork, exec], 1.5, 120_000);
+    const r = await run.stop();
     assert.equal(r.exitCode, 0, r.stderr);
     const stacks = parseFolded(r.stdout);
     const under = (pid: number, leaf: string): number => total(stacks.filter((s) => s.frames[0]!.endsWith(` (${pid})`) && pythonNames(s.frames).at(-1) === leaf));

@@ -8,9 +8,12 @@
 import { MixprofError } from '../../errors.js';
 import type { MemoryReader } from '../../target/memory.js';
 import type { StructOffsets } from '../offsets.js';
-import { DEBUG_OFFSETS_POSITIONS, type DebugOffsetsPositions } from './tables.generated.js';
+import { DEBUG_OFFSETS_POSITIONS, type DebugOffsetsField, type DebugOffsetsPositions } from './tables.generated.js';
 
 export const DEBUG_COOKIE = 'xdebugpy';
+
+/** A version newer than mixprof knows whose _Py_DebugOffsets cannot be read as the newest known one's. */
+export class NewerLayoutError extends Error {}
 
 export interface DebugOffsetsResult {
   readonly offsets: StructOffsets;
@@ -18,16 +21,55 @@ export interface DebugOffsetsResult {
   readonly versionHex: number;
 }
 
+/** Which struct each part of _Py_DebugOffsets describes: its `size`, and the members whose offsets it gives. */
+const PARTS: readonly { readonly size: DebugOffsetsField; readonly members: readonly DebugOffsetsField[] }[] = [
+  { size: 'runtime_state.size', members: ['runtime_state.interpreters_head'] },
+  { size: 'interpreter_state.size', members: ['interpreter_state.threads_head', 'interpreter_state.ceval_gil'] },
+  { size: 'thread_state.size', members: ['thread_state.next', 'thread_state.thread_id', 'thread_state.native_thread_id', 'thread_state.current_frame'] },
+  { size: 'interpreter_frame.size', members: ['interpreter_frame.previous', 'interpreter_frame.executable', 'interpreter_frame.instr_ptr', 'interpreter_frame.owner'] },
+  { size: 'code_object.size', members: ['code_object.filename', 'code_object.name', 'code_object.qualname', 'code_object.linetable', 'code_object.firstlineno', 'code_object.co_code_adaptive'] },
+  { size: 'pyobject.size', members: ['pyobject.ob_type'] },
+  { size: 'bytes_object.size', members: ['bytes_object.ob_size', 'bytes_object.ob_sval'] },
+  { size: 'unicode_object.size', members: ['unicode_object.state', 'unicode_object.length'] },
+];
+
+/** No interpreter struct is larger (PyInterpreterState is the largest, some hundred KiB). */
+const MAX_STRUCT_SIZE = 1 << 22;
+
+/**
+ * Why a newer version's struct does not read as the known one (null when it
+ * does): its version field must name that newer version, and each part's
+ * size must be a struct's, larger than every member offset it gives.
+ */
+function newerProblem(field: (name: DebugOffsetsField) => number, minor: number): string | null {
+  const version = field('version');
+  if (version >>> 24 !== 3 || ((version >>> 16) & 0xff) <= minor) return `its version field reads 0x${version.toString(16)}`;
+  for (const part of PARTS) {
+    const size = field(part.size);
+    if (size < 8 || size > MAX_STRUCT_SIZE) return `${part.size} reads ${size}`;
+    for (const member of part.members) {
+      if (field(member) >= size) return `${member} (${field(member)}) is past the struct's size (${size})`;
+    }
+  }
+  return null;
+}
+
 /**
  * Reads and decodes the struct, or returns null when the runtime does not
- * start with the cookie (a build older than 3.13, or not CPython).
+ * start with the cookie (a build older than 3.13, or not CPython). `newer`:
+ * the interpreter is a version newer than 3.`minor`, whose struct is read as
+ * 3.`minor`'s was; when it does not read so, a NewerLayoutError says why.
  */
-export function readDebugOffsets(memory: MemoryReader, runtimeAddress: bigint, minor: number, extras: StructOffsets): DebugOffsetsResult | null {
+export function readDebugOffsets(memory: MemoryReader, runtimeAddress: bigint, minor: number, extras: StructOffsets, newer = false): DebugOffsetsResult | null {
   const positions: DebugOffsetsPositions | undefined = DEBUG_OFFSETS_POSITIONS[minor];
   if (!positions) return null;
   const bytes = memory.read(runtimeAddress, positions.size);
   if (!bytes || bytes.subarray(0, 8).toString('latin1') !== DEBUG_COOKIE) return null;
-  const field = (name: keyof DebugOffsetsPositions['fields']): number => Number(bytes.readBigUInt64LE(positions.fields[name]));
+  const field = (name: DebugOffsetsField): number => Number(bytes.readBigUInt64LE(positions.fields[name]));
+  if (newer) {
+    const problem = newerProblem(field, minor);
+    if (problem) throw new NewerLayoutError(`its _Py_DebugOffsets do not read as 3.${minor}'s: ${problem}`);
+  }
   if (field('free_threaded') !== 0) {
     throw new MixprofError('UNSUPPORTED_PYTHON', 'free-threaded CPython builds are not supported yet', 'profile a GIL build, or use --native-only');
   }

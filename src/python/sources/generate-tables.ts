@@ -13,6 +13,15 @@ import { offsetsFromDwarf } from './dwarf.js';
 export const DEBUG_OFFSETS_FIELDS = [
   'version',
   'free_threaded',
+  // Each part starts with the size of the struct it describes: what tells, on a version newer than mixprof knows, that the parts sit where they did.
+  'runtime_state.size',
+  'interpreter_state.size',
+  'thread_state.size',
+  'interpreter_frame.size',
+  'code_object.size',
+  'pyobject.size',
+  'bytes_object.size',
+  'unicode_object.size',
   'runtime_state.interpreters_head',
   'interpreter_state.threads_head',
   'interpreter_state.ceval_gil',

@@ -9,7 +9,7 @@
 //   3.15: Debian sid python3.15 3.15.2, debug file from python3.15-dbg
 import type { StructOffsets } from '../offsets.js';
 
-export type DebugOffsetsField = 'version' | 'free_threaded' | 'runtime_state.interpreters_head' | 'interpreter_state.threads_head' | 'interpreter_state.ceval_gil' | 'interpreter_state.gil_runtime_state' | 'interpreter_state.gil_runtime_state_locked' | 'interpreter_state.gil_runtime_state_holder' | 'thread_state.next' | 'thread_state.thread_id' | 'thread_state.native_thread_id' | 'thread_state.current_frame' | 'interpreter_frame.previous' | 'interpreter_frame.executable' | 'interpreter_frame.instr_ptr' | 'interpreter_frame.owner' | 'code_object.filename' | 'code_object.name' | 'code_object.qualname' | 'code_object.linetable' | 'code_object.firstlineno' | 'code_object.co_code_adaptive' | 'pyobject.ob_type' | 'bytes_object.ob_size' | 'bytes_object.ob_sval' | 'unicode_object.state' | 'unicode_object.length' | 'unicode_object.asciiobject_size';
+export type DebugOffsetsField = 'version' | 'free_threaded' | 'runtime_state.size' | 'interpreter_state.size' | 'thread_state.size' | 'interpreter_frame.size' | 'code_object.size' | 'pyobject.size' | 'bytes_object.size' | 'unicode_object.size' | 'runtime_state.interpreters_head' | 'interpreter_state.threads_head' | 'interpreter_state.ceval_gil' | 'interpreter_state.gil_runtime_state' | 'interpreter_state.gil_runtime_state_locked' | 'interpreter_state.gil_runtime_state_holder' | 'thread_state.next' | 'thread_state.thread_id' | 'thread_state.native_thread_id' | 'thread_state.current_frame' | 'interpreter_frame.previous' | 'interpreter_frame.executable' | 'interpreter_frame.instr_ptr' | 'interpreter_frame.owner' | 'code_object.filename' | 'code_object.name' | 'code_object.qualname' | 'code_object.linetable' | 'code_object.firstlineno' | 'code_object.co_code_adaptive' | 'pyobject.ob_type' | 'bytes_object.ob_size' | 'bytes_object.ob_sval' | 'unicode_object.state' | 'unicode_object.length' | 'unicode_object.asciiobject_size';
 
 export interface DebugOffsetsPositions {
   readonly size: number;
@@ -305,6 +305,14 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
     "fields": {
       "version": 8,
       "free_threaded": 16,
+      "runtime_state.size": 24,
+      "interpreter_state.size": 48,
+      "thread_state.size": 152,
+      "interpreter_frame.size": 224,
+      "code_object.size": 272,
+      "pyobject.size": 352,
+      "bytes_object.size": 512,
+      "unicode_object.size": 536,
       "runtime_state.interpreters_head": 40,
       "interpreter_state.threads_head": 72,
       "interpreter_state.ceval_gil": 112,
@@ -338,6 +346,14 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
     "fields": {
       "version": 8,
       "free_threaded": 16,
+      "runtime_state.size": 24,
+      "interpreter_state.size": 48,
+      "thread_state.size": 176,
+      "interpreter_frame.size": 248,
+      "code_object.size": 312,
+      "pyobject.size": 400,
+      "bytes_object.size": 592,
+      "unicode_object.size": 616,
       "runtime_state.interpreters_head": 40,
       "interpreter_state.threads_head": 72,
       "interpreter_state.ceval_gil": 120,
@@ -371,6 +387,14 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
     "fields": {
       "version": 8,
       "free_threaded": 16,
+      "runtime_state.size": 24,
+      "interpreter_state.size": 48,
+      "thread_state.size": 176,
+      "interpreter_frame.size": 312,
+      "code_object.size": 376,
+      "pyobject.size": 464,
+      "bytes_object.size": 688,
+      "unicode_object.size": 712,
       "runtime_state.interpreters_head": 40,
       "interpreter_state.threads_head": 72,
       "interpreter_state.ceval_gil": 120,
