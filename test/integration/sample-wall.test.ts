@@ -10,7 +10,7 @@ import { after, describe, test } from 'node:test';
 import { parseFolded, pythonNames, threadOf, type FoldedStack } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
 import { runMixprof, sampleForCpu, startWorkload, type Workload } from '../helpers/processes.js';
-import { pyenvPython } from '../helpers/pythons.js';
+import { debianPython, pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
 type Tids = Record<'napper' | 'sleeper' | 'locked' | 'reader' | 'spinner', number>;
@@ -26,7 +26,12 @@ function seconds(stderr: string): number {
   return Number(m[1]);
 }
 
-for (const version of ['3.8.18', '3.11.7', '3.13.0']) {
+const WALL_PYTHONS: readonly (readonly [string, () => Promise<string>])[] = [
+  ...['3.8.18', '3.11.7', '3.13.0'].map((version) => [version, async () => pyenvPython(version).executable] as const),
+  ["3.15 (Debian sid's python3.15d)", async () => (await debianPython('sid-3.15d')).executable],
+];
+
+for (const [version, executable] of WALL_PYTHONS) {
   describe(`wall-clock mode, Python ${version}`, () => {
     let workload: Workload<Tids> | undefined;
     after(async () => {
@@ -35,7 +40,7 @@ for (const version of ['3.8.18', '3.11.7', '3.13.0']) {
 
     test('every thread is sampled about hz times a second, sleeping and blocked ones in their waiting chains', async () => {
       assertRoot();
-      workload = await startWorkload<Tids>(pyenvPython(version).executable, [path.join(WORKLOADS, 'waiters.py')]);
+      workload = await startWorkload<Tids>(await executable(), [path.join(WORKLOADS, 'waiters.py')]);
       const tids = workload.ready;
       const r = await runMixprof(['sample', '-x', String(workload.pid), '--mode', 'wall', '-t', '3', '-F', String(HZ), '--threads', '--mark-python']);
       assert.equal(r.exitCode, 0, r.stderr);
