@@ -101,10 +101,9 @@ export class CodeObjectReader {
   }
 
   private isGeneratorFrame(frame: RawPythonFrame): boolean {
-    const { ownerByte } = this.layout.frame;
-    if (ownerByte === null) return false;
-    const FRAME_OWNED_BY_GENERATOR = 1n;
-    return ((frame.flags >> BigInt(ownerByte * 8)) & 0xffn) === FRAME_OWNED_BY_GENERATOR;
+    const { ownerByte, generatorOwner } = this.layout.frame;
+    if (ownerByte === null || generatorOwner === null) return false;
+    return ((frame.flags >> BigInt(ownerByte * 8)) & 0xffn) === BigInt(generatorOwner);
   }
 
   private decodeCode(head: Buffer | null): CodeInfo | null {

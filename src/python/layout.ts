@@ -57,6 +57,8 @@ export interface FrameLayout {
   readonly ownerByte: number | null;
   /** Owner values of frames that are not Python code (3.12+ shims). */
   readonly shimOwners: readonly number[];
+  /** The owner value of a generator's or coroutine's frame (3.11+); null before. */
+  readonly generatorOwner: number | null;
   readonly grouping: FrameGrouping;
 }
 

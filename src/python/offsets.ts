@@ -94,6 +94,7 @@ export function buildLayout(o: StructOffsets, context: LayoutContext): PythonLay
       isEntryByte: o.frameIsEntry === null ? null : o.frameIsEntry - flags,
       ownerByte: o.frameOwner === null ? null : o.frameOwner - flags,
       shimOwners: spec.shimOwners,
+      generatorOwner: spec.generatorOwner,
       grouping: spec.grouping,
     },
     code: {

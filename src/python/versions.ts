@@ -43,6 +43,8 @@ export interface VersionSpec {
   readonly hasNativeThreadId: boolean;
   /** Owner values of frames that are not Python code (C-stack shims, the interpreter's base frame). */
   readonly shimOwners: readonly number[];
+  /** The owner value of a generator's or coroutine's frame (FRAME_OWNED_BY_GENERATOR); null without owners. */
+  readonly generatorOwner: number | null;
   /** Bits of the frame's code field that hold the pointer (3.14 tags it as a stack reference). */
   readonly codeMask: bigint;
   /** _Py_DebugOffsets at the start of _PyRuntime (3.13+). */
@@ -101,6 +103,7 @@ const BEFORE_3_11 = {
   grouping: 'per-frame',
   hasNativeThreadId: false,
   shimOwners: [],
+  generatorOwner: null,
   codeMask: ALL_BITS,
   hasDebugOffsets: false,
 } as const;
@@ -112,6 +115,7 @@ const V3_11: VersionSpec = {
   grouping: 'entry-flag',
   hasNativeThreadId: true,
   shimOwners: [],
+  generatorOwner: 1,
   codeMask: ALL_BITS,
   hasDebugOffsets: false,
   names: INTERPRETER_FRAME_NAMES,
