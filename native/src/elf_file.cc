@@ -214,12 +214,18 @@ std::optional<std::string> ReadBuildId(Elf* elf) {
   return std::nullopt;
 }
 
-std::optional<std::string> ReadDebuglink(Elf* elf) {
+// The contents of a section with data in the file, or null.
+static Elf_Data* SectionData(Elf* elf, const char* section) {
   GElf_Shdr shdr;
-  Elf_Scn* scn = FindSection(elf, ".gnu_debuglink", &shdr);
-  if (scn == nullptr || shdr.sh_type == SHT_NOBITS) return std::nullopt;
+  Elf_Scn* scn = FindSection(elf, section, &shdr);
+  if (scn == nullptr || shdr.sh_type == SHT_NOBITS) return nullptr;
   Elf_Data* data = elf_getdata(scn, nullptr);
-  if (data == nullptr || data->d_size == 0) return std::nullopt;
+  return data == nullptr || data->d_size == 0 ? nullptr : data;
+}
+
+std::optional<std::string> ReadDebuglink(Elf* elf) {
+  Elf_Data* data = SectionData(elf, ".gnu_debuglink");
+  if (data == nullptr) return std::nullopt;
   const char* name = static_cast<const char*>(data->d_buf);
   size_t len = strnlen(name, data->d_size);
   if (len == 0 || len == data->d_size) return std::nullopt;
@@ -227,11 +233,8 @@ std::optional<std::string> ReadDebuglink(Elf* elf) {
 }
 
 std::optional<uint32_t> ReadDebuglinkCrc(Elf* elf) {
-  GElf_Shdr shdr;
-  Elf_Scn* scn = FindSection(elf, ".gnu_debuglink", &shdr);
-  if (scn == nullptr || shdr.sh_type == SHT_NOBITS) return std::nullopt;
-  Elf_Data* data = elf_getdata(scn, nullptr);
-  if (data == nullptr || data->d_size == 0) return std::nullopt;
+  Elf_Data* data = SectionData(elf, ".gnu_debuglink");
+  if (data == nullptr) return std::nullopt;
   const unsigned char* bytes = static_cast<const unsigned char*>(data->d_buf);
   // The name, its NUL, padding to 4 bytes, then the CRC (little-endian here).
   size_t at = (strnlen(reinterpret_cast<const char*>(bytes), data->d_size) + 4) & ~size_t{3};
@@ -240,11 +243,8 @@ std::optional<uint32_t> ReadDebuglinkCrc(Elf* elf) {
 }
 
 std::optional<AltLink> ReadAltLink(Elf* elf) {
-  GElf_Shdr shdr;
-  Elf_Scn* scn = FindSection(elf, ".gnu_debugaltlink", &shdr);
-  if (scn == nullptr || shdr.sh_type == SHT_NOBITS) return std::nullopt;
-  Elf_Data* data = elf_getdata(scn, nullptr);
-  if (data == nullptr || data->d_size == 0) return std::nullopt;
+  Elf_Data* data = SectionData(elf, ".gnu_debugaltlink");
+  if (data == nullptr) return std::nullopt;
   const char* name = static_cast<const char*>(data->d_buf);
   size_t len = strnlen(name, data->d_size);
   if (len == 0 || len + 1 >= data->d_size) return std::nullopt;

@@ -92,10 +92,11 @@ export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: T
     }
   };
 
+  const matchByFsbase = inOtherPidNamespace(target.pid);
   const problems: string[] = [];
   let starting = false;
   for (const candidate of candidates()) {
-    const check = checkCandidate(memory, target, interpreter, spec, candidate);
+    const check = checkCandidate(memory, target, interpreter, spec, candidate, matchByFsbase);
     if ('layout' in check) return check.layout;
     starting ||= check.starting;
     problems.push(`${candidate.source}: ${check.problem}`);
@@ -120,13 +121,14 @@ function checkCandidate(
   interpreter: InterpreterModule,
   spec: VersionSpec,
   candidate: Candidate,
+  matchByFsbase: boolean,
 ): { readonly layout: PythonLayout } | { readonly problem: string; readonly starting: boolean } {
   const layout = buildLayout(candidate.offsets, {
     version: candidate.version,
     spec,
     source: candidate.source,
     codeTypeAddress: interpreter.codeTypeAddress,
-    matchByFsbase: inOtherPidNamespace(target.pid),
+    matchByFsbase,
   });
   const check = checkLayout(memory, layout, interpreter.runtimeAddress, () => new Set(readdirSync(procPath(target.pid, 'task')).map(Number)));
   return check.ok ? { layout } : { problem: check.problem ?? 'it does not match', starting: check.starting === true };
@@ -149,7 +151,7 @@ function attachNewer(memory: MemoryReader, target: TargetProcess, interpreter: I
   }
   if (!found) return 'its runtime does not start with _Py_DebugOffsets';
   const source = `the interpreter's _Py_DebugOffsets, read as 3.${spec.minor}'s (a version newer than mixprof knows: its frames are walked with 3.${spec.minor}'s rules)`;
-  const check = checkCandidate(memory, target, interpreter, spec, { offsets: found.offsets, source, version: interpreter.version });
+  const check = checkCandidate(memory, target, interpreter, spec, { offsets: found.offsets, source, version: interpreter.version }, inOtherPidNamespace(target.pid));
   if ('layout' in check) return check.layout;
   if (check.starting) throw new InterpreterStartingError(`Python in ${interpreter.path} is still starting: ${check.problem}`);
   return `a layout read from its _Py_DebugOffsets as 3.${spec.minor}'s does not match the process: ${check.problem}`;

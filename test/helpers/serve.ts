@@ -1,4 +1,5 @@
 /** A real `mixprof serve` child for tests, and requests made as another user or with a chosen Host header. */
+import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { execa, type ResultPromise } from 'execa';
 import type { Frame } from '../../src/profile/types.js';
@@ -59,7 +60,6 @@ export async function getAs(uid: number, url: string, headers: Record<string, st
 
 /** Resident memory of a process in bytes. */
 export async function residentBytes(pid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for ${pid}`);
   return Number(m[1]) * 1024;
