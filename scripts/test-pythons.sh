@@ -60,6 +60,14 @@
 #                with frame pointers (checked on _PyEval_EvalFrameDefault);
 #                the DWARF is inside the executable, so the debug file column
 #                is -.  pyexpat is built in and uses the root's libexpat.
+#   trixie-3.13t A free-threaded CPython 3.13 (--disable-gil, shared libpython,
+#                DWARF inside, no frame pointers) built from Debian trixie's
+#                python3.13 source package (its upstream tarball only; trixie's
+#                sources reached through a private apt configuration in
+#                ${MIXPROF_CACHE}/apt/trixie).  No Debian package carries a
+#                free-threaded interpreter.  Building takes 10-15 minutes on
+#                two cores, once; it runs on the system's libc and needs gcc,
+#                make and zlib1g-dev.  The debug file column is -.
 #   austin       Not a python: the austin frame stack sampler (sid's package
 #                austin, 3.7.x - see AUSTIN_SERIES; it samples CPython
 #                3.8-3.13 and rejects 3.14 as "not a Python process"), for
@@ -105,7 +113,7 @@ set -euo pipefail
 shopt -s nullglob
 
 PROG=test-pythons.sh
-KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.15 sid-3.13-dbg sid-3.14-dbg sid-3.15-dbg sid-3.13d sid-3.14d sid-3.15d austin)
+KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.15 sid-3.13-dbg sid-3.14-dbg sid-3.15-dbg sid-3.13d sid-3.14d sid-3.15d trixie-3.13t austin)
 RECIPE_debian_3_11=1
 RECIPE_sid_3_13=1
 RECIPE_sid_3_14=1
@@ -116,6 +124,7 @@ RECIPE_sid_3_15_dbg=1
 RECIPE_sid_3_13d=1
 RECIPE_sid_3_14d=1
 RECIPE_sid_3_15d=1
+RECIPE_trixie_3_13t=1
 RECIPE_austin=1
 DEPS_sid_3_13_dbg=sid-3.13
 DEPS_sid_3_14_dbg=sid-3.14
@@ -147,22 +156,25 @@ trap 'exit 130' INT TERM
 fn_suffix() { local s=${1//-/_}; echo "${s//./_}"; }
 
 # ---------------------------------------------------------------------------
-# apt helpers.  KIND is "sys" (the system's apt configuration, bookworm) or
-# "sid" (private configuration under $APT_SID).
+# apt helpers.  KIND is "sys" (the system's apt configuration, bookworm),
+# "sid" (private configuration under $APT_SID) or "trixie" (private, source
+# packages only, under $APT_TRIXIE).
 
 apt_opts() {  # KIND -> fills array APT_OPTS
   APT_OPTS=(-q)
   case $1 in
     sys) ;;
-    sid)
+    sid|trixie)
+      local dir=$APT_SID
+      [ "$1" = sid ] || dir=$APT_TRIXIE
       APT_OPTS+=(
-        -o "Dir::Etc::SourceList=$APT_SID/sources.list"
+        -o "Dir::Etc::SourceList=$dir/sources.list"
         -o "Dir::Etc::SourceParts=/dev/null"
         -o "Dir::Etc::Preferences=/dev/null"
         -o "Dir::Etc::PreferencesParts=/dev/null"
-        -o "Dir::State::Lists=$APT_SID/lists"
+        -o "Dir::State::Lists=$dir/lists"
         -o "Dir::State::status=/dev/null"
-        -o "Dir::Cache=$APT_SID/cache"
+        -o "Dir::Cache=$dir/cache"
         -o "Acquire::Languages=none"
         -o "Acquire::GzipIndexes=true"
       ) ;;
@@ -171,12 +183,16 @@ apt_opts() {  # KIND -> fills array APT_OPTS
 }
 
 apt_setup() {  # KIND: create the private apt tree if needed
-  [ "$1" = sid ] || return 0
-  [ -r "$DEBIAN_KEYRING" ] || die "missing $DEBIAN_KEYRING (debian-archive-keyring) needed to verify sid"
-  mkdir -p "$APT_SID/lists/partial" "$SID_DEBS/partial" || die "cannot create $APT_SID"
-  local line="deb [arch=amd64 signed-by=$DEBIAN_KEYRING] $DEBIAN_MIRROR sid main"
-  if [ ! -f "$APT_SID/sources.list" ] || [ "$(cat "$APT_SID/sources.list")" != "$line" ]; then
-    printf '%s\n' "$line" > "$APT_SID/sources.list"
+  local dir line
+  case $1 in
+    sid) dir=$APT_SID; line="deb [arch=amd64 signed-by=$DEBIAN_KEYRING] $DEBIAN_MIRROR sid main" ;;
+    trixie) dir=$APT_TRIXIE; line="deb-src [signed-by=$DEBIAN_KEYRING] $DEBIAN_MIRROR trixie main" ;;
+    *) return 0 ;;
+  esac
+  [ -r "$DEBIAN_KEYRING" ] || die "missing $DEBIAN_KEYRING (debian-archive-keyring) needed to verify $1"
+  mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" || die "cannot create $dir"
+  if [ ! -f "$dir/sources.list" ] || [ "$(cat "$dir/sources.list")" != "$line" ]; then
+    printf '%s\n' "$line" > "$dir/sources.list"
   fi
 }
 
@@ -645,6 +661,67 @@ build_sid_3_15d() { build_sid_debug_python "$1" "$2" 3.15 "${SID_LIBS[@]}" libzs
 AUSTIN_SERIES=3.7
 AUSTIN_LIBS=(libc6 libgcc-s1 libunwind8 libsframe3 zlib1g libzstd1 liblzma5)
 
+# ---------------------------------------------------------------------------
+# trixie-3.13t: free-threaded 3.13 built from trixie's python3.13 source.
+
+# Downloads the source package into $APT_TRIXIE/src (kept: the build is the
+# slow part, the download a few seconds) and prints the upstream tarball.
+get_trixie_source() {  # X.Y
+  local x=$1 src=$APT_TRIXIE/src dsc v orig=()
+  apt_opts trixie
+  mkdir -p "$src"
+  if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$src" 2>/dev/null || true; fi
+  v=$(apt-cache "${APT_OPTS[@]}" showsrc "python$x" 2>>"$LOG" | awk '$1 == "Version:" { print $2; exit }')
+  [ -n "$v" ] || { echo "no source version for python$x (trixie)" >> "$LOG"; return 1; }
+  dsc=$src/python${x}_${v#*:}.dsc
+  if [ ! -f "$dsc" ]; then
+    echo "+ apt-get source --download-only python$x=$v" >> "$LOG"
+    (cd "$src" && apt-get "${APT_OPTS[@]}" source --download-only "python$x=$v") >> "$LOG" 2>&1 || return 1
+  fi
+  local base=$src/python${x}_${v#*:}; base=${base%-*}
+  local f; for f in "$base".orig.tar.xz "$base".orig.tar.gz "$base".orig.tar.bz2; do [ -f "$f" ] && orig+=("$f"); done
+  [ ${#orig[@]} = 1 ] || { echo "no upstream tarball for python$x $v in $src" >> "$LOG"; return 1; }
+  echo "${v#*:} ${orig[0]}"
+}
+
+build_trixie_3_13t() {  # ROOT TMP
+  local root=$1 tmp=$2 x=3.13 got v orig srcdir
+  command -v gcc >/dev/null && command -v make >/dev/null || die "building needs gcc and make"
+  apt_setup trixie
+  got=$(get_trixie_source "$x") || {
+    apt_update trixie || die "apt-get update (trixie sources) failed (see $LOG)"
+    got=$(get_trixie_source "$x") || die "cannot download the python$x source package from trixie (see $LOG)"
+  }
+  v=${got%% *}; orig=${got#* }
+  note "building free-threaded python$x from $orig (10-15 minutes)"
+  tar -xf "$orig" -C "$tmp" || die "cannot unpack $orig"
+  srcdir=("$tmp"/Python-*/); [ ${#srcdir[@]} = 1 ] || die "unexpected layout of $orig"
+  # -g: mixprof reads the layouts from the DWARF inside, as for pyenv builds.
+  (cd "${srcdir[0]}" &&
+    ./configure --disable-gil --enable-shared --without-ensurepip --disable-test-modules \
+      --prefix="$root/usr" LDFLAGS="-Wl,-rpath,$root/usr/lib" CFLAGS='-O2 -g' &&
+    make -j"$(nproc)" &&
+    make install) >> "$LOG" 2>&1 || die "build failed (see $LOG)"
+  local exe=$root/usr/bin/python${x}t
+  [ -x "$exe" ] || die "make install did not provide usr/bin/python${x}t"
+  B_EXE=$exe
+  B_DEBUG=-
+  B_PYVER=$(upstream_version "$v")
+  B_SYSLIBC=1
+  B_PYDEBUG=0
+  B_DEBS=()
+  B_EXTRA="source python$x $v"
+  B_VERIFY=verify_free_threaded
+}
+
+verify_free_threaded() {  # ROOT
+  verify_interpreter "$1"
+  local out
+  out=$("$B_EXE" -I -c 'import sys, sysconfig, zlib, xml.parsers.expat; print(sysconfig.get_config_var("Py_GIL_DISABLED"), sys._is_gil_enabled())') \
+    || die "interpreter does not run: $B_EXE"
+  [ "$out" = "1 False" ] || die "not running free-threaded (Py_GIL_DISABLED, GIL enabled: $out)"
+}
+
 get_austin() {  # TMP
   local v
   v=$(candidate sid austin) || return 1
@@ -917,6 +994,7 @@ main() {
   CACHE_BASE=$(realpath -m -- "${MIXPROF_CACHE:-/var/cache/mixprof}")
   PY_CACHE=$CACHE_BASE/pythons
   APT_SID=$CACHE_BASE/apt/sid
+  APT_TRIXIE=$CACHE_BASE/apt/trixie
   SID_DEBS=$APT_SID/cache/archives
 
   if [ $rebuild = 1 ]; then

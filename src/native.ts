@@ -55,6 +55,9 @@ export interface SymbolizedAddress {
   fileOffset: bigint | null;
   name: string | null;
   symOffset: number;
+  /** The function's first bytes set up a frame pointer (null: no symbol or no code). */
+  functionFramePointer: boolean | null;
+  /** As a return address: the frame is addressed through %rbp at the call (from CFI, else the prologue). */
   framePointer: boolean | null;
   /** At this very address (an interrupted leaf), the function's frame pointer is in place. */
   frameReady: boolean | null;
@@ -187,6 +190,8 @@ export interface NativeAddon {
   /** The uid owning the TCP socket local:localPort connected to remote:remotePort (sock_diag); null when there is none. */
   tcpSocketOwner(localAddress: string, localPort: number, remoteAddress: string, remotePort: number): number | null;
   lookupSymbols(path: string, names: string[]): Record<string, ElfSymbol>;
+  /** Split-off parts (link-time [start, end)) of the function at start, from .eh_frame and the jumps into them. */
+  functionParts(path: string, start: bigint, size: number): { start: bigint; end: bigint }[];
   structLayout(debugPath: string, requests: StructLayoutRequest[]): StructLayoutResult[];
   readMemory(pid: number, address: bigint, length: number): Buffer | null;
   readMemoryBatch(pid: number, addresses: BigUint64Array, lengths: Uint32Array): (Buffer | null)[];

@@ -8,6 +8,7 @@
 #include "dwarf_layout.h"
 #include "dwarf_sampler.h"
 #include "elf_file.h"
+#include "function_parts.h"
 #include "process_memory.h"
 #include "socket_owner.h"
 #include "symbolizer.h"
@@ -23,6 +24,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("elfInfo", Napi::Function::New(env, mixprof::ElfInfo, "elfInfo"));
   exports.Set("fileIdentity", Napi::Function::New(env, mixprof::FileIdentityOf, "fileIdentity"));
   exports.Set("findDebugFile", Napi::Function::New(env, mixprof::FindDebugFileOf, "findDebugFile"));
+  exports.Set("functionParts",
+              Napi::Function::New(env, mixprof::FunctionPartsOf, "functionParts"));
   exports.Set("lookupSymbols",
               Napi::Function::New(env, mixprof::LookupSymbols, "lookupSymbols"));
   exports.Set("structLayout",

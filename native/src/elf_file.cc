@@ -312,8 +312,6 @@ std::optional<GElf_Off> VaddrToFileOffset(Elf* elf, GElf_Addr vaddr) {
   return std::nullopt;
 }
 
-namespace {
-
 ElfFile OpenOrThrow(Napi::Env env, const std::string& path) {
   ElfFile file;
   int rc = file.Open(path);
@@ -326,6 +324,8 @@ ElfFile OpenOrThrow(Napi::Env env, const std::string& path) {
   if (rc != 0) ThrowErrno(env, rc, "cannot open " + path);
   return file;
 }
+
+namespace {
 
 const char* TypeName(GElf_Half type) {
   switch (type) {

@@ -83,6 +83,9 @@ size_t ReadAtVaddr(Elf* elf, GElf_Addr vaddr, unsigned char* out,
 // Maps a link-time address to its file offset through PT_LOAD segments.
 std::optional<GElf_Off> VaddrToFileOffset(Elf* elf, GElf_Addr vaddr);
 
+// Opens path as ElfFile::Open does, throwing a coded JS error on failure.
+ElfFile OpenOrThrow(Napi::Env env, const std::string& path);
+
 std::string HexBytes(const unsigned char* bytes, size_t len);
 
 Napi::Value ElfInfo(const Napi::CallbackInfo& info);

@@ -1,6 +1,7 @@
 #include "symbolizer.h"
 
 #include <cxxabi.h>
+#include <dwarf.h>
 #include <elf.h>
 #include <unistd.h>
 
@@ -472,19 +473,21 @@ const Symbolizer::FunctionInfo* Symbolizer::Function(Dwfl_Module* mod,
   GElf_Addr bias = 0;
   // The main file, not the debug file: a separate .debug has no code.
   Elf* elf = dwfl_module_getelf(mod, &bias);
-  // `push %rbp; mov %rsp,%rbp` opens the function, or (shrink-wrapped by
-  // the compiler) follows an early-exit test within its first bytes.
+  // `push %rbp` then `mov %rsp,%rbp` open the function, or (shrink-wrapped
+  // by the compiler) follow an early-exit test within its first bytes; LTO
+  // builds schedule other instructions between the two.
   unsigned char bytes[kPrologueWindow];
   size_t n = elf != nullptr
                  ? ReadAtVaddr(elf, sym_start - bias, bytes, kPrologueWindow)
                  : 0;
-  static const unsigned char kFrameSetup[] = {0x55, 0x48, 0x89, 0xe5};
-  if (n >= sizeof(kFrameSetup)) {
+  static const unsigned char kMovRspRbp[] = {0x48, 0x89, 0xe5};
+  if (n >= 1 + sizeof(kMovRspRbp)) {
     info.frame_pointer = false;
-    for (size_t i = 0; i + sizeof(kFrameSetup) <= n; i++) {
-      if (std::memcmp(bytes + i, kFrameSetup, sizeof(kFrameSetup)) == 0) {
+    const unsigned char* push = static_cast<const unsigned char*>(std::memchr(bytes, 0x55, n));
+    for (size_t i = push != nullptr ? push - bytes + 1 : n; i + sizeof(kMovRspRbp) <= n; i++) {
+      if (std::memcmp(bytes + i, kMovRspRbp, sizeof(kMovRspRbp)) == 0) {
         info.frame_pointer = true;
-        info.prologue_end = i + sizeof(kFrameSetup);
+        info.prologue_end = i + sizeof(kMovRspRbp);
         break;
       }
     }
@@ -535,8 +538,33 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
         f.at_return = op == 0xc3 || op == 0xc2;  // ret, ret imm16
       }
     }
+    f.rbp_frame_here = RbpFrameAt(mod, addr);
+    f.rbp_frame_at_call = RbpFrameAt(mod, addr - 1);
   }
   return cache_.emplace(addr, f).first->second;
+}
+
+// Whether the CFA at `addr` is computed from %rbp (DWARF register 6): the
+// frame pointer is set up there, so a frame-pointer walk through this frame
+// finds its caller. Unknown without CFI for the address.
+std::optional<bool> Symbolizer::RbpFrameAt(Dwfl_Module* mod, uint64_t addr) {
+  constexpr unsigned kDwarfRbp = 6;
+  for (bool eh : {true, false}) {
+    Dwarf_Addr bias = 0;
+    Dwarf_CFI* cfi = eh ? dwfl_module_eh_cfi(mod, &bias) : dwfl_module_dwarf_cfi(mod, &bias);
+    Dwarf_Frame* frame = nullptr;
+    if (cfi == nullptr || dwarf_cfi_addrframe(cfi, addr - bias, &frame) != 0) continue;
+    Dwarf_Op* ops = nullptr;
+    size_t nops = 0;
+    std::optional<bool> rbp;
+    // A register rule comes back as one DW_OP_bregx; an expression is left unknown.
+    if (dwarf_frame_cfa(frame, &ops, &nops) == 0 && nops == 1 && ops[0].atom == DW_OP_bregx) {
+      rbp = ops[0].number == kDwarfRbp;
+    }
+    std::free(frame);
+    return rbp;
+  }
+  return std::nullopt;
 }
 
 // libdwfl places a separate debug file's symbols by its own reckoning of how
@@ -599,19 +627,20 @@ Napi::Value Symbolizer::Symbolize(const Napi::CallbackInfo& info) {
                                 : env.Null());
     o.Set("symOffset",
           Napi::Number::New(env, static_cast<double>(f.sym_offset)));
-    o.Set("framePointer",
-          fn != nullptr && fn->frame_pointer
-              ? Napi::Value(Napi::Boolean::New(env, *fn->frame_pointer))
-              : env.Null());
+    // The function (from its symbol's first bytes) sets up a frame pointer.
+    std::optional<bool> keeps = fn != nullptr ? fn->frame_pointer : std::nullopt;
+    o.Set("functionFramePointer", keeps ? Napi::Value(Napi::Boolean::New(env, *keeps)) : env.Null());
+    // As a return address: the caller's frame is found through this one's
+    // frame pointer. The CFI says so for the call itself; the prologue
+    // stands in where there is none.
+    std::optional<bool> at_call = f.rbp_frame_at_call ? f.rbp_frame_at_call : keeps;
+    o.Set("framePointer", at_call ? Napi::Value(Napi::Boolean::New(env, *at_call)) : env.Null());
     // For an interrupted (leaf) address: the frame pointer is in place, not
     // before the prologue's mov or at the return, where it still or again
     // holds the caller's and a frame-pointer unwind would skip the caller.
-    o.Set("frameReady",
-          fn != nullptr && fn->frame_pointer
-              ? Napi::Value(Napi::Boolean::New(
-                    env, *fn->frame_pointer &&
-                             f.sym_offset >= fn->prologue_end && !f.at_return))
-              : env.Null());
+    std::optional<bool> ready = f.rbp_frame_here;
+    if (!ready && keeps) ready = *keeps && f.sym_offset >= fn->prologue_end && !f.at_return;
+    o.Set("frameReady", ready ? Napi::Value(Napi::Boolean::New(env, *ready)) : env.Null());
     result.Set(static_cast<uint32_t>(i), o);
   }
   return result;

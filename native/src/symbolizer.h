@@ -49,7 +49,7 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   struct FunctionInfo {
     std::string name;
     std::optional<bool> frame_pointer;
-    // Bytes of `[endbr64;] push %rbp; mov %rsp,%rbp` when frame_pointer.
+    // Bytes up to the end of `mov %rsp,%rbp` when frame_pointer.
     uint64_t prologue_end = 0;
   };
 
@@ -64,6 +64,12 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
     uint64_t sym_offset = 0;
     // The instruction at the address is a return: the frame is already torn down.
     bool at_return = false;
+    // From the module's CFI: the frame is addressed through %rbp at the
+    // address (as an interrupted leaf) and at the call before it (as a
+    // return address). Known for code without a symbol, split-off parts and
+    // shrink-wrapped or interleaved prologues alike.
+    std::optional<bool> rbp_frame_here;
+    std::optional<bool> rbp_frame_at_call;
   };
 
   Napi::Value Symbolize(const Napi::CallbackInfo& info);
@@ -79,6 +85,7 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   void ReportKnown(const KnownModule& km);
   const Frame& Lookup(uint64_t addr);
   int64_t SymbolShift(Dwfl_Module* mod);
+  static std::optional<bool> RbpFrameAt(Dwfl_Module* mod, uint64_t addr);
   const FunctionInfo* Function(Dwfl_Module* mod, uint64_t sym_start,
                                const char* sym_name);
   void Release();

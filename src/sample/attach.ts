@@ -67,7 +67,7 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
       log,
     );
   }
-  const native = new NativeFrames(addon, mapsText, { target, extraFiles: options.extraFiles, interpreterPath: interpreter?.path ?? null });
+  const native = new NativeFrames(addon, mapsText, { target, extraFiles: options.extraFiles, interpreterPath: interpreter?.path ?? null, evalLoopParts: interpreter?.evalLoopParts ?? [] });
   return {
     target,
     interpreter,
@@ -94,7 +94,7 @@ function withoutPython(why: string, options: AttachOptions, log: (line: string) 
 function interpreterFramePointers(native: NativeFrames, interpreter: InterpreterModule): boolean | null {
   const evalLoop = interpreter.evalLoopAddress;
   const frames = native.frames([...(evalLoop === null ? [] : [evalLoop]), ...interpreter.apiAddresses]);
-  if (frames.some((f) => f.framePointer === false)) return false;
+  if (frames.some((f) => f.functionFramePointer === false)) return false;
   const api = evalLoop === null ? frames : frames.slice(1);
-  return evalLoop !== null && frames[0]?.framePointer === true && api.length > 0 && api.every((f) => f.framePointer === true) ? true : null;
+  return evalLoop !== null && frames[0]?.functionFramePointer === true && api.length > 0 && api.every((f) => f.functionFramePointer === true) ? true : null;
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { NativeAddon, NativeSymbolizer, SymbolizedAddress } from '../native.js';
 import { findMapping, isExecutable, parseMaps, type Mapping } from '../target/maps.js';
 import { readableFiles } from '../target/files.js';
+import type { AddressRange } from '../target/interpreter.js';
 import { readMapsText, type TargetProcess } from '../target/process.js';
 
 export type NativeRole = 'eval' | 'plumbing' | 'root' | 'code';
@@ -19,8 +20,10 @@ export interface NativeFrame {
   readonly symbol: string | null;
   readonly module: string | null;
   readonly role: NativeRole;
-  /** The function keeps a frame pointer, so the unwind to its caller can be trusted. */
+  /** As a return address: the frame is addressed through its frame pointer, so the unwind to its caller can be trusted. */
   readonly framePointer: boolean | null;
+  /** The function's first bytes set up a frame pointer (how a build is told to keep them). */
+  readonly functionFramePointer: boolean | null;
   /**
    * As a leaf: the frame pointer is in place at this address (not before the
    * prologue's mov, not at the return), so the unwind does not skip the caller.
@@ -33,6 +36,8 @@ export interface NativeFrame {
 /** The eval loop: each call of it runs one group of Python frames. */
 const SYMBOL_VERSION = /@{1,2}[A-Z][A-Z0-9_.]*$/;
 const EVAL_FUNCTIONS = /^(_PyEval_EvalFrameDefault|PyEval_EvalFrameEx)(\.cold)?$/;
+/** The name a debug file's symbol table gives the eval loop's unnamed split-off part. */
+const EVAL_LOOP_PART = '_PyEval_EvalFrameDefault.cold';
 /** Where every thread's stack starts. */
 const ROOT_FUNCTIONS = new Set(['_start', '__libc_start_main', '__libc_start_main_impl', '__libc_start_call_main', 'start_thread', 'clone', 'clone3', '__clone', '__clone3']);
 /**
@@ -52,6 +57,8 @@ export interface NativeSymbolizerOptions {
   readonly extraFiles: readonly string[];
   /** Path of the interpreter's ELF (libpython or the executable), for plumbing. */
   readonly interpreterPath: string | null;
+  /** The eval loop's split-off parts, eval frames even where no symbol names them. */
+  readonly evalLoopParts?: readonly AddressRange[];
 }
 
 export class NativeFrames {
@@ -141,12 +148,13 @@ export class NativeFrames {
     // glibc's symbol table names versioned aliases: "__libc_start_main@@GLIBC_2.34".
     const s = raw.name ? { ...raw, name: raw.name.replace(SYMBOL_VERSION, '') } : raw;
     const mapped = s.module !== null && findMapping(this.mappings, address) !== undefined;
-    const name = s.name ?? unknownName(s);
+    const inEvalPart = s.name === null && (this.options.evalLoopParts ?? []).some((r) => address >= r.start && address < r.end);
+    const name = inEvalPart ? EVAL_LOOP_PART : (s.name ?? unknownName(s));
     let role: NativeRole = 'code';
-    if (s.name && EVAL_FUNCTIONS.test(s.name)) role = 'eval';
+    if (inEvalPart || (s.name && EVAL_FUNCTIONS.test(s.name))) role = 'eval';
     else if (s.name && ROOT_FUNCTIONS.has(s.name)) role = 'root';
     else if (s.module !== null && s.module === this.options.interpreterPath && (s.name === null || PLUMBING.test(s.name))) role = 'plumbing';
-    return { address, name, symbol: s.name, module: s.module, role, framePointer: s.framePointer, frameReady: s.frameReady, mapped };
+    return { address, name, symbol: inEvalPart ? EVAL_LOOP_PART : s.name, module: s.module, role, framePointer: s.framePointer, functionFramePointer: s.functionFramePointer, frameReady: s.frameReady, mapped };
   }
 
   close(): void {

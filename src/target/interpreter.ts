@@ -25,6 +25,11 @@ export interface InterpreterModule {
   /** Runtime address of the eval loop, to tell whether the build keeps frame pointers. */
   readonly evalLoopAddress: bigint | null;
   /**
+   * Runtime [start, end) of the eval loop's split-off parts (GCC's
+   * `_PyEval_EvalFrameDefault.cold`), which a stripped build leaves unnamed.
+   */
+  readonly evalLoopParts: readonly AddressRange[];
+  /**
    * Runtime addresses of a few small C API functions: the eval loop may keep a
    * frame pointer in a build that omits them (GCC uses one for its large frame).
    */
@@ -32,6 +37,11 @@ export interface InterpreterModule {
   readonly version: PythonVersion;
   /** How the version was learnt: "Py_Version" or "file name". */
   readonly versionSource: string;
+}
+
+export interface AddressRange {
+  readonly start: bigint;
+  readonly end: bigint;
 }
 
 /** Exported by every CPython 3.x, small, and called everywhere. */
@@ -103,12 +113,21 @@ export function findInterpreter(
       runtimeAddress: bias + runtime.value,
       codeTypeAddress: codeType ? bias + codeType.value : null,
       evalLoopAddress: evalLoop ? bias + evalLoop.value : null,
+      evalLoopParts: evalLoop ? evalLoopParts(addon, file, evalLoop, bias) : [],
       apiAddresses: API_PROBES.flatMap((name) => (symbols[name] ? [bias + symbols[name].value] : [])),
       version,
       versionSource,
     };
   }
   return null;
+}
+
+function evalLoopParts(addon: NativeAddon, file: string, evalLoop: ElfSymbol, bias: bigint): AddressRange[] {
+  try {
+    return addon.functionParts(file, evalLoop.value, evalLoop.size).map((r) => ({ start: bias + r.start, end: bias + r.end }));
+  } catch {
+    return [];
+  }
 }
 
 /**

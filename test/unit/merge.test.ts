@@ -7,7 +7,7 @@ import type { Frame } from '../../src/profile/types.js';
 
 let nextAddress = 0x1000n;
 function nat(name: string, role: NativeRole = 'code', framePointer: boolean | null = true, mapped = true): NativeFrame {
-  return { address: nextAddress++, name, symbol: name, module: '/lib/x.so', role, framePointer, frameReady: framePointer, mapped };
+  return { address: nextAddress++, name, symbol: name, module: '/lib/x.so', role, framePointer, functionFramePointer: framePointer, frameReady: framePointer, mapped };
 }
 const py = (...names: string[]): Frame[] => names.map((name) => ({ kind: 'python', name }));
 const names = (frames: readonly Frame[]): string[] => frames.map((f) => f.name);

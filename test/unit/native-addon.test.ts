@@ -613,7 +613,10 @@ describe('Symbolizer on a pyenv python process', () => {
       assert.equal(attr?.fileOffset, getAttr.value + 4n - textSeg.vaddr + textSeg.offset);
       // pyenv builds omit frame pointers: PyObject_GetAttr opens with
       // push %r15, not push %rbp; mov %rsp,%rbp (checked with objdump).
+      assert.equal(attr?.functionFramePointer, false);
+      // Its CFI addresses the frame from %rsp, not %rbp.
       assert.equal(attr?.framePointer, false);
+      assert.equal(attr?.frameReady, false);
       requireTool('objdump', 'binutils');
       {
         const start = `0x${getAttr.value.toString(16)}`;
@@ -625,7 +628,7 @@ describe('Symbolizer on a pyenv python process', () => {
       assert.deepEqual(again, attr);
 
       assert.equal(gapFrame?.name, null);
-      assert.equal(gapFrame?.framePointer, null);
+      assert.equal(gapFrame?.functionFramePointer, null);
       assert.ok(gapFrame?.module?.endsWith('/libpython3.11.so.1.0'));
 
       assert.equal(anonFrame?.module, null);
@@ -776,10 +779,12 @@ int main(void) {
           const [w, h] = symbolizer.symbolize(new BigUint64Array([work + 1n, helper]));
           assert.equal(w?.name, 'mp::mp_work(int)');
           assert.equal(w?.symOffset, 1);
-          assert.equal(w?.framePointer, true);
+          assert.equal(w?.functionFramePointer, true);
+          // One byte in, after `push %rbp` and before `mov %rsp,%rbp`: the CFI says the frame is not set up yet.
+          assert.equal(w?.frameReady, false);
           assert.equal(w?.module, exe);
           assert.equal(h?.name, 'mp_helper(int)'); // static: only in the debug file
-          assert.equal(h?.framePointer, true);
+          assert.equal(h?.functionFramePointer, true);
           const mod = symbolizer.modules().find((m) => m.name === exe);
           assert.equal(mod?.debugFile, debug);
           const bias = loadBias(parseMaps(mapsText), exe);
@@ -830,7 +835,7 @@ int main(void) {
           const [frame] = withExtra.symbolize(addrs);
           assert.equal(frame?.name, 'mp_work');
           assert.equal(frame?.symOffset, 0);
-          assert.equal(frame?.framePointer, false);
+          assert.equal(frame?.functionFramePointer, false);
           assert.equal(frame?.relAddr, work);
           assert.equal(withExtra.modules().find((m) => m.name === exe)?.debugFile, debug);
         } finally {

@@ -21,7 +21,7 @@ function fakeNative(): NativeFrames & { refreshes: number } {
     refreshMaps: () => void native.refreshes++,
     forgetUnused: () => undefined,
     frames: (addresses: readonly bigint[]): NativeFrame[] =>
-      addresses.map((address) => ({ address, name: `fn_${address.toString(16)}`, symbol: `fn_${address.toString(16)}`, module: inCode(address) ? '/lib/x.so' : null, role: 'code', framePointer: !noFramePointer(address), frameReady: true, mapped: inCode(address) })),
+      addresses.map((address) => ({ address, name: `fn_${address.toString(16)}`, symbol: `fn_${address.toString(16)}`, module: inCode(address) ? '/lib/x.so' : null, role: 'code', framePointer: !noFramePointer(address), functionFramePointer: !noFramePointer(address), frameReady: true, mapped: inCode(address) })),
   };
   return native as unknown as NativeFrames & { refreshes: number };
 }
