@@ -18,11 +18,11 @@ import type { PythonLayout, PythonVersion } from './layout.js';
 import { versionString } from './layout.js';
 import type { MemoryReader } from '../target/memory.js';
 import { buildLayout, type StructOffsets } from './offsets.js';
-import { NewerLayoutError, readDebugOffsets } from './sources/debug-offsets.js';
+import { NewerLayoutError, readBuildFlavour, readDebugOffsets } from './sources/debug-offsets.js';
 import { offsetsFromDwarf } from './sources/dwarf.js';
 import { tableFor } from './sources/tables.js';
 import { checkLayout } from './validate.js';
-import { newestSpecFor, SUPPORTED_VERSIONS, specFor, type VersionSpec } from './versions.js';
+import { newestSpecFor, SUPPORTED_VERSIONS, specFor, type BuildFlavour, type VersionSpec } from './versions.js';
 
 export type OffsetSource = 'debug-offsets' | 'dwarf' | 'table';
 export const OFFSET_SOURCES: readonly OffsetSource[] = ['debug-offsets', 'dwarf', 'table'];
@@ -59,9 +59,10 @@ export class UnsupportedVersionError extends MixprofError {
 }
 
 export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: TargetProcess, interpreter: InterpreterModule, options: AttachOptions): PythonLayout {
-  const known = specFor(interpreter.version);
+  const flavour = buildFlavour(memory, interpreter);
+  const known = specFor(interpreter.version, flavour);
   // A version newer than any known is read through its own _Py_DebugOffsets only, with the newest known version's rules.
-  const spec = known ?? newestSpecFor(interpreter.version);
+  const spec = known ?? newestSpecFor(interpreter.version, flavour);
   if (!spec) throw new UnsupportedVersionError(interpreter.version, interpreter.path);
   const newer = known === null;
   if (newer) {
@@ -69,6 +70,7 @@ export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: T
     if (typeof layout === 'string') throw new UnsupportedVersionError(interpreter.version, interpreter.path, layout);
     return layout;
   }
+  // The table still gives what _Py_DebugOffsets leaves out (unicode state bits), which no flavour changes.
   const table = tableFor(spec.minor);
   const wanted = options.sources ?? OFFSET_SOURCES;
   let debugFile: string | null | undefined;
@@ -86,7 +88,7 @@ export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: T
           const label = debugFile.startsWith(target.root + '/') ? debugFile.slice(target.root.length) : debugFile;
           yield { offsets: offsetsFromDwarf(addon, debugFile, spec, label), source: `DWARF in ${label}`, version: interpreter.version };
         }
-      } else if (source === 'table' && table) {
+      } else if (source === 'table' && table && spec.tableApplies) {
         yield { offsets: table, source: `the built-in table for 3.${spec.minor}`, version: interpreter.version };
       }
     }
@@ -101,6 +103,13 @@ export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: T
     starting ||= check.starting;
     problems.push(`${candidate.source}: ${check.problem}`);
   }
+  if (problems.length === 0 && wanted.includes('table') && table && !spec.tableApplies) {
+    throw new MixprofError(
+      'UNSUPPORTED_PYTHON',
+      `the built-in offset tables describe GIL builds, not the free-threaded Python ${versionString(interpreter.version)} in ${interpreter.path}`,
+      'take its offsets from the interpreter itself or its DWARF: --offsets-from debug-offsets (or dwarf)',
+    );
+  }
   if (starting) throw new InterpreterStartingError(`Python in ${interpreter.path} is still starting: ${problems.join('; ')}`);
   const where = `Python ${versionString(interpreter.version)} in ${interpreter.path}${interpreter.elf.buildId ? ` (build-id ${interpreter.elf.buildId})` : ''}`;
   const debian = /^(lib)?python3\.\d+/.test(path.basename(interpreter.path)) ? `install python3.${spec.minor}-dbg matching the running build, or ` : '';
@@ -112,6 +121,18 @@ export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: T
     );
   }
   throw new MixprofError('UNSUPPORTED_PYTHON', `no offsets match ${where}: ${problems.join('; ')}`, `${debian}pass the debug file of this exact build with -d FILE`);
+}
+
+/**
+ * Which build: 3.13+ record it in _Py_DebugOffsets; a free-threaded build
+ * is also named so (python3.13t, libpython3.13t.so) where the struct cannot be read.
+ */
+function buildFlavour(memory: MemoryReader, interpreter: InterpreterModule): BuildFlavour {
+  const { minor } = interpreter.version;
+  const positions = specFor(interpreter.version) ?? newestSpecFor(interpreter.version);
+  const recorded = positions?.hasDebugOffsets ? readBuildFlavour(memory, interpreter.runtimeAddress, positions.minor) : null;
+  if (recorded) return recorded;
+  return new RegExp(`python3\\.${minor}t(\\.so|$)`).test(path.basename(interpreter.path)) ? 'free-threaded' : 'default';
 }
 
 /** The candidate's layout when it passes the check against the live process; else what failed, and whether the interpreter is still starting. */

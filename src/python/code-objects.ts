@@ -16,6 +16,8 @@ export interface CodeInfo {
   readonly firstLineNo: number;
   readonly lineTable: Buffer | null;
   readonly firstTraceable: number;
+  /** Bytes of bytecode (3.11+: the code object's ob_size counts 2-byte code units); null before. */
+  readonly bytecodeSize: number | null;
 }
 
 export type ResolvedPythonFrame =
@@ -73,7 +75,7 @@ export class CodeObjectReader {
       this.reused++;
       return UNKNOWN;
     }
-    const offset = this.instructionOffset(frame);
+    const offset = this.instructionOffset(frame, info);
     if (offset !== null && this.layout.code.firstTraceable !== null && offset / 2 < info.firstTraceable) {
       if (!this.isGeneratorFrame(frame)) return INCOMPLETE;
     }
@@ -85,7 +87,7 @@ export class CodeObjectReader {
   }
 
   /** Byte offset of the current instruction in the bytecode, or null if implausible. */
-  private instructionOffset(frame: RawPythonFrame): number | null {
+  private instructionOffset(frame: RawPythonFrame, info: CodeInfo): number | null {
     const { instrKind } = this.layout.frame;
     let offset: bigint;
     if (instrKind === 'pointer') {
@@ -97,6 +99,9 @@ export class CodeObjectReader {
       offset = instrKind === 'lasti-units' ? lasti * 2n : lasti;
     }
     if (offset < -2n || offset > 1n << 30n) return null;
+    // Outside the code object's own bytecode: a free-threaded 3.14+ thread
+    // runs a private copy of it, whose line is not known from here.
+    if (info.bytecodeSize !== null && offset > BigInt(info.bytecodeSize)) return null;
     return Number(offset);
   }
 
@@ -121,6 +126,8 @@ export class CodeObjectReader {
       firstLineNo: head.readInt32LE(code.firstLineNo),
       lineTable: readPyBytes(this.memory, bytes, pointer(code.lineTable)),
       firstTraceable: code.firstTraceable === null ? 0 : head.readInt32LE(code.firstTraceable),
+      // ob_size follows ob_type in a variable-size object.
+      bytecodeSize: code.bytecode !== null && objectType + 16 <= head.length ? Number(head.readBigInt64LE(objectType + 8)) * 2 : null,
     };
   }
 }

@@ -2,8 +2,7 @@
  * Whether --gil can work on this interpreter: the layout must say where the
  * GIL's state is, and what is read there must look like a GIL, as the walk's
  * offsets are checked against the live process before sampling (validate.ts).
- * Free-threaded builds, which have no GIL, are refused before this, with every
- * other option (sources/debug-offsets.ts).
+ * A free-threaded build has no GIL: --gil is refused on it in one line.
  */
 import { MixprofError } from '../errors.js';
 import type { MemoryReader } from '../target/memory.js';
@@ -35,6 +34,13 @@ export function gilProblem(memory: MemoryReader, layout: PythonLayout, runtimeAd
 
 /** Refuses --gil with one line when the GIL cannot be read on this interpreter. */
 export function requireGil(memory: MemoryReader, layout: PythonLayout, runtimeAddress: bigint): GilLayout {
+  if (layout.flavour === 'free-threaded') {
+    throw new MixprofError(
+      'UNSUPPORTED_PYTHON',
+      `--gil: Python ${versionString(layout.version)} in this process is a free-threaded build and has no GIL to report on`,
+      'profile without --gil: its threads run Python in parallel (--mode wall also shows the ones waiting)',
+    );
+  }
   const problem = gilProblem(memory, layout, runtimeAddress);
   if (problem === null && layout.gil) return layout.gil;
   throw new MixprofError(

@@ -5,6 +5,7 @@
  * then read by the BPF program renderer and the code-object reader.
  */
 import type { LineTableFormat } from './linetable.js';
+import type { BuildFlavour } from './versions.js';
 
 export interface PythonVersion {
   readonly major: number;
@@ -117,6 +118,7 @@ export interface GilLayout {
 
 export interface PythonLayout {
   readonly version: PythonVersion;
+  readonly flavour: BuildFlavour;
   /** Where the offsets came from, e.g. "DWARF in /usr/lib/debug/.build-id/..". */
   readonly source: string;
   readonly runtime: RuntimeLayout;
@@ -129,8 +131,13 @@ export interface PythonLayout {
   readonly codeTypeAddress: bigint | null;
   /** Offset of ob_type in every object (moves in Py_TRACE_REFS builds). */
   readonly objectType: number;
-  /** null when the offsets' source does not say where the GIL is (only --gil needs it). */
+  /** null when the offsets' source does not say where the GIL is (only --gil needs it), or there is none (free-threaded). */
   readonly gil: GilLayout | null;
+}
+
+/** "3.13.5 (free-threaded)" for a free-threaded build, else the version. */
+export function buildString(layout: Pick<PythonLayout, 'version' | 'flavour'>): string {
+  return layout.flavour === 'free-threaded' ? `${versionString(layout.version)} (free-threaded)` : versionString(layout.version);
 }
 
 /** "3.11.7", or "3.9" when only the minor version is known (read from a file name). */

@@ -74,6 +74,7 @@ export function buildLayout(o: StructOffsets, context: LayoutContext): PythonLay
   );
   return {
     version: context.version,
+    flavour: spec.flavour,
     source: context.source,
     runtime: { interpretersHead: o.runtimeInterpretersHead, threadsHead: o.interpThreadsHead },
     thread: {
@@ -120,7 +121,7 @@ export function buildLayout(o: StructOffsets, context: LayoutContext): PythonLay
     bytes: { size: o.bytesSize, data: o.bytesData },
     codeTypeAddress: context.codeTypeAddress,
     objectType: o.objectType,
-    gil: gilLayout(o),
+    gil: spec.hasGil ? gilLayout(o) : null,
   };
 }
 

@@ -1,8 +1,10 @@
 /**
- * The one place that knows how CPython versions differ. Each supported minor
- * version names the structs and members the sampler needs (looked up in DWARF)
- * and states the facts no offset gives: the line table format, how a frame
- * records its instruction, and how frames group into eval-loop calls.
+ * The one place that knows how CPython versions and build flavours differ.
+ * Each supported minor version names the structs and members the sampler
+ * needs (looked up in DWARF) and states the facts no offset gives: the line
+ * table format, how a frame records its instruction, and how frames group
+ * into eval-loop calls. A free-threaded build of a version (3.13+) is that
+ * version's spec with what the flavour changes.
  */
 import type { InstructionKind, FrameGrouping, PythonVersion } from './layout.js';
 import type { LineTableFormat } from './linetable.js';
@@ -34,8 +36,23 @@ export interface DwarfNames {
   readonly gil: { readonly in: 'runtime' | 'interpreter'; readonly member: string; readonly type: string };
 }
 
+/**
+ * default: the GIL build. free-threaded: --disable-gil (3.13+, "python3.13t"):
+ * threads run Python in parallel, object headers are larger (every offset
+ * moves, which the offsets' sources say), and there is no GIL.
+ */
+export type BuildFlavour = 'default' | 'free-threaded';
+
 export interface VersionSpec {
   readonly minor: number;
+  readonly flavour: BuildFlavour;
+  /** A GIL that --gil can report on. */
+  readonly hasGil: boolean;
+  /**
+   * The built-in offset table describes this build (tables are of default
+   * builds: a free-threaded build's offsets come from itself or DWARF).
+   */
+  readonly tableApplies: boolean;
   readonly lineTableFormat: LineTableFormat;
   readonly instrKind: InstructionKind;
   readonly grouping: FrameGrouping;
@@ -98,7 +115,10 @@ const INTERPRETER_FRAME_NAMES = {
   gil: GIL_IN_RUNTIME,
 } as const satisfies DwarfNames;
 
+const DEFAULT_BUILD = { flavour: 'default', hasGil: true, tableApplies: true } as const;
+
 const BEFORE_3_11 = {
+  ...DEFAULT_BUILD,
   instrKind: 'lasti-bytes',
   grouping: 'per-frame',
   hasNativeThreadId: false,
@@ -109,6 +129,7 @@ const BEFORE_3_11 = {
 } as const;
 
 const V3_11: VersionSpec = {
+  ...DEFAULT_BUILD,
   minor: 11,
   lineTableFormat: 'locations',
   instrKind: 'pointer',
@@ -165,11 +186,25 @@ const SPECS: readonly VersionSpec[] = [
   V3_15,
 ];
 
-export const SUPPORTED_VERSIONS = SPECS.map((spec) => `3.${spec.minor}`);
+/** What a free-threaded build changes from the default build of its version. */
+function freeThreaded(spec: VersionSpec): VersionSpec | null {
+  // The first free-threaded builds are 3.13's; each has _Py_DebugOffsets, which marks the flavour.
+  if (!spec.hasDebugOffsets) return null;
+  return { ...spec, flavour: 'free-threaded', hasGil: false, tableApplies: false };
+}
 
-export function specFor(version: PythonVersion): VersionSpec | null {
+export const SUPPORTED_VERSIONS = SPECS.map((spec) => `3.${spec.minor}`);
+/** Minor versions whose free-threaded builds mixprof reads. */
+export const FREE_THREADED_VERSIONS = SPECS.filter((spec) => freeThreaded(spec) !== null).map((spec) => `3.${spec.minor}`);
+
+function withFlavour(spec: VersionSpec | undefined, flavour: BuildFlavour): VersionSpec | null {
+  if (!spec) return null;
+  return flavour === 'default' ? spec : freeThreaded(spec);
+}
+
+export function specFor(version: PythonVersion, flavour: BuildFlavour = 'default'): VersionSpec | null {
   if (version.major !== 3) return null;
-  return SPECS.find((spec) => spec.minor === version.minor) ?? null;
+  return withFlavour(SPECS.find((spec) => spec.minor === version.minor), flavour);
 }
 
 /**
@@ -178,7 +213,7 @@ export function specFor(version: PythonVersion): VersionSpec | null {
  * _Py_DebugOffsets (which is then read, checked and validated as that of the
  * newest known version). Null for any other version.
  */
-export function newestSpecFor(version: PythonVersion): VersionSpec | null {
+export function newestSpecFor(version: PythonVersion, flavour: BuildFlavour = 'default'): VersionSpec | null {
   const newest = SPECS[SPECS.length - 1]!;
-  return version.major === 3 && version.minor > newest.minor && newest.hasDebugOffsets ? newest : null;
+  return version.major === 3 && version.minor > newest.minor && newest.hasDebugOffsets ? withFlavour(newest, flavour) : null;
 }

@@ -8,7 +8,7 @@ import type { NativeAddon } from '../native.js';
 import { ProfileBuilder, type ProfileOptions } from '../profile/profile.js';
 import { attachLayout, UnsupportedVersionError, type OffsetSource } from '../python/attach.js';
 import { CodeObjectReader } from '../python/code-objects.js';
-import { versionString, type PythonLayout } from '../python/layout.js';
+import { buildString, versionString, type PythonLayout } from '../python/layout.js';
 import { SUPPORTED_VERSIONS } from '../python/versions.js';
 import { NativeFrames } from '../symbolize/native.js';
 import { findInterpreter, versionFromFileNames, type InterpreterModule } from '../target/interpreter.js';
@@ -51,7 +51,7 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
   if (interpreter) {
     try {
       layout = attachLayout(addon, memory, target, interpreter, { extraFiles: options.extraFiles, ...(options.offsetSources ? { sources: options.offsetSources } : {}) });
-      log(`mixprof: Python ${versionString(layout.version)} in ${interpreter.path}; offsets from ${layout.source}`);
+      log(`mixprof: Python ${buildString(layout)} in ${interpreter.path}; offsets from ${layout.source}`);
     } catch (error) {
       if (!(error instanceof UnsupportedVersionError)) throw error;
       withoutPython(error.message, options, log);

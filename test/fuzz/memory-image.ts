@@ -116,6 +116,8 @@ export function codeImage(layout: PythonLayout, c: CodeCase): { memory: SparseMe
   const { code } = layout;
   const head = Buffer.alloc(code.readSize + (code.bytecode ?? 0) + c.offset + HEAP_SLACK);
   head.writeBigUInt64LE(CODE_TYPE, layout.objectType);
+  // ob_size: the bytecode's 2-byte code units, reaching past the instruction.
+  if (code.bytecode !== null) head.writeBigInt64LE(BigInt(Math.floor(c.offset / 2) + 1), layout.objectType + 8);
   head.writeBigUInt64LE(QUALNAME, code.qualname ?? code.name);
   head.writeBigUInt64LE(FILENAME, code.filename);
   head.writeBigUInt64LE(LINETABLE, code.lineTable);

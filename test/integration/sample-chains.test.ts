@@ -20,6 +20,8 @@ import { assertRoot } from '../helpers/root.js';
 
 interface ChainsReady {
   chains: Record<string, { tid: number; stack: string[] }>;
+  /** sys._is_gil_enabled() once every chain runs (true before 3.13). */
+  gil_enabled: boolean;
 }
 
 const MIN_EXACT = 0.95;
@@ -51,6 +53,10 @@ interface Case {
    * Python frames can be seen.
    */
   readonly stripped?: boolean;
+  /** A free-threaded build: the chains' threads run with the GIL disabled. */
+  readonly freeThreaded?: boolean;
+  /** --offsets-from. */
+  readonly offsetsFrom?: 'debug-offsets' | 'dwarf' | 'table';
 }
 
 interface Target {
@@ -116,6 +122,7 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>, expec
     }
     if (expected.unwind) args.push('--unwind', expected.unwind);
     if (expected.stripped) args.push('--no-hide');
+    if (expected.offsetsFrom) args.push('--offsets-from', expected.offsetsFrom);
     // Until the target has used 8 s of CPU (about 4 s idle): each chain's thread gets its part of it, loaded or idle.
     const result = await sampleForCpu(args, target.pid, CPU_SECONDS);
     stderr = result.stderr;
@@ -134,7 +141,8 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>, expec
   const total = (list: readonly FoldedStack[]): number => list.reduce((n, s) => n + s.count, 0);
 
   test('reports the interpreter, offsets source and sample statistics', () => {
-    assert.match(stderr, new RegExp(`Python ${expected.version.replace('.', '\\.')}(\\.\\d+)? in \\S+; offsets from `));
+    const flavour = expected.freeThreaded ? ' \\(free-threaded\\)' : '';
+    assert.match(stderr, new RegExp(`Python ${expected.version.replace('.', '\\.')}(\\.\\d+)?${flavour} in \\S+; offsets from `));
     assert.match(stderr, expected.source);
     assert.match(stderr, /mixprof: \d+ samples at 199 Hz .* lost events: 0/);
     assert.match(stderr, /with Python frames: \d/);
@@ -165,6 +173,12 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>, expec
       const show = wrong.slice(0, 3).map((s) => s.frames.join(';')).join('\n');
       assert.ok(right / n >= MIN_EXACT, `${chain}: ${right}/${n} right; expected ${expected.join(';')}; e.g. ${show}`);
       assert.ok(exact / n >= MIN_WHOLE, `${chain}: ${exact}/${n} exact; expected ${expected.join(';')}; e.g. ${show}`);
+    });
+  }
+
+  if (expected.freeThreaded) {
+    test('the chains ran with the GIL disabled, their threads in parallel', () => {
+      assert.equal(workload.ready.gil_enabled, false);
     });
   }
 
@@ -351,5 +365,9 @@ describe("Debian sid's CPython 3.15 with python3.15-dbg's debug file (-d)", () =
   describeInterpreter(() => debianPython('sid-3.15-dbg'), { version: '3.15', source: DEBUG_OFFSETS, withDebugFile: true, framePointers: true, interpreterSymbols: true }));
 describe("Debian sid's CPython 3.15 with python3.15-dbg's debug file (-d) unwound with DWARF CFI", () =>
   describeInterpreter(() => debianPython('sid-3.15-dbg'), { version: '3.15', source: DEBUG_OFFSETS, withDebugFile: true, unwind: 'dwarf', interpreterSymbols: true }));
+describe('free-threaded CPython 3.13t (built from trixie\'s source; shared libpython, DWARF inside)', () =>
+  describeInterpreter(() => debianPython('trixie-3.13t'), { version: '3.13', source: DEBUG_OFFSETS, interpreterSymbols: true, freeThreaded: true }));
+describe('free-threaded CPython 3.13t with offsets from its DWARF', () =>
+  describeInterpreter(() => debianPython('trixie-3.13t'), { version: '3.13', source: DWARF, offsetsFrom: 'dwarf', interpreterSymbols: true, freeThreaded: true }));
 describe("Debian sid's CPython 3.15 debug build (frame pointers)", () =>
   describeInterpreter(() => debianPython('sid-3.15d'), { version: '3.15', source: DEBUG_OFFSETS, framePointers: true, interpreterSymbols: true }));

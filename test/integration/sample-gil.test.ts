@@ -147,9 +147,18 @@ describe('--gil refusals: one error line', () => {
     }
   });
 
-  // A build whose GIL mixprof cannot locate: no free-threaded build (which has
-  // no GIL, and which mixprof refuses with any option) is available here, so
-  // the refusal is shown on a version whose layout mixprof does not know.
+  test('on a free-threaded build (3.13t), which has no GIL', async () => {
+    const w = await startWorkload((await debianPython('trixie-3.13t')).executable, [path.join(WORKLOADS, 'short-lived.py'), '60']);
+    try {
+      const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1', '--gil', '--quiet']);
+      assert.equal(r.exitCode, 1);
+      oneErrorLine(r.stderr, /--gil: Python 3\.13\.\d+ in this process is a free-threaded build and has no GIL to report on \(profile without --gil/);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  // A build whose GIL mixprof cannot locate: a version whose layout it does not know.
   test('on a Python whose layout is not known (3.7)', async () => {
     const w = await startWorkload(pyenvPython('3.7.16').executable, [path.join(WORKLOADS, 'short-lived.py'), '60']);
     try {

@@ -29,6 +29,7 @@ function seconds(stderr: string): number {
 const WALL_PYTHONS: readonly (readonly [string, () => Promise<string>])[] = [
   ...['3.8.18', '3.11.7', '3.13.0'].map((version) => [version, async () => pyenvPython(version).executable] as const),
   ["3.15 (Debian sid's python3.15d)", async () => (await debianPython('sid-3.15d')).executable],
+  ['3.13t (free-threaded)', async () => (await debianPython('trixie-3.13t')).executable],
 ];
 
 for (const [version, executable] of WALL_PYTHONS) {

@@ -107,6 +107,17 @@ describe('fuzzing the memory decoders', () => {
     });
   }
 
+  test("an instruction outside the code object's own bytecode (a free-threaded 3.14+ thread's private copy) gives the function without a line", () => {
+    const layout = layoutFor(14);
+    const random = new Random(14);
+    const c = caseFor(random, fixtureFor(14));
+    const { memory, frame } = codeImage(layout, c);
+    const inside = new CodeObjectReader(memory, layout).resolve(frame);
+    assert.ok(inside.status === 'ok' && inside.line !== null);
+    const elsewhere = new CodeObjectReader(memory, layout).resolve({ ...frame, instr: frame.instr + 0x10000n });
+    assert.deepEqual(elsewhere, { status: 'ok', qualname: c.qualname, filename: c.filename, line: null });
+  });
+
   test('[R02] line tables of random bytes, at any offset, give a line or none', () => {
     runFor(SECONDS / MINORS.length, 2000, (seed) => {
       const random = new Random(seed);

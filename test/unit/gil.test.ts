@@ -9,7 +9,7 @@ import type { RawSample } from '../../src/profile/types.js';
 import { gilProblem } from '../../src/python/gil.js';
 import type { PythonLayout } from '../../src/python/layout.js';
 import { buildLayout, gilLayout, type StructOffsets } from '../../src/python/offsets.js';
-import { readDebugOffsets, DEBUG_COOKIE } from '../../src/python/sources/debug-offsets.js';
+import { readBuildFlavour, readDebugOffsets, DEBUG_COOKIE } from '../../src/python/sources/debug-offsets.js';
 import { DEBUG_OFFSETS_POSITIONS, OFFSET_TABLES } from '../../src/python/sources/tables.generated.js';
 import { specFor } from '../../src/python/versions.js';
 import type { NativeFrames } from '../../src/symbolize/native.js';
@@ -74,9 +74,17 @@ describe('where the GIL is, per version', () => {
       set('interpreter_state.gil_runtime_state_locked', 0);
       assert.equal(gilLayout(readDebugOffsets(fakeMemory(new Map([[runtime, bytes]])), runtime, minor, OFFSET_TABLES[minor]!)!.offsets), null);
 
-      // A free-threaded build has no GIL: refused, as for every option.
+      // The flavour is read from the same struct; a free-threaded build's layout has no GIL.
+      const memory = fakeMemory(new Map([[runtime, bytes]]));
+      assert.equal(readBuildFlavour(memory, runtime, minor), 'default');
       bytes.writeBigUInt64LE(1n, positions.fields.free_threaded);
-      assert.throws(() => readDebugOffsets(fakeMemory(new Map([[runtime, bytes]])), runtime, minor, OFFSET_TABLES[minor]!), /free-threaded CPython builds are not supported/);
+      assert.equal(readBuildFlavour(memory, runtime, minor), 'free-threaded');
+      set('interpreter_state.gil_runtime_state_locked', 7768);
+      const offsets = readDebugOffsets(memory, runtime, minor, OFFSET_TABLES[minor]!)!.offsets;
+      assert.ok(gilLayout(offsets));
+      const context = { version: { major: 3, minor, micro: 0, hex: 0 }, source: 'test', codeTypeAddress: null, matchByFsbase: false };
+      assert.equal(buildLayout(offsets, { ...context, spec: specFor(context.version, 'free-threaded')! }).gil, null);
+      assert.ok(buildLayout(offsets, { ...context, spec: specFor(context.version)! }).gil);
     });
   }
 });

@@ -3,7 +3,8 @@
 
 Each chain's leaf records the interpreter's own view of its stack (via
 sys._getframe) the first time it runs; once every chain has done so, the
-main thread prints one line: READY {"chains": {name: {"tid": N, "stack": [...]}}}
+main thread prints one line: READY {"chains": {name: {"tid": N, "stack": [...]}},
+"gil_enabled": false only in a free-threaded build running without the GIL}
 with stacks root first. Runs until killed. Python 3.8+.
 """
 import json
@@ -185,7 +186,8 @@ def main():
     if not _all_ready.wait(60):
         print("NOT READY " + json.dumps(sorted(_seen)), flush=True)
         sys.exit(1)
-    print("READY " + json.dumps({"chains": _seen, "pid": os.getpid()}), flush=True)
+    gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
+    print("READY " + json.dumps({"chains": _seen, "pid": os.getpid(), "gil_enabled": gil_enabled}), flush=True)
     threading.Event().wait()
 
 

@@ -5,9 +5,9 @@
  * minor versions; those positions are generated from DWARF (tables.generated.ts).
  * The few offsets it does not carry come from the version's built-in table.
  */
-import { MixprofError } from '../../errors.js';
 import type { MemoryReader } from '../../target/memory.js';
 import type { StructOffsets } from '../offsets.js';
+import type { BuildFlavour } from '../versions.js';
 import { DEBUG_OFFSETS_POSITIONS, type DebugOffsetsField, type DebugOffsetsPositions } from './tables.generated.js';
 
 export const DEBUG_COOKIE = 'xdebugpy';
@@ -32,6 +32,20 @@ const PARTS: readonly { readonly size: DebugOffsetsField; readonly members: read
   { size: 'bytes_object.size', members: ['bytes_object.ob_size', 'bytes_object.ob_sval'] },
   { size: 'unicode_object.size', members: ['unicode_object.state', 'unicode_object.length'] },
 ];
+
+/**
+ * The build's flavour as its _Py_DebugOffsets record it (read at 3.`minor`'s
+ * positions, or the newest known version's for a newer one); null when the
+ * runtime does not start with the struct.
+ */
+export function readBuildFlavour(memory: MemoryReader, runtimeAddress: bigint, minor: number): BuildFlavour | null {
+  const positions = DEBUG_OFFSETS_POSITIONS[minor];
+  if (!positions) return null;
+  const at = positions.fields.free_threaded;
+  const bytes = memory.read(runtimeAddress, at + 8);
+  if (!bytes || bytes.subarray(0, 8).toString('latin1') !== DEBUG_COOKIE) return null;
+  return bytes.readBigUInt64LE(at) !== 0n ? 'free-threaded' : 'default';
+}
 
 /** No interpreter struct is larger (PyInterpreterState is the largest, some hundred KiB). */
 const MAX_STRUCT_SIZE = 1 << 22;
@@ -70,9 +84,6 @@ export function readDebugOffsets(memory: MemoryReader, runtimeAddress: bigint, m
     const problem = newerProblem(field, minor);
     if (problem) throw new NewerLayoutError(`its _Py_DebugOffsets do not read as 3.${minor}'s: ${problem}`);
   }
-  if (field('free_threaded') !== 0) {
-    throw new MixprofError('UNSUPPORTED_PYTHON', 'free-threaded CPython builds are not supported yet', 'profile a GIL build, or use --native-only');
-  }
   return {
     versionHex: field('version'),
     offsets: {
@@ -98,6 +109,9 @@ export function readDebugOffsets(memory: MemoryReader, runtimeAddress: bigint, m
       unicodeLength: field('unicode_object.length'),
       unicodeState: field('unicode_object.state'),
       unicodeAsciiSize: field('unicode_object.asciiobject_size'),
+      // PyCompactUnicodeObject is PyASCIIObject plus utf8_length and utf8 (3.12+);
+      // derived, since the header before them grows in free-threaded builds.
+      unicodeCompactSize: field('unicode_object.asciiobject_size') + 16,
       bytesSize: field('bytes_object.ob_size'),
       bytesData: field('bytes_object.ob_sval'),
       objectType: field('pyobject.ob_type'),
