@@ -1,7 +1,8 @@
 /**
  * Accuracy on the known-chain workload (test/workloads/chains.py): the share
  * of samples of each chain's thread whose Python frames are exactly the
- * chain the interpreter itself reported, for mixprof and for austin.
+ * chain the interpreter itself reported, for mixprof, austin and CPython
+ * 3.15's own sampler.
  */
 import { execa } from 'execa';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseFolded, pythonNames, threadOf } from '../test/helpers/folded.js';
 import { WORKLOADS } from '../test/helpers/paths.js';
+import { TACHYON, tachyon } from './profilers.js';
 import { runMixprof, startWorkload } from '../test/helpers/processes.js';
 
 interface ChainsReady {
@@ -75,6 +77,33 @@ export async function austinAccuracy(austin: string, python: string, hz: number,
     const out = path.join(dir, 'austin.txt');
     await execa(austin, ['-s', '-i', String(Math.round(1e6 / hz)), '-x', String(seconds), '-o', out, '-p', String(workload.pid)], { timeout: (seconds + 60) * 1000 });
     return score('austin', hz, workload.ready, parseAustin(await readFile(out, 'utf8')), null);
+  } finally {
+    await workload.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** CPython 3.15's collapsed lines: "tid:<tid>;file:function:line;... <count>", root first. */
+export function parseTachyon(text: string): Observation[] {
+  const out: Observation[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^tid:(\d+);(.*) (\d+)$/.exec(line);
+    if (!m) continue;
+    // file:function:line; a function name holds no ':' but a file name may.
+    const names = m[2]!.split(';').map((frame) => frame.split(':').slice(-2, -1)[0] ?? frame);
+    out.push({ tid: Number(m[1]), names, count: Number(m[3]) });
+  }
+  return out;
+}
+
+export async function tachyonAccuracy(python: string, hz: number, seconds: number): Promise<AccuracyResult> {
+  const workload = await startWorkload<ChainsReady>(python, [path.join(WORKLOADS, 'chains.py')]);
+  const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-tachyon-'));
+  try {
+    const out = path.join(dir, 'collapsed.txt');
+    const run = tachyon(python, hz, seconds).start(workload.pid, out);
+    await run.done;
+    return score(TACHYON, hz, workload.ready, parseTachyon(await readFile(out, 'utf8')), null);
   } finally {
     await workload.stop();
     await rm(dir, { recursive: true, force: true });

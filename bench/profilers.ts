@@ -1,6 +1,7 @@
 /**
  * The profilers compared: mixprof, austin 3.7 (Debian sid, from a private
- * root) and perf. Each attaches to a running PID, says when it is sampling,
+ * root), perf, and CPython 3.15's own sampler ("Tachyon", `python3.15 -m
+ * profiling.sampling`, which profiles processes of its own version only). Each attaches to a running PID, says when it is sampling,
  * and ends by itself when the target exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -124,6 +125,36 @@ export function austin(executable: string, hz: number): Profiler {
       // starts spending CPU time in its sampling loop.
       const ready = (async () => {
         while (((await cpuSeconds(child.pid!)) ?? 0) < 0.02) await new Promise((resolve) => setTimeout(resolve, 20));
+      })();
+      return running(child, ready);
+    },
+  };
+}
+
+/**
+ * CPython 3.15's sampler in CPU mode over every thread, as collapsed stacks
+ * (`tid:N;file:function:line;... count`). `python` must be the target's own
+ * interpreter version.
+ */
+export const TACHYON = 'CPython 3.15 sampler';
+
+export function tachyon(python: string, hz: number, seconds?: number): Profiler {
+  return {
+    name: TACHYON,
+    hz,
+    start(pid, output) {
+      const args = ['-m', 'profiling.sampling', 'attach', '-a', '--mode', 'cpu', '--collapsed', '-r', String(hz), '-o', output, ...(seconds ? ['-d', String(seconds)] : []), String(pid)];
+      const child = spawn(PROFILER_CPU[0]!, [...PROFILER_CPU.slice(1), python, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // It says nothing until it ends: it is sampling once its CPU time grows
+      // steadily past what starting the interpreter and importing costs.
+      const ready = (async () => {
+        let last = 0;
+        for (let rising = 0; rising < 3; ) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          const now = (await cpuSeconds(child.pid!)) ?? 0;
+          rising = now > 0.1 && now > last ? rising + 1 : 0;
+          last = now;
+        }
       })();
       return running(child, ready);
     },

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: mixprof against its budget and its peers on this machine,
  * in one go, written to bench/RESULTS.md. `--pairs N` sets the interleaved
- * pairs per slowdown configuration (default 7).
+ * pairs per slowdown configuration (default 8); `--only-3.15` measures and
+ * prints only the comparison with CPython 3.15's own sampler.
  */
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,16 +17,12 @@ import { enableBpfStats } from './processes.js';
 import { austin, mixprof, none, perf, type Profiler, type Unwind } from './profilers.js';
 import { measureSlowdown, type SlowdownResult } from './slowdown.js';
 import { measureStore, storeSection } from './store.js';
+import { cpython315Budget, cpython315Section, measureCpython315 } from './cpython315.js';
+import { median, pct, quantile } from './stats.js';
 
 const RATES = [99, 999, 4999];
 const CHAINS = 'chains (10 threads)';
 const SLEEPERS = 'sleepers (51 threads, 1 on CPU)';
-const pct = (x: number, digits = 1): string => `${(100 * x).toFixed(digits)}%`;
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
 
 function argValue(name: string, fallback: number): number {
@@ -44,6 +41,13 @@ async function versions(): Promise<string> {
 async function main(): Promise<void> {
   const pairs = argValue('--pairs', 8);
   await enableBpfStats();
+  if (process.argv.includes('--only-3.15')) {
+    // Just the 3.15 comparison, printed (RESULTS.md is written by whole runs only).
+    const r = await measureCpython315(pairs, log);
+    const budget = cpython315Budget(r);
+    process.stdout.write([...cpython315Section(r), `ahead of the 3.15 sampler: ${budget.measured} (${budget.met ? 'met' : 'missed'})`, ''].join('\n'));
+    return;
+  }
   const python = pyenvPython('3.11.7').executable;
   const austinExe = (await debianPython('austin')).executable;
 
@@ -79,6 +83,7 @@ async function main(): Promise<void> {
   log('post-processing measured');
   const storeBench = await measureStore();
   log('profile store measured');
+  const cpython315 = await measureCpython315(pairs, log);
 
   const slowdownOf = (name: string, hz: number): SlowdownResult => slowdowns.find((s) => s.profiler === name && s.hz === hz)!;
   const cpuOf = (name: string, hz: number): number => median(slowdownOf(name, hz).windows.map((w) => w.profilerCpu + w.kernelCpu));
@@ -132,6 +137,7 @@ async function main(): Promise<void> {
       const ahead = RATES.every((hz) => notSlower(name, 'austin', hz) && cpuOf(name, hz) <= cpuOf('austin', hz));
       return `| ahead of austin in overhead at equal rate (${u === 'fp' ? 'frame pointers' : 'DWARF'}) | slowdown ${RATES.map((hz) => `${hz} Hz ${pct(slow(name, hz))} vs ${pct(slow('austin', hz))}`).join(', ')}; profiler CPU ${RATES.map((hz) => `${pct(cpuOf(name, hz))} vs ${pct(cpuOf('austin', hz))}`).join(', ')} | ${met(ahead)} |`;
     }),
+    `| ahead of CPython 3.15's own sampler on a 3.15 target at equal rate (slowdown, CPU, exact chains) | ${cpython315Budget(cpython315).measured} | ${met(cpython315Budget(cpython315).met)} |`,
     `| not behind austin in accuracy | mixprof ${pct(mixAcc.exact / mixAcc.samples, 2)} (DWARF ${pct(dwarfAcc.exact / dwarfAcc.samples, 2)}), austin ${pct(austinAcc.exact / austinAcc.samples, 2)} | ${met(Math.min(mixAcc.exact / mixAcc.samples, dwarfAcc.exact / dwarfAcc.samples) >= austinAcc.exact / austinAcc.samples)} |`,
     '',
     '## Target slowdown',
@@ -187,17 +193,11 @@ async function main(): Promise<void> {
     `  (${(samplesPerMinute / 1e6).toFixed(1)} million samples per minute), ${(post.warmSeconds * 1000).toFixed(0)} ms with warm caches.`,
     `- The SVG flame graph of 100,000 distinct synthetic stacks (test/helpers/synthetic-stacks.ts), median of 3: ${(svgSeconds * 1000).toFixed(0)} ms.`,
     '',
+    ...cpython315Section(cpython315),
     ...storeSection(storeBench),
   ];
   await writeFile(path.join(REPO, 'bench', 'RESULTS.md'), lines.join('\n'));
   process.stdout.write(lines.join('\n'));
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (s.length - 1) * q;
-  const lo = Math.floor(at);
-  return s[lo]! + (s[Math.ceil(at)]! - s[lo]!) * (at - lo);
 }
 
 await main();
