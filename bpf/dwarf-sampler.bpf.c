@@ -149,23 +149,23 @@ struct fill {
   static long thread_step_##SUFFIX(__u64 i, void *arg) {                                                  \
     struct thread_search *ts = arg;                                                                       \
     if (!ts->t) return 1;                                                                                 \
-    if (READ(ts, ts->t + cfg.ts_thread_key) == ts->key) {                                                 \
+    if (READ(ts, ts->t + cfg.walk.ts_thread_key) == ts->key) {                                                 \
       ts->found = ts->t;                                                                                  \
       return 1;                                                                                           \
     }                                                                                                     \
-    ts->t = READ(ts, ts->t + cfg.ts_next);                                                                \
+    ts->t = READ(ts, ts->t + cfg.walk.ts_next);                                                                \
     return 0;                                                                                             \
   }                                                                                                       \
                                                                                                           \
   static __always_inline __u64 thread_state_##SUFFIX(__u32 tid, struct task_struct *task) {               \
     __u64 key = tid;                                                                                      \
-    if (cfg.thread_key_is_fsbase) key = BPF_CORE_READ(task, thread.fsbase);                               \
+    if (cfg.walk.thread_key_is_fsbase) key = BPF_CORE_READ(task, thread.fsbase);                               \
     struct thread_search search = {.task = task, .key = key};                                             \
     __u64 *cached = bpf_map_lookup_elem(&tstates, &tid);                                                  \
-    if (cached && *cached && READ(&search, *cached + cfg.ts_thread_key) == key) return *cached;           \
-    __u64 interp = READ(&search, cfg.runtime_addr + cfg.rt_interp_head);                                  \
-    search.t = interp ? READ(&search, interp + cfg.is_threads_head) : 0;                                  \
-    bpf_loop(cfg.max_threads, thread_step_##SUFFIX, &search, 0);                                          \
+    if (cached && *cached && READ(&search, *cached + cfg.walk.ts_thread_key) == key) return *cached;           \
+    __u64 interp = READ(&search, cfg.walk.runtime_addr + cfg.walk.rt_interp_head);                                  \
+    search.t = interp ? READ(&search, interp + cfg.walk.is_threads_head) : 0;                                  \
+    bpf_loop(cfg.walk.max_threads, thread_step_##SUFFIX, &search, 0);                                          \
     if (search.found) bpf_map_update_elem(&tstates, &tid, &search.found, BPF_ANY);                        \
     return search.found;                                                                                  \
   }                                                                                                       \
@@ -173,9 +173,9 @@ struct fill {
   static long hash_step_##SUFFIX(__u64 i, void *arg) {                                                    \
     struct walk *w = arg;                                                                                 \
     if (!w->f) return 1;                                                                                  \
-    if (cfg.hash_code) w->hash = (w->hash ^ (READ(w, w->f + cfg.fr_code) & cfg.code_mask)) * 1099511628211ULL; \
-    w->hash = (w->hash ^ (READ(w, w->f + cfg.fr_instr) & cfg.instr_mask)) * 1099511628211ULL;             \
-    w->f = READ(w, w->f + cfg.fr_previous);                                                               \
+    if (cfg.walk.hash_code) w->hash = (w->hash ^ (READ(w, w->f + cfg.walk.fr_code) & cfg.walk.code_mask)) * 1099511628211ULL; \
+    w->hash = (w->hash ^ (READ(w, w->f + cfg.walk.fr_instr) & cfg.walk.instr_mask)) * 1099511628211ULL;             \
+    w->f = READ(w, w->f + cfg.walk.fr_previous);                                                               \
     w->depth++;                                                                                           \
     return 0;                                                                                             \
   }                                                                                                       \
@@ -184,12 +184,12 @@ struct fill {
     struct fill *fl = arg;                                                                                \
     if (!fl->f || i >= MAX_PYTHON_DEPTH) return 1;                                                        \
     struct python_frame *out = &fl->c->frames[i];                                                         \
-    __u64 code = READ(fl, fl->f + cfg.fr_code) & cfg.code_mask;                                           \
+    __u64 code = READ(fl, fl->f + cfg.walk.fr_code) & cfg.walk.code_mask;                                           \
     out->code = code;                                                                                     \
-    out->instr = READ(fl, fl->f + cfg.fr_instr) & cfg.instr_mask;                                         \
-    out->flags = READ(fl, fl->f + cfg.fr_flags);                                                          \
-    out->first_line = READ32(fl, code + cfg.co_firstlineno);                                              \
-    fl->f = READ(fl, fl->f + cfg.fr_previous);                                                            \
+    out->instr = READ(fl, fl->f + cfg.walk.fr_instr) & cfg.walk.instr_mask;                                         \
+    out->flags = READ(fl, fl->f + cfg.walk.fr_flags);                                                          \
+    out->first_line = READ32(fl, code + cfg.walk.co_firstlineno);                                              \
+    fl->f = READ(fl, fl->f + cfg.walk.fr_previous);                                                            \
     return 0;                                                                                             \
   }                                                                                                       \
                                                                                                           \
@@ -198,13 +198,13 @@ struct fill {
   static __always_inline __u32 gil_state_##SUFFIX(__u64 ts, struct task_struct *task) {                   \
     if (!ts) return GIL_NO_THREAD;                                                                        \
     struct walk st = {.task = task};                                                                      \
-    __u64 gil = cfg.runtime_addr + cfg.gil_offset;                                                        \
-    if (cfg.gil_via_interp) {                                                                             \
-      __u64 interp = READ(&st, cfg.runtime_addr + cfg.rt_interp_head);                                    \
-      gil = interp ? READ(&st, interp + cfg.gil_offset) : 0;                                              \
+    __u64 gil = cfg.walk.runtime_addr + cfg.walk.gil_offset;                                                        \
+    if (cfg.walk.gil_via_interp) {                                                                             \
+      __u64 interp = READ(&st, cfg.walk.runtime_addr + cfg.walk.rt_interp_head);                                    \
+      gil = interp ? READ(&st, interp + cfg.walk.gil_offset) : 0;                                              \
     }                                                                                                     \
-    if (!gil || !READ32(&st, gil + cfg.gil_locked)) return GIL_RELEASED;                                  \
-    return READ(&st, gil + cfg.gil_last_holder) == ts ? GIL_HELD : GIL_RELEASED;                          \
+    if (!gil || !READ32(&st, gil + cfg.walk.gil_locked)) return GIL_RELEASED;                                  \
+    return READ(&st, gil + cfg.walk.gil_last_holder) == ts ? GIL_HELD : GIL_RELEASED;                          \
     return GIL_RELEASED;                                                                                  \
   }                                                                                                       \
                                                                                                           \
@@ -213,10 +213,10 @@ struct fill {
   static __always_inline __u64 python_chain_##SUFFIX(__u64 ts, struct task_struct *task) {                \
     if (!ts) return 0;                                                                                    \
     struct walk w = {.task = task, .hash = 14695981039346656037ULL};                                      \
-    __u64 frame = READ(&w, ts + cfg.ts_frame);                                                            \
-    if (cfg.frame_via_cframe && frame) frame = READ(&w, frame + cfg.cframe_current);                      \
+    __u64 frame = READ(&w, ts + cfg.walk.ts_frame);                                                            \
+    if (cfg.walk.frame_via_cframe && frame) frame = READ(&w, frame + cfg.walk.cframe_current);                      \
     w.f = frame;                                                                                          \
-    __u32 limit = cfg.max_depth < MAX_PYTHON_DEPTH ? cfg.max_depth : MAX_PYTHON_DEPTH;                    \
+    __u32 limit = cfg.walk.max_depth < MAX_PYTHON_DEPTH ? cfg.walk.max_depth : MAX_PYTHON_DEPTH;                    \
     bpf_loop(limit, hash_step_##SUFFIX, &w, 0);                                                           \
     if (w.depth == 0) return 0;                                                                           \
     __u64 h = w.hash;                                                                                     \
@@ -349,7 +349,7 @@ int sample(struct bpf_perf_event_data *ctx) {
   s->off_cpu = 0;
   __u64 ts = cfg.python ? thread_state_current(tid, task) : 0;
   s->chain = python_chain_current(ts, task);
-  s->gil = cfg.gil ? gil_state_current(ts, task) : GIL_NOT_READ;
+  s->gil = cfg.walk.gil ? gil_state_current(ts, task) : GIL_NOT_READ;
   bpf_get_current_comm(s->comm, sizeof(s->comm));
   /* Whichever mode the tick hit. */
   if (user_regs(s, task) != 0) return 0;
@@ -410,7 +410,7 @@ int wall_tick(struct bpf_iter__task *ctx) {
   __u64 ts = cfg.python ? thread_state_task(tid, task) : 0;
   s->chain = python_chain_task(ts, task);
   /* A thread off CPU that holds the GIL (blocked in a call that kept it) keeps everyone else waiting. */
-  s->gil = cfg.gil ? gil_state_task(ts, task) : GIL_NOT_READ;
+  s->gil = cfg.walk.gil ? gil_state_task(ts, task) : GIL_NOT_READ;
   bpf_probe_read_kernel_str(s->comm, sizeof(s->comm), task->comm);
   if (user_regs(s, task) != 0) return 0;
   long kbytes = bpf_get_task_stack(task, s->kernel, sizeof(s->kernel), 0);

@@ -29,17 +29,15 @@
 /* Registers in DWARF order for x86-64: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip. */
 #define DWARF_REGS 17
 
-/* Offsets and limits, from the same PythonLayout that fills the bpftrace template. */
-struct sampler_config {
-  __u32 target_pid;
-  __u32 stack_bytes;
-  __u32 python;
+/* The Python walk's offsets and limits: the fields, order and types of
+   WALK_FIELDS in src/bpf/walk-fields.ts, which packs them from the same
+   PythonLayout that fills the bpftrace template (a test compares the two). */
+struct walk_config {
   __u32 max_depth;
   __u32 max_threads;
   __u32 thread_key_is_fsbase;
   __u32 frame_via_cframe;
   __u32 hash_code;
-  /* Read the GIL's state per sample; through the interpreter's pointer (3.12+) or at runtime_addr + gil_offset. */
   __u32 gil;
   __u32 gil_via_interp;
   __u64 runtime_addr;
@@ -59,6 +57,14 @@ struct sampler_config {
   __u64 gil_offset;
   __u64 gil_locked;
   __u64 gil_last_holder;
+};
+
+struct sampler_config {
+  __u32 target_pid;
+  __u32 stack_bytes;
+  /* walk holds a Python walk's configuration. */
+  __u32 python;
+  struct walk_config walk;
 };
 
 /* A thread that still sleeps where it was last sampled (wall-clock mode),

@@ -92,36 +92,6 @@ export interface NativeSymbolizer {
   close(): void;
 }
 
-/** Offsets and limits for the DWARF sampler's Python walk (bpf/dwarf-sampler.h). */
-export interface DwarfPythonConfig {
-  maxDepth: number;
-  maxThreads: number;
-  threadKeyIsFsbase: boolean;
-  frameViaCframe: boolean;
-  hashCode: boolean;
-  runtimeAddr: bigint;
-  interpretersHead: bigint;
-  threadsHead: bigint;
-  threadNext: bigint;
-  threadKey: bigint;
-  threadFrame: bigint;
-  cframeCurrentFrame: bigint;
-  frameCode: bigint;
-  codeMask: bigint;
-  frameInstr: bigint;
-  instrMask: bigint;
-  framePrevious: bigint;
-  frameFlags: bigint;
-  codeFirstLineNo: bigint;
-  /** Read the GIL's state with each sample (--gil). */
-  gil: boolean;
-  /** The GIL's state is found through the pointer at interpreter + gilOffset (3.12+), else at runtimeAddr + gilOffset. */
-  gilViaInterpreter: boolean;
-  gilOffset: bigint;
-  gilLocked: bigint;
-  gilLastHolder: bigint;
-}
-
 export interface DwarfSamplerOptions {
   /** The compiled bpf/dwarf-sampler.bpf.c. */
   object: string;
@@ -135,7 +105,8 @@ export interface DwarfSamplerOptions {
   ringMiB: number;
   /** Its modules and unwinder serve the unwinding; it must outlive the sampler. */
   symbolizer: NativeSymbolizer;
-  python?: DwarfPythonConfig;
+  /** struct walk_config's bytes (packWalkConfig in src/bpf/walk-fields.ts): sample Python frames too. */
+  python?: Uint8Array;
   /** Also sample the threads that are off CPU, hz times a second (wall-clock mode). */
   wall?: boolean;
 }

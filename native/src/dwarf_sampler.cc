@@ -86,51 +86,25 @@ double NumberOption(Napi::Env env, const Napi::Object& options,
   return d;
 }
 
-uint64_t BigOption(Napi::Env env, const Napi::Object& options,
-                   const char* name) {
-  Napi::Value v = options.Get(name);
-  if (!v.IsBigInt()) {
-    ThrowTypeError(env, std::string("options.python.") + name +
-                            " must be a bigint");
+// options.python: struct walk_config's bytes, packed by mixprof from its one
+// list of the walk's fields (src/bpf/walk-fields.ts), copied as they are.
+void FillPythonConfig(Napi::Env env, const Napi::Value& py, sampler_config* cfg) {
+  if (!py.IsTypedArray() || py.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowTypeError(env, "options.python must be a Uint8Array (struct walk_config)");
   }
-  bool lossless = false;
-  uint64_t value = v.As<Napi::BigInt>().Uint64Value(&lossless);
-  if (!lossless) {
-    ThrowRangeError(env, std::string("options.python.") + name +
-                             " must fit in 64 bits");
+  auto bytes = py.As<Napi::Uint8Array>();
+  if (bytes.ByteLength() != sizeof(walk_config)) {
+    ThrowRangeError(env, "options.python holds " + std::to_string(bytes.ByteLength()) +
+                             " bytes; struct walk_config has " + std::to_string(sizeof(walk_config)));
   }
-  return value;
-}
-
-void FillPythonConfig(Napi::Env env, const Napi::Object& py,
-                      sampler_config* cfg) {
+  std::memcpy(&cfg->walk, bytes.Data(), sizeof(walk_config));
+  if (cfg->walk.max_depth < 1 || cfg->walk.max_depth > MAX_PYTHON_DEPTH) {
+    ThrowRangeError(env, "options.python: max_depth must be in [1, " + std::to_string(MAX_PYTHON_DEPTH) + "]");
+  }
+  if (cfg->walk.max_threads < 1 || cfg->walk.max_threads > 4096) {
+    ThrowRangeError(env, "options.python: max_threads must be in [1, 4096]");
+  }
   cfg->python = 1;
-  cfg->max_depth = static_cast<uint32_t>(
-      NumberOption(env, py, "maxDepth", 1, MAX_PYTHON_DEPTH));
-  cfg->max_threads =
-      static_cast<uint32_t>(NumberOption(env, py, "maxThreads", 1, 4096));
-  cfg->thread_key_is_fsbase = py.Get("threadKeyIsFsbase").ToBoolean();
-  cfg->frame_via_cframe = py.Get("frameViaCframe").ToBoolean();
-  cfg->hash_code = py.Get("hashCode").ToBoolean();
-  cfg->runtime_addr = BigOption(env, py, "runtimeAddr");
-  cfg->rt_interp_head = BigOption(env, py, "interpretersHead");
-  cfg->is_threads_head = BigOption(env, py, "threadsHead");
-  cfg->ts_next = BigOption(env, py, "threadNext");
-  cfg->ts_thread_key = BigOption(env, py, "threadKey");
-  cfg->ts_frame = BigOption(env, py, "threadFrame");
-  cfg->cframe_current = BigOption(env, py, "cframeCurrentFrame");
-  cfg->fr_code = BigOption(env, py, "frameCode");
-  cfg->code_mask = BigOption(env, py, "codeMask");
-  cfg->fr_instr = BigOption(env, py, "frameInstr");
-  cfg->instr_mask = BigOption(env, py, "instrMask");
-  cfg->fr_previous = BigOption(env, py, "framePrevious");
-  cfg->fr_flags = BigOption(env, py, "frameFlags");
-  cfg->co_firstlineno = BigOption(env, py, "codeFirstLineNo");
-  cfg->gil = py.Get("gil").ToBoolean();
-  cfg->gil_via_interp = py.Get("gilViaInterpreter").ToBoolean();
-  cfg->gil_offset = BigOption(env, py, "gilOffset");
-  cfg->gil_locked = BigOption(env, py, "gilLocked");
-  cfg->gil_last_holder = BigOption(env, py, "gilLastHolder");
 }
 
 Napi::Value U64Array(Napi::Env env, const std::vector<uint64_t>& values) {
@@ -194,7 +168,7 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
   cfg.target_pid = static_cast<uint32_t>(pid_);
   cfg.stack_bytes = static_cast<uint32_t>(stack_bytes);
   Napi::Value py = options.Get("python");
-  if (py.IsObject()) FillPythonConfig(env, py.As<Napi::Object>(), &cfg);
+  if (!py.IsUndefined() && !py.IsNull()) FillPythonConfig(env, py, &cfg);
 
   libbpf_set_print(KeepLibbpfMessage);
   LibbpfLog().clear();

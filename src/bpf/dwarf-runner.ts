@@ -9,7 +9,8 @@
 import { cpus } from 'node:os';
 import { MixprofError } from '../errors.js';
 import { injectedFault } from '../fault-injection.js';
-import { dwarfSamplerObject, type DwarfPoll, type DwarfPythonConfig, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer } from '../native.js';
+import { dwarfSamplerObject, type DwarfPoll, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer } from '../native.js';
+import { packWalkConfig, type WalkConstants } from './walk-fields.js';
 import { KernelSymbols } from '../symbolize/kernel.js';
 import type { RawSample } from '../profile/types.js';
 import { gilStateFromCode, type BpfEvent } from './records.js';
@@ -23,7 +24,7 @@ export interface DwarfRunOptions {
   /** Seconds of sampling after the start; null runs until stopped. */
   readonly durationSeconds: number | null;
   /** null samples native and kernel stacks only. */
-  readonly python: DwarfPythonConfig | null;
+  readonly python: WalkConstants | null;
   readonly maxFrames: number;
   readonly stackBytes: number;
   readonly onEvent: (event: BpfEvent) => void;
@@ -69,7 +70,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       // In wall-clock mode every thread off CPU sends samples too (a thread still asleep only a few bytes).
       ringMiB: ringMiB(options.hz, cpus().length + (options.wall ? Math.min(options.threads ?? 1, 64) : 0), options.stackBytes),
       symbolizer: options.symbolizer,
-      ...(options.python ? { python: options.python } : {}),
+      ...(options.python ? { python: packWalkConfig(options.python) } : {}),
       ...(options.wall ? { wall: true } : {}),
     });
     sampler.start();

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../package-root.js';
-import type { DwarfPythonConfig } from '../native.js';
+import { walkTemplateValues, type WalkConstants } from './walk-fields.js';
 import type { PythonLayout } from '../python/layout.js';
 
 export type Constants = Record<string, number | bigint | boolean>;
@@ -71,38 +71,37 @@ export const NATIVE_TEMPLATE = 'native-sampler.bt';
  * The Python walk's constants, from the layout: the one place that maps it,
  * for both walks (the bpftrace template and bpf/dwarf-sampler.bpf.c).
  */
-export function walkConstants(layout: PythonLayout, runtimeAddress: bigint, settings: SamplerSettings): DwarfPythonConfig {
+export function walkConstants(layout: PythonLayout, runtimeAddress: bigint, settings: SamplerSettings): WalkConstants {
   const { thread, frame } = layout;
   const big = (n: number | bigint): bigint => BigInt(n);
   const gil = settings.gil ? layout.gil : null;
   // The session refuses --gil before this when the layout cannot locate the GIL.
   if (settings.gil && !gil) throw new Error('walkConstants: --gil with a layout that does not locate the GIL');
   return {
-    maxDepth: settings.maxDepth,
-    maxThreads: settings.maxThreads,
-    threadKeyIsFsbase: thread.threadKeyIsFsbase,
-    frameViaCframe: thread.cframeCurrentFrame !== null,
-    // Before 3.11 the instruction is an index: the code pointer must be hashed too.
-    hashCode: frame.instrKind !== 'pointer',
-    runtimeAddr: runtimeAddress,
-    interpretersHead: big(layout.runtime.interpretersHead),
-    threadsHead: big(layout.runtime.threadsHead),
-    threadNext: big(thread.next),
-    threadKey: big(thread.threadKey),
-    threadFrame: big(thread.frame),
-    cframeCurrentFrame: big(thread.cframeCurrentFrame ?? 0),
-    frameCode: big(frame.code),
-    codeMask: big(frame.codeMask),
-    frameInstr: big(frame.instr),
-    instrMask: big(frame.instrMask),
-    framePrevious: big(frame.previous),
-    frameFlags: big(frame.flags),
-    codeFirstLineNo: big(layout.code.firstLineNo),
+    max_depth: settings.maxDepth,
+    max_threads: settings.maxThreads,
+    thread_key_is_fsbase: thread.threadKeyIsFsbase,
+    frame_via_cframe: thread.cframeCurrentFrame !== null,
+    hash_code: frame.instrKind !== 'pointer',
     gil: gil !== null,
-    gilViaInterpreter: gil?.location === 'interpreter-pointer',
-    gilOffset: big(gil?.offset ?? 0),
-    gilLocked: big(gil?.locked ?? 0),
-    gilLastHolder: big(gil?.lastHolder ?? 0),
+    gil_via_interp: gil?.location === 'interpreter-pointer',
+    runtime_addr: runtimeAddress,
+    rt_interp_head: big(layout.runtime.interpretersHead),
+    is_threads_head: big(layout.runtime.threadsHead),
+    ts_next: big(thread.next),
+    ts_thread_key: big(thread.threadKey),
+    ts_frame: big(thread.frame),
+    cframe_current: big(thread.cframeCurrentFrame ?? 0),
+    fr_code: big(frame.code),
+    code_mask: big(frame.codeMask),
+    fr_instr: big(frame.instr),
+    instr_mask: big(frame.instrMask),
+    fr_previous: big(frame.previous),
+    fr_flags: big(frame.flags),
+    co_firstlineno: big(layout.code.firstLineNo),
+    gil_offset: big(gil?.offset ?? 0),
+    gil_locked: big(gil?.locked ?? 0),
+    gil_last_holder: big(gil?.lastHolder ?? 0),
   };
 }
 
@@ -114,30 +113,7 @@ export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, sett
     KERNEL_DEPTH: KERNEL_STACK_DEPTH,
     USER_DEPTH: settings.userDepth,
     SEEN_LIMIT: SEEN_CHAINS_LIMIT,
-    MAX_DEPTH: c.maxDepth,
-    MAX_THREADS: c.maxThreads,
-    RUNTIME_ADDR: c.runtimeAddr,
-    RT_INTERP_HEAD: c.interpretersHead,
-    IS_THREADS_HEAD: c.threadsHead,
-    TS_NEXT: c.threadNext,
-    TS_THREAD_KEY: c.threadKey,
-    THREAD_KEY_IS_FSBASE: c.threadKeyIsFsbase,
-    TS_FRAME: c.threadFrame,
-    FRAME_VIA_CFRAME: c.frameViaCframe,
-    CFRAME_CURRENT: c.cframeCurrentFrame,
-    FR_CODE: c.frameCode,
-    HASH_CODE: c.hashCode,
-    CODE_MASK: c.codeMask,
-    FR_INSTR: c.frameInstr,
-    INSTR_MASK: c.instrMask,
-    FR_PREVIOUS: c.framePrevious,
-    FR_FLAGS: c.frameFlags,
-    CO_FIRSTLINENO: c.codeFirstLineNo,
-    GIL: c.gil,
-    GIL_VIA_INTERP: c.gilViaInterpreter,
-    GIL_OFFSET: c.gilOffset,
-    GIL_LOCKED: c.gilLocked,
-    GIL_LAST_HOLDER: c.gilLastHolder,
+    ...walkTemplateValues(c),
   });
 }
 

@@ -217,3 +217,19 @@ export function newestSpecFor(version: PythonVersion, flavour: BuildFlavour = 'd
   const newest = SPECS[SPECS.length - 1]!;
   return version.major === 3 && version.minor > newest.minor && newest.hasDebugOffsets ? withFlavour(newest, flavour) : null;
 }
+
+/**
+ * The interpreter's own native functions, by name, for every version: the
+ * eval loop (each call runs one group of Python frames; exported by every
+ * CPython 3, its split-off `.cold` part named only in symbol tables of debug
+ * files) and the call plumbing hidden by default so that Python frames sit
+ * next to each other as in py-spy (builtins that do work, such as list sort,
+ * compression or I/O, keep their names).
+ */
+export const INTERPRETER_FUNCTIONS = {
+  evalLoop: '_PyEval_EvalFrameDefault',
+  evalLoopNames: /^(_PyEval_EvalFrameDefault|PyEval_EvalFrameEx)(\.cold)?$/,
+  evalLoopPart: '_PyEval_EvalFrameDefault.cold',
+  plumbing:
+    /^(_?PyEval_|_?PyObject_(Vectorcall|Call|FastCall|MakeTpCall)|_?PyFunction_|_?PyVectorcall|_?PyCFunction_|PyObject_Call|method_vectorcall|cfunction_(vectorcall|call)|vectorcall_|slot_tp_call|call_function|do_call_core|function_code_fastcall|_Py_(RunMain|BytesMain)|Py_(RunMain|BytesMain|Main)$|pymain_|run_mod|run_eval_code_obj|pyrun_|_?PyRun_|main$|thread_run$|t_bootstrap$|builtin_exec|exec_code_in_module|partial_(vectorcall|call))/,
+} as const;

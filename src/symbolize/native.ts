@@ -9,6 +9,7 @@ import type { NativeAddon, NativeSymbolizer, SymbolizedAddress } from '../native
 import { findMapping, isExecutable, parseMaps, type Mapping } from '../target/maps.js';
 import { readableFiles } from '../target/files.js';
 import type { AddressRange } from '../target/interpreter.js';
+import { INTERPRETER_FUNCTIONS } from '../python/versions.js';
 import { readMapsText, type TargetProcess } from '../target/process.js';
 
 export type NativeRole = 'eval' | 'plumbing' | 'root' | 'code';
@@ -33,20 +34,11 @@ export interface NativeFrame {
   readonly mapped: boolean;
 }
 
-/** The eval loop: each call of it runs one group of Python frames. */
+/** glibc's symbol table names versioned aliases: "__libc_start_main@@GLIBC_2.34". */
 const SYMBOL_VERSION = /@{1,2}[A-Z][A-Z0-9_.]*$/;
-const EVAL_FUNCTIONS = /^(_PyEval_EvalFrameDefault|PyEval_EvalFrameEx)(\.cold)?$/;
-/** The name a debug file's symbol table gives the eval loop's unnamed split-off part. */
-const EVAL_LOOP_PART = '_PyEval_EvalFrameDefault.cold';
 /** Where every thread's stack starts. */
 const ROOT_FUNCTIONS = new Set(['_start', '__libc_start_main', '__libc_start_main_impl', '__libc_start_call_main', 'start_thread', 'clone', 'clone3', '__clone', '__clone3']);
-/**
- * Interpreter functions that only pass calls along; hidden by default so that
- * Python frames sit next to each other as in py-spy. Builtins that do work
- * (list sort, compression, I/O) keep their names.
- */
-const PLUMBING =
-  /^(_?PyEval_|_?PyObject_(Vectorcall|Call|FastCall|MakeTpCall)|_?PyFunction_|_?PyVectorcall|_?PyCFunction_|PyObject_Call|method_vectorcall|cfunction_(vectorcall|call)|vectorcall_|slot_tp_call|call_function|do_call_core|function_code_fastcall|_Py_(RunMain|BytesMain)|Py_(RunMain|BytesMain|Main)$|pymain_|run_mod|run_eval_code_obj|pyrun_|_?PyRun_|main$|thread_run$|t_bootstrap$|builtin_exec|exec_code_in_module|partial_(vectorcall|call))/;
+const { evalLoopNames: EVAL_FUNCTIONS, evalLoopPart: EVAL_LOOP_PART, plumbing: PLUMBING } = INTERPRETER_FUNCTIONS;
 
 const REFRESH_INTERVAL_MS = 1000;
 const MAX_CHECKED_ADDRESSES = 100_000;
@@ -145,7 +137,6 @@ export class NativeFrames {
   }
 
   private classify(address: bigint, raw: SymbolizedAddress): NativeFrame {
-    // glibc's symbol table names versioned aliases: "__libc_start_main@@GLIBC_2.34".
     const s = raw.name ? { ...raw, name: raw.name.replace(SYMBOL_VERSION, '') } : raw;
     const mapped = s.module !== null && findMapping(this.mappings, address) !== undefined;
     const inEvalPart = s.name === null && (this.options.evalLoopParts ?? []).some((r) => address >= r.start && address < r.end);

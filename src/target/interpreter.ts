@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { ElfInfo, ElfSymbol, NativeAddon } from '../native.js';
 import type { PythonVersion } from '../python/layout.js';
+import { INTERPRETER_FUNCTIONS } from '../python/versions.js';
 import { processMemory, type MemoryReader } from './memory.js';
 import { loadBias } from './elf-load.js';
 import { isFileMapping, parseMaps, type Mapping } from './maps.js';
@@ -46,7 +47,7 @@ export interface AddressRange {
 
 /** Exported by every CPython 3.x, small, and called everywhere. */
 const API_PROBES = ['PyNumber_Add', 'PyObject_GetAttr', 'PyDict_SetItem', 'PyObject_Call'];
-const SYMBOLS = ['_PyRuntime', 'Py_Version', 'PyCode_Type', '_PyEval_EvalFrameDefault', ...API_PROBES];
+const SYMBOLS = ['_PyRuntime', 'Py_Version', 'PyCode_Type', INTERPRETER_FUNCTIONS.evalLoop, ...API_PROBES];
 const LIBPYTHON = /^libpython(\d+)\.(\d+)/;
 const PYTHON_EXE = /^python(\d+)\.(\d+)/;
 
@@ -104,7 +105,7 @@ export function findInterpreter(
     version ??= versionFromName(candidate);
     if (!version) continue;
     const codeType = symbols['PyCode_Type'];
-    const evalLoop = symbols['_PyEval_EvalFrameDefault'];
+    const evalLoop = symbols[INTERPRETER_FUNCTIONS.evalLoop];
     return {
       path: candidate,
       file,

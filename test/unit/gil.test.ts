@@ -139,11 +139,11 @@ describe('the samplers are told where the GIL is', () => {
 
   test('3.12+: through the interpreter; before: at a fixed place in the runtime', () => {
     const c12 = walkConstants(layoutFor(12), 0x1000n, settings);
-    assert.deepEqual([c12.gil, c12.gilViaInterpreter, c12.gilOffset, c12.gilLocked, c12.gilLastHolder], [true, true, 384n, 16n, 8n]);
+    assert.deepEqual([c12.gil, c12.gil_via_interp, c12.gil_offset, c12.gil_locked, c12.gil_last_holder], [true, true, 384n, 16n, 8n]);
     const c9 = walkConstants(layoutFor(9), 0x1000n, settings);
-    assert.deepEqual([c9.gil, c9.gilViaInterpreter, c9.gilOffset], [true, false, 352n]);
+    assert.deepEqual([c9.gil, c9.gil_via_interp, c9.gil_offset], [true, false, 352n]);
     const off = walkConstants(layoutFor(9), 0x1000n, { ...settings, gil: false });
-    assert.deepEqual([off.gil, off.gilOffset], [false, 0n]);
+    assert.deepEqual([off.gil, off.gil_offset], [false, 0n]);
   });
 
   test('the bpftrace program reads the GIL only with --gil, and keys samples by its state', () => {

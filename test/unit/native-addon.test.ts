@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { walkConfigLayout } from '../../src/bpf/walk-fields.js';
 import { dwarfSamplerObject, nativeAddon, type ElfSegment, type StructLayoutResult } from '../../src/native.js';
 
 const addon = nativeAddon();
@@ -924,7 +925,11 @@ describe('DwarfSampler options', () => {
     assert.throws(() => new addon.DwarfSampler({ ...base(), object: '/nonexistent.bpf.o' }), /cannot open \/nonexistent\.bpf\.o/);
   });
 
-  test('a Python configuration must give every offset as a bigint', () => {
-    assert.throws(() => new addon.DwarfSampler({ ...base(), python: { maxDepth: 128, maxThreads: 16 } as never }), /options\.python\.runtimeAddr must be a bigint/);
+  test('a Python configuration must be struct walk_config, as packWalkConfig lays it out', () => {
+    assert.throws(() => new addon.DwarfSampler({ ...base(), python: { maxDepth: 128, maxThreads: 16 } as never }), /options\.python must be a Uint8Array/);
+    const { size } = walkConfigLayout();
+    assert.throws(() => new addon.DwarfSampler({ ...base(), python: new Uint8Array(size - 8) }), new RegExp(`struct walk_config has ${size}\\b`));
+    // The right size, but a depth of 0: read at the offsets the list gives.
+    assert.throws(() => new addon.DwarfSampler({ ...base(), python: new Uint8Array(size) }), /max_depth must be in \[1, /);
   });
 });
