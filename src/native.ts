@@ -61,6 +61,12 @@ export interface SymbolizedAddress {
   framePointer: boolean | null;
   /** At this very address (an interrupted leaf), the function's frame pointer is in place. */
   frameReady: boolean | null;
+  /**
+   * For a leaf whose frame pointer is not in place: the word counted from the
+   * stack pointer that holds its return address, when %rbp still holds the
+   * caller's frame (from the CFI); null otherwise.
+   */
+  returnSlot: number | null;
 }
 
 export interface SymbolizerModule {

@@ -538,17 +538,30 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
         f.at_return = op == 0xc3 || op == 0xc2;  // ret, ret imm16
       }
     }
-    f.rbp_frame_here = RbpFrameAt(mod, addr);
-    f.rbp_frame_at_call = RbpFrameAt(mod, addr - 1);
+    constexpr unsigned kDwarfRbp = 6;
+    constexpr unsigned kDwarfRsp = 7;
+    constexpr int64_t kMaxSlot = 2;  // words the frame-pointer sampler reads at %rsp
+    std::optional<CfaRule> here = CfaAt(mod, addr);
+    std::optional<CfaRule> at_call = CfaAt(mod, addr - 1);
+    if (here) f.rbp_frame_here = here->reg == kDwarfRbp;
+    if (at_call) f.rbp_frame_at_call = at_call->reg == kDwarfRbp;
+    // %rbp still holds the caller's frame where the code has not stored it,
+    // has only just pushed it in a frame-pointer prologue (before the mov),
+    // or is returning (callee-saved registers are restored by then).
+    bool in_prologue = f.function != nullptr && f.function->frame_pointer.value_or(false) &&
+                       f.sym_offset < f.function->prologue_end;
+    if (here && here->reg == kDwarfRsp && (!here->rbp_saved || in_prologue || f.at_return) && here->offset >= 8 &&
+        here->offset % 8 == 0 && here->offset / 8 - 1 <= kMaxSlot) {
+      f.return_slot = static_cast<uint32_t>(here->offset / 8 - 1);
+    }
   }
   return cache_.emplace(addr, f).first->second;
 }
 
-// Whether the CFA at `addr` is computed from %rbp (DWARF register 6): the
-// frame pointer is set up there, so a frame-pointer walk through this frame
-// finds its caller. Unknown without CFI for the address.
-std::optional<bool> Symbolizer::RbpFrameAt(Dwfl_Module* mod, uint64_t addr) {
-  constexpr unsigned kDwarfRbp = 6;
+// The CFA rule at `addr` when it is a register plus a constant (an
+// expression is left unknown), and whether %rbp has a saved copy there.
+std::optional<Symbolizer::CfaRule> Symbolizer::CfaAt(Dwfl_Module* mod, uint64_t addr) {
+  constexpr int kDwarfRbp = 6;
   for (bool eh : {true, false}) {
     Dwarf_Addr bias = 0;
     Dwarf_CFI* cfi = eh ? dwfl_module_eh_cfi(mod, &bias) : dwfl_module_dwarf_cfi(mod, &bias);
@@ -556,13 +569,18 @@ std::optional<bool> Symbolizer::RbpFrameAt(Dwfl_Module* mod, uint64_t addr) {
     if (cfi == nullptr || dwarf_cfi_addrframe(cfi, addr - bias, &frame) != 0) continue;
     Dwarf_Op* ops = nullptr;
     size_t nops = 0;
-    std::optional<bool> rbp;
-    // A register rule comes back as one DW_OP_bregx; an expression is left unknown.
+    std::optional<CfaRule> rule;
+    // A register rule comes back as one DW_OP_bregx.
     if (dwarf_frame_cfa(frame, &ops, &nops) == 0 && nops == 1 && ops[0].atom == DW_OP_bregx) {
-      rbp = ops[0].number == kDwarfRbp;
+      Dwarf_Op mem[3];
+      Dwarf_Op* rbp = nullptr;
+      size_t nrbp = 0;
+      // No operations: undefined or the same value, never stored by this code.
+      bool saved = !(dwarf_frame_register(frame, kDwarfRbp, mem, &rbp, &nrbp) == 0 && nrbp == 0);
+      rule = CfaRule{static_cast<unsigned>(ops[0].number), static_cast<int64_t>(ops[0].number2), saved};
     }
     std::free(frame);
-    return rbp;
+    return rule;
   }
   return std::nullopt;
 }
@@ -641,6 +659,7 @@ Napi::Value Symbolizer::Symbolize(const Napi::CallbackInfo& info) {
     std::optional<bool> ready = f.rbp_frame_here;
     if (!ready && keeps) ready = *keeps && f.sym_offset >= fn->prologue_end && !f.at_return;
     o.Set("frameReady", ready ? Napi::Value(Napi::Boolean::New(env, *ready)) : env.Null());
+    o.Set("returnSlot", f.return_slot ? Napi::Value(Napi::Number::New(env, *f.return_slot)) : env.Null());
     result.Set(static_cast<uint32_t>(i), o);
   }
   return result;

@@ -70,6 +70,12 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
     // shrink-wrapped or interleaved prologues alike.
     std::optional<bool> rbp_frame_here;
     std::optional<bool> rbp_frame_at_call;
+    // As an interrupted leaf whose frame pointer is not in place: the word
+    // (counted from the stack pointer) that holds its return address, when
+    // the CFA is %rsp plus a constant and %rbp still holds the caller's
+    // frame (not stored by this code, or just pushed in a frame-pointer
+    // prologue).
+    std::optional<uint32_t> return_slot;
   };
 
   Napi::Value Symbolize(const Napi::CallbackInfo& info);
@@ -85,7 +91,12 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   void ReportKnown(const KnownModule& km);
   const Frame& Lookup(uint64_t addr);
   int64_t SymbolShift(Dwfl_Module* mod);
-  static std::optional<bool> RbpFrameAt(Dwfl_Module* mod, uint64_t addr);
+  struct CfaRule {
+    unsigned reg;  // DWARF register number
+    int64_t offset;
+    bool rbp_saved;
+  };
+  static std::optional<CfaRule> CfaAt(Dwfl_Module* mod, uint64_t addr);
   const FunctionInfo* Function(Dwfl_Module* mod, uint64_t sym_start,
                                const char* sym_name);
   void Release();

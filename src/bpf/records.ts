@@ -92,7 +92,8 @@ export function gilStateFromCode(code: number): GilState | undefined {
 
 /**
  * Map keys come as one string, the parts joined by commas:
- * "tid,hash,gil,<ustack lines>,<kstack lines>". Stack texts contain no commas.
+ * "tid,hash,gil,<ustack lines>,<kstack lines>,w0,w1,w2" (w: the words at the
+ * user stack pointer). Stack texts contain no commas.
  */
 export function parseSampleMap(entries: Record<string, unknown>): BpfEvent {
   const samples: RawSample[] = [];
@@ -100,20 +101,22 @@ export function parseSampleMap(entries: Record<string, unknown>): BpfEvent {
   for (const [key, value] of Object.entries(entries)) {
     const parts = key.split(',');
     const count = Number(value);
-    if (parts.length !== 5 || !Number.isInteger(count) || count <= 0) {
+    if (parts.length !== 8 || !Number.isInteger(count) || count <= 0 || !parts.slice(5).every((w) => /^-?\d+$/.test(w))) {
       malformed++;
       continue;
     }
     const [tid, hash, gilCode, ustack, kstack] = parts as [string, string, string, string, string];
     const gil = gilStateFromCode(Number(gilCode));
+    // Map keys print 64-bit values signed, printf prints them unsigned.
+    const words = parts.slice(5).map((w) => BigInt.asUintN(64, BigInt(w)));
     samples.push({
       tid: Number(tid),
-      // Map keys print the hash signed, printf prints it unsigned.
       chain: BigInt.asUintN(64, BigInt(hash)),
       ...(gil ? { gil } : {}),
       user: ustack,
       kernel: kstack,
       count,
+      ...(words.some((w) => w !== 0n) ? { stackWords: words } : {}),
     });
   }
   return { type: 'samples', samples, malformed };

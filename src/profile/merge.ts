@@ -42,13 +42,15 @@ export const TRUNCATED_FRAME = '[truncated python stack]';
  * only when its callee keeps a frame pointer, and above the interrupted leaf
  * only when that frame pointer was in place at the sampled instruction.
  */
-export function trustedNativeFrames(native: readonly NativeFrame[], unwind: NativeUnwind = 'fp'): NativeFrame[] {
+export function trustedNativeFrames(native: readonly NativeFrame[], unwind: NativeUnwind = 'fp', leafCallerFromStack = false): NativeFrame[] {
   const trusted: NativeFrame[] = [];
   for (const [i, frame] of native.entries()) {
     if (!frame.mapped) break;
     trusted.push(frame);
-    // A CFI unwind knows every function's frame, with or without a frame pointer.
-    if (unwind === 'fp' && (i === 0 ? frame.frameReady : frame.framePointer) !== true) break;
+    // A CFI unwind knows every function's frame, with or without a frame pointer;
+    // a leaf whose caller was read from its stack slot leads to it.
+    const leads = i === 0 ? frame.frameReady === true || leafCallerFromStack : frame.framePointer === true;
+    if (unwind === 'fp' && !leads) break;
   }
   return trusted;
 }
@@ -60,8 +62,10 @@ export function mergeStacks(
   options: MergeOptions,
   /** A CFI unwind ended at the thread's first function. */
   unwoundToRoot?: boolean,
+  /** A frame-pointer stack whose second frame was read from the leaf's stack slot (see ProfileBuilder). */
+  leafCallerFromStack?: boolean,
 ): MergedStack {
-  const trusted = trustedNativeFrames(native, options.nativeUnwind);
+  const trusted = trustedNativeFrames(native, options.nativeUnwind, leafCallerFromStack === true);
   const groups = python?.groups ?? [];
   if (options.nativeUnwind === 'dwarf' && groups.length > 0 && !trusted.some((f) => f.role === 'eval')) {
     return mergeWithoutEvalFrames(native, trusted, python!, kernel, options, unwoundToRoot === true);

@@ -205,15 +205,40 @@ export class ProfileBuilder {
   }
 
   addSamples(samples: readonly RawSample[]): void {
-    for (const sample of samples) {
-      this.tids.add(sample.tid);
-      this.count(sample, sample.count);
+    for (const received of samples) {
+      this.tids.add(received.tid);
       // New libraries show up as addresses outside the maps snapshot: look at
       // each new user stack now, while the target is alive.
-      if (!this.userStacks.has(sample.user)) this.native.noteAddresses(this.userStack(sample.user, sample.userFrames));
+      if (!this.userStacks.has(received.user)) this.native.noteAddresses(this.userStack(received.user, received.userFrames));
+      const sample = this.withLeafCaller(received);
+      this.count(sample, sample.count);
       if (sample.kernelFrames && !this.kernelStacks.has(sample.kernel)) this.kernelStacks.set(sample.kernel, [...sample.kernelFrames]);
     }
     if (this.options.nativeUnwind === 'fp' && this.raw.size >= this.compactAt) this.compact();
+  }
+
+  /**
+   * A frame-pointer walk starts from the caller's frame when the leaf has not
+   * set up its own (caught in its prologue, or in a function that sets up
+   * none on its fast path): the leaf's caller is missing and nothing above
+   * the leaf could be trusted. Where the leaf's call frame information says
+   * which word at the stack pointer holds its return address, and that %rbp
+   * is untouched, that word is the missing caller: put in place, the walk
+   * above it holds. The words are dropped after this, so stacks that differ
+   * only in them count as one.
+   */
+  private withLeafCaller(sample: RawSample): RawSample {
+    if (!sample.stackWords) return sample;
+    const { stackWords: words, ...rest } = sample;
+    const frames = this.userStack(sample.user, sample.userFrames);
+    const leaf = frames.length > 0 ? this.native.frames([frames[0]!])[0] : undefined;
+    const slot = leaf && leaf.mapped && leaf.frameReady !== true ? leaf.returnSlot : null;
+    const caller = slot === null || slot === undefined ? undefined : words[slot];
+    if (!caller) return rest;
+    const spliced = [frames[0]!, caller, ...frames.slice(1)];
+    const user = `leaf:${spliced.map((a) => a.toString(16)).join(',')}`;
+    this.userStack(user, spliced);
+    return { ...rest, user, userFrames: spliced, leafCallerFromStack: true };
   }
 
   /** Distinct stacks held until finish(): what the builder's memory follows. */
@@ -247,7 +272,7 @@ export class ProfileBuilder {
     this.userStacks.clear();
     for (const { sample, count } of raw.values()) {
       const frames = userStacks.get(sample.user) ?? parseUserStack(sample.user);
-      const trusted = trustedNativeFrames(this.native.frames(frames), 'fp').length;
+      const trusted = trustedNativeFrames(this.native.frames(frames), 'fp', sample.leafCallerFromStack).length;
       if (trusted >= frames.length) {
         this.userStacks.set(sample.user, frames);
         this.count(sample, count);
@@ -284,7 +309,7 @@ export class ProfileBuilder {
       if (python?.truncated) stats.truncated += count;
       if (python && python.unknownFrames > 0) stats.unknownPythonFrames += count;
       const native = this.native.frames(this.userStack(sample.user));
-      const merged = mergeStacks(native, python, this.kernelStack(sample.kernel), this.options, sample.userComplete);
+      const merged = mergeStacks(native, python, this.kernelStack(sample.kernel), this.options, sample.userComplete, sample.leafCallerFromStack);
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
       if (merged.evalUnknown) stats.evalUnknown += count;

@@ -62,6 +62,13 @@ export interface RawSample {
   readonly kernelFrames?: readonly string[];
   /** The unwinder reached the thread's first function (known only for CFI unwinds). */
   readonly userComplete?: boolean;
+  /**
+   * Frame-pointer samples of user code: the words at the stack pointer, where
+   * a leaf without its frame pointer in place keeps its return address.
+   */
+  readonly stackWords?: readonly bigint[];
+  /** userFrames[1] was read from the leaf's stack slot: the leaf's caller is known without a frame pointer. */
+  readonly leafCallerFromStack?: boolean;
 }
 
 export interface ThreadInfo {

@@ -30,6 +30,8 @@ export interface NativeFrame {
    * prologue's mov, not at the return), so the unwind does not skip the caller.
    */
   readonly frameReady: boolean | null;
+  /** See SymbolizedAddress.returnSlot: where a frame-pointer sample finds the caller of a leaf without its frame in place. */
+  readonly returnSlot: number | null;
   /** In an executable file mapping of the target. */
   readonly mapped: boolean;
 }
@@ -145,7 +147,7 @@ export class NativeFrames {
     if (inEvalPart || (s.name && EVAL_FUNCTIONS.test(s.name))) role = 'eval';
     else if (s.name && ROOT_FUNCTIONS.has(s.name)) role = 'root';
     else if (s.module !== null && s.module === this.options.interpreterPath && (s.name === null || PLUMBING.test(s.name))) role = 'plumbing';
-    return { address, name, symbol: inEvalPart ? EVAL_LOOP_PART : s.name, module: s.module, role, framePointer: s.framePointer, functionFramePointer: s.functionFramePointer, frameReady: s.frameReady, mapped };
+    return { address, name, symbol: inEvalPart ? EVAL_LOOP_PART : s.name, module: s.module, role, framePointer: s.framePointer, functionFramePointer: s.functionFramePointer, frameReady: s.frameReady, returnSlot: s.returnSlot, mapped };
   }
 
   close(): void {

@@ -237,6 +237,18 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>, expec
     });
   }
 
+  if (unwind === 'fp' && expected.framePointers) {
+    test("at least 90% of the pure-Python chains' samples reach the thread's first function through frame pointers", (t) => {
+      // Their leaves are the interpreter's own code, built with frame pointers; one caught before its
+      // frame is set up gets its caller from its stack slot. (Leaves in libc, libz or libexpat, built
+      // without, end the walk: the zlib, read and expat chains are left out.)
+      const busy = ['nested', 'method', 'closure', 'generator', 'recursion', 'unicode', 'callback'].flatMap((c) => byChain.get(c) ?? []);
+      const rooted = busy.filter((s) => /^(__clone3|clone3|__clone|clone|start_thread)$|^\[libc\.so\.6\+0x/.test(s.frames[1] ?? ''));
+      t.diagnostic(`${python.name}: ${total(rooted)}/${total(busy)} pure-Python samples reach the thread's start`);
+      assert.ok(total(rooted) / total(busy) >= 0.9, `${total(rooted)}/${total(busy)}: ${busy.filter((s) => !rooted.includes(s)).slice(0, 3).map((s) => s.frames.join(';')).join('\n')}`);
+    });
+  }
+
   if (expected.stripped) {
     test("the eval loop's unnamed split-off part is found: no warning about a missing eval-loop symbol", () => {
       assert.doesNotMatch(stderr, /eval loop has no symbol/);

@@ -7,7 +7,7 @@ import type { Frame } from '../../src/profile/types.js';
 
 let nextAddress = 0x1000n;
 function nat(name: string, role: NativeRole = 'code', framePointer: boolean | null = true, mapped = true): NativeFrame {
-  return { address: nextAddress++, name, symbol: name, module: '/lib/x.so', role, framePointer, functionFramePointer: framePointer, frameReady: framePointer, mapped };
+  return { address: nextAddress++, name, symbol: name, module: '/lib/x.so', role, framePointer, functionFramePointer: framePointer, frameReady: framePointer, returnSlot: null, mapped };
 }
 const py = (...names: string[]): Frame[] => names.map((name) => ({ kind: 'python', name }));
 const names = (frames: readonly Frame[]): string[] => frames.map((f) => f.name);
@@ -89,6 +89,17 @@ test('a leaf caught before its frame pointer is set up trusts no caller (the unw
   assert.deepEqual(trustedNativeFrames(native).map((f) => f.name), ['PyStackRef_CLOSE']);
   const merged = mergeStacks(native, { groups: [py('inner'), py('outer')], truncated: false, unknownFrames: 0 }, [], HIDE);
   assert.deepEqual(names(merged.frames), ['outer', 'inner', 'PyStackRef_CLOSE']);
+  assert.equal(merged.mismatched, false);
+});
+
+test("a leaf without its frame pointer whose caller was read from its stack slot trusts the walk above it", () => {
+  const leaf = { ...nat('_PyCompactLong_Add'), frameReady: false };
+  // The caller read from the stack slot, then the frame-pointer walk from the caller's frame.
+  const native = [leaf, nat('_PyEval_EvalFrameDefault', 'eval'), nat('_PyEval_EvalFrameDefault', 'eval'), nat('start_thread', 'root')];
+  assert.deepEqual(trustedNativeFrames(native, 'fp', true).map((f) => f.name), ['_PyCompactLong_Add', '_PyEval_EvalFrameDefault', '_PyEval_EvalFrameDefault', 'start_thread']);
+  const merged = mergeStacks(native, { groups: [py('inner'), py('outer')], truncated: false, unknownFrames: 0 }, [], HIDE, undefined, true);
+  assert.deepEqual(names(merged.frames), ['start_thread', 'outer', 'inner', '_PyCompactLong_Add']);
+  assert.equal(merged.nativeComplete, true);
   assert.equal(merged.mismatched, false);
 });
 

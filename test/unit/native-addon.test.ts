@@ -781,8 +781,14 @@ int main(void) {
           assert.equal(w?.name, 'mp::mp_work(int)');
           assert.equal(w?.symOffset, 1);
           assert.equal(w?.functionFramePointer, true);
-          // One byte in, after `push %rbp` and before `mov %rsp,%rbp`: the CFI says the frame is not set up yet.
+          // One byte in, after `push %rbp` and before `mov %rsp,%rbp`: the CFI says the frame is not set up
+          // yet; %rbp, just pushed, still holds the caller's frame, and the return address is one word up.
           assert.equal(w?.frameReady, false);
+          assert.equal(w?.returnSlot, 1);
+          // At the first byte nothing is pushed: the return address is the word at the stack pointer.
+          const [entry] = symbolizer.symbolize(new BigUint64Array([work]));
+          assert.equal(entry?.frameReady, false);
+          assert.equal(entry?.returnSlot, 0);
           assert.equal(w?.module, exe);
           assert.equal(h?.name, 'mp_helper(int)'); // static: only in the debug file
           assert.equal(h?.functionFramePointer, true);

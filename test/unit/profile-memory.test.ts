@@ -21,7 +21,7 @@ function fakeNative(): NativeFrames & { refreshes: number } {
     refreshMaps: () => void native.refreshes++,
     forgetUnused: () => undefined,
     frames: (addresses: readonly bigint[]): NativeFrame[] =>
-      addresses.map((address) => ({ address, name: `fn_${address.toString(16)}`, symbol: `fn_${address.toString(16)}`, module: inCode(address) ? '/lib/x.so' : null, role: 'code', framePointer: !noFramePointer(address), functionFramePointer: !noFramePointer(address), frameReady: true, mapped: inCode(address) })),
+      addresses.map((address) => ({ address, name: `fn_${address.toString(16)}`, symbol: `fn_${address.toString(16)}`, module: inCode(address) ? '/lib/x.so' : null, role: 'code', framePointer: !noFramePointer(address), functionFramePointer: !noFramePointer(address), frameReady: true, returnSlot: null, mapped: inCode(address) })),
   };
   return native as unknown as NativeFrames & { refreshes: number };
 }
@@ -129,5 +129,21 @@ describe('the profile builder holds counts per stack', () => {
     for (let i = 0; i < 60; i++) builder.drain();
     builder.addSamples([threadSample(3, 'clean')]);
     assert.deepEqual(folded(builder.drain().stacks), ['thread (3);fn_1300;fn_1200;fn_1100 3']);
+  });
+
+  test("a leaf caught without its frame pointer gets its caller from the stack word its CFI names; samples differing only in the other words count as one", () => {
+    const native = fakeNative();
+    // 0x1100 has not set up its frame: the walk starts at its caller's caller (0x1300); its return address is the word at rsp+8.
+    const frames = native.frames;
+    native.frames = (addresses) => frames(addresses).map((f) => (f.address === 0x1100n ? { ...f, frameReady: false, returnSlot: 1 } : f));
+    const builder = new ProfileBuilder(null, native, options);
+    builder.addSamples([
+      { tid: 1, chain: 0n, user: ustack([0x1100n, 0x1300n]), kernel: '', count: 2, stackWords: [0x7777n, 0x1200n, 0n] },
+      { tid: 1, chain: 0n, user: ustack([0x1100n, 0x1300n]), kernel: '', count: 3, stackWords: [0x8888n, 0x1200n, 0x9999n] },
+      // A slot holding nothing: the leaf alone, as before.
+      { tid: 1, chain: 0n, user: ustack([0x1100n, 0x1300n]), kernel: '', count: 1, stackWords: [0x7777n, 0n, 0n] },
+    ]);
+    assert.equal(builder.heldStacks, 2);
+    assert.deepEqual(folded(builder.finish().stacks), ['fn_1100 1', 'fn_1300;fn_1200;fn_1100 5']);
   });
 });

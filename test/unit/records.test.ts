@@ -21,30 +21,32 @@ test('printf records become threads, chains and frames', () => {
   });
 });
 
-test('the sample map splits into tid, chain, GIL state, user and kernel stacks', () => {
-  // As bpftrace 0.17 prints @samples[tid, hash, gil, ustack(perf), kstack] with BPFTRACE_NO_USER_SYMBOLS=1.
+test('the sample map splits into tid, chain, GIL state, user and kernel stacks, and the words at the stack pointer', () => {
+  // As bpftrace 0.17 prints @samples[tid, hash, gil, ustack(perf), kstack, w0, w1, w2] with
+  // BPFTRACE_NO_USER_SYMBOLS=1: 64-bit values signed (0xffffffff12345678 as -3989547400).
   const line = JSON.stringify({
     type: 'map',
     data: {
       '@samples': {
-        '3762,7,1,\n\t7fc235d162ad 0x7fc235d162ad ([unknown])\n,\n    read_zero+111\n    vfs_read+187\n    ksys_read+102\n': 3,
-        '3762,0,0,\n\t7fc235f98871 0x7fc235f98871 ([unknown])\n\t7fc236258ea0 0x7fc236258ea0 ([unknown])\n,': 1,
-        '3762,-5941191031239405987,2,\n\t7fc235d162ad 0x7fc235d162ad ([unknown])\n,': 4,
-        '3763,0,3,\n\t7fc235d162ad 0x7fc235d162ad ([unknown])\n,': 5,
-        '3762,7,\n\t7fc235d162ad 0x7fc235d162ad ([unknown])\n,': 6,
+        '3762,7,1,\n\t7fc235d162ad 0x7fc235d162ad ([unknown])\n,\n    read_zero+111\n    vfs_read+187\n    ksys_read+102\n,0,0,0': 3,
+        '3762,0,0,\n\t7fc235f98871 0x7fc235f98871 ([unknown])\n\t7fc236258ea0 0x7fc236258ea0 ([unknown])\n,,140470400000000,-3989547400,0': 1,
+        '3762,-5941191031239405987,2,\n\t7fc235d162ad 0x7fc235d162ad ([unknown])\n,,0,0,0': 4,
+        '3763,0,3,\n\t7fc235d162ad 0x7fc235d162ad ([unknown])\n,,0,0,0': 5,
+        '3762,7,1,\n\t7fc235d162ad 0x7fc235d162ad ([unknown])\n,': 6,
+        '3762,7,1,\n\t7fc235d162ad 0x7fc235d162ad ([unknown])\n,,0,x,0': 7,
         'garbage': 2,
       },
     },
   });
   const event = parseBpftraceLine(line);
   assert.ok(event && event.type === 'samples');
-  // The old four-part key (no GIL field) and garbage.
-  assert.equal(event.malformed, 2);
+  // The old five-part key (no words), a word that is no number, and garbage.
+  assert.equal(event.malformed, 3);
   assert.deepEqual(
     event.samples.map((s) => ({ ...s, user: parseUserStack(s.user), kernel: parseKernelStack(s.kernel) })),
     [
       { tid: 3762, chain: 7n, gil: 'held', user: [0x7fc235d162adn], kernel: ['read_zero', 'vfs_read', 'ksys_read'], count: 3 },
-      { tid: 3762, chain: 0n, user: [0x7fc235f98871n, 0x7fc236258ea0n], kernel: [], count: 1 },
+      { tid: 3762, chain: 0n, user: [0x7fc235f98871n, 0x7fc236258ea0n], kernel: [], count: 1, stackWords: [140470400000000n, 0xffffffff12345678n, 0n] },
       { tid: 3762, chain: 12505553042470145629n, gil: 'released', user: [0x7fc235d162adn], kernel: [], count: 4 },
       { tid: 3763, chain: 0n, gil: 'no-thread', user: [0x7fc235d162adn], kernel: [], count: 5 },
     ],
