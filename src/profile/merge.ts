@@ -95,9 +95,11 @@ export function mergeStacks(
   const rootmost = trusted[trusted.length - 1];
   // Complete: a known thread entry was reached, or the frame-pointer chain ran
   // out by itself (threads start with a zero frame pointer) with every frame
-  // trusted. A lone leaf proves nothing.
+  // trusted. A lone leaf proves nothing, nor does a leaf with the caller read
+  // from its stack slot: the walk from that caller's frame must have run too.
+  const walked = leafCallerFromStack === true ? native.length >= 3 && native[1]!.framePointer === true : native.length >= 2;
   const chainEnded =
-    trusted.length === native.length && native.length >= 2 && (options.nativeUnwind === 'dwarf' ? unwoundToRoot === true : native.length < options.maxNativeDepth);
+    trusted.length === native.length && walked && (options.nativeUnwind === 'dwarf' ? unwoundToRoot === true : native.length < options.maxNativeDepth);
   const nativeComplete = rootmost !== undefined && (rootmost.role === 'root' || chainEnded);
   if (next < groups.length) {
     if (nativeComplete) mismatched = true;

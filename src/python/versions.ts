@@ -194,8 +194,6 @@ function freeThreaded(spec: VersionSpec): VersionSpec | null {
 }
 
 export const SUPPORTED_VERSIONS = SPECS.map((spec) => `3.${spec.minor}`);
-/** Minor versions whose free-threaded builds mixprof reads. */
-export const FREE_THREADED_VERSIONS = SPECS.filter((spec) => freeThreaded(spec) !== null).map((spec) => `3.${spec.minor}`);
 
 function withFlavour(spec: VersionSpec | undefined, flavour: BuildFlavour): VersionSpec | null {
   if (!spec) return null;

@@ -103,6 +103,16 @@ test("a leaf without its frame pointer whose caller was read from its stack slot
   assert.equal(merged.mismatched, false);
 });
 
+test('a leaf with its caller read from its stack slot, and no walk above that caller, is not a complete stack', () => {
+  // A build without frame pointers: the walk from %rbp gave nothing; the caller came from the stack slot.
+  const leaf = { ...nat('_PyObject_Free'), frameReady: false };
+  const native = [leaf, nat('_PyEval_EvalFrameDefault', 'eval', false)];
+  const merged = mergeStacks(native, { groups: [py('inner'), py('middle', 'outer')], truncated: false, unknownFrames: 0 }, [], HIDE, undefined, true);
+  assert.deepEqual(names(merged.frames), ['outer', 'middle', 'inner', '_PyObject_Free']);
+  assert.equal(merged.nativeComplete, false);
+  assert.equal(merged.mismatched, false);
+});
+
 test('a CFI unwind is trusted whole: Python groups go between the C frames around them', () => {
   // No frame pointers anywhere: a frame-pointer unwind would trust the leaf only.
   const native = [
