@@ -4,6 +4,8 @@
  * statistics) per second of sampling, the in-kernel time per sample, lost
  * events and mixprof's peak memory.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WORKLOADS } from '../test/helpers/paths.js';
 import { startWorkload } from '../test/helpers/processes.js';
@@ -35,11 +37,13 @@ export interface CostResult {
 export async function measureCost(label: string, python: string, script: string, args: string[], hz: number, seconds: number, unwind: Unwind, extraArgs: string[] = []): Promise<CostResult> {
   const settle = 2;
   const workload = await startWorkload(python, [path.isAbsolute(script) ? script : path.join(WORKLOADS, script), ...args]);
+  const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-bench-'));
   try {
     // Sampling goes on a little past the window: bpftrace closes its programs
     // (and their statistics) as it ends.
     const tail = 2;
-    const run = mixprof(hz, unwind, ['-t', String(settle + seconds + tail), ...extraArgs]).start(workload.pid, '/dev/null');
+    // The profile goes to a scratch file (mixprof refuses -o of a device): the report on stderr is what is read.
+    const run = mixprof(hz, unwind, ['-t', String(settle + seconds + tail), ...extraArgs]).start(workload.pid, path.join(dir, 'out.folded'));
     run.done.catch(() => undefined);
     const watch = new ProcessWatch(() => run.pids());
     await run.ready;
@@ -78,5 +82,6 @@ export async function measureCost(label: string, python: string, script: string,
     };
   } finally {
     await workload.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 }

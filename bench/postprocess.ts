@@ -30,7 +30,7 @@ export async function measurePostprocessing(python: string, seconds: number, pas
   const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-replay-'));
   try {
     const raw = path.join(dir, 'raw.jsonl');
-    const r = await runMixprof(['sample', '-x', String(workload.pid), '-t', String(seconds), '-F', '999', '-o', '/dev/null', '--unwind', 'fp'], { env: { MIXPROF_TRACE_RAW: raw } });
+    const r = await runMixprof(['sample', '-x', String(workload.pid), '-t', String(seconds), '-F', '999', '-o', path.join(dir, 'out.folded'), '--unwind', 'fp'], { env: { MIXPROF_TRACE_RAW: raw } });
     if (r.exitCode !== 0) throw new Error(`mixprof failed: ${r.stderr}`);
     const lines = (await readFile(raw, 'utf8')).split('\n');
     const addon = nativeAddon();

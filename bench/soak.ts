@@ -9,7 +9,8 @@
  *   --hz N        sampling rate (default 1000)
  *   --only NAME   runs whose name contains NAME (e.g. "churn fp")
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO, WORKLOADS } from '../test/helpers/paths.js';
 import { startWorkload } from '../test/helpers/processes.js';
@@ -55,9 +56,10 @@ async function rss(pid: number | undefined): Promise<number> {
 
 async function soak(name: string, python: string, script: string, unwind: Unwind, hz: number, seconds: number): Promise<SoakResult> {
   const workload = await startWorkload(python, [path.join(WORKLOADS, script)]);
+  const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-bench-'));
   try {
-    // -t ends the run; the output goes nowhere, the report to stderr is what is read.
-    const run = mixprof(hz, unwind, ['-t', String(seconds)]).start(workload.pid, '/dev/null');
+    // -t ends the run; the output goes to a scratch file, the report to stderr is what is read.
+    const run = mixprof(hz, unwind, ['-t', String(seconds)]).start(workload.pid, path.join(dir, 'out.folded'));
     run.done.catch(() => undefined);
     await run.ready;
     const start = Date.now();
@@ -91,6 +93,7 @@ async function soak(name: string, python: string, script: string, unwind: Unwind
     return result;
   } finally {
     await workload.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
