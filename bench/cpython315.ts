@@ -9,7 +9,7 @@ import { debianPython } from '../test/helpers/pythons.js';
 import { mixprofAccuracy, tachyonAccuracy, type AccuracyResult } from './accuracy.js';
 import { mixprof, none, perf, tachyon, TACHYON } from './profilers.js';
 import { measureSlowdown, type SlowdownResult } from './slowdown.js';
-import { median, pct, quantile } from './stats.js';
+import { median, noiseFloor, notSlower, pct, quantile } from './stats.js';
 
 /** mixprof's default rate, and the 3.15 sampler's default (1 kHz). */
 export const CPYTHON315_RATES = [99, 1000];
@@ -71,9 +71,7 @@ export function cpython315Section(r: Cpython315Result): string[] {
  * more CPU, and gets no fewer chains exactly right.
  */
 export function cpython315Budget(r: Cpython315Result): { readonly measured: string; readonly met: boolean } {
-  const noiseRow = r.slowdowns.find((s) => s.hz === 0)!.slowdowns;
-  const noise = Math.max(Math.abs(median(noiseRow)), (quantile(noiseRow, 0.75) - quantile(noiseRow, 0.25)) / 2);
-  const halfSpread = (s: SlowdownResult): number => (quantile(s.slowdowns, 0.75) - quantile(s.slowdowns, 0.25)) / 2;
+  const noise = noiseFloor(r.slowdowns.find((s) => s.hz === 0)!.slowdowns);
   const parts: string[] = [];
   let met = true;
   for (const hz of CPYTHON315_RATES) {
@@ -84,7 +82,7 @@ export function cpython315Budget(r: Cpython315Result): { readonly measured: stri
       return a.exact / a.samples;
     };
     met &&=
-      median(ours.slowdowns) <= median(theirs.slowdowns) + Math.max(noise, halfSpread(ours), halfSpread(theirs)) &&
+      notSlower(ours.slowdowns, theirs.slowdowns, noise) &&
       cpu(ours) <= cpu(theirs) &&
       exact(ours.profiler) >= exact(theirs.profiler);
     parts.push(

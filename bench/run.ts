@@ -18,7 +18,7 @@ import { austin, mixprof, none, perf, type Profiler, type Unwind } from './profi
 import { measureSlowdown, type SlowdownResult } from './slowdown.js';
 import { measureStore, storeSection } from './store.js';
 import { cpython315Budget, cpython315Section, measureCpython315 } from './cpython315.js';
-import { median, pct, quantile } from './stats.js';
+import { median, noiseFloor, notSlower, pct, quantile } from './stats.js';
 
 const RATES = [99, 999, 4999];
 const CHAINS = 'chains (10 threads)';
@@ -97,16 +97,9 @@ async function main(): Promise<void> {
   const deep64 = costs.find((c) => c.label === '64 Python frames' && c.unwind === 'fp')!;
   const met = (ok: boolean): string => (ok ? 'met' : '**missed**');
   // How far from zero the median of unprofiled pairs lands, or half their spread.
-  const noiseRow = slowdownOf('none (noise)', 0).slowdowns;
-  const noise = Math.max(Math.abs(median(noiseRow)), (quantile(noiseRow, 0.75) - quantile(noiseRow, 0.25)) / 2);
+  const noise = noiseFloor(slowdownOf('none (noise)', 0).slowdowns);
   const slow = (name: string, hz: number): number => median(slowdownOf(name, hz).slowdowns);
-  // Two rows differ only by more than the noise floor and more than half the
-  // spread of their own pairs: the machine's speed wanders by several percent.
-  const halfSpread = (name: string, hz: number): number => {
-    const xs = slowdownOf(name, hz).slowdowns;
-    return (quantile(xs, 0.75) - quantile(xs, 0.25)) / 2;
-  };
-  const notSlower = (a: string, b: string, hz: number): boolean => slow(a, hz) <= slow(b, hz) + Math.max(noise, halfSpread(a, hz), halfSpread(b, hz));
+  const rowNotSlower = (a: string, b: string, hz: number): boolean => notSlower(slowdownOf(a, hz).slowdowns, slowdownOf(b, hz).slowdowns, noise);
 
   const lines = [
     '# mixprof benchmark results',
@@ -134,7 +127,7 @@ async function main(): Promise<void> {
     `| accuracy >= 99% exact chains | ${pct(mixAcc.exact / mixAcc.samples, 2)} of ${mixAcc.samples} samples at 999 Hz (DWARF: ${pct(dwarfAcc.exact / dwarfAcc.samples, 2)}) | ${met(Math.min(mixAcc.exact / mixAcc.samples, dwarfAcc.exact / dwarfAcc.samples) >= 0.99)} |`,
     ...(['fp', 'dwarf'] as const).map((u) => {
       const name = `mixprof ${u}`;
-      const ahead = RATES.every((hz) => notSlower(name, 'austin', hz) && cpuOf(name, hz) <= cpuOf('austin', hz));
+      const ahead = RATES.every((hz) => rowNotSlower(name, 'austin', hz) && cpuOf(name, hz) <= cpuOf('austin', hz));
       return `| ahead of austin in overhead at equal rate (${u === 'fp' ? 'frame pointers' : 'DWARF'}) | slowdown ${RATES.map((hz) => `${hz} Hz ${pct(slow(name, hz))} vs ${pct(slow('austin', hz))}`).join(', ')}; profiler CPU ${RATES.map((hz) => `${pct(cpuOf(name, hz))} vs ${pct(cpuOf('austin', hz))}`).join(', ')} | ${met(ahead)} |`;
     }),
     `| ahead of CPython 3.15's own sampler on a 3.15 target at equal rate (slowdown, CPU, exact chains) | ${cpython315Budget(cpython315).measured} | ${met(cpython315Budget(cpython315).met)} |`,

@@ -22,6 +22,9 @@ namespace {
 constexpr size_t kMaxCachedAddresses = 1u << 20;
 // Bytes at a function's start searched for the frame-pointer set-up.
 constexpr size_t kPrologueWindow = 64;
+// DWARF register numbers on x86-64.
+constexpr unsigned kDwarfRbp = 6;
+constexpr unsigned kDwarfRsp = 7;
 constexpr uint64_t kPageMask = ~uint64_t{0xfff};  // x86-64 pages
 const char kDeletedSuffix[] = " (deleted)";
 
@@ -538,8 +541,6 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
         f.at_return = op == 0xc3 || op == 0xc2;  // ret, ret imm16
       }
     }
-    constexpr unsigned kDwarfRbp = 6;
-    constexpr unsigned kDwarfRsp = 7;
     constexpr int64_t kMaxSlot = 2;  // words the frame-pointer sampler reads at %rsp
     std::optional<CfaRule> here = CfaAt(mod, addr);
     std::optional<CfaRule> at_call = CfaAt(mod, addr - 1);
@@ -561,7 +562,6 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
 // The CFA rule at `addr` when it is a register plus a constant (an
 // expression is left unknown), and whether %rbp has a saved copy there.
 std::optional<Symbolizer::CfaRule> Symbolizer::CfaAt(Dwfl_Module* mod, uint64_t addr) {
-  constexpr int kDwarfRbp = 6;
   for (bool eh : {true, false}) {
     Dwarf_Addr bias = 0;
     Dwarf_CFI* cfi = eh ? dwfl_module_eh_cfi(mod, &bias) : dwfl_module_dwarf_cfi(mod, &bias);
