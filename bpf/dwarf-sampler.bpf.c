@@ -149,10 +149,9 @@ struct fill {
   static long thread_step_##SUFFIX(__u64 i, void *arg) {                                                  \
     struct thread_search *ts = arg;                                                                       \
     if (!ts->t) return 1;                                                                                 \
-    if (READ(ts, ts->t + cfg.walk.ts_thread_key) == ts->key) {                                                 \
-      ts->found = ts->t;                                                                                  \
-      return 1;                                                                                           \
-    }                                                                                                     \
+    /* The last match, the oldest: before 3.12 a thread state made for a new thread carries its creator's \
+       key until that thread starts, and new ones go to the head of the list. */                          \
+    if (READ(ts, ts->t + cfg.walk.ts_thread_key) == ts->key) ts->found = ts->t;                           \
     ts->t = READ(ts, ts->t + cfg.walk.ts_next);                                                                \
     return 0;                                                                                             \
   }                                                                                                       \
@@ -161,9 +160,17 @@ struct fill {
     __u64 key = tid;                                                                                      \
     if (cfg.walk.thread_key_is_fsbase) key = BPF_CORE_READ(task, thread.fsbase);                               \
     struct thread_search search = {.task = task, .key = key};                                             \
+    __u64 interp = READ(&search, cfg.walk.runtime_addr + cfg.walk.rt_interp_head);                        \
+    /* Thread states are freed and their memory reused (a thread's own is freed while the thread still    \
+       runs its exit): a cached one must still carry this thread's key and still be linked in the list. */ \
     __u64 *cached = bpf_map_lookup_elem(&tstates, &tid);                                                  \
-    if (cached && *cached && READ(&search, *cached + cfg.walk.ts_thread_key) == key) return *cached;           \
-    __u64 interp = READ(&search, cfg.walk.runtime_addr + cfg.walk.rt_interp_head);                                  \
+    __u64 c = cached ? *cached : 0;                                                                       \
+    if (c && READ(&search, c + cfg.walk.ts_thread_key) == key) {                                          \
+      __u64 prev = READ(&search, c + cfg.walk.ts_prev);                                                   \
+      __u64 link = prev ? READ(&search, prev + cfg.walk.ts_next)                                          \
+                        : (interp ? READ(&search, interp + cfg.walk.is_threads_head) : 0);               \
+      if (link == c) return c;                                                                            \
+    }                                                                                                     \
     search.t = interp ? READ(&search, interp + cfg.walk.is_threads_head) : 0;                                  \
     bpf_loop(cfg.walk.max_threads, thread_step_##SUFFIX, &search, 0);                                          \
     if (search.found) bpf_map_update_elem(&tstates, &tid, &search.found, BPF_ANY);                        \

@@ -43,6 +43,7 @@ struct walk_config {
   __u64 runtime_addr;
   __u64 rt_interp_head;
   __u64 is_threads_head;
+  __u64 ts_prev;
   __u64 ts_next;
   __u64 ts_thread_key;
   __u64 ts_frame;

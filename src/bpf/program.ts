@@ -88,6 +88,7 @@ export function walkConstants(layout: PythonLayout, runtimeAddress: bigint, sett
     runtime_addr: runtimeAddress,
     rt_interp_head: big(layout.runtime.interpretersHead),
     is_threads_head: big(layout.runtime.threadsHead),
+    ts_prev: big(thread.prev),
     ts_next: big(thread.next),
     ts_thread_key: big(thread.threadKey),
     ts_frame: big(thread.frame),

@@ -24,6 +24,7 @@ export const WALK_FIELDS = [
   ['runtime_addr', 'u64'],
   ['rt_interp_head', 'u64'],
   ['is_threads_head', 'u64'],
+  ['ts_prev', 'u64'],
   ['ts_next', 'u64'],
   ['ts_thread_key', 'u64'],
   ['ts_frame', 'u64'],

@@ -32,6 +32,7 @@ export type InstructionKind =
 export type FrameGrouping = 'per-frame' | 'entry-flag' | 'shim-frames';
 
 export interface ThreadStateLayout {
+  readonly prev: number;
   readonly next: number;
   /** Field that identifies the OS thread: native_thread_id (3.11+) or thread_id. */
   readonly threadKey: number;

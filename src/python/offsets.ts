@@ -9,6 +9,8 @@ import type { VersionSpec } from './versions.js';
 export interface StructOffsets {
   readonly runtimeInterpretersHead: number;
   readonly interpThreadsHead: number;
+  /** The list's links: a thread state still linked is one not yet freed. */
+  readonly threadPrev: number;
   readonly threadNext: number;
   /** pthread_t of the thread (its fsbase on x86-64). */
   readonly threadId: number;
@@ -78,6 +80,7 @@ export function buildLayout(o: StructOffsets, context: LayoutContext): PythonLay
     source: context.source,
     runtime: { interpretersHead: o.runtimeInterpretersHead, threadsHead: o.interpThreadsHead },
     thread: {
+      prev: o.threadPrev,
       next: o.threadNext,
       threadKey: byFsbase ? o.threadId : o.threadNativeId!,
       threadKeyIsFsbase: byFsbase,

@@ -40,7 +40,7 @@ describe('the walk fields, listed once', () => {
     assert.equal(offsets.get('max_depth'), 0);
     assert.equal(offsets.get('gil_via_interp'), 24);
     assert.equal(offsets.get('runtime_addr'), 32);
-    assert.equal(size, 32 + 17 * 8);
+    assert.equal(size, 32 + 18 * 8);
     const values = Object.fromEntries(WALK_FIELDS.map(([name, type], i) => [name, type === 'u64' ? BigInt(i) << 40n : type === 'u32' ? i + 100 : i % 2 === 0])) as unknown as WalkConstants;
     const bytes = Buffer.from(packWalkConfig(values));
     assert.equal(bytes.length, size);

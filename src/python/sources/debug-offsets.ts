@@ -25,7 +25,7 @@ export interface DebugOffsetsResult {
 const PARTS: readonly { readonly size: DebugOffsetsField; readonly members: readonly DebugOffsetsField[] }[] = [
   { size: 'runtime_state.size', members: ['runtime_state.interpreters_head'] },
   { size: 'interpreter_state.size', members: ['interpreter_state.threads_head', 'interpreter_state.ceval_gil'] },
-  { size: 'thread_state.size', members: ['thread_state.next', 'thread_state.thread_id', 'thread_state.native_thread_id', 'thread_state.current_frame'] },
+  { size: 'thread_state.size', members: ['thread_state.prev', 'thread_state.next', 'thread_state.thread_id', 'thread_state.native_thread_id', 'thread_state.current_frame'] },
   { size: 'interpreter_frame.size', members: ['interpreter_frame.previous', 'interpreter_frame.executable', 'interpreter_frame.instr_ptr', 'interpreter_frame.owner'] },
   { size: 'code_object.size', members: ['code_object.filename', 'code_object.name', 'code_object.qualname', 'code_object.linetable', 'code_object.firstlineno', 'code_object.co_code_adaptive'] },
   { size: 'pyobject.size', members: ['pyobject.ob_type'] },
@@ -90,6 +90,7 @@ export function readDebugOffsets(memory: MemoryReader, runtimeAddress: bigint, m
       ...extras,
       runtimeInterpretersHead: field('runtime_state.interpreters_head'),
       interpThreadsHead: field('interpreter_state.threads_head'),
+      threadPrev: field('thread_state.prev'),
       threadNext: field('thread_state.next'),
       threadId: field('thread_state.thread_id'),
       threadNativeId: field('thread_state.native_thread_id'),

@@ -11,7 +11,7 @@ import type { VersionSpec } from '../versions.js';
 export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: VersionSpec, label = debugFile): StructOffsets {
   const n = spec.names;
   const optional = (name: string | null): string[] => (name ? [name] : []);
-  const threadMembers = ['next', 'thread_id', n.threadFrame, ...(spec.hasNativeThreadId ? ['native_thread_id'] : [])];
+  const threadMembers = ['prev', 'next', 'thread_id', n.threadFrame, ...(spec.hasNativeThreadId ? ['native_thread_id'] : [])];
   const gilIn = n.gil.in === 'runtime' ? n.runtime : n.interp;
   const requests: StructLayoutRequest[] = [
     { type: n.runtime, members: [n.interpretersHead, ...(gilIn === n.runtime ? [n.gil.member] : [])] },
@@ -67,6 +67,7 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
   return {
     runtimeInterpretersHead: offset(n.runtime, n.interpretersHead),
     interpThreadsHead: offset(n.interp, n.threadsHead),
+    threadPrev: offset(n.thread, 'prev'),
     threadNext: offset(n.thread, 'next'),
     threadId: offset(n.thread, 'thread_id'),
     threadNativeId: spec.hasNativeThreadId ? offset(n.thread, 'native_thread_id') : null,

@@ -28,6 +28,7 @@ export const DEBUG_OFFSETS_FIELDS = [
   'interpreter_state.gil_runtime_state',
   'interpreter_state.gil_runtime_state_locked',
   'interpreter_state.gil_runtime_state_holder',
+  'thread_state.prev',
   'thread_state.next',
   'thread_state.thread_id',
   'thread_state.native_thread_id',

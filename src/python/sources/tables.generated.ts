@@ -9,7 +9,7 @@
 //   3.15: Debian sid python3.15 3.15.2, debug file from python3.15-dbg
 import type { StructOffsets } from '../offsets.js';
 
-export type DebugOffsetsField = 'version' | 'free_threaded' | 'runtime_state.size' | 'interpreter_state.size' | 'thread_state.size' | 'interpreter_frame.size' | 'code_object.size' | 'pyobject.size' | 'bytes_object.size' | 'unicode_object.size' | 'runtime_state.interpreters_head' | 'interpreter_state.threads_head' | 'interpreter_state.ceval_gil' | 'interpreter_state.gil_runtime_state' | 'interpreter_state.gil_runtime_state_locked' | 'interpreter_state.gil_runtime_state_holder' | 'thread_state.next' | 'thread_state.thread_id' | 'thread_state.native_thread_id' | 'thread_state.current_frame' | 'interpreter_frame.previous' | 'interpreter_frame.executable' | 'interpreter_frame.instr_ptr' | 'interpreter_frame.owner' | 'code_object.filename' | 'code_object.name' | 'code_object.qualname' | 'code_object.linetable' | 'code_object.firstlineno' | 'code_object.co_code_adaptive' | 'pyobject.ob_type' | 'bytes_object.ob_size' | 'bytes_object.ob_sval' | 'unicode_object.state' | 'unicode_object.length' | 'unicode_object.asciiobject_size';
+export type DebugOffsetsField = 'version' | 'free_threaded' | 'runtime_state.size' | 'interpreter_state.size' | 'thread_state.size' | 'interpreter_frame.size' | 'code_object.size' | 'pyobject.size' | 'bytes_object.size' | 'unicode_object.size' | 'runtime_state.interpreters_head' | 'interpreter_state.threads_head' | 'interpreter_state.ceval_gil' | 'interpreter_state.gil_runtime_state' | 'interpreter_state.gil_runtime_state_locked' | 'interpreter_state.gil_runtime_state_holder' | 'thread_state.prev' | 'thread_state.next' | 'thread_state.thread_id' | 'thread_state.native_thread_id' | 'thread_state.current_frame' | 'interpreter_frame.previous' | 'interpreter_frame.executable' | 'interpreter_frame.instr_ptr' | 'interpreter_frame.owner' | 'code_object.filename' | 'code_object.name' | 'code_object.qualname' | 'code_object.linetable' | 'code_object.firstlineno' | 'code_object.co_code_adaptive' | 'pyobject.ob_type' | 'bytes_object.ob_size' | 'bytes_object.ob_sval' | 'unicode_object.state' | 'unicode_object.length' | 'unicode_object.asciiobject_size';
 
 export interface DebugOffsetsPositions {
   readonly size: number;
@@ -20,6 +20,7 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
   "8": {
     "runtimeInterpretersHead": 32,
     "interpThreadsHead": 8,
+    "threadPrev": 0,
     "threadNext": 8,
     "threadId": 176,
     "threadNativeId": null,
@@ -55,6 +56,7 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
   "9": {
     "runtimeInterpretersHead": 32,
     "interpThreadsHead": 8,
+    "threadPrev": 0,
     "threadNext": 8,
     "threadId": 176,
     "threadNativeId": null,
@@ -90,6 +92,7 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
   "10": {
     "runtimeInterpretersHead": 32,
     "interpThreadsHead": 8,
+    "threadPrev": 0,
     "threadNext": 8,
     "threadId": 176,
     "threadNativeId": null,
@@ -125,6 +128,7 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
   "11": {
     "runtimeInterpretersHead": 40,
     "interpThreadsHead": 16,
+    "threadPrev": 0,
     "threadNext": 8,
     "threadId": 152,
     "threadNativeId": 160,
@@ -160,6 +164,7 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
   "12": {
     "runtimeInterpretersHead": 40,
     "interpThreadsHead": 72,
+    "threadPrev": 0,
     "threadNext": 8,
     "threadId": 136,
     "threadNativeId": 144,
@@ -195,6 +200,7 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
   "13": {
     "runtimeInterpretersHead": 632,
     "interpThreadsHead": 7344,
+    "threadPrev": 0,
     "threadNext": 8,
     "threadId": 152,
     "threadNativeId": 160,
@@ -230,6 +236,7 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
   "14": {
     "runtimeInterpretersHead": 808,
     "interpThreadsHead": 7344,
+    "threadPrev": 0,
     "threadNext": 8,
     "threadId": 152,
     "threadNativeId": 160,
@@ -265,6 +272,7 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
   "15": {
     "runtimeInterpretersHead": 936,
     "interpThreadsHead": 7336,
+    "threadPrev": 0,
     "threadNext": 8,
     "threadId": 176,
     "threadNativeId": 184,
@@ -319,6 +327,7 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
       "interpreter_state.gil_runtime_state": 120,
       "interpreter_state.gil_runtime_state_locked": 136,
       "interpreter_state.gil_runtime_state_holder": 144,
+      "thread_state.prev": 160,
       "thread_state.next": 168,
       "thread_state.thread_id": 192,
       "thread_state.native_thread_id": 200,
@@ -360,6 +369,7 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
       "interpreter_state.gil_runtime_state": 128,
       "interpreter_state.gil_runtime_state_locked": 144,
       "interpreter_state.gil_runtime_state_holder": 152,
+      "thread_state.prev": 184,
       "thread_state.next": 192,
       "thread_state.thread_id": 216,
       "thread_state.native_thread_id": 224,
@@ -401,6 +411,7 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
       "interpreter_state.gil_runtime_state": 128,
       "interpreter_state.gil_runtime_state_locked": 144,
       "interpreter_state.gil_runtime_state_holder": 152,
+      "thread_state.prev": 184,
       "thread_state.next": 192,
       "thread_state.thread_id": 240,
       "thread_state.native_thread_id": 248,
