@@ -84,6 +84,15 @@
 #                /root/.pyenv/versions/3.11.7/bin/python3.11, /usr/bin/python3.
 #                Austin needs to ptrace / process_vm_readv it (root, or the
 #                same user with kernel.yama.ptrace_scope 0).
+#   trixie-bpftrace
+#   sid-bpftrace Not a python: bpftrace from Debian 13 (trixie, 0.23) and sid
+#                (0.27), with every package it depends on (its libc6,
+#                LLVM, clang, libbpf...: the closure computed against an
+#                empty package status), unpacked into the root; usr/bin/bpftrace
+#                is patchelf'd like the sid pythons, so that /proc/self/exe
+#                is bpftrace itself.  The build checks that `--version` runs
+#                on the root's libraries only.  trixie's binary packages come
+#                through the same private apt configuration as its sources.
 #
 # Downloaded sid packages are kept in ${MIXPROF_CACHE}/apt/sid/cache/archives
 # (one version of each package, the last one used) and shared between the sid
@@ -113,7 +122,7 @@ set -euo pipefail
 shopt -s nullglob
 
 PROG=test-pythons.sh
-KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.15 sid-3.13-dbg sid-3.14-dbg sid-3.15-dbg sid-3.13d sid-3.14d sid-3.15d trixie-3.13t austin)
+KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.15 sid-3.13-dbg sid-3.14-dbg sid-3.15-dbg sid-3.13d sid-3.14d sid-3.15d trixie-3.13t austin trixie-bpftrace sid-bpftrace)
 RECIPE_debian_3_11=1
 RECIPE_sid_3_13=1
 RECIPE_sid_3_14=1
@@ -126,6 +135,8 @@ RECIPE_sid_3_14d=1
 RECIPE_sid_3_15d=1
 RECIPE_trixie_3_13t=1
 RECIPE_austin=1
+RECIPE_trixie_bpftrace=1
+RECIPE_sid_bpftrace=1
 DEPS_sid_3_13_dbg=sid-3.13
 DEPS_sid_3_14_dbg=sid-3.14
 DEPS_sid_3_15_dbg=sid-3.15
@@ -157,7 +168,7 @@ fn_suffix() { local s=${1//-/_}; echo "${s//./_}"; }
 
 # ---------------------------------------------------------------------------
 # apt helpers.  KIND is "sys" (the system's apt configuration, bookworm),
-# "sid" (private configuration under $APT_SID) or "trixie" (private, source
+# "sid" (private configuration under $APT_SID) or "trixie" (private, binary and source
 # packages only, under $APT_TRIXIE).
 
 apt_opts() {  # KIND -> fills array APT_OPTS
@@ -186,7 +197,8 @@ apt_setup() {  # KIND: create the private apt tree if needed
   local dir line
   case $1 in
     sid) dir=$APT_SID; line="deb [arch=amd64 signed-by=$DEBIAN_KEYRING] $DEBIAN_MIRROR sid main" ;;
-    trixie) dir=$APT_TRIXIE; line="deb-src [signed-by=$DEBIAN_KEYRING] $DEBIAN_MIRROR trixie main" ;;
+    trixie) dir=$APT_TRIXIE; line="deb [arch=amd64 signed-by=$DEBIAN_KEYRING] $DEBIAN_MIRROR trixie main
+deb-src [signed-by=$DEBIAN_KEYRING] $DEBIAN_MIRROR trixie main" ;;
     *) return 0 ;;
   esac
   [ -r "$DEBIAN_KEYRING" ] || die "missing $DEBIAN_KEYRING (debian-archive-keyring) needed to verify $1"
@@ -722,6 +734,73 @@ verify_free_threaded() {  # ROOT
   [ "$out" = "1 False" ] || die "not running free-threaded (Py_GIL_DISABLED, GIL enabled: $out)"
 }
 
+# ---------------------------------------------------------------------------
+# trixie-bpftrace, sid-bpftrace: another Debian release's bpftrace.
+
+# Downloads bpftrace and everything it depends on (what installing it on an
+# empty system would install, recommends left out) into TMP.
+get_bpftrace() {  # TMP KIND
+  local tmp=$1 kind=$2 specs
+  apt_opts "$kind"
+  specs=$(apt-get "${APT_OPTS[@]}" -o Debug::NoLocking=1 -s install --no-install-recommends bpftrace 2>>"$LOG" \
+    | awk '$1 == "Inst" { v = $3; gsub(/[()]/, "", v); print $2 "=" v }') || return 1
+  grep -q '^bpftrace=' <<< "$specs" || { echo "no bpftrace in the $kind closure" >> "$LOG"; return 1; }
+  grep '^bpftrace=' <<< "$specs" | cut -d= -f2 > "$tmp/version"
+  # shellcheck disable=SC2086  # one spec per word
+  apt_download "$kind" "$tmp" $specs
+}
+
+build_bpftrace() {  # ROOT TMP KIND
+  local root=$1 tmp=$2/debs kind=$3 v f
+  [ "$(dpkg --print-architecture)" = amd64 ] || die "bpftrace entries are only implemented for amd64"
+  ensure_patchelf
+  mkdir -p "$tmp"
+  with_lists "$kind" "bpftrace from $kind" get_bpftrace "$tmp" "$kind"
+  v=$(cat "$tmp/version")
+  note "unpacking bpftrace $v and $(($(ls "$tmp" | wc -l) - 1)) packages"
+  for f in "$tmp"/*.deb; do dpkg -x "$f" "$root" || die "dpkg -x $f failed"; done
+  [ -f "$root/usr/bin/bpftrace" ] && [ ! -L "$root/usr/bin/bpftrace" ] || die "bpftrace $v did not provide usr/bin/bpftrace"
+  sid_patch "$root" "$root/usr/bin/bpftrace"
+  # LLVM's libraries carry a DT_RUNPATH, under which the executable's
+  # DT_RPATH no longer applies to their own dependencies: point it at the root.
+  local lib dyn
+  for lib in "$root"/usr/lib/x86_64-linux-gnu/*.so*; do
+    [ -L "$lib" ] && continue
+    dyn=$(LC_ALL=C readelf -d "$lib" 2>/dev/null) || continue
+    [[ $dyn == *"(RUNPATH)"* ]] || continue
+    "$PATCHELF" --set-rpath "$root/usr/lib/x86_64-linux-gnu" "$lib" >> "$LOG" 2>&1 || die "patchelf failed on $lib (see $LOG)"
+  done
+  tool_built "$root/usr/bin/bpftrace" verify_bpftrace "bpftrace $(upstream_version "$v")" "$tmp"/*.deb
+  local d; for d in "${B_DEBS[@]}"; do B_FETCHED=$((B_FETCHED + $(stat -c %s "$d"))); done
+}
+build_trixie_bpftrace() { build_bpftrace "$1" "$2" trixie; }
+build_sid_bpftrace() { build_bpftrace "$1" "$2" sid; }
+
+# It runs, from the root's libraries only, and is the version unpacked.
+verify_bpftrace() {  # ROOT
+  local root=$1 out libs outside
+  out=$("$B_EXE" --version 2>&1) || die "bpftrace does not run: $out"
+  [[ $out == "bpftrace v"* ]] || die "unexpected --version output: $out"
+  libs=$(LD_TRACE_LOADED_OBJECTS=1 "$B_EXE" 2>&1) || die "cannot list the libraries of $B_EXE"
+  outside=$(awk '$2 == "=>" && $3 ~ /^\// { print $3 }' <<< "$libs" | while read -r l; do
+    case $(realpath -e "$l") in "$root"/*) ;; *) echo "$l" ;; esac
+  done)
+  [ -z "$outside" ] || die "bpftrace loads libraries from outside $root: $outside"
+  note "ok: $out"
+}
+
+# The results of an entry that is a tool, not a python: its executable, the
+# function that checks it, its stamp line ("name version") and its packages.
+tool_built() {  # EXE VERIFY STAMP_LINE DEB...
+  B_EXE=$1
+  B_DEBUG=-
+  B_PYVER=""
+  B_VERIFY=$2
+  B_EXTRA+="$3"$'\n'
+  shift 3
+  B_DEBS=("$@")
+}
+
 get_austin() {  # TMP
   local v
   v=$(candidate sid austin) || return 1
@@ -748,12 +827,7 @@ build_austin() {  # ROOT TMP
     sid_patch "$root" "$root/usr/bin/$b"
   done
 
-  B_EXE=$root/usr/bin/austin
-  B_DEBUG=-
-  B_PYVER=""
-  B_VERIFY=verify_austin
-  B_DEBS=("$tmp"/*.deb)
-  B_EXTRA+="austin $up"$'\n'
+  tool_built "$root/usr/bin/austin" verify_austin "austin $up" "$tmp"/*.deb
 }
 
 # A CPython 3.8-3.13 to sample in verify_austin.

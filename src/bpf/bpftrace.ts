@@ -1,6 +1,7 @@
 /** Finds bpftrace and checks that it is new enough. */
 import { execa } from 'execa';
 import { MixprofError } from '../errors.js';
+import type { StackFormat } from './records.js';
 
 export const MIN_BPFTRACE = [0, 17, 0] as const;
 const INSTALL_HINT = 'install it with `apt-get install bpftrace` (Debian/Ubuntu) or `dnf install bpftrace`, or set MIXPROF_BPFTRACE to its path';
@@ -8,6 +9,11 @@ const INSTALL_HINT = 'install it with `apt-get install bpftrace` (Debian/Ubuntu)
 export interface Bpftrace {
   readonly path: string;
   readonly version: readonly [number, number, number];
+}
+
+/** How this bpftrace is asked for stacks: raw addresses where it has them (0.18 and later). */
+export function stackFormatOf(bpftrace: Bpftrace): StackFormat {
+  return older(bpftrace.version, [0, 18, 0]) ? 'text' : 'raw';
 }
 
 export function parseBpftraceVersion(text: string): [number, number, number] | null {

@@ -14,7 +14,7 @@ import { packWalkConfig, type WalkConstants } from './walk-fields.js';
 import { KernelSymbols } from '../symbolize/kernel.js';
 import type { RawSample } from '../profile/types.js';
 import { gilStateFromCode, type BpfEvent } from './records.js';
-import type { RunningSampler, RunResult, StopReason } from './runner.js';
+import { ALIVE_CHECK_MS, type RunningSampler, type RunResult, type StopReason } from './runner.js';
 
 export interface DwarfRunOptions {
   readonly addon: NativeAddon;
@@ -55,7 +55,6 @@ export function ringMiB(hz: number, cpus: number, stackBytes: number): number {
 }
 
 /** How often the target is looked for (it has no bpftrace -p to end with it). */
-const ALIVE_CHECK_MS = 500;
 
 export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   const kernel = new KernelSymbols();

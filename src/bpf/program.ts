@@ -1,15 +1,21 @@
 /**
  * Renders a bpftrace program from a template in the top-level bpf/ folder.
  * Only integers are substituted (offsets, addresses, the PID, the rate), each
- * checked here, so nothing a user typed can become program text.
+ * checked here, and the stack functions' output mode, one of three bpftrace
+ * keywords: nothing a user typed can become program text.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../package-root.js';
 import { walkTemplateValues, type WalkConstants } from './walk-fields.js';
 import type { PythonLayout } from '../python/layout.js';
+import type { StackFormat } from './records.js';
 
-export type Constants = Record<string, number | bigint | boolean>;
+/** ustack's and kstack's output modes: raw from bpftrace 0.18; before, perf (user) and bpftrace (kernel) text. */
+export type StackMode = 'perf' | 'bpftrace' | 'raw';
+const STACK_MODES: readonly string[] = ['perf', 'bpftrace', 'raw'] satisfies StackMode[];
+
+export type Constants = Record<string, number | bigint | boolean | { readonly stackMode: StackMode }>;
 
 const PLACEHOLDER = /\{\{([A-Z0-9_]+)\}\}/g;
 const MAX_U64 = (1n << 64n) - 1n;
@@ -27,7 +33,11 @@ export function renderTemplate(template: string, constants: Constants): string {
   return text;
 }
 
-function integerText(name: string, value: number | bigint | boolean): string {
+function integerText(name: string, value: Constants[string]): string {
+  if (typeof value === 'object') {
+    if (!STACK_MODES.includes(value.stackMode)) throw new Error(`bpf template: {{${name}}} must be a stack mode, got ${String(value.stackMode)}`);
+    return value.stackMode;
+  }
   if (typeof value === 'boolean') return value ? '1' : '0';
   const big = typeof value === 'bigint' ? value : Number.isSafeInteger(value) ? BigInt(value) : null;
   if (big === null || big < 0n || big > MAX_U64) throw new Error(`bpf template: {{${name}}} must be an integer in [0, 2^64), got ${String(value)}`);
@@ -106,7 +116,12 @@ export function walkConstants(layout: PythonLayout, runtimeAddress: bigint, sett
   };
 }
 
-export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, settings: SamplerSettings): string {
+/** The stack functions' modes for how this bpftrace prints stacks. */
+function stackModes(stacks: StackFormat): Constants {
+  return stacks === 'raw' ? { USER_STACK_MODE: { stackMode: 'raw' }, KERNEL_STACK_MODE: { stackMode: 'raw' } } : { USER_STACK_MODE: { stackMode: 'perf' }, KERNEL_STACK_MODE: { stackMode: 'bpftrace' } };
+}
+
+export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, settings: SamplerSettings, stacks: StackFormat = 'text'): string {
   const c = walkConstants(layout, runtimeAddress, settings);
   return renderTemplate(loadTemplate(PYTHON_TEMPLATE), {
     PID: settings.pid,
@@ -114,10 +129,11 @@ export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, sett
     KERNEL_DEPTH: KERNEL_STACK_DEPTH,
     USER_DEPTH: settings.userDepth,
     SEEN_LIMIT: SEEN_CHAINS_LIMIT,
+    ...stackModes(stacks),
     ...walkTemplateValues(c),
   });
 }
 
-export function nativeProgram(settings: SamplerSettings): string {
-  return renderTemplate(loadTemplate(NATIVE_TEMPLATE), { PID: settings.pid, HZ: settings.hz, KERNEL_DEPTH: KERNEL_STACK_DEPTH, USER_DEPTH: settings.userDepth });
+export function nativeProgram(settings: SamplerSettings, stacks: StackFormat = 'text'): string {
+  return renderTemplate(loadTemplate(NATIVE_TEMPLATE), { PID: settings.pid, HZ: settings.hz, KERNEL_DEPTH: KERNEL_STACK_DEPTH, USER_DEPTH: settings.userDepth, ...stackModes(stacks) });
 }

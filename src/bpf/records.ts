@@ -18,8 +18,15 @@ export type BpfEvent =
 
 const SAMPLE_MAP = '@samples';
 
+/**
+ * How the program asked bpftrace to print stacks: symbolized text
+ * (ustack(perf), kstack; bpftrace 0.17, which has nothing else) or raw
+ * addresses (0.18 and later, whose text forms changed between releases).
+ */
+export type StackFormat = 'text' | 'raw';
+
 /** Parses one stdout line; returns null for blank lines and records of no interest. */
-export function parseBpftraceLine(line: string): BpfEvent | null {
+export function parseBpftraceLine(line: string, stacks: StackFormat = 'text'): BpfEvent | null {
   const trimmed = line.trim();
   if (trimmed === '') return null;
   let record: unknown;
@@ -39,7 +46,7 @@ export function parseBpftraceLine(line: string): BpfEvent | null {
       const maps = data as Record<string, unknown> | null;
       const entries = maps?.[SAMPLE_MAP];
       if (typeof entries !== 'object' || entries === null) return null;
-      return parseSampleMap(entries as Record<string, unknown>);
+      return parseSampleMap(entries as Record<string, unknown>, stacks);
     }
     default:
       return null;
@@ -95,7 +102,7 @@ export function gilStateFromCode(code: number): GilState | undefined {
  * "tid,hash,gil,<ustack lines>,<kstack lines>,w0,w1,w2" (w: the words at the
  * user stack pointer). Stack texts contain no commas.
  */
-export function parseSampleMap(entries: Record<string, unknown>): BpfEvent {
+export function parseSampleMap(entries: Record<string, unknown>, stacks: StackFormat = 'text'): BpfEvent {
   const samples: RawSample[] = [];
   let malformed = 0;
   for (const [key, value] of Object.entries(entries)) {
@@ -109,12 +116,15 @@ export function parseSampleMap(entries: Record<string, unknown>): BpfEvent {
     const gil = gilStateFromCode(Number(gilCode));
     // Map keys print 64-bit values signed, printf prints them unsigned.
     const words = parts.slice(5).map((w) => BigInt.asUintN(64, BigInt(w)));
+    const userFrames = stacks === 'raw' ? parseRawStack(ustack) : null;
     samples.push({
       tid: Number(tid),
       chain: BigInt.asUintN(64, BigInt(hash)),
       ...(gil ? { gil } : {}),
-      user: ustack,
-      kernel: kstack,
+      // Raw stacks are keyed by their addresses, however the release spaced and escaped them.
+      user: userFrames ? userFrames.map((a) => a.toString(16)).join('\n') : ustack,
+      ...(userFrames ? { userFrames } : {}),
+      kernel: stacks === 'raw' ? parseRawStack(kstack).map((a) => a.toString(16)).join('\n') : kstack,
       count,
       ...(words.some((w) => w !== 0n) ? { stackWords: words } : {}),
     });
@@ -128,6 +138,21 @@ export function parseUserStack(text: string): bigint[] {
   for (const line of text.split('\n')) {
     const token = line.trim().split(' ')[0];
     if (token && /^[0-9a-f]+$/i.test(token)) out.push(BigInt('0x' + token));
+  }
+  return out;
+}
+
+/**
+ * ustack(raw)/kstack(raw): one hex address per line, leaf first; 0.23 prints
+ * the line breaks escaped ("\\n" inside the JSON string), and a stack may end
+ * in a 0 entry.
+ */
+export function parseRawStack(text: string): bigint[] {
+  const out: bigint[] = [];
+  for (const token of text.split(/\\[nt]|\s+/)) {
+    if (!/^[0-9a-f]+$/i.test(token)) continue;
+    const address = BigInt('0x' + token);
+    if (address !== 0n) out.push(address);
   }
   return out;
 }

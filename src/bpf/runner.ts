@@ -10,7 +10,8 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { MAP_KEYS_MAX } from './program.js';
-import { parseBpftraceLine, type BpfEvent } from './records.js';
+import { parseBpftraceLine, parseRawStack, type BpfEvent, type StackFormat } from './records.js';
+import { KernelSymbols } from '../symbolize/kernel.js';
 
 export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'target-execd' | 'bpftrace-exited' | 'attach-timeout' | 'sampler-failed';
 
@@ -26,6 +27,8 @@ export interface RunOptions {
   readonly stopGraceMs?: number;
   /** Tells whether the target is still alive, to name why bpftrace ended. */
   readonly isTargetAlive: () => boolean;
+  /** How the program prints stacks (program.ts renders it for this bpftrace). */
+  readonly stacks: StackFormat;
 }
 
 export interface RunResult {
@@ -53,8 +56,14 @@ const NOISE = [/couldn't set RLIMIT_MEMLOCK/, /^\s*$/];
 const LOST = /Lost (\d+) events/;
 const STACK_ERROR = /failed to look up stack id/;
 
+/** How often the target is checked for having exited. */
+export const ALIVE_CHECK_MS = 500;
+
 export function startSampler(options: RunOptions): RunningSampler {
-  const args = ['-f', 'json', '-p', String(options.pid), '-e', options.program];
+  // No -p: its meaning for profile probes changed between bpftrace releases
+  // (0.27 opens the timers on the main thread only, and samples no other).
+  // The program filters on the PID itself, and mixprof watches the target.
+  const args = ['-f', 'json', '-e', options.program];
   const env = {
     BPFTRACE_NO_USER_SYMBOLS: '1',
     // bpftrace's default of 4096 keys would silently drop samples and chains.
@@ -103,14 +112,23 @@ export function startSampler(options: RunOptions): RunningSampler {
     }
   }, options.attachTimeoutMs ?? 120_000);
 
+  // Raw kernel stacks are named here, as the DWARF sampler's are; each distinct stack once.
+  const kernel = options.stacks === 'raw' ? new KernelSymbols() : null;
+  const kernelNames = new Map<string, string[]>();
+
+  const aliveTimer = setInterval(() => {
+    if (!options.isTargetAlive()) stop('target-exited');
+  }, ALIVE_CHECK_MS);
+
   const stdoutDone = new Promise<void>((resolve) => {
     const lines = createInterface({ input: child.stdout! });
     // MIXPROF_TRACE_RAW=FILE keeps bpftrace's raw output for debugging.
     const rawFile = process.env['MIXPROF_TRACE_RAW'];
     lines.on('line', (line) => {
       if (rawFile) appendFileSync(rawFile, line + '\n');
-      const event = parseBpftraceLine(line);
-      if (!event) return;
+      const parsed = parseBpftraceLine(line, options.stacks);
+      if (!parsed) return;
+      const event = kernel ? withKernelNames(parsed, kernel, kernelNames) : parsed;
       if (event.type === 'ready' && !attached) {
         attached = true;
         clearTimeout(attachTimer);
@@ -142,6 +160,7 @@ export function startSampler(options: RunOptions): RunningSampler {
     clearTimeout(attachTimer);
     clearTimeout(durationTimer);
     clearTimeout(killTimer);
+    clearInterval(aliveTimer);
     process.off('exit', killOnExit);
     const why: StopReason = reason ?? (options.isTargetAlive() ? 'bpftrace-exited' : 'target-exited');
     return {
@@ -160,4 +179,18 @@ export function startSampler(options: RunOptions): RunningSampler {
     child.kill('SIGKILL');
   };
   return { done, stop, kill };
+}
+
+/** Samples whose kernel stacks are raw addresses, given the functions' names (keyed by them, as the DWARF sampler's are). */
+function withKernelNames(event: BpfEvent, kernel: KernelSymbols, names: Map<string, string[]>): BpfEvent {
+  if (event.type !== 'samples') return event;
+  const samples = event.samples.map((sample) => {
+    let frames = names.get(sample.kernel);
+    if (!frames) {
+      frames = parseRawStack(sample.kernel).map((address) => kernel.name(address));
+      names.set(sample.kernel, frames);
+    }
+    return { ...sample, kernel: frames.join(';'), kernelFrames: frames };
+  });
+  return { ...event, samples };
 }

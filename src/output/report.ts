@@ -1,5 +1,6 @@
 /** The short summary printed on stderr after sampling. */
 import type { ProfileStats } from '../profile/profile.js';
+import type { MissedThread } from '../sample/thread-cpu.js';
 
 export interface ReportContext {
   readonly hz: number;
@@ -9,6 +10,25 @@ export interface ReportContext {
   readonly noFramePointers: string | null;
   readonly stopReason: string;
   readonly stackErrors: number;
+  /** Threads that ran and got (almost) no samples, and the unwinder that missed them. */
+  readonly missedThreads?: readonly MissedThread[];
+  readonly unwind?: 'fp' | 'dwarf';
+  readonly mode?: 'cpu' | 'wall';
+}
+
+/** Threads named in the warning; the rest are counted. */
+const MISSED_SHOWN = 3;
+
+/** The sampler missed threads that did work: never silently. */
+function missedThreadsLine(missed: readonly MissedThread[], context: ReportContext): string {
+  const ran = context.mode === 'wall' ? 'there' : 'on CPU';
+  const shown = missed.slice(0, MISSED_SHOWN).map((t) => `${t.comm} (${t.tid}: ${t.seconds.toFixed(1)} s ${ran}, ${t.samples} of ~${Math.round(t.expected)} samples)`);
+  const more = missed.length > MISSED_SHOWN ? ` and ${missed.length - MISSED_SHOWN} more` : '';
+  const other = context.unwind === 'fp' ? 'dwarf' : 'fp';
+  return (
+    `  warning: the sampler missed ${missed.length === 1 ? 'a thread that' : `${missed.length} threads that`} ran: ${shown.join(', ')}${more}; ` +
+    `their work is not in this profile. Sampling with --unwind ${other} may see ${missed.length === 1 ? 'it' : 'them'}; please report this.`
+  );
 }
 
 function percent(part: number, whole: number): string {
@@ -55,6 +75,7 @@ export function formatReport(stats: ProfileStats, context: ReportContext): strin
   }
   if (context.stackErrors) lines.push(`  note: bpftrace could not look up ${context.stackErrors} stacks; those samples miss their native or kernel frames`);
   if (stats.malformedRecords) lines.push(`  note: ${stats.malformedRecords} malformed records from bpftrace were skipped`);
+  if (context.missedThreads?.length) lines.push(missedThreadsLine(context.missedThreads, context));
   if (context.noFramePointers) {
     lines.push(
       `  warning: ${context.noFramePointers} is built without frame pointers, so native stacks stop at the leaf function: ` +

@@ -270,7 +270,17 @@ function describeStop(run: ProcessRun): string {
 function reportLines(runs: readonly ProcessRun[], options: RunOptions): string[] {
   const first = runs[0]!;
   if (runs.length === 1) {
-    return formatReport(first.profile.stats, { hz: options.hz, seconds: first.seconds, python: first.python, noFramePointers: first.noFramePointers, stopReason: describeStop(first), stackErrors: first.stackErrors });
+    return formatReport(first.profile.stats, {
+      hz: options.hz,
+      seconds: first.seconds,
+      python: first.python,
+      noFramePointers: first.noFramePointers,
+      stopReason: describeStop(first),
+      stackErrors: first.stackErrors,
+      missedThreads: first.missedThreads,
+      unwind: first.unwind,
+      mode: options.mode,
+    });
   }
   const stats = combineStats(runs.map((r) => r.profile.stats));
   const lines = formatReport(stats, {
@@ -280,6 +290,9 @@ function reportLines(runs: readonly ProcessRun[], options: RunOptions): string[]
     noFramePointers: runs.find((r) => r.noFramePointers)?.noFramePointers ?? null,
     stopReason: `${runs.length} processes`,
     stackErrors: runs.reduce((n, r) => n + r.stackErrors, 0),
+    missedThreads: runs.flatMap((r) => r.missedThreads),
+    unwind: first.unwind,
+    mode: options.mode,
   });
   for (const run of runs) lines.push(`  process ${run.pid} (${run.comm}): ${run.profile.stats.samples} samples over ${run.seconds.toFixed(1)} s (${describeStop(run)})`);
   return lines;

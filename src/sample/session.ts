@@ -4,7 +4,8 @@
  * started once the target is attached and ends with its Profile; several may
  * run at once (see run.ts), which also turns the result into output.
  */
-import { findBpftrace } from '../bpf/bpftrace.js';
+import { findBpftrace, stackFormatOf, type Bpftrace } from '../bpf/bpftrace.js';
+import { ensureTracefs } from '../bpf/tracefs.js';
 import { startDwarfSampler } from '../bpf/dwarf-runner.js';
 import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonProgram, walkConstants } from '../bpf/program.js';
 import type { BpfEvent } from '../bpf/records.js';
@@ -19,6 +20,8 @@ import { attachTarget } from './attach.js';
 import { chooseUnwind, type UnwindChoice } from './unwind.js';
 import { openTarget, isAlive, readMapsText, threadCount } from '../target/process.js';
 import { LiveCounts } from './live-counts.js';
+import { missedThreads, readThreadsCpu, type MissedThread, type ThreadCpu } from './thread-cpu.js';
+import { injectedFault } from '../fault-injection.js';
 
 /** How each process is sampled and its stacks merged. */
 export interface SessionOptions {
@@ -62,6 +65,9 @@ export interface ProcessRun {
   readonly noFramePointers: string | null;
   /** Set when the sampler failed mid-run: the samples before it are kept. */
   readonly failure: string | null;
+  /** Threads that ran a noticeable share of the run and got (almost) no samples. */
+  readonly missedThreads: readonly MissedThread[];
+  readonly unwind: 'fp' | 'dwarf';
 }
 
 export interface ProcessSession {
@@ -114,6 +120,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
   const target = openTarget(pid);
   // Known to be needed before anything else is done: fail first if it is missing.
   const early = options.unwind === 'fp' ? await findBpftrace() : null;
+  if (early) await ensureTracefs(early, options.quiet ? () => undefined : log);
   const addon = nativeAddon();
   const mapsText = readMapsText(target.pid);
   if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
@@ -146,21 +153,36 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     });
     const live = new LiveCounts();
     let startedAt: number | null = null;
+    // What each thread ran and the samples it got over the whole session (drains or not): the missed-threads check.
+    let threadsAtStart: Map<number, ThreadCpu> = new Map();
+    const samplesByThread = new Map<number, number>();
+    const missThreads = injectedFault('miss-threads') !== null;
     const common = {
       pid: target.pid,
       durationSeconds: options.durationSeconds,
-      onEvent: (event: BpfEvent) => {
+      onEvent: (received: BpfEvent) => {
+        // A sampler that sees only the main thread, as a bpftrace whose filter missed the others did.
+        const event = missThreads && received.type === 'samples' ? { ...received, samples: received.samples.filter((s) => s.tid === target.pid) } : received;
+        if (event.type === 'samples') for (const s of event.samples) samplesByThread.set(s.tid, (samplesByThread.get(s.tid) ?? 0) + s.count);
         builder.apply(event);
         live.apply(event, builder);
       },
       onAttached: () => {
         startedAt = Date.now();
+        threadsAtStart = readThreadsCpu(target.pid);
         if (!options.quiet) log(`mixprof: sampling process ${target.pid} (${target.comm})${wall ? ' (wall clock: every thread, on or off CPU)' : ''} at ${options.hz} Hz${options.durationSeconds ? ` for ${Number(options.durationSeconds.toFixed(1))} s` : ''}; Ctrl-C to stop`);
         hooks.onAttached?.(target.pid);
       },
       isTargetAlive: () => isAlive(target.pid),
     };
     const python = layout && interpreter ? layout : null;
+    // Found at the start when fp was asked for; when auto chose it, now.
+    const bpftraceReady = async (): Promise<Bpftrace> => {
+      if (early) return early;
+      const found = await findBpftrace();
+      await ensureTracefs(found, options.quiet ? () => undefined : log);
+      return found;
+    };
     const sampler: RunningSampler =
       unwind === 'dwarf'
         ? startDwarfSampler({
@@ -174,11 +196,16 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             wall,
             threads: threadCount(target.pid),
           })
-        : startSampler({
-            ...common,
-            bpftrace: (early ?? (await findBpftrace())).path,
-            program: python && interpreter ? pythonProgram(python, interpreter.runtimeAddress, settings) : nativeProgram(settings),
-          });
+        : await (async () => {
+            const bpftrace = await bpftraceReady();
+            const stacks = stackFormatOf(bpftrace);
+            return startSampler({
+              ...common,
+              bpftrace: bpftrace.path,
+              stacks,
+              program: python && interpreter ? pythonProgram(python, interpreter.runtimeAddress, settings, stacks) : nativeProgram(settings, stacks),
+            });
+          })();
 
     const done = (async (): Promise<ProcessRun> => {
       try {
@@ -194,10 +221,12 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           throw new MixprofError('BPFTRACE_FAILED', `bpftrace could not start: ${message.replace(/^ERROR:\s*/, '')}`, 'check that this kernel allows BPF (root, kernel.unprivileged_bpf_disabled, lockdown) and run with MIXPROF_DEBUG=1 for details');
         }
         const seconds = startedAt ? (Date.now() - startedAt) / 1000 : 0;
+        const threadsAtEnd = readThreadsCpu(target.pid);
+        const profile = builder.finish();
         return {
           pid: target.pid,
           comm: target.comm,
-          profile: builder.finish(),
+          profile,
           reason: run.reason,
           killed: run.killed,
           stackErrors: run.stackErrors,
@@ -207,6 +236,8 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           pythonVersion: layout ? versionString(layout.version) : null,
           noFramePointers: noFramePointers && unwind === 'fp' ? interpreter!.path : null,
           failure: failureOf(run),
+          missedThreads: missedThreads(threadsAtStart, threadsAtEnd, samplesByThread, { hz: options.hz, seconds, mode: wall ? 'wall' : 'cpu' }),
+          unwind,
         };
       } finally {
         native.close();

@@ -4,6 +4,7 @@
  * is identified by PID and start time, so a reused PID is a new process.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { splitStat } from './proc-stat.js';
 
 export interface ProcessEntry {
   readonly pid: number;
@@ -14,9 +15,9 @@ export interface ProcessEntry {
 
 /** Parses /proc/PID/stat; the comm field may hold spaces and parentheses. */
 export function parseStat(pid: number, text: string): ProcessEntry | null {
-  const close = text.lastIndexOf(')');
-  if (close < 0) return null;
-  const fields = text.slice(close + 2).split(' ');
+  const stat = splitStat(text);
+  if (!stat) return null;
+  const { fields } = stat;
   const ppid = Number(fields[1]);
   const start = Number(fields[19]);
   return Number.isInteger(ppid) && Number.isFinite(start) ? { pid, ppid, start } : null;

@@ -157,8 +157,14 @@ export async function waitForEachCpuSeconds(targets: readonly CpuTarget[], secon
  * samples then follow the CPU time the targets got: as many on a busy machine
  * as on an idle one, where a fixed -t would bring fewer.
  */
-export async function sampleForCpu(args: string[], targets: CpuTarget | readonly CpuTarget[], cpuSeconds: number, timeoutMs = 120_000): Promise<MixprofResult> {
-  const run = await startSampling(args);
+export async function sampleForCpu(
+  args: string[],
+  targets: CpuTarget | readonly CpuTarget[],
+  cpuSeconds: number,
+  timeoutMs = 120_000,
+  env: Record<string, string> = {},
+): Promise<MixprofResult> {
+  const run = await startSampling(args, 60_000, env);
   try {
     await waitForEachCpuSeconds(Array.isArray(targets) ? targets : [targets as CpuTarget], cpuSeconds, timeoutMs);
   } catch (error) {

@@ -29,6 +29,12 @@ export async function debianPython(name: string): Promise<TestPython> {
   return { name, executable, debugFile: debug && debug !== '-' ? debug : null };
 }
 
+/** Another Debian release's bpftrace (trixie-bpftrace, sid-bpftrace), unpacked with its libraries by scripts/test-pythons.sh. */
+export async function testBpftrace(name: string): Promise<string> {
+  const { executable } = await debianPython(name);
+  return executable;
+}
+
 /** An interpreter the system's packages installed. */
 export function systemPython(executable: string): TestPython {
   if (!existsSync(executable)) throw new Error(`test interpreter missing: ${executable} (Debian's python3.11 package is expected on machines of this kind)`);

@@ -124,6 +124,28 @@ describe('target faults', () => {
     });
   }
 
+  for (const unwind of UNWINDERS) {
+    test(`[F20] the sampler misses threads that run (${unwind}): a warning names them with their CPU time and samples`, async () => {
+      const w = await startWorkload<{ a: number; b: number; main: number }>(python, [path.join(WORKLOADS, 'spinners.py')]);
+      try {
+        const spinners = [w.ready.a, w.ready.b].map((tid) => ({ pid: w.pid, tid }));
+        // Sampled as it is, no thread is missed; with every sample but the main thread's dropped, the two spinners are.
+        const fine = await sampleForCpu(['sample', '-x', String(w.pid), '--unwind', unwind], spinners, 1);
+        assert.equal(fine.exitCode, 0, fine.stderr);
+        assert.doesNotMatch(fine.stderr, /missed/);
+        const r = await sampleForCpu(['sample', '-x', String(w.pid), '--unwind', unwind], spinners, 1, 120_000, { MIXPROF_FAULT: 'miss-threads' });
+        assert.equal(r.exitCode, 0, r.stderr);
+        const warning = r.stderr.split('\n').find((line) => line.includes('warning: the sampler missed')) ?? '';
+        assert.match(warning, /missed 2 threads that ran: /, r.stderr);
+        for (const tid of [w.ready.a, w.ready.b]) assert.match(warning, new RegExp(`\\(${tid}: \\d+\\.\\d s on CPU, 0 of ~\\d+ samples\\)`), warning);
+        assert.ok(!warning.includes(`(${w.ready.main}:`), 'the main thread, which got its samples, is not named');
+        assert.match(warning, new RegExp(`--unwind ${unwind === 'fp' ? 'dwarf' : 'fp'}`));
+      } finally {
+        await w.stop();
+      }
+    });
+  }
+
   test('[F04] the target forks workers: without --subprocesses only the process given is sampled', async () => {
     const w = await startWorkload<{ parent: number; fork: number; exec: number }>(python, [path.join(WORKLOADS, 'workers.py')]);
     try {
@@ -342,7 +364,7 @@ describe('profiler faults', () => {
     const { child } = await startSampling(['sample', '-x', String(w.pid), '--unwind', 'fp', '-o', out], 60_000, { MIXPROF_TRACE_RAW: raw });
     // bpftrace prints its samples every second: wait until it has printed 50 (what mixprof read, kept raw).
     const printed = async (): Promise<number> => {
-      const events = (await readFile(raw, 'utf8').catch(() => '')).split('\n').map(parseBpftraceLine);
+      const events = (await readFile(raw, 'utf8').catch(() => '')).split('\n').map((line) => parseBpftraceLine(line));
       return events.reduce((n, e) => n + (e?.type === 'samples' ? e.samples.reduce((m, x) => m + x.count, 0) : 0), 0);
     };
     const deadline = Date.now() + 60_000;

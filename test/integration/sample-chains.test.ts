@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseFolded, pythonNames, threadOf, type FoldedStack } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
 import { sampleForCpu, startContainerWorkload, startWorkload, type Workload } from '../helpers/processes.js';
-import { debianPython, pyenvPython, systemPython, type TestPython } from '../helpers/pythons.js';
+import { debianPython, pyenvPython, systemPython, testBpftrace, type TestPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
 interface ChainsReady {
@@ -57,6 +57,8 @@ interface Case {
   readonly freeThreaded?: boolean;
   /** --offsets-from. */
   readonly offsetsFrom?: 'debug-offsets' | 'dwarf' | 'table';
+  /** Another Debian release's bpftrace (a scripts/test-pythons.sh name) instead of the system's. */
+  readonly bpftrace?: 'trixie-bpftrace' | 'sid-bpftrace';
 }
 
 interface Target {
@@ -124,7 +126,8 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>, expec
     if (expected.stripped) args.push('--no-hide');
     if (expected.offsetsFrom) args.push('--offsets-from', expected.offsetsFrom);
     // Until the target has used 8 s of CPU (about 4 s idle): each chain's thread gets its part of it, loaded or idle.
-    const result = await sampleForCpu(args, target.pid, CPU_SECONDS);
+    const env: Record<string, string> = expected.bpftrace ? { MIXPROF_BPFTRACE: await testBpftrace(expected.bpftrace) } : {};
+    const result = await sampleForCpu(args, target.pid, CPU_SECONDS, 120_000, env);
     stderr = result.stderr;
     assert.equal(result.exitCode, 0, `mixprof failed: ${result.stderr}`);
     stacks = parseFolded(await readFile(out, 'utf8'));
@@ -146,6 +149,8 @@ function describeInterpreter(load: () => TestPython | Promise<TestPython>, expec
     assert.match(stderr, expected.source);
     assert.match(stderr, /mixprof: \d+ samples at 199 Hz .* lost events: 0/);
     assert.match(stderr, /with Python frames: \d/);
+    // Every chain's thread runs all the time: none may go unsampled.
+    assert.doesNotMatch(stderr, /sampler missed/);
   });
 
   const unwind = expected.unwind ?? (expected.framePointers ? 'fp' : 'dwarf');
@@ -383,3 +388,18 @@ describe('free-threaded CPython 3.13t with offsets from its DWARF', () =>
   describeInterpreter(() => debianPython('trixie-3.13t'), { version: '3.13', source: DWARF, offsetsFrom: 'dwarf', interpreterSymbols: true, freeThreaded: true }));
 describe("Debian sid's CPython 3.15 debug build (frame pointers)", () =>
   describeInterpreter(() => debianPython('sid-3.15d'), { version: '3.15', source: DEBUG_OFFSETS, framePointers: true, interpreterSymbols: true }));
+// The bpftrace walk under the bpftrace of Debian 13 (0.23) and sid (0.27), as
+// well as the system's (0.17): threads found by pthread_t (3.10), through the
+// cframe (3.11) and from _Py_DebugOffsets (3.15, the path `auto` takes there).
+const BPFTRACES = [
+  ['trixie-bpftrace', "Debian 13's bpftrace 0.23"],
+  ['sid-bpftrace', "sid's bpftrace 0.27"],
+] as const;
+for (const [bpftrace, label] of BPFTRACES) {
+  describe(`pyenv CPython 3.10.13 unwound with frame pointers, ${label}`, () =>
+    describeInterpreter(() => pyenvPython('3.10.13'), { version: '3.10', source: DWARF, unwind: 'fp', bpftrace }));
+  describe(`pyenv CPython 3.11.7 unwound with frame pointers, ${label}`, () =>
+    describeInterpreter(() => pyenvPython('3.11.7'), { version: '3.11', source: DWARF, unwind: 'fp', bpftrace }));
+  describe(`Debian sid's CPython 3.15 (static, stripped, frame pointers), ${label}`, () =>
+    describeInterpreter(() => debianPython('sid-3.15'), { version: '3.15', source: DEBUG_OFFSETS, framePointers: true, stripped: true, bpftrace }));
+}

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseFolded, pythonNames, threadOf, type FoldedStack } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
 import { runMixprof, sampleForCpu, startWorkload, type Workload } from '../helpers/processes.js';
-import { debianPython, pyenvPython, type TestPython } from '../helpers/pythons.js';
+import { debianPython, pyenvPython, testBpftrace, type TestPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
 type Tids = Record<'spinner' | 'hasher' | 'sleeper', number>;
@@ -39,12 +39,19 @@ interface Run {
   readonly label: string;
   readonly args: readonly string[];
   readonly wall?: boolean;
+  /** Another Debian release's bpftrace (a scripts/test-pythons.sh name). */
+  readonly bpftrace?: 'trixie-bpftrace' | 'sid-bpftrace';
 }
 
 const RUNS: readonly Run[] = [
   { label: 'frame pointers (bpftrace)', args: ['--unwind', 'fp'] },
   { label: 'DWARF (the C sampler)', args: ['--unwind', 'dwarf'] },
   { label: 'wall-clock mode', args: ['--mode', 'wall'], wall: true },
+];
+/** The bpftrace walk under Debian 13's and sid's bpftrace. */
+const OTHER_BPFTRACES: readonly Run[] = [
+  { label: "frame pointers, Debian 13's bpftrace 0.23", args: ['--unwind', 'fp'], bpftrace: 'trixie-bpftrace' },
+  { label: "frame pointers, sid's bpftrace 0.27", args: ['--unwind', 'fp'], bpftrace: 'sid-bpftrace' },
 ];
 
 function describeGil(name: string, load: () => TestPython | Promise<TestPython>, runs: readonly Run[], source: RegExp): void {
@@ -66,7 +73,10 @@ function describeGil(name: string, load: () => TestPython | Promise<TestPython>,
         const tids = workload.ready;
         // CPU mode: until the spinner and the hasher have each run a second on a CPU (199 samples), however busy the machine.
         // Wall-clock mode counts every thread's time, on a CPU or not: 3 s.
-        const r = run.wall ? await runMixprof([...args, '-t', '3']) : await sampleForCpu(args, [{ pid: workload.pid, tid: tids.spinner }, { pid: workload.pid, tid: tids.hasher }], 1);
+        const env: Record<string, string> = run.bpftrace ? { MIXPROF_BPFTRACE: await testBpftrace(run.bpftrace) } : {};
+        const r = run.wall
+          ? await runMixprof([...args, '-t', '3'])
+          : await sampleForCpu(args, [{ pid: workload.pid, tid: tids.spinner }, { pid: workload.pid, tid: tids.hasher }], 1, 120_000, env);
         assert.equal(r.exitCode, 0, r.stderr);
         assert.match(r.stderr, source);
         const stacks = parseFolded(r.stdout);
@@ -118,6 +128,9 @@ for (const [version, source] of [
 describeGil("Debian's CPython 3.11 with no debug info", () => debianPython('debian-3.11'), RUNS.slice(0, 2), /offsets from the built-in table for 3\.11/);
 describeGil("Debian sid's CPython 3.14 (no debug info)", () => debianPython('sid-3.14'), RUNS.slice(0, 2), DEBUG_OFFSETS);
 describeGil("Debian sid's CPython 3.15 (no debug info)", () => debianPython('sid-3.15'), RUNS, DEBUG_OFFSETS);
+describeGil('pyenv CPython 3.10.13 under other bpftraces', () => pyenvPython('3.10.13'), OTHER_BPFTRACES, DWARF);
+describeGil('pyenv CPython 3.11.7 under other bpftraces', () => pyenvPython('3.11.7'), OTHER_BPFTRACES, DWARF);
+describeGil("Debian sid's CPython 3.15 under other bpftraces", () => debianPython('sid-3.15'), OTHER_BPFTRACES, DEBUG_OFFSETS);
 
 describe('--gil refusals: one error line', () => {
   before(assertRoot);

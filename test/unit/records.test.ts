@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseBpftraceLine, parseKernelStack, parseUserStack } from '../../src/bpf/records.js';
+import { parseBpftraceLine, parseKernelStack, parseRawStack, parseUserStack } from '../../src/bpf/records.js';
 
 test('printf records become threads, chains and frames', () => {
   assert.deepEqual(parseBpftraceLine('{"type": "printf", "data": "T 3417 python3.11 worker\\n"}'), {
@@ -51,6 +51,24 @@ test('the sample map splits into tid, chain, GIL state, user and kernel stacks, 
       { tid: 3763, chain: 0n, gil: 'no-thread', user: [0x7fc235d162adn], kernel: [], count: 5 },
     ],
   );
+});
+
+test("raw stacks as bpftrace 0.23 and 0.27 print them: addresses, leaf first, however spaced and escaped", () => {
+  // 0.23 escapes the line breaks inside the key a second time; 0.27 does not. Both end a user stack with a 0 at times.
+  const escaped = String.raw`{"type": "map", "data": {"@samples": {"10353,7,1,\n7fc7c579356f\n7fc7c5a57ce0\n0\n,\nffffffff82242009\nffffffff82241f31\n,140180065200864,0,0": 2}}}`;
+  const plain = JSON.stringify({ type: 'map', data: { '@samples': { '10353,7,1,\n7fc7c579356f\n7fc7c5a57ce0\n0\n,\nffffffff82242009\nffffffff82241f31\n,140180065200864,0,0': 2 } } });
+  for (const line of [escaped, plain]) {
+    const event = parseBpftraceLine(line, 'raw');
+    assert.ok(event && event.type === 'samples');
+    assert.equal(event.malformed, 0);
+    const [sample] = event.samples;
+    assert.deepEqual(sample?.userFrames, [0x7fc7c579356fn, 0x7fc7c5a57ce0n]);
+    // Keyed by the addresses alone, so both forms count as one stack.
+    assert.equal(sample?.user, '7fc7c579356f\n7fc7c5a57ce0');
+    assert.deepEqual(parseUserStack(sample!.user), [0x7fc7c579356fn, 0x7fc7c5a57ce0n]);
+    assert.deepEqual(parseRawStack(sample!.kernel), [0xffffffff82242009n, 0xffffffff82241f31n]);
+  }
+  assert.deepEqual(parseRawStack('\n'), []);
 });
 
 test('lost events, attach and noise', () => {

@@ -1,0 +1,37 @@
+/**
+ * Newer bpftrace reads the kernel's event list from tracefs as it starts
+ * (0.27 fails without it: "Error reading events from
+ * /sys/kernel/tracing/available_events"), and machines without systemd often
+ * do not mount it. mixprof mounts it, as root anyway, and says so.
+ */
+import { existsSync } from 'node:fs';
+import { execa } from 'execa';
+import { MixprofError } from '../errors.js';
+import type { Bpftrace } from './bpftrace.js';
+
+export const TRACEFS = '/sys/kernel/tracing';
+/** The older place, under debugfs, which bpftrace also reads. */
+const DEBUGFS_TRACING = '/sys/kernel/debug/tracing';
+/** The newest bpftrace seen to start without tracefs (Debian 13's). */
+const STARTS_WITHOUT_TRACEFS = [0, 23] as const;
+
+function needsTracefs(version: Bpftrace['version']): boolean {
+  const [major, minor] = version;
+  return major > STARTS_WITHOUT_TRACEFS[0] || (major === STARTS_WITHOUT_TRACEFS[0] && minor > STARTS_WITHOUT_TRACEFS[1]);
+}
+
+export function tracefsMounted(): boolean {
+  return existsSync(`${TRACEFS}/available_events`) || existsSync(`${DEBUGFS_TRACING}/available_events`);
+}
+
+/** Mounts tracefs when this bpftrace needs it and it is not there; throws one line when that fails. */
+export async function ensureTracefs(bpftrace: Bpftrace, log: (line: string) => void): Promise<void> {
+  if (!needsTracefs(bpftrace.version) || tracefsMounted()) return;
+  const how = `mount it with \`mount -t tracefs nodev ${TRACEFS}\` (or use --unwind dwarf, which does not use bpftrace)`;
+  const result = await execa('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { reject: false, timeout: 10_000 });
+  if (result.failed || !tracefsMounted()) {
+    const why = (result.stderr || result.shortMessage || 'no event list after mounting').split('\n')[0];
+    throw new MixprofError('TRACEFS_MISSING', `bpftrace ${bpftrace.version.join('.')} needs tracefs, which is not mounted, and mounting it on ${TRACEFS} failed: ${why}`, how);
+  }
+  log(`mixprof: mounted tracefs on ${TRACEFS} (bpftrace ${bpftrace.version.join('.')} reads the kernel's events there)`);
+}
