@@ -2,11 +2,13 @@
  * The only loader of the native addon (native/, built by node-gyp). Says what
  * to do when it is missing instead of failing with a bare dlopen error.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { MixprofError } from './errors.js';
 import { injectedFault } from './fault-injection.js';
 import { packageRoot } from './package-root.js';
+import { missingLibrary, packageFor } from './runtime-packages.js';
 
 export interface ElfSegment {
   vaddr: bigint;
@@ -176,24 +178,47 @@ export interface NativeAddon {
   DwarfSampler: new (options: DwarfSamplerOptions) => NativeDwarfSampler;
 }
 
-/** The DWARF sampler's BPF object, built with the addon. */
+interface NodeGypBuild {
+  /** The addon's file: build/Release (built from source) first, then prebuilds/<platform>-<arch>/ (shipped in the package). */
+  resolve(dir: string): string;
+}
+
+const require = createRequire(import.meta.url);
+const ADDON_DIR = (): string => path.join(packageRoot(), 'native');
+
+/** The addon's file; throws where there is neither a build nor a prebuilt one for this platform. */
+function addonFile(): string {
+  return (require('node-gyp-build') as NodeGypBuild).resolve(ADDON_DIR());
+}
+
+/** The DWARF sampler's BPF object (CO-RE), built and shipped beside the addon. */
 export function dwarfSamplerObject(): string {
-  return path.join(packageRoot(), 'native', 'build', 'Release', 'dwarf-sampler.bpf.o');
+  return path.join(path.dirname(addonFile()), 'dwarf-sampler.bpf.o');
 }
 
 let loaded: NativeAddon | undefined;
 
 export function nativeAddon(): NativeAddon {
   if (loaded) return loaded;
-  const file = path.join(packageRoot(), 'native', 'build', 'Release', 'mixprof_native.node');
+  let file: string | null = null;
   try {
+    file = addonFile();
     if (injectedFault('addon-load') !== null) throw new Error('injected fault: addon-load');
-    loaded = createRequire(import.meta.url)(file) as NativeAddon;
+    loaded = require(file) as NativeAddon;
   } catch (error) {
+    const message = (error as Error).message;
+    const library = missingLibrary(message);
+    const pkg = library ? packageFor(library) : null;
+    if (library) {
+      throw new MixprofError('ADDON_MISSING', `the native addon needs ${library}, which is not installed`, `install it with \`apt-get install ${pkg ?? library}\``, { cause: error });
+    }
     throw new MixprofError(
       'ADDON_MISSING',
-      `the native addon could not be loaded (${file})`,
-      'build it with `npm run setup` (needs libdw-dev, libelf-dev, g++)',
+      file ? `the native addon could not be loaded (${file}: ${message.split('\n')[0]})` : `there is no native addon for ${process.platform}-${process.arch} in ${ADDON_DIR()}`,
+      // A source checkout has its set-up; an installed package builds with node-gyp.
+      existsSync(path.join(packageRoot(), 'scripts', 'setup.sh'))
+        ? 'build it with `npm run setup` (installs what it needs: libdw-dev, libelf-dev, g++...)'
+        : `build it from source: \`npx node-gyp rebuild --directory ${ADDON_DIR()}\` (needs g++, make, libdw-dev, libelf-dev, libbpf-dev, clang, bpftool)`,
       { cause: error },
     );
   }

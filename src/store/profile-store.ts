@@ -8,14 +8,33 @@
  * counts are one blob of (thread, stack, count) ids (sample-blob.ts).
  */
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { MixprofError } from '../errors.js';
 import type { StackCount } from '../profile/profile.js';
 import type { Frame, FrameKind } from '../profile/types.js';
 import { addStackCounts, decodeSamples, encodeSamples, type SampleEntry } from './sample-blob.js';
 
 export const STORE_FILE = 'profiles.db';
+
+/**
+ * better-sqlite3, loaded when a store is opened: an optional dependency, whose
+ * install fetches a prebuilt binary or compiles one. Where neither could be
+ * done, sampling works and only collect and serve say what is missing.
+ */
+function sqlite(): typeof Database {
+  try {
+    return createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  } catch (error) {
+    throw new MixprofError(
+      'ADDON_MISSING',
+      `the profile store needs better-sqlite3, which could not be loaded: ${(error as Error).message.split('\n')[0]}`,
+      'install it beside mixprof: `npm install better-sqlite3` in the mixprof package (it fetches a prebuilt binary, or builds one with g++ and make)',
+      { cause: error },
+    );
+  }
+}
 const SCHEMA_VERSION = 2;
 /** Roll-ups add up each process's profiles per hour, so that a day reads 24 rows per process. */
 export const ROLLUP_MS = 3_600_000;
@@ -189,10 +208,11 @@ export class ProfileStore {
   /** Opens (creating on first use) the store in `dataDir`. */
   static open(dataDir: string, options: { readonly?: boolean } = {}): ProfileStore {
     const file = path.join(dataDir, STORE_FILE);
+    const Sqlite = sqlite();
     let db: Database.Database;
     try {
       if (!options.readonly) mkdirSync(dataDir, { recursive: true, mode: 0o750 });
-      db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      db = new Sqlite(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     } catch (error) {
       throw new MixprofError('BAD_OPTION', `cannot open the profile store ${file}: ${(error as Error).message}`, options.readonly ? 'run `mixprof collect --data-dir DIR` first, or pass the --data-dir it uses' : 'pass a writable --data-dir');
     }
