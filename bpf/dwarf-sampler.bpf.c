@@ -156,22 +156,27 @@ struct fill {
     return 0;                                                                                             \
   }                                                                                                       \
                                                                                                           \
+  /* The interpreter's first thread state: read only where the cache does not answer. */                \
+  static __always_inline __u64 threads_head_##SUFFIX(struct thread_search *search) {                     \
+    __u64 interp = READ(search, cfg.walk.runtime_addr + cfg.walk.rt_interp_head);                         \
+    return interp ? READ(search, interp + cfg.walk.is_threads_head) : 0;                                  \
+  }                                                                                                       \
+                                                                                                          \
   static __always_inline __u64 thread_state_##SUFFIX(__u32 tid, struct task_struct *task) {               \
     __u64 key = tid;                                                                                      \
     if (cfg.walk.thread_key_is_fsbase) key = BPF_CORE_READ(task, thread.fsbase);                               \
     struct thread_search search = {.task = task, .key = key};                                             \
-    __u64 interp = READ(&search, cfg.walk.runtime_addr + cfg.walk.rt_interp_head);                        \
     /* Thread states are freed and their memory reused (a thread's own is freed while the thread still    \
-       runs its exit): a cached one must still carry this thread's key and still be linked in the list. */ \
+       runs its exit): a cached one must still carry this thread's key and still be linked in the list    \
+       (its predecessor points at it, or, first in the list, the list's head). */                          \
     __u64 *cached = bpf_map_lookup_elem(&tstates, &tid);                                                  \
     __u64 c = cached ? *cached : 0;                                                                       \
     if (c && READ(&search, c + cfg.walk.ts_thread_key) == key) {                                          \
       __u64 prev = READ(&search, c + cfg.walk.ts_prev);                                                   \
-      __u64 link = prev ? READ(&search, prev + cfg.walk.ts_next)                                          \
-                        : (interp ? READ(&search, interp + cfg.walk.is_threads_head) : 0);               \
+      __u64 link = prev ? READ(&search, prev + cfg.walk.ts_next) : threads_head_##SUFFIX(&search);        \
       if (link == c) return c;                                                                            \
     }                                                                                                     \
-    search.t = interp ? READ(&search, interp + cfg.walk.is_threads_head) : 0;                                  \
+    search.t = threads_head_##SUFFIX(&search);                                                            \
     bpf_loop(cfg.walk.max_threads, thread_step_##SUFFIX, &search, 0);                                          \
     if (search.found) bpf_map_update_elem(&tstates, &tid, &search.found, BPF_ANY);                        \
     return search.found;                                                                                  \

@@ -186,9 +186,12 @@ interface NodeGypBuild {
 const require = createRequire(import.meta.url);
 const ADDON_DIR = (): string => path.join(packageRoot(), 'native');
 
-/** The addon's file; throws where there is neither a build nor a prebuilt one for this platform. */
+let resolvedFile: string | undefined;
+
+/** The addon's file, looked for once; throws where there is neither a build nor a prebuilt one for this platform. */
 function addonFile(): string {
-  return (require('node-gyp-build') as NodeGypBuild).resolve(ADDON_DIR());
+  resolvedFile ??= (require('node-gyp-build') as NodeGypBuild).resolve(ADDON_DIR());
+  return resolvedFile;
 }
 
 /** The DWARF sampler's BPF object (CO-RE), built and shipped beside the addon. */

@@ -21,7 +21,8 @@ export function parseBpftraceVersion(text: string): [number, number, number] | n
   return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
 }
 
-function older(a: readonly number[], b: readonly number[]): boolean {
+/** Version a comes before version b ([major, minor, patch]). */
+export function older(a: readonly number[], b: readonly number[]): boolean {
   for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
   return false;
 }

@@ -54,8 +54,6 @@ export function ringMiB(hz: number, cpus: number, stackBytes: number): number {
   return mib;
 }
 
-/** How often the target is looked for (it has no bpftrace -p to end with it). */
-
 export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   const kernel = new KernelSymbols();
   let sampler: NativeDwarfSampler;

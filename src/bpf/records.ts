@@ -121,10 +121,11 @@ export function parseSampleMap(entries: Record<string, unknown>, stacks: StackFo
       tid: Number(tid),
       chain: BigInt.asUintN(64, BigInt(hash)),
       ...(gil ? { gil } : {}),
-      // Raw stacks are keyed by their addresses, however the release spaced and escaped them.
+      // Raw user stacks are keyed by their addresses, however the release spaced and escaped them;
+      // raw kernel stacks keep their text, which the runner names (runner.ts).
       user: userFrames ? userFrames.map((a) => a.toString(16)).join('\n') : ustack,
       ...(userFrames ? { userFrames } : {}),
-      kernel: stacks === 'raw' ? parseRawStack(kstack).map((a) => a.toString(16)).join('\n') : kstack,
+      kernel: kstack,
       count,
       ...(words.some((w) => w !== 0n) ? { stackWords: words } : {}),
     });

@@ -7,26 +7,21 @@
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { MixprofError } from '../errors.js';
-import type { Bpftrace } from './bpftrace.js';
+import { older, type Bpftrace } from './bpftrace.js';
 
-export const TRACEFS = '/sys/kernel/tracing';
+const TRACEFS = '/sys/kernel/tracing';
 /** The older place, under debugfs, which bpftrace also reads. */
 const DEBUGFS_TRACING = '/sys/kernel/debug/tracing';
-/** The newest bpftrace seen to start without tracefs (Debian 13's). */
-const STARTS_WITHOUT_TRACEFS = [0, 23] as const;
+/** The first release after the newest seen to start without tracefs (Debian 13's 0.23). */
+const NEEDS_TRACEFS_FROM = [0, 24, 0] as const;
 
-function needsTracefs(version: Bpftrace['version']): boolean {
-  const [major, minor] = version;
-  return major > STARTS_WITHOUT_TRACEFS[0] || (major === STARTS_WITHOUT_TRACEFS[0] && minor > STARTS_WITHOUT_TRACEFS[1]);
-}
-
-export function tracefsMounted(): boolean {
+function tracefsMounted(): boolean {
   return existsSync(`${TRACEFS}/available_events`) || existsSync(`${DEBUGFS_TRACING}/available_events`);
 }
 
 /** Mounts tracefs when this bpftrace needs it and it is not there; throws one line when that fails. */
 export async function ensureTracefs(bpftrace: Bpftrace, log: (line: string) => void): Promise<void> {
-  if (!needsTracefs(bpftrace.version) || tracefsMounted()) return;
+  if (older(bpftrace.version, NEEDS_TRACEFS_FROM) || tracefsMounted()) return;
   const how = `mount it with \`mount -t tracefs nodev ${TRACEFS}\` (or use --unwind dwarf, which does not use bpftrace)`;
   const result = await execa('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { reject: false, timeout: 10_000 });
   if (result.failed || !tracefsMounted()) {

@@ -118,14 +118,20 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     throw new MixprofError('BAD_OPTION', '--gil cannot be used with --native-only', 'the GIL view needs the Python walk: leave out --native-only');
   }
   const target = openTarget(pid);
+  const say = options.quiet ? () => undefined : log;
+  // bpftrace, and tracefs where it needs it.
+  const readyBpftrace = async (): Promise<Bpftrace> => {
+    const found = await findBpftrace();
+    await ensureTracefs(found, say);
+    return found;
+  };
   // Known to be needed before anything else is done: fail first if it is missing.
-  const early = options.unwind === 'fp' ? await findBpftrace() : null;
-  if (early) await ensureTracefs(early, options.quiet ? () => undefined : log);
+  const early = options.unwind === 'fp' ? await readyBpftrace() : null;
   const addon = nativeAddon();
   const mapsText = readMapsText(target.pid);
   if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
 
-  const attached = attachTarget(addon, target, mapsText, { ...options, ...(options.gil ? { pythonRequiredBy: '--gil' } : {}) }, options.quiet ? () => undefined : log);
+  const attached = attachTarget(addon, target, mapsText, { ...options, ...(options.gil ? { pythonRequiredBy: '--gil' } : {}) }, say);
   const { interpreter, layout, native, framePointers } = attached;
   const noFramePointers = framePointers === false;
   try {
@@ -177,14 +183,10 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     };
     const python = layout && interpreter ? layout : null;
     // Found at the start when fp was asked for; when auto chose it, now.
-    const bpftraceReady = async (): Promise<Bpftrace> => {
-      if (early) return early;
-      const found = await findBpftrace();
-      await ensureTracefs(found, options.quiet ? () => undefined : log);
-      return found;
-    };
+    const found = unwind === 'fp' ? (early ?? (await readyBpftrace())) : null;
+    const bpftrace = found ? { path: found.path, stacks: stackFormatOf(found) } : null;
     const sampler: RunningSampler =
-      unwind === 'dwarf'
+      bpftrace === null
         ? startDwarfSampler({
             ...common,
             addon,
@@ -196,16 +198,12 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             wall,
             threads: threadCount(target.pid),
           })
-        : await (async () => {
-            const bpftrace = await bpftraceReady();
-            const stacks = stackFormatOf(bpftrace);
-            return startSampler({
-              ...common,
-              bpftrace: bpftrace.path,
-              stacks,
-              program: python && interpreter ? pythonProgram(python, interpreter.runtimeAddress, settings, stacks) : nativeProgram(settings, stacks),
-            });
-          })();
+        : startSampler({
+            ...common,
+            bpftrace: bpftrace.path,
+            stacks: bpftrace.stacks,
+            program: python && interpreter ? pythonProgram(python, interpreter.runtimeAddress, settings, bpftrace.stacks) : nativeProgram(settings, bpftrace.stacks),
+          });
 
     const done = (async (): Promise<ProcessRun> => {
       try {
