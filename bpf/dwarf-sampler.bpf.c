@@ -369,6 +369,7 @@ int sample(struct bpf_perf_event_data *ctx) {
   long kbytes = bpf_get_stack(ctx, s->kernel, sizeof(s->kernel), 0);
   s->kernel_depth = kbytes > 0 ? (__u64)kbytes / 8 : 0;
 
+  s->red_zone_copied = bpf_probe_read_user(s->red_zone, RED_ZONE_BYTES, (const void *)(s->regs[7] - RED_ZONE_BYTES)) == 0;
   struct copy cp = {.s = s, .sp = s->regs[7]};
   bpf_loop(MAX_STACK_BYTES / STACK_CHUNK, copy_step, &cp, 0);
   s->stack_size = cp.copied;
@@ -427,6 +428,7 @@ int wall_tick(struct bpf_iter__task *ctx) {
   if (user_regs(s, task) != 0) return 0;
   long kbytes = bpf_get_task_stack(task, s->kernel, sizeof(s->kernel), 0);
   s->kernel_depth = kbytes > 0 ? (__u64)kbytes / 8 : 0;
+  s->red_zone_copied = bpf_copy_from_user_task(s->red_zone, RED_ZONE_BYTES, (const void *)(s->regs[7] - RED_ZONE_BYTES), task, 0) == 0;
   struct copy cp = {.task = task, .s = s, .sp = s->regs[7]};
   bpf_loop(MAX_STACK_BYTES / STACK_CHUNK, copy_step_task, &cp, 0);
   s->stack_size = cp.copied;

@@ -13,6 +13,10 @@
 #define KERNEL_DEPTH 64
 #define STACK_CHUNK 1024
 #define MAX_STACK_BYTES 65536
+/* The x86-64 red zone below the stack pointer, copied too: at the `ret` of a
+   function that kept a frame pointer, its CFI still finds the caller's rbp in
+   the slot just popped, below the stack pointer. */
+#define RED_ZONE_BYTES 128
 #define RECORD_CHAIN 1
 #define RECORD_SAMPLE 2
 /* An off-CPU thread that has not run since its last sample: count that one again. */
@@ -102,9 +106,14 @@ struct sample_record {
   __u32 off_cpu;
   /* GIL_*: whether the thread held the GIL at the sample. */
   __u32 gil;
+  /* red_zone holds the RED_ZONE_BYTES below the stack pointer (1), or nothing (0: unmapped). */
+  __u32 red_zone_copied;
+  __u32 pad;
   __u64 chain;
   __u64 regs[DWARF_REGS];
   char comm[16];
   __u64 kernel[KERNEL_DEPTH];
+  /* Directly followed by stack: together one copy from sp - RED_ZONE_BYTES. */
+  __u8 red_zone[RED_ZONE_BYTES];
   __u8 stack[MAX_STACK_BYTES];
 };

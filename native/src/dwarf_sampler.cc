@@ -411,7 +411,14 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   StackSnapshot snapshot{};
   std::memcpy(snapshot.regs, s->regs, sizeof(snapshot.regs));
   snapshot.stack = data + head;
+  snapshot.stack_addr = s->regs[kDwarfSp];
   snapshot.stack_size = stack_size;
+  if (s->red_zone_copied != 0) {
+    // red_zone and stack are contiguous in the record.
+    snapshot.stack -= RED_ZONE_BYTES;
+    snapshot.stack_addr -= RED_ZONE_BYTES;
+    snapshot.stack_size += RED_ZONE_BYTES;
+  }
   Unwinder* unwinder = symbolizer_ != nullptr ? symbolizer_->unwinder(pid_) : nullptr;
   bool complete = false;
   if (unwinder != nullptr) {

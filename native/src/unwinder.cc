@@ -46,12 +46,14 @@ bool Unwinder::Unwind(pid_t tid, const StackSnapshot& snapshot,
 bool Unwinder::Read(Dwarf_Addr addr, Dwarf_Word* result) {
   const StackSnapshot* s = current_;
   if (s == nullptr) return false;
-  uint64_t sp = s->regs[kDwarfSp];
-  if (addr >= sp && addr - sp <= s->stack_size &&
-      s->stack_size - (addr - sp) >= sizeof(Dwarf_Word)) {
-    std::memcpy(result, s->stack + (addr - sp), sizeof(Dwarf_Word));
+  uint64_t base = s->stack_addr;
+  if (addr >= base && addr - base <= s->stack_size &&
+      s->stack_size - (addr - base) >= sizeof(Dwarf_Word)) {
+    std::memcpy(result, s->stack + (addr - base), sizeof(Dwarf_Word));
     return true;
   }
+  // Below the stack pointer the live process has moved on: never read there.
+  if (addr < s->regs[kDwarfSp]) return false;
   // Beyond the copy: the caller frames of a long-running function are
   // still in place in the live process.
   iovec local{result, sizeof(Dwarf_Word)};

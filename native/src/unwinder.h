@@ -20,7 +20,8 @@ constexpr int kDwarfIp = 16;
 
 struct StackSnapshot {
   uint64_t regs[kDwarfRegs];
-  const uint8_t* stack;  // copied from regs[kDwarfSp] upwards
+  const uint8_t* stack;  // copied from stack_addr upwards
+  uint64_t stack_addr;   // regs[kDwarfSp], or below it where the red zone was copied
   size_t stack_size;
 };
 
