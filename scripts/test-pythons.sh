@@ -93,6 +93,15 @@
 #                is bpftrace itself.  The build checks that `--version` runs
 #                on the root's libraries only.  trixie's binary packages come
 #                through the same private apt configuration as its sources.
+#   trixie-root  A Debian 13 machine as a user has it, to chroot into: trixie's
+#                nodejs (20), npm, python3.13 and bpftrace (0.23), with every
+#                package they depend on (the closure against an empty package
+#                status), unpacked, merged-/usr links made, and a root user;
+#                libdw1t64 (which mixprof's addon needs, and which none of
+#                them pulls in) is only downloaded, into var/cache/apt/archives.
+#                EXE is its usr/bin/python3.13, which runs only inside it
+#                (`chroot ROOT`); the build checks that python3.13, node, npm
+#                and bpftrace run there.  The debug file column is -.
 #
 # Downloaded sid packages are kept in ${MIXPROF_CACHE}/apt/sid/cache/archives
 # (one version of each package, the last one used) and shared between the sid
@@ -122,7 +131,7 @@ set -euo pipefail
 shopt -s nullglob
 
 PROG=test-pythons.sh
-KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.15 sid-3.13-dbg sid-3.14-dbg sid-3.15-dbg sid-3.13d sid-3.14d sid-3.15d trixie-3.13t austin trixie-bpftrace sid-bpftrace)
+KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.15 sid-3.13-dbg sid-3.14-dbg sid-3.15-dbg sid-3.13d sid-3.14d sid-3.15d trixie-3.13t austin trixie-bpftrace sid-bpftrace trixie-root)
 RECIPE_debian_3_11=1
 RECIPE_sid_3_13=1
 RECIPE_sid_3_14=1
@@ -137,6 +146,7 @@ RECIPE_trixie_3_13t=1
 RECIPE_austin=1
 RECIPE_trixie_bpftrace=1
 RECIPE_sid_bpftrace=1
+RECIPE_trixie_root=2
 DEPS_sid_3_13_dbg=sid-3.13
 DEPS_sid_3_14_dbg=sid-3.14
 DEPS_sid_3_15_dbg=sid-3.15
@@ -775,6 +785,61 @@ build_bpftrace() {  # ROOT TMP KIND
 }
 build_trixie_bpftrace() { build_bpftrace "$1" "$2" trixie; }
 build_sid_bpftrace() { build_bpftrace "$1" "$2" sid; }
+
+TRIXIE_ROOT_PACKAGES=(nodejs npm python3.13 bpftrace bash dash coreutils grep sed libc-bin)
+# Downloaded into the root's apt archive, not unpacked: what mixprof's
+# prebuilt addon needs beyond bpftrace's libraries, for a test to install
+# when mixprof says so.
+TRIXIE_ROOT_LATER=(libdw1t64)
+
+get_trixie_root() {  # TMP
+  local tmp=$1 specs
+  apt_opts trixie
+  specs=$(apt-get "${APT_OPTS[@]}" -o Debug::NoLocking=1 -s install --no-install-recommends "${TRIXIE_ROOT_PACKAGES[@]}" 2>>"$LOG" \
+    | awk '$1 == "Inst" { v = $3; gsub(/[()]/, "", v); print $2 "=" v }') || return 1
+  grep -q '^nodejs=' <<< "$specs" || { echo "no nodejs in the trixie closure" >> "$LOG"; return 1; }
+  # shellcheck disable=SC2086  # one spec per word
+  apt_download trixie "$tmp" $specs || return 1
+  mkdir -p "$tmp/later" && apt_download trixie "$tmp/later" "${TRIXIE_ROOT_LATER[@]}"
+}
+
+build_trixie_root() {  # ROOT TMP
+  local root=$1 tmp=$2/debs f d
+  mkdir -p "$tmp"
+  with_lists trixie "Debian 13's nodejs, npm, python3.13 and bpftrace" get_trixie_root "$tmp"
+  note "unpacking $(ls "$tmp" | wc -l) packages"
+  for f in "$tmp"/*.deb; do dpkg -x "$f" "$root" || die "dpkg -x $f failed"; done
+  # Merged /usr, as debootstrap makes it: what a package still ships in /bin goes to /usr/bin.
+  for d in bin sbin lib lib64; do
+    mkdir -p "$root/usr/$d"
+    if [ -d "$root/$d" ] && [ ! -L "$root/$d" ]; then
+      cp -a "$root/$d/." "$root/usr/$d/" && rm -rf -- "${root:?}/$d" || die "cannot merge /$d into /usr/$d"
+    fi
+    [ -L "$root/$d" ] || ln -s "usr/$d" "$root/$d"
+  done
+  mkdir -p "$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/root/.npm" "$root/etc" "$root/var/cache/apt/archives"
+  # A test sees mixprof ask for it: it must not have come with the rest.
+  [ ! -e "$root/usr/lib/x86_64-linux-gnu/libdw.so.1" ] || die "libdw.so.1 came with the root's packages"
+  cp -- "$tmp"/later/libdw1t64_*.deb "$root/var/cache/apt/archives/" || die "libdw1t64 was not downloaded"
+  chmod 1777 "$root/tmp"
+  echo 'root:x:0:0:root:/root:/bin/bash' > "$root/etc/passwd"
+  echo 'root:x:0:' > "$root/etc/group"
+  tool_built "$root/usr/bin/python3.13" verify_trixie_root "trixie-root $(deb_versions "$tmp"/nodejs_*.deb "$tmp"/bpftrace_*.deb | tr '\n' ' ')" "$tmp"/*.deb
+  local deb; for deb in "${B_DEBS[@]}"; do B_FETCHED=$((B_FETCHED + $(stat -c %s "$deb"))); done
+}
+
+# Each of them runs inside the root, on its own libraries.
+verify_trixie_root() {  # ROOT
+  local root=$1 out
+  out=$(chroot "$root" /usr/bin/python3.13 -c 'import sys; print(sys.version.split()[0])' 2>&1) || die "python3.13 does not run in the root: $out"
+  [[ $out == 3.13.* ]] || die "unexpected python3.13 version: $out"
+  out=$(chroot "$root" /usr/bin/node --version 2>&1) || die "node does not run in the root: $out"
+  [[ $out == v20.* ]] || die "unexpected node version: $out"
+  out=$(chroot "$root" /usr/bin/env HOME=/root /usr/bin/npm --version 2>&1) || die "npm does not run in the root: $out"
+  out=$(chroot "$root" /usr/bin/bpftrace --version 2>&1) || die "bpftrace does not run in the root: $out"
+  [[ $out == "bpftrace v0.23"* ]] || die "unexpected bpftrace version: $out"
+  note "ok: python3.13, node, npm and $out"
+}
 
 # It runs, from the root's libraries only, and is the version unpacked.
 verify_bpftrace() {  # ROOT

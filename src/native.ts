@@ -189,7 +189,7 @@ const ADDON_DIR = (): string => path.join(packageRoot(), 'native');
 let resolvedFile: string | undefined;
 
 /** The addon's file, looked for once; throws where there is neither a build nor a prebuilt one for this platform. */
-function addonFile(): string {
+export function addonFile(): string {
   resolvedFile ??= (require('node-gyp-build') as NodeGypBuild).resolve(ADDON_DIR());
   return resolvedFile;
 }

@@ -15,14 +15,21 @@ const DEBUGFS_TRACING = '/sys/kernel/debug/tracing';
 /** The first release after the newest seen to start without tracefs (Debian 13's 0.23). */
 const NEEDS_TRACEFS_FROM = [0, 24, 0] as const;
 
-function tracefsMounted(): boolean {
+export function tracefsMounted(): boolean {
   return existsSync(`${TRACEFS}/available_events`) || existsSync(`${DEBUGFS_TRACING}/available_events`);
 }
 
+/** This bpftrace reads the kernel's event list from tracefs as it starts. */
+export function needsTracefs(bpftrace: Bpftrace): boolean {
+  return !older(bpftrace.version, NEEDS_TRACEFS_FROM);
+}
+
+export const MOUNT_TRACEFS = `mount -t tracefs nodev ${TRACEFS}`;
+
 /** Mounts tracefs when this bpftrace needs it and it is not there; throws one line when that fails. */
 export async function ensureTracefs(bpftrace: Bpftrace, log: (line: string) => void): Promise<void> {
-  if (older(bpftrace.version, NEEDS_TRACEFS_FROM) || tracefsMounted()) return;
-  const how = `mount it with \`mount -t tracefs nodev ${TRACEFS}\` (or use --unwind dwarf, which does not use bpftrace)`;
+  if (!needsTracefs(bpftrace) || tracefsMounted()) return;
+  const how = `mount it with \`${MOUNT_TRACEFS}\` (or use --unwind dwarf, which does not use bpftrace)`;
   const result = await execa('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { reject: false, timeout: 10_000 });
   if (result.failed || !tracefsMounted()) {
     const why = (result.stderr || result.shortMessage || 'no event list after mounting').split('\n')[0];

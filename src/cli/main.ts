@@ -5,6 +5,7 @@ import path from 'node:path';
 import { packageRoot } from '../package-root.js';
 import { collectCommand } from './commands/collect.js';
 import { convertCommand } from './commands/convert.js';
+import { doctorCommand } from './commands/doctor.js';
 import { recordCommand } from './commands/record.js';
 import { sampleCommand } from './commands/sample.js';
 import { serveCommand } from './commands/serve.js';
@@ -43,7 +44,8 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(convertCommand())
     .addCommand(collectCommand())
     .addCommand(serveCommand())
-    .addCommand(topCommand());
+    .addCommand(topCommand())
+    .addCommand(doctorCommand());
   // Subcommands added with addCommand do not inherit these settings.
   for (const command of [program, ...program.commands]) {
     command.exitOverride().configureOutput({

@@ -27,11 +27,32 @@ export function writeAll(fd: number, data: Uint8Array): void {
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
-export function replaceFile(file: string, data: Uint8Array): void {
+/** The file's name and its checked directory. */
+function splitOutputPath(file: string): { name: string; checked: CheckedDirectory } {
   const slash = file.lastIndexOf('/');
   const name = file.slice(slash + 1);
   if (name === '' || name === '.' || name === '..') throw new OutputRefused('it names a directory');
-  const checked = resolveDirectory(slash < 0 ? '.' : file.slice(0, slash + 1));
+  return { name, checked: resolveDirectory(slash < 0 ? '.' : file.slice(0, slash + 1)) };
+}
+
+/**
+ * What replaceFile would refuse, found before there is anything to write: the
+ * same checks, and an empty new file made and removed beside the name (a
+ * read-only or full file system, a directory mixprof may not write).
+ */
+export function checkReplaceable(file: string): void {
+  const { name, checked } = splitOutputPath(file);
+  const directory = openDirectory(checked);
+  try {
+    replaceableIn(checked.stats, path.join(directory.path, name));
+    rmSync(writeTemporary(directory.path, name, new Uint8Array(0), null));
+  } finally {
+    directory.close();
+  }
+}
+
+export function replaceFile(file: string, data: Uint8Array): void {
+  const { name, checked } = splitOutputPath(file);
   const directory = openDirectory(checked);
   try {
     const target = path.join(directory.path, name);

@@ -1,4 +1,5 @@
 /** The short summary printed on stderr after sampling. */
+import { MISMATCH_FRAME } from '../profile/merge.js';
 import type { ProfileStats } from '../profile/profile.js';
 import type { MissedThread } from '../sample/thread-cpu.js';
 
@@ -24,10 +25,12 @@ function missedThreadsLine(missed: readonly MissedThread[], context: ReportConte
   const ran = context.mode === 'wall' ? 'there' : 'on CPU';
   const shown = missed.slice(0, MISSED_SHOWN).map((t) => `${t.comm} (${t.tid}: ${t.seconds.toFixed(1)} s ${ran}, ${t.samples} of ~${Math.round(t.expected)} samples)`);
   const more = missed.length > MISSED_SHOWN ? ` and ${missed.length - MISSED_SHOWN} more` : '';
-  const other = context.unwind === 'fp' ? 'dwarf' : 'fp';
+  const them = missed.length === 1 ? 'it' : 'them';
+  // Wall-clock mode has one sampler; in CPU mode the other one may see them.
+  const instead = context.mode === 'wall' ? `Sampling in CPU mode (without --mode wall) may see ${them}` : `Sampling with --unwind ${context.unwind === 'fp' ? 'dwarf' : 'fp'} may see ${them}`;
   return (
     `  warning: the sampler missed ${missed.length === 1 ? 'a thread that' : `${missed.length} threads that`} ran: ${shown.join(', ')}${more}; ` +
-    `their work is not in this profile. Sampling with --unwind ${other} may see ${missed.length === 1 ? 'it' : 'them'}; please report this.`
+    `their work is not in this profile. ${instead}; please report this.`
   );
 }
 
@@ -50,7 +53,7 @@ export function formatReport(stats: ProfileStats, context: ReportContext): strin
     const problems: string[] = [];
     if (stats.missingChains) problems.push(`${stats.missingChains} samples lost their Python frames (events dropped)`);
     if (stats.unknownPythonFrames) problems.push(`${stats.unknownPythonFrames} samples have unreadable Python frames`);
-    if (stats.mismatched) problems.push(`${stats.mismatched} samples where native eval-loop frames and Python frames disagree`);
+    if (stats.mismatched) problems.push(`${stats.mismatched} samples where native eval-loop frames and Python frames disagree (kept apart, under ${MISMATCH_FRAME})`);
     // A few such samples (a thread caught where its stack holds no eval-loop
     // frame mixprof can name) say nothing about the build; many say its eval loop has no name.
     const evalUnnamed = stats.evalUnknown >= EVAL_UNKNOWN_SHARE * stats.samples;

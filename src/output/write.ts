@@ -12,7 +12,7 @@
  * the reader. A reader that exits early, or a caller that gives up on a slow
  * one (`abandon`), has the profile go to a fallback file.
  */
-import { closeSync, constants, fstatSync, openSync, write } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, statSync, write } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isatty } from 'node:tty';
@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
 import { OutputRefused } from './output-directory.js';
-import { replaceFile, writeAll } from './replace-file.js';
+import { checkReplaceable, replaceFile, writeAll } from './replace-file.js';
 
 export interface WriteResult {
   /** Where the profile went: a path, or null for stdout. */
@@ -57,14 +57,43 @@ export async function writeProfile(file: string | null, data: string | Uint8Arra
     await writeStdout(data, extension, options.abandon);
     return { path: null };
   }
+  // Asked to throw the profile away (to see only the report, or the table).
+  if (isDevNull(file)) return { path: file };
   try {
     replaceFile(file, typeof data === 'string' ? Buffer.from(data) : data);
     return { path: file };
   } catch (error) {
-    // A system error's text without the path it was given (a /proc/self/fd one): "ENOSPC: no space left on device".
-    const why = error instanceof OutputRefused ? error.message : (/^E[A-Z]+: [^,]*/.exec((error as Error).message)?.[0] ?? (error as Error).message);
+    const why = whyNotWritten(error);
     const fallback = writeFallback(data, extension);
     throw new MixprofError('OUTPUT_FAILED', `cannot write ${file}: ${why}`, `the profile was written to ${fallback} instead; choose another -o path`, { cause: error });
+  }
+}
+
+/** A system error's text without the path it was given (a /proc/self/fd one): "ENOSPC: no space left on device". */
+function whyNotWritten(error: unknown): string {
+  return error instanceof OutputRefused ? error.message : (/^E[A-Z]+: [^,]*/.exec((error as Error).message)?.[0] ?? (error as Error).message);
+}
+
+/** The null device (char 1:3), whatever the name it is reached by: the only device -o writes to. */
+function isDevNull(file: string): boolean {
+  try {
+    const stats = statSync(file);
+    return stats.isCharacterDevice() && stats.rdev === DEV_NULL;
+  } catch {
+    return false;
+  }
+}
+
+/** makedev(1, 3). */
+const DEV_NULL = (1 << 8) | 3;
+
+/** Refuses, before sampling, an -o path the profile could not be written to. */
+export function checkOutputFile(file: string): void {
+  if (isDevNull(file)) return;
+  try {
+    checkReplaceable(file);
+  } catch (error) {
+    throw new MixprofError('BAD_OPTION', `cannot write ${file}: ${whyNotWritten(error)}`, 'choose another -o path (nothing was sampled)', { cause: error });
   }
 }
 

@@ -36,6 +36,8 @@ export interface MergedStack {
 }
 
 export const TRUNCATED_FRAME = '[truncated python stack]';
+/** The root of a sample whose native eval-loop frames and Python frames do not pair up. */
+export const MISMATCH_FRAME = '[native and python frames disagree]';
 
 /**
  * The prefix of the unwound stack (leaf first) that can be trusted: a caller
@@ -114,8 +116,26 @@ export function mergeStacks(
       leafFirst.push(...rest);
     }
   }
+  if (mismatched) return { frames: rootFirst(unpaired(trusted, python!, options), kernel), nativeComplete, mismatched, evalUnknown: false };
   if (python?.truncated && !markedTruncation) leafFirst.push({ kind: 'marker', name: TRUNCATED_FRAME });
   return { frames: rootFirst(leafFirst, kernel), nativeComplete, mismatched, evalUnknown: false };
+}
+
+/**
+ * A sample whose halves do not pair up (caught while a call was being set up
+ * or torn down, or on a stack switched under the interpreter, as greenlets
+ * do) is never written as a stack that did not happen: what is sure of it
+ * (the native frames the innermost Python function called, and the Python
+ * frames in their order) goes under a marked root; the interpreter's frames
+ * between Python frames, which could not be placed, are left out.
+ */
+function unpaired(trusted: readonly NativeFrame[], python: PythonStack, options: MergeOptions): Frame[] {
+  const firstEval = trusted.findIndex((f) => f.role === 'eval');
+  const called = (firstEval < 0 ? [] : trusted.slice(0, firstEval)).filter((f) => !(options.hidePlumbing && f.role === 'plumbing'));
+  const leafFirst: Frame[] = [...called.map(nativeFrame), ...python.groups.flat()];
+  if (python.truncated) leafFirst.push({ kind: 'marker', name: TRUNCATED_FRAME });
+  leafFirst.push({ kind: 'marker', name: MISMATCH_FRAME });
+  return leafFirst;
 }
 
 /**

@@ -4,12 +4,14 @@
  * be read until it exits (or for -t seconds), and hands back its exit status.
  */
 import { constants } from 'node:os';
+import type { Duplex } from 'node:stream';
 import { execa } from 'execa';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
 import { mapsInterpreter } from '../target/interpreter.js';
 import { checkPrivileges } from '../target/privileges.js';
 import { isAlive } from '../target/process.js';
+import { HOLD_FD, prepareHold, type Hold } from './hold.js';
 import { profileProcesses, type RunOptions } from './run.js';
 
 export interface RecordOptions extends Omit<RunOptions, 'pids'> {
@@ -21,6 +23,10 @@ export interface RecordOptions extends Omit<RunOptions, 'pids'> {
 const INTERPRETER_WAIT_MS = 1000;
 const STARTING_WAIT_MS = 5000;
 const RETRY_MS = 10;
+/** How long an interpreter may take from being mapped to importing site, on a busy machine. */
+const HOLD_WAIT_MS = 2000;
+/** How often a command not yet held is looked at (the hold itself is an event). */
+const CHECK_MS = 50;
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -36,11 +42,18 @@ export async function record(options: RecordOptions, log: (line: string) => void
   checkPrivileges();
   const [file, ...args] = options.command;
   if (!file) throw new MixprofError('BAD_OPTION', 'no command to record', 'put the command after --, e.g. mixprof record -- python3 app.py');
-  const child = execa(file, args, { stdio: 'inherit', reject: false });
+  // Held at its first line until the sampler is attached (a Python command that imports site).
+  const hold = options.nativeOnly ? null : prepareHold();
+  const child = hold
+    ? execa(file, args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], reject: false, env: hold.env })
+    : execa(file, args, { stdio: 'inherit', reject: false });
   // The terminal's Ctrl-C reaches the command itself; mixprof waits for it
   // to end. A SIGTERM or SIGHUP sent to mixprof alone is passed on.
   const ignore = (): void => undefined;
-  const forward = (signal: NodeJS.Signals) => (): void => void child.kill(signal);
+  const forward = (signal: NodeJS.Signals) => (): void => {
+    hold?.release();
+    child.kill(signal);
+  };
   const onTerm = forward('SIGTERM');
   const onHup = forward('SIGHUP');
   process.on('SIGINT', ignore);
@@ -50,10 +63,19 @@ export async function record(options: RecordOptions, log: (line: string) => void
     const pid = child.pid;
     let written: string | null | undefined;
     if (pid !== undefined) {
-      await waitForInterpreter(pid, options.nativeOnly);
+      const held = hold ? await waitForHold(hold, child.stdio[HOLD_FD] as Duplex, pid) : false;
+      if (!held) {
+        hold?.release();
+        await waitForInterpreter(pid, options.nativeOnly);
+      }
+      // Released as soon as the sampler is attached; before, were it to fail.
+      const onAttached = (attached: number): void => {
+        if (attached === pid) hold?.release();
+      };
       try {
-        written = (await profileProcesses({ ...options, pids: [pid], startingWaitMs: STARTING_WAIT_MS, handleSignals: false }, log)).written;
+        written = (await profileProcesses({ ...options, pids: [pid], startingWaitMs: STARTING_WAIT_MS, handleSignals: false, onAttached }, log)).written;
       } catch (error) {
+        hold?.release();
         if (!isAlive(pid)) {
           if (!options.quiet) log(`mixprof: ${file} exited before sampling started; nothing was recorded`);
         } else {
@@ -73,9 +95,40 @@ export async function record(options: RecordOptions, log: (line: string) => void
     const status = result.signal ? 128 + (constants.signals[result.signal as keyof typeof constants.signals] ?? 0) : (result.exitCode ?? 1);
     return written === undefined ? { status } : { status, written };
   } finally {
+    hold?.release();
+    hold?.dispose();
     process.off('SIGINT', ignore);
     process.off('SIGTERM', onTerm);
     process.off('SIGHUP', onHup);
+  }
+}
+
+/**
+ * Whether the command is held at its first line: it says so on the socket. A
+ * command that has mapped no interpreter after INTERPRETER_WAIT_MS, or an
+ * interpreter that has not reached its site module HOLD_WAIT_MS after being
+ * mapped (-S, -I, -E), is not waited for.
+ */
+async function waitForHold(hold: Hold, socket: Duplex, pid: number): Promise<boolean> {
+  const addon = nativeAddon();
+  const started = Date.now();
+  let mapped: number | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  const givenUp = new Promise<boolean>((resolve) => {
+    const check = (): void => {
+      const now = Date.now();
+      if (mapped === null && mapsInterpreter(addon, pid)) mapped = now;
+      const noPython = mapped === null && now - started > INTERPRETER_WAIT_MS;
+      const noSite = mapped !== null && now - mapped > HOLD_WAIT_MS;
+      if (!isAlive(pid) || noPython || noSite) resolve(false);
+      else timer = setTimeout(check, CHECK_MS);
+    };
+    timer = setTimeout(check, CHECK_MS);
+  });
+  try {
+    return await Promise.race([hold.waiting(socket), givenUp]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -43,6 +43,8 @@ export interface RunOptions extends SessionOptions {
   readonly startingWaitMs?: number;
   /** Stop on SIGINT/SIGTERM/SIGHUP (false when the caller handles them). */
   readonly handleSignals?: boolean;
+  /** Told when each process's sampler is attached (record lets a held command go). */
+  readonly onAttached?: (pid: number) => void;
 }
 
 export interface RunSummary {
@@ -82,8 +84,9 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
   const runs: ProcessRun[] = [];
   let stopping: StopReason | null = null;
   let firstAttach: number | null = null;
-  const onAttached = (): void => {
+  const onAttached = (pid: number): void => {
     firstAttach ??= Date.now();
+    options.onAttached?.(pid);
   };
   /** Sessions started later sample only what is left of -t. */
   const remaining = (): number | null => {

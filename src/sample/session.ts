@@ -109,6 +109,9 @@ export interface SessionHooks {
 }
 
 /** Attaches to the process and starts sampling it; throws what makes that impossible. */
+/** What makes auto fall back from frame pointers (bpftrace) to the DWARF sampler. */
+const BPFTRACE_UNUSABLE: ReadonlySet<string> = new Set(['BPFTRACE_MISSING', 'BPFTRACE_TOO_OLD', 'TRACEFS_MISSING']);
+
 export async function startProcessSession(pid: number, options: SessionOptions, log: (line: string) => void, hooks: SessionHooks = {}): Promise<ProcessSession> {
   const wall = options.mode === 'wall';
   if (wall && options.unwind === 'fp') {
@@ -137,9 +140,22 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
   try {
     // A target without Python was refused by attachTarget already.
     if (options.gil && layout && interpreter) requireGil(attached.memory, layout, interpreter.runtimeAddress);
-    const { unwind, why } = wall
+    const chosen = wall
       ? { unwind: 'dwarf' as const, why: 'wall-clock mode samples threads off CPU, which only the DWARF sampler does' }
       : chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers);
+    // Found at the start when fp was asked for; when auto chose it, now, and
+    // a host without a usable bpftrace is unwound with DWARF instead.
+    let found = early;
+    let { unwind, why } = chosen;
+    if (unwind === 'fp' && found === null) {
+      try {
+        found = await readyBpftrace();
+      } catch (error) {
+        if (!(error instanceof MixprofError) || !BPFTRACE_UNUSABLE.has(error.code)) throw error;
+        unwind = 'dwarf';
+        why = `${chosen.why}, but ${error.message}`;
+      }
+    }
     if (!options.quiet) log(`mixprof: native stacks unwound with ${unwind === 'dwarf' ? 'DWARF call frame information' : 'frame pointers'} (${why})`);
     const settings = {
       pid: target.pid,
@@ -182,9 +198,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       isTargetAlive: () => isAlive(target.pid),
     };
     const python = layout && interpreter ? layout : null;
-    // Found at the start when fp was asked for; when auto chose it, now.
-    const found = unwind === 'fp' ? (early ?? (await readyBpftrace())) : null;
-    const bpftrace = found ? { path: found.path, stacks: stackFormatOf(found) } : null;
+    const bpftrace = unwind === 'fp' && found ? { path: found.path, stacks: stackFormatOf(found) } : null;
     const sampler: RunningSampler =
       bpftrace === null
         ? startDwarfSampler({

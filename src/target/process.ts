@@ -1,6 +1,7 @@
 /** The target process: existence, identity, and its files as it sees them. */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { MixprofError } from '../errors.js';
+import { splitStat } from './proc-stat.js';
 
 export interface TargetProcess {
   readonly pid: number;
@@ -17,12 +18,50 @@ export function procPath(pid: number, ...parts: string[]): string {
   return ['/proc', String(pid), ...parts].join('/');
 }
 
+/** PF_KTHREAD in a task's flags (field 9 of /proc/PID/stat). */
+const PF_KTHREAD = 0x00200000;
+
+/** What /proc/PID/stat says about a process that rules it out as a target, or null when it can be one. */
+export function unprofilable(pid: number, statText: string | null): MixprofError | null {
+  const stat = statText === null ? null : splitStat(statText);
+  if (stat === null) return null;
+  const state = stat.fields[0];
+  const flags = Number(stat.fields[6] ?? 0);
+  if ((flags & PF_KTHREAD) !== 0) {
+    return new MixprofError('NO_SUCH_PROCESS', `process ${pid} (${stat.comm}) is a kernel thread: it runs no user code to profile`, 'pass the PID of a user process (`pgrep -a python`); perf record -a shows kernel threads');
+  }
+  if (state === 'Z' || state === 'X') {
+    return new MixprofError('NO_SUCH_PROCESS', `process ${pid} (${stat.comm}) has exited: it is a zombie, waiting for its parent to collect its status`, 'profile a running process; its parent (the PPid in /proc/PID/status) may be the one to look at');
+  }
+  return null;
+}
+
+/** Why the kernel refused to show a process: the hint depends on who asked. */
+function permissionDenied(pid: number): MixprofError {
+  if (process.geteuid?.() !== 0) return new MixprofError('NOT_PERMITTED', `cannot inspect process ${pid}: permission denied`, 'run mixprof as root (sudo)');
+  return new MixprofError(
+    'NOT_PERMITTED',
+    `cannot inspect process ${pid}: permission denied, even to root`,
+    'something stronger than root forbids it: kernel.yama.ptrace_scope=3, an LSM (AppArmor, SELinux) or a process of another user namespace; `mixprof doctor` checks the first',
+  );
+}
+
+function readStat(pid: number): string | null {
+  try {
+    return readFileSync(procPath(pid, 'stat'), 'utf8');
+  } catch {
+    return null;
+  }
+}
+
 export function openTarget(pid: number): TargetProcess {
   try {
     statSync(procPath(pid));
   } catch {
     throw new MixprofError('NO_SUCH_PROCESS', `no process with PID ${pid}`, 'check the PID with `ps -e` or `pgrep -a python`');
   }
+  const refused = unprofilable(pid, readStat(pid));
+  if (refused) throw refused;
   let comm = '';
   let exe = '';
   try {
@@ -30,15 +69,11 @@ export function openTarget(pid: number): TargetProcess {
     exe = readlinkSync(procPath(pid, 'exe'));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ESRCH') {
-      throw new MixprofError('NO_SUCH_PROCESS', `process ${pid} exited`, 'start the target again and pass its new PID');
-    }
-    if (code === 'EACCES' || code === 'EPERM') {
-      throw new MixprofError('NOT_PERMITTED', `cannot inspect process ${pid}: permission denied`, 'run mixprof as root (sudo)');
-    }
-    if (!exe) {
-      throw new MixprofError('NO_SUCH_PROCESS', `process ${pid} has no executable (a kernel thread?)`, 'pass the PID of a user process');
-    }
+    if (code === 'EACCES' || code === 'EPERM') throw permissionDenied(pid);
+    // Gone meanwhile, or became a zombie (which has no executable) while being looked at.
+    const now = readStat(pid);
+    if (now === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${pid} exited`, 'start the target again and pass its new PID');
+    throw unprofilable(pid, now) ?? new MixprofError('NO_SUCH_PROCESS', `process ${pid} has no executable to read (${code ?? (error as Error).message})`, 'pass the PID of a user process');
   }
   return { pid, comm, exe: exe.replace(/ \(deleted\)$/, ''), root: procPath(pid, 'root'), cwd: readCwd(pid) };
 }

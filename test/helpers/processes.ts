@@ -91,9 +91,12 @@ export interface SamplingRun {
   stop(signal?: NodeJS.Signals): Promise<MixprofResult>;
 }
 
-/** Starts bin/mixprof and resolves once it says it is sampling (probes attached). */
-export async function startSampling(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<SamplingRun> {
-  const child = execa(process.execPath, [MIXPROF, ...args], { reject: false, timeout: 300_000, stdin: 'ignore', env });
+/** How mixprof is started: this checkout's bin/mixprof, or (an installed copy, one in a chroot) the command given. */
+const THIS_MIXPROF: readonly string[] = [process.execPath, MIXPROF];
+
+/** Starts mixprof and resolves once it says it is sampling (probes attached). */
+export async function startSampling(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}, command: readonly string[] = THIS_MIXPROF): Promise<SamplingRun> {
+  const child = execa(command[0]!, [...command.slice(1), ...args], { reject: false, timeout: 300_000, stdin: 'ignore', env });
   let text = '';
   child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
   const until = (pattern: RegExp, ms = 60_000): Promise<void> =>
@@ -163,8 +166,9 @@ export async function sampleForCpu(
   cpuSeconds: number,
   timeoutMs = 120_000,
   env: Record<string, string> = {},
+  command: readonly string[] = THIS_MIXPROF,
 ): Promise<MixprofResult> {
-  const run = await startSampling(args, 60_000, env);
+  const run = await startSampling(args, 60_000, env, command);
   try {
     await waitForEachCpuSeconds(Array.isArray(targets) ? targets : [targets as CpuTarget], cpuSeconds, timeoutMs);
   } catch (error) {

@@ -10,29 +10,12 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { execa } from 'execa';
 import { parseFolded, pythonNames } from '../helpers/folded.js';
-import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
-import { bpftraceCount, startWorkload, type MixprofResult } from '../helpers/processes.js';
-import { pyenvPython, testBpftrace } from '../helpers/pythons.js';
+import { WORKLOADS } from '../helpers/paths.js';
+import { bpftraceCount, runMixprof, startWorkload } from '../helpers/processes.js';
+import { debianPython, pyenvPython, testBpftrace } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
-
-/** Runs in a private mount namespace with tracefs unmounted (and, with hideSysKernel, no /sys/kernel at all). */
-async function runWithoutTracefs(args: string[], env: Record<string, string>, hideSysKernel = false): Promise<MixprofResult> {
-  const script = [
-    'umount /sys/kernel/debug/tracing 2>/dev/null',
-    'umount /sys/kernel/tracing 2>/dev/null',
-    ...(hideSysKernel ? ['mount -t tmpfs -o ro none /sys/kernel || exit 97'] : []),
-    'test ! -e /sys/kernel/tracing/available_events || exit 98',
-    'exec "$@"',
-  ].join('; ');
-  return execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, MIXPROF, ...args], {
-    reject: false,
-    timeout: 120_000,
-    env,
-    stdin: 'ignore',
-  }) as Promise<MixprofResult>;
-}
+import { runWithoutTracefs } from '../helpers/tracefs.js';
 
 describe("tracefs, which sid's bpftrace 0.27 reads as it starts", () => {
   let bpftrace: string;
@@ -64,6 +47,23 @@ describe("tracefs, which sid's bpftrace 0.27 reads as it starts", () => {
       assert.equal(lines.length, 1, r.stderr);
       assert.match(lines[0]!, /bpftrace 0\.27\.\d+ needs tracefs, which is not mounted, and mounting it on \/sys\/kernel\/tracing failed: .+ \(mount it with `mount -t tracefs nodev \/sys\/kernel\/tracing`/);
       assert.equal(await bpftraceCount(), 0);
+    } finally {
+      await w.stop();
+    }
+  });
+});
+
+describe('a host without bpftrace', () => {
+  before(() => assertRoot());
+
+  test("[F23] auto picks frame pointers for sid's 3.15, bpftrace is missing: the DWARF sampler takes over, said in the unwinder's line", async () => {
+    const w = await startWorkload((await debianPython('sid-3.15')).executable, [path.join(WORKLOADS, 'short-lived.py'), '120']);
+    try {
+      const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '2', '--mark-python'], { env: { MIXPROF_BPFTRACE: '/nonexistent/bpftrace' } });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.match(r.stderr, /^mixprof: native stacks unwound with DWARF call frame information \(.*python3\.15 keeps frame pointers, but bpftrace was not found \(\/nonexistent\/bpftrace\)\)$/m);
+      const stacks = parseFolded(r.stdout);
+      assert.ok(stacks.some((s) => pythonNames(s.frames).includes('<module>')), r.stdout.slice(0, 500));
     } finally {
       await w.stop();
     }

@@ -3,7 +3,7 @@
  * and stderr, is profiled until it exits, and its exit status comes back.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -45,6 +45,27 @@ describe('mixprof record', () => {
     // 3 s of its CPU time at 199 Hz less what it ran while mixprof attached, nearly all of it in spin().
     assert.ok(total >= 199, `${total} samples`);
     assert.ok(inSpin / total >= 0.9, `${inSpin}/${total} in <module>;main;spin`);
+  });
+
+  test('a Python command is held at its first line until the sampler is attached: all of a short run is profiled', async () => {
+    const out = path.join(dir, 'short.folded');
+    // Half a second of CPU time right at the start: without the hold, attaching on a busy machine takes longer.
+    const r = await execa(process.execPath, [MIXPROF, 'record', '-F', '199', '--mark-python', '-o', out, '--', python, TARGET, '0', '0.5'], { input: 'x\n', reject: false, timeout: 120_000 });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const stacks = parseFolded(await readFile(out, 'utf8'));
+    const inSpin = stacks.filter((s) => pythonNames(s.frames).includes('spin')).reduce((n, s) => n + s.count, 0);
+    // 0.5 s of CPU at 199 Hz is about 100 samples.
+    assert.ok(inSpin >= 60, `${inSpin} samples in spin(): ${r.stderr}`);
+  });
+
+  test("the hold leaves no trace: the command's PYTHONPATH, path and own sitecustomize are as without mixprof", async () => {
+    const own = path.join(dir, 'own');
+    await mkdir(own, { recursive: true });
+    await writeFile(path.join(own, 'sitecustomize.py'), 'import os\nos.environ["OWN_SITECUSTOMIZE"] = "ran"\n');
+    const script = 'import os, sys, json; print(json.dumps([os.environ.get("PYTHONPATH"), os.environ.get("OWN_SITECUSTOMIZE"), [p for p in sys.path if "mixprof-hold" in p], sorted(k for k in os.environ if k.startswith("MIXPROF"))]))';
+    const r = await execa(process.execPath, [MIXPROF, 'record', '-q', '-o', path.join(dir, 'trace.folded'), '--', python, '-c', script], { reject: false, timeout: 120_000, env: { PYTHONPATH: own } });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [own, 'ran', [], []]);
   });
 
   test('a SIGTERM to mixprof reaches the command; the samples are written and its status returned', async () => {

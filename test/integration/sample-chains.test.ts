@@ -12,17 +12,13 @@ import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { ChainsReady } from '../helpers/chains.js';
 import { parseFolded, pythonNames, threadOf, type FoldedStack } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
 import { sampleForCpu, startContainerWorkload, startWorkload, type Workload } from '../helpers/processes.js';
 import { debianPython, pyenvPython, systemPython, testBpftrace, type TestPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
-interface ChainsReady {
-  chains: Record<string, { tid: number; stack: string[] }>;
-  /** sys._is_gil_enabled() once every chain runs (true before 3.13). */
-  gil_enabled: boolean;
-}
 
 const MIN_EXACT = 0.95;
 /** Samples with the whole chain, where the rest are in a caller between calls. */

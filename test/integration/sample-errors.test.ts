@@ -1,6 +1,7 @@
 /** Every error a user can cause gets one clear line and a non-zero exit. */
 import assert from 'node:assert/strict';
 import { SUPPORTED_VERSIONS } from '../../src/python/versions.js';
+import { splitStat } from '../../src/target/proc-stat.js';
 import { chmod, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,15 @@ import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
 import { runMixprof, sampleForCpu, startSampling, startWorkload, waitForCpuSeconds } from '../helpers/processes.js';
 import { debianPython, pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
+
+/** A kernel thread (PF_KTHREAD in its stat flags): kthreadd is PID 2 on most machines, not on all. */
+async function firstKernelThread(): Promise<{ pid: number; comm: string }> {
+  for (const entry of (await readdir('/proc')).filter((e) => /^\d+$/.test(e)).sort((a, b) => Number(a) - Number(b))) {
+    const stat = splitStat(await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''));
+    if (stat && (Number(stat.fields[6]) & 0x00200000) !== 0) return { pid: Number(entry), comm: stat.comm };
+  }
+  throw new Error('no kernel thread in /proc');
+}
 
 function oneErrorLine(stderr: string, pattern: RegExp): void {
   const lines = stderr.trim().split('\n');
@@ -36,6 +46,26 @@ describe('bad input', () => {
     oneErrorLine(r.stderr, /no process with PID 999999999/);
   });
 
+  test('[B14] a kernel thread: one line saying it runs no user code', async () => {
+    const kthread = await firstKernelThread();
+    const r = await runMixprof(['sample', '-x', String(kthread.pid), '-t', '1']);
+    assert.equal(r.exitCode, 1);
+    oneErrorLine(r.stderr, new RegExp(`process ${kthread.pid} \\(${kthread.comm.replace(/[^\w]/g, '.')}\\) is a kernel thread: it runs no user code`));
+  });
+
+  test('[B15] a zombie: one line saying it has exited and waits for its parent', async () => {
+    // A parent that never collects its child's status.
+    const script = 'import os, sys, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nwhile open(f"/proc/{pid}/stat").read().split(") ")[1][0] != "Z":\n    time.sleep(0.01)\nprint(f"READY {{\\"zombie\\": {pid}}}", flush=True)\nsys.stdin.read()\n';
+    const parent = await startWorkload<{ zombie: number }>(pyenvPython('3.11.7').executable, ['-c', script], 60_000, {}, 'pipe');
+    try {
+      const r = await runMixprof(['sample', '-x', String(parent.ready.zombie), '-t', '1']);
+      assert.equal(r.exitCode, 1);
+      oneErrorLine(r.stderr, new RegExp(`process ${parent.ready.zombie} \\(python3\\.11\\) has exited: it is a zombie, waiting for its parent to collect its status`));
+    } finally {
+      await parent.stop();
+    }
+  });
+
   test('[B02] a PID that is not a number', async () => {
     const r = await runMixprof(['sample', '-x', 'abc']);
     assert.notEqual(r.exitCode, 0);
@@ -46,6 +76,40 @@ describe('bad input', () => {
     const r = await runMixprof(['sample', '-x', String(process.pid), '-d', path.join(dir, 'nope.so')]);
     assert.equal(r.exitCode, 1);
     oneErrorLine(r.stderr, /nope\.so: no such readable file/);
+  });
+
+  test('[B16] a -d file that is not ELF: one line, before sampling', async () => {
+    const text = path.join(dir, 'notelf.txt');
+    await writeFile(text, 'not a library\n');
+    const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '30', '-d', text]);
+    assert.equal(r.exitCode, 1);
+    oneErrorLine(r.stderr, /-d .*notelf\.txt: not an ELF file \(pass a library, an executable or a separate debug file/);
+  });
+
+  test('[B17] an -o path that cannot be written (a read-only file system, a missing directory): refused before sampling', async () => {
+    const readOnly = path.join(dir, 'ro');
+    await execa('mkdir', ['-p', readOnly]);
+    await execa('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', readOnly]);
+    try {
+      for (const [out, why] of [
+        [path.join(readOnly, 'p.folded'), /EROFS: read-only file system/],
+        [path.join(dir, 'missing', 'p.folded'), /no such directory|ENOENT/],
+      ] as const) {
+        // -t 30: had it sampled first, it would say so and take that long.
+        const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '30', '-o', out]);
+        assert.equal(r.exitCode, 1);
+        oneErrorLine(r.stderr, new RegExp(`cannot write ${out.replace(/[.]/g, '\\.')}: .*\\(choose another -o path \\(nothing was sampled\\)\\)`));
+        assert.match(r.stderr, why);
+      }
+      // record does not start its command.
+      const marker = path.join(dir, 'started');
+      const r = await runMixprof(['record', '-o', path.join(readOnly, 'r.folded'), '--', 'touch', marker]);
+      assert.equal(r.exitCode, 1);
+      oneErrorLine(r.stderr, /cannot write .*r\.folded: .*nothing was sampled/);
+      assert.equal(existsSync(marker), false);
+    } finally {
+      await execa('umount', [readOnly]);
+    }
   });
 
   test('[B13] a -d path that is a FIFO or a directory', async () => {

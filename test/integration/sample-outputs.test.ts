@@ -14,15 +14,13 @@ import { after, before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import { execa } from 'execa';
 import { Profile } from 'pprof-format';
+import type { ChainsReady } from '../helpers/chains.js';
 import { parseFolded, pythonNames } from '../helpers/folded.js';
 import { MIXPROF, REPO, WORKLOADS } from '../helpers/paths.js';
 import { runMixprof, startSampling, startWorkload, waitForEachCpuSeconds, type Workload } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
-interface ChainsReady {
-  chains: Record<string, { tid: number; stack: string[] }>;
-}
 interface WorkersReady {
   parent: number;
   fork: number;

@@ -6,15 +6,13 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { ChainsReady } from '../helpers/chains.js';
 import { parseFolded, pythonNames, type FoldedStack } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
 import { sampleForCpu, startWorkload, type Workload } from '../helpers/processes.js';
 import { debianPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
-interface ChainsReady {
-  chains: Record<string, { tid: number; stack: string[] }>;
-}
 
 /** The thread-start frames of glibc (named by offset in sid's stripped libc). */
 const THREAD_START = /^(\[libc\.so\.6\+0x[0-9a-f]+\]|__clone3|clone3|start_thread)$/;

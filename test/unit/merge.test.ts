@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mergeStacks, trustedNativeFrames, TRUNCATED_FRAME } from '../../src/profile/merge.js';
+import { MISMATCH_FRAME, mergeStacks, trustedNativeFrames, TRUNCATED_FRAME } from '../../src/profile/merge.js';
 import type { NativeFrame, NativeRole } from '../../src/symbolize/native.js';
 import type { PythonStack } from '../../src/python/chain.js';
 import type { Frame } from '../../src/profile/types.js';
@@ -66,10 +66,18 @@ test('samples without Python frames keep native and kernel frames', () => {
   assert.deepEqual(names(merged.frames), ['read', 'vfs_read']);
 });
 
-test('more eval frames than groups on a complete stack is reported, not invented', () => {
-  const native = [nat('_PyEval_EvalFrameDefault', 'eval'), nat('_PyEval_EvalFrameDefault', 'eval'), nat('_start', 'root')];
-  const merged = mergeStacks(native, { groups: [py('f')], truncated: false, unknownFrames: 0 }, [], HIDE);
-  assert.deepEqual(names(merged.frames), ['_start', 'f']);
+test('more eval frames than groups on a complete stack is reported, not invented: the sure parts under a marked root', () => {
+  const native = [nat('memcpy'), nat('_PyEval_EvalFrameDefault', 'eval'), nat('list_sort'), nat('_PyEval_EvalFrameDefault', 'eval'), nat('_start', 'root')];
+  const merged = mergeStacks(native, { groups: [py('f')], truncated: false, unknownFrames: 0 }, ['do_page_fault'], HIDE);
+  assert.deepEqual(names(merged.frames), [MISMATCH_FRAME, 'f', 'memcpy', 'do_page_fault']);
+  assert.equal(merged.frames[0]!.kind, 'marker');
+  assert.equal(merged.mismatched, true);
+});
+
+test('more groups than eval frames on a complete stack: no native frame is placed above <module>', () => {
+  const native = [nat('epoll_wait'), nat('_PyEval_EvalFrameDefault', 'eval'), nat('Py_RunMain', 'plumbing'), nat('__libc_start_call_main', 'root')];
+  const merged = mergeStacks(native, { groups: [py('select', 'run_once'), py('<module>')], truncated: false, unknownFrames: 0 }, [], HIDE);
+  assert.deepEqual(names(merged.frames), [MISMATCH_FRAME, '<module>', 'run_once', 'select', 'epoll_wait']);
   assert.equal(merged.mismatched, true);
 });
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isMixprofError } from '../../src/errors.js';
 import { chooseFormat, formatFromFileName } from '../../src/output/formats.js';
-import { writeProfile } from '../../src/output/write.js';
+import { checkOutputFile, writeProfile } from '../../src/output/write.js';
 
 describe('choosing the output format', () => {
   test('from the extension, --format first, folded otherwise', () => {
@@ -71,9 +71,20 @@ describe('writing the output file', () => {
     unlinkSync(fallback);
   });
 
-  test('a device or a directory at the path is refused, never replaced', async () => {
+  test('/dev/null, by any name, takes the profile and keeps nothing; checked before sampling too', async () => {
+    const link = path.join(dir, 'null-link');
+    symlinkSync('/dev/null', link);
+    for (const file of ['/dev/null', link]) {
+      assert.deepEqual(await writeProfile(file, 'a;b 1\n', '.folded'), { path: file });
+      checkOutputFile(file);
+    }
+    assert.ok(statSync('/dev/null').isCharacterDevice());
+    unlinkSync(link);
+  });
+
+  test('a device or a directory at the path is refused, never replaced; before sampling too', async () => {
     for (const [file, why] of [
-      ['/dev/null', /it is a character device, not a regular file/],
+      ['/dev/zero', /it is a character device, not a regular file/],
       [dir, /it is a directory/],
       [`${dir}/`, /it names a directory/],
     ] as const) {
@@ -85,8 +96,9 @@ describe('writing the output file', () => {
       });
       assert.equal(readFileSync(fallback, 'utf8'), 'a;b 1\n');
       unlinkSync(fallback);
+      assert.throws(() => checkOutputFile(file), (e: unknown) => isMixprofError(e) && e.code === 'BAD_OPTION' && why.test(e.message) && /nothing was sampled/.test(e.hint ?? ''));
     }
-    assert.ok(statSync('/dev/null').isCharacterDevice());
+    assert.ok(statSync('/dev/zero').isCharacterDevice());
   });
 
   test('a path is resolved as the kernel does: `link/..` is the parent of the link\'s target', async () => {

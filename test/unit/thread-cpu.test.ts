@@ -44,7 +44,7 @@ describe('threads the sampler missed', () => {
     assert.deepEqual(missed.map((t) => t.tid), [3]);
   });
 
-  test('the warning names at most three threads, counts the rest, and suggests the other unwinder', () => {
+  test('the warning names at most three threads, counts the rest, and suggests the other unwinder (CPU mode, in wall-clock mode)', () => {
     const many = [10, 11, 12, 13, 14].map((tid) => ({ tid, comm: `w${tid}`, seconds: 2, samples: 0, expected: 198 }));
     const context = { hz: 99, seconds: 2, python: true, noFramePointers: null, stopReason: 'interrupted', stackErrors: 0, unwind: 'fp' as const, mode: 'cpu' as const };
     const lines = formatReport({ ...emptyStats(), samples: 10 }, { ...context, missedThreads: many }).filter((l) => l.includes('missed'));
@@ -54,6 +54,10 @@ describe('threads the sampler missed', () => {
     const one = formatReport({ ...emptyStats(), samples: 10 }, { ...context, unwind: 'dwarf', missedThreads: many.slice(0, 1) }).join('\n');
     assert.match(one, /missed a thread that ran: w10 .*--unwind fp may see it/);
     assert.doesNotMatch(formatReport({ ...emptyStats(), samples: 10 }, { ...context, missedThreads: [] }).join('\n'), /missed/);
+    // Wall-clock mode runs only the DWARF sampler: CPU mode is the other way to look.
+    const wall = formatReport({ ...emptyStats(), samples: 10 }, { ...context, unwind: 'dwarf', mode: 'wall', missedThreads: many.slice(0, 2) }).join('\n');
+    assert.match(wall, /2\.0 s there, .*Sampling in CPU mode \(without --mode wall\) may see them/);
+    assert.doesNotMatch(wall, /--unwind/);
   });
 });
 

@@ -1,5 +1,5 @@
 /** `mixprof sample`: profile running processes for a while, write their stacks. */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { MixprofError } from '../../errors.js';
 import { chooseFormat } from '../../output/formats.js';
@@ -9,6 +9,7 @@ import { profileProcesses, type RunOptions } from '../../sample/run.js';
 import { OFFSET_SOURCES, type OffsetSource } from '../../python/attach.js';
 import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
+import { checkOutputFile } from '../../output/write.js';
 import { collect, nonNegativeInteger, pidList, positiveInteger, positiveSeconds } from '../options.js';
 
 /** The highest -F any command takes. */
@@ -92,7 +93,20 @@ export function addProfileOptions(command: Command, output: string): Command {
     .option('-q, --quiet', 'print nothing on stderr but errors');
 }
 
-/** The flags as run options, less the PIDs; -d files are checked here. */
+/** Whether the file starts as ELF files do. */
+function isElf(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const magic = Buffer.alloc(4);
+    return readSync(fd, magic, 0, 4, 0) === 4 && magic.equals(ELF_MAGIC);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+
+/** The flags as run options, less the PIDs; -d files and the -o path are checked here. */
 export function profileOptions(flags: ProfileFlags, output: string | null): Omit<RunOptions, 'pids'> {
   const extraFiles = flags.debugFile ?? [];
   for (const file of extraFiles) {
@@ -103,7 +117,10 @@ export function profileOptions(flags: ProfileFlags, output: string | null): Omit
     }
     // A FIFO would block the reader that opens it; a directory is a likely slip.
     if (!statSync(file).isFile()) throw new MixprofError('BAD_OPTION', `-d ${file}: not a regular file`, 'pass the path of a library or debug file');
+    if (!isElf(file)) throw new MixprofError('BAD_OPTION', `-d ${file}: not an ELF file`, 'pass a library, an executable or a separate debug file (.debug)');
   }
+  // Found out now, not after the whole run: nothing is sampled into a path that cannot take it.
+  if (output !== null) checkOutputFile(output);
   const quiet = flags.quiet ?? false;
   return {
     durationSeconds: flags.time ?? null,
