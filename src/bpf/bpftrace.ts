@@ -1,5 +1,4 @@
 /** Finds bpftrace and checks that it is new enough. */
-import { execa } from 'execa';
 import { MixprofError } from '../errors.js';
 import type { StackFormat } from './records.js';
 
@@ -31,6 +30,8 @@ export async function findBpftrace(): Promise<Bpftrace> {
   const path = process.env['MIXPROF_BPFTRACE'] || 'bpftrace';
   let stdout: string;
   try {
+    // Loaded when needed: the DWARF sampler's runs never start a process.
+    const { execa } = await import('execa');
     ({ stdout } = await execa(path, ['--version'], { timeout: 10_000 }));
   } catch (error) {
     const code = (error as { code?: string }).code;

@@ -8,10 +8,11 @@
  */
 import { appendFileSync, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { MAP_KEYS_MAX } from './program.js';
 import { parseBpftraceLine, parseRawStack, type BpfEvent, type StackFormat } from './records.js';
 import { KernelSymbols } from '../symbolize/kernel.js';
+import { restorePriority } from '../sample/priority.js';
 
 export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'target-execd' | 'bpftrace-exited' | 'attach-timeout' | 'sampler-failed';
 
@@ -59,7 +60,9 @@ const STACK_ERROR = /failed to look up stack id/;
 /** How often the target is checked for having exited. */
 export const ALIVE_CHECK_MS = 500;
 
-export function startSampler(options: RunOptions): RunningSampler {
+/** Starts bpftrace; execa is loaded here, not with mixprof: the DWARF sampler never needs it (about 0.2 s of start-up). */
+export async function startSampler(options: RunOptions): Promise<RunningSampler> {
+  const { execa } = await import('execa');
   // No -p: its meaning for profile probes changed between bpftrace releases
   // (0.27 opens the timers on the main thread only, and samples no other).
   // The program filters on the PID itself, and mixprof watches the target.
@@ -132,6 +135,7 @@ export function startSampler(options: RunOptions): RunningSampler {
       if (event.type === 'ready' && !attached) {
         attached = true;
         clearTimeout(attachTimer);
+        if (child.pid !== undefined) restorePriority(child.pid);
         options.onAttached?.();
         if (options.durationSeconds !== null) {
           durationTimer = setTimeout(() => stop('duration'), options.durationSeconds * 1000);

@@ -5,7 +5,6 @@
  * do not mount it. mixprof mounts it, as root anyway, and says so.
  */
 import { existsSync } from 'node:fs';
-import { execa } from 'execa';
 import { MixprofError } from '../errors.js';
 import { older, type Bpftrace } from './bpftrace.js';
 
@@ -30,6 +29,7 @@ export const MOUNT_TRACEFS = `mount -t tracefs nodev ${TRACEFS}`;
 export async function ensureTracefs(bpftrace: Bpftrace, log: (line: string) => void): Promise<void> {
   if (!needsTracefs(bpftrace) || tracefsMounted()) return;
   const how = `mount it with \`${MOUNT_TRACEFS}\` (or use --unwind dwarf, which does not use bpftrace)`;
+  const { execa } = await import('execa');
   const result = await execa('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { reject: false, timeout: 10_000 });
   if (result.failed || !tracefsMounted()) {
     const why = (result.stderr || result.shortMessage || 'no event list after mounting').split('\n')[0];

@@ -20,6 +20,7 @@ import { checkPrivileges } from '../target/privileges.js';
 import { DescendantWatcher, readProcessTable } from '../target/descendants.js';
 import { isAlive } from '../target/process.js';
 import type { StopReason } from '../bpf/runner.js';
+import { raisePriorityWhileAttaching } from './priority.js';
 import { startProcessSession, type ProcessRun, type ProcessSession, type SessionOptions } from './session.js';
 
 export interface RunOptions extends SessionOptions {
@@ -146,18 +147,23 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
   };
   // The targets given: with one, its error is the run's error.
   const startErrors: unknown[] = [];
-  for (const pid of options.pids) {
-    if (stopping) break;
-    try {
-      track(await startWhenReady(pid, { ...options, durationSeconds: remaining() }, say, options.startingWaitMs ?? 0, onAttached));
-    } catch (error) {
-      if (options.pids.length === 1) {
-        removeSignals();
-        throw error;
+  const lowerPriority = raisePriorityWhileAttaching();
+  try {
+    for (const pid of options.pids) {
+      if (stopping) break;
+      try {
+        track(await startWhenReady(pid, { ...options, durationSeconds: remaining() }, say, options.startingWaitMs ?? 0, onAttached));
+      } catch (error) {
+        if (options.pids.length === 1) {
+          removeSignals();
+          throw error;
+        }
+        startErrors.push(error);
+        say(`mixprof: process ${pid} skipped: ${(error as Error).message}`);
       }
-      startErrors.push(error);
-      say(`mixprof: process ${pid} skipped: ${(error as Error).message}`);
     }
+  } finally {
+    lowerPriority();
   }
   if (sessions.length === 0) {
     removeSignals();

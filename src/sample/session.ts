@@ -212,7 +212,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             wall,
             threads: threadCount(target.pid),
           })
-        : startSampler({
+        : await startSampler({
             ...common,
             bpftrace: bpftrace.path,
             stacks: bpftrace.stacks,

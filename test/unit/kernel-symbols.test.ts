@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { KernelSymbols } from '../../src/symbolize/kernel.js';
 
@@ -27,4 +28,29 @@ test('a kallsyms hidden from this user (all zeros) names nothing', () => {
   const k = new KernelSymbols('0000000000000000 T _stext\n0000000000000000 t helper\n');
   assert.equal(k.available, false);
   assert.equal(k.name(0xffffffff81000150n), '[unknown kernel]');
+});
+
+test("this machine's /proc/kallsyms: every text symbol names its own address (or an alias at it), read only when first asked", () => {
+  let reads = 0;
+  const text = readFileSync('/proc/kallsyms', 'utf8');
+  const k = new KernelSymbols(() => {
+    reads++;
+    return text;
+  });
+  assert.equal(reads, 0);
+  const byAddress = new Map<bigint, string[]>();
+  for (const line of text.split('\n')) {
+    const [address, type, name] = line.split(/\s+/);
+    if (!address || !name || (type !== 't' && type !== 'T') || !address.startsWith('ffffffff')) continue;
+    const value = BigInt('0x' + address);
+    byAddress.set(value, [...(byAddress.get(value) ?? []), name]);
+  }
+  assert.ok(byAddress.size > 1000, 'kallsyms is readable as root');
+  let checked = 0;
+  for (const [address, names] of [...byAddress].filter((_, i) => i % 97 === 0)) {
+    assert.ok(names.includes(k.name(address)), `${address.toString(16)}: ${k.name(address)} is not one of ${names.join(', ')}`);
+    checked++;
+  }
+  assert.ok(checked > 10);
+  assert.equal(reads, 1);
 });

@@ -1,7 +1,6 @@
 /** `mixprof doctor`: whether this machine can profile, one line per part with what to do about it. */
 import { writeSync } from 'node:fs';
 import { Command } from 'commander';
-import { runChecks } from '../../doctor/checks.js';
 import { summarize, type CheckResult } from '../../doctor/judge.js';
 
 const EXAMPLES = `
@@ -24,6 +23,7 @@ export function doctorCommand(): Command {
     .option('--json', 'print the checks as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: { json?: boolean }) => {
+      const { runChecks } = await import('../../doctor/checks.js');
       const results = await runChecks();
       const text = flags.json ? `${JSON.stringify({ ready: summarize(results).ready, checks: results }, null, 2)}\n` : formatReport(results);
       try {

@@ -1,7 +1,6 @@
 /** `mixprof record -- command`: run a command and profile it until it exits. */
 import { Command } from 'commander';
 import { chooseFormat, FORMAT_EXTENSION } from '../../output/formats.js';
-import { record } from '../../sample/record.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
 import { addProfileOptions, profileOptions, type ProfileFlags } from './sample.js';
 
@@ -30,6 +29,8 @@ export function recordCommand(): Command {
       // Escaped: lines name the target's processes, threads and functions (terminal-text.ts).
       const log = writeStderrLine;
       // No status line: the command's own output shares the terminal.
+      // Loaded here: it brings execa, which no other command needs at start-up.
+      const { record } = await import('../../sample/record.js');
       const { status, written } = await record({ ...profileOptions(flags, output), statusStream: null, command: commandLine }, log);
       if (written && !flags.quiet) log(`mixprof: wrote ${written}`);
       process.exitCode = status;

@@ -1,0 +1,21 @@
+/**
+ * The priority mixprof was started with, read before anything else runs, and
+ * the raise `mixprof sample` gets from its very start (src/sample/priority.ts
+ * says why): loading mixprof's code is a good part of attaching. No imports
+ * but node:os, so that bin/mixprof can load it first.
+ */
+import { getPriority, setPriority } from 'node:os';
+
+export const STARTED_NICE = getPriority();
+export const ATTACH_NICE = -10;
+
+/** Raises this thread's priority to ATTACH_NICE where allowed (root); whoever raised it lowers it again. */
+export function raisePriority(): boolean {
+  if (STARTED_NICE <= ATTACH_NICE) return false;
+  try {
+    setPriority(ATTACH_NICE);
+    return true;
+  } catch {
+    return false;
+  }
+}
