@@ -11,7 +11,7 @@ import { MixprofError } from '../errors.js';
 import { injectedFault } from '../fault-injection.js';
 import { dwarfSamplerObject, type DwarfPoll, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer } from '../native.js';
 import { packWalkConfig, type WalkConstants } from './walk-fields.js';
-import { KernelSymbols } from '../symbolize/kernel.js';
+import { kernelSymbols } from '../symbolize/kernel.js';
 import type { RawSample } from '../profile/types.js';
 import { gilStateFromCode, type BpfEvent } from './records.js';
 import { ALIVE_CHECK_MS, type RunningSampler, type RunResult, type StopReason } from './runner.js';
@@ -55,7 +55,7 @@ export function ringMiB(hz: number, cpus: number, stackBytes: number): number {
 }
 
 export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
-  const kernel = new KernelSymbols();
+  const kernel = kernelSymbols();
   let sampler: NativeDwarfSampler;
   try {
     sampler = new options.addon.DwarfSampler({

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import type { ResultPromise } from 'execa';
 import { MAP_KEYS_MAX } from './program.js';
 import { parseBpftraceLine, parseRawStack, type BpfEvent, type StackFormat } from './records.js';
-import { KernelSymbols } from '../symbolize/kernel.js';
+import { kernelSymbols, type KernelSymbols } from '../symbolize/kernel.js';
 import { restorePriority } from '../sample/priority.js';
 
 export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'target-execd' | 'bpftrace-exited' | 'attach-timeout' | 'sampler-failed';
@@ -116,7 +116,7 @@ export async function startSampler(options: RunOptions): Promise<RunningSampler>
   }, options.attachTimeoutMs ?? 120_000);
 
   // Raw kernel stacks are named here, as the DWARF sampler's are; each distinct stack once.
-  const kernel = options.stacks === 'raw' ? new KernelSymbols() : null;
+  const kernel = options.stacks === 'raw' ? kernelSymbols() : null;
   const kernelNames = new Map<string, string[]>();
 
   const aliveTimer = setInterval(() => {

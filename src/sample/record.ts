@@ -12,6 +12,7 @@ import { mapsInterpreter } from '../target/interpreter.js';
 import { checkPrivileges } from '../target/privileges.js';
 import { isAlive } from '../target/process.js';
 import { HOLD_FD, prepareHold, type Hold } from './hold.js';
+import { restorePriority } from './priority.js';
 import { profileProcesses, type RunOptions } from './run.js';
 
 export interface RecordOptions extends Omit<RunOptions, 'pids'> {
@@ -47,6 +48,8 @@ export async function record(options: RecordOptions, log: (line: string) => void
   const child = hold
     ? execa(file, args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], reject: false, env: hold.env })
     : execa(file, args, { stdio: 'inherit', reject: false });
+  // The command runs at the priority mixprof was started with, not the one it attaches at.
+  if (child.pid !== undefined) restorePriority(child.pid);
   // The terminal's Ctrl-C reaches the command itself; mixprof waits for it
   // to end. A SIGTERM or SIGHUP sent to mixprof alone is passed on.
   const ignore = (): void => undefined;

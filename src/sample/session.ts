@@ -18,6 +18,7 @@ import { requireGil } from '../python/gil.js';
 import { versionString } from '../python/layout.js';
 import { attachTarget } from './attach.js';
 import { chooseUnwind, type UnwindChoice } from './unwind.js';
+import { kernelSymbols } from '../symbolize/kernel.js';
 import { openTarget, isAlive, readMapsText, threadCount } from '../target/process.js';
 import { LiveCounts } from './live-counts.js';
 import { missedThreads, readThreadsCpu, type MissedThread, type ThreadCpu } from './thread-cpu.js';
@@ -121,6 +122,8 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     throw new MixprofError('BAD_OPTION', '--gil cannot be used with --native-only', 'the GIL view needs the Python walk: leave out --native-only');
   }
   const target = openTarget(pid);
+  // The kernel's symbol table, read in the background while attaching.
+  kernelSymbols();
   const say = options.quiet ? () => undefined : log;
   // bpftrace, and tracefs where it needs it.
   const readyBpftrace = async (): Promise<Bpftrace> => {

@@ -2,43 +2,71 @@
  * Names kernel addresses from /proc/kallsyms, for samples whose kernel stack
  * comes as raw addresses (the DWARF sampler, bpftrace from 0.18).
  *
- * The table (over a hundred thousand lines) is read when the first address is
- * named, not before sampling starts: on a busy machine every millisecond of
- * attaching is several of the clock's. Kernel text lies in the top 2 GiB of
- * the address space, whose high 32 bits are all ones; only the low 32 bits are
- * kept, as numbers, which parse, sort and search without BigInt.
+ * The table (over a hundred thousand lines, 5 MB) is read once per mixprof
+ * process (kernelSymbols()), in the background from when a sampler is
+ * started, and parsed as bytes: only the text symbols' start
+ * addresses and where their names lie are kept, and a name becomes a string
+ * when an address is first named by it. Kernel text lies in the top 2 GiB of
+ * the address space, whose high 32 bits are all ones: the low 32 bits are
+ * enough to sort and search, as plain numbers.
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 
 const UNKNOWN = '[unknown kernel]';
 const KERNEL_HIGH = 0xffffffff;
 
 interface Table {
+  readonly text: Buffer;
+  /** Sorted low 32 bits of each text symbol's address, and its name's [start, end) in text. */
   readonly starts: Uint32Array;
-  readonly names: string[];
+  readonly nameStarts: Uint32Array;
+  readonly nameEnds: Uint32Array;
 }
+
+type Source = (() => Buffer | string | null) | Buffer | string | null;
 
 export class KernelSymbols {
   private table: Table | null = null;
+  private reading = false;
   private readonly cache = new Map<bigint, string>();
 
-  /** `text` is read from /proc/kallsyms when first needed unless given. */
-  constructor(private readonly text: (() => string | null) | string | null = readKallsyms) {}
+  /** `source` is read from /proc/kallsyms when first needed unless given. */
+  constructor(private readonly source: Source = readKallsyms) {}
+
+  /**
+   * Starts reading /proc/kallsyms in the background (the kernel takes a few
+   * hundred milliseconds to write it out): by the first address to name it is
+   * usually there, and neither attaching nor the first drain waits for it.
+   */
+  preload(): void {
+    if (this.table !== null || this.reading || this.source !== readKallsyms) return;
+    this.reading = true;
+    readFile('/proc/kallsyms').then(
+      (text) => {
+        this.table ??= parseKallsyms(text);
+      },
+      () => undefined,
+    );
+  }
 
   private load(): Table {
-    this.table ??= parseKallsyms(typeof this.text === 'function' ? this.text() : this.text);
+    if (this.table === null) {
+      const source = typeof this.source === 'function' ? this.source() : this.source;
+      this.table = parseKallsyms(typeof source === 'string' ? Buffer.from(source, 'latin1') : (source ?? Buffer.alloc(0)));
+    }
     return this.table;
   }
 
   /** Symbols are readable (kallsyms shows zeros without CAP_SYSLOG). */
   get available(): boolean {
-    return this.load().names.length > 0;
+    return this.load().starts.length > 0;
   }
 
   name(address: bigint): string {
     let name = this.cache.get(address);
     if (name !== undefined) return name;
-    const { starts, names } = this.load();
+    const { text, starts, nameStarts, nameEnds } = this.load();
     name = UNKNOWN;
     if (Number(address >> 32n) === KERNEL_HIGH) {
       const low = Number(address & 0xffffffffn);
@@ -54,45 +82,70 @@ export class KernelSymbols {
           hi = mid - 1;
         }
       }
-      if (found >= 0) name = names[found]!;
+      if (found >= 0) name = text.toString('latin1', nameStarts[found], nameEnds[found]);
     }
     this.cache.set(address, name);
     return name;
   }
 }
 
+let shared: KernelSymbols | undefined;
+
+/** The one table of this process, sessions of several targets sharing it; being read from now on. */
+export function kernelSymbols(): KernelSymbols {
+  shared ??= new KernelSymbols();
+  shared.preload();
+  return shared;
+}
+
+const hexValue = (c: number): number => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
+
 /** Text symbols ("ffffffff81000000 T _stext", "ffffffffc0a01000 t helper\t[module]"), sorted by address. */
-export function parseKallsyms(text: string | null): Table {
+function parseKallsyms(text: Buffer): Table {
   const lows: number[] = [];
-  const names: string[] = [];
-  const source = text ?? '';
-  for (let at = 0; at < source.length; ) {
-    let end = source.indexOf('\n', at);
-    if (end < 0) end = source.length;
+  const nameStartList: number[] = [];
+  const nameEndList: number[] = [];
+  for (let at = 0; at < text.length; ) {
+    let end = text.indexOf(0x0a, at);
+    if (end < 0) end = text.length;
     // 16 hex digits, a space, the type, a space, the name.
-    const type = source.charCodeAt(at + 17);
-    if (end - at > 19 && (type === 0x74 /* t */ || type === 0x54) /* T */ && source.charCodeAt(at + 16) === 0x20) {
-      const high = Number.parseInt(source.slice(at, at + 8), 16);
-      const low = Number.parseInt(source.slice(at + 8, at + 16), 16);
-      if (high === KERNEL_HIGH) {
-        const tab = source.indexOf('\t', at + 19);
-        lows.push(low);
-        names.push(source.slice(at + 19, tab >= 0 && tab < end ? tab : end));
-      }
+    const type = text[at + 17];
+    if (end - at > 19 && (type === 0x74 /* t */ || type === 0x54) /* T */ && text[at + 16] === 0x20 && isKernelHigh(text, at)) {
+      let low = 0;
+      for (let i = at + 8; i < at + 16; i++) low = low * 16 + hexValue(text[i]!);
+      let nameEnd = at + 19;
+      while (nameEnd < end && text[nameEnd] !== 0x09 /* tab: "\t[module]" */) nameEnd++;
+      lows.push(low);
+      nameStartList.push(at + 19);
+      nameEndList.push(nameEnd);
     }
     at = end + 1;
   }
-  // Mostly in order already (the kernel's, then each module's).
-  const order = lows.map((_, i) => i);
-  let sorted = true;
-  for (let i = 1; i < lows.length && sorted; i++) sorted = lows[i - 1]! <= lows[i]!;
-  if (!sorted) order.sort((a, b) => lows[a]! - lows[b]! || a - b);
-  return { starts: Uint32Array.from(order, (i) => lows[i]!), names: order.map((i) => names[i]!) };
+  // Sorted by address, ties in file order: address * 2^21 + index is exact in a double (below 2^53) for up to 2^21 symbols.
+  const keys = new Float64Array(lows.length);
+  for (let i = 0; i < lows.length; i++) keys[i] = lows[i]! * 2 ** 21 + i;
+  keys.sort();
+  const starts = new Uint32Array(lows.length);
+  const nameStarts = new Uint32Array(lows.length);
+  const nameEnds = new Uint32Array(lows.length);
+  for (let j = 0; j < lows.length; j++) {
+    const i = keys[j]! % 2 ** 21;
+    starts[j] = lows[i]!;
+    nameStarts[j] = nameStartList[i]!;
+    nameEnds[j] = nameEndList[i]!;
+  }
+  return { text, starts, nameStarts, nameEnds };
 }
 
-function readKallsyms(): string | null {
+/** The address's high 32 bits are ffffffff (kallsyms writes lower-case hex). */
+function isKernelHigh(text: Buffer, at: number): boolean {
+  for (let i = at; i < at + 8; i++) if ((text[i]! | 0x20) !== 0x66) return false;
+  return true;
+}
+
+function readKallsyms(): Buffer | null {
   try {
-    return readFileSync('/proc/kallsyms', 'utf8');
+    return readFileSync('/proc/kallsyms');
   } catch {
     return null;
   }

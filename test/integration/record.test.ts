@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
@@ -58,14 +58,15 @@ describe('mixprof record', () => {
     assert.ok(inSpin >= 60, `${inSpin} samples in spin(): ${r.stderr}`);
   });
 
-  test("the hold leaves no trace: the command's PYTHONPATH, path and own sitecustomize are as without mixprof", async () => {
+  test("the hold leaves no trace: the command's PYTHONPATH, path, own sitecustomize and priority are as without mixprof", async () => {
     const own = path.join(dir, 'own');
     await mkdir(own, { recursive: true });
     await writeFile(path.join(own, 'sitecustomize.py'), 'import os\nos.environ["OWN_SITECUSTOMIZE"] = "ran"\n');
-    const script = 'import os, sys, json; print(json.dumps([os.environ.get("PYTHONPATH"), os.environ.get("OWN_SITECUSTOMIZE"), [p for p in sys.path if "mixprof-hold" in p], sorted(k for k in os.environ if k.startswith("MIXPROF"))]))';
+    const script = 'import os, sys, json; print(json.dumps([os.environ.get("PYTHONPATH"), os.environ.get("OWN_SITECUSTOMIZE"), [p for p in sys.path if "mixprof-hold" in p], sorted(k for k in os.environ if k.startswith("MIXPROF")), os.getpriority(os.PRIO_PROCESS, 0)]))';
     const r = await execa(process.execPath, [MIXPROF, 'record', '-q', '-o', path.join(dir, 'trace.folded'), '--', python, '-c', script], { reject: false, timeout: 120_000, env: { PYTHONPATH: own } });
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout), [own, 'ran', [], []]);
+    // Nor does mixprof's raised priority while attaching: the command runs at the one mixprof was started with.
+    assert.deepEqual(JSON.parse(r.stdout), [own, 'ran', [], [], getPriority()]);
   });
 
   test('a SIGTERM to mixprof reaches the command; the samples are written and its status returned', async () => {
