@@ -58,7 +58,15 @@ export function formatReport(stats: ProfileStats, context: ReportContext): strin
     // frame mixprof can name) say nothing about the build; many say its eval loop has no name.
     const evalUnnamed = stats.evalUnknown >= EVAL_UNKNOWN_SHARE * stats.samples;
     if (stats.evalUnknown && !evalUnnamed) problems.push(`${stats.evalUnknown} samples with Python frames but no eval-loop frame in their native stack`);
+    const stoppedMany = stats.unwindStopped >= EVAL_UNKNOWN_SHARE * stats.samples;
+    if (stats.unwindStopped && !stoppedMany) problems.push(`${stats.unwindStopped} samples whose native unwind stopped before the interpreter`);
     if (problems.length) lines.push(`  note: ${problems.join('; ')}`);
+    if (stoppedMany && stats.unwindStopped) {
+      lines.push(
+        `  warning: in ${percent(stats.unwindStopped, stats.samples)} of samples the native unwind stopped before it reached the interpreter, most often at ${stats.unwindStoppedAt ?? 'code without a name'}, ` +
+          'which has no call frame information (hand-written assembly often has none): the C frames between it and the Python code are not shown. Its own time is counted under its Python caller.',
+      );
+    }
     if (evalUnnamed && stats.evalUnknown) {
       lines.push(
         `  warning: in ${percent(stats.evalUnknown, stats.samples)} of samples the interpreter's eval loop has no symbol, so native frames inside the interpreter are left out ` +

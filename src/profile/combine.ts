@@ -32,6 +32,13 @@ export function combineStacks(processes: readonly ProcessProfile[], processRoots
 
 export function combineStats(all: readonly ProfileStats[]): ProfileStats {
   const total = emptyStats();
-  for (const stats of all) for (const key of Object.keys(total) as (keyof ProfileStats)[]) total[key] += stats[key];
+  for (const stats of all) {
+    for (const key of Object.keys(total) as (keyof ProfileStats)[]) {
+      const value = stats[key];
+      if (typeof value === 'number') (total[key] as number) += value;
+    }
+    // Where the unwinds stopped: the process with the most such samples says.
+    if (stats.unwindStoppedAt !== null && stats.unwindStopped >= Math.max(...all.map((s) => (s.unwindStoppedAt === null ? 0 : s.unwindStopped)))) total.unwindStoppedAt = stats.unwindStoppedAt;
+  }
   return total;
 }

@@ -9,6 +9,7 @@
  * trusted native frames run out (no frame pointers) go above them, so a sample
  * always keeps its Python frames.
  */
+import path from 'node:path';
 import type { NativeFrame } from '../symbolize/native.js';
 import type { PythonStack } from '../python/chain.js';
 import type { Frame } from './types.js';
@@ -33,6 +34,13 @@ export interface MergedStack {
   readonly mismatched: boolean;
   /** A CFI-unwound stack with Python frames but no eval-loop frame known by name: the interpreter's frames were left out. */
   readonly evalUnknown: boolean;
+  /**
+   * A CFI unwind with Python frames that stopped before it reached the
+   * interpreter at all: the native frame it stopped at (code without call
+   * frame information, as hand-written assembly often is), where the frames
+   * between it and the Python code are missing; null otherwise.
+   */
+  readonly unwindStoppedAt: string | null;
 }
 
 export const TRUNCATED_FRAME = '[truncated python stack]';
@@ -116,9 +124,9 @@ export function mergeStacks(
       leafFirst.push(...rest);
     }
   }
-  if (mismatched) return { frames: rootFirst(unpaired(trusted, python!, options), kernel), nativeComplete, mismatched, evalUnknown: false };
+  if (mismatched) return { frames: rootFirst(unpaired(trusted, python!, options), kernel), nativeComplete, mismatched, evalUnknown: false, unwindStoppedAt: null };
   if (python?.truncated && !markedTruncation) leafFirst.push({ kind: 'marker', name: TRUNCATED_FRAME });
-  return { frames: rootFirst(leafFirst, kernel), nativeComplete, mismatched, evalUnknown: false };
+  return { frames: rootFirst(leafFirst, kernel), nativeComplete, mismatched, evalUnknown: false, unwindStoppedAt: null };
 }
 
 /**
@@ -167,7 +175,11 @@ function mergeWithoutEvalFrames(
   leafFirst.push(...below.map(nativeFrame));
   const rootmost = below.at(-1);
   const nativeComplete = rootmost !== undefined && (rootmost.role === 'root' || unwoundToRoot);
-  return { frames: rootFirst(leafFirst, kernel), nativeComplete, mismatched: false, evalUnknown: true };
+  // No interpreter frame at all, and the unwind did not get to the thread's
+  // start: it stopped on the way (the eval loop's name is not the question).
+  const stopped = firstInside < 0 && !unwoundToRoot ? (trusted.at(-1) ?? native[0]) : undefined;
+  const unwindStoppedAt = stopped ? (stopped.module === null || stopped.name.startsWith('[') ? stopped.name : `${stopped.name} in ${path.basename(stopped.module)}`) : null;
+  return { frames: rootFirst(leafFirst, kernel), nativeComplete, mismatched: false, evalUnknown: unwindStoppedAt === null, unwindStoppedAt };
 }
 
 function nativeFrame(frame: NativeFrame): Frame {

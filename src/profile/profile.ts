@@ -47,6 +47,9 @@ export interface ProfileStats extends GilCounts {
   mismatched: number;
   /** CFI-unwound samples whose eval-loop frames have no name (see MergedStack). */
   evalUnknown: number;
+  /** CFI-unwound samples with Python frames whose unwind stopped before the interpreter, and where most of them stopped. */
+  unwindStopped: number;
+  unwindStoppedAt: string | null;
   /** Samples naming a chain whose frames never arrived. */
   missingChains: number;
   unknownPythonFrames: number;
@@ -68,6 +71,8 @@ export function emptyStats(): ProfileStats {
     truncated: 0,
     mismatched: 0,
     evalUnknown: 0,
+    unwindStopped: 0,
+    unwindStoppedAt: null,
     missingChains: 0,
     unknownPythonFrames: 0,
     lostEvents: 0,
@@ -301,6 +306,7 @@ export class ProfileBuilder {
     // One batch for every distinct address.
     this.native.frames([...new Set([...this.userStacks.values()].flat())]);
     const stacks = new Map<string, StackCount>();
+    const stops = new Map<string, number>();
     for (const { sample, count } of samples) {
       stats.samples += count;
       const python = sample.chain === 0n ? null : (this.chains.get(sample.chain) ?? null);
@@ -313,6 +319,10 @@ export class ProfileBuilder {
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
       if (merged.evalUnknown) stats.evalUnknown += count;
+      if (merged.unwindStoppedAt !== null) {
+        stats.unwindStopped += count;
+        stops.set(merged.unwindStoppedAt, (stops.get(merged.unwindStoppedAt) ?? 0) + count);
+      }
       countGil(stats, sample.gil, count);
       const stack = merged.frames.length > 0 ? merged.frames : [NO_STACK];
       // Root first: the thread (--threads), then the GIL state (--gil); process
@@ -325,6 +335,7 @@ export class ProfileBuilder {
       else stacks.set(key, { frames, count });
     }
     stats.threads = this.tids.size;
+    stats.unwindStoppedAt = [...stops].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
     return { stacks: [...stacks.values()], stats, threads: this.threads };
   }
 

@@ -164,3 +164,20 @@ test('a CFI unwind that ended at an outermost frame is complete even when the ro
   assert.equal(mergeStacks(native, python, [], { ...HIDE, nativeUnwind: 'dwarf' }, true).nativeComplete, true);
   assert.equal(mergeStacks(native, python, [], { ...HIDE, nativeUnwind: 'dwarf' }, false).nativeComplete, false);
 });
+
+test('a CFI unwind that stopped before the interpreter (code without CFI) is said so, not blamed on the eval loop: its leaf stays under the Python caller', () => {
+  // OpenBLAS's dgemm kernels are assembly without call frame information: the unwind ends at the leaf.
+  const leaf: NativeFrame = { ...nat('dgemm_kernel_HASWELL', 'code', false), module: '/usr/lib/x86_64-linux-gnu/libopenblas.so.0' };
+  const python: PythonStack = { groups: [py('matmul', '<module>')], truncated: false, unknownFrames: 0 };
+  const merged = mergeStacks([leaf], python, [], { ...HIDE, nativeUnwind: 'dwarf' }, false);
+  assert.deepEqual(names(merged.frames), ['<module>', 'matmul', 'dgemm_kernel_HASWELL']);
+  assert.equal(merged.unwindStoppedAt, 'dgemm_kernel_HASWELL in libopenblas.so.0');
+  assert.equal(merged.evalUnknown, false);
+  // Unnamed, it is named by its offset alone.
+  const unnamed: NativeFrame = { ...nat('[libcrypto.so.3+0x1a2b]', 'code', false), module: '/usr/lib/libcrypto.so.3' };
+  assert.equal(mergeStacks([unnamed], python, [], { ...HIDE, nativeUnwind: 'dwarf' }, false).unwindStoppedAt, '[libcrypto.so.3+0x1a2b]');
+  // An unwind that got to the thread's start without meeting a named eval loop is the eval loop's question.
+  const whole = mergeStacks([leaf, nat('[libc.so.6+0x112f98]', 'code', false)], python, [], { ...HIDE, nativeUnwind: 'dwarf' }, true);
+  assert.equal(whole.unwindStoppedAt, null);
+  assert.equal(whole.evalUnknown, true);
+});

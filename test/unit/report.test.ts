@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatReport } from '../../src/output/report.js';
+import { combineStats } from '../../src/profile/combine.js';
 import { emptyStats } from '../../src/profile/profile.js';
 
 const context = { hz: 99, seconds: 10, python: true, noFramePointers: null, stopReason: 'duration reached', stackErrors: 0 };
@@ -13,4 +14,25 @@ test('an eval loop without a name is reported as such only when many samples sho
   const many = formatReport({ ...stats, evalUnknown: 400 }, context).join('\n');
   assert.match(many, /warning: in 40\.0% of samples the interpreter's eval loop has no symbol/);
   assert.doesNotMatch(many, /no eval-loop frame in their native stack/);
+});
+
+test('an unwind that stopped before the interpreter is reported with where it stopped, not as an eval loop without a name', () => {
+  const stats = { ...emptyStats(), samples: 1000, withPython: 1000, nativeComplete: 600 };
+  const many = formatReport({ ...stats, unwindStopped: 380, unwindStoppedAt: 'dgemm_kernel_HASWELL in libopenblas.so.0' }, context).join('\n');
+  assert.match(many, /warning: in 38\.0% of samples the native unwind stopped before it reached the interpreter, most often at dgemm_kernel_HASWELL in libopenblas\.so\.0, which has no call frame information/);
+  assert.doesNotMatch(many, /eval loop has no symbol|-dbg/);
+  const few = formatReport({ ...stats, unwindStopped: 3, unwindStoppedAt: 'x' }, context).join('\n');
+  assert.match(few, /note: 3 samples whose native unwind stopped before the interpreter/);
+  assert.doesNotMatch(few, /warning/);
+});
+
+test('combined processes: counts add up, and where unwinds stopped is the busiest such process\'s', () => {
+  const a = { ...emptyStats(), samples: 100, unwindStopped: 5, unwindStoppedAt: 'a_kernel' };
+  const b = { ...emptyStats(), samples: 100, unwindStopped: 50, unwindStoppedAt: 'b_kernel' };
+  const c = { ...emptyStats(), samples: 100 };
+  const total = combineStats([a, b, c]);
+  assert.equal(total.samples, 300);
+  assert.equal(total.unwindStopped, 55);
+  assert.equal(total.unwindStoppedAt, 'b_kernel');
+  assert.equal(combineStats([c]).unwindStoppedAt, null);
 });
