@@ -175,11 +175,15 @@ function mergeWithoutEvalFrames(
   leafFirst.push(...below.map(nativeFrame));
   const rootmost = below.at(-1);
   const nativeComplete = rootmost !== undefined && (rootmost.role === 'root' || unwoundToRoot);
-  // No interpreter frame at all, and the unwind did not get to the thread's
-  // start: it stopped on the way (the eval loop's name is not the question).
-  const stopped = firstInside < 0 && !unwoundToRoot ? (trusted.at(-1) ?? native[0]) : undefined;
+  // Interpreter frames, none named as the eval loop: the eval loop has no
+  // name. No interpreter frame at all, and the unwind did not get to the
+  // thread's start: it stopped on the way, in code without CFI (a thread
+  // caught in its very first instructions, in clone3, is neither).
+  const inside = firstInside >= 0;
+  const last = trusted.at(-1) ?? native[0];
+  const stopped = !inside && !unwoundToRoot && last !== undefined && last.role !== 'root' ? last : undefined;
   const unwindStoppedAt = stopped ? (stopped.module === null || stopped.name.startsWith('[') ? stopped.name : `${stopped.name} in ${path.basename(stopped.module)}`) : null;
-  return { frames: rootFirst(leafFirst, kernel), nativeComplete, mismatched: false, evalUnknown: unwindStoppedAt === null, unwindStoppedAt };
+  return { frames: rootFirst(leafFirst, kernel), nativeComplete, mismatched: false, evalUnknown: inside, unwindStoppedAt };
 }
 
 function nativeFrame(frame: NativeFrame): Frame {

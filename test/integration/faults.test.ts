@@ -106,15 +106,23 @@ describe('target faults', () => {
   });
 
   for (const unwind of UNWINDERS) {
-    test(`[F03] threads start and end hundreds of times a second (${unwind}): every sample is kept, none malformed`, async () => {
+    test(`[F03] threads start and end hundreds of times a second (${unwind}): every sample is kept, none malformed, no frame misnamed`, async () => {
       const w = await startWorkload(python, [path.join(WORKLOADS, 'churn.py')]);
       try {
         // Until it has run 3 s of CPU (about 1.5 s idle), when hundreds of threads have come and gone, however busy the machine.
         const r = await sampleForCpu(['sample', '-x', String(w.pid), '-F', '199', '--unwind', unwind, '--mark-python'], w.pid, 3);
         assert.equal(r.exitCode, 0, r.stderr);
-        assert.doesNotMatch(r.stderr, /malformed|unreadable Python frames/);
+        assert.doesNotMatch(r.stderr, /malformed/);
         assert.match(r.stderr, /lost events: 0\b/);
         const stacks = parseFolded(r.stdout);
+        // A thread torn down on another CPU while a sample walks it can leave a frame
+        // unreadable (a handful in a thousand, said so); a wrong name, never.
+        const samples = Number(/mixprof: (\d+) samples/.exec(r.stderr)?.[1]);
+        const unreadable = Number(/(\d+) samples have unreadable Python frames/.exec(r.stderr)?.[1] ?? 0);
+        assert.ok(unreadable <= 0.005 * samples, r.stderr);
+        // The workload's own frames and the standard library's (threading, _weakrefset), named by their short paths.
+        const foreign = stacks.flatMap((s) => s.frames).filter((f) => f.endsWith('_[j]') && !/\((test\/workloads\/churn\.py|\w+\.py):\d+\)_\[j\]$/.test(f));
+        assert.deepEqual([...new Set(foreign)], []);
         const threads = Number(/, (\d+) threads?,/.exec(r.stderr)?.[1]);
         assert.ok(threads >= 100, `${threads} threads sampled`);
         assert.ok(leafCount(stacks, 'short_task') >= 0.5 * total(stacks), `${leafCount(stacks, 'short_task')}/${total(stacks)} samples in short_task`);

@@ -176,8 +176,12 @@ test('a CFI unwind that stopped before the interpreter (code without CFI) is sai
   // Unnamed, it is named by its offset alone.
   const unnamed: NativeFrame = { ...nat('[libcrypto.so.3+0x1a2b]', 'code', false), module: '/usr/lib/libcrypto.so.3' };
   assert.equal(mergeStacks([unnamed], python, [], { ...HIDE, nativeUnwind: 'dwarf' }, false).unwindStoppedAt, '[libcrypto.so.3+0x1a2b]');
-  // An unwind that got to the thread's start without meeting a named eval loop is the eval loop's question.
-  const whole = mergeStacks([leaf, nat('[libc.so.6+0x112f98]', 'code', false)], python, [], { ...HIDE, nativeUnwind: 'dwarf' }, true);
+  // Through unnamed interpreter frames to the thread's start: the eval loop's name is the question.
+  const whole = mergeStacks([leaf, nat('[python3.13+0x48b65]', 'plumbing', false), nat('[libc.so.6+0x112f98]', 'code', false)], python, [], { ...HIDE, nativeUnwind: 'dwarf' }, true);
   assert.equal(whole.unwindStoppedAt, null);
   assert.equal(whole.evalUnknown, true);
+  // A thread caught in its first instructions (clone3, before its CFI marks the outermost frame) is neither.
+  const starting = mergeStacks([nat('__clone3', 'root', false)], python, [], { ...HIDE, nativeUnwind: 'dwarf' }, false);
+  assert.equal(starting.unwindStoppedAt, null);
+  assert.equal(starting.evalUnknown, false);
 });
