@@ -3,7 +3,7 @@
  * needs, for the one line that says what to install when it does not load.
  * Debian 13 and Ubuntu 24.04 renamed some for the 64-bit time_t transition.
  */
-import { readFileSync } from 'node:fs';
+import { readTextOrNull } from './read-text.js';
 
 interface LibraryPackage {
   readonly before: string;
@@ -27,11 +27,7 @@ function osRelease(text: string | null): { id: string | null; version: number | 
 }
 
 function readOsRelease(): string | null {
-  try {
-    return readFileSync('/etc/os-release', 'utf8');
-  } catch {
-    return null;
-  }
+  return readTextOrNull('/etc/os-release');
 }
 
 /** The package to install for a library, by the release's naming. */

@@ -11,19 +11,12 @@ import { execa } from 'execa';
 import { findBpftrace, type Bpftrace } from '../bpf/bpftrace.js';
 import { MOUNT_TRACEFS, needsTracefs, tracefsMounted } from '../bpf/tracefs.js';
 import { isMixprofError } from '../errors.js';
+import { readTextOrNull as readText } from '../read-text.js';
 import { addonFile, dwarfSamplerObject, nativeAddon, type NativeAddon } from '../native.js';
 import { judgeBtf, judgeLockdown, judgePrivileges, judgePtraceScope, judgeSampleRate, judgeTracefs, type CheckResult } from './judge.js';
 
 /** The rate users are told to reach for at most (perf's and py-spy's range). */
 const USUAL_MAX_HZ = 1000;
-
-function readText(file: string): string | null {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-}
 
 function failure(name: string, error: unknown, fallbackFix: string): CheckResult {
   const message = (error as Error).message.split('\n')[0] ?? String(error);

@@ -3,7 +3,7 @@
  * of the text a file holds (null where the file is absent), so that every
  * verdict can be tested without changing the machine.
  */
-import { effectiveCapabilities, missingCapabilities } from '../target/privileges.js';
+import { effectiveCapabilities, missingCapabilities, PRIVILEGES_HINT } from '../target/privileges.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -26,7 +26,7 @@ export function judgePrivileges(status: string): CheckResult {
     name: 'privileges',
     status: 'fail',
     detail: `${who}, missing ${missing.join(', ')}`,
-    fix: 'run mixprof as root (sudo mixprof ...) or grant CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE',
+    fix: PRIVILEGES_HINT,
   };
 }
 

@@ -37,8 +37,9 @@ export function combineStats(all: readonly ProfileStats[]): ProfileStats {
       const value = stats[key];
       if (typeof value === 'number') (total[key] as number) += value;
     }
-    // Where the unwinds stopped: the process with the most such samples says.
-    if (stats.unwindStoppedAt !== null && stats.unwindStopped >= Math.max(...all.map((s) => (s.unwindStoppedAt === null ? 0 : s.unwindStopped)))) total.unwindStoppedAt = stats.unwindStoppedAt;
   }
+  // Where the unwinds stopped: the process with the most such samples says.
+  const most = all.reduce<ProfileStats | null>((best, s) => (s.unwindStoppedAt !== null && s.unwindStopped > (best?.unwindStopped ?? -1) ? s : best), null);
+  total.unwindStoppedAt = most?.unwindStoppedAt ?? null;
   return total;
 }

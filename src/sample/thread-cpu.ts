@@ -4,7 +4,8 @@
  * whose filter matches only the main thread, a thread state never found)
  * gives a profile that looks fine; the CPU time the kernel kept says it is not.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readTextOrNull as readText } from '../read-text.js';
 import { splitStat } from '../target/proc-stat.js';
 
 export interface ThreadCpu {
@@ -15,14 +16,6 @@ export interface ThreadCpu {
 
 /** USER_HZ, the unit of utime and stime: 100 on every Linux architecture mixprof runs on. */
 const USER_HZ = 100;
-
-function readText(file: string): string | null {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-}
 
 /** One thread's CPU time: schedstat's nanoseconds when the kernel keeps them, else utime + stime. */
 function threadCpu(dir: string): ThreadCpu | null {

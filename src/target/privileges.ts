@@ -22,6 +22,9 @@ export function missingCapabilities(caps: bigint): string[] {
   return missing;
 }
 
+/** What to do about missing capabilities: the one hint `sample` and `doctor` give. */
+export const PRIVILEGES_HINT = 'run mixprof as root (sudo mixprof ...) or grant CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE';
+
 export function checkPrivileges(): void {
   const caps = effectiveCapabilities(readFileSync('/proc/self/status', 'utf8'));
   const missing = missingCapabilities(caps);
@@ -29,7 +32,7 @@ export function checkPrivileges(): void {
     throw new MixprofError(
       'NOT_PERMITTED',
       `not permitted to profile: missing ${missing.join(', ')}`,
-      'run mixprof as root (sudo mixprof ...) or grant CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE',
+      PRIVILEGES_HINT,
     );
   }
 }

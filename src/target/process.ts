@@ -1,6 +1,7 @@
 /** The target process: existence, identity, and its files as it sees them. */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { MixprofError } from '../errors.js';
+import { readTextOrNull } from '../read-text.js';
 import { splitStat } from './proc-stat.js';
 
 export interface TargetProcess {
@@ -47,11 +48,7 @@ function permissionDenied(pid: number): MixprofError {
 }
 
 function readStat(pid: number): string | null {
-  try {
-    return readFileSync(procPath(pid, 'stat'), 'utf8');
-  } catch {
-    return null;
-  }
+  return readTextOrNull(procPath(pid, 'stat'));
 }
 
 export function openTarget(pid: number): TargetProcess {
@@ -87,11 +84,7 @@ function readCwd(pid: number): string | null {
 }
 
 export function readMapsText(pid: number): string | null {
-  try {
-    return readFileSync(procPath(pid, 'maps'), 'utf8');
-  } catch {
-    return null;
-  }
+  return readTextOrNull(procPath(pid, 'maps'));
 }
 
 export function isAlive(pid: number): boolean {
