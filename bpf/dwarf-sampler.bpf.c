@@ -19,6 +19,7 @@
 
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #include "dwarf-sampler.h"
 
@@ -64,6 +65,16 @@ struct {
   __type(key, __u64);
   __type(value, __u8);
 } seen SEC(".maps");
+
+/* Processes followed from the target (cfg.follow): pid -> the memory image
+   it was forked with (0 for one already running when sampling started: its
+   first sample's); one that exec'd has another and is dropped. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, MAX_FOLLOWED);
+  __type(key, __u32);
+  __type(value, __u64);
+} followed SEC(".maps");
 
 /* [0] records dropped because the ring buffer was full. */
 struct {
@@ -222,9 +233,12 @@ struct fill {
                                                                                                           \
   /* Walks the Python frames of the thread state ts, hashing them; sends the chain the first              \
      time it is seen. */                                                                                  \
-  static __always_inline __u64 python_chain_##SUFFIX(__u64 ts, struct task_struct *task) {                \
+  static __always_inline __u64 python_chain_##SUFFIX(__u64 ts, struct task_struct *task, __u32 pid) {   \
     if (!ts) return 0;                                                                                    \
-    struct walk w = {.task = task, .hash = 14695981039346656037ULL};                                      \
+    /* A followed process's chains are its own (its code objects may differ after the fork). */           \
+    __u64 seed = 14695981039346656037ULL;                                                                 \
+    if (pid != cfg.target_pid) seed = (seed ^ pid) * 1099511628211ULL;                                    \
+    struct walk w = {.task = task, .hash = seed};                                                         \
     __u64 frame = READ(&w, ts + cfg.walk.ts_frame);                                                            \
     if (cfg.walk.frame_via_cframe && frame) frame = READ(&w, frame + cfg.walk.cframe_current);                      \
     w.f = frame;                                                                                          \
@@ -239,6 +253,7 @@ struct fill {
     c->kind = RECORD_CHAIN;                                                                               \
     c->depth = w.depth;                                                                                   \
     c->truncated = w.f != 0;                                                                              \
+    c->pid = pid;                                                                                         \
     c->hash = h;                                                                                          \
     struct fill fl = {.task = task, .f = frame, .c = c};                                                  \
     bpf_loop(w.depth, fill_step_##SUFFIX, &fl, 0);                                                        \
@@ -345,22 +360,78 @@ static __always_inline int same_image(struct task_struct *task, __u32 tid) {
   return 0;
 }
 
+/* Stops following pid (it exec'd, or exited) and says so, once. */
+static __always_inline void forget(__u32 pid, __u32 kind) {
+  if (bpf_map_delete_elem(&followed, &pid) != 0) return;
+  struct process_record r = {.kind = kind, .pid = pid, .time_ns = bpf_ktime_get_ns()};
+  if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
+}
+
+/* A process forked by the target or by a process followed from it: sampled
+   from here on (a new thread of one is sampled already: same pid). */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
+  __u32 parent_pid = parent->tgid;
+  __u32 pid = child->tgid;
+  if (!cfg.follow || pid == parent_pid) return 0;
+  if (parent_pid != cfg.target_pid && !bpf_map_lookup_elem(&followed, &parent_pid)) return 0;
+  __u64 mm = (__u64)child->mm;
+  if (!mm || bpf_map_update_elem(&followed, &pid, &mm, BPF_NOEXIST) != 0) return 0;
+  struct process_record r = {.kind = RECORD_FORK, .pid = pid, .parent = parent_pid, .time_ns = bpf_ktime_get_ns()};
+  if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
+  return 0;
+}
+
+/* The last thread of a followed process exits. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task) {
+  __u32 pid = task->tgid;
+  if (!cfg.follow || pid == cfg.target_pid) return 0;
+  if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
+  forget(pid, RECORD_EXIT);
+  return 0;
+}
+
+/* A followed process that exec'd another program. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *task) {
+  if (!cfg.follow) return 0;
+  forget(task->tgid, RECORD_CHILD_EXEC);
+  return 0;
+}
+
 SEC("perf_event")
 int sample(struct bpf_perf_event_data *ctx) {
   __u64 id = bpf_get_current_pid_tgid();
-  if ((__u32)(id >> 32) != cfg.target_pid) return 0;
+  __u32 pid = (__u32)(id >> 32);
   __u32 tid = (__u32)id;
+  struct task_struct *task;
+  if (pid == cfg.target_pid) {
+    task = bpf_get_current_task_btf();
+    if (!same_image(task, tid)) return 0;
+  } else {
+    if (!cfg.follow) return 0;
+    __u64 *mm = bpf_map_lookup_elem(&followed, &pid);
+    if (!mm) return 0;
+    task = bpf_get_current_task_btf();
+    /* 0: adopted by user space, already running (its image checked there): this is its image. */
+    __u64 image = (__u64)task->mm;
+    __u64 known = *mm ? *mm : __sync_val_compare_and_swap(mm, 0, image);
+    if (known && known != image) {
+      forget(pid, RECORD_CHILD_EXEC);
+      return 0;
+    }
+  }
   __u32 cpu = bpf_get_smp_processor_id();
   struct sample_record *s = bpf_map_lookup_elem(&sample_scratch, &cpu);
   if (!s) return 0;
-  struct task_struct *task = bpf_get_current_task_btf();
-  if (!same_image(task, tid)) return 0;
 
   s->kind = RECORD_SAMPLE;
   s->tid = tid;
+  s->pid = pid;
   s->off_cpu = 0;
   __u64 ts = cfg.python ? thread_state_current(tid, task) : 0;
-  s->chain = python_chain_current(ts, task);
+  s->chain = python_chain_current(ts, task, pid);
   s->gil = cfg.walk.gil ? gil_state_current(ts, task) : GIL_NOT_READ;
   bpf_get_current_comm(s->comm, sizeof(s->comm));
   /* Whichever mode the tick hit. */
@@ -419,9 +490,10 @@ int wall_tick(struct bpf_iter__task *ctx) {
   if (!s) return 0;
   s->kind = RECORD_SAMPLE;
   s->tid = tid;
+  s->pid = cfg.target_pid;
   s->off_cpu = 1;
   __u64 ts = cfg.python ? thread_state_task(tid, task) : 0;
-  s->chain = python_chain_task(ts, task);
+  s->chain = python_chain_task(ts, task, cfg.target_pid);
   /* A thread off CPU that holds the GIL (blocked in a call that kept it) keeps everyone else waiting. */
   s->gil = cfg.walk.gil ? gil_state_task(ts, task) : GIL_NOT_READ;
   bpf_probe_read_kernel_str(s->comm, sizeof(s->comm), task->comm);

@@ -23,6 +23,13 @@
 #define RECORD_REPEAT 3
 /* The target exec'd another program: sampling it ends (sent once). */
 #define RECORD_EXEC 4
+/* A followed process (fork-following): forked from a target, exited, or
+   exec'd another program (then no longer sampled): a process_record. */
+#define RECORD_FORK 5
+#define RECORD_EXIT 6
+#define RECORD_CHILD_EXEC 7
+/* Processes followed at once, besides the target. */
+#define MAX_FOLLOWED 8192
 /* The sampled thread and the GIL (--gil), as bpf/python-sampler.bt numbers them too. */
 #define GIL_NOT_READ 0
 #define GIL_HELD 1
@@ -69,7 +76,21 @@ struct sampler_config {
   __u32 stack_bytes;
   /* walk holds a Python walk's configuration. */
   __u32 python;
+  /* Also sample the processes the target forks (and theirs), from their
+     first instruction: they share its layout and, until they change them,
+     its mappings and code objects. */
+  __u32 follow;
   struct walk_config walk;
+};
+
+/* RECORD_FORK, RECORD_EXIT, RECORD_CHILD_EXEC: pid is the followed process,
+   parent (forks) the process it was forked from; time is CLOCK_MONOTONIC. */
+struct process_record {
+  __u32 kind;
+  __u32 pid;
+  __u32 parent;
+  __u32 pad;
+  __u64 time_ns;
 };
 
 /* A thread that still sleeps where it was last sampled (wall-clock mode),
@@ -91,7 +112,8 @@ struct chain_record {
   __u32 kind;
   __u32 depth;
   __u32 truncated;
-  __u32 pad;
+  /* The process whose frames these are (its code objects are read there). */
+  __u32 pid;
   __u64 hash;
   struct python_frame frames[MAX_PYTHON_DEPTH];
 };
@@ -108,7 +130,8 @@ struct sample_record {
   __u32 gil;
   /* red_zone holds the RED_ZONE_BYTES below the stack pointer (1), or nothing (0: unmapped). */
   __u32 red_zone_copied;
-  __u32 pad;
+  /* The process (thread group): the target or a process followed from it. */
+  __u32 pid;
   __u64 chain;
   __u64 regs[DWARF_REGS];
   char comm[16];

@@ -117,16 +117,30 @@ export interface DwarfSamplerOptions {
   python?: Uint8Array;
   /** Also sample the threads that are off CPU, hz times a second (wall-clock mode). */
   wall?: boolean;
+  /** Also sample the processes the target forks, and theirs, from their first instruction (not with wall). */
+  follow?: boolean;
+}
+
+/** A process followed from the target: forked (from parent), exited, or exec'd another program (no longer sampled). */
+export interface FollowedProcessEvent {
+  kind: 'fork' | 'exit' | 'exec';
+  pid: number;
+  parent: number;
+  /** CLOCK_MONOTONIC, in milliseconds (as process.hrtime). */
+  timeMs: number;
 }
 
 export interface DwarfPoll {
-  threads: { tid: number; comm: string }[];
+  /** pid: the process (the target, or one followed from it) the record belongs to, here and below. */
+  threads: { pid: number; tid: number; comm: string }[];
   /** frames: code, instr, flags, first line number per frame, innermost first. */
-  chains: { hash: bigint; truncated: boolean; frames: BigUint64Array }[];
+  chains: { pid: number; hash: bigint; truncated: boolean; frames: BigUint64Array }[];
   /** Since the last poll, counted by thread, chain and both stacks (leaf first). */
   /** complete: the unwind ended at an outermost frame (the thread's first function). */
   /** gil: GIL_* of bpf/dwarf-sampler.h (0 when not read). */
-  samples: { tid: number; chain: bigint; gil: number; user: BigUint64Array; kernel: BigUint64Array; complete: boolean; count: number }[];
+  samples: { pid: number; tid: number; chain: bigint; gil: number; user: BigUint64Array; kernel: BigUint64Array; complete: boolean; count: number }[];
+  /** Followed processes forked, exited or exec'd since the last poll, in order. */
+  processes: FollowedProcessEvent[];
   /** Totals since the start. */
   dropped: number;
   malformed: number;
@@ -145,6 +159,10 @@ export interface NativeDwarfSampler {
   poll(): DwarfPoll;
   /** Detaches; a last poll() then collects what is left. */
   stop(): void;
+  /** Whether pid is sampled as a process followed from the target (the kernel's map: exact before its fork is polled). */
+  follows(pid: number): boolean;
+  /** Follows a process forked from the target before sampling started; false when it cannot be (not following, map full, followed already). */
+  adopt(pid: number): boolean;
   close(): void;
 }
 

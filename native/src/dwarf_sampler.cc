@@ -124,6 +124,8 @@ Napi::Function DwarfSampler::Define(Napi::Env env) {
                          InstanceMethod("start", &DwarfSampler::Start),
                          InstanceMethod("poll", &DwarfSampler::Poll),
                          InstanceMethod("stop", &DwarfSampler::Stop),
+                         InstanceMethod("follows", &DwarfSampler::Follows),
+                         InstanceMethod("adopt", &DwarfSampler::Adopt),
                          InstanceMethod("close", &DwarfSampler::Close),
                      });
 }
@@ -150,6 +152,10 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
                              std::to_string(STACK_CHUNK));
   }
   wall_ = options.Get("wall").ToBoolean();
+  follow_ = options.Get("follow").ToBoolean();
+  if (wall_ && follow_) {
+    ThrowRangeError(env, "options.follow cannot be used with options.wall");
+  }
   double ring_mib = NumberOption(env, options, "ringMiB", 1, 1024);
   if ((static_cast<uint32_t>(ring_mib) & (static_cast<uint32_t>(ring_mib) - 1)) != 0) {
     ThrowRangeError(env, "options.ringMiB must be a power of two");
@@ -167,6 +173,7 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
   sampler_config cfg{};
   cfg.target_pid = static_cast<uint32_t>(pid_);
   cfg.stack_bytes = static_cast<uint32_t>(stack_bytes);
+  cfg.follow = follow_ ? 1 : 0;
   Napi::Value py = options.Get("python");
   if (!py.IsUndefined() && !py.IsNull()) FillPythonConfig(env, py, &cfg);
 
@@ -208,11 +215,22 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
     bpf_map__set_max_entries(scratch, static_cast<uint32_t>(cpus));
     // Not loaded at all unless asked for: it needs a kernel with sleepable iterators.
     if (!wall_) bpf_program__set_autoload(wall_program_, false);
+    for (const char* name : {"on_fork", "on_exit", "on_exec"}) {
+      bpf_program* p = bpf_object__find_program_by_name(object_, name);
+      if (p == nullptr) {
+        ThrowCodeError(env, "EBPFOBJECT",
+                       object_path + " does not match this addon (rebuild it)");
+      }
+      if (follow_) follow_programs_.push_back(p);
+      else bpf_program__set_autoload(p, false);
+    }
     bpf_map__set_max_entries(records, static_cast<uint32_t>(ring_mib) << 20);
     if ((err = bpf_object__load(object_)) != 0) {
       ThrowLibbpf(env, err, "cannot load the sampler into the kernel");
     }
     dropped_fd_ = bpf_map__fd(dropped);
+    bpf_map* followed = bpf_object__find_map_by_name(object_, "followed");
+    followed_fd_ = followed != nullptr ? bpf_map__fd(followed) : -1;
     ring_ = ring_buffer__new(bpf_map__fd(records), &DwarfSampler::OnRecord,
                              this, nullptr);
     if (ring_ == nullptr) ThrowLibbpf(env, errno, "cannot open the ring buffer");
@@ -245,6 +263,7 @@ void DwarfSampler::Release() {
   object_ = nullptr;
   program_ = nullptr;
   wall_program_ = nullptr;
+  follow_programs_.clear();
   symbolizer_ = nullptr;
   if (!symbolizer_ref_.IsEmpty()) symbolizer_ref_.Reset();
 }
@@ -275,6 +294,16 @@ Napi::Value DwarfSampler::Start(const Napi::CallbackInfo& info) {
     if (err != 0) {
       Detach();
       ThrowLibbpf(env, err, "cannot attach the sampler to CPU " + std::to_string(cpu));
+    }
+    links_.push_back(link);
+  }
+  // Before the clock: a fork from the target's first sample on is seen.
+  for (bpf_program* p : follow_programs_) {
+    bpf_link* link = bpf_program__attach(p);
+    int err = libbpf_get_error(link);
+    if (err != 0) {
+      Detach();
+      ThrowLibbpf(env, err, "cannot follow the target's forks");
     }
     links_.push_back(link);
   }
@@ -333,6 +362,32 @@ Napi::Value DwarfSampler::Stop(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Whether pid is sampled as a process followed from the target (forked
+// from it, and not exec'd since): asked of the kernel's map, so it is exact
+// even before the fork's record is polled.
+Napi::Value DwarfSampler::Follows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) ThrowTypeError(env, "follows(pid) needs a PID");
+  uint32_t pid = info[0].As<Napi::Number>().Uint32Value();
+  uint64_t mm = 0;
+  bool found = follow_ && followed_fd_ >= 0 && object_ != nullptr &&
+               bpf_map_lookup_elem(followed_fd_, &pid, &mm) == 0;
+  return Napi::Boolean::New(env, found);
+}
+
+// Follows a process forked from the target before sampling started (user
+// space checked it runs the target's image): true when it is followed now.
+Napi::Value DwarfSampler::Adopt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) ThrowTypeError(env, "adopt(pid) needs a PID");
+  uint32_t pid = info[0].As<Napi::Number>().Uint32Value();
+  if (!follow_ || followed_fd_ < 0 || object_ == nullptr || pid == static_cast<uint32_t>(pid_)) {
+    return Napi::Boolean::New(env, false);
+  }
+  uint64_t mm = 0;
+  return Napi::Boolean::New(env, bpf_map_update_elem(followed_fd_, &pid, &mm, BPF_NOEXIST) == 0);
+}
+
 Napi::Value DwarfSampler::Close(const Napi::CallbackInfo& info) {
   Release();
   return info.Env().Undefined();
@@ -363,6 +418,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
       return;
     }
     Chain chain;
+    chain.pid = c.pid;
     chain.hash = c.hash;
     chain.truncated = c.truncated != 0;
     chain.frames.resize(static_cast<size_t>(c.depth) * 4);
@@ -372,6 +428,16 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   }
   if (kind == RECORD_EXEC) {
     execd_ = true;
+    return;
+  }
+  if (kind == RECORD_FORK || kind == RECORD_EXIT || kind == RECORD_CHILD_EXEC) {
+    if (size < sizeof(process_record)) {
+      malformed_++;
+      return;
+    }
+    process_record r;
+    std::memcpy(&r, data, sizeof(r));
+    processes_.push_back(ProcessEvent{r.kind, r.pid, r.parent, r.time_ns});
     return;
   }
   if (kind == RECORD_REPEAT) {
@@ -398,6 +464,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   // The record is used in place: only its header is copied out.
   const auto* s = reinterpret_cast<const sample_record*>(data);
   uint32_t tid = s->tid;
+  uint32_t pid = s->pid;
   uint32_t stack_size = s->stack_size;
   uint32_t kernel_depth = s->kernel_depth;
   if (stack_size > MAX_STACK_BYTES || size < head + stack_size ||
@@ -406,13 +473,15 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     return;
   }
   if (threads_.emplace(tid, true).second) {
-    new_threads_[tid] = std::string(s->comm, strnlen(s->comm, sizeof(s->comm)));
+    new_threads_[tid] = NewThread{pid, std::string(s->comm, strnlen(s->comm, sizeof(s->comm)))};
   }
   StackSnapshot snapshot{};
   std::memcpy(snapshot.regs, s->regs, sizeof(snapshot.regs));
   snapshot.stack = data + head;
   snapshot.stack_addr = s->regs[kDwarfSp];
   snapshot.stack_size = stack_size;
+  // A followed process: words beyond the copy are in its memory, not the target's.
+  if (static_cast<pid_t>(pid) != pid_) snapshot.pid = static_cast<pid_t>(pid);
   if (s->red_zone_copied != 0) {
     // red_zone and stack are contiguous in the record.
     snapshot.stack -= RED_ZONE_BYTES;
@@ -428,6 +497,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   }
   std::string key;
   key.reserve(16 + (pcs_.size() + kernel_depth) * 8);
+  key.append(reinterpret_cast<const char*>(&pid), sizeof(pid));
   key.append(reinterpret_cast<const char*>(&tid), sizeof(tid));
   key.push_back(complete ? 1 : 0);
   key.append(reinterpret_cast<const char*>(&s->chain), sizeof(s->chain));
@@ -439,6 +509,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   auto it = counted_.find(key);
   if (it == counted_.end()) {
     Counted c;
+    c.pid = pid;
     c.tid = tid;
     c.chain = s->chain;
     c.gil = s->gil;
@@ -466,10 +537,11 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(env);
   Napi::Array threads = Napi::Array::New(env, new_threads_.size());
   uint32_t i = 0;
-  for (const auto& [tid, comm] : new_threads_) {
+  for (const auto& [tid, thread] : new_threads_) {
     Napi::Object t = Napi::Object::New(env);
+    t.Set("pid", Napi::Number::New(env, thread.pid));
     t.Set("tid", Napi::Number::New(env, tid));
-    t.Set("comm", Napi::String::New(env, comm));
+    t.Set("comm", Napi::String::New(env, thread.comm));
     threads.Set(i++, t);
   }
   result.Set("threads", threads);
@@ -477,6 +549,7 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   i = 0;
   for (const Chain& c : chains_) {
     Napi::Object o = Napi::Object::New(env);
+    o.Set("pid", Napi::Number::New(env, c.pid));
     o.Set("hash", Napi::BigInt::New(env, c.hash));
     o.Set("truncated", Napi::Boolean::New(env, c.truncated));
     o.Set("frames", U64Array(env, c.frames));
@@ -488,6 +561,7 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   for (const auto& entry : counted_) {
     const Counted& c = entry.second;
     Napi::Object o = Napi::Object::New(env);
+    o.Set("pid", Napi::Number::New(env, c.pid));
     o.Set("tid", Napi::Number::New(env, c.tid));
     o.Set("chain", Napi::BigInt::New(env, c.chain));
     o.Set("gil", Napi::Number::New(env, c.gil));
@@ -498,6 +572,19 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
     samples.Set(i++, o);
   }
   result.Set("samples", samples);
+  Napi::Array processes = Napi::Array::New(env, processes_.size());
+  i = 0;
+  for (const ProcessEvent& e : processes_) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("kind", Napi::String::New(env, e.kind == RECORD_FORK ? "fork" : e.kind == RECORD_EXIT ? "exit" : "exec"));
+    o.Set("pid", Napi::Number::New(env, e.pid));
+    o.Set("parent", Napi::Number::New(env, e.parent));
+    // CLOCK_MONOTONIC in milliseconds, as process.hrtime() counts.
+    o.Set("timeMs", Napi::Number::New(env, static_cast<double>(e.time_ns) / 1e6));
+    processes.Set(i++, o);
+  }
+  processes_.clear();
+  result.Set("processes", processes);
   uint32_t zero = 0;
   uint64_t dropped = 0;
   if (dropped_fd_ >= 0) bpf_map_lookup_elem(dropped_fd_, &zero, &dropped);

@@ -30,6 +30,7 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
 
  private:
   struct Counted {
+    uint32_t pid = 0;
     uint32_t tid = 0;
     uint64_t chain = 0;
     uint32_t gil = 0;  // GIL_* of bpf/dwarf-sampler.h
@@ -44,14 +45,25 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     Counted sample;
   };
   struct Chain {
+    uint32_t pid = 0;
     uint64_t hash = 0;
     bool truncated = false;
     std::vector<uint64_t> frames;  // code, instr, flags, first line per frame
   };
 
+  // A followed process forked, exited or exec'd (RECORD_FORK/EXIT/CHILD_EXEC).
+  struct ProcessEvent {
+    uint32_t kind = 0;
+    uint32_t pid = 0;
+    uint32_t parent = 0;
+    uint64_t time_ns = 0;
+  };
+
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Poll(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value Follows(const Napi::CallbackInfo& info);
+  Napi::Value Adopt(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   static int OnRecord(void* ctx, void* data, size_t size);
@@ -69,10 +81,14 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   bool wall_ = false;
   bpf_program* wall_program_ = nullptr;
   bpf_link* wall_link_ = nullptr;
+  // Fork-following: the programs that track the target's descendants.
+  bool follow_ = false;
+  std::vector<bpf_program*> follow_programs_;
   std::thread ticker_;
   std::atomic<bool> ticking_{false};
   ring_buffer* ring_ = nullptr;
   int dropped_fd_ = -1;
+  int followed_fd_ = -1;
   std::vector<int> perf_fds_;
   std::vector<bpf_link*> links_;
   Napi::ObjectReference symbolizer_ref_;
@@ -81,7 +97,12 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   // Filled while draining, handed over and cleared by Poll().
   std::unordered_map<std::string, Counted> counted_;
   std::vector<Chain> chains_;
-  std::unordered_map<uint32_t, std::string> new_threads_;
+  std::vector<ProcessEvent> processes_;
+  struct NewThread {
+    uint32_t pid = 0;
+    std::string comm;
+  };
+  std::unordered_map<uint32_t, NewThread> new_threads_;
   std::unordered_map<uint32_t, bool> threads_;
   std::unordered_map<uint32_t, LastOffCpu> last_off_cpu_;
   uint64_t malformed_ = 0;

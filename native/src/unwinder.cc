@@ -59,7 +59,7 @@ bool Unwinder::Read(Dwarf_Addr addr, Dwarf_Word* result) {
   iovec local{result, sizeof(Dwarf_Word)};
   iovec remote{reinterpret_cast<void*>(addr), sizeof(Dwarf_Word)};
   stats_.live_reads++;
-  return process_vm_readv(pid_, &local, 1, &remote, 1, 0) ==
+  return process_vm_readv(s->pid != 0 ? s->pid : pid_, &local, 1, &remote, 1, 0) ==
          static_cast<ssize_t>(sizeof(Dwarf_Word));
 }
 

@@ -23,6 +23,8 @@ struct StackSnapshot {
   const uint8_t* stack;  // copied from stack_addr upwards
   uint64_t stack_addr;   // regs[kDwarfSp], or below it where the red zone was copied
   size_t stack_size;
+  // The process whose live memory holds the words beyond the copy (0: the unwinder's own).
+  pid_t pid = 0;
 };
 
 struct UnwindStats {

@@ -9,7 +9,7 @@
 import { cpus } from 'node:os';
 import { MixprofError } from '../errors.js';
 import { injectedFault } from '../fault-injection.js';
-import { dwarfSamplerObject, type DwarfPoll, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer } from '../native.js';
+import { dwarfSamplerObject, type DwarfPoll, type FollowedProcessEvent, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer } from '../native.js';
 import { packWalkConfig, type WalkConstants } from './walk-fields.js';
 import { kernelSymbols } from '../symbolize/kernel.js';
 import type { RawSample } from '../profile/types.js';
@@ -35,6 +35,15 @@ export interface DwarfRunOptions {
   readonly wall?: boolean;
   /** Threads the target has (wall-clock mode sizes its ring buffer by them). */
   readonly threads?: number;
+  /**
+   * Fork-following: the processes the target forks (and theirs) are sampled
+   * too, from their first instruction; their records go to onFollowed, and
+   * their forks, exits and execs to onProcess, before their records.
+   */
+  readonly follow?: {
+    readonly onProcess: (event: FollowedProcessEvent) => void;
+    readonly onFollowed: (pid: number, event: BpfEvent) => void;
+  };
 }
 
 /** Ten polls a second, twenty above 1000 Hz: the ring buffer then stays small. */
@@ -69,6 +78,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       symbolizer: options.symbolizer,
       ...(options.python ? { python: packWalkConfig(options.python) } : {}),
       ...(options.wall ? { wall: true } : {}),
+      ...(options.follow ? { follow: true } : {}),
     });
     sampler.start();
   } catch (error) {
@@ -92,38 +102,58 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   let lastMalformed = 0;
   let lastAliveCheck = Date.now();
 
+  // Each record to its process: the target's to onEvent, a followed one's to onFollowed.
+  const follow = options.follow;
+  const emit = (pid: number, event: BpfEvent): void => {
+    if (pid === options.pid || !follow) options.onEvent(event);
+    else follow.onFollowed(pid, event);
+  };
   const deliver = (poll: DwarfPoll): void => {
-    for (const thread of poll.threads) options.onEvent({ type: 'thread', thread });
+    // Forks first (a child's records may be in this poll); exits and execs after its records.
+    const processes = poll.processes;
+    for (const p of processes) if (p.kind === 'fork') follow?.onProcess(p);
+    for (const { pid, ...thread } of poll.threads) emit(pid, { type: 'thread', thread });
     for (const chain of poll.chains) {
       const depth = chain.frames.length / 4;
-      options.onEvent({ type: 'chain', hash: chain.hash, depth, truncated: chain.truncated });
+      emit(chain.pid, { type: 'chain', hash: chain.hash, depth, truncated: chain.truncated });
       for (let i = 0; i < depth; i++) {
         const f = chain.frames;
-        options.onEvent({ type: 'frame', hash: chain.hash, index: i, frame: { code: f[4 * i]!, instr: f[4 * i + 1]!, flags: f[4 * i + 2]!, firstLineNo: Number(f[4 * i + 3]!) } });
+        emit(chain.pid, { type: 'frame', hash: chain.hash, index: i, frame: { code: f[4 * i]!, instr: f[4 * i + 1]!, flags: f[4 * i + 2]!, firstLineNo: Number(f[4 * i + 3]!) } });
       }
     }
-    const samples: RawSample[] = poll.samples.map((s) => {
-      const userFrames = [...s.user];
-      const kernelFrames = [...s.kernel].map((address) => kernel.name(address));
-      // The key tells complete unwinds apart from ones that stopped at the same frames.
-      const gil = gilStateFromCode(s.gil);
-      return {
-        tid: s.tid,
-        chain: s.chain,
-        ...(gil ? { gil } : {}),
-        user: stackKey(s.user) + (s.complete ? '$' : ''),
-        kernel: kernelFrames.join(';'),
-        count: s.count,
-        userFrames,
-        kernelFrames,
-        userComplete: s.complete,
-      };
-    });
-    options.onEvent({ type: 'samples', samples, malformed: poll.malformed - lastMalformed });
+    const byProcess = new Map<number, RawSample[]>();
+    for (const s of poll.samples) {
+      const pid = follow ? s.pid : options.pid;
+      let list = byProcess.get(pid);
+      if (!list) byProcess.set(pid, (list = []));
+      list.push(rawSample(s));
+    }
+    // The target's, even when empty: it carries the malformed count.
+    options.onEvent({ type: 'samples', samples: byProcess.get(options.pid) ?? [], malformed: poll.malformed - lastMalformed });
+    for (const [pid, samples] of byProcess) if (pid !== options.pid) emit(pid, { type: 'samples', samples, malformed: 0 });
+    for (const p of processes) if (p.kind !== 'fork') follow?.onProcess(p);
     execd ||= poll.execd;
     lastMalformed = poll.malformed;
     if (poll.dropped > lastDropped) options.onEvent({ type: 'lost', events: poll.dropped - lastDropped });
     lastDropped = poll.dropped;
+  };
+
+  const rawSample = (s: DwarfPoll['samples'][number]): RawSample => {
+    const userFrames = [...s.user];
+    const kernelFrames = [...s.kernel].map((address) => kernel.name(address));
+    // The key tells complete unwinds apart from ones that stopped at the same frames.
+    const gil = gilStateFromCode(s.gil);
+    return {
+      tid: s.tid,
+      chain: s.chain,
+      ...(gil ? { gil } : {}),
+      user: stackKey(s.user) + (s.complete ? '$' : ''),
+      kernel: kernelFrames.join(';'),
+      count: s.count,
+      userFrames,
+      kernelFrames,
+      userComplete: s.complete,
+    };
   };
 
   const errors: string[] = [];
@@ -177,7 +207,23 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   }, options.pollIntervalMs ?? pollIntervalMs(options.hz));
   const durationTimer = options.durationSeconds !== null ? setTimeout(() => stop('duration'), options.durationSeconds * 1000) : undefined;
 
-  return { done, stop, kill: () => stop('interrupted') };
+  const follows = (pid: number): boolean => {
+    if (reason !== null) return false;
+    try {
+      return sampler.follows(pid);
+    } catch {
+      return false;
+    }
+  };
+  const adopt = (pid: number): boolean => {
+    if (reason !== null || !options.follow) return false;
+    try {
+      return sampler.adopt(pid);
+    } catch {
+      return false;
+    }
+  };
+  return { done, stop, kill: () => stop('interrupted'), follows, adopt };
 }
 
 function stackKey(addresses: BigUint64Array): string {

@@ -50,6 +50,10 @@ export interface RunningSampler {
   stop(reason: StopReason): void;
   /** Ends bpftrace at once; its last second of samples is lost. */
   kill(): void;
+  /** Whether pid is sampled as a process followed from the target (the DWARF sampler's fork-following). */
+  follows?(pid: number): boolean;
+  /** Follows a process forked from the target before sampling started; false when it cannot be. */
+  adopt?(pid: number): boolean;
 }
 
 const SETPRIV = '/usr/bin/setpriv';

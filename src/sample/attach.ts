@@ -40,7 +40,11 @@ export interface Attachment {
    * true when all of them do, null when that cannot be told (no symbols).
    */
   readonly framePointers: boolean | null;
-  newBuilder(options: ProfileOptions): ProfileBuilder;
+  /**
+   * Stacks merged for the target, or for a process forked from it (same
+   * layout and mappings, its own memory for the code objects it runs).
+   */
+  newBuilder(options: ProfileOptions, forked?: { memory: MemoryReader; cwd: string | null }): ProfileBuilder;
 }
 
 export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText: string, options: AttachOptions, log: (line: string) => void): Attachment {
@@ -75,8 +79,8 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
     memory,
     native,
     framePointers: interpreter === null ? null : interpreterFramePointers(native, interpreter),
-    newBuilder: (profileOptions) => {
-      const python = layout ? { layout: layout.frame, reader: new CodeObjectReader(memory, layout), cwd: target.cwd } : null;
+    newBuilder: (profileOptions, forked) => {
+      const python = layout ? { layout: layout.frame, reader: new CodeObjectReader(forked?.memory ?? memory, layout), cwd: forked?.cwd ?? target.cwd } : null;
       return new ProfileBuilder(python, native, profileOptions);
     },
   };

@@ -48,13 +48,17 @@ def _mixprof_hold():
                 os.close(fd)
             except (OSError, TypeError):
                 pass
-    # The command's own sitecustomize runs as it would have.
-    del sys.modules["sitecustomize"]
+    # The command's own sitecustomize runs as it would have. Without one, this
+    # module goes back in its place: the import that runs it looks it up there.
+    me = sys.modules.pop("sitecustomize", None)
     try:
         import sitecustomize  # noqa: F401
     except ImportError as exc:
         if exc.name != "sitecustomize":
             raise
+    finally:
+        if me is not None:
+            sys.modules.setdefault("sitecustomize", me)
 
 
 _mixprof_hold()

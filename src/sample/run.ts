@@ -17,7 +17,7 @@ import { nativeAddon } from '../native.js';
 import { InterpreterStartingError } from '../python/attach.js';
 import { mapsInterpreter } from '../target/interpreter.js';
 import { checkPrivileges } from '../target/privileges.js';
-import { DescendantWatcher, readProcessTable } from '../target/descendants.js';
+import { DescendantWatcher, descendants, readProcessTable, type ProcessEntry } from '../target/descendants.js';
 import { isAlive } from '../target/process.js';
 import type { StopReason } from '../bpf/runner.js';
 import { raisePriorityWhileAttaching } from './priority.js';
@@ -76,6 +76,8 @@ async function startWhenReady(pid: number, options: SessionOptions, log: (line: 
 
 export async function profileProcesses(options: RunOptions, log: (line: string) => void): Promise<RunSummary> {
   checkPrivileges();
+  // --subprocesses in CPU mode: each target's sampler also samples what it forks, from the fork on.
+  const sessionOptions: SessionOptions = { ...options, follow: options.subprocesses && options.mode !== 'wall' };
   const status = options.statusStream && !options.quiet ? new StatusLine(options.statusStream) : null;
   const say = (line: string): void => {
     status?.clear();
@@ -106,7 +108,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     sessions.push(session);
     if (stopping) session.stop(stopping);
     session.done.then(
-      (run) => runs.push(run),
+      (run) => runs.push(run, ...(run.followed ?? [])),
       (error: unknown) => {
         errors.push(error);
         if (options.pids.length > 1 || options.subprocesses) say(`mixprof: process ${session.pid} (${session.comm}): ${(error as Error).message}`);
@@ -152,7 +154,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     for (const pid of options.pids) {
       if (stopping) break;
       try {
-        track(await startWhenReady(pid, { ...options, durationSeconds: remaining() }, say, options.startingWaitMs ?? 0, onAttached));
+        track(await startWhenReady(pid, { ...sessionOptions, durationSeconds: remaining() }, say, options.startingWaitMs ?? 0, onAttached));
       } catch (error) {
         if (options.pids.length === 1) {
           removeSignals();
@@ -170,6 +172,21 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     throw startErrors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process to profile', 'pass the PIDs of running processes with -x');
   }
 
+  // --subprocesses: a descendant forked (not exec'd) before its parent's sampler
+  // started is followed by that sampler from now on; others get a session.
+  const adopted = (entry: ProcessEntry): boolean => {
+    const parent = sessions.find((s) => s.pid === entry.ppid || s.follows(entry.ppid));
+    return parent?.adopt(entry.pid, entry.ppid) ?? false;
+  };
+  if (options.subprocesses && sessionOptions.follow && !stopping) {
+    try {
+      for (const entry of descendants(readProcessTable(), options.pids)) {
+        if (adopted(entry)) say(`mixprof: following process ${entry.pid}, forked from ${entry.ppid} before sampling started`);
+      }
+    } catch {
+      // The periodic scan below looks again.
+    }
+  }
   // --subprocesses: look for new descendants while any session runs.
   const watcher = options.subprocesses ? new DescendantWatcher(options.pids) : null;
   const scanner = watcher
@@ -182,10 +199,15 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
           return;
         }
         for (const entry of watcher.scan(table)) {
+          // Sampled already, forked from a target; looked at again should it exec another program.
+          if (sessions.some((s) => s.follows(entry.pid)) || adopted(entry)) {
+            watcher.release(entry);
+            continue;
+          }
           // Worth profiling: it has mapped a CPython interpreter.
           if (!mapsInterpreter(nativeAddon(), entry.pid)) continue;
           pendingStarts++;
-          startWhenReady(entry.pid, { ...options, durationSeconds: remaining() }, say, SUBPROCESS_STARTING_WAIT_MS, onAttached)
+          startWhenReady(entry.pid, { ...sessionOptions, durationSeconds: remaining() }, say, SUBPROCESS_STARTING_WAIT_MS, onAttached)
             .then(track, (error: unknown) => {
               if (isAlive(entry.pid)) say(`mixprof: process ${entry.pid} skipped: ${(error as Error).message}`);
             })
@@ -276,6 +298,9 @@ function describeStop(run: ProcessRun): string {
   return STOP_TEXT[run.reason] + (run.killed ? '; bpftrace had to be killed, its last second of samples is lost' : '');
 }
 
+/** Processes listed one per line in the report. */
+const MAX_LISTED_PROCESSES = 20;
+
 function reportLines(runs: readonly ProcessRun[], options: RunOptions): string[] {
   const first = runs[0]!;
   if (runs.length === 1) {
@@ -303,6 +328,12 @@ function reportLines(runs: readonly ProcessRun[], options: RunOptions): string[]
     unwind: first.unwind,
     mode: options.mode,
   });
-  for (const run of runs) lines.push(`  process ${run.pid} (${run.comm}): ${run.profile.stats.samples} samples over ${run.seconds.toFixed(1)} s (${describeStop(run)})`);
+  // Recycled workers can be hundreds: the busiest are listed, in PID order, and the rest summed.
+  const listed = new Set(runs.length <= MAX_LISTED_PROCESSES ? runs : [...runs].sort((a, b) => b.profile.stats.samples - a.profile.stats.samples).slice(0, MAX_LISTED_PROCESSES - 1));
+  for (const run of runs) {
+    if (listed.has(run)) lines.push(`  process ${run.pid} (${run.comm}): ${run.profile.stats.samples} samples over ${run.seconds.toFixed(1)} s (${describeStop(run)})`);
+  }
+  const rest = runs.filter((r) => !listed.has(r));
+  if (rest.length > 0) lines.push(`  ${rest.length} more processes: ${rest.reduce((n, r) => n + r.profile.stats.samples, 0)} samples (--pid-root shows each)`);
   return lines;
 }

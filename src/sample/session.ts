@@ -21,6 +21,9 @@ import { chooseUnwind, type UnwindChoice } from './unwind.js';
 import { kernelSymbols } from '../symbolize/kernel.js';
 import { openTarget, isAlive, readMapsText, threadCount } from '../target/process.js';
 import { LiveCounts } from './live-counts.js';
+import { FollowedProcesses } from './followed.js';
+import { parseMaps } from '../target/maps.js';
+import type { FollowedProcessEvent } from '../native.js';
 import { missedThreads, readThreadsCpu, type MissedThread, type ThreadCpu } from './thread-cpu.js';
 import { injectedFault } from '../fault-injection.js';
 
@@ -43,6 +46,11 @@ export interface SessionOptions {
   readonly mode?: SampleMode;
   /** The GIL view: read at each sample whether the thread held the GIL, and root its stack in a marker saying so. */
   readonly gil?: boolean;
+  /**
+   * Also sample the processes the target forks, from their first instruction,
+   * with its DWARF sampler (CPU mode; --subprocesses). Each is a run of its own.
+   */
+  readonly follow?: boolean;
 }
 
 export const SAMPLE_MODES = ['cpu', 'wall'] as const;
@@ -69,6 +77,8 @@ export interface ProcessRun {
   /** Threads that ran a noticeable share of the run and got (almost) no samples. */
   readonly missedThreads: readonly MissedThread[];
   readonly unwind: 'fp' | 'dwarf';
+  /** The processes followed from this one (forked from it), each a run of its own. */
+  readonly followed?: readonly ProcessRun[];
 }
 
 export interface ProcessSession {
@@ -85,6 +95,14 @@ export interface ProcessSession {
   readonly pythonVersion: string | null;
   /** The merged stacks since the last drain (or the start), and counting starts again (a live view's refresh, a collector's period). */
   drain(): Profile;
+  /** Whether pid is sampled by this session as a process forked from the target (SessionOptions.follow). */
+  follows(pid: number): boolean;
+  /**
+   * Follows pid, forked from the target or a process it follows before
+   * sampling started, when it still runs the target's image (it has not
+   * exec'd): true when it is sampled by this session from now on.
+   */
+  adopt(pid: number, parent: number): boolean;
 }
 
 export const MAX_PYTHON_DEPTH = 128;
@@ -145,7 +163,9 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     if (options.gil && layout && interpreter) requireGil(attached.memory, layout, interpreter.runtimeAddress);
     const chosen = wall
       ? { unwind: 'dwarf' as const, why: 'wall-clock mode samples threads off CPU, which only the DWARF sampler does' }
-      : chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers);
+      : options.follow && (options.unwind ?? 'auto') === 'auto'
+        ? { unwind: 'dwarf' as const, why: 'following forked processes from their first instruction, which only the DWARF sampler does' }
+        : chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers);
     // Found at the start when fp was asked for; when auto chose it, now, and
     // a host without a usable bpftrace is unwound with DWARF instead.
     let found = early;
@@ -168,14 +188,17 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       userDepth: unwind === 'dwarf' ? DWARF_MAX_FRAMES : noFramePointers ? SHORT_USER_STACK_DEPTH : FULL_USER_STACK_DEPTH,
       gil: options.gil ?? false,
     };
-    const builder = attached.newBuilder({
+    const profileOptions = {
       hidePlumbing: options.hidePlumbing,
       maxNativeDepth: settings.userDepth,
       nativeUnwind: unwind,
       threadRoots: options.threadRoots,
       gilRoots: options.gil ?? false,
       fullPaths: options.fullPaths,
-    });
+    };
+    const builder = attached.newBuilder(profileOptions);
+    // Forked processes are followed by the DWARF sampler in CPU mode; otherwise run.ts attaches to each.
+    const followed = options.follow && unwind === 'dwarf' && !wall ? new FollowedProcesses(addon, attached, profileOptions, parseMaps(mapsText)) : null;
     const live = new LiveCounts();
     let startedAt: number | null = null;
     // What each thread ran and the samples it got over the whole session (drains or not): the missed-threads check.
@@ -195,10 +218,13 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       onAttached: () => {
         startedAt = Date.now();
         threadsAtStart = readThreadsCpu(target.pid);
-        if (!options.quiet) log(`mixprof: sampling process ${target.pid} (${target.comm})${wall ? ' (wall clock: every thread, on or off CPU)' : ''} at ${options.hz} Hz${options.durationSeconds ? ` for ${Number(options.durationSeconds.toFixed(1))} s` : ''}; Ctrl-C to stop`);
+        if (!options.quiet) log(`mixprof: sampling process ${target.pid} (${target.comm})${wall ? ' (wall clock: every thread, on or off CPU)' : ''}${followed ? ' and the processes it forks' : ''} at ${options.hz} Hz${options.durationSeconds ? ` for ${Number(options.durationSeconds.toFixed(1))} s` : ''}; Ctrl-C to stop`);
         hooks.onAttached?.(target.pid);
       },
-      isTargetAlive: () => isAlive(target.pid),
+      isTargetAlive: () => {
+        followed?.checkAlive();
+        return isAlive(target.pid);
+      },
     };
     const python = layout && interpreter ? layout : null;
     const bpftrace = unwind === 'fp' && found ? { path: found.path, stacks: stackFormatOf(found) } : null;
@@ -214,6 +240,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             stackBytes: DWARF_STACK_BYTES,
             wall,
             threads: threadCount(target.pid),
+            ...(followed ? { follow: { onProcess: (e: FollowedProcessEvent) => followed.onProcess(e), onFollowed: (pid: number, e: BpfEvent) => followed.onRecord(pid, e) } } : {}),
           })
         : await startSampler({
             ...common,
@@ -235,9 +262,27 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           }
           throw new MixprofError('BPFTRACE_FAILED', `bpftrace could not start: ${message.replace(/^ERROR:\s*/, '')}`, 'check that this kernel allows BPF (root, kernel.unprivileged_bpf_disabled, lockdown) and run with MIXPROF_DEBUG=1 for details');
         }
-        const seconds = startedAt ? (Date.now() - startedAt) / 1000 : 0;
+        const endedAt = Date.now();
+        const seconds = startedAt ? (endedAt - startedAt) / 1000 : 0;
         const threadsAtEnd = readThreadsCpu(target.pid);
         const profile = builder.finish();
+        const pythonVersion = layout ? versionString(layout.version) : null;
+        const children: ProcessRun[] = (followed?.finish(run.reason, endedAt) ?? []).map((f) => ({
+          pid: f.pid,
+          comm: f.comm,
+          profile: f.builder.finish(),
+          reason: f.reason,
+          killed: false,
+          stackErrors: 0,
+          startedAt: f.startedAt,
+          seconds: Math.max(0, f.endedAt - f.startedAt) / 1000,
+          python: layout !== null,
+          pythonVersion,
+          noFramePointers: null,
+          failure: null,
+          missedThreads: [],
+          unwind,
+        }));
         return {
           pid: target.pid,
           comm: target.comm,
@@ -253,6 +298,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           failure: failureOf(run),
           missedThreads: missedThreads(threadsAtStart, threadsAtEnd, samplesByThread, { hz: options.hz, seconds, mode: wall ? 'wall' : 'cpu' }),
           unwind,
+          ...(followed ? { followed: children } : {}),
         };
       } finally {
         native.close();
@@ -269,6 +315,8 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       live,
       pythonVersion: layout ? versionString(layout.version) : null,
       drain: () => builder.drain(),
+      follows: (pid) => sampler.follows?.(pid) ?? false,
+      adopt: (pid, parent) => (followed && sampler.adopt ? followed.adoptRunning(pid, parent, readMapsText(pid), (p) => sampler.adopt!(p)) : false),
     };
   } catch (error) {
     native.close();

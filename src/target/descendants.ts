@@ -69,6 +69,13 @@ export class DescendantWatcher {
 
   constructor(private readonly roots: readonly number[]) {}
 
+  /** Looks at a descendant again from scratch (one that another sampler follows until it execs). */
+  release(entry: ProcessEntry): void {
+    const id = `${entry.pid}:${entry.start}`;
+    this.reported.delete(id);
+    this.seen.delete(id);
+  }
+
   scan(table: readonly ProcessEntry[]): ProcessEntry[] {
     const ready: ProcessEntry[] = [];
     // Below a worker whose parent has exited, its children hang off init: those are not followed.

@@ -31,3 +31,25 @@ export function processMemory(addon: NativeAddon, pid: number): MemoryReader {
     },
   };
 }
+
+/**
+ * A forked process's memory, and once it has exited, its parent's: a worker
+ * that lived less than a poll is named from the code objects it was forked
+ * with, which its parent still holds at the same addresses.
+ */
+export function forkedMemory(child: MemoryReader, parent: MemoryReader, childAlive: () => boolean): MemoryReader {
+  return {
+    read: (address, length) => child.read(address, length) ?? (childAlive() ? null : parent.read(address, length)),
+    readMany: (addresses, lengths) => {
+      const results = child.readMany(addresses, lengths);
+      const missing = results.flatMap((r, i) => (r === null ? [i] : []));
+      if (missing.length === 0 || childAlive()) return results;
+      const again = parent.readMany(
+        missing.map((i) => addresses[i]!),
+        missing.map((i) => lengths[i]!),
+      );
+      missing.forEach((index, j) => (results[index] = again[j] ?? null));
+      return results;
+    },
+  };
+}

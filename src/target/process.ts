@@ -104,3 +104,12 @@ export function threadCount(pid: number): number {
     return 1;
   }
 }
+
+/**
+ * Still has its memory: not exited, not a zombie, not in the middle of its
+ * exit (whose memory goes before /proc shows it gone); statm is all zeros then.
+ */
+export function hasMemory(pid: number): boolean {
+  const size = Number(readTextOrNull(procPath(pid, 'statm'))?.split(' ')[0] ?? 0);
+  return size > 0;
+}

@@ -225,9 +225,10 @@ describe('several processes', () => {
     workers ??= await startWorkload<WorkersReady>(python, [path.join(WORKLOADS, 'workers.py')]);
     const { parent, fork, exec } = workers.ready;
     const run = await startSampling(['sample', '-x', String(parent), '--subprocesses', '--pid-root', '--mark-python']);
-    // Both workers found and sampled, each then for a second of its CPU time (99 samples), however busy the machine.
-    await run.until(new RegExp(`sampling process ${fork} `));
+    // The forked one (not exec'd) is followed by its parent's sampler; the exec'd one, another program, gets its own.
+    await run.until(new RegExp(`following process ${fork}, forked from ${parent} `));
     await run.until(new RegExp(`sampling process ${exec} `));
+    // Each then sampled for a second of its CPU time (99 samples), however busy the machine.
     await waitForEachCpuSeconds([fork, exec], 1, 120_000);
     const r = await run.stop();
     assert.equal(r.exitCode, 0, r.stderr);

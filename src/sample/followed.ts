@@ -1,0 +1,157 @@
+/**
+ * The processes a target forks (and they fork), sampled by the target's own
+ * DWARF sampler from their first instruction (fork-following): a recycled
+ * worker that lives a second is sampled for that second, with no attach of
+ * its own. Each gets its stacks merged apart, as a ProcessRun of its own,
+ * timed by the kernel's fork and exit.
+ *
+ * A forked process has its parent's layout, interpreter address and
+ * mappings; the code objects its frames point at are read from its own
+ * memory, or from its parent's once it has exited (those it was forked
+ * with are still there).
+ */
+import type { BpfEvent } from '../bpf/records.js';
+import type { FollowedProcessEvent } from '../native.js';
+import type { NativeAddon } from '../native.js';
+import type { ProfileBuilder, ProfileOptions } from '../profile/profile.js';
+import { readTextOrNull } from '../read-text.js';
+import { parseMaps, type Mapping } from '../target/maps.js';
+import { forkedMemory, processMemory, type MemoryReader } from '../target/memory.js';
+import { hasMemory, procPath } from '../target/process.js';
+import type { StopReason } from '../bpf/runner.js';
+import type { Attachment } from './attach.js';
+
+export interface FollowedRun {
+  readonly pid: number;
+  readonly parent: number;
+  readonly comm: string;
+  readonly builder: ProfileBuilder;
+  /** When it was forked and when it ended (ms since the epoch). */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly reason: StopReason;
+}
+
+interface Followed {
+  readonly pid: number;
+  readonly parent: number;
+  comm: string | null;
+  readonly memory: MemoryReader;
+  readonly builder: ProfileBuilder;
+  readonly startedAt: number;
+  endedAt: number | null;
+  reason: StopReason | null;
+}
+
+/** CLOCK_MONOTONIC milliseconds (the kernel's record times) as milliseconds since the epoch. */
+export function epochMs(monotonicMs: number, nowEpoch = Date.now(), nowMonotonic = Number(process.hrtime.bigint()) / 1e6): number {
+  return nowEpoch - (nowMonotonic - monotonicMs);
+}
+
+/**
+ * Whether a process runs the same image as the target, mapped where the
+ * target has it: a fork that has not exec'd since (an exec maps the program
+ * anew, elsewhere). Compared by where each of the files named is mapped first.
+ */
+export function sameImage(target: readonly Mapping[], other: readonly Mapping[], files: readonly string[]): boolean {
+  const firstStart = (maps: readonly Mapping[], file: string): bigint | null => {
+    let low: bigint | null = null;
+    for (const m of maps) if (m.path === file && (low === null || m.start < low)) low = m.start;
+    return low;
+  };
+  let compared = 0;
+  for (const file of new Set(files)) {
+    const a = firstStart(target, file);
+    const b = firstStart(other, file);
+    if (a === null && b === null) continue;
+    if (a !== b) return false;
+    compared++;
+  }
+  return compared > 0;
+}
+
+export class FollowedProcesses {
+  private readonly processes = new Map<number, Followed>();
+  /** Ended ones whose PID was given to a newer process. */
+  private readonly reused: Followed[] = [];
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly attached: Attachment,
+    private readonly profileOptions: ProfileOptions,
+    private readonly targetMaps: readonly Mapping[],
+  ) {}
+
+  /**
+   * A process forked from the target (or from one followed) before sampling
+   * started, to be followed from now on: true when it runs the target's
+   * image and adopt (the sampler's) took it.
+   */
+  adoptRunning(pid: number, parent: number, mapsText: string | null, adopt: (pid: number) => boolean): boolean {
+    if (mapsText === null || this.processes.get(pid)?.endedAt === null) return false;
+    const files = [this.attached.target.exe, ...(this.attached.interpreter ? [this.attached.interpreter.path] : [])];
+    if (!sameImage(this.targetMaps, parseMaps(mapsText), files) || !adopt(pid)) return false;
+    this.add(pid, parent, Date.now());
+    return true;
+  }
+
+  /** A fork, exit or exec the sampler reported. */
+  onProcess(event: FollowedProcessEvent): void {
+    if (event.kind === 'fork') {
+      this.add(event.pid, event.parent, epochMs(event.timeMs));
+      return;
+    }
+    const p = this.processes.get(event.pid);
+    if (!p || p.endedAt !== null) return;
+    p.endedAt = epochMs(event.timeMs);
+    p.reason = event.kind === 'exit' ? 'target-exited' : 'target-execd';
+  }
+
+  /** A record of a followed process (one whose fork record was lost is added as first seen). */
+  onRecord(pid: number, event: BpfEvent): void {
+    let p = this.processes.get(pid);
+    if (!p) p = this.add(pid, this.attached.target.pid, Date.now());
+    if (event.type === 'thread' && p.comm === null) p.comm = event.thread.comm;
+    p.builder.apply(event);
+  }
+
+  /** Ends the runs of processes that are gone though no exit record came (the ring buffer was full). */
+  checkAlive(): void {
+    for (const p of this.processes.values()) {
+      if (p.endedAt === null && !hasMemory(p.pid)) {
+        p.endedAt = Date.now();
+        p.reason = 'target-exited';
+      }
+    }
+  }
+
+  /** Every followed process's run; those still running end with the target's sampling. */
+  finish(reason: StopReason, at: number): FollowedRun[] {
+    return [...this.reused, ...this.processes.values()].map((p) => ({
+      pid: p.pid,
+      parent: p.parent,
+      comm: p.comm ?? this.attached.target.comm,
+      builder: p.builder,
+      startedAt: p.startedAt,
+      endedAt: p.endedAt ?? at,
+      reason: p.reason ?? reason,
+    }));
+  }
+
+  private add(pid: number, parent: number, startedAt: number): Followed {
+    const old = this.processes.get(pid);
+    if (old) {
+      old.endedAt ??= startedAt;
+      old.reason ??= 'target-exited';
+      this.reused.push(old);
+    }
+    const parentMemory = this.processes.get(parent)?.memory ?? this.attached.memory;
+    const memory = forkedMemory(processMemory(this.addon, pid), parentMemory, () => hasMemory(pid));
+    // Read now, while it runs: a worker's name and directory (which short paths are relative to).
+    const comm = readTextOrNull(procPath(pid, 'comm'))?.trimEnd() ?? null;
+    const builder = this.attached.newBuilder(this.profileOptions, { memory, cwd: this.attached.target.cwd });
+    const p: Followed = { pid, parent, comm, memory, builder, startedAt, endedAt: null, reason: null };
+    this.processes.set(pid, p);
+    return p;
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * --subprocesses on forking servers and pools, on a loaded machine: the
+ * processes a target forks are sampled by its own sampler from their first
+ * instruction, so recycled workers and short pool runs are profiled whole,
+ * with their names, and each run's duration is its process's life.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import { execa } from 'execa';
+import { parseFolded, pythonNames, type FoldedStack } from '../helpers/folded.js';
+import { startLoad, type Load } from '../helpers/load.js';
+import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
+import { startSampling, startWorkload } from '../helpers/processes.js';
+import { pyenvPython } from '../helpers/pythons.js';
+import { assertRoot } from '../helpers/root.js';
+
+const HZ = 99;
+
+interface Exited {
+  pid: number;
+  cpu: number;
+  life: number;
+}
+
+/** Samples per process, from the "comm (pid)" roots of --pid-root. */
+function byProcess(stacks: readonly FoldedStack[]): Map<number, FoldedStack[]> {
+  const map = new Map<number, FoldedStack[]>();
+  for (const s of stacks) {
+    const pid = Number(/\((\d+)\)$/.exec(s.frames[0]!)?.[1]);
+    map.set(pid, [...(map.get(pid) ?? []), s]);
+  }
+  return map;
+}
+
+const count = (stacks: readonly FoldedStack[] | undefined): number => (stacks ?? []).reduce((n, s) => n + s.count, 0);
+
+/** The report's "process PID (comm): N samples over S s (why)" lines. */
+function reportedRuns(stderr: string): Map<number, { samples: number; seconds: number; why: string }> {
+  const runs = new Map<number, { samples: number; seconds: number; why: string }>();
+  for (const m of stderr.matchAll(/^ {2}process (\d+) \(.*\): (\d+) samples over ([\d.]+) s \((.*)\)$/gm)) {
+    runs.set(Number(m[1]), { samples: Number(m[2]), seconds: Number(m[3]), why: m[4]! });
+  }
+  return runs;
+}
+
+describe('--subprocesses on a loaded machine: forked workers sampled from their first instruction', () => {
+  let load: Load;
+  let dir: string;
+  const python = (): string => pyenvPython('3.11.7').executable;
+
+  before(async () => {
+    assertRoot();
+    dir = await mkdtemp(path.join(tmpdir(), 'mixprof-follow-'));
+    // Two spinning processes per CPU, for the whole of each test.
+    load = await startLoad(2);
+  });
+  after(async () => {
+    await load?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('recycled workers of a pre-forking server: each sampled for its whole life, its samples following its CPU time, its duration its life', async () => {
+    const master = await startWorkload<{ master: number }>(python(), [path.join(WORKLOADS, 'recycler.py'), '2', '30'], 60_000, {}, 'pipe');
+    const exited: Exited[] = [];
+    let onExit: () => void = () => undefined;
+    createInterface({ input: master.child.stdout! }).on('line', (line) => {
+      if (!line.startsWith('EXITED ')) return;
+      exited.push(JSON.parse(line.slice(7)) as Exited);
+      onExit();
+    });
+    const out = path.join(dir, 'recycler.folded');
+    try {
+      const run = await startSampling(['sample', '-x', String(master.pid), '--subprocesses', '--pid-root', '--mark-python', '--top', '0', '-o', out]);
+      // Workers running when sampling started are sampled from then on, not whole: left out below.
+      const { stdout } = await execa('pgrep', ['-P', String(master.pid)], { reject: false });
+      const before = new Set(stdout.split('\n').filter(Boolean).map(Number));
+      const fresh = (): Exited[] => exited.filter((e) => !before.has(e.pid));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`fewer than 6 workers started and ended in 180 s: ${JSON.stringify(exited)} ${run.stderr()}`)), 180_000);
+        onExit = () => {
+          if (fresh().length >= 6) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        onExit();
+      });
+      const r = await run.stop();
+      assert.equal(r.exitCode, 0, r.stderr);
+      const processes = byProcess(parseFolded(await readFile(out, 'utf8')));
+      const report = reportedRuns(r.stderr);
+      let samples = 0;
+      let expected = 0;
+      for (const worker of fresh()) {
+        const stacks = processes.get(worker.pid);
+        const n = count(stacks);
+        const inRequests = count(stacks?.filter((s) => pythonNames(s.frames).includes('handle_request')));
+        samples += n;
+        expected += worker.cpu * HZ;
+        const what = `worker ${worker.pid} (${worker.cpu.toFixed(2)} s CPU, ${worker.life.toFixed(2)} s life): ${n} samples, ${inRequests} in handle_request\n${r.stderr}`;
+        // Sampled from its fork: about hz samples a CPU second, whichever CPU it ran on.
+        assert.ok(n >= 0.6 * worker.cpu * HZ, what);
+        // Named from its own code objects (or its parent's, once it has exited): its requests, not unknown frames.
+        assert.ok(inRequests >= 0.9 * n, what);
+        // Its duration is its life (fork to exit, as its parent saw it), not the session's.
+        const run = report.get(worker.pid);
+        assert.ok(run, what);
+        assert.equal(run.why, 'target exited', what);
+        assert.ok(Math.abs(run.seconds - worker.life) <= Math.max(0.3, 0.2 * worker.life), what);
+      }
+      assert.ok(samples >= 0.85 * expected && samples <= 1.15 * expected, `${samples} samples in the workers for ${(expected / HZ).toFixed(2)} s of their CPU time\n${r.stderr}`);
+    } finally {
+      master.child.stdin!.end();
+      await master.stop();
+    }
+  });
+
+  test('a short multiprocessing pool under record: every worker sampled from its fork, with its Python names', async () => {
+    const out = path.join(dir, 'pool.folded');
+    const r = await execa(process.execPath, [MIXPROF, 'record', '--subprocesses', '--pid-root', '--mark-python', '--top', '0', '-o', out, '--', pyenvPython('3.12.1').executable, path.join(WORKLOADS, 'pool.py'), '3', '60'], {
+      reject: false,
+      timeout: 180_000,
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const pool = JSON.parse(/^POOL (.*)$/m.exec(r.stdout)![1]!) as { workers: number[]; cpu: number };
+    const processes = byProcess(parseFolded(await readFile(out, 'utf8')));
+    const workerStacks = pool.workers.flatMap((pid) => processes.get(pid) ?? []);
+    const samples = count(workerStacks);
+    const inTasks = count(workerStacks.filter((s) => pythonNames(s.frames).includes('pool_task')));
+    const unknown = count(workerStacks.filter((s) => s.frames.includes('[unknown python frame]')));
+    const what = `${samples} samples in the workers for ${pool.cpu.toFixed(2)} s of their CPU time; ${inTasks} in pool_task, ${unknown} with unknown frames\n${r.stderr}`;
+    for (const pid of pool.workers) assert.ok(count(processes.get(pid)) > 0, `worker ${pid} has no samples: ${what}`);
+    assert.ok(samples >= 0.8 * pool.cpu * HZ && samples <= 1.2 * pool.cpu * HZ + 5, what);
+    assert.ok(inTasks >= 0.9 * samples, what);
+    assert.ok(unknown <= 0.02 * samples, what);
+  });
+});
