@@ -107,12 +107,13 @@ export class FollowedProcesses {
     p.reason = event.kind === 'exit' ? 'target-exited' : 'target-execd';
   }
 
-  /** A record of a followed process (one whose fork record was lost is added as first seen). */
-  onRecord(pid: number, event: BpfEvent): void {
+  /** A record of a followed process (one whose fork record was lost is added as first seen); returns the builder that took it. */
+  onRecord(pid: number, event: BpfEvent): ProfileBuilder {
     let p = this.processes.get(pid);
     if (!p) p = this.add(pid, this.attached.target.pid, Date.now());
     if (event.type === 'thread' && p.comm === null) p.comm = event.thread.comm;
     p.builder.apply(event);
+    return p.builder;
   }
 
   /** Ends the runs of processes that are gone though no exit record came (the ring buffer was full). */

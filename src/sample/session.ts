@@ -240,7 +240,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             stackBytes: DWARF_STACK_BYTES,
             wall,
             threads: threadCount(target.pid),
-            ...(followed ? { follow: { onProcess: (e: FollowedProcessEvent) => followed.onProcess(e), onFollowed: (pid: number, e: BpfEvent) => followed.onRecord(pid, e) } } : {}),
+            ...(followed ? { follow: { onProcess: (e: FollowedProcessEvent) => followed.onProcess(e), onFollowed: (pid: number, e: BpfEvent) => live.apply(e, followed.onRecord(pid, e)) } } : {}),
           })
         : await startSampler({
             ...common,
