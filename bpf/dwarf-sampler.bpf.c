@@ -100,7 +100,16 @@ struct {
   __type(value, struct chain_record);
 } wall_chain_scratch SEC(".maps");
 
-/* Thread id -> its context-switch count when last sampled off CPU. */
+/* [0] the clock periods the wall-clock pass running stands for: set by the
+   addon before each pass (more than 1 when passes were late). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} wall_pass SEC(".maps");
+
+/* Thread id -> its context-switch count (shifted) and OFF_CPU_* state when last sampled off CPU. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 65536);
@@ -429,7 +438,8 @@ int sample(struct bpf_perf_event_data *ctx) {
   s->kind = RECORD_SAMPLE;
   s->tid = tid;
   s->pid = pid;
-  s->off_cpu = 0;
+  s->off_cpu = ON_CPU;
+  s->weight = 1;
   __u64 ts = cfg.python ? thread_state_current(tid, task) : 0;
   s->chain = python_chain_current(ts, task, pid);
   s->gil = cfg.walk.gil ? gil_state_current(ts, task) : GIL_NOT_READ;
@@ -450,48 +460,63 @@ int sample(struct bpf_perf_event_data *ctx) {
 
 /*
  * Wall-clock mode: run by mixprof hz times a second over the target's
- * threads (the iterator's link is limited to its PID). A thread on a CPU is
- * left to the CPU clock; one off CPU (sleeping, blocked, or waiting for a
- * CPU) is sampled here, with its kernel stack, its registers as saved on
- * entry to the kernel and its stack read through its own memory. A thread
- * that has not run since its last sample is still where it was: a repeat
- * record counts that sample again without walking anything (its GIL state
- * too: taking or dropping the GIL takes running).
+ * threads (the iterator's link is limited to its PID); each pass counts every
+ * thread once (times the pass's weight), so a thread's samples are hz times
+ * its life. A thread on a CPU is counted at the stack of its latest clock
+ * sample (a running record); one off CPU (sleeping, blocked, or runnable and
+ * waiting for a CPU) is sampled here, with its kernel stack, its registers as
+ * saved on entry to the kernel and its stack read through its own memory. A
+ * thread that has not run since its last sample and waits the same way is
+ * still where it was: a repeat record counts that sample again without
+ * walking anything (its GIL state too: taking or dropping the GIL takes
+ * running).
  */
 SEC("iter.s/task")
 int wall_tick(struct bpf_iter__task *ctx) {
   struct task_struct *task = ctx->task;
-  if (!task || task->tgid != cfg.target_pid || task->on_cpu) return 0;
+  if (!task || task->tgid != cfg.target_pid) return 0;
   if (task->flags & 0x4 /* PF_EXITING */) return 0;
+  __u32 zero = 0;
+  __u32 *pass = bpf_map_lookup_elem(&wall_pass, &zero);
+  __u32 weight = pass && *pass ? *pass : 1;
+  __u32 tid = task->pid;
+  /* On a CPU: counted at its latest clock sample (the clock keeps finding
+     where it runs; reading a running thread's registers here is not safe). */
+  int running = task->on_cpu;
   /* Runnable on the CPU this pass runs on, and put back in its queue at the
      very switch that brought mixprof's ticker on (the scheduler stamps both
      with one clock reading): the ticker displaced it just now, and it would
-     otherwise be on that CPU, where the CPU clock samples it; counted here
-     too it would be counted twice. One waiting there behind another task (a
-     busy machine) is waiting for a CPU and is sampled here. Without the
-     kernel's sched_info stamps (zero) every such thread is left to the clock. */
-  if (task->__state == 0 /* TASK_RUNNING */ && task->thread_info.cpu == bpf_get_smp_processor_id()) {
+     otherwise be running: counted as running. One waiting there behind
+     another task (a busy machine) is waiting for a CPU and is sampled here.
+     Without the kernel's sched_info stamps (zero) such a thread counts as running. */
+  if (!running && task->__state == 0 /* TASK_RUNNING */ && task->thread_info.cpu == bpf_get_smp_processor_id()) {
     __u64 queued = task->sched_info.last_queued;
     __u64 ticker_arrived = bpf_get_current_task_btf()->sched_info.last_arrival;
     __u64 apart = queued > ticker_arrived ? queued - ticker_arrived : ticker_arrived - queued;
-    if (queued == 0 || ticker_arrived == 0 || apart < 50000 /* ns */) return 0;
+    running = queued == 0 || ticker_arrived == 0 || apart < 50000 /* ns */;
   }
-  __u32 tid = task->pid;
-  if (!same_image(task, tid)) return 0;
-  __u64 switches = task->nvcsw + task->nivcsw;
-  __u64 *last = bpf_map_lookup_elem(&wall_switches, &tid);
-  if (last && *last == switches) {
-    struct repeat_record r = {.kind = RECORD_REPEAT, .tid = tid};
+  if (running) {
+    struct repeat_record r = {.kind = RECORD_RUNNING, .tid = tid, .weight = weight};
     if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
     return 0;
   }
-  __u32 zero = 0;
+  if (!same_image(task, tid)) return 0;
+  __u32 state = task->__state == 0 ? OFF_CPU_RUNNABLE : OFF_CPU_WAITING;
+  /* Where it was last sampled, and waiting the same way (a sleeper woken since waits for a CPU). */
+  __u64 switches = ((task->nvcsw + task->nivcsw) << 2) | state;
+  __u64 *last = bpf_map_lookup_elem(&wall_switches, &tid);
+  if (last && *last == switches) {
+    struct repeat_record r = {.kind = RECORD_REPEAT, .tid = tid, .weight = weight};
+    if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
+    return 0;
+  }
   struct sample_record *s = bpf_map_lookup_elem(&wall_scratch, &zero);
   if (!s) return 0;
   s->kind = RECORD_SAMPLE;
   s->tid = tid;
   s->pid = cfg.target_pid;
-  s->off_cpu = 1;
+  s->off_cpu = state;
+  s->weight = weight;
   __u64 ts = cfg.python ? thread_state_task(tid, task) : 0;
   s->chain = python_chain_task(ts, task, cfg.target_pid);
   /* A thread off CPU that holds the GIL (blocked in a call that kept it) keeps everyone else waiting. */

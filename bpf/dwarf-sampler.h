@@ -23,6 +23,14 @@
 #define RECORD_REPEAT 3
 /* The target exec'd another program: sampling it ends (sent once). */
 #define RECORD_EXEC 4
+/* Wall-clock mode: a thread on a CPU at a pass of the iterator, counted at
+   the stack its latest clock sample found. */
+#define RECORD_RUNNING 8
+/* sample_record.off_cpu: taken by the CPU clock, or off CPU by the iterator
+   while the thread waited (sleep, I/O, a lock) or, runnable, for a CPU. */
+#define ON_CPU 0
+#define OFF_CPU_WAITING 1
+#define OFF_CPU_RUNNABLE 2
 /* A followed process (fork-following): forked from a target, exited, or
    exec'd another program (then no longer sampled): a process_record. */
 #define RECORD_FORK 5
@@ -93,11 +101,14 @@ struct process_record {
   __u64 time_ns;
 };
 
-/* A thread that still sleeps where it was last sampled (wall-clock mode),
-   or (kind RECORD_EXEC) the thread that found the process exec'd. */
+/* A thread that still sleeps where it was last sampled, or one on a CPU
+   (RECORD_RUNNING; wall-clock mode), or (kind RECORD_EXEC) the thread that
+   found the process exec'd. weight: the clock periods the pass stands for. */
 struct repeat_record {
   __u32 kind;
   __u32 tid;
+  __u32 weight;
+  __u32 pad;
 };
 
 struct python_frame {
@@ -124,7 +135,7 @@ struct sample_record {
   __u32 tid;
   __u32 kernel_depth;
   __u32 stack_size;
-  /* Taken from a thread off CPU (wall-clock mode), not by the CPU clock. */
+  /* ON_CPU (by the CPU clock), or OFF_CPU_* (wall-clock mode's iterator). */
   __u32 off_cpu;
   /* GIL_*: whether the thread held the GIL at the sample. */
   __u32 gil;
@@ -132,6 +143,9 @@ struct sample_record {
   __u32 red_zone_copied;
   /* The process (thread group): the target or a process followed from it. */
   __u32 pid;
+  /* The iterator's samples: the clock periods the pass stands for (1 unless passes were late). */
+  __u32 weight;
+  __u32 pad;
   __u64 chain;
   __u64 regs[DWARF_REGS];
   char comm[16];

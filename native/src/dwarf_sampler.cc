@@ -9,6 +9,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -229,6 +230,8 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
       ThrowLibbpf(env, err, "cannot load the sampler into the kernel");
     }
     dropped_fd_ = bpf_map__fd(dropped);
+    bpf_map* wall_pass = bpf_object__find_map_by_name(object_, "wall_pass");
+    wall_pass_fd_ = wall_pass != nullptr ? bpf_map__fd(wall_pass) : -1;
     bpf_map* followed = bpf_object__find_map_by_name(object_, "followed");
     followed_fd_ = followed != nullptr ? bpf_map__fd(followed) : -1;
     ring_ = ring_buffer__new(bpf_map__fd(records), &DwarfSampler::OnRecord,
@@ -334,7 +337,12 @@ void DwarfSampler::TickWallClock() {
   timespec next{};
   clock_gettime(CLOCK_MONOTONIC, &next);
   char buffer[64];
+  // The clock periods this pass stands for: more than 1 after passes were skipped.
+  uint32_t weight = 1;
+  const uint32_t zero = 0;
   while (ticking_) {
+    if (wall_pass_fd_ >= 0) bpf_map_update_elem(wall_pass_fd_, &zero, &weight, BPF_ANY);
+    weight = 1;
     int fd = bpf_iter_create(bpf_link__fd(wall_link_));
     if (fd < 0) {
       tick_errors_++;
@@ -351,8 +359,13 @@ void DwarfSampler::TickWallClock() {
     }
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC, &now);
-    // Fallen behind by more than a period (the machine stalled): skip ahead, do not burst.
-    if (now.tv_sec > next.tv_sec + 1) next = now;
+    // Fallen behind by more than a second (the machine stalled): skip ahead,
+    // do not burst; the next pass counts the periods skipped.
+    if (now.tv_sec > next.tv_sec + 1) {
+      int64_t behind = (now.tv_sec - next.tv_sec) * 1000000000LL + (now.tv_nsec - next.tv_nsec);
+      weight += static_cast<uint32_t>(std::min<int64_t>(behind / period, 60LL * hz_));
+      next = now;
+    }
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
   }
 }
@@ -452,8 +465,26 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     if (last == last_off_cpu_.end()) return;
     auto it = counted_.find(last->second.key);
     if (it == counted_.end()) it = counted_.emplace(last->second.key, last->second.sample).first;
-    it->second.count++;
-    off_cpu_++;
+    it->second.count += r.weight;
+    off_cpu_ += r.weight;
+    return;
+  }
+  if (kind == RECORD_RUNNING) {
+    if (size < sizeof(repeat_record)) {
+      malformed_++;
+      return;
+    }
+    repeat_record r;
+    std::memcpy(&r, data, sizeof(r));
+    auto last = last_on_cpu_.find(r.tid);
+    // Not caught by the clock yet: counted at its first clock sample.
+    if (last == last_on_cpu_.end()) {
+      pending_running_[r.tid] += r.weight;
+      return;
+    }
+    auto it = counted_.find(last->second.key);
+    if (it == counted_.end()) it = counted_.emplace(last->second.key, last->second.sample).first;
+    it->second.count += r.weight;
     return;
   }
   const size_t head = offsetof(sample_record, stack);
@@ -502,6 +533,8 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   key.push_back(complete ? 1 : 0);
   key.append(reinterpret_cast<const char*>(&s->chain), sizeof(s->chain));
   key.append(reinterpret_cast<const char*>(&s->gil), sizeof(s->gil));
+  const bool runnable = s->off_cpu == OFF_CPU_RUNNABLE;
+  key.push_back(runnable ? 1 : 0);
   uint32_t n = static_cast<uint32_t>(pcs_.size());
   key.append(reinterpret_cast<const char*>(&n), sizeof(n));
   key.append(reinterpret_cast<const char*>(pcs_.data()), pcs_.size() * 8);
@@ -516,15 +549,30 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     c.user = pcs_;
     c.kernel.assign(s->kernel, s->kernel + kernel_depth);
     c.complete = complete;
+    c.runnable = runnable;
     it = counted_.emplace(key, std::move(c)).first;
   }
-  it->second.count++;
-  if (s->off_cpu != 0) {
-    off_cpu_++;
+  if (s->off_cpu != ON_CPU) {
+    it->second.count += s->weight;
+    off_cpu_ += s->weight;
     LastOffCpu& last = last_off_cpu_[tid];
     last.key = it->first;
     last.sample = it->second;
     last.sample.count = 0;
+  } else if (wall_) {
+    // Wall-clock mode counts what the iterator's passes find: a clock sample
+    // only says where a running thread is, for its running records.
+    LastOffCpu& last = last_on_cpu_[tid];
+    last.key = it->first;
+    last.sample = it->second;
+    last.sample.count = 0;
+    auto pending = pending_running_.find(tid);
+    if (pending != pending_running_.end()) {
+      it->second.count += pending->second;
+      pending_running_.erase(pending);
+    }
+  } else {
+    it->second.count++;
   }
 }
 
@@ -556,10 +604,12 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
     chains.Set(i++, o);
   }
   result.Set("chains", chains);
-  Napi::Array samples = Napi::Array::New(env, counted_.size());
+  Napi::Array samples = Napi::Array::New(env);
   i = 0;
   for (const auto& entry : counted_) {
     const Counted& c = entry.second;
+    // A wall-clock mode clock sample no pass has counted yet.
+    if (c.count == 0) continue;
     Napi::Object o = Napi::Object::New(env);
     o.Set("pid", Napi::Number::New(env, c.pid));
     o.Set("tid", Napi::Number::New(env, c.tid));
@@ -568,6 +618,7 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
     o.Set("user", U64Array(env, c.user));
     o.Set("kernel", U64Array(env, c.kernel));
     o.Set("complete", Napi::Boolean::New(env, c.complete));
+    o.Set("runnable", Napi::Boolean::New(env, c.runnable));
     o.Set("count", Napi::Number::New(env, static_cast<double>(c.count)));
     samples.Set(i++, o);
   }

@@ -37,6 +37,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     std::vector<uint64_t> user;
     std::vector<uint64_t> kernel;
     bool complete = false;
+    // Taken off CPU while runnable: waiting for a CPU (wall-clock mode).
+    bool runnable = false;
     uint64_t count = 0;
   };
   // The last off-CPU sample of a thread, which a repeat record counts again.
@@ -89,6 +91,7 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   ring_buffer* ring_ = nullptr;
   int dropped_fd_ = -1;
   int followed_fd_ = -1;
+  int wall_pass_fd_ = -1;
   std::vector<int> perf_fds_;
   std::vector<bpf_link*> links_;
   Napi::ObjectReference symbolizer_ref_;
@@ -105,6 +108,10 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   std::unordered_map<uint32_t, NewThread> new_threads_;
   std::unordered_map<uint32_t, bool> threads_;
   std::unordered_map<uint32_t, LastOffCpu> last_off_cpu_;
+  // Wall-clock mode: each thread's latest clock sample, which running records count,
+  // and running records that came before any.
+  std::unordered_map<uint32_t, LastOffCpu> last_on_cpu_;
+  std::unordered_map<uint32_t, uint64_t> pending_running_;
   uint64_t malformed_ = 0;
   // The target exec'd (a RECORD_EXEC arrived): sampling it should end.
   bool execd_ = false;

@@ -14,6 +14,7 @@ import { packWalkConfig, type WalkConstants } from './walk-fields.js';
 import { kernelSymbols } from '../symbolize/kernel.js';
 import type { RawSample } from '../profile/types.js';
 import { gilStateFromCode, type BpfEvent } from './records.js';
+import { runnableKernelFrames } from '../profile/runnable.js';
 import { ALIVE_CHECK_MS, type RunningSampler, type RunResult, type StopReason } from './runner.js';
 
 export interface DwarfRunOptions {
@@ -140,15 +141,17 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
 
   const rawSample = (s: DwarfPoll['samples'][number]): RawSample => {
     const userFrames = [...s.user];
-    const kernelFrames = [...s.kernel].map((address) => kernel.name(address));
+    const named = [...s.kernel].map((address) => kernel.name(address));
+    const kernelFrames = s.runnable ? runnableKernelFrames(named) : named;
     // The key tells complete unwinds apart from ones that stopped at the same frames.
     const gil = gilStateFromCode(s.gil);
     return {
       tid: s.tid,
       chain: s.chain,
       ...(gil ? { gil } : {}),
+      ...(s.runnable ? { runnable: true } : {}),
       user: stackKey(s.user) + (s.complete ? '$' : ''),
-      kernel: kernelFrames.join(';'),
+      kernel: kernelFrames.join(';') + (s.runnable ? ';[runnable]' : ''),
       count: s.count,
       userFrames,
       kernelFrames,

@@ -14,6 +14,7 @@ import { countGil, gilFrame, type GilCounts } from './gil.js';
 import { mergeStacks, trustedNativeFrames } from './merge.js';
 import type { NativeUnwind } from './merge.js';
 import type { Frame, RawPythonChain, RawPythonFrame, RawSample, ThreadInfo } from './types.js';
+import { RUNNABLE_FRAME } from './runnable.js';
 
 export interface ProfileOptions {
   readonly hidePlumbing: boolean;
@@ -324,7 +325,8 @@ export class ProfileBuilder {
         stops.set(merged.unwindStoppedAt, (stops.get(merged.unwindStoppedAt) ?? 0) + count);
       }
       countGil(stats, sample.gil, count);
-      const stack = merged.frames.length > 0 ? merged.frames : [NO_STACK];
+      const waiting = sample.runnable ? [...merged.frames, RUNNABLE_FRAME] : merged.frames;
+      const stack = waiting.length > 0 ? waiting : [NO_STACK];
       // Root first: the thread (--threads), then the GIL state (--gil); process
       // roots (--pid-root) go above both when processes are combined.
       const gilRooted = this.options.gilRoots ? [gilFrame(sample.gil), ...stack] : stack;

@@ -69,6 +69,8 @@ export interface RawSample {
   readonly stackWords?: readonly bigint[];
   /** userFrames[1] was read from the leaf's stack slot: the leaf's caller is known without a frame pointer. */
   readonly leafCallerFromStack?: boolean;
+  /** Off CPU and runnable (wall-clock mode): waiting for a CPU; kernelFrames hold no switching frames. */
+  readonly runnable?: boolean;
 }
 
 export interface ThreadInfo {

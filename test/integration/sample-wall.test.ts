@@ -9,7 +9,9 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parseFolded, pythonNames, threadOf, type FoldedStack } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
-import { runMixprof, sampleForCpu, startWorkload, type Workload } from '../helpers/processes.js';
+import { createInterface } from 'node:readline';
+import { startLoad, type Load } from '../helpers/load.js';
+import { runMixprof, sampleForCpu, startSampling, startWorkload, type Workload } from '../helpers/processes.js';
 import { debianPython, pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -112,6 +114,55 @@ describe('wall-clock mode: threads that take turns on a CPU', () => {
       // The sampler's own wake-ups displace a spinner now and then: it must not count that time twice.
       assert.ok(n >= 0.85 * expected && n <= 1.08 * expected, `${name}: ${n} samples, expected about ${expected.toFixed(0)}`);
     }
+  });
+});
+
+describe('wall-clock mode on a loaded machine', () => {
+  let load: Load | undefined;
+  let workload: Workload<Record<'spinner' | 'sleeper' | 'main', number>> | undefined;
+  after(async () => {
+    await workload?.stop();
+    await load?.stop();
+  });
+
+  test("every thread gets hz samples a second of its life, within 2%; time waiting for a CPU is [runnable], not kernel frames", async () => {
+    assertRoot();
+    load = await startLoad(2);
+    workload = await startWorkload(pyenvPython('3.11.7').executable, [path.join(WORKLOADS, 'lifetimes.py')], 60_000, {}, 'pipe');
+    const lived = new Promise<{ tid: number; seconds: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the short-lived thread did not end in 60 s')), 60_000);
+      createInterface({ input: workload!.child.stdout! }).on('line', (line) => {
+        if (!line.startsWith('LIVED ')) return;
+        clearTimeout(timer);
+        resolve(JSON.parse(line.slice(6)) as { tid: number; seconds: number });
+      });
+    });
+    const hz = 199;
+    const run = await startSampling(['sample', '-x', String(workload.pid), '--mode', 'wall', '-t', '4', '-F', String(hz), '--threads', '--mark-python', '--top', '0']);
+    workload.child.stdin!.write('go\n');
+    const short = await lived;
+    const r = (await run.child) as { exitCode?: number; stdout: string; stderr: string };
+    assert.equal(r.exitCode, 0, r.stderr);
+    const stacks = parseFolded(r.stdout);
+    const of = (tid: number): FoldedStack[] => stacks.filter((s) => threadOf(s.frames) === tid);
+    // The report gives the run's length to a tenth of a second: that much slack besides the 2%.
+    const span = seconds(r.stderr);
+    for (const name of ['spinner', 'sleeper', 'main'] as const) {
+      const n = total(of(workload.ready[name]));
+      const expected = span * hz;
+      assert.ok(Math.abs(n - expected) <= 0.02 * expected + 0.05 * hz, `${name}: ${n} samples over ${span} s at ${hz} Hz\n${r.stderr}`);
+    }
+    const n = total(of(short.tid));
+    const expected = short.seconds * hz;
+    assert.ok(Math.abs(n - expected) <= 0.02 * expected + 2, `the thread that lived ${short.seconds.toFixed(3)} s: ${n} samples, expected ${expected.toFixed(0)}\n${r.stderr}`);
+    // Four spinning processes on two CPUs: the spinner waits for a CPU much of the time.
+    const spinner = of(workload.ready.spinner);
+    const runnable = total(spinner.filter((s) => s.frames.at(-1) === '[runnable]' && pythonNames(s.frames).at(-1) === 'spin'));
+    assert.ok(runnable >= 0.1 * total(spinner), `${runnable}/${total(spinner)} spinner samples end in [runnable] under spin\n${r.stderr}`);
+    // Before [runnable], over a third of them showed the way off the CPU (the interrupt's return, the
+    // scheduler); only clock samples taken while it runs the interrupt's return may show it now.
+    const switching = spinner.filter((s) => s.frames.some((f) => /^(irqentry_exit_to_user_mode|__schedule|schedule)_\[k\]$/.test(f)));
+    assert.ok(total(switching) <= 0.02 * total(spinner), `${total(switching)}/${total(spinner)}: ${switching.map((s) => s.frames.join(';')).join('\n')}`);
   });
 });
 
