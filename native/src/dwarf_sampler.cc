@@ -453,38 +453,20 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     processes_.push_back(ProcessEvent{r.kind, r.pid, r.parent, r.time_ns});
     return;
   }
-  if (kind == RECORD_REPEAT) {
+  if (kind == RECORD_REPEAT || kind == RECORD_RUNNING) {
     if (size < sizeof(repeat_record)) {
       malformed_++;
       return;
     }
     repeat_record r;
     std::memcpy(&r, data, sizeof(r));
-    auto last = last_off_cpu_.find(r.tid);
-    // A repeat before any sample of the thread (one sent then dropped): nothing to count.
-    if (last == last_off_cpu_.end()) return;
-    auto it = counted_.find(last->second.key);
-    if (it == counted_.end()) it = counted_.emplace(last->second.key, last->second.sample).first;
-    it->second.count += r.weight;
-    off_cpu_ += r.weight;
-    return;
-  }
-  if (kind == RECORD_RUNNING) {
-    if (size < sizeof(repeat_record)) {
-      malformed_++;
-      return;
-    }
-    repeat_record r;
-    std::memcpy(&r, data, sizeof(r));
-    auto last = last_on_cpu_.find(r.tid);
-    // Not caught by the clock yet: counted at its first clock sample.
-    if (last == last_on_cpu_.end()) {
+    if (kind == RECORD_REPEAT) {
+      // A repeat before any sample of the thread (one sent then dropped): nothing to count.
+      if (CountAgain(&last_off_cpu_, r.tid, r.weight)) off_cpu_ += r.weight;
+    } else if (!CountAgain(&last_on_cpu_, r.tid, r.weight)) {
+      // Not caught by the clock yet: counted at its first clock sample.
       pending_running_[r.tid] += r.weight;
-      return;
     }
-    auto it = counted_.find(last->second.key);
-    if (it == counted_.end()) it = counted_.emplace(last->second.key, last->second.sample).first;
-    it->second.count += r.weight;
     return;
   }
   const size_t head = offsetof(sample_record, stack);
@@ -555,14 +537,14 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   if (s->off_cpu != ON_CPU) {
     it->second.count += s->weight;
     off_cpu_ += s->weight;
-    LastOffCpu& last = last_off_cpu_[tid];
+    LastSample& last = last_off_cpu_[tid];
     last.key = it->first;
     last.sample = it->second;
     last.sample.count = 0;
   } else if (wall_) {
     // Wall-clock mode counts what the iterator's passes find: a clock sample
     // only says where a running thread is, for its running records.
-    LastOffCpu& last = last_on_cpu_[tid];
+    LastSample& last = last_on_cpu_[tid];
     last.key = it->first;
     last.sample = it->second;
     last.sample.count = 0;
@@ -574,6 +556,15 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   } else {
     it->second.count++;
   }
+}
+
+bool DwarfSampler::CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight) {
+  auto found = last->find(tid);
+  if (found == last->end()) return false;
+  auto it = counted_.find(found->second.key);
+  if (it == counted_.end()) it = counted_.emplace(found->second.key, found->second.sample).first;
+  it->second.count += weight;
+  return true;
 }
 
 Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {

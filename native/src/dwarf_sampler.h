@@ -41,8 +41,9 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     bool runnable = false;
     uint64_t count = 0;
   };
-  // The last off-CPU sample of a thread, which a repeat record counts again.
-  struct LastOffCpu {
+  // A thread's last off-CPU sample, which a repeat record counts again, or
+  // (wall-clock mode) its last clock sample, which a running record counts.
+  struct LastSample {
     std::string key;
     Counted sample;
   };
@@ -70,6 +71,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
 
   static int OnRecord(void* ctx, void* data, size_t size);
   void HandleRecord(const uint8_t* data, size_t size);
+  // Counts the thread's sample in last again, weight times; false when it has none.
+  bool CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight);
   void Detach();
   void Release();
   void TickWallClock();
@@ -107,10 +110,10 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   };
   std::unordered_map<uint32_t, NewThread> new_threads_;
   std::unordered_map<uint32_t, bool> threads_;
-  std::unordered_map<uint32_t, LastOffCpu> last_off_cpu_;
+  std::unordered_map<uint32_t, LastSample> last_off_cpu_;
   // Wall-clock mode: each thread's latest clock sample, which running records count,
   // and running records that came before any.
-  std::unordered_map<uint32_t, LastOffCpu> last_on_cpu_;
+  std::unordered_map<uint32_t, LastSample> last_on_cpu_;
   std::unordered_map<uint32_t, uint64_t> pending_running_;
   uint64_t malformed_ = 0;
   // The target exec'd (a RECORD_EXEC arrived): sampling it should end.

@@ -157,8 +157,8 @@ describe('wall-clock mode on a loaded machine', () => {
     assert.ok(Math.abs(n - expected) <= 0.02 * expected + 2, `the thread that lived ${short.seconds.toFixed(3)} s: ${n} samples, expected ${expected.toFixed(0)}\n${r.stderr}`);
     // Four spinning processes on two CPUs: the spinner waits for a CPU much of the time.
     const spinner = of(workload.ready.spinner);
-    const runnable = total(spinner.filter((s) => s.frames.at(-1) === '[runnable]' && pythonNames(s.frames).at(-1) === 'spin'));
-    assert.ok(runnable >= 0.1 * total(spinner), `${runnable}/${total(spinner)} spinner samples end in [runnable] under spin\n${r.stderr}`);
+    const runnable = total(spinner.filter((s) => s.frames.at(-1) === '[runnable]' && pythonNames(s.frames).at(-1) === 'run'));
+    assert.ok(runnable >= 0.1 * total(spinner), `${runnable}/${total(spinner)} spinner samples end in [runnable] under run()\n${r.stderr}`);
     // Before [runnable], over a third of them showed the way off the CPU (the interrupt's return, the
     // scheduler); only clock samples taken while it runs the interrupt's return may show it now.
     const switching = spinner.filter((s) => s.frames.some((f) => /^(irqentry_exit_to_user_mode|__schedule|schedule)_\[k\]$/.test(f)));

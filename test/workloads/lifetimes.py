@@ -13,38 +13,29 @@ tids = {"main": threading.get_native_id()}
 started = threading.Barrier(3)
 
 
-def spin():
-    tids["spinner"] = threading.get_native_id()
-    started.wait()
-    n = 0
-    while True:
-        n = (n * 31 + 7) % 1000003
-
-
-def sleep():
-    tids["sleeper"] = threading.get_native_id()
-    started.wait()
-    while True:
-        time.sleep(3600)
-
-
-def short_life(lived):
+def run(name, seconds, lived):
+    """Spins for `seconds` (for ever: None), or with name "sleeper" sleeps."""
     begin = time.monotonic()
+    tids[name] = threading.get_native_id()
+    if seconds is None:
+        started.wait()
     n = 0
-    while time.monotonic() - begin < 1.5:
+    while name == "sleeper":
+        time.sleep(3600)
+    while seconds is None or time.monotonic() - begin < seconds:
         n = (n * 31 + 7) % 1000003
-    lived.update(tid=threading.get_native_id(), seconds=time.monotonic() - begin)
+    lived.update(tid=tids[name], seconds=time.monotonic() - begin)
 
 
-for target in (spin, sleep):
-    threading.Thread(target=target, daemon=True).start()
+for name in ("spinner", "sleeper"):
+    threading.Thread(target=run, args=(name, None, {}), daemon=True).start()
 started.wait()
 print("READY " + json.dumps(tids), flush=True)
 for line in sys.stdin:
     if line.strip() == "go":
         lived = {}
-        t = threading.Thread(target=short_life, args=(lived,))
-        t.start()
-        t.join()
+        short = threading.Thread(target=run, args=("short", 1.5, lived))
+        short.start()
+        short.join()
         print("LIVED " + json.dumps(lived), flush=True)
 threading.Event().wait()
