@@ -55,6 +55,8 @@ export interface SymbolizedAddress {
   moduleBase: bigint;
   relAddr: bigint;
   fileOffset: bigint | null;
+  /** No symbol: the distance past the start of the function .eh_frame describes around the address (null: none does). */
+  fdeDistance: number | null;
   name: string | null;
   symOffset: number;
   /** The function's first bytes set up a frame pointer (null: no symbol or no code). */

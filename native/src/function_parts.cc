@@ -26,6 +26,8 @@ int32_t Rel32(const unsigned char* p) {
   return v;
 }
 
+}  // namespace
+
 // The first address of every function range .eh_frame describes, sorted,
 // from .eh_frame_hdr's search table (what unwinders binary-search). Only
 // the table encoding linkers write (DW_EH_PE_datarel | DW_EH_PE_sdata4).
@@ -60,8 +62,6 @@ std::vector<uint64_t> FdeStarts(Elf* elf) {
   }
   return starts;
 }
-
-}  // namespace
 
 std::vector<AddressRange> FunctionParts(Elf* elf, uint64_t start,
                                         uint64_t size) {

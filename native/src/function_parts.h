@@ -17,6 +17,10 @@ struct AddressRange {
   uint64_t end;
 };
 
+// The first address of every function range .eh_frame describes (link-time
+// addresses), sorted, from .eh_frame_hdr's search table; empty without one.
+std::vector<uint64_t> FdeStarts(Elf* elf);
+
 // The .eh_frame ranges, other than the function's own, that its body at
 // link-time address [start, start + size) jumps into at an inner address:
 // its split-off parts. Tail calls (jumps to a range's first byte) do not

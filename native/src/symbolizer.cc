@@ -5,6 +5,7 @@
 #include <elf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include "debug_search.h"
 #include "elf_file.h"
 #include "errors.h"
+#include "function_parts.h"
 
 namespace mixprof {
 
@@ -265,6 +267,7 @@ void Symbolizer::Report(Napi::Env env, const std::string& maps) {
   std::unordered_map<std::string, KnownModule> known;
   fileless_offsets_.clear();
   symbol_shifts_.clear();
+  fde_starts_.clear();
   dwfl_report_begin(dwfl_);
   for (const Mapping& m : mappings) {
     bool vdso = m.path == "[vdso]";
@@ -541,6 +544,13 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
         f.at_return = op == 0xc3 || op == 0xc2;  // ret, ret imm16
       }
     }
+    if (f.function == nullptr && elf != nullptr) {
+      auto known = fde_starts_.find(mod);
+      if (known == fde_starts_.end()) known = fde_starts_.emplace(mod, FdeStarts(elf)).first;
+      const std::vector<uint64_t>& starts = known->second;
+      auto next = std::upper_bound(starts.begin(), starts.end(), f.rel_addr);
+      if (next != starts.begin()) f.fde_distance = f.rel_addr - *(next - 1);
+    }
     constexpr int64_t kMaxSlot = 2;  // words the frame-pointer sampler reads at %rsp
     std::optional<CfaRule> here = CfaAt(mod, addr);
     std::optional<CfaRule> at_call = CfaAt(mod, addr - 1);
@@ -640,6 +650,7 @@ Napi::Value Symbolizer::Symbolize(const Napi::CallbackInfo& info) {
     o.Set("moduleBase", Napi::BigInt::New(env, f.module_base));
     o.Set("relAddr", Napi::BigInt::New(env, f.rel_addr));
     o.Set("fileOffset", BigIntOrNull(env, f.file_offset));
+    o.Set("fdeDistance", f.fde_distance ? Napi::Value(Napi::Number::New(env, static_cast<double>(*f.fde_distance))) : env.Null());
     const FunctionInfo* fn = f.function;
     o.Set("name", fn != nullptr ? Napi::Value(Napi::String::New(env, fn->name))
                                 : env.Null());

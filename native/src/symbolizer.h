@@ -76,6 +76,9 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
     // frame (not stored by this code, or just pushed in a frame-pointer
     // prologue).
     std::optional<uint32_t> return_slot;
+    // No symbol: how far the address is past the start of the function
+    // .eh_frame describes around it (its addresses are named by that start).
+    std::optional<uint64_t> fde_distance;
   };
 
   Napi::Value Symbolize(const Napi::CallbackInfo& info);
@@ -123,6 +126,8 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   // Per module: how far libdwfl misplaces the separate debug file's symbols
   // (see SymbolShift).
   std::unordered_map<const Dwfl_Module*, int64_t> symbol_shifts_;
+  // Each module's .eh_frame function starts (link-time addresses), read when first needed.
+  std::unordered_map<const Dwfl_Module*, std::vector<uint64_t>> fde_starts_;
   std::unordered_map<uint64_t, Frame> cache_;
   // Node-based map: element addresses survive rehashing.
   std::unordered_map<uint64_t, FunctionInfo> functions_;

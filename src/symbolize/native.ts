@@ -155,8 +155,13 @@ export class NativeFrames {
   }
 }
 
+/**
+ * An address without a symbol is named by its module and the offset of the
+ * function .eh_frame describes around it (every address of one unnamed
+ * assembly routine is then one frame), or its own offset without one.
+ */
 function unknownName(s: SymbolizedAddress): string {
   if (s.module === null) return '[unknown]';
-  const offset = s.fileOffset ?? s.relAddr;
+  const offset = (s.fileOffset ?? s.relAddr) - BigInt(s.fdeDistance ?? 0);
   return `[${path.basename(s.module)}+0x${offset.toString(16)}]`;
 }
