@@ -3,6 +3,7 @@
  * their sample counts, and what is known about how they were taken.
  */
 import type { StackCount } from '../profile/profile.js';
+import type { BinaryMapping } from '../target/maps.js';
 
 export interface OutputProfile {
   /** Frames root first; one entry per distinct stack. */
@@ -17,6 +18,12 @@ export interface OutputProfile {
   readonly title: string;
   /** What a sample's time is: time on a CPU, or wall-clock time (--mode wall). Default cpu. */
   readonly time?: 'cpu' | 'wall';
+  /**
+   * The target's program file first (the main binary), then the files its
+   * native frames may be in, each where its code is mapped (pprof's
+   * mappings); absent when unknown (a converted file).
+   */
+  readonly binaries?: readonly BinaryMapping[];
 }
 
 export const OUTPUT_FORMATS = ['folded', 'svg', 'speedscope', 'pprof', 'cpuprofile'] as const;

@@ -8,8 +8,11 @@
  * their file and running line (Line.line), so `pprof -lines` and Pyroscope's
  * source view see them; native frames get a Mapping per module file and kernel
  * frames a "[kernel.kallsyms]" mapping, so tools can group or filter by binary.
+ * The target's program is the first mapping (pprof's main binary), and a
+ * mapping has the range the file's code was mapped at, when known.
  * Everything is already symbolized (has_functions), so pprof never tries to
- * symbolize the addresses itself: there are none (address 0).
+ * symbolize the addresses itself: there are none (address 0; a location
+ * stands for every address of its function).
  */
 import { gzipSync } from 'node:zlib';
 import { Function as PprofFunction, Line, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
@@ -29,18 +32,26 @@ export function formatPprof(profile: OutputProfile): Uint8Array {
   const mappingIds = new Map<string, number>();
   const byObject = new Map<Frame, number>();
 
+  const ranges = new Map((profile.binaries ?? []).map((b) => [b.file, b]));
+  const mappingOf = (file: string): number => {
+    let id = mappingIds.get(file);
+    if (id === undefined) {
+      id = mappings.length + 1;
+      const range = ranges.get(file);
+      const where = range ? { memoryStart: range.start, memoryLimit: range.limit, fileOffset: range.offset } : {};
+      mappings.push(new Mapping({ id, filename: strings.dedup(file), hasFunctions: true, ...where }));
+      mappingIds.set(file, id);
+    }
+    return id;
+  };
+  // The main binary first: pprof takes the first mapping for it.
+  const main = profile.binaries?.[0];
+  if (main) mappingOf(main.file);
   const mappingFor = (frame: Frame): number => {
     const file = frame.kind === 'kernel' ? PPROF_KERNEL_MAPPING : frame.kind === 'native' ? frame.file : undefined;
     // Python frames and markers belong to no binary: mapping_id 0 means "not applicable".
     if (file === undefined || file === '') return 0;
-    let id = mappingIds.get(file);
-    if (id === undefined) {
-      id = mappings.length + 1;
-      // No addresses are known (frames come symbolized): start, limit and offset stay 0.
-      mappings.push(new Mapping({ id, filename: strings.dedup(file), hasFunctions: true }));
-      mappingIds.set(file, id);
-    }
-    return id;
+    return mappingOf(file);
   };
 
   const functionFor = (frame: Frame): number => {

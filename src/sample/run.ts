@@ -278,6 +278,7 @@ async function writeRuns(runs: readonly ProcessRun[], options: RunOptions, aband
     durationSeconds: startTime === null ? null : (endTime - startTime) / 1000,
     title: runs.length === 1 ? `${first.comm} (${first.pid})` : `${first.comm} (${runs.length} processes: ${runs.map((r) => r.pid).join(', ')})`,
     time: options.mode === 'wall' ? 'wall' : 'cpu',
+    binaries: first.binaries,
   };
   const data = renderProfile(profile, options.format, { markPython: options.markPython });
   const { path } = await writeProfile(options.output, data, FORMAT_EXTENSION[options.format], { abandon });

@@ -22,7 +22,7 @@ import { kernelSymbols } from '../symbolize/kernel.js';
 import { openTarget, isAlive, readMapsText, threadCount } from '../target/process.js';
 import { LiveCounts } from './live-counts.js';
 import { FollowedProcesses } from './followed.js';
-import { parseMaps } from '../target/maps.js';
+import { binaryMappings, parseMaps, type BinaryMapping } from '../target/maps.js';
 import type { FollowedProcessEvent } from '../native.js';
 import { missedThreads, readThreadsCpu, type MissedThread, type ThreadCpu } from './thread-cpu.js';
 import { injectedFault } from '../fault-injection.js';
@@ -79,6 +79,8 @@ export interface ProcessRun {
   readonly unwind: 'fp' | 'dwarf';
   /** The processes followed from this one (forked from it), each a run of its own. */
   readonly followed?: readonly ProcessRun[];
+  /** Where its program and libraries were mapped when sampling started, the program first. */
+  readonly binaries: readonly BinaryMapping[];
 }
 
 export interface ProcessSession {
@@ -267,6 +269,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
         const threadsAtEnd = readThreadsCpu(target.pid);
         const profile = builder.finish();
         const pythonVersion = layout ? versionString(layout.version) : null;
+        const binaries = binaryMappings(parseMaps(mapsText), target.exe);
         const children: ProcessRun[] = (followed?.finish(run.reason, endedAt) ?? []).map((f) => ({
           pid: f.pid,
           comm: f.comm,
@@ -282,6 +285,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           failure: null,
           missedThreads: [],
           unwind,
+          binaries,
         }));
         return {
           pid: target.pid,
@@ -298,6 +302,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           failure: failureOf(run),
           missedThreads: missedThreads(threadsAtStart, threadsAtEnd, samplesByThread, { hz: options.hz, seconds, mode: wall ? 'wall' : 'cpu' }),
           unwind,
+          binaries,
           ...(followed ? { followed: children } : {}),
         };
       } finally {

@@ -49,3 +49,24 @@ export function findMapping(mappings: readonly Mapping[], address: bigint): Mapp
   }
   return undefined;
 }
+
+/** A file's executable mapping in the target, as /proc/PID/maps has it. */
+export interface BinaryMapping {
+  /** The path the target sees, as native frames name their file. */
+  readonly file: string;
+  readonly start: bigint;
+  readonly limit: bigint;
+  /** Offset in the file of the mapping's first byte. */
+  readonly offset: bigint;
+}
+
+/** The first executable mapping of each file, the program file (when mapped) first. */
+export function binaryMappings(mappings: readonly Mapping[], program: string): BinaryMapping[] {
+  const found = new Map<string, BinaryMapping>();
+  for (const m of mappings) {
+    if (!m.perms.includes('x') || !m.path.startsWith('/') || found.has(m.path)) continue;
+    found.set(m.path, { file: m.path, start: m.start, limit: m.end, offset: m.offset });
+  }
+  const main = found.get(program);
+  return main ? [main, ...[...found.values()].filter((b) => b !== main)] : [...found.values()];
+}

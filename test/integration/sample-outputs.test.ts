@@ -5,7 +5,7 @@
  * live status line on a terminal.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -39,12 +39,13 @@ function validSpeedscope(text: string, hz: number): { names: string[]; samples: 
   return { names: data.shared.frames.map((f) => f.name), samples: Math.round(seconds * hz) };
 }
 
-function pprofNamesAndCount(bytes: Buffer): { names: Set<string>; samples: number } {
+function pprofNamesAndCount(bytes: Buffer): { names: Set<string>; samples: number; mainBinary: { file: string; start: bigint; limit: bigint } | null } {
   const profile = Profile.decode(gunzipSync(bytes));
   const strings = profile.stringTable.strings;
   const names = new Set(profile.function.map((f) => strings[Number(f.name)]!));
   const samples = profile.sample.reduce((n, s) => n + Number(s.value[0]), 0);
-  return { names, samples };
+  const main = profile.mapping[0];
+  return { names, samples, mainBinary: main ? { file: strings[Number(main.filename)]!, start: BigInt(main.memoryStart), limit: BigInt(main.memoryLimit) } : null };
 }
 
 describe('output formats, paths, several processes', () => {
@@ -81,6 +82,9 @@ describe('output formats, paths, several processes', () => {
     const pprof = pprofNamesAndCount(await readFile(path.join(dir, files.pprof)));
     for (const name of ['nested_inner', 'Worker.step', 'recurse']) assert.ok(pprof.names.has(name), name);
     assert.ok(pprof.samples >= 100, `${pprof.samples} samples`);
+    // pprof's main binary is the target's program, at the range its code was mapped at.
+    assert.equal(pprof.mainBinary?.file, await realpath(python));
+    assert.ok(pprof.mainBinary.start > 0n && pprof.mainBinary.limit > pprof.mainBinary.start, JSON.stringify(pprof.mainBinary, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v)));
 
     const cpuprofile = JSON.parse(await readFile(path.join(dir, files.cpuprofile), 'utf8')) as { nodes: { id: number; callFrame: { functionName: string } }[]; samples: number[] };
     assert.equal(cpuprofile.nodes[0]!.callFrame.functionName, '(root)');

@@ -256,6 +256,27 @@ test('pprof: gzipped profile.proto giving back the stacks, counts, CPU time, lin
   assert.equal(locations.size, distinctFrames(STACKS).size);
 });
 
+test("pprof: the target's program is the first mapping (pprof's main binary), and mappings have the ranges their code was mapped at", () => {
+  const binaries = [
+    { file: PYTHON, start: 0x55550000_1000n, limit: 0x55550000_2000n, offset: 0x1000n },
+    { file: LIBC, start: 0x7f000002_8000n, limit: 0x7f000017_d000n, offset: 0x28000n },
+    { file: '/usr/lib/x86_64-linux-gnu/libm.so.6', start: 0x7f100000_0000n, limit: 0x7f100001_0000n, offset: 0n },
+  ];
+  // LIBC's frames come first in the stacks: without the list it would be the first mapping.
+  const stacks = [{ frames: [native('__libc_start_main', LIBC), entry, evalFrame], count: 3 }, ...STACKS];
+  const { p, str, stacks: decoded } = decodePprof(formatPprof({ ...profileOf(stacks), binaries }));
+  assert.equal(str(p.mapping[0]!.filename), PYTHON);
+  const byFile = new Map(p.mapping.map((m) => [str(m.filename), m]));
+  for (const b of binaries.slice(0, 2)) {
+    const m = byFile.get(b.file)!;
+    assert.deepEqual([BigInt(m.memoryStart), BigInt(m.memoryLimit), BigInt(m.fileOffset)], [b.start, b.limit, b.offset], b.file);
+  }
+  // A library no frame is in gets no mapping; the kernel's has no range.
+  assert.ok(!byFile.has('/usr/lib/x86_64-linux-gnu/libm.so.6'));
+  assert.equal(BigInt(byFile.get(KERNEL)!.memoryLimit), 0n);
+  assert.deepEqual(multiset(decoded), expected(stacks));
+});
+
 test('pprof: a wall-clock profile names its time wall, as Pyroscope and pprof expect', () => {
   const { p, str, stacks } = decodePprof(formatPprof({ ...profileOf(STACKS), time: 'wall' }));
   assert.deepEqual(p.sampleType.map((t) => str(t.type)), ['samples', 'wall']);
