@@ -102,6 +102,11 @@
 #                EXE is its usr/bin/python3.13, which runs only inside it
 #                (`chroot ROOT`); the build checks that python3.13, node, npm
 #                and bpftrace run there.  The debug file column is -.
+#   greenlet     Not a python: Debian 12's python3-greenlet (greenlet 2, the
+#                stack switching gevent and eventlet run on), for the system's
+#                /usr/bin/python3.11.  EXE is its _greenlet extension module,
+#                in ROOT/usr/lib/python3/dist-packages/greenlet/; the build
+#                checks that python3.11 switches greenlets with it.
 #
 # Downloaded sid packages are kept in ${MIXPROF_CACHE}/apt/sid/cache/archives
 # (one version of each package, the last one used) and shared between the sid
@@ -131,7 +136,7 @@ set -euo pipefail
 shopt -s nullglob
 
 PROG=test-pythons.sh
-KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.15 sid-3.13-dbg sid-3.14-dbg sid-3.15-dbg sid-3.13d sid-3.14d sid-3.15d trixie-3.13t austin trixie-bpftrace sid-bpftrace trixie-root)
+KNOWN=(debian-3.11 sid-3.13 sid-3.14 sid-3.15 sid-3.13-dbg sid-3.14-dbg sid-3.15-dbg sid-3.13d sid-3.14d sid-3.15d trixie-3.13t austin trixie-bpftrace sid-bpftrace trixie-root greenlet)
 RECIPE_debian_3_11=1
 RECIPE_sid_3_13=1
 RECIPE_sid_3_14=1
@@ -147,6 +152,7 @@ RECIPE_austin=1
 RECIPE_trixie_bpftrace=1
 RECIPE_sid_bpftrace=1
 RECIPE_trixie_root=2
+RECIPE_greenlet=1
 DEPS_sid_3_13_dbg=sid-3.13
 DEPS_sid_3_14_dbg=sid-3.14
 DEPS_sid_3_15_dbg=sid-3.15
@@ -893,6 +899,33 @@ build_austin() {  # ROOT TMP
   done
 
   tool_built "$root/usr/bin/austin" verify_austin "austin $up" "$tmp"/*.deb
+}
+
+get_greenlet() {  # TMP
+  local v
+  v=$(candidate sys python3-greenlet) || return 1
+  echo "$v" > "$1/version"
+  apt_download sys "$1" python3-greenlet="$v"
+}
+
+build_greenlet() {  # ROOT TMP
+  local root=$1 tmp=$2/debs f exe
+  mkdir -p "$tmp"
+  with_lists sys "python3-greenlet" get_greenlet "$tmp"
+  for f in "$tmp"/*.deb; do dpkg -x "$f" "$root" || die "dpkg -x $f failed"; done
+  exe=$(find "$root/usr/lib/python3/dist-packages/greenlet" -maxdepth 1 -name '_greenlet.cpython-*.so' | head -n 1)
+  [ -n "$exe" ] || die "python3-greenlet did not provide greenlet/_greenlet.cpython-*.so"
+  tool_built "$exe" verify_greenlet "python3-greenlet $(cat "$tmp/version")" "$tmp"/*.deb
+}
+
+verify_greenlet() {  # ROOT
+  local out
+  out=$(PYTHONPATH="$1/usr/lib/python3/dist-packages" /usr/bin/python3.11 -I -c '
+import sys; sys.path.insert(0, sys.argv[1])
+import greenlet
+print(greenlet.greenlet(lambda: "switched").switch(), greenlet.__file__)' "$1/usr/lib/python3/dist-packages" 2>&1) || die "python3.11 cannot switch greenlets: $out"
+  [[ $out == "switched $1/"* ]] || die "greenlet came from elsewhere: $out"
+  note "ok: $out"
 }
 
 # A CPython 3.8-3.13 to sample in verify_austin.

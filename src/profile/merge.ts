@@ -65,8 +65,13 @@ export function trustedNativeFrames(native: readonly NativeFrame[], unwind: Nati
   return trusted;
 }
 
+/** The marked root of a greenlet's stack (gevent, eventlet): it starts at the greenlet's bootstrap. */
+export const GREENLET_FRAME = '[greenlet]';
+
+const startsStack = (f: NativeFrame): boolean => f.role === 'root' || f.role === 'greenlet';
+
 export function mergeStacks(
-  native: readonly NativeFrame[],
+  whole: readonly NativeFrame[],
   python: PythonStack | null,
   kernel: readonly string[],
   options: MergeOptions,
@@ -75,6 +80,11 @@ export function mergeStacks(
   /** A frame-pointer stack whose second frame was read from the leaf's stack slot (see ProfileBuilder). */
   leafCallerFromStack?: boolean,
 ): MergedStack {
+  // A greenlet's stack ends at its bootstrap; below it are another greenlet's
+  // frames, from when it first switched into this one, and the Python chain is
+  // the greenlet's own.
+  const bootstrap = whole.findIndex((f) => f.role === 'greenlet');
+  const native = bootstrap < 0 ? whole : whole.slice(0, bootstrap + 1);
   const trusted = trustedNativeFrames(native, options.nativeUnwind, leafCallerFromStack === true);
   const groups = python?.groups ?? [];
   if (options.nativeUnwind === 'dwarf' && groups.length > 0 && !trusted.some((f) => f.role === 'eval')) {
@@ -110,7 +120,7 @@ export function mergeStacks(
   const walked = leafCallerFromStack === true ? native.length >= 3 && native[1]!.framePointer === true : native.length >= 2;
   const chainEnded =
     trusted.length === native.length && walked && (options.nativeUnwind === 'dwarf' ? unwoundToRoot === true : native.length < options.maxNativeDepth);
-  const nativeComplete = rootmost !== undefined && (rootmost.role === 'root' || chainEnded);
+  const nativeComplete = rootmost !== undefined && (startsStack(rootmost) || chainEnded);
   if (next < groups.length) {
     if (nativeComplete) mismatched = true;
     // The unwind stopped early: the remaining Python frames are the callers.
@@ -174,19 +184,20 @@ function mergeWithoutEvalFrames(
   if (python.truncated) leafFirst.push({ kind: 'marker', name: TRUNCATED_FRAME });
   leafFirst.push(...below.map(nativeFrame));
   const rootmost = below.at(-1);
-  const nativeComplete = rootmost !== undefined && (rootmost.role === 'root' || unwoundToRoot);
+  const nativeComplete = rootmost !== undefined && (startsStack(rootmost) || unwoundToRoot);
   // Interpreter frames, none named as the eval loop: the eval loop has no
   // name. No interpreter frame at all, and the unwind did not get to the
   // thread's start: it stopped on the way, in code without CFI (a thread
   // caught in its very first instructions, in clone3, is neither).
   const inside = firstInside >= 0;
   const last = trusted.at(-1) ?? native[0];
-  const stopped = !inside && !unwoundToRoot && last !== undefined && last.role !== 'root' ? last : undefined;
+  const stopped = !inside && !unwoundToRoot && last !== undefined && !startsStack(last) ? last : undefined;
   const unwindStoppedAt = stopped ? (stopped.module === null || stopped.name.startsWith('[') ? stopped.name : `${stopped.name} in ${path.basename(stopped.module)}`) : null;
   return { frames: rootFirst(leafFirst, kernel), nativeComplete, mismatched: false, evalUnknown: inside, unwindStoppedAt };
 }
 
 function nativeFrame(frame: NativeFrame): Frame {
+  if (frame.role === 'greenlet') return { kind: 'marker', name: GREENLET_FRAME };
   return frame.module === null ? { kind: 'native', name: frame.name } : { kind: 'native', name: frame.name, file: frame.module };
 }
 

@@ -12,7 +12,13 @@ import type { AddressRange } from '../target/interpreter.js';
 import { INTERPRETER_FUNCTIONS } from '../python/versions.js';
 import { readMapsText, type TargetProcess } from '../target/process.js';
 
-export type NativeRole = 'eval' | 'plumbing' | 'root' | 'code';
+/**
+ * eval: the interpreter's eval loop; plumbing: the interpreter's other code;
+ * root: where a thread's stack starts; greenlet: where a greenlet's own stack
+ * starts (its bootstrap: what lies below it is the stack of whoever first
+ * switched into it); code: everything else.
+ */
+export type NativeRole = 'eval' | 'plumbing' | 'root' | 'greenlet' | 'code';
 
 export interface NativeFrame {
   readonly address: bigint;
@@ -40,6 +46,8 @@ export interface NativeFrame {
 const SYMBOL_VERSION = /@{1,2}[A-Z][A-Z0-9_.]*$/;
 /** Where every thread's stack starts. */
 const ROOT_FUNCTIONS = new Set(['_start', '__libc_start_main', '__libc_start_main_impl', '__libc_start_call_main', 'start_thread', 'clone', 'clone3', '__clone', '__clone3']);
+/** The greenlet module's bootstrap of a new greenlet (greenlet 2 and 3 in C++; g_initialstub alone in greenlet 1). */
+const GREENLET_BOOTSTRAP = /^(?:greenlet::\w+::)?(?:inner_bootstrap|g_initialstub)(?:\(|$)/;
 const { evalLoopNames: EVAL_FUNCTIONS, evalLoopPart: EVAL_LOOP_PART, plumbing: PLUMBING } = INTERPRETER_FUNCTIONS;
 
 const REFRESH_INTERVAL_MS = 1000;
@@ -146,6 +154,7 @@ export class NativeFrames {
     let role: NativeRole = 'code';
     if (inEvalPart || (s.name && EVAL_FUNCTIONS.test(s.name))) role = 'eval';
     else if (s.name && ROOT_FUNCTIONS.has(s.name)) role = 'root';
+    else if (s.name && GREENLET_BOOTSTRAP.test(s.name) && s.module !== null && /greenlet/.test(path.basename(s.module))) role = 'greenlet';
     else if (s.module !== null && s.module === this.options.interpreterPath && (s.name === null || PLUMBING.test(s.name))) role = 'plumbing';
     return { address, name, symbol: inEvalPart ? EVAL_LOOP_PART : s.name, module: s.module, role, framePointer: s.framePointer, functionFramePointer: s.functionFramePointer, frameReady: s.frameReady, returnSlot: s.returnSlot, mapped };
   }

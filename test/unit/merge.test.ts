@@ -185,3 +185,22 @@ test('a CFI unwind that stopped before the interpreter (code without CFI) is sai
   assert.equal(starting.unwindStoppedAt, null);
   assert.equal(starting.evalUnknown, false);
 });
+
+test("a greenlet's stack starts at its bootstrap: the frames below it (another greenlet's) are left out, and the stack is whole", () => {
+  const native = [
+    nat('object_dealloc'),
+    nat('_PyEval_EvalFrameDefault', 'eval'),
+    nat('_PyEval_Vector', 'plumbing'),
+    nat('greenlet::UserGreenlet::inner_bootstrap(greenlet::refs::OwnedGreenlet&)', 'greenlet'),
+    nat('greenlet::UserGreenlet::g_initialstub(void*)'),
+    nat('greenlet::UserGreenlet::g_switch()'),
+    nat('_PyEval_EvalFrameDefault', 'eval'),
+    nat('__libc_start_call_main', 'root'),
+  ];
+  const python: PythonStack = { groups: [py('crunch', 'worker')], truncated: false, unknownFrames: 0 };
+  const merged = mergeStacks(native, python, [], { ...HIDE, nativeUnwind: 'dwarf' }, false);
+  assert.deepEqual(names(merged.frames), ['[greenlet]', 'worker', 'crunch', 'object_dealloc']);
+  assert.equal(merged.frames[0]!.kind, 'marker');
+  assert.equal(merged.nativeComplete, true);
+  assert.equal(merged.mismatched, false);
+});

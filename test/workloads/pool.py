@@ -9,19 +9,14 @@ import multiprocessing
 import os
 import sys
 
+from busywork import crunch
+
 WORKERS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 TASKS = int(sys.argv[2]) if len(sys.argv) > 2 else 60
 
 
-def crunch(n):
-    total = 0
-    for i in range(300000):
-        total = (total * 31 + i * n) % 1000003
-    return total
-
-
 def pool_task(n):
-    return os.getpid(), crunch(n)
+    return os.getpid(), crunch(n, 300000)
 
 
 def main():
