@@ -12,7 +12,7 @@ import { buildString, versionString, type PythonLayout } from '../python/layout.
 import { SUPPORTED_VERSIONS } from '../python/versions.js';
 import { NativeFrames } from '../symbolize/native.js';
 import { findInterpreter, versionFromFileNames, type InterpreterModule } from '../target/interpreter.js';
-import { parseMaps } from '../target/maps.js';
+import { parseMaps, type Mapping } from '../target/maps.js';
 import { processMemory, type MemoryReader } from '../target/memory.js';
 import type { TargetProcess } from '../target/process.js';
 
@@ -33,6 +33,8 @@ export interface Attachment {
   readonly interpreter: InterpreterModule | null;
   readonly layout: PythonLayout | null;
   readonly memory: MemoryReader;
+  /** The target's maps when it was attached. */
+  readonly mappings: readonly Mapping[];
   readonly native: NativeFrames;
   /**
    * Whether the interpreter keeps frame pointers: false when its eval loop or
@@ -77,6 +79,7 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
     interpreter,
     layout,
     memory,
+    mappings,
     native,
     framePointers: interpreter === null ? null : interpreterFramePointers(native, interpreter),
     newBuilder: (profileOptions, forked) => {

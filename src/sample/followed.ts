@@ -11,8 +11,7 @@
  * with are still there).
  */
 import type { BpfEvent } from '../bpf/records.js';
-import type { FollowedProcessEvent } from '../native.js';
-import type { NativeAddon } from '../native.js';
+import type { FollowedProcessEvent, NativeAddon } from '../native.js';
 import type { ProfileBuilder, ProfileOptions } from '../profile/profile.js';
 import { readTextOrNull } from '../read-text.js';
 import { parseMaps, type Mapping } from '../target/maps.js';
@@ -23,7 +22,6 @@ import type { Attachment } from './attach.js';
 
 export interface FollowedRun {
   readonly pid: number;
-  readonly parent: number;
   readonly comm: string;
   readonly builder: ProfileBuilder;
   /** When it was forked and when it ended (ms since the epoch). */
@@ -34,7 +32,6 @@ export interface FollowedRun {
 
 interface Followed {
   readonly pid: number;
-  readonly parent: number;
   comm: string | null;
   readonly memory: MemoryReader;
   readonly builder: ProfileBuilder;
@@ -79,7 +76,6 @@ export class FollowedProcesses {
     private readonly addon: NativeAddon,
     private readonly attached: Attachment,
     private readonly profileOptions: ProfileOptions,
-    private readonly targetMaps: readonly Mapping[],
   ) {}
 
   /**
@@ -90,7 +86,7 @@ export class FollowedProcesses {
   adoptRunning(pid: number, parent: number, mapsText: string | null, adopt: (pid: number) => boolean): boolean {
     if (mapsText === null || this.processes.get(pid)?.endedAt === null) return false;
     const files = [this.attached.target.exe, ...(this.attached.interpreter ? [this.attached.interpreter.path] : [])];
-    if (!sameImage(this.targetMaps, parseMaps(mapsText), files) || !adopt(pid)) return false;
+    if (!sameImage(this.attached.mappings, parseMaps(mapsText), files) || !adopt(pid)) return false;
     this.add(pid, parent, Date.now());
     return true;
   }
@@ -130,7 +126,6 @@ export class FollowedProcesses {
   finish(reason: StopReason, at: number): FollowedRun[] {
     return [...this.reused, ...this.processes.values()].map((p) => ({
       pid: p.pid,
-      parent: p.parent,
       comm: p.comm ?? this.attached.target.comm,
       builder: p.builder,
       startedAt: p.startedAt,
@@ -151,7 +146,7 @@ export class FollowedProcesses {
     // Read now, while it runs: a worker's name and directory (which short paths are relative to).
     const comm = readTextOrNull(procPath(pid, 'comm'))?.trimEnd() ?? null;
     const builder = this.attached.newBuilder(this.profileOptions, { memory, cwd: this.attached.target.cwd });
-    const p: Followed = { pid, parent, comm, memory, builder, startedAt, endedAt: null, reason: null };
+    const p: Followed = { pid, comm, memory, builder, startedAt, endedAt: null, reason: null };
     this.processes.set(pid, p);
     return p;
   }

@@ -178,7 +178,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     const parent = sessions.find((s) => s.pid === entry.ppid || s.follows(entry.ppid));
     return parent?.adopt(entry.pid, entry.ppid) ?? false;
   };
-  if (options.subprocesses && sessionOptions.follow && !stopping) {
+  if (sessionOptions.follow && !stopping) {
     try {
       for (const entry of descendants(readProcessTable(), options.pids)) {
         if (adopted(entry)) say(`mixprof: following process ${entry.pid}, forked from ${entry.ppid} before sampling started`);

@@ -22,7 +22,7 @@ import { kernelSymbols } from '../symbolize/kernel.js';
 import { openTarget, isAlive, readMapsText, threadCount } from '../target/process.js';
 import { LiveCounts } from './live-counts.js';
 import { FollowedProcesses } from './followed.js';
-import { binaryMappings, parseMaps, type BinaryMapping } from '../target/maps.js';
+import { binaryMappings, type BinaryMapping } from '../target/maps.js';
 import type { FollowedProcessEvent } from '../native.js';
 import { missedThreads, readThreadsCpu, type MissedThread, type ThreadCpu } from './thread-cpu.js';
 import { injectedFault } from '../fault-injection.js';
@@ -200,7 +200,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     };
     const builder = attached.newBuilder(profileOptions);
     // Forked processes are followed by the DWARF sampler in CPU mode; otherwise run.ts attaches to each.
-    const followed = options.follow && unwind === 'dwarf' && !wall ? new FollowedProcesses(addon, attached, profileOptions, parseMaps(mapsText)) : null;
+    const followed = options.follow && unwind === 'dwarf' && !wall ? new FollowedProcesses(addon, attached, profileOptions) : null;
     const live = new LiveCounts();
     let startedAt: number | null = null;
     // What each thread ran and the samples it got over the whole session (drains or not): the missed-threads check.
@@ -269,7 +269,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
         const threadsAtEnd = readThreadsCpu(target.pid);
         const profile = builder.finish();
         const pythonVersion = layout ? versionString(layout.version) : null;
-        const binaries = binaryMappings(parseMaps(mapsText), target.exe);
+        const binaries = binaryMappings(attached.mappings, target.exe);
         const children: ProcessRun[] = (followed?.finish(run.reason, endedAt) ?? []).map((f) => ({
           pid: f.pid,
           comm: f.comm,
@@ -297,7 +297,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           startedAt,
           seconds,
           python: layout !== null,
-          pythonVersion: layout ? versionString(layout.version) : null,
+          pythonVersion,
           noFramePointers: noFramePointers && unwind === 'fp' ? interpreter!.path : null,
           failure: failureOf(run),
           missedThreads: missedThreads(threadsAtStart, threadsAtEnd, samplesByThread, { hz: options.hz, seconds, mode: wall ? 'wall' : 'cpu' }),
