@@ -187,9 +187,11 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     } catch (error) {
       errors.push((error as Error).message.split('\n')[0]!);
     }
+    // The samplers are detached: what the last poll reads was taken before now.
+    const stoppedAt = Date.now();
     if (why !== 'sampler-failed') pollSafely();
     sampler.close();
-    finish({ attached: true, reason: why, exitCode: null, signal: null, errors, killed: false, stackErrors: 0 });
+    finish({ attached: true, reason: why, exitCode: null, signal: null, errors, killed: false, stackErrors: 0, stoppedAt });
   };
 
   let execd = false;

@@ -42,6 +42,12 @@ export interface RunResult {
   readonly killed: boolean;
   /** Stacks bpftrace could not look up (a full or colliding stack map): those samples lose native or kernel frames. */
   readonly stackErrors: number;
+  /**
+   * When sampling stopped (Date.now()): the end of the span the samples cover.
+   * Reading what was collected comes after, and on a busy machine takes a
+   * good part of a second that no sample stands for.
+   */
+  readonly stoppedAt: number;
 }
 
 export interface RunningSampler {
@@ -96,6 +102,8 @@ export async function startSampler(options: RunOptions): Promise<RunningSampler>
   let killTimer: NodeJS.Timeout | undefined;
   const errors: string[] = [];
   let stackErrors = 0;
+  // bpftrace stops sampling when told to; one that ended by itself stopped when it exited.
+  let stoppedAt: number | null = null;
   const killOnExit = (): void => {
     child.kill('SIGKILL');
   };
@@ -104,6 +112,7 @@ export async function startSampler(options: RunOptions): Promise<RunningSampler>
   const stop = (why: StopReason): void => {
     if (reason !== null) return;
     reason = why;
+    stoppedAt = Date.now();
     clearTimeout(durationTimer);
     child.kill('SIGINT');
     killTimer = setTimeout(() => {
@@ -164,6 +173,7 @@ export async function startSampler(options: RunOptions): Promise<RunningSampler>
 
   const done = (async (): Promise<RunResult> => {
     const result = await child;
+    stoppedAt ??= Date.now();
     await Promise.all([stdoutDone, stderrDone]);
     clearTimeout(attachTimer);
     clearTimeout(durationTimer);
@@ -179,6 +189,7 @@ export async function startSampler(options: RunOptions): Promise<RunningSampler>
       errors,
       killed,
       stackErrors,
+      stoppedAt,
     };
   })();
 
