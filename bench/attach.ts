@@ -48,7 +48,7 @@ function lineTime(child: ChildProcess, stream: 'stdout' | 'stderr', pattern: Reg
 
 async function sampleAttach(pid: number, unwind: Unwind): Promise<number> {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [MIXPROF, 'sample', '-x', String(pid), '--unwind', unwind, '-o', '/dev/null', '--top', '0', '-t', '60'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(MIXPROF, ['sample', '-x', String(pid), '--unwind', unwind, '-o', '/dev/null', '--top', '0', '-t', '60'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const { at } = await lineTime(child, 'stderr', /sampling process/);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGINT');
@@ -59,7 +59,7 @@ async function sampleAttach(pid: number, unwind: Unwind): Promise<number> {
 /** The command prints the clock at its first line; record started before it. */
 async function recordFirstLine(python: string): Promise<number> {
   const started = Date.now() / 1000;
-  const child = spawn(process.execPath, [MIXPROF, 'record', '-q', '-o', '/dev/null', '--', python, '-c', 'import time; print("FIRST", time.time(), flush=True)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(MIXPROF, ['record', '-q', '-o', '/dev/null', '--', python, '-c', 'import time; print("FIRST", time.time(), flush=True)'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const { line } = await lineTime(child, 'stdout', /^FIRST /);
   await exited;

@@ -99,7 +99,7 @@ export function mixprof(hz: number, unwind: Unwind, extraArgs: string[] = []): P
     hz,
     start(pid, output) {
       const args = [MIXPROF, 'sample', '-x', String(pid), '-F', String(hz), '-o', output, '--unwind', unwind, ...extraArgs];
-      // Run as a user runs it, through its #! line (which sets V8 flags).
+      // Run as a user runs it, through bin/mixprof (which sets V8 flags and the attach priority).
       const child = spawn(PROFILER_CPU[0]!, [...PROFILER_CPU.slice(1), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
       let bpftrace: number | null = null;
       const ready = lineMatching(child.stderr!, /sampling process/).then(async () => {

@@ -391,12 +391,19 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
   return 0;
 }
 
-/* The last thread of a followed process exits. */
+/* The last thread of the target, or of a process followed from it, exits. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task) {
   __u32 pid = task->tgid;
-  if (!cfg.follow || pid == cfg.target_pid) return 0;
+  if (pid != cfg.target_pid && !cfg.follow) return 0;
   if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
+  if (pid == cfg.target_pid) {
+    /* The moment the target ended: the end of the span its samples cover
+       (user space notices only at its next look). */
+    struct process_record r = {.kind = RECORD_EXIT, .pid = pid, .time_ns = bpf_ktime_get_ns()};
+    if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
+    return 0;
+  }
   forget(pid, RECORD_EXIT);
   return 0;
 }

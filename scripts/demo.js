@@ -42,10 +42,10 @@ const out = path.join(root, 'out', 'demo.folded');
 const svg = path.join(root, 'out', 'demo.svg');
 const mixprof = path.join(root, 'bin', 'mixprof');
 console.log(`demo: profiling ${python} (PID ${app.pid}) for 5 seconds`);
-const run = spawnSync(process.execPath, [mixprof, 'sample', '-x', String(app.pid), '-t', '5', '-F', '199', '-o', out, ...extra], { stdio: 'inherit' });
+const run = spawnSync(mixprof, ['sample', '-x', String(app.pid), '-t', '5', '-F', '199', '-o', out, ...extra], { stdio: 'inherit' });
 app.kill('SIGKILL');
 if (run.status !== 0) fail('mixprof sample failed (see above)');
-const convert = spawnSync(process.execPath, [mixprof, 'convert', out, '-F', '199', '--title', 'mixprof demo: scripts/demo-app.py', '-o', svg], { stdio: 'inherit' });
+const convert = spawnSync(mixprof, ['convert', out, '-F', '199', '--title', 'mixprof demo: scripts/demo-app.py', '-o', svg], { stdio: 'inherit' });
 if (convert.status !== 0) fail('mixprof convert failed (see above)');
 
 const lines = readFileSync(out, 'utf8').trim().split('\n');

@@ -141,7 +141,7 @@ export interface DwarfPoll {
   /** complete: the unwind ended at an outermost frame (the thread's first function). */
   /** gil: GIL_* of bpf/dwarf-sampler.h (0 when not read). */
   samples: { pid: number; tid: number; chain: bigint; gil: number; user: BigUint64Array; kernel: BigUint64Array; complete: boolean; count: number; runnable?: boolean }[];
-  /** Followed processes forked, exited or exec'd since the last poll, in order. */
+  /** Followed processes forked, exited or exec'd since the last poll, in order; and the target's own exit. */
   processes: FollowedProcessEvent[];
   /** Totals since the start. */
   dropped: number;

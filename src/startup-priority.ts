@@ -6,7 +6,9 @@
  */
 import { getPriority, setPriority } from 'node:os';
 
-export const STARTED_NICE = getPriority();
+/** As bin/mixprof found it before raising it; read once, and not passed on to what mixprof starts. */
+export const STARTED_NICE = startedNice();
+
 export const ATTACH_NICE = -10;
 
 /** Raises this thread's priority to ATTACH_NICE where allowed (root); whoever raised it lowers it again. */
@@ -18,4 +20,11 @@ export function raisePriority(): boolean {
   } catch {
     return false;
   }
+}
+
+function startedNice(): number {
+  const told = process.env['MIXPROF_STARTED_NICE'];
+  delete process.env['MIXPROF_STARTED_NICE'];
+  const nice = told !== undefined && /^-?\d+$/.test(told) ? Number(told) : NaN;
+  return Number.isInteger(nice) && nice >= -20 && nice <= 19 ? nice : getPriority();
 }

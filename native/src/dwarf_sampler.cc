@@ -1,6 +1,7 @@
 #include "dwarf_sampler.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -222,7 +223,8 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
         ThrowCodeError(env, "EBPFOBJECT",
                        object_path + " does not match this addon (rebuild it)");
       }
-      if (follow_) follow_programs_.push_back(p);
+      // The target's own exit is always watched: it ends the span of its samples.
+      if (follow_ || std::strcmp(name, "on_exit") == 0) process_programs_.push_back(p);
       else bpf_program__set_autoload(p, false);
     }
     bpf_map__set_max_entries(records, static_cast<uint32_t>(ring_mib) << 20);
@@ -266,7 +268,7 @@ void DwarfSampler::Release() {
   object_ = nullptr;
   program_ = nullptr;
   wall_program_ = nullptr;
-  follow_programs_.clear();
+  process_programs_.clear();
   symbolizer_ = nullptr;
   if (!symbolizer_ref_.IsEmpty()) symbolizer_ref_.Reset();
 }
@@ -301,12 +303,12 @@ Napi::Value DwarfSampler::Start(const Napi::CallbackInfo& info) {
     links_.push_back(link);
   }
   // Before the clock: a fork from the target's first sample on is seen.
-  for (bpf_program* p : follow_programs_) {
+  for (bpf_program* p : process_programs_) {
     bpf_link* link = bpf_program__attach(p);
     int err = libbpf_get_error(link);
     if (err != 0) {
       Detach();
-      ThrowLibbpf(env, err, "cannot follow the target's forks");
+      ThrowLibbpf(env, err, "cannot watch the target's exit and forks");
     }
     links_.push_back(link);
   }
@@ -333,6 +335,9 @@ Napi::Value DwarfSampler::Start(const Napi::CallbackInfo& info) {
 // Runs the iterator over the target's threads hz times a second, on an
 // absolute schedule so that a slow pass does not stretch the period.
 void DwarfSampler::TickWallClock() {
+  // Named for mixprof's priority policy: this thread keeps the attach priority
+  // (src/sample/priority.ts), so that passes keep their schedule on a busy machine.
+  pthread_setname_np(pthread_self(), "mixprof-wall");
   const int64_t period = 1000000000LL / hz_;
   timespec next{};
   clock_gettime(CLOCK_MONOTONIC, &next);

@@ -86,9 +86,10 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   bool wall_ = false;
   bpf_program* wall_program_ = nullptr;
   bpf_link* wall_link_ = nullptr;
-  // Fork-following: the programs that track the target's descendants.
+  // Fork-following.
   bool follow_ = false;
-  std::vector<bpf_program*> follow_programs_;
+  // The programs that watch the target's exit and, following, its descendants.
+  std::vector<bpf_program*> process_programs_;
   std::thread ticker_;
   std::atomic<bool> ticking_{false};
   ring_buffer* ring_ = nullptr;

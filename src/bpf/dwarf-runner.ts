@@ -10,6 +10,7 @@ import { cpus } from 'node:os';
 import { MixprofError } from '../errors.js';
 import { injectedFault } from '../fault-injection.js';
 import { dwarfSamplerObject, type DwarfPoll, type FollowedProcessEvent, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer } from '../native.js';
+import { epochMs } from './kernel-clock.js';
 import { packWalkConfig, type WalkConstants } from './walk-fields.js';
 import { kernelSymbols } from '../symbolize/kernel.js';
 import type { RawSample } from '../profile/types.js';
@@ -109,9 +110,15 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     if (pid === options.pid || !follow) options.onEvent(event);
     else follow.onFollowed(pid, event);
   };
+  // When the kernel saw the target's last thread exit (Date.now() time): where its span ends.
+  let targetExitedAt: number | null = null;
   const deliver = (poll: DwarfPoll): void => {
     // Forks first (a child's records may be in this poll); exits and execs after its records.
-    const processes = poll.processes;
+    const processes = poll.processes.filter((p) => {
+      if (p.pid !== options.pid) return true;
+      if (p.kind === 'exit') targetExitedAt ??= epochMs(p.timeMs);
+      return false;
+    });
     for (const p of processes) if (p.kind === 'fork') follow?.onProcess(p);
     for (const { pid, ...thread } of poll.threads) emit(pid, { type: 'thread', thread });
     for (const chain of poll.chains) {
@@ -188,9 +195,10 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       errors.push((error as Error).message.split('\n')[0]!);
     }
     // The samplers are detached: what the last poll reads was taken before now.
-    const stoppedAt = Date.now();
+    const detachedAt = Date.now();
     if (why !== 'sampler-failed') pollSafely();
     sampler.close();
+    const stoppedAt = targetExitedAt !== null ? Math.min(targetExitedAt, detachedAt) : detachedAt;
     finish({ attached: true, reason: why, exitCode: null, signal: null, errors, killed: false, stackErrors: 0, stoppedAt });
   };
 
@@ -202,6 +210,10 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     }
     if (execd) {
       stop('target-execd');
+      return;
+    }
+    if (targetExitedAt !== null) {
+      stop('target-exited');
       return;
     }
     const now = Date.now();

@@ -67,8 +67,12 @@ const NOISE = [/couldn't set RLIMIT_MEMLOCK/, /^\s*$/];
 const LOST = /Lost (\d+) events/;
 const STACK_ERROR = /failed to look up stack id/;
 
-/** How often the target is checked for having exited. */
-export const ALIVE_CHECK_MS = 500;
+/**
+ * How often the target is checked for having exited (a stat of /proc/PID):
+ * a run that ends with its target reports a span up to this much longer
+ * than the target lived.
+ */
+export const ALIVE_CHECK_MS = 100;
 
 /** Starts bpftrace; execa is loaded here, not with mixprof: the DWARF sampler never needs it (about 0.2 s of start-up). */
 export async function startSampler(options: RunOptions): Promise<RunningSampler> {

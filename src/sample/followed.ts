@@ -19,6 +19,7 @@ import { forkedMemory, processMemory, type MemoryReader } from '../target/memory
 import { hasMemory, procPath } from '../target/process.js';
 import type { StopReason } from '../bpf/runner.js';
 import type { Attachment } from './attach.js';
+import { epochMs } from '../bpf/kernel-clock.js';
 
 export interface FollowedRun {
   readonly pid: number;
@@ -38,11 +39,6 @@ interface Followed {
   readonly startedAt: number;
   endedAt: number | null;
   reason: StopReason | null;
-}
-
-/** CLOCK_MONOTONIC milliseconds (the kernel's record times) as milliseconds since the epoch. */
-export function epochMs(monotonicMs: number, nowEpoch = Date.now(), nowMonotonic = Number(process.hrtime.bigint()) / 1e6): number {
-  return nowEpoch - (nowMonotonic - monotonicMs);
 }
 
 /**

@@ -4,25 +4,51 @@
  * program, for bpftrace compiling it); on two CPUs kept busy by ten other
  * tasks at the same priority that took five seconds of the clock, and a
  * short-lived process was gone before it was sampled. As root, mixprof runs
- * at nice -10 while it attaches (`sample` from its start, see bin/mixprof)
- * and goes back to the priority it was started with once the samplers run;
- * sampling itself runs at that priority. Linux's nice is per thread: this is
- * the main thread's, where attaching runs, and what a bpftrace started
- * meanwhile inherits (it is put back too).
+ * at nice -10 while it attaches (`sample` and `record` from node's first
+ * instruction, see bin/mixprof) and goes back to the priority it was started
+ * with once the samplers run; sampling itself runs at that priority. Linux's
+ * nice is per thread: each of mixprof's threads is put back, and a bpftrace
+ * or command started meanwhile, which inherited the raise, is put back too.
  */
+import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
+import { readTextOrNull } from '../read-text.js';
 import { raisePriority, STARTED_NICE } from '../startup-priority.js';
 
-/** Raises this thread's priority (if not raised already) until the returned function is called. */
+/** The wall-clock ticker's thread (native/src/dwarf_sampler.cc): it keeps the raise. */
+const KEEPS_RAISE = 'mixprof-wall';
+
+/**
+ * Raises this thread's priority (if not raised already) until the returned
+ * function is called, which puts every thread of mixprof back (bin/mixprof
+ * raised node's helper threads from their start too), but the wall-clock
+ * ticker: its passes must keep their schedule on a busy machine, and one
+ * costs a few microseconds a thread.
+ */
 export function raisePriorityWhileAttaching(): () => void {
   raisePriority();
   return () => {
-    try {
-      if (getPriority() < STARTED_NICE) setPriority(STARTED_NICE);
-    } catch {
-      // Lowering one's own priority is always allowed.
+    for (const tid of threadsOf(process.pid)) {
+      if (tid !== process.pid && readTextOrNull(`/proc/self/task/${tid}/comm`)?.trim() === KEEPS_RAISE) continue;
+      lower(tid);
     }
   };
+}
+
+function lower(tid: number): void {
+  try {
+    if (getPriority(tid) < STARTED_NICE) setPriority(tid, STARTED_NICE);
+  } catch {
+    // Lowering one's own priority is always allowed; the thread may have ended.
+  }
+}
+
+function threadsOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number).filter((tid) => Number.isInteger(tid) && tid > 0);
+  } catch {
+    return [pid];
+  }
 }
 
 /** Puts a process started while attaching (bpftrace, record's command) back at mixprof's starting priority. */

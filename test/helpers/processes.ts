@@ -73,7 +73,7 @@ export type MixprofResult = Result<{ reject: false; timeout: number }>;
 
 /** Runs bin/mixprof to completion (with a safety timeout). */
 export function runMixprof(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<MixprofResult> {
-  return execa(process.execPath, [MIXPROF, ...args], {
+  return execa(MIXPROF, [...args], {
     reject: false,
     timeout: options.timeoutMs ?? 120_000,
     env: options.env ?? {},
@@ -92,7 +92,7 @@ export interface SamplingRun {
 }
 
 /** How mixprof is started: this checkout's bin/mixprof, or (an installed copy, one in a chroot) the command given. */
-const THIS_MIXPROF: readonly string[] = [process.execPath, MIXPROF];
+const THIS_MIXPROF: readonly string[] = [MIXPROF];
 
 /** Starts mixprof and resolves once it says it is sampling (probes attached). */
 export async function startSampling(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}, command: readonly string[] = THIS_MIXPROF): Promise<SamplingRun> {

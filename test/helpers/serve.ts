@@ -17,7 +17,7 @@ export interface Serving {
 
 /** Starts serve on a free port; resolves when it says where it listens. */
 export async function serve(args: string[], env: Record<string, string> = {}): Promise<Serving> {
-  const child = execa(process.execPath, [MIXPROF, 'serve', '--port', '0', ...args], { reject: false, timeout: 600_000, stdin: 'ignore', env });
+  const child = execa(MIXPROF, ['serve', '--port', '0', ...args], { reject: false, timeout: 600_000, stdin: 'ignore', env });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const port = await new Promise<number>((resolve, reject) => {

@@ -12,7 +12,7 @@ export async function runWithoutTracefs(args: string[], env: Record<string, stri
     'test ! -e /sys/kernel/tracing/available_events || exit 98',
     'exec "$@"',
   ].join('; ');
-  return execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, MIXPROF, ...args], {
+  return execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', MIXPROF, ...args], {
     reject: false,
     timeout: 120_000,
     env,

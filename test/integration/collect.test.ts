@@ -21,7 +21,7 @@ const names = (stacks: readonly { frames: readonly { name: string; func?: string
 
 /** Runs collect until `done(stderr)` says so (or it exits); resolves with its stderr and exit. */
 function collect(args: string[]) {
-  const child = execa(process.execPath, [MIXPROF, 'collect', ...args], { reject: false, timeout: 180_000, stdin: 'ignore' });
+  const child = execa(MIXPROF, ['collect', ...args], { reject: false, timeout: 180_000, stdin: 'ignore' });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const lines = (pattern: RegExp): number => stderr.split('\n').filter((l) => pattern.test(l)).length;
@@ -203,7 +203,7 @@ describe('mixprof collect', () => {
       [['-x', '1', '--retain', 'forever', '--data-dir', dir], /--retain must be a duration such as 7d/],
       [['-x', '1', '--push', 'ftp://x', '--data-dir', dir], /--push ftp:\/\/x: not an http\(s\) URL/],
     ] as const) {
-      const r = await execa(process.execPath, [MIXPROF, 'collect', ...args], { reject: false, timeout: 30_000 });
+      const r = await execa(MIXPROF, ['collect', ...args], { reject: false, timeout: 30_000 });
       assert.equal(r.exitCode, 1, `${args.join(' ')}: ${r.stderr}`);
       const lines = r.stderr.trim().split('\n');
       assert.equal(lines.length, 1, r.stderr);

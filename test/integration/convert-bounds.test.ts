@@ -26,7 +26,7 @@ describe('mixprof convert: bounded outputs', () => {
     const huge = path.join(dir, 'huge-count.folded');
     await writeFile(huge, 'a 9007199254740991\nb;c 9007199254740991\n');
     const out = path.join(dir, 'huge-count.cpuprofile');
-    const r = await execa(process.execPath, [MIXPROF, 'convert', huge, '-o', out], { reject: false, timeout: 120_000 });
+    const r = await execa(MIXPROF, ['convert', huge, '-o', out], { reject: false, timeout: 120_000 });
     assert.equal(r.exitCode, 0, r.stderr);
     const cpu = JSON.parse(await readFile(out, 'utf8')) as { samples: number[]; timeDeltas: number[] };
     assert.ok(cpu.samples.length <= MAX_ENTRIES, `${cpu.samples.length} entries`);
@@ -40,7 +40,7 @@ describe('mixprof convert: bounded outputs', () => {
     for (let i = 0; i < 50; i++) await file.write(chunk);
     await file.write('a 1\n');
     await file.close();
-    const svg = await execa(process.execPath, [MIXPROF, 'convert', line, '-o', path.join(dir, 'one-line.svg')], { reject: false, timeout: 120_000 });
+    const svg = await execa(MIXPROF, ['convert', line, '-o', path.join(dir, 'one-line.svg')], { reject: false, timeout: 120_000 });
     assert.equal(svg.exitCode, 1);
     assert.equal(svg.stderr.trim(), `mixprof: error: ${line}:1: a stack of ${50 * (1 << 20) + 1} frames, more than the ${MAX_FRAMES} mixprof reads (pass folded stacks of real call chains (one line per stack))`);
   });

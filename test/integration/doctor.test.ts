@@ -90,7 +90,7 @@ describe('mixprof doctor', () => {
 
   test('as an unprivileged user: privileges and the DWARF sampler fail, saying to run as root, exit 1', async () => {
     assert.ok(existsSync(MIXPROF));
-    const r = await execa(process.execPath, [MIXPROF, 'doctor'], { uid: NOBODY, gid: NOBODY, cwd: '/', reject: false, timeout: 120_000, env: {} });
+    const r = await execa(MIXPROF, ['doctor'], { uid: NOBODY, gid: NOBODY, cwd: '/', reject: false, timeout: 120_000, env: {} });
     assert.equal(r.exitCode, 1, r.stdout + r.stderr);
     const { lines } = parseReport(r.stdout);
     assert.equal(lines.get('privileges')!.status, 'FAIL');

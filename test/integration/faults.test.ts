@@ -319,7 +319,7 @@ describe('security', () => {
     try {
       const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1', '-q', '-d', hostile, '-o', path.join(dir, 'hostile.folded')]);
       assert.equal(r.exitCode, 0, r.stderr);
-      const rec = await execa(process.execPath, [MIXPROF, 'record', '-q', '-o', path.join(dir, 'hostile-record.folded'), '--', 'echo', `; touch ${canary}`, `$(touch ${canary})`], { reject: false, timeout: 60_000 });
+      const rec = await execa(MIXPROF, ['record', '-q', '-o', path.join(dir, 'hostile-record.folded'), '--', 'echo', `; touch ${canary}`, `$(touch ${canary})`], { reject: false, timeout: 60_000 });
       assert.equal(rec.exitCode, 0, rec.stderr);
       assert.equal(rec.stdout, `; touch ${canary} $(touch ${canary})`);
       await assert.rejects(readFile(canary), 'a shell ran part of an argument');
@@ -428,7 +428,7 @@ describe('profiler faults', () => {
       copy = await copyPackage(path.join(dir, 'stale'));
     });
     const dwarfRun = (env: Record<string, string> = {}) =>
-      execa(process.execPath, [copy.mixprof, 'sample', '-x', String(w.pid), '-t', '1', '-q', '--unwind', 'dwarf', '-o', path.join(dir, 'never.folded')], { reject: false, timeout: 60_000, stdin: 'ignore', env });
+      execa(copy.mixprof, ['sample', '-x', String(w.pid), '-t', '1', '-q', '--unwind', 'dwarf', '-o', path.join(dir, 'never.folded')], { reject: false, timeout: 60_000, stdin: 'ignore', env });
     const oneError = (stderr: string): string => {
       const lines = stderr.trim().split('\n');
       assert.equal(lines.length, 1, stderr);
@@ -477,7 +477,7 @@ describe('profiler faults', () => {
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     test(`[F08] ${signal} while attaching (${unwind}): it stops cleanly, saying whether anything was collected`, async () => {
       const out = path.join(dir, `attach-${signal}-${unwind}.folded`);
-      const child = execa(process.execPath, [MIXPROF, 'sample', '-x', String(w.pid), '--unwind', unwind, '-o', out], { reject: false, timeout: 120_000, stdin: 'ignore' });
+      const child = execa(MIXPROF, ['sample', '-x', String(w.pid), '--unwind', unwind, '-o', out], { reject: false, timeout: 120_000, stdin: 'ignore' });
       // Its first line comes once the interpreter is found, before the sampler is loaded.
       await new Promise<void>((resolve, reject) => {
         child.stderr!.once('data', () => resolve());
@@ -518,7 +518,7 @@ describe('profiler faults', () => {
       // Open from the start so the writer has a reader; read only by read().
       const idleReader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
       const writeEnd = openSync(fifo, constants.O_WRONLY);
-      const child = spawn(process.execPath, [MIXPROF, 'sample', '-x', String(churn.pid), '-t', '1', '--threads', '-f', 'svg'], { stdio: ['ignore', writeEnd, 'pipe'] });
+      const child = spawn(MIXPROF, ['sample', '-x', String(churn.pid), '-t', '1', '--threads', '-f', 'svg'], { stdio: ['ignore', writeEnd, 'pipe'] });
       closeSync(writeEnd);
       let stderr = '';
       child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -101,7 +101,7 @@ describe('debug files a hostile target names', () => {
 
     const dataDir = path.join(dir, 'store');
     ProfileStore.open(dataDir).close();
-    const serve = execa(process.execPath, [MIXPROF, 'serve', '--port', '0', '--data-dir', dataDir], { reject: false, timeout: 120_000, stdin: 'ignore' });
+    const serve = execa(MIXPROF, ['serve', '--port', '0', '--data-dir', dataDir], { reject: false, timeout: 120_000, stdin: 'ignore' });
     try {
       let stderr = '';
       const base = await new Promise<string>((resolve, reject) => {

@@ -88,7 +88,7 @@ describe('names that attack the terminal', () => {
 
   test('[S20] the status line on a terminal shows the hottest function escaped; only its own redraw sequence is raw', async () => {
     // script(1) gives mixprof a terminal; the arguments are fixed paths and a PID.
-    const command = [process.execPath, MIXPROF, 'sample', '-x', String(workload.pid), '-t', '2.5', '-o', path.join(dir, 'tty.folded')].map((a) => `'${a}'`).join(' ');
+    const command = [MIXPROF, 'sample', '-x', String(workload.pid), '-t', '2.5', '-o', path.join(dir, 'tty.folded')].map((a) => `'${a}'`).join(' ');
     const r = await execa('script', ['-qefc', command, '/dev/null'], { reject: false, timeout: 120_000, stdin: 'ignore' });
     assert.equal(r.exitCode, 0, r.stdout);
     // The terminal's own line ends ("\r\n") and the status line's redraw ("\r" and erase-line) are the only controls.
@@ -119,7 +119,7 @@ describe('names that attack the terminal', () => {
       await tmux.tmux('set-option', '-s', 'set-clipboard', 'on');
       // A pane's title before anything could set it: what top's pane must keep.
       const title = await tmux.pane('before', '#{pane_title}');
-      await tmux.start('top', dir, [process.execPath, MIXPROF, 'top', '-x', String(workload.pid)]);
+      await tmux.start('top', dir, [MIXPROF, 'top', '-x', String(workload.pid)]);
       let screen = await screenWhere((s) => s.includes(SHOWN.function), 'the escaped function name');
       assert.ok(screen.includes(`mixprof top - process ${workload.pid} (${SHOWN.comm}) · Python 3.12.1`), screen);
       assert.ok(screen.includes(`${SHOWN.function} (${SHOWN.file}) [py]`), screen);
@@ -166,7 +166,7 @@ describe('names that attack the terminal', () => {
     const text = formatFolded(stacks, { markPython: false });
     await writeFile(file, text);
     // As folded again: the same text, line for line.
-    const again = await execa(process.execPath, [MIXPROF, 'convert', file, '--format', 'folded'], { reject: false, stripFinalNewline: false });
+    const again = await execa(MIXPROF, ['convert', file, '--format', 'folded'], { reject: false, stripFinalNewline: false });
     assert.equal(again.exitCode, 0, again.stderr);
     assert.equal(again.stdout, text);
     // In speedscope, each name exactly as it was.

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { parseFolded, pythonNames } from '../helpers/folded.js';
+import { startLoad } from '../helpers/load.js';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
 import { waitForCpuSeconds, waitForEachCpuSeconds } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
@@ -31,7 +32,7 @@ describe('mixprof record', () => {
 
   test("passes stdin and stdout through, exits with the command's status, and profiles it", async () => {
     const out = path.join(dir, 'run.folded');
-    const r = await execa(process.execPath, [MIXPROF, 'record', '-F', '199', '--mark-python', '-o', out, '--', python, TARGET, '7', '3'], {
+    const r = await execa(MIXPROF, ['record', '-F', '199', '--mark-python', '-o', out, '--', python, TARGET, '7', '3'], {
       input: 'hello\n',
       reject: false,
       timeout: 120_000,
@@ -52,7 +53,7 @@ describe('mixprof record', () => {
   test('a Python command is held at its first line until the sampler is attached: all of a short run is profiled', async () => {
     const out = path.join(dir, 'short.folded');
     // Half a second of CPU time right at the start: without the hold, attaching on a busy machine takes longer.
-    const r = await execa(process.execPath, [MIXPROF, 'record', '-F', '199', '--mark-python', '-o', out, '--', python, TARGET, '0', '0.5'], { input: 'x\n', reject: false, timeout: 120_000 });
+    const r = await execa(MIXPROF, ['record', '-F', '199', '--mark-python', '-o', out, '--', python, TARGET, '0', '0.5'], { input: 'x\n', reject: false, timeout: 120_000 });
     assert.equal(r.exitCode, 0, r.stderr);
     const stacks = parseFolded(await readFile(out, 'utf8'));
     const inSpin = stacks.filter((s) => pythonNames(s.frames).includes('spin')).reduce((n, s) => n + s.count, 0);
@@ -65,7 +66,7 @@ describe('mixprof record', () => {
     await mkdir(own, { recursive: true });
     await writeFile(path.join(own, 'sitecustomize.py'), 'import os\nos.environ["OWN_SITECUSTOMIZE"] = "ran"\n');
     const script = 'import os, sys, json; print(json.dumps([os.environ.get("PYTHONPATH"), os.environ.get("OWN_SITECUSTOMIZE"), [p for p in sys.path if "mixprof-hold" in p], sorted(k for k in os.environ if k.startswith("MIXPROF")), os.getpriority(os.PRIO_PROCESS, 0)]))';
-    const r = await execa(process.execPath, [MIXPROF, 'record', '-q', '-o', path.join(dir, 'trace.folded'), '--', python, '-c', script], { reject: false, timeout: 120_000, env: { PYTHONPATH: own } });
+    const r = await execa(MIXPROF, ['record', '-q', '-o', path.join(dir, 'trace.folded'), '--', python, '-c', script], { reject: false, timeout: 120_000, env: { PYTHONPATH: own } });
     assert.equal(r.exitCode, 0, r.stderr);
     // Nor does mixprof's raised priority while attaching: the command runs at the one mixprof was started with.
     assert.deepEqual(JSON.parse(r.stdout), [own, 'ran', [], [], getPriority()]);
@@ -73,7 +74,7 @@ describe('mixprof record', () => {
 
   test('a SIGTERM to mixprof reaches the command; the samples are written and its status returned', async () => {
     const out = path.join(dir, 'term.folded');
-    const child = execa(process.execPath, [MIXPROF, 'record', '-o', out, '--', python, TARGET, '0', '0'], { input: 'x\n', reject: false, timeout: 120_000 });
+    const child = execa(MIXPROF, ['record', '-o', out, '--', python, TARGET, '0', '0'], { input: 'x\n', reject: false, timeout: 120_000 });
     let stdout = '';
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -107,7 +108,7 @@ describe('mixprof record', () => {
   test('--subprocesses follows the workers the command starts', async () => {
     const out = path.join(dir, 'workers.folded');
     // The command ends when its stdin (mixprof's, passed through) closes: once both workers were sampled for a second of their CPU time.
-    const child = execa(process.execPath, [MIXPROF, 'record', '--subprocesses', '--pid-root', '--mark-python', '-o', out, '--', python, path.join(WORKLOADS, 'workers.py'), '--until-eof'], { reject: false, timeout: 180_000, stdin: 'pipe' });
+    const child = execa(MIXPROF, ['record', '--subprocesses', '--pid-root', '--mark-python', '-o', out, '--', python, path.join(WORKLOADS, 'workers.py'), '--until-eof'], { reject: false, timeout: 180_000, stdin: 'pipe' });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -138,8 +139,24 @@ describe('mixprof record', () => {
     assert.ok(leafIn(ready.exec, 'exec_worker_spin') >= 50, `${leafIn(ready.exec, 'exec_worker_spin')} samples in the exec'd worker\n${r.stderr}`);
   });
 
+  test('on a loaded machine, a command that ends at its first line is reported over the time it ran, not the time mixprof took to notice', async () => {
+    const load = await startLoad(2);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await execa(MIXPROF, ['record', '--top', '0', '-o', path.join(dir, 'brief.folded'), '--', python, '-c', 'pass'], { reject: false, timeout: 120_000 });
+        assert.equal(r.exitCode, 0, r.stderr);
+        const span = /samples at \d+ Hz over ([\d.]+) s \(target exited\)/.exec(r.stderr);
+        assert.ok(span, r.stderr);
+        // Before, the span ran to mixprof's next look at the process: up to 1.3 s here.
+        assert.ok(Number(span[1]) <= 0.3, r.stderr);
+      }
+    } finally {
+      await load.stop();
+    }
+  });
+
   test('a command that cannot be run is one clear error', async () => {
-    const r = await execa(process.execPath, [MIXPROF, 'record', '-o', path.join(dir, 'none.folded'), '--', '/nonexistent/command'], { reject: false, timeout: 60_000 });
+    const r = await execa(MIXPROF, ['record', '-o', path.join(dir, 'none.folded'), '--', '/nonexistent/command'], { reject: false, timeout: 60_000 });
     assert.equal(r.exitCode, 1);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { SUPPORTED_VERSIONS } from '../../src/python/versions.js';
 import { splitStat } from '../../src/target/proc-stat.js';
-import { chmod, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -124,14 +124,26 @@ describe('bad input', () => {
   });
 
   test('[B04] not root', async () => {
-    const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, MIXPROF, 'sample', '-x', String(process.pid), '-t', '1'], { reject: false });
+    const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', MIXPROF, 'sample', '-x', String(process.pid), '-t', '1'], { reject: false });
     assert.equal(r.exitCode, 1);
     oneErrorLine(r.stderr, /not permitted to profile: missing CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE \(run mixprof as root/);
   });
 
+  test('node missing from PATH (bin/mixprof runs it): one clear line', async () => {
+    const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '1'], { env: { PATH: path.join(dir, 'nothing-here') } });
+    assert.equal(r.exitCode, 1);
+    oneErrorLine(r.stderr, /^mixprof: error: node is not on PATH \(install Node\.js 20 or newer/);
+  });
+
   // bpftrace runs the frame-pointer sampler; the DWARF one is loaded by the addon.
   test('[B05] bpftrace missing', async () => {
-    const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '1', '--unwind', 'fp'], { env: { PATH: dir } });
+    // A PATH with node (which bin/mixprof runs) and no bpftrace.
+    const nodeOnly = path.join(dir, 'node-only');
+    await mkdir(nodeOnly, { recursive: true });
+    await symlink(process.execPath, path.join(nodeOnly, 'node')).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    const r = await runMixprof(['sample', '-x', String(process.pid), '-t', '1', '--unwind', 'fp'], { env: { PATH: nodeOnly } });
     assert.equal(r.exitCode, 1);
     oneErrorLine(r.stderr, /bpftrace was not found .*apt-get install bpftrace/);
   });

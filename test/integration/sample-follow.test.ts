@@ -121,7 +121,7 @@ describe('--subprocesses on a loaded machine: forked workers sampled from their 
 
   test('a short multiprocessing pool under record: every worker sampled from its fork, with its Python names', async () => {
     const out = path.join(dir, 'pool.folded');
-    const r = await execa(process.execPath, [MIXPROF, 'record', '--subprocesses', '--pid-root', '--mark-python', '--top', '0', '-o', out, '--', pyenvPython('3.12.1').executable, path.join(WORKLOADS, 'pool.py'), '3', '60'], {
+    const r = await execa(MIXPROF, ['record', '--subprocesses', '--pid-root', '--mark-python', '--top', '0', '-o', out, '--', pyenvPython('3.12.1').executable, path.join(WORKLOADS, 'pool.py'), '3', '60'], {
       reject: false,
       timeout: 180_000,
     });

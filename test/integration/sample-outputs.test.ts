@@ -122,7 +122,7 @@ describe('output formats, paths, several processes', () => {
       assert.equal(await check(path.join(dir, file)), samples, file);
     }
     // stdin to stdout, and the folded format back unchanged.
-    const back = await execa(process.execPath, [MIXPROF, 'convert', '-', '--format', 'folded'], { inputFile: folded, reject: false });
+    const back = await execa(MIXPROF, ['convert', '-', '--format', 'folded'], { inputFile: folded, reject: false });
     assert.equal(back.exitCode, 0, back.stderr);
     assert.deepEqual(parseFolded(back.stdout).sort((a, b) => a.frames.join().localeCompare(b.frames.join())), parseFolded(await readFile(folded, 'utf8')).sort((a, b) => a.frames.join().localeCompare(b.frames.join())));
   });
@@ -185,7 +185,7 @@ describe('output formats, paths, several processes', () => {
 
   test('on a terminal, one status line is redrawn with time, samples, lost events and the hottest function', async () => {
     // script(1) gives mixprof a terminal; the arguments are fixed paths and a PID.
-    const command = [process.execPath, MIXPROF, 'sample', '-x', String(chains.pid), '-t', '2.5', '-o', path.join(dir, 'tty.folded')].map((a) => `'${a}'`).join(' ');
+    const command = [MIXPROF, 'sample', '-x', String(chains.pid), '-t', '2.5', '-o', path.join(dir, 'tty.folded')].map((a) => `'${a}'`).join(' ');
     const r = await execa('script', ['-qefc', command, '/dev/null'], { reject: false, timeout: 120_000, stdin: 'ignore' });
     assert.equal(r.exitCode, 0, r.stdout);
     const redraws = r.stdout.split('\r\x1b[K').filter((part) => /^mixprof: \d+\/2\.5 s \| \d+ samples \| \d+ lost/.test(part));

@@ -226,13 +226,13 @@ describe('mixprof serve: access and bounds', () => {
   });
 
   test('[S27] the token is taken from a file only its owner reads, or from the environment: never from the command line', async () => {
-    const onCommandLine = await execa(process.execPath, [MIXPROF, 'serve', '--port', '0', '--data-dir', dataDir, '--token', 'correct-horse-battery'], { reject: false, timeout: 30_000 });
+    const onCommandLine = await execa(MIXPROF, ['serve', '--port', '0', '--data-dir', dataDir, '--token', 'correct-horse-battery'], { reject: false, timeout: 30_000 });
     assert.equal(onCommandLine.exitCode, 1);
     assert.equal(onCommandLine.stderr.trim(), 'mixprof: error: --token would show the token to every local user (in /proc/PID/cmdline) (put it in a file only you can read and pass --token-file FILE, or set MIXPROF_TOKEN)');
     const shared = path.join(dir, 'shared-token');
     await writeFile(shared, 'correct-horse-battery\n', { mode: 0o644 });
     await chmod(shared, 0o644);
-    const readable = await execa(process.execPath, [MIXPROF, 'serve', '--port', '0', '--data-dir', dataDir, '--token-file', shared], { reject: false, timeout: 30_000 });
+    const readable = await execa(MIXPROF, ['serve', '--port', '0', '--data-dir', dataDir, '--token-file', shared], { reject: false, timeout: 30_000 });
     assert.equal(readable.exitCode, 1);
     assert.match(readable.stderr.trim(), /^mixprof: error: --token-file .*shared-token: other users can read it \(chmod 600 /);
     const fromEnv = await serve(['--data-dir', dataDir], { MIXPROF_TOKEN: 'correct-horse-battery' });

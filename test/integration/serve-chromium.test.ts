@@ -42,7 +42,7 @@ describe('the web page of mixprof serve, in Chromium', () => {
     // Spinning all along; a second process, started halfway, is what grows.
     workloads.push(await startWorkload(python, [path.join(WORKLOADS, 'spinners.py')]));
     collectedFrom = Date.now();
-    const collect = execa(process.execPath, [MIXPROF, 'collect', '-x', String(workloads[0]!.pid), '--match', 'short-lived\\.py 300', '--interval', '2', '--duration', '1', '--count', '6', '--data-dir', dataDir], { reject: false, timeout: 120_000, stdin: 'ignore' });
+    const collect = execa(MIXPROF, ['collect', '-x', String(workloads[0]!.pid), '--match', 'short-lived\\.py 300', '--interval', '2', '--duration', '1', '--count', '6', '--data-dir', dataDir], { reject: false, timeout: 120_000, stdin: 'ignore' });
     let stderr = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`collect stored no 3 periods: ${stderr}`)), 60_000);
@@ -59,7 +59,7 @@ describe('the web page of mixprof serve, in Chromium', () => {
     assert.equal(done.exitCode, 0, stderr + done.stderr);
     collectedUntil = Date.now();
 
-    serve = execa(process.execPath, [MIXPROF, 'serve', '--port', '0', '--data-dir', dataDir], { reject: false, timeout: 300_000, stdin: 'ignore' });
+    serve = execa(MIXPROF, ['serve', '--port', '0', '--data-dir', dataDir], { reject: false, timeout: 300_000, stdin: 'ignore' });
     let serveErr = '';
     base = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`serve did not start: ${serveErr}`)), 30_000);

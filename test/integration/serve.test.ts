@@ -185,7 +185,7 @@ describe('mixprof serve', () => {
   });
 
   test('[S08] listening on another address needs a token, and then every request carries it', async () => {
-    const refused = await execa(process.execPath, [MIXPROF, 'serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', dataDir], { reject: false, timeout: 30_000 });
+    const refused = await execa(MIXPROF, ['serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', dataDir], { reject: false, timeout: 30_000 });
     assert.equal(refused.exitCode, 1);
     assert.match(refused.stderr.trim(), /^mixprof: error: --host 0\.0\.0\.0 would let anyone who reaches it read the profiles and start profiling \(pass --token-file FILE/);
     assert.equal(refused.stderr.trim().split('\n').length, 1);

@@ -116,7 +116,7 @@ describe('mixprof top in tmux', () => {
   test('the known functions, sorting, opening a function, pausing, a thread, writing, quitting', async () => {
     const session = 'top';
     // A 10 s window holds 200 samples even when a busy machine gives the workload a tenth of a CPU.
-    await tmux.start(session, dir, [process.execPath, MIXPROF, 'top', '-x', String(workload.pid), '-F', '199', '--window', '10']);
+    await tmux.start(session, dir, [MIXPROF, 'top', '-x', String(workload.pid), '-F', '199', '--window', '10']);
     let screen = await screenWhere(session, (s) => samplesOf(s) >= 200 && row(s, /^hot \(/) !== undefined && row(s, /^warm \(/) !== undefined, '200 samples with hot and warm', 90_000);
     const text = plain(screen);
     assert.match(text, new RegExp(`^mixprof top - process ${workload.pid} \\(python3[.\\d]*\\) · Python 3\\.12\\.1 · 1 thread · 199 Hz · lost 0`));
@@ -188,7 +188,7 @@ describe('mixprof top in tmux', () => {
 
   test('SIGTERM ends it with the terminal restored and no bpftrace left', async () => {
     const session = 'term';
-    await tmux.start(session, dir, [process.execPath, MIXPROF, 'top', '-x', String(workload.pid), '--unwind', 'fp']);
+    await tmux.start(session, dir, [MIXPROF, 'top', '-x', String(workload.pid), '--unwind', 'fp']);
     await screenWhere(session, (s) => samplesOf(s) > 0 && (row(s, /^hot \(/) !== undefined), 'samples');
     assert.equal(await tmux.pane(session, '#{alternate_on}'), '1');
     const shell = await tmux.pane(session, '#{pane_pid}');
@@ -199,7 +199,7 @@ describe('mixprof top in tmux', () => {
 
   test('the terminal going away (an ssh connection dropped: SIGHUP, then writes fail) ends it, with no bpftrace left', async () => {
     const session = 'hangup';
-    await tmux.start(session, dir, [process.execPath, MIXPROF, 'top', '-x', String(workload.pid), '--unwind', 'fp']);
+    await tmux.start(session, dir, [MIXPROF, 'top', '-x', String(workload.pid), '--unwind', 'fp']);
     await screenWhere(session, (s) => samplesOf(s) > 0, 'samples');
     const shell = await tmux.pane(session, '#{pane_pid}');
     const node = Number((await execa('pgrep', ['-P', shell])).stdout.trim());
@@ -214,7 +214,7 @@ describe('mixprof top in tmux', () => {
 
   test('a fault in the view ends it with the terminal restored, one error line and no bpftrace left', async () => {
     const session = 'crash';
-    await tmux.start(session, dir, ['env', 'MIXPROF_FAULT=top-draw:3', process.execPath, MIXPROF, 'top', '-x', String(workload.pid)]);
+    await tmux.start(session, dir, ['env', 'MIXPROF_FAULT=top-draw:3', MIXPROF, 'top', '-x', String(workload.pid)]);
     // A bug, as mixprof reports one: status 2, one line, on the shell's screen.
     assert.equal(await exitOf(session), '2');
     const lines = plain(await tmux.capture(session, true)).split('\n').filter((l) => l.trim() !== '' && !/^(Pane is dead|exited with)/.test(l));
@@ -225,7 +225,7 @@ describe('mixprof top in tmux', () => {
 
   test('the sampler failing mid-run: the view says so and keeps what was counted; q quits', async () => {
     const session = 'sampler';
-    await tmux.start(session, dir, ['env', 'MIXPROF_FAULT=dwarf-poll:200', process.execPath, MIXPROF, 'top', '-x', String(workload.pid), '--unwind', 'dwarf']);
+    await tmux.start(session, dir, ['env', 'MIXPROF_FAULT=dwarf-poll:200', MIXPROF, 'top', '-x', String(workload.pid), '--unwind', 'dwarf']);
     const screen = await screenWhere(session, (s) => /sampling ended \(/.test(plain(s)), 'the sampler\'s end');
     assert.ok(samplesOf(screen) > 0 && row(screen, /^hot \(/) !== undefined, plain(screen));
     await tmux.keys(session, 'q');
@@ -240,7 +240,7 @@ describe('mixprof top in tmux', () => {
     const foldedFiles = async (): Promise<number> => (await readdir(dir)).filter((f) => f.endsWith('.folded')).length;
     const before = await foldedFiles();
     const session = 'nopid';
-    await tmux.start(session, dir, [process.execPath, MIXPROF, 'top', '-x', '4194000']);
+    await tmux.start(session, dir, [MIXPROF, 'top', '-x', '4194000']);
     assert.notEqual(await exitOf(session), '0');
     const lines = plain(await tmux.capture(session, true)).split('\n').filter((l) => l.trim() !== '' && !/^(Pane is dead|exited with)/.test(l));
     assert.equal(lines.length, 1, lines.join('\n'));

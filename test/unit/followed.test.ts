@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { epochMs, sameImage } from '../../src/sample/followed.js';
+import { epochMs } from '../../src/bpf/kernel-clock.js';
+import { sameImage } from '../../src/sample/followed.js';
 import { parseMaps } from '../../src/target/maps.js';
 import { forkedMemory, type MemoryReader } from '../../src/target/memory.js';
 

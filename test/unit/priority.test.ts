@@ -19,3 +19,16 @@ test('as root, attaching runs at nice -10 and sampling at the priority mixprof s
   lower();
   assert.equal(getPriority(), STARTED_NICE);
 });
+
+test('every thread of mixprof is put back after attaching, but the wall-clock ticker', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const lower = raisePriorityWhileAttaching();
+  // A thread started while raised inherits the raise, as node's helper threads do under bin/mixprof.
+  const worker = new Worker('const { parentPort } = require("node:worker_threads"); parentPort.postMessage(require("node:fs").readFileSync("/proc/thread-self/stat", "utf8").split(" ")[0]); setInterval(() => {}, 1000);', { eval: true });
+  const tid = Number(await new Promise((resolve) => worker.once('message', resolve)));
+  assert.equal(getPriority(tid), Math.min(STARTED_NICE, -10));
+  lower();
+  assert.equal(getPriority(tid), STARTED_NICE);
+  assert.equal(getPriority(), STARTED_NICE);
+  await worker.terminate();
+});

@@ -5,8 +5,6 @@ import { MixprofError } from '../../errors.js';
 import { MAX_PYTHON_DEPTH, SAMPLE_MODES, startProcessSession, type SampleMode } from '../../sample/session.js';
 import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
 import { checkPrivileges } from '../../target/privileges.js';
-import { openTerminal } from '../../top/terminal.js';
-import { TopView } from '../../top/top-app.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
 import { positiveInteger, positiveSeconds } from '../options.js';
 import { MAX_HZ } from './sample.js';
@@ -75,6 +73,8 @@ export function topCommand(): Command {
         },
         log,
       );
+      // Loaded here: the terminal's libraries are a good part of the start-up of the other commands.
+      const [{ openTerminal }, { TopView }] = await Promise.all([import('../../top/terminal.js'), import('../../top/top-app.js')]);
       const terminal = openTerminal(process.stdin as ReadStream, process.stdout as WriteStream);
       const view = new TopView({ session, terminal, hz: flags.frequency, windowMs: flags.cumulative ? null : flags.window * 1000, writeDir: process.cwd() });
       const onSignal = (): void => view.stop();

@@ -1,0 +1,12 @@
+// mixprof's program; bin/mixprof starts it. --no-memory-reducer (there): V8
+// would otherwise run full collections ~8 s after start-up to shrink a heap of
+// a few megabytes, tens of milliseconds of CPU spent while the target is sampled.
+import { raisePriority } from '../dist/src/startup-priority.js';
+
+// `sample` and `record` attach ahead of a busy machine's other work
+// (src/sample/priority.ts). bin/mixprof has raised this process already as
+// root; started some other way, it is raised here, from its first line.
+if (process.argv[2] === 'sample' || process.argv[2] === 'record') raisePriority();
+const { exit, main } = await import('../dist/src/cli/main.js');
+
+exit(await main(process.argv));
