@@ -76,6 +76,17 @@ struct {
   __type(value, __u64);
 } followed SEC(".maps");
 
+/* A process forked by the target or one it follows -> the thread that forked
+   it. Until the child's interpreter writes the new thread id into its thread
+   state (3.11+ keys thread states by it), that state still carries the
+   forking thread's; a pthread_t (fsbase) key is the same in the child. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, MAX_FOLLOWED);
+  __type(key, __u32);
+  __type(value, __u32);
+} forked_by SEC(".maps");
+
 /* [0] records dropped because the ring buffer was full. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -198,7 +209,18 @@ struct fill {
     }                                                                                                     \
     search.t = threads_head_##SUFFIX(&search);                                                            \
     bpf_loop(cfg.walk.max_threads, thread_step_##SUFFIX, &search, 0);                                          \
-    if (search.found) bpf_map_update_elem(&tstates, &tid, &search.found, BPF_ANY);                        \
+    if (search.found) {                                                                                   \
+      bpf_map_update_elem(&tstates, &tid, &search.found, BPF_ANY);                                        \
+      return search.found;                                                                                \
+    }                                                                                                     \
+    /* A forked child's only thread, before its interpreter has taken it as its own: the forking         \
+       thread's key (not cached: it is this thread's only for that while). */                            \
+    __u32 pid = task->tgid;                                                                               \
+    __u32 *forker = tid == pid && !cfg.walk.thread_key_is_fsbase ? bpf_map_lookup_elem(&forked_by, &pid) : 0; \
+    if (!forker) return 0;                                                                                \
+    search.key = *forker;                                                                                 \
+    search.t = threads_head_##SUFFIX(&search);                                                            \
+    bpf_loop(cfg.walk.max_threads, thread_step_##SUFFIX, &search, 0);                                          \
     return search.found;                                                                                  \
   }                                                                                                       \
                                                                                                           \
@@ -371,6 +393,7 @@ static __always_inline int same_image(struct task_struct *task, __u32 tid) {
 
 /* Stops following pid (it exec'd, or exited) and says so, once. */
 static __always_inline void forget(__u32 pid, __u32 kind) {
+  bpf_map_delete_elem(&forked_by, &pid);
   if (bpf_map_delete_elem(&followed, &pid) != 0) return;
   struct process_record r = {.kind = kind, .pid = pid, .time_ns = bpf_ktime_get_ns()};
   if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
@@ -386,6 +409,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
   if (parent_pid != cfg.target_pid && !bpf_map_lookup_elem(&followed, &parent_pid)) return 0;
   __u64 mm = (__u64)child->mm;
   if (!mm || bpf_map_update_elem(&followed, &pid, &mm, BPF_NOEXIST) != 0) return 0;
+  __u32 forker = parent->pid;
+  bpf_map_update_elem(&forked_by, &pid, &forker, BPF_ANY);
   struct process_record r = {.kind = RECORD_FORK, .pid = pid, .parent = parent_pid, .time_ns = bpf_ktime_get_ns()};
   if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
   return 0;

@@ -23,6 +23,13 @@ export interface MergeOptions {
   /** The depth at which user stacks were cut when captured. */
   readonly maxNativeDepth: number;
   readonly nativeUnwind: NativeUnwind;
+  /**
+   * The sample's Python frames were looked for (a Python target, not
+   * --native-only): where none were read, the eval loop's frames stand in
+   * their place, shown even with hidePlumbing, not left out as if the code
+   * under them were called from the interpreter's start.
+   */
+  readonly pythonLookedFor?: boolean;
 }
 
 export interface MergedStack {
@@ -109,7 +116,8 @@ export function mergeStacks(
       }
       continue;
     }
-    if (options.hidePlumbing && (frame.role === 'plumbing' || frame.role === 'eval')) continue;
+    const standsIn = frame.role === 'eval' && groups.length === 0 && options.pythonLookedFor === true;
+    if (options.hidePlumbing && (frame.role === 'plumbing' || (frame.role === 'eval' && !standsIn))) continue;
     leafFirst.push(nativeFrame(frame));
   }
   const rootmost = trusted[trusted.length - 1];

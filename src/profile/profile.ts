@@ -308,6 +308,7 @@ export class ProfileBuilder {
     this.native.frames([...new Set([...this.userStacks.values()].flat())]);
     const stacks = new Map<string, StackCount>();
     const stops = new Map<string, number>();
+    const mergeOptions = { ...this.options, pythonLookedFor: this.python !== null };
     for (const { sample, count } of samples) {
       stats.samples += count;
       const python = sample.chain === 0n ? null : (this.chains.get(sample.chain) ?? null);
@@ -316,7 +317,7 @@ export class ProfileBuilder {
       if (python?.truncated) stats.truncated += count;
       if (python && python.unknownFrames > 0) stats.unknownPythonFrames += count;
       const native = this.native.frames(this.userStack(sample.user));
-      const merged = mergeStacks(native, python, this.kernelStack(sample.kernel), this.options, sample.userComplete, sample.leafCallerFromStack);
+      const merged = mergeStacks(native, python, this.kernelStack(sample.kernel), mergeOptions, sample.userComplete, sample.leafCallerFromStack);
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
       if (merged.evalUnknown) stats.evalUnknown += count;

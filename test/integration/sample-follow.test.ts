@@ -36,6 +36,20 @@ function byProcess(stacks: readonly FoldedStack[]): Map<number, FoldedStack[]> {
   return map;
 }
 
+/** Waits until the reaped children of pid have used `seconds` more CPU time (cutime + cstime of /proc/PID/stat). */
+async function waitForChildrenCpu(pid: number, seconds: number, timeoutMs: number): Promise<void> {
+  const used = async (): Promise<number> => {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  };
+  const start = await used();
+  const deadline = Date.now() + timeoutMs;
+  while ((await used()) - start < seconds) {
+    if (Date.now() > deadline) throw new Error(`the children of ${pid} did not use ${seconds} s of CPU in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const count = (stacks: readonly FoldedStack[] | undefined): number => (stacks ?? []).reduce((n, s) => n + s.count, 0);
 
 /** The report's "process PID (comm): N samples over S s (why)" lines. */
@@ -116,6 +130,26 @@ describe('--subprocesses on a loaded machine: forked workers sampled from their 
     } finally {
       master.child.stdin!.end();
       await master.stop();
+    }
+  });
+
+  test("a child's samples from the fork's return on carry the Python frames that forked it, before its interpreter takes its thread as its own", async () => {
+    const forker = await startWorkload<{ pid: number }>(pyenvPython('3.11.7').executable, [path.join(WORKLOADS, 'forker.py')]);
+    const out = path.join(dir, 'forker.folded');
+    try {
+      const run = await startSampling(['sample', '-x', String(forker.pid), '--subprocesses', '--pid-root', '--mark-python', '--top', '0', '-F', '499', '-o', out]);
+      // Enough child samples: wait for the children's CPU time to show in the parent's (reaped children's) count.
+      await waitForChildrenCpu(forker.pid, 1, 120_000);
+      const r = await run.stop();
+      assert.equal(r.exitCode, 0, r.stderr);
+      const children = [...byProcess(parseFolded(await readFile(out, 'utf8')))].filter(([pid]) => pid !== forker.pid).flatMap(([, stacks]) => stacks);
+      // The fork's return in the child: the kernel's ret_from_fork, or the interpreter's after-fork work.
+      const inFork = children.filter((s) => s.frames.some((f) => /^(ret_from_fork|ret_from_fork_asm)_\[k\]$|^PyOS_AfterFork_Child$/.test(f)));
+      const named = inFork.filter((s) => pythonNames(s.frames).includes('fork_child'));
+      assert.ok(count(inFork) >= 20, `${count(inFork)} child samples in the fork's return\n${r.stderr}`);
+      assert.ok(count(named) >= 0.95 * count(inFork), `${count(named)}/${count(inFork)} under fork_child:\n${inFork.filter((s) => !named.includes(s)).map((s) => s.frames.join(';')).slice(0, 5).join('\n')}`);
+    } finally {
+      await forker.stop();
     }
   });
 

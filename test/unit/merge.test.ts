@@ -66,6 +66,14 @@ test('samples without Python frames keep native and kernel frames', () => {
   assert.deepEqual(names(merged.frames), ['read', 'vfs_read']);
 });
 
+test('a Python sample whose Python frames could not be read shows the eval loop in their place; plumbing stays hidden; without a Python walk it is hidden', () => {
+  const native = [nat('clear_page'), nat('os_fork'), nat('_PyEval_EvalFrameDefault', 'eval'), nat('Py_RunMain', 'plumbing'), nat('__libc_start_call_main', 'root')];
+  assert.deepEqual(names(mergeStacks(native, null, [], { ...HIDE, pythonLookedFor: true }).frames), ['__libc_start_call_main', '_PyEval_EvalFrameDefault', 'os_fork', 'clear_page']);
+  assert.deepEqual(names(mergeStacks(native, { groups: [], truncated: false, unknownFrames: 0 }, [], { ...HIDE, pythonLookedFor: true }).frames), ['__libc_start_call_main', '_PyEval_EvalFrameDefault', 'os_fork', 'clear_page']);
+  // --native-only, or a target without Python: interpreter frames are plumbing as before.
+  assert.deepEqual(names(mergeStacks(native, null, [], HIDE).frames), ['__libc_start_call_main', 'os_fork', 'clear_page']);
+});
+
 test('more eval frames than groups on a complete stack is reported, not invented: the sure parts under a marked root', () => {
   const native = [nat('memcpy'), nat('_PyEval_EvalFrameDefault', 'eval'), nat('list_sort'), nat('_PyEval_EvalFrameDefault', 'eval'), nat('_start', 'root')];
   const merged = mergeStacks(native, { groups: [py('f')], truncated: false, unknownFrames: 0 }, ['do_page_fault'], HIDE);
