@@ -52,8 +52,11 @@ export async function record(options: RecordOptions, log: (line: string) => void
   // attaches at; a held one from its release: until its first line, starting
   // it is part of attaching (on two CPUs busy with eight other tasks, Python's
   // start-up took 0.45-0.57 s at the usual priority, 0.1-0.2 s raised).
+  let released = false;
   const release = (): void => {
-    if (child.pid !== undefined) restorePriority(child.pid);
+    // Once, and only while the command is ours: a reaped one's PID may be another process's.
+    if (!released && child.pid !== undefined && child.exitCode === null && child.signalCode === null) restorePriority(child.pid);
+    released = true;
     hold?.release();
   };
   if (!hold) release();
