@@ -103,10 +103,14 @@
 #                (`chroot ROOT`); the build checks that python3.13, node, npm
 #                and bpftrace run there.  The debug file column is -.
 #   greenlet     Not a python: Debian 12's python3-greenlet (greenlet 2, the
-#                stack switching gevent and eventlet run on), for the system's
+#                stack switching gevent and eventlet run on) and python3-gevent
+#                with what it needs beyond the system (zope.event,
+#                zope.interface, libev4, libc-ares2), for the system's
 #                /usr/bin/python3.11.  EXE is its _greenlet extension module,
-#                in ROOT/usr/lib/python3/dist-packages/greenlet/; the build
-#                checks that python3.11 switches greenlets with it.
+#                in ROOT/usr/lib/python3/dist-packages/greenlet/; gevent's
+#                libraries are in ROOT/usr/lib/x86_64-linux-gnu (run it with
+#                LD_LIBRARY_PATH).  The build checks that python3.11 switches
+#                greenlets with it and runs gevent's hub.
 #
 # Downloaded sid packages are kept in ${MIXPROF_CACHE}/apt/sid/cache/archives
 # (one version of each package, the last one used) and shared between the sid
@@ -152,7 +156,7 @@ RECIPE_austin=1
 RECIPE_trixie_bpftrace=1
 RECIPE_sid_bpftrace=1
 RECIPE_trixie_root=2
-RECIPE_greenlet=1
+RECIPE_greenlet=2
 DEPS_sid_3_13_dbg=sid-3.13
 DEPS_sid_3_14_dbg=sid-3.14
 DEPS_sid_3_15_dbg=sid-3.15
@@ -902,10 +906,11 @@ build_austin() {  # ROOT TMP
 }
 
 get_greenlet() {  # TMP
-  local v
+  local v g
   v=$(candidate sys python3-greenlet) || return 1
-  echo "$v" > "$1/version"
-  apt_download sys "$1" python3-greenlet="$v"
+  g=$(candidate sys python3-gevent) || return 1
+  echo "$v, python3-gevent $g" > "$1/version"
+  apt_download sys "$1" python3-greenlet="$v" python3-gevent="$g" python3-zope.event python3-zope.interface libev4 libc-ares2
 }
 
 build_greenlet() {  # ROOT TMP
@@ -925,6 +930,13 @@ import sys; sys.path.insert(0, sys.argv[1])
 import greenlet
 print(greenlet.greenlet(lambda: "switched").switch(), greenlet.__file__)' "$1/usr/lib/python3/dist-packages" 2>&1) || die "python3.11 cannot switch greenlets: $out"
   [[ $out == "switched $1/"* ]] || die "greenlet came from elsewhere: $out"
+  note "ok: $out"
+  out=$(LD_LIBRARY_PATH="$1/usr/lib/x86_64-linux-gnu" /usr/bin/python3.11 -I -c '
+import sys; sys.path.insert(0, sys.argv[1])
+import gevent
+gevent.spawn(lambda: None).join()
+print("hub ran", gevent.get_hub().loop.__class__.__module__, gevent.__file__)' "$1/usr/lib/python3/dist-packages" 2>&1) || die "python3.11 cannot run gevent's hub: $out"
+  [[ $out == "hub ran gevent.libev."*" $1/"* ]] || die "gevent's hub is not libev's, or gevent came from elsewhere: $out"
   note "ok: $out"
 }
 

@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { parseFolded, pythonNames } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
-import { sampleForCpu, startWorkload, type Workload } from '../helpers/processes.js';
+import { runMixprof, sampleForCpu, startWorkload, type Workload } from '../helpers/processes.js';
 import { debianPython, systemPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -41,4 +41,35 @@ test("a greenlet's samples are rooted at [greenlet], with its own Python frames,
   const complete = Number(/native stack complete: ([\d.]+)%/.exec(r.stderr)?.[1]);
   assert.ok(complete >= 95, r.stderr);
   assert.doesNotMatch(r.stderr, /disagree/);
+});
+
+describe('a gevent service (its hub on libev, the standard library monkey-patched)', () => {
+  let service: Workload<unknown> | undefined;
+  after(async () => {
+    await service?.stop();
+  });
+
+  test("in wall-clock mode the hub's waits are under [greenlet];Hub.run and each worker's time under [greenlet];worker, none disagreeing", async () => {
+    const module = (await debianPython('greenlet')).executable;
+    const packages = path.dirname(path.dirname(module));
+    const root = path.resolve(packages, '..', '..', '..', '..');
+    service = await startWorkload(systemPython('/usr/bin/python3.11').executable, [path.join(WORKLOADS, 'gevent_app.py'), packages], 60_000, { LD_LIBRARY_PATH: path.join(root, 'usr', 'lib', 'x86_64-linux-gnu') });
+    const r = await runMixprof(['sample', '-x', String(service.pid), '--mode', 'wall', '-t', '3', '--mark-python', '--top', '0']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    const stacks = parseFolded(r.stdout);
+    const count = (list: typeof stacks): number => list.reduce((n, s) => n + s.count, 0);
+    const total = count(stacks);
+    const greenletNamed = (s: (typeof stacks)[number], names: string[]): boolean => s.frames[0] === '[greenlet]' && JSON.stringify(pythonNames(s.frames).slice(0, names.length)) === JSON.stringify(names);
+    const crunching = stacks.filter((s) => pythonNames(s.frames).includes('crunch'));
+    const hub = stacks.filter((s) => pythonNames(s.frames).includes('Hub.run'));
+    const what = `${count(crunching)} in crunch, ${count(hub)} in the hub, of ${total}\n${r.stdout}`;
+    assert.ok(count(crunching) >= 0.05 * total && count(hub) >= 0.1 * total, what);
+    assert.ok(count(crunching.filter((s) => greenletNamed(s, ['worker', 'crunch']))) >= 0.95 * count(crunching), what);
+    assert.ok(count(hub.filter((s) => greenletNamed(s, ['Hub.run']))) >= 0.95 * count(hub), what);
+    // The hub waits for its next event in libev's epoll_wait.
+    const waiting = hub.filter((s) => s.frames.some((f) => /^(epoll_wait|do_epoll_wait_\[k\])$/.test(f)));
+    assert.ok(count(waiting) >= 0.5 * count(hub), what);
+    const disagree = Number(/(\d+) samples where native eval-loop frames and Python frames disagree/.exec(r.stderr)?.[1] ?? 0);
+    assert.ok(disagree <= 0.01 * total, r.stderr);
+  });
 });
