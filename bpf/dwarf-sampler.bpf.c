@@ -266,9 +266,15 @@ struct fill {
      time it is seen. */                                                                                  \
   static __always_inline __u64 python_chain_##SUFFIX(__u64 ts, struct task_struct *task, __u32 pid) {   \
     if (!ts) return 0;                                                                                    \
-    /* A followed process's chains are its own (its code objects may differ after the fork). */           \
+    /* A followed process's chains are its own (its code objects may differ after the fork), and so are  \
+       those of a later process given the same PID (its start time tells them apart): a chain is sent     \
+       once per process.                                                                                  \
+       */                                                                                                 \
     __u64 seed = 14695981039346656037ULL;                                                                 \
-    if (pid != cfg.target_pid) seed = (seed ^ pid) * 1099511628211ULL;                                    \
+    if (pid != cfg.target_pid) {                                                                          \
+      seed = (seed ^ pid) * 1099511628211ULL;                                                             \
+      seed = (seed ^ BPF_CORE_READ(task, group_leader, start_time)) * 1099511628211ULL;                   \
+    }                                                                                                     \
     struct walk w = {.task = task, .hash = seed};                                                         \
     __u64 frame = READ(&w, ts + cfg.walk.ts_frame);                                                            \
     if (cfg.walk.frame_via_cframe && frame) frame = READ(&w, frame + cfg.walk.cframe_current);                      \
