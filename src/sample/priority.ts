@@ -10,10 +10,10 @@
  * nice is per thread: each of mixprof's threads is put back, and a bpftrace
  * or command started meanwhile, which inherited the raise, is put back too.
  */
-import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { readTextOrNull } from '../read-text.js';
 import { raisePriority, STARTED_NICE } from '../startup-priority.js';
+import { threadIds } from '../target/process.js';
 
 /** The wall-clock ticker's thread (native/src/dwarf_sampler.cc): it keeps the raise. */
 const KEEPS_RAISE = 'mixprof-wall';
@@ -28,27 +28,12 @@ const KEEPS_RAISE = 'mixprof-wall';
 export function raisePriorityWhileAttaching(): () => void {
   raisePriority();
   return () => {
-    for (const tid of threadsOf(process.pid)) {
+    // setpriority() with a thread id sets that thread's nice.
+    for (const tid of [process.pid, ...threadIds(process.pid).filter((tid) => tid !== process.pid)]) {
       if (tid !== process.pid && readTextOrNull(`/proc/self/task/${tid}/comm`)?.trim() === KEEPS_RAISE) continue;
-      lower(tid);
+      restorePriority(tid);
     }
   };
-}
-
-function lower(tid: number): void {
-  try {
-    if (getPriority(tid) < STARTED_NICE) setPriority(tid, STARTED_NICE);
-  } catch {
-    // Lowering one's own priority is always allowed; the thread may have ended.
-  }
-}
-
-function threadsOf(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).map(Number).filter((tid) => Number.isInteger(tid) && tid > 0);
-  } catch {
-    return [pid];
-  }
 }
 
 /** Puts a process started while attaching (bpftrace, record's command) back at mixprof's starting priority. */

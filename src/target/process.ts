@@ -96,13 +96,18 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** The process's thread ids now (empty when they cannot be read). */
+export function threadIds(pid: number): number[] {
+  try {
+    return readdirSync(procPath(pid, 'task')).map(Number).filter((tid) => Number.isInteger(tid) && tid > 0);
+  } catch {
+    return [];
+  }
+}
+
 /** How many threads the process has now (1 when that cannot be read). */
 export function threadCount(pid: number): number {
-  try {
-    return Math.max(1, readdirSync(procPath(pid, 'task')).length);
-  } catch {
-    return 1;
-  }
+  return Math.max(1, threadIds(pid).length);
 }
 
 /**
