@@ -177,8 +177,17 @@ export class ProfileBuilder {
   addThread(thread: ThreadInfo): void {
     // Names are only shown on thread roots; kept for every thread they would grow with thread churn.
     if (!this.options.threadRoots) return;
-    this.threads.set(thread.tid, thread);
+    const named = this.threads.get(thread.tid)?.name;
+    this.threads.set(thread.tid, named !== undefined && thread.name === undefined ? { ...thread, name: named } : thread);
     this.drainedAt.set(thread.tid, this.drains);
+  }
+
+  /** Python's names for threads (by kernel thread id): shown instead of the kernel's on thread roots. */
+  nameThreads(names: ReadonlyMap<number, string>): void {
+    for (const [tid, name] of names) {
+      const thread = this.threads.get(tid);
+      if (thread && thread.name !== name) this.threads.set(tid, { ...thread, name });
+    }
   }
 
   addChain(hash: bigint, depth: number, truncated: boolean): void {
@@ -367,7 +376,7 @@ export class ProfileBuilder {
   }
 
   private threadFrame(tid: number): Frame {
-    const comm = this.threads.get(tid)?.comm ?? 'thread';
-    return { kind: 'marker', name: `${comm} (${tid})` };
+    const thread = this.threads.get(tid);
+    return { kind: 'marker', name: `${thread?.name ?? thread?.comm ?? 'thread'} (${tid})` };
   }
 }

@@ -76,4 +76,6 @@ export interface RawSample {
 export interface ThreadInfo {
   readonly tid: number;
   readonly comm: string;
+  /** Python's name for the thread (threading.Thread.name), when it was read. */
+  readonly name?: string;
 }

@@ -5,7 +5,8 @@
  * then read by the BPF program renderer and the code-object reader.
  */
 import type { LineTableFormat } from './linetable.js';
-import type { BuildFlavour } from './versions.js';
+import type { ObjectOffsets } from './offsets.js';
+import type { BuildFlavour, InstanceAttributes } from './versions.js';
 
 export interface PythonVersion {
   readonly major: number;
@@ -134,6 +135,17 @@ export interface PythonLayout {
   readonly objectType: number;
   /** null when the offsets' source does not say where the GIL is (only --gil needs it), or there is none (free-threaded). */
   readonly gil: GilLayout | null;
+  /** null when the offsets' source does not give them (only Python thread names need them). */
+  readonly objects: ObjectLayout | null;
+}
+
+/** The object offsets, with the version's rules for reading them. */
+export interface ObjectLayout extends ObjectOffsets {
+  readonly keysSizeIsLog2: boolean;
+  /** 3.12+: an int's size field is lv_tag (digit count << 3 | sign). */
+  readonly longSizeIsTag: boolean;
+  readonly instanceAttributes: InstanceAttributes;
+  readonly managedDictOffset: number;
 }
 
 /** "3.13.5 (free-threaded)" for a free-threaded build, else the version. */

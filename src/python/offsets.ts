@@ -3,7 +3,7 @@
  * (DWARF, the interpreter's own _Py_DebugOffsets, or a built-in table), and
  * the PythonLayout built from them and the version's facts.
  */
-import type { GilLayout, PythonLayout, PythonVersion } from './layout.js';
+import type { GilLayout, ObjectLayout, PythonLayout, PythonVersion } from './layout.js';
 import type { VersionSpec } from './versions.js';
 
 export interface StructOffsets {
@@ -48,6 +48,37 @@ export interface StructOffsets {
   /** Inside struct _gil_runtime_state: the thread state that took it last, and whether it is taken. */
   readonly gilLastHolder: number | null;
   readonly gilLocked: number | null;
+  /** For Python thread names (--threads); null when the source does not give them all. */
+  readonly objects: ObjectOffsets | null;
+}
+
+/**
+ * The objects between the interpreter and a Thread's name: sys.modules (a
+ * dict of modules), a module's dict, a class (for where its instances keep
+ * their attributes), a dict's keys and values, and a small int.
+ */
+export interface ObjectOffsets {
+  readonly interpModules: number;
+  readonly moduleDict: number;
+  readonly typeBasicSize: number;
+  readonly typeFlags: number;
+  readonly typeDictOffset: number;
+  readonly heapTypeCachedKeys: number;
+  readonly dictKeys: number;
+  readonly dictValues: number;
+  /** dk_size (before 3.11) or dk_log2_size (3.11+), as the version's spec says. */
+  readonly keysSize: number;
+  /** 3.11+: the log2 of the index table's bytes, and the kind of the entries. */
+  readonly keysLog2IndexBytes: number | null;
+  readonly keysKind: number | null;
+  readonly keysEntryCount: number;
+  readonly keysIndices: number;
+  /** 3.11+: the values array inside struct _dictvalues. */
+  readonly valuesArray: number | null;
+  /** 3.13+: the byte that says an object's inline values are in use (not moved to a dict). */
+  readonly valuesValid: number | null;
+  readonly longSize: number;
+  readonly longDigit: number;
 }
 
 const LOW_32_BITS = (1n << 32n) - 1n;
@@ -125,6 +156,17 @@ export function buildLayout(o: StructOffsets, context: LayoutContext): PythonLay
     codeTypeAddress: context.codeTypeAddress,
     objectType: o.objectType,
     gil: spec.hasGil ? gilLayout(o) : null,
+    objects: o.objects ? objectLayout(o.objects, spec) : null,
+  };
+}
+
+function objectLayout(o: ObjectOffsets, spec: VersionSpec): ObjectLayout {
+  return {
+    ...o,
+    keysSizeIsLog2: spec.names.objects.keysSize === 'dk_log2_size',
+    longSizeIsTag: spec.names.objects.longSize === 'long_value.lv_tag',
+    instanceAttributes: spec.instanceAttributes,
+    managedDictOffset: spec.managedDictOffset,
   };
 }
 

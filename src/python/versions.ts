@@ -34,7 +34,27 @@ export interface DwarfNames {
    * interpreter state, since each interpreter may have a GIL of its own.
    */
   readonly gil: { readonly in: 'runtime' | 'interpreter'; readonly member: string; readonly type: string };
+  /** The objects the thread-name reader walks (sys.modules, dicts, ints). */
+  readonly objects: {
+    /** sys.modules, inside the interpreter state. */
+    readonly modules: string;
+    /** A dict's keys object: its size as a count (dk_size), or as log2 (dk_log2_size, with the index width and kind beside it). */
+    readonly keysSize: 'dk_size' | 'dk_log2_size';
+    /** An int's digit count (ob_size), or its tag of count and sign (lv_tag, 3.12+). */
+    readonly longSize: string;
+    readonly longDigit: string;
+  };
 }
+
+/**
+ * Where an instance of a Python class keeps its attributes: behind a dict
+ * pointer at tp_dictoffset (before 3.11); in a values array its class's
+ * shared keys index, pointed to from the word 4 words before the object
+ * (3.11), or from the word 3 before it with its low bit set (3.12), or
+ * inline after the object's basic size (3.13+). Without values, a dict
+ * pointer 3 words before the object (3.11+).
+ */
+export type InstanceAttributes = 'dict-offset' | 'values-before-object' | 'dict-or-values' | 'inline-values';
 
 /**
  * default: the GIL build. free-threaded: --disable-gil (3.13+, "python3.13t"):
@@ -66,6 +86,9 @@ export interface VersionSpec {
   readonly codeMask: bigint;
   /** _Py_DebugOffsets at the start of _PyRuntime (3.13+). */
   readonly hasDebugOffsets: boolean;
+  readonly instanceAttributes: InstanceAttributes;
+  /** Where a managed dict's pointer sits, in bytes from the object (3.11+; 3 words before it, 1 in free-threaded builds). */
+  readonly managedDictOffset: number;
   readonly names: DwarfNames;
 }
 
@@ -92,6 +115,7 @@ const FRAME_OBJECT_NAMES = {
   codeFirstTraceable: null,
   codeBytecode: null,
   gil: GIL_IN_RUNTIME,
+  objects: { modules: 'modules', keysSize: 'dk_size', longSize: 'ob_base.ob_size', longDigit: 'ob_digit' },
 } as const satisfies DwarfNames;
 
 const INTERPRETER_FRAME_NAMES = {
@@ -113,6 +137,7 @@ const INTERPRETER_FRAME_NAMES = {
   codeFirstTraceable: '_co_firsttraceable',
   codeBytecode: 'co_code_adaptive',
   gil: GIL_IN_RUNTIME,
+  objects: { modules: 'modules', keysSize: 'dk_log2_size', longSize: 'ob_base.ob_size', longDigit: 'ob_digit' },
 } as const satisfies DwarfNames;
 
 const DEFAULT_BUILD = { flavour: 'default', hasGil: true, tableApplies: true } as const;
@@ -126,6 +151,8 @@ const BEFORE_3_11 = {
   generatorOwner: null,
   codeMask: ALL_BITS,
   hasDebugOffsets: false,
+  instanceAttributes: 'dict-offset',
+  managedDictOffset: 0,
 } as const;
 
 const V3_11: VersionSpec = {
@@ -139,6 +166,8 @@ const V3_11: VersionSpec = {
   generatorOwner: 1,
   codeMask: ALL_BITS,
   hasDebugOffsets: false,
+  instanceAttributes: 'values-before-object',
+  managedDictOffset: -24,
   names: INTERPRETER_FRAME_NAMES,
 };
 
@@ -149,13 +178,20 @@ const V3_12: VersionSpec = {
   grouping: 'shim-frames',
   // FRAME_OWNED_BY_CSTACK
   shimOwners: [3],
-  names: { ...INTERPRETER_FRAME_NAMES, frameIsEntry: null, gil: { ...GIL_IN_RUNTIME, in: 'interpreter' } },
+  instanceAttributes: 'dict-or-values',
+  names: {
+    ...INTERPRETER_FRAME_NAMES,
+    frameIsEntry: null,
+    gil: { ...GIL_IN_RUNTIME, in: 'interpreter' },
+    objects: { modules: 'imports.modules', keysSize: 'dk_log2_size', longSize: 'long_value.lv_tag', longDigit: 'long_value.ob_digit' },
+  },
 };
 
 const V3_13: VersionSpec = {
   ...V3_12,
   minor: 13,
   hasDebugOffsets: true,
+  instanceAttributes: 'inline-values',
   names: { ...V3_12.names, threadFrame: 'current_frame', cframe: null, frameCode: 'f_executable', frameInstr: 'instr_ptr' },
 };
 
@@ -190,7 +226,7 @@ const SPECS: readonly VersionSpec[] = [
 function freeThreaded(spec: VersionSpec): VersionSpec | null {
   // The first free-threaded builds are 3.13's; each has _Py_DebugOffsets, which marks the flavour.
   if (!spec.hasDebugOffsets) return null;
-  return { ...spec, flavour: 'free-threaded', hasGil: false, tableApplies: false };
+  return { ...spec, flavour: 'free-threaded', hasGil: false, tableApplies: false, managedDictOffset: -8 };
 }
 
 export const SUPPORTED_VERSIONS = SPECS.map((spec) => `3.${spec.minor}`);

@@ -26,6 +26,9 @@ import { binaryMappings, type BinaryMapping } from '../target/maps.js';
 import type { FollowedProcessEvent } from '../native.js';
 import { missedThreads, readThreadsCpu, type MissedThread, type ThreadCpu } from './thread-cpu.js';
 import { injectedFault } from '../fault-injection.js';
+import { ThreadNames } from '../python/thread-names.js';
+import { inOtherPidNamespace } from '../target/namespaces.js';
+import { ThreadNaming } from './thread-naming.js';
 
 /** How each process is sampled and its stacks merged. */
 export interface SessionOptions {
@@ -199,6 +202,10 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       fullPaths: options.fullPaths,
     };
     const builder = attached.newBuilder(profileOptions);
+    const naming =
+      options.threadRoots && layout && interpreter
+        ? new ThreadNaming(new ThreadNames(attached.memory, layout, interpreter.runtimeAddress), target.pid, inOtherPidNamespace(target.pid), (names) => builder.nameThreads(names))
+        : null;
     // Forked processes are followed by the DWARF sampler in CPU mode; otherwise run.ts attaches to each.
     const followed = options.follow && unwind === 'dwarf' && !wall ? new FollowedProcesses(addon, attached, profileOptions) : null;
     const live = new LiveCounts();
@@ -215,6 +222,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
         const event = missThreads && received.type === 'samples' ? { ...received, samples: received.samples.filter((s) => s.tid === target.pid) } : received;
         if (event.type === 'samples') for (const s of event.samples) samplesByThread.set(s.tid, (samplesByThread.get(s.tid) ?? 0) + s.count);
         builder.apply(event);
+        if (event.type === 'thread' && naming) naming.onThread(event.thread.tid);
         live.apply(event, builder);
       },
       onAttached: () => {
@@ -267,6 +275,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
         const endedAt = run.stoppedAt;
         const seconds = startedAt ? (endedAt - startedAt) / 1000 : 0;
         const threadsAtEnd = readThreadsCpu(target.pid);
+        naming?.refresh();
         const profile = builder.finish();
         const pythonVersion = layout ? versionString(layout.version) : null;
         const binaries = binaryMappings(attached.mappings, target.exe);
@@ -319,7 +328,10 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       kill: () => sampler.kill(),
       live,
       pythonVersion: layout ? versionString(layout.version) : null,
-      drain: () => builder.drain(),
+      drain: () => {
+        naming?.refresh();
+        return builder.drain();
+      },
       follows: (pid) => sampler.follows?.(pid) ?? false,
       adopt: (pid, parent) => (followed && sampler.adopt ? followed.adoptRunning(pid, parent, readMapsText(pid), (p) => sampler.adopt!(p)) : false),
     };

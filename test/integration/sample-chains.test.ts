@@ -8,13 +8,14 @@
  * some also with frame pointers; frame-pointer builds both ways.
  */
 import assert from 'node:assert/strict';
-import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ChainsReady } from '../helpers/chains.js';
 import { parseFolded, pythonNames, threadOf, type FoldedStack } from '../helpers/folded.js';
 import { WORKLOADS } from '../helpers/paths.js';
+import { tidsByNamespaceTid } from '../helpers/namespaces.js';
 import { sampleForCpu, startContainerWorkload, startWorkload, type Workload } from '../helpers/processes.js';
 import { debianPython, pyenvPython, systemPython, testBpftrace, type TestPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
@@ -65,15 +66,6 @@ interface Target {
 }
 
 /** Kernel tids of a process's threads, keyed by the tid its own PID namespace gives them. */
-async function tidsByNamespaceTid(pid: number): Promise<Map<number, number>> {
-  const map = new Map<number, number>();
-  for (const task of await readdir(`/proc/${pid}/task`)) {
-    const nspid = /^NSpid:\s+(.*)$/m.exec(await readFile(`/proc/${pid}/task/${task}/status`, 'utf8'))?.[1]?.trim().split(/\s+/);
-    if (nspid) map.set(Number(nspid.at(-1)), Number(nspid[0]));
-  }
-  return map;
-}
-
 async function startTarget(python: TestPython, launch: Case['launch']): Promise<Target> {
   const script = path.join(WORKLOADS, 'chains.py');
   const root = path.resolve(path.dirname(python.executable), '..', '..');

@@ -1,6 +1,6 @@
 """A process whose names attack the terminal that shows them: its hot
 function's name (and qualname) and source file name, the name of the thread
-running it and the process's own name (comm) hold escape sequences (OSC 52
+running it (Python's and the kernel's) and the process's own name (comm) hold escape sequences (OSC 52
 writing the clipboard, OSC 0 setting the title, erase-line, reverse video),
 BEL, CR, a newline, DEL, a C1 control (CSI) and a bidi override. One thread
 spins in the function; the main thread waits. Prints
@@ -54,7 +54,7 @@ def run():
 
 
 set_task_name(COMM)
-threading.Thread(target=run, daemon=True).start()
+threading.Thread(target=run, name=THREAD, daemon=True).start()
 ready.wait()
 print("READY " + json.dumps({"tid": tid[0], "function": FUNCTION, "file": FILE, "thread": THREAD, "comm": COMM}), flush=True)
 while True:

@@ -74,7 +74,7 @@ export function addProfileOptions(command: Command, output: string): Command {
     .option('-o, --output <FILE>', output)
     .addOption(new Option('-f, --format <FORMAT>', 'output format (default: from the -o extension, else folded)').choices(OUTPUT_FORMATS))
     .option('--subprocesses', 'also profile the Python processes the targets start (multiprocessing, gunicorn workers)')
-    .option('--threads', 'add a root frame per thread: "name (tid)"')
+    .option('--threads', 'add a root frame per thread: "name (tid)", with Python\'s thread name (threading.Thread.name) where it has one')
     .option('--gil', 'add a root frame per GIL state: "[GIL held]", "[GIL released]" (native code without the GIL, I/O, or waiting for it) or "[no Python thread]"; inside the thread\'s with --threads')
     .option('--pid-root', 'add a root frame per process: "name (pid)"')
     .option('--full-paths', 'name Python source files by their full path (default: short, relative to site-packages, the standard library or the working directory)')

@@ -6,7 +6,7 @@
  * The few offsets it does not carry come from the version's built-in table.
  */
 import type { MemoryReader } from '../../target/memory.js';
-import type { StructOffsets } from '../offsets.js';
+import type { ObjectOffsets, StructOffsets } from '../offsets.js';
 import type { BuildFlavour } from '../versions.js';
 import { DEBUG_OFFSETS_POSITIONS, type DebugOffsetsField, type DebugOffsetsPositions } from './tables.generated.js';
 
@@ -24,7 +24,7 @@ export interface DebugOffsetsResult {
 /** Which struct each part of _Py_DebugOffsets describes: its `size`, and the members whose offsets it gives. */
 const PARTS: readonly { readonly size: DebugOffsetsField; readonly members: readonly DebugOffsetsField[] }[] = [
   { size: 'runtime_state.size', members: ['runtime_state.interpreters_head'] },
-  { size: 'interpreter_state.size', members: ['interpreter_state.threads_head', 'interpreter_state.ceval_gil'] },
+  { size: 'interpreter_state.size', members: ['interpreter_state.threads_head', 'interpreter_state.imports_modules', 'interpreter_state.ceval_gil'] },
   { size: 'thread_state.size', members: ['thread_state.prev', 'thread_state.next', 'thread_state.thread_id', 'thread_state.native_thread_id', 'thread_state.current_frame'] },
   { size: 'interpreter_frame.size', members: ['interpreter_frame.previous', 'interpreter_frame.executable', 'interpreter_frame.instr_ptr', 'interpreter_frame.owner'] },
   { size: 'code_object.size', members: ['code_object.filename', 'code_object.name', 'code_object.qualname', 'code_object.linetable', 'code_object.firstlineno', 'code_object.co_code_adaptive'] },
@@ -122,7 +122,31 @@ export function readDebugOffsets(memory: MemoryReader, runtimeAddress: bigint, m
       interpGil: field('interpreter_state.ceval_gil'),
       gilLastHolder: inside(field('interpreter_state.gil_runtime_state_holder'), field('interpreter_state.gil_runtime_state')),
       gilLocked: inside(field('interpreter_state.gil_runtime_state_locked'), field('interpreter_state.gil_runtime_state')),
+      objects: objectOffsets(extras.objects, field('pyobject.ob_type') - extras.objectType, field('interpreter_state.imports_modules')),
     },
+  };
+}
+
+/**
+ * The table's object offsets are a default build's: in a build whose object
+ * header is larger (free-threaded), each field of an object moves by the
+ * difference; the dict keys and values structs have no header and stay.
+ */
+function objectOffsets(table: ObjectOffsets | null, headerGrowth: number, interpModules: number): ObjectOffsets | null {
+  if (!table || headerGrowth < 0) return null;
+  const moved = (offset: number): number => offset + headerGrowth;
+  return {
+    ...table,
+    interpModules,
+    moduleDict: moved(table.moduleDict),
+    typeBasicSize: moved(table.typeBasicSize),
+    typeFlags: moved(table.typeFlags),
+    typeDictOffset: moved(table.typeDictOffset),
+    heapTypeCachedKeys: moved(table.heapTypeCachedKeys),
+    dictKeys: moved(table.dictKeys),
+    dictValues: moved(table.dictValues),
+    longSize: moved(table.longSize),
+    longDigit: moved(table.longDigit),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { MixprofError } from '../../errors.js';
 import type { MemberLayout, NativeAddon, StructLayoutRequest, StructLayoutResult } from '../../native.js';
-import type { StructOffsets } from '../offsets.js';
+import type { ObjectOffsets, StructOffsets } from '../offsets.js';
 import type { VersionSpec } from '../versions.js';
 
 export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: VersionSpec, label = debugFile): StructOffsets {
@@ -15,7 +15,7 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
   const gilIn = n.gil.in === 'runtime' ? n.runtime : n.interp;
   const requests: StructLayoutRequest[] = [
     { type: n.runtime, members: [n.interpretersHead, ...(gilIn === n.runtime ? [n.gil.member] : [])] },
-    { type: n.interp, members: [n.threadsHead, ...(gilIn === n.interp ? [n.gil.member] : [])] },
+    { type: n.interp, members: [n.threadsHead, ...(gilIn === n.interp ? [n.gil.member] : []), n.objects.modules] },
     { type: n.gil.type, members: ['last_holder', 'locked'] },
     { type: n.thread, members: threadMembers },
     { type: n.frame, members: [n.frameCode, n.frameInstr, n.framePrevious, ...optional(n.frameIsEntry), ...optional(n.frameOwner)] },
@@ -29,6 +29,17 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
     { type: 'PyObject', members: ['ob_type'] },
   ];
   if (n.cframe) requests.push({ type: n.cframe.type, members: [n.cframe.currentFrame] });
+  const log2Keys = n.objects.keysSize === 'dk_log2_size';
+  const inlineValues = spec.instanceAttributes === 'inline-values';
+  requests.push(
+    { type: 'PyModuleObject', members: ['md_dict'] },
+    { type: 'PyTypeObject', members: ['tp_basicsize', 'tp_flags', 'tp_dictoffset'] },
+    { type: 'PyHeapTypeObject', members: ['ht_cached_keys'] },
+    { type: 'PyDictObject', members: ['ma_keys', 'ma_values'] },
+    { type: '_dictkeysobject', members: [n.objects.keysSize, 'dk_nentries', 'dk_indices', ...(log2Keys ? ['dk_log2_index_bytes', 'dk_kind'] : [])] },
+    ...(log2Keys ? [{ type: '_dictvalues', members: ['values', ...(inlineValues ? ['valid'] : [])] }] : []),
+    { type: 'PyLongObject', members: [n.objects.longSize, n.objects.longDigit] },
+  );
 
   let results: StructLayoutResult[];
   try {
@@ -58,6 +69,33 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
       throw new MixprofError('NO_DEBUG_INFO', `the debug info in ${label} does not describe ${type}`, 'pass the debug file that matches this interpreter build with -d');
     }
     return found;
+  };
+  // Only Python thread names need these: a build without them all is still profiled.
+  const objectOffsets = (): ObjectOffsets | null => {
+    const at = (type: string, name: string): number | null => byType.get(type)?.members[name]?.offset ?? null;
+    const found = {
+      interpModules: at(n.interp, n.objects.modules),
+      moduleDict: at('PyModuleObject', 'md_dict'),
+      typeBasicSize: at('PyTypeObject', 'tp_basicsize'),
+      typeFlags: at('PyTypeObject', 'tp_flags'),
+      typeDictOffset: at('PyTypeObject', 'tp_dictoffset'),
+      heapTypeCachedKeys: at('PyHeapTypeObject', 'ht_cached_keys'),
+      dictKeys: at('PyDictObject', 'ma_keys'),
+      dictValues: at('PyDictObject', 'ma_values'),
+      keysSize: at('_dictkeysobject', n.objects.keysSize),
+      keysEntryCount: at('_dictkeysobject', 'dk_nentries'),
+      keysIndices: at('_dictkeysobject', 'dk_indices'),
+      longSize: at('PyLongObject', n.objects.longSize),
+      longDigit: at('PyLongObject', n.objects.longDigit),
+    };
+    const log2 = log2Keys
+      ? { keysLog2IndexBytes: at('_dictkeysobject', 'dk_log2_index_bytes'), keysKind: at('_dictkeysobject', 'dk_kind'), valuesArray: at('_dictvalues', 'values') }
+      : { keysLog2IndexBytes: null, keysKind: null, valuesArray: null };
+    const valuesValid = inlineValues ? at('_dictvalues', 'valid') : null;
+    if (Object.values(found).some((v) => v === null)) return null;
+    if (log2Keys && Object.values(log2).some((v) => v === null)) return null;
+    if (inlineValues && valuesValid === null) return null;
+    return { ...(found as { [K in keyof typeof found]: number }), ...log2, valuesValid };
   };
   const state = offset('PyASCIIObject', 'state.kind');
   const shift = (name: string): number => {
@@ -99,5 +137,6 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
     interpGil: n.gil.in === 'interpreter' ? ifPresent(gilIn, n.gil.member) : null,
     gilLastHolder: ifPresent(n.gil.type, 'last_holder'),
     gilLocked: ifPresent(n.gil.type, 'locked'),
+    objects: objectOffsets(),
   };
 }

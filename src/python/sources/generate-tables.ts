@@ -24,6 +24,7 @@ export const DEBUG_OFFSETS_FIELDS = [
   'unicode_object.size',
   'runtime_state.interpreters_head',
   'interpreter_state.threads_head',
+  'interpreter_state.imports_modules',
   'interpreter_state.ceval_gil',
   'interpreter_state.gil_runtime_state',
   'interpreter_state.gil_runtime_state_locked',

@@ -9,7 +9,7 @@
 //   3.15: Debian sid python3.15 3.15.2, debug file from python3.15-dbg
 import type { StructOffsets } from '../offsets.js';
 
-export type DebugOffsetsField = 'version' | 'free_threaded' | 'runtime_state.size' | 'interpreter_state.size' | 'thread_state.size' | 'interpreter_frame.size' | 'code_object.size' | 'pyobject.size' | 'bytes_object.size' | 'unicode_object.size' | 'runtime_state.interpreters_head' | 'interpreter_state.threads_head' | 'interpreter_state.ceval_gil' | 'interpreter_state.gil_runtime_state' | 'interpreter_state.gil_runtime_state_locked' | 'interpreter_state.gil_runtime_state_holder' | 'thread_state.prev' | 'thread_state.next' | 'thread_state.thread_id' | 'thread_state.native_thread_id' | 'thread_state.current_frame' | 'interpreter_frame.previous' | 'interpreter_frame.executable' | 'interpreter_frame.instr_ptr' | 'interpreter_frame.owner' | 'code_object.filename' | 'code_object.name' | 'code_object.qualname' | 'code_object.linetable' | 'code_object.firstlineno' | 'code_object.co_code_adaptive' | 'pyobject.ob_type' | 'bytes_object.ob_size' | 'bytes_object.ob_sval' | 'unicode_object.state' | 'unicode_object.length' | 'unicode_object.asciiobject_size';
+export type DebugOffsetsField = 'version' | 'free_threaded' | 'runtime_state.size' | 'interpreter_state.size' | 'thread_state.size' | 'interpreter_frame.size' | 'code_object.size' | 'pyobject.size' | 'bytes_object.size' | 'unicode_object.size' | 'runtime_state.interpreters_head' | 'interpreter_state.threads_head' | 'interpreter_state.imports_modules' | 'interpreter_state.ceval_gil' | 'interpreter_state.gil_runtime_state' | 'interpreter_state.gil_runtime_state_locked' | 'interpreter_state.gil_runtime_state_holder' | 'thread_state.prev' | 'thread_state.next' | 'thread_state.thread_id' | 'thread_state.native_thread_id' | 'thread_state.current_frame' | 'interpreter_frame.previous' | 'interpreter_frame.executable' | 'interpreter_frame.instr_ptr' | 'interpreter_frame.owner' | 'code_object.filename' | 'code_object.name' | 'code_object.qualname' | 'code_object.linetable' | 'code_object.firstlineno' | 'code_object.co_code_adaptive' | 'pyobject.ob_type' | 'bytes_object.ob_size' | 'bytes_object.ob_sval' | 'unicode_object.state' | 'unicode_object.length' | 'unicode_object.asciiobject_size';
 
 export interface DebugOffsetsPositions {
   readonly size: number;
@@ -51,7 +51,26 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "runtimeGil": 1152,
     "interpGil": null,
     "gilLastHolder": 8,
-    "gilLocked": 16
+    "gilLocked": 16,
+    "objects": {
+      "interpModules": 56,
+      "moduleDict": 16,
+      "typeBasicSize": 32,
+      "typeFlags": 168,
+      "typeDictOffset": 288,
+      "heapTypeCachedKeys": 872,
+      "dictKeys": 32,
+      "dictValues": 40,
+      "keysSize": 8,
+      "keysEntryCount": 32,
+      "keysIndices": 40,
+      "longSize": 16,
+      "longDigit": 24,
+      "keysLog2IndexBytes": null,
+      "keysKind": null,
+      "valuesArray": null,
+      "valuesValid": null
+    }
   },
   "9": {
     "runtimeInterpretersHead": 32,
@@ -87,7 +106,26 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "runtimeGil": 352,
     "interpGil": null,
     "gilLastHolder": 8,
-    "gilLocked": 16
+    "gilLocked": 16,
+    "objects": {
+      "interpModules": 856,
+      "moduleDict": 16,
+      "typeBasicSize": 32,
+      "typeFlags": 168,
+      "typeDictOffset": 288,
+      "heapTypeCachedKeys": 864,
+      "dictKeys": 32,
+      "dictValues": 40,
+      "keysSize": 8,
+      "keysEntryCount": 32,
+      "keysIndices": 40,
+      "longSize": 16,
+      "longDigit": 24,
+      "keysLog2IndexBytes": null,
+      "keysKind": null,
+      "valuesArray": null,
+      "valuesValid": null
+    }
   },
   "10": {
     "runtimeInterpretersHead": 32,
@@ -123,7 +161,26 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "runtimeGil": 352,
     "interpGil": null,
     "gilLastHolder": 8,
-    "gilLocked": 16
+    "gilLocked": 16,
+    "objects": {
+      "interpModules": 856,
+      "moduleDict": 16,
+      "typeBasicSize": 32,
+      "typeFlags": 168,
+      "typeDictOffset": 288,
+      "heapTypeCachedKeys": 872,
+      "dictKeys": 32,
+      "dictValues": 40,
+      "keysSize": 8,
+      "keysEntryCount": 32,
+      "keysIndices": 40,
+      "longSize": 16,
+      "longDigit": 24,
+      "keysLog2IndexBytes": null,
+      "keysKind": null,
+      "valuesArray": null,
+      "valuesValid": null
+    }
   },
   "11": {
     "runtimeInterpretersHead": 40,
@@ -159,7 +216,26 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "runtimeGil": 360,
     "interpGil": null,
     "gilLastHolder": 8,
-    "gilLocked": 16
+    "gilLocked": 16,
+    "objects": {
+      "interpModules": 888,
+      "moduleDict": 16,
+      "typeBasicSize": 32,
+      "typeFlags": 168,
+      "typeDictOffset": 288,
+      "heapTypeCachedKeys": 872,
+      "dictKeys": 32,
+      "dictValues": 40,
+      "keysSize": 8,
+      "keysEntryCount": 24,
+      "keysIndices": 32,
+      "longSize": 16,
+      "longDigit": 24,
+      "keysLog2IndexBytes": 9,
+      "keysKind": 10,
+      "valuesArray": 0,
+      "valuesValid": null
+    }
   },
   "12": {
     "runtimeInterpretersHead": 40,
@@ -195,7 +271,26 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "runtimeGil": null,
     "interpGil": 384,
     "gilLastHolder": 8,
-    "gilLocked": 16
+    "gilLocked": 16,
+    "objects": {
+      "interpModules": 944,
+      "moduleDict": 16,
+      "typeBasicSize": 32,
+      "typeFlags": 168,
+      "typeDictOffset": 288,
+      "heapTypeCachedKeys": 880,
+      "dictKeys": 32,
+      "dictValues": 40,
+      "keysSize": 8,
+      "keysEntryCount": 24,
+      "keysIndices": 32,
+      "longSize": 16,
+      "longDigit": 24,
+      "keysLog2IndexBytes": 9,
+      "keysKind": 10,
+      "valuesArray": 0,
+      "valuesValid": null
+    }
   },
   "13": {
     "runtimeInterpretersHead": 632,
@@ -231,7 +326,26 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "runtimeGil": null,
     "interpGil": 16,
     "gilLastHolder": 8,
-    "gilLocked": 16
+    "gilLocked": 16,
+    "objects": {
+      "interpModules": 7656,
+      "moduleDict": 16,
+      "typeBasicSize": 32,
+      "typeFlags": 168,
+      "typeDictOffset": 288,
+      "heapTypeCachedKeys": 880,
+      "dictKeys": 32,
+      "dictValues": 40,
+      "keysSize": 8,
+      "keysEntryCount": 24,
+      "keysIndices": 32,
+      "longSize": 16,
+      "longDigit": 24,
+      "keysLog2IndexBytes": 9,
+      "keysKind": 10,
+      "valuesArray": 8,
+      "valuesValid": 3
+    }
   },
   "14": {
     "runtimeInterpretersHead": 808,
@@ -267,7 +381,26 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "runtimeGil": null,
     "interpGil": 16,
     "gilLastHolder": 8,
-    "gilLocked": 16
+    "gilLocked": 16,
+    "objects": {
+      "interpModules": 7688,
+      "moduleDict": 16,
+      "typeBasicSize": 32,
+      "typeFlags": 168,
+      "typeDictOffset": 288,
+      "heapTypeCachedKeys": 880,
+      "dictKeys": 32,
+      "dictValues": 40,
+      "keysSize": 8,
+      "keysEntryCount": 24,
+      "keysIndices": 32,
+      "longSize": 16,
+      "longDigit": 24,
+      "keysLog2IndexBytes": 9,
+      "keysKind": 10,
+      "valuesArray": 8,
+      "valuesValid": 3
+    }
   },
   "15": {
     "runtimeInterpretersHead": 936,
@@ -303,7 +436,26 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
     "runtimeGil": null,
     "interpGil": 16,
     "gilLastHolder": 8,
-    "gilLocked": 16
+    "gilLocked": 16,
+    "objects": {
+      "interpModules": 7592,
+      "moduleDict": 16,
+      "typeBasicSize": 32,
+      "typeFlags": 168,
+      "typeDictOffset": 288,
+      "heapTypeCachedKeys": 888,
+      "dictKeys": 32,
+      "dictValues": 40,
+      "keysSize": 8,
+      "keysEntryCount": 24,
+      "keysIndices": 32,
+      "longSize": 16,
+      "longDigit": 24,
+      "keysLog2IndexBytes": 9,
+      "keysKind": 10,
+      "valuesArray": 8,
+      "valuesValid": 3
+    }
   }
 };
 
@@ -323,6 +475,7 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
       "unicode_object.size": 536,
       "runtime_state.interpreters_head": 40,
       "interpreter_state.threads_head": 72,
+      "interpreter_state.imports_modules": 88,
       "interpreter_state.ceval_gil": 112,
       "interpreter_state.gil_runtime_state": 120,
       "interpreter_state.gil_runtime_state_locked": 136,
@@ -365,6 +518,7 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
       "unicode_object.size": 616,
       "runtime_state.interpreters_head": 40,
       "interpreter_state.threads_head": 72,
+      "interpreter_state.imports_modules": 96,
       "interpreter_state.ceval_gil": 120,
       "interpreter_state.gil_runtime_state": 128,
       "interpreter_state.gil_runtime_state_locked": 144,
@@ -407,6 +561,7 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
       "unicode_object.size": 712,
       "runtime_state.interpreters_head": 40,
       "interpreter_state.threads_head": 72,
+      "interpreter_state.imports_modules": 96,
       "interpreter_state.ceval_gil": 120,
       "interpreter_state.gil_runtime_state": 128,
       "interpreter_state.gil_runtime_state_locked": 144,
