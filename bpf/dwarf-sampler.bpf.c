@@ -76,6 +76,21 @@ struct {
   __type(value, __u64);
 } followed SEC(".maps");
 
+/* [0] counts changes to followed: wall-clock mode's ticker keeps an iterator
+   link per followed process, and looks at the map again when this moves. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} followed_changes SEC(".maps");
+
+static __always_inline void followed_changed(void) {
+  __u32 zero = 0;
+  __u64 *n = bpf_map_lookup_elem(&followed_changes, &zero);
+  if (n) __sync_fetch_and_add(n, 1);
+}
+
 /* A process forked by the target or one it follows -> the thread that forked
    it. Until the child's interpreter writes the new thread id into its thread
    state (3.11+ keys thread states by it), that state still carries the
@@ -401,8 +416,25 @@ static __always_inline int same_image(struct task_struct *task, __u32 tid) {
 static __always_inline void forget(__u32 pid, __u32 kind) {
   bpf_map_delete_elem(&forked_by, &pid);
   if (bpf_map_delete_elem(&followed, &pid) != 0) return;
+  followed_changed();
   struct process_record r = {.kind = kind, .pid = pid, .time_ns = bpf_ktime_get_ns()};
   if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
+}
+
+/* Whether pid is followed and task still runs the image it was forked with
+   (one that exec'd since is no longer followed). */
+static __always_inline int followed_image(struct task_struct *task, __u32 pid) {
+  if (!cfg.follow) return 0;
+  __u64 *mm = bpf_map_lookup_elem(&followed, &pid);
+  if (!mm) return 0;
+  /* 0: adopted by user space, already running (its image checked there): this is its image. */
+  __u64 image = (__u64)task->mm;
+  __u64 known = *mm ? *mm : __sync_val_compare_and_swap(mm, 0, image);
+  if (known && known != image) {
+    forget(pid, RECORD_CHILD_EXEC);
+    return 0;
+  }
+  return 1;
 }
 
 /* A process forked by the target or by a process followed from it: sampled
@@ -415,6 +447,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
   if (parent_pid != cfg.target_pid && !bpf_map_lookup_elem(&followed, &parent_pid)) return 0;
   __u64 mm = (__u64)child->mm;
   if (!mm || bpf_map_update_elem(&followed, &pid, &mm, BPF_NOEXIST) != 0) return 0;
+  followed_changed();
   __u32 forker = parent->pid;
   bpf_map_update_elem(&forked_by, &pid, &forker, BPF_ANY);
   struct process_record r = {.kind = RECORD_FORK, .pid = pid, .parent = parent_pid, .time_ns = bpf_ktime_get_ns()};
@@ -452,23 +485,8 @@ int sample(struct bpf_perf_event_data *ctx) {
   __u64 id = bpf_get_current_pid_tgid();
   __u32 pid = (__u32)(id >> 32);
   __u32 tid = (__u32)id;
-  struct task_struct *task;
-  if (pid == cfg.target_pid) {
-    task = bpf_get_current_task_btf();
-    if (!same_image(task, tid)) return 0;
-  } else {
-    if (!cfg.follow) return 0;
-    __u64 *mm = bpf_map_lookup_elem(&followed, &pid);
-    if (!mm) return 0;
-    task = bpf_get_current_task_btf();
-    /* 0: adopted by user space, already running (its image checked there): this is its image. */
-    __u64 image = (__u64)task->mm;
-    __u64 known = *mm ? *mm : __sync_val_compare_and_swap(mm, 0, image);
-    if (known && known != image) {
-      forget(pid, RECORD_CHILD_EXEC);
-      return 0;
-    }
-  }
+  struct task_struct *task = bpf_get_current_task_btf();
+  if (pid == cfg.target_pid ? !same_image(task, tid) : !followed_image(task, pid)) return 0;
   __u32 cpu = bpf_get_smp_processor_id();
   struct sample_record *s = bpf_map_lookup_elem(&sample_scratch, &cpu);
   if (!s) return 0;
@@ -497,8 +515,9 @@ int sample(struct bpf_perf_event_data *ctx) {
 }
 
 /*
- * Wall-clock mode: run by mixprof hz times a second over the target's
- * threads (the iterator's link is limited to its PID); each pass counts every
+ * Wall-clock mode: run by mixprof hz times a second over the threads of the
+ * target and of each process followed from it (a link per process, limited
+ * to its PID, made by the pass after its fork); each pass counts every
  * thread once (times the pass's weight), so a thread's samples are hz times
  * its life. A thread on a CPU is counted at the stack of its latest clock
  * sample (a running record); one off CPU (sleeping, blocked, or runnable and
@@ -512,7 +531,9 @@ int sample(struct bpf_perf_event_data *ctx) {
 SEC("iter.s/task")
 int wall_tick(struct bpf_iter__task *ctx) {
   struct task_struct *task = ctx->task;
-  if (!task || task->tgid != cfg.target_pid) return 0;
+  if (!task) return 0;
+  __u32 pid = task->tgid;
+  if (pid != cfg.target_pid && !followed_image(task, pid)) return 0;
   if (task->flags & 0x4 /* PF_EXITING */) return 0;
   __u32 zero = 0;
   __u32 *pass = bpf_map_lookup_elem(&wall_pass, &zero);
@@ -538,7 +559,7 @@ int wall_tick(struct bpf_iter__task *ctx) {
     if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
     return 0;
   }
-  if (!same_image(task, tid)) return 0;
+  if (pid == cfg.target_pid && !same_image(task, tid)) return 0;
   __u32 state = task->__state == 0 ? OFF_CPU_RUNNABLE : OFF_CPU_WAITING;
   /* Where it was last sampled, and waiting the same way (a sleeper woken since waits for a CPU). */
   __u64 switches = ((task->nvcsw + task->nivcsw) << 2) | state;
@@ -552,11 +573,11 @@ int wall_tick(struct bpf_iter__task *ctx) {
   if (!s) return 0;
   s->kind = RECORD_SAMPLE;
   s->tid = tid;
-  s->pid = cfg.target_pid;
+  s->pid = pid;
   s->off_cpu = state;
   s->weight = weight;
   __u64 ts = cfg.python ? thread_state_task(tid, task) : 0;
-  s->chain = python_chain_task(ts, task, cfg.target_pid);
+  s->chain = python_chain_task(ts, task, pid);
   /* A thread off CPU that holds the GIL (blocked in a call that kept it) keeps everyone else waiting. */
   s->gil = cfg.walk.gil ? gil_state_task(ts, task) : GIL_NOT_READ;
   bpf_probe_read_kernel_str(s->comm, sizeof(s->comm), task->comm);

@@ -155,9 +155,6 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
   }
   wall_ = options.Get("wall").ToBoolean();
   follow_ = options.Get("follow").ToBoolean();
-  if (wall_ && follow_) {
-    ThrowRangeError(env, "options.follow cannot be used with options.wall");
-  }
   double ring_mib = NumberOption(env, options, "ringMiB", 1, 1024);
   if ((static_cast<uint32_t>(ring_mib) & (static_cast<uint32_t>(ring_mib) - 1)) != 0) {
     ThrowRangeError(env, "options.ringMiB must be a power of two");
@@ -236,6 +233,8 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
     wall_pass_fd_ = wall_pass != nullptr ? bpf_map__fd(wall_pass) : -1;
     bpf_map* followed = bpf_object__find_map_by_name(object_, "followed");
     followed_fd_ = followed != nullptr ? bpf_map__fd(followed) : -1;
+    bpf_map* followed_changes = bpf_object__find_map_by_name(object_, "followed_changes");
+    followed_changes_fd_ = followed_changes != nullptr ? bpf_map__fd(followed_changes) : -1;
     ring_ = ring_buffer__new(bpf_map__fd(records), &DwarfSampler::OnRecord,
                              this, nullptr);
     if (ring_ == nullptr) ThrowLibbpf(env, errno, "cannot open the ring buffer");
@@ -252,8 +251,9 @@ void DwarfSampler::Detach() {
     ticking_ = false;
     ticker_.join();
   }
-  if (wall_link_ != nullptr) bpf_link__destroy(wall_link_);
-  wall_link_ = nullptr;
+  // The ticker has stopped: its links are the caller's now.
+  for (const auto& [pid, link] : wall_links_) bpf_link__destroy(link);
+  wall_links_.clear();
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
   for (int fd : perf_fds_) close(fd);
@@ -313,16 +313,8 @@ Napi::Value DwarfSampler::Start(const Napi::CallbackInfo& info) {
     links_.push_back(link);
   }
   if (wall_) {
-    union bpf_iter_link_info info {};
-    info.task.pid = static_cast<uint32_t>(pid_);
-    bpf_iter_attach_opts opts{};
-    opts.sz = sizeof(opts);
-    opts.link_info = &info;
-    opts.link_info_len = sizeof(info);
-    wall_link_ = bpf_program__attach_iter(wall_program_, &opts);
-    int err = libbpf_get_error(wall_link_);
+    int err = WatchWall(static_cast<uint32_t>(pid_));
     if (err != 0) {
-      wall_link_ = nullptr;
       Detach();
       ThrowLibbpf(env, err, "cannot attach the wall-clock sampler");
     }
@@ -330,6 +322,47 @@ Napi::Value DwarfSampler::Start(const Napi::CallbackInfo& info) {
     ticker_ = std::thread(&DwarfSampler::TickWallClock, this);
   }
   return env.Undefined();
+}
+
+// A link of the wall-clock iterator limited to pid's threads. 0, or the libbpf error.
+int DwarfSampler::WatchWall(uint32_t pid) {
+  union bpf_iter_link_info info {};
+  info.task.pid = pid;
+  bpf_iter_attach_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.link_info = &info;
+  opts.link_info_len = sizeof(info);
+  bpf_link* link = bpf_program__attach_iter(wall_program_, &opts);
+  int err = libbpf_get_error(link);
+  if (err != 0) return err;
+  wall_links_.emplace(pid, link);
+  return 0;
+}
+
+// The links of the ticker's passes made to match the processes followed
+// now: the target's, and one per followed process (an ended one's goes: its
+// PID may be reused). Runs on the ticker, when the followed map changed.
+void DwarfSampler::SyncWallLinks() {
+  std::unordered_map<uint32_t, bool> wanted{{static_cast<uint32_t>(pid_), true}};
+  uint32_t key = 0;
+  uint32_t next = 0;
+  const uint32_t* at = nullptr;
+  while (followed_fd_ >= 0 && bpf_map_get_next_key(followed_fd_, at, &next) == 0 && wanted.size() <= MAX_FOLLOWED) {
+    wanted.emplace(next, true);
+    key = next;
+    at = &key;
+  }
+  for (auto it = wall_links_.begin(); it != wall_links_.end();) {
+    if (wanted.count(it->first) != 0) {
+      ++it;
+      continue;
+    }
+    bpf_link__destroy(it->second);
+    it = wall_links_.erase(it);
+  }
+  for (const auto& [pid, yes] : wanted) {
+    if (wall_links_.count(pid) == 0 && WatchWall(pid) != 0) tick_errors_++;
+  }
 }
 
 // Runs the iterator over the target's threads hz times a second, on an
@@ -345,13 +378,23 @@ void DwarfSampler::TickWallClock() {
   // The clock periods this pass stands for: more than 1 after passes were skipped.
   uint32_t weight = 1;
   const uint32_t zero = 0;
+  uint64_t seen_changes = 0;
   while (ticking_) {
     if (wall_pass_fd_ >= 0) bpf_map_update_elem(wall_pass_fd_, &zero, &weight, BPF_ANY);
     weight = 1;
-    int fd = bpf_iter_create(bpf_link__fd(wall_link_));
-    if (fd < 0) {
-      tick_errors_++;
-    } else {
+    if (follow_ && followed_changes_fd_ >= 0) {
+      uint64_t changes = 0;
+      if (bpf_map_lookup_elem(followed_changes_fd_, &zero, &changes) == 0 && changes != seen_changes) {
+        seen_changes = changes;
+        SyncWallLinks();
+      }
+    }
+    for (const auto& [pid, link] : wall_links_) {
+      int fd = bpf_iter_create(bpf_link__fd(link));
+      if (fd < 0) {
+        tick_errors_++;
+        continue;
+      }
       // The program prints nothing: reading runs it over every thread once.
       while (read(fd, buffer, sizeof buffer) > 0) {
       }
@@ -403,7 +446,15 @@ Napi::Value DwarfSampler::Adopt(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(env, false);
   }
   uint64_t mm = 0;
-  return Napi::Boolean::New(env, bpf_map_update_elem(followed_fd_, &pid, &mm, BPF_NOEXIST) == 0);
+  if (bpf_map_update_elem(followed_fd_, &pid, &mm, BPF_NOEXIST) != 0) return Napi::Boolean::New(env, false);
+  // Wall-clock mode's ticker looks at followed again when the count moves.
+  uint32_t zero = 0;
+  uint64_t changes = 0;
+  if (followed_changes_fd_ >= 0 && bpf_map_lookup_elem(followed_changes_fd_, &zero, &changes) == 0) {
+    changes++;
+    bpf_map_update_elem(followed_changes_fd_, &zero, &changes, BPF_ANY);
+  }
+  return Napi::Boolean::New(env, true);
 }
 
 Napi::Value DwarfSampler::Close(const Napi::CallbackInfo& info) {

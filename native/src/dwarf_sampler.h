@@ -76,6 +76,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   void Detach();
   void Release();
   void TickWallClock();
+  int WatchWall(uint32_t pid);
+  void SyncWallLinks();
 
   pid_t pid_ = 0;
   int hz_ = 0;
@@ -85,7 +87,10 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   // Wall-clock mode: the task iterator, run hz times a second by ticker_.
   bool wall_ = false;
   bpf_program* wall_program_ = nullptr;
-  bpf_link* wall_link_ = nullptr;
+  // The wall-clock iterator's links, by process; the ticker runs each per pass
+  // and alone changes them once it runs.
+  std::unordered_map<uint32_t, bpf_link*> wall_links_;
+  int followed_changes_fd_ = -1;
   // Fork-following.
   bool follow_ = false;
   // The programs that watch the target's exit and, following, its descendants.

@@ -16,6 +16,7 @@ import type { ProfileBuilder, ProfileOptions } from '../profile/profile.js';
 import { readTextOrNull } from '../read-text.js';
 import { parseMaps, type Mapping } from '../target/maps.js';
 import { forkedMemory, processMemory, type MemoryReader } from '../target/memory.js';
+import { threadNamingFor, type ThreadNaming } from './thread-naming.js';
 import { hasMemory, procPath } from '../target/process.js';
 import type { StopReason } from '../bpf/runner.js';
 import type { Attachment } from './attach.js';
@@ -36,6 +37,7 @@ interface Followed {
   comm: string | null;
   readonly memory: MemoryReader;
   readonly builder: ProfileBuilder;
+  readonly naming: ThreadNaming | null;
   readonly startedAt: number;
   endedAt: number | null;
   reason: StopReason | null;
@@ -105,6 +107,7 @@ export class FollowedProcesses {
     if (!p) p = this.add(pid, this.attached.target.pid, Date.now());
     if (event.type === 'thread' && p.comm === null) p.comm = event.thread.comm;
     p.builder.apply(event);
+    if (event.type === 'thread') p.naming?.onThread(event.thread.tid);
     return p.builder;
   }
 
@@ -120,6 +123,7 @@ export class FollowedProcesses {
 
   /** Every followed process's run; those still running end with the target's sampling. */
   finish(reason: StopReason, at: number): FollowedRun[] {
+    for (const p of this.processes.values()) if (p.endedAt === null) p.naming?.refresh();
     return [...this.reused, ...this.processes.values()].map((p) => ({
       pid: p.pid,
       comm: p.comm ?? this.attached.target.comm,
@@ -142,7 +146,10 @@ export class FollowedProcesses {
     // Read now, while it runs: a worker's name and directory (which short paths are relative to).
     const comm = readTextOrNull(procPath(pid, 'comm'))?.trimEnd() ?? null;
     const builder = this.attached.newBuilder(this.profileOptions, { memory, cwd: this.attached.target.cwd });
-    const p: Followed = { pid, comm, memory, builder, startedAt, endedAt: null, reason: null };
+    const { layout, interpreter } = this.attached;
+    const python = this.profileOptions.threadRoots && layout && interpreter ? { layout, runtimeAddress: interpreter.runtimeAddress } : null;
+    const naming = threadNamingFor(python, processMemory(this.addon, pid), pid, builder);
+    const p: Followed = { pid, comm, memory, builder, naming, startedAt, endedAt: null, reason: null };
     this.processes.set(pid, p);
     return p;
   }

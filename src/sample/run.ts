@@ -76,8 +76,8 @@ async function startWhenReady(pid: number, options: SessionOptions, log: (line: 
 
 export async function profileProcesses(options: RunOptions, log: (line: string) => void): Promise<RunSummary> {
   checkPrivileges();
-  // --subprocesses in CPU mode: each target's sampler also samples what it forks, from the fork on.
-  const sessionOptions: SessionOptions = { ...options, follow: options.subprocesses && options.mode !== 'wall' };
+  // --subprocesses: each target's sampler also samples what it forks, from the fork on (CPU and wall-clock mode).
+  const sessionOptions: SessionOptions = { ...options, follow: options.subprocesses };
   const status = options.statusStream && !options.quiet ? new StatusLine(options.statusStream) : null;
   const say = (line: string): void => {
     status?.clear();

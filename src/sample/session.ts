@@ -26,9 +26,7 @@ import { binaryMappings, type BinaryMapping } from '../target/maps.js';
 import type { FollowedProcessEvent } from '../native.js';
 import { missedThreads, readThreadsCpu, type MissedThread, type ThreadCpu } from './thread-cpu.js';
 import { injectedFault } from '../fault-injection.js';
-import { ThreadNames } from '../python/thread-names.js';
-import { inOtherPidNamespace } from '../target/namespaces.js';
-import { ThreadNaming } from './thread-naming.js';
+import { threadNamingFor } from './thread-naming.js';
 
 /** How each process is sampled and its stacks merged. */
 export interface SessionOptions {
@@ -202,12 +200,9 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       fullPaths: options.fullPaths,
     };
     const builder = attached.newBuilder(profileOptions);
-    const naming =
-      options.threadRoots && layout && interpreter
-        ? new ThreadNaming(new ThreadNames(attached.memory, layout, interpreter.runtimeAddress), target.pid, inOtherPidNamespace(target.pid), (names) => builder.nameThreads(names))
-        : null;
-    // Forked processes are followed by the DWARF sampler in CPU mode; otherwise run.ts attaches to each.
-    const followed = options.follow && unwind === 'dwarf' && !wall ? new FollowedProcesses(addon, attached, profileOptions) : null;
+    const naming = options.threadRoots ? threadNamingFor(layout && interpreter ? { layout, runtimeAddress: interpreter.runtimeAddress } : null, attached.memory, target.pid, builder) : null;
+    // Forked processes are followed by the DWARF sampler (both modes); the bpftrace one leaves them to run.ts, which attaches to each.
+    const followed = options.follow && unwind === 'dwarf' ? new FollowedProcesses(addon, attached, profileOptions) : null;
     const live = new LiveCounts();
     let startedAt: number | null = null;
     // What each thread ran and the samples it got over the whole session (drains or not): the missed-threads check.

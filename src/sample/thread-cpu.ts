@@ -4,7 +4,7 @@
  * whose filter matches only the main thread, a thread state never found)
  * gives a profile that looks fine; the CPU time the kernel kept says it is not.
  */
-import { readdirSync } from 'node:fs';
+import { procPath, threadIds } from '../target/process.js';
 import { readTextOrNull as readText } from '../read-text.js';
 import { splitStat } from '../target/proc-stat.js';
 
@@ -34,15 +34,9 @@ function threadCpu(dir: string): ThreadCpu | null {
 /** Every thread of pid now; an empty map once the process is gone. */
 export function readThreadsCpu(pid: number): Map<number, ThreadCpu> {
   const threads = new Map<number, ThreadCpu>();
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return threads;
-  }
-  for (const tid of tids) {
-    const cpu = threadCpu(`/proc/${pid}/task/${tid}`);
-    if (cpu) threads.set(Number(tid), cpu);
+  for (const tid of threadIds(pid)) {
+    const cpu = threadCpu(procPath(pid, 'task', String(tid)));
+    if (cpu) threads.set(tid, cpu);
   }
   return threads;
 }

@@ -6,8 +6,11 @@
  * thread that ends before the poll after its first sample (a thread per
  * request) keeps the kernel's name.
  */
-import type { ThreadNames } from '../python/thread-names.js';
-import { hostThreadIds } from '../target/namespaces.js';
+import type { PythonLayout } from '../python/layout.js';
+import { ThreadNames } from '../python/thread-names.js';
+import type { MemoryReader } from '../target/memory.js';
+import { hostThreadIds, inOtherPidNamespace } from '../target/namespaces.js';
+import { threadIds } from '../target/process.js';
 
 /** The new threads of one poll arrive together: one read for all of them. */
 const REFRESH_MS = 20;
@@ -36,14 +39,30 @@ export class ThreadNaming {
     this.lastRead = Date.now();
     const read = this.names.read(full);
     if (!read) return;
-    const host = this.otherNamespace ? hostThreadIds(this.pid) : null;
+    // The process's threads now, by the ids they know themselves by.
+    const live = this.otherNamespace ? hostThreadIds(this.pid) : new Map(threadIds(this.pid).map((tid) => [tid, tid]));
     const byTid = new Map<number, string>();
+    const stale: string[] = [];
     for (const [own, name] of read) {
-      const tid = host ? host.get(own) : own;
-      if (tid === undefined) continue;
-      byTid.set(tid, name);
-      this.unnamed.delete(tid);
+      const tid = live.get(own);
+      if (tid === undefined) stale.push(name);
+      else byTid.set(tid, name);
     }
+    // Before 3.13 a forked child's threading keeps its parent's id in the
+    // _native_id of the thread that forked, which is the child's main thread.
+    if (stale.length === 1 && !byTid.has(this.pid) && live.size > 0) byTid.set(this.pid, stale[0]!);
+    for (const tid of byTid.keys()) this.unnamed.delete(tid);
     this.apply(byTid);
   }
+}
+
+/** The naming of a process's threads, when it runs Python (a forked one reads its own memory: its threads are its own). */
+export function threadNamingFor(
+  python: { readonly layout: PythonLayout; readonly runtimeAddress: bigint } | null,
+  memory: MemoryReader,
+  pid: number,
+  builder: { nameThreads(names: ReadonlyMap<number, string>): void },
+): ThreadNaming | null {
+  if (!python) return null;
+  return new ThreadNaming(new ThreadNames(memory, python.layout, python.runtimeAddress), pid, inOtherPidNamespace(pid), (names) => builder.nameThreads(names));
 }

@@ -14,7 +14,7 @@ import { execa } from 'execa';
 import { parseFolded, pythonNames, type FoldedStack } from '../helpers/folded.js';
 import { startLoad, type Load } from '../helpers/load.js';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
-import { startSampling, startWorkload } from '../helpers/processes.js';
+import { startSampling, startWorkload, type MixprofResult } from '../helpers/processes.js';
 import { pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -61,6 +61,54 @@ function reportedRuns(stderr: string): Map<number, { samples: number; seconds: n
   return runs;
 }
 
+interface RecyclerRun {
+  /** mixprof's result, and the workers forked after sampling started that ended before the stop was asked for. */
+  readonly result: MixprofResult;
+  readonly ended: readonly Exited[];
+  readonly processes: Map<number, FoldedStack[]>;
+  readonly report: Map<number, { samples: number; seconds: number; why: string }>;
+}
+
+/**
+ * Samples recycler.py's master with `args` (and --subprocesses --pid-root)
+ * until `workers` workers forked after sampling started have ended.
+ */
+async function sampleRecycler(python: string, out: string, args: readonly string[], workers: number): Promise<RecyclerRun> {
+  const master = await startWorkload<{ master: number }>(python, [path.join(WORKLOADS, 'recycler.py'), '2', '30'], 60_000, {}, 'pipe');
+  const exited: Exited[] = [];
+  let onExit: () => void = () => undefined;
+  createInterface({ input: master.child.stdout! }).on('line', (line) => {
+    if (!line.startsWith('EXITED ')) return;
+    exited.push(JSON.parse(line.slice(7)) as Exited);
+    onExit();
+  });
+  try {
+    const run = await startSampling(['sample', '-x', String(master.pid), ...args, '--subprocesses', '--pid-root', '--mark-python', '--top', '0', '-o', out]);
+    // Workers running when sampling started are sampled from then on, not whole: left out.
+    const { stdout } = await execa('pgrep', ['-P', String(master.pid)], { reject: false });
+    const before = new Set(stdout.split('\n').filter(Boolean).map(Number));
+    const fresh = (): Exited[] => exited.filter((e) => !before.has(e.pid));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`fewer than ${workers} workers started and ended in 180 s: ${JSON.stringify(exited)} ${run.stderr()}`)), 180_000);
+      onExit = () => {
+        if (fresh().length >= workers) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      onExit();
+    });
+    // The workers that ended before the stop was asked for: more end while mixprof writes its output.
+    const ended = fresh();
+    const result = await run.stop();
+    assert.equal(result.exitCode, 0, result.stderr);
+    return { result, ended, processes: byProcess(parseFolded(await readFile(out, 'utf8'))), report: reportedRuns(result.stderr) };
+  } finally {
+    master.child.stdin!.end();
+    await master.stop();
+  }
+}
+
 describe('--subprocesses on a loaded machine: forked workers sampled from their first instruction', () => {
   let load: Load;
   let dir: string;
@@ -78,61 +126,48 @@ describe('--subprocesses on a loaded machine: forked workers sampled from their 
   });
 
   test('recycled workers of a pre-forking server: each sampled for its whole life, its samples following its CPU time, its duration its life', async () => {
-    const master = await startWorkload<{ master: number }>(python(), [path.join(WORKLOADS, 'recycler.py'), '2', '30'], 60_000, {}, 'pipe');
-    const exited: Exited[] = [];
-    let onExit: () => void = () => undefined;
-    createInterface({ input: master.child.stdout! }).on('line', (line) => {
-      if (!line.startsWith('EXITED ')) return;
-      exited.push(JSON.parse(line.slice(7)) as Exited);
-      onExit();
-    });
-    const out = path.join(dir, 'recycler.folded');
-    try {
-      const run = await startSampling(['sample', '-x', String(master.pid), '--subprocesses', '--pid-root', '--mark-python', '--top', '0', '-o', out]);
-      // Workers running when sampling started are sampled from then on, not whole: left out below.
-      const { stdout } = await execa('pgrep', ['-P', String(master.pid)], { reject: false });
-      const before = new Set(stdout.split('\n').filter(Boolean).map(Number));
-      const fresh = (): Exited[] => exited.filter((e) => !before.has(e.pid));
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`fewer than 6 workers started and ended in 180 s: ${JSON.stringify(exited)} ${run.stderr()}`)), 180_000);
-        onExit = () => {
-          if (fresh().length >= 6) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        onExit();
-      });
-      // The workers that ended before the stop was asked for: more end while mixprof writes its output.
-      const ended = fresh();
-      const r = await run.stop();
-      assert.equal(r.exitCode, 0, r.stderr);
-      const processes = byProcess(parseFolded(await readFile(out, 'utf8')));
-      const report = reportedRuns(r.stderr);
-      let samples = 0;
-      let expected = 0;
-      for (const worker of ended) {
-        const stacks = processes.get(worker.pid);
-        const n = count(stacks);
-        const inRequests = count(stacks?.filter((s) => pythonNames(s.frames).includes('handle_request')));
-        samples += n;
-        expected += worker.cpu * HZ;
-        const what = `worker ${worker.pid} (${worker.cpu.toFixed(2)} s CPU, ${worker.life.toFixed(2)} s life): ${n} samples, ${inRequests} in handle_request\n${r.stderr}`;
-        // Sampled from its fork: about hz samples a CPU second, whichever CPU it ran on.
-        assert.ok(n >= 0.6 * worker.cpu * HZ, what);
-        // Named from its own code objects (or its parent's, once it has exited): its requests, not unknown frames.
-        assert.ok(inRequests >= 0.9 * n, what);
-        // Its duration is its life (fork to exit, as its parent saw it), not the session's.
-        const run = report.get(worker.pid);
-        assert.ok(run, what);
-        assert.equal(run.why, 'target exited', what);
-        assert.ok(Math.abs(run.seconds - worker.life) <= Math.max(0.3, 0.2 * worker.life), what);
-      }
-      assert.ok(samples >= 0.85 * expected && samples <= 1.15 * expected, `${samples} samples in the workers for ${(expected / HZ).toFixed(2)} s of their CPU time\n${r.stderr}`);
-    } finally {
-      master.child.stdin!.end();
-      await master.stop();
+    const { result: r, ended, processes, report } = await sampleRecycler(python(), path.join(dir, 'recycler.folded'), [], 6);
+    let samples = 0;
+    let expected = 0;
+    for (const worker of ended) {
+      const stacks = processes.get(worker.pid);
+      const n = count(stacks);
+      const inRequests = count(stacks?.filter((s) => pythonNames(s.frames).includes('handle_request')));
+      samples += n;
+      expected += worker.cpu * HZ;
+      const what = `worker ${worker.pid} (${worker.cpu.toFixed(2)} s CPU, ${worker.life.toFixed(2)} s life): ${n} samples, ${inRequests} in handle_request\n${r.stderr}`;
+      // Sampled from its fork: about hz samples a CPU second, whichever CPU it ran on.
+      assert.ok(n >= 0.6 * worker.cpu * HZ, what);
+      // Named from its own code objects (or its parent's, once it has exited): its requests, not unknown frames.
+      assert.ok(inRequests >= 0.9 * n, what);
+      // Its duration is its life (fork to exit, as its parent saw it), not the session's.
+      const run = report.get(worker.pid);
+      assert.ok(run, what);
+      assert.equal(run.why, 'target exited', what);
+      assert.ok(Math.abs(run.seconds - worker.life) <= Math.max(0.3, 0.2 * worker.life), what);
     }
+    assert.ok(samples >= 0.85 * expected && samples <= 1.15 * expected, `${samples} samples in the workers for ${(expected / HZ).toFixed(2)} s of their CPU time\n${r.stderr}`);
+  });
+
+  test('wall-clock mode: recycled workers sampled by the passes from their fork, hz samples for each second of their lives, on a CPU or waiting for one', async () => {
+    const { result: r, ended, processes, report } = await sampleRecycler(python(), path.join(dir, 'recycler-wall.folded'), ['--mode', 'wall', '-F', String(HZ)], 4);
+    let samples = 0;
+    let lives = 0;
+    for (const worker of ended) {
+      const stacks = processes.get(worker.pid);
+      const n = count(stacks);
+      const inRequests = count(stacks?.filter((s) => pythonNames(s.frames).includes('handle_request')));
+      const run = report.get(worker.pid);
+      const what = `worker ${worker.pid} (${worker.life.toFixed(2)} s life, reported ${run?.seconds} s): ${n} samples, ${inRequests} in handle_request\n${r.stderr}`;
+      assert.ok(run && run.why === 'target exited', what);
+      // Every pass from the one after its fork counts it: hz a second of its life, running or not. Its life
+      // is at least the report's (fork to exit, shown to 0.1 s) and at most the master's (fork to reaping).
+      assert.ok(n >= 0.95 * HZ * (run.seconds - 0.05) && n <= 1.02 * HZ * worker.life + 2, what);
+      assert.ok(inRequests >= 0.9 * n, what);
+      samples += n;
+      lives += worker.life;
+    }
+    assert.ok(samples >= 0.93 * HZ * lives && samples <= 1.02 * HZ * lives, `${samples} samples in the workers for ${lives.toFixed(2)} s of their lives (fork to reaping)\n${r.stderr}`);
   });
 
   test("a child's samples from the fork's return on carry the Python frames that forked it, before its interpreter takes its thread as its own", async () => {

@@ -18,7 +18,11 @@ import { sampleForCpu, startContainerWorkload, startWorkload, type Workload } fr
 import { debianPython, pyenvPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
-type Names = Record<string, number>;
+interface Ready {
+  readonly pid: number;
+  /** Thread name to id, as the threads see them. */
+  readonly threads: Record<string, number>;
+}
 
 interface Case {
   readonly label: string;
@@ -26,6 +30,8 @@ interface Case {
   /** What the run's report says about how native stacks were unwound. */
   readonly unwinder?: RegExp;
   readonly container?: boolean;
+  /** The threads run in a child forked before sampling starts, followed with --subprocesses. */
+  readonly forked?: boolean;
 }
 
 const CASES: readonly Case[] = [
@@ -35,6 +41,7 @@ const CASES: readonly Case[] = [
   { label: "3.13 (sid's: _Py_DebugOffsets)", executable: async () => (await debianPython('sid-3.13')).executable },
   { label: '3.13t (free-threaded: larger object headers)', executable: async () => (await debianPython('trixie-3.13t')).executable },
   { label: "3.15 (sid's, frame pointers: the bpftrace sampler)", executable: async () => (await debianPython('sid-3.15')).executable, unwinder: /frame pointers/ },
+  { label: '3.12 in a forked child (followed)', executable: async () => pyenvPython('3.12.1').executable, forked: true },
   { label: '3.11 in a container (other PID namespace)', executable: async () => (await debianPython('debian-3.11')).executable, container: true },
 ];
 
@@ -51,24 +58,26 @@ describe('Python thread names on thread roots', () => {
   for (const c of CASES) {
     test(`${c.label}: each thread's samples sit under its Python name`, async () => {
       const script = path.join(WORKLOADS, 'named-threads.py');
-      let workload: Workload<Names>;
+      let workload: Workload<Ready>;
       let pid: number;
-      let names: Names;
+      let names: Record<string, number>;
       if (c.container) {
         const root = path.resolve(path.dirname(await c.executable()), '..', '..');
-        const started = await startContainerWorkload<Names>(root, script);
+        const started = await startContainerWorkload<Ready>(root, script);
         workload = started.workload;
         pid = started.pid;
         const kernel = await tidsByNamespaceTid(pid);
-        names = Object.fromEntries(Object.entries(workload.ready).map(([name, tid]) => [name, kernel.get(tid) ?? -1]));
+        names = Object.fromEntries(Object.entries(workload.ready.threads).map(([name, tid]) => [name, kernel.get(tid) ?? -1]));
       } else {
-        workload = await startWorkload<Names>(await c.executable(), [script]);
+        workload = await startWorkload<Ready>(await c.executable(), c.forked ? [script, 'fork'] : [script]);
         pid = workload.pid;
-        names = workload.ready;
+        names = workload.ready.threads;
+        assert.equal(workload.ready.pid === pid, !c.forked, 'the threads run in the process the test expects');
       }
+      const threadsPid = c.container ? pid : workload.ready.pid;
       try {
         assert.deepEqual(Object.keys(names).sort(), ['MainThread', 'ingest-worker-with-a-long-name', 'renamed-later', 'trätt-ø'], 'the workload names its threads as this test expects');
-        const r = await sampleForCpu(['sample', '-x', String(pid), '--threads'], Object.values(names).map((tid) => ({ pid, tid })), 0.2);
+        const r = await sampleForCpu(['sample', '-x', String(pid), '--threads', ...(c.forked ? ['--subprocesses'] : [])], Object.values(names).map((tid) => ({ pid: threadsPid, tid })), 0.2);
         assert.equal(r.exitCode, 0, r.stderr);
         if (c.unwinder) assert.match(r.stderr, c.unwinder);
         const stacks = parseFolded(r.stdout);
