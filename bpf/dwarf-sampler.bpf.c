@@ -412,13 +412,18 @@ static __always_inline int same_image(struct task_struct *task, __u32 tid) {
   return 0;
 }
 
+/* A fork, exit or exec of a process, with when it happened. */
+static __always_inline void send_process(__u32 kind, __u32 pid, __u32 parent) {
+  struct process_record r = {.kind = kind, .pid = pid, .parent = parent, .time_ns = bpf_ktime_get_ns()};
+  if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
+}
+
 /* Stops following pid (it exec'd, or exited) and says so, once. */
 static __always_inline void forget(__u32 pid, __u32 kind) {
   bpf_map_delete_elem(&forked_by, &pid);
   if (bpf_map_delete_elem(&followed, &pid) != 0) return;
   followed_changed();
-  struct process_record r = {.kind = kind, .pid = pid, .time_ns = bpf_ktime_get_ns()};
-  if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
+  send_process(kind, pid, 0);
 }
 
 /* Whether pid is followed and task still runs the image it was forked with
@@ -450,8 +455,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
   followed_changed();
   __u32 forker = parent->pid;
   bpf_map_update_elem(&forked_by, &pid, &forker, BPF_ANY);
-  struct process_record r = {.kind = RECORD_FORK, .pid = pid, .parent = parent_pid, .time_ns = bpf_ktime_get_ns()};
-  if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
+  send_process(RECORD_FORK, pid, parent_pid);
   return 0;
 }
 
@@ -464,8 +468,7 @@ int BPF_PROG(on_exit, struct task_struct *task) {
   if (pid == cfg.target_pid) {
     /* The moment the target ended: the end of the span its samples cover
        (user space notices only at its next look). */
-    struct process_record r = {.kind = RECORD_EXIT, .pid = pid, .time_ns = bpf_ktime_get_ns()};
-    if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
+    send_process(RECORD_EXIT, pid, 0);
     return 0;
   }
   forget(pid, RECORD_EXIT);

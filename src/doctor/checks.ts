@@ -7,7 +7,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { release } from 'node:os';
-import { execa } from 'execa';
 import { findBpftrace, type Bpftrace } from '../bpf/bpftrace.js';
 import { MOUNT_TRACEFS, needsTracefs, tracefsMounted } from '../bpf/tracefs.js';
 import { isMixprofError } from '../errors.js';
@@ -77,6 +76,7 @@ async function checkBpftrace(): Promise<{ result: CheckResult; bpftrace: Bpftrac
     return { result: { name, status: 'ok', detail: `${version} (${bpftrace.path}); not run, as it needs tracefs (below)` }, bpftrace };
   }
   // A fixed program: nothing from outside goes into it.
+  const { execa } = await import('execa');
   const run = await execa(bpftrace.path, ['-e', 'BEGIN { exit(); }'], { reject: false, timeout: 60_000, stdin: 'ignore' });
   if (run.failed) {
     const lines = String(run.stderr || run.shortMessage).split('\n');

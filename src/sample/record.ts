@@ -5,7 +5,6 @@
  */
 import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { execa } from 'execa';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
 import { mapsInterpreter } from '../target/interpreter.js';
@@ -45,6 +44,8 @@ export async function record(options: RecordOptions, log: (line: string) => void
   if (!file) throw new MixprofError('BAD_OPTION', 'no command to record', 'put the command after --, e.g. mixprof record -- python3 app.py');
   // Held at its first line until the sampler is attached (a Python command that imports site).
   const hold = options.nativeOnly ? null : prepareHold();
+  // Loaded here, not with mixprof: sample and the other commands never need it (about 0.1 s of start-up).
+  const { execa } = await import('execa');
   const child = hold
     ? execa(file, args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], reject: false, env: hold.env })
     : execa(file, args, { stdio: 'inherit', reject: false });
