@@ -20,7 +20,7 @@ export class ThreadNaming {
   private lastRead = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly names: ThreadNames,
+    private readonly names: Pick<ThreadNames, 'read'>,
     private readonly pid: number,
     /** The target is in another PID namespace: its threads know themselves by other ids. */
     private readonly otherNamespace: boolean,
