@@ -31,11 +31,6 @@ export class ThreadNames {
     private readonly runtimeAddress: bigint,
   ) {}
 
-  /** Whether this build's offsets allow names at all. */
-  get available(): boolean {
-    return this.layout.objects !== null;
-  }
-
   /**
    * Thread id (as the target sees it) to name, or null when threading cannot
    * be read (not imported yet). `full`: read every thread again (a thread
