@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <unordered_set>
 
 #include "addon_data.h"
 #include "errors.h"
@@ -343,12 +344,12 @@ int DwarfSampler::WatchWall(uint32_t pid) {
 // now: the target's, and one per followed process (an ended one's goes: its
 // PID may be reused). Runs on the ticker, when the followed map changed.
 void DwarfSampler::SyncWallLinks() {
-  std::unordered_map<uint32_t, bool> wanted{{static_cast<uint32_t>(pid_), true}};
+  std::unordered_set<uint32_t> wanted{static_cast<uint32_t>(pid_)};
   uint32_t key = 0;
   uint32_t next = 0;
   const uint32_t* at = nullptr;
   while (followed_fd_ >= 0 && bpf_map_get_next_key(followed_fd_, at, &next) == 0 && wanted.size() <= MAX_FOLLOWED) {
-    wanted.emplace(next, true);
+    wanted.insert(next);
     key = next;
     at = &key;
   }
@@ -360,7 +361,7 @@ void DwarfSampler::SyncWallLinks() {
     bpf_link__destroy(it->second);
     it = wall_links_.erase(it);
   }
-  for (const auto& [pid, yes] : wanted) {
+  for (uint32_t pid : wanted) {
     if (wall_links_.count(pid) == 0 && WatchWall(pid) != 0) tick_errors_++;
   }
 }

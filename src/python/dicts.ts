@@ -6,7 +6,7 @@
  */
 import type { ObjectLayout, PythonLayout } from './layout.js';
 import { readPyUnicode } from './unicode.js';
-import type { MemoryReader } from '../target/memory.js';
+import { readPointer, type MemoryReader } from '../target/memory.js';
 
 export interface DictItem {
   readonly key: bigint;
@@ -24,10 +24,6 @@ const Py_TPFLAGS_INLINE_VALUES = 1n << 2n;
 const Py_TPFLAGS_MANAGED_DICT = 1n << 4n;
 const Py_TPFLAGS_HEAPTYPE = 1n << 9n;
 
-
-export function readPointer(memory: MemoryReader, address: bigint): bigint {
-  return address === 0n ? 0n : (memory.read(address, 8)?.readBigUInt64LE(0) ?? 0n);
-}
 
 /** The bytes of a keys object's index table, and of each entry. */
 function keysShape(o: ObjectLayout, head: Buffer): { indexBytes: number; entryBytes: number } | null {

@@ -6,10 +6,10 @@
  * _native_id. Threads not started by threading (or a program that never
  * imports it) have no name here.
  */
-import { lookupStr, readAttributes, readDict, readPointer, readSmallInt } from './dicts.js';
+import { lookupStr, readAttributes, readDict, readSmallInt } from './dicts.js';
 import type { PythonLayout } from './layout.js';
 import { readPyUnicode } from './unicode.js';
-import type { MemoryReader } from '../target/memory.js';
+import { readPointer, type MemoryReader } from '../target/memory.js';
 
 /** More threads than any process runs: the bound on a garbage dict. */
 const MAX_THREADS = 4096;

@@ -6,7 +6,7 @@
  */
 import { CodeObjectReader } from './code-objects.js';
 import type { PythonLayout } from './layout.js';
-import type { MemoryReader } from '../target/memory.js';
+import { readPointer, type MemoryReader } from '../target/memory.js';
 
 export interface LayoutCheck {
   readonly ok: boolean;
@@ -39,7 +39,7 @@ interface Walk {
 
 /** `threadIds` reads the process's thread ids now (it is called around each walk). */
 export function checkLayout(memory: MemoryReader, layout: PythonLayout, runtimeAddress: bigint, threadIds: () => ReadonlySet<number>): LayoutCheck {
-  const pointer = (address: bigint): bigint => (address === 0n ? 0n : (memory.read(address, 8)?.readBigUInt64LE(0) ?? 0n));
+  const pointer = (address: bigint): bigint => readPointer(memory, address);
   const fail = (problem: string, threadStates = 0, codeObjects = 0): LayoutCheck => ({ ok: false, problem, threadStates, codeObjects });
   const interp = pointer(runtimeAddress + BigInt(layout.runtime.interpretersHead));
   if (interp === 0n) return { ...fail('no interpreter state; is the interpreter initialised?'), starting: true };

@@ -142,13 +142,12 @@ export class FollowedProcesses {
       this.reused.push(old);
     }
     const parentMemory = this.processes.get(parent)?.memory ?? this.attached.memory;
-    const memory = forkedMemory(processMemory(this.addon, pid), parentMemory, () => hasMemory(pid));
+    const own = processMemory(this.addon, pid);
+    const memory = forkedMemory(own, parentMemory, () => hasMemory(pid));
     // Read now, while it runs: a worker's name and directory (which short paths are relative to).
     const comm = readTextOrNull(procPath(pid, 'comm'))?.trimEnd() ?? null;
     const builder = this.attached.newBuilder(this.profileOptions, { memory, cwd: this.attached.target.cwd });
-    const { layout, interpreter } = this.attached;
-    const python = this.profileOptions.threadRoots && layout && interpreter ? { layout, runtimeAddress: interpreter.runtimeAddress } : null;
-    const naming = threadNamingFor(python, processMemory(this.addon, pid), pid, builder);
+    const naming = this.profileOptions.threadRoots ? threadNamingFor(this.attached, own, pid, builder) : null;
     const p: Followed = { pid, comm, memory, builder, naming, startedAt, endedAt: null, reason: null };
     this.processes.set(pid, p);
     return p;

@@ -200,7 +200,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       fullPaths: options.fullPaths,
     };
     const builder = attached.newBuilder(profileOptions);
-    const naming = options.threadRoots ? threadNamingFor(layout && interpreter ? { layout, runtimeAddress: interpreter.runtimeAddress } : null, attached.memory, target.pid, builder) : null;
+    const naming = options.threadRoots ? threadNamingFor(attached, attached.memory, target.pid, builder) : null;
     // Forked processes are followed by the DWARF sampler (both modes); the bpftrace one leaves them to run.ts, which attaches to each.
     const followed = options.follow && unwind === 'dwarf' ? new FollowedProcesses(addon, attached, profileOptions) : null;
     const live = new LiveCounts();

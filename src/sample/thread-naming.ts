@@ -6,11 +6,11 @@
  * thread that ends before the poll after its first sample (a thread per
  * request) keeps the kernel's name.
  */
-import type { PythonLayout } from '../python/layout.js';
 import { ThreadNames } from '../python/thread-names.js';
 import type { MemoryReader } from '../target/memory.js';
 import { hostThreadIds, inOtherPidNamespace } from '../target/namespaces.js';
 import { threadIds } from '../target/process.js';
+import type { Attachment } from './attach.js';
 
 /** The new threads of one poll arrive together: one read for all of them. */
 const REFRESH_MS = 20;
@@ -56,13 +56,18 @@ export class ThreadNaming {
   }
 }
 
-/** The naming of a process's threads, when it runs Python (a forked one reads its own memory: its threads are its own). */
+/**
+ * The naming of a process's threads, when the attachment found Python in it
+ * (a forked process's is its parent's, read through its own memory: its
+ * threads are its own).
+ */
 export function threadNamingFor(
-  python: { readonly layout: PythonLayout; readonly runtimeAddress: bigint } | null,
+  attached: Pick<Attachment, 'layout' | 'interpreter'>,
   memory: MemoryReader,
   pid: number,
   builder: { nameThreads(names: ReadonlyMap<number, string>): void },
 ): ThreadNaming | null {
-  if (!python) return null;
-  return new ThreadNaming(new ThreadNames(memory, python.layout, python.runtimeAddress), pid, inOtherPidNamespace(pid), (names) => builder.nameThreads(names));
+  const { layout, interpreter } = attached;
+  if (!layout || !interpreter) return null;
+  return new ThreadNaming(new ThreadNames(memory, layout, interpreter.runtimeAddress), pid, inOtherPidNamespace(pid), (names) => builder.nameThreads(names));
 }

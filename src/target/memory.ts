@@ -10,6 +10,11 @@ export interface MemoryReader {
 
 const END_OF_USER_SPACE = 1n << 47n;
 
+/** The pointer stored at address; 0 when it is null or cannot be read. */
+export function readPointer(memory: MemoryReader, address: bigint): bigint {
+  return address === 0n ? 0n : (memory.read(address, 8)?.readBigUInt64LE(0) ?? 0n);
+}
+
 /**
  * The target's memory through process_vm_readv. Pointers read from a racing or
  * misread structure can be anything: ranges outside user space are unreadable
