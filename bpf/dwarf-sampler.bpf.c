@@ -164,8 +164,11 @@ static __always_inline void count_drop(void) {
 }
 
 /* Loops run through bpf_loop(): the verifier checks each body once instead
-   of every iteration of every path. The Python walk is written once and
-   made twice: reading the current task's memory (perf events) and another
+   of every iteration of every path. A body counts from its index, never up
+   (depth = i + 1, not depth++): a count the verifier knows exactly makes
+   each pass a new state, and it then checked the walk once per frame (66,000
+   instructions and 94 ms of loading, against 2,400 and 4 ms). The Python
+   walk is written once and made twice: reading the current task's memory (perf events) and another
    task's (the wall-clock iterator); READ(state, addr) is the difference. */
 
 struct thread_search {
@@ -245,7 +248,7 @@ struct fill {
     if (cfg.walk.hash_code) w->hash = (w->hash ^ (READ(w, w->f + cfg.walk.fr_code) & cfg.walk.code_mask)) * 1099511628211ULL; \
     w->hash = (w->hash ^ (READ(w, w->f + cfg.walk.fr_instr) & cfg.walk.instr_mask)) * 1099511628211ULL;             \
     w->f = READ(w, w->f + cfg.walk.fr_previous);                                                               \
-    w->depth++;                                                                                           \
+    w->depth = i + 1; /* from the index, not counted up: see above */                                    \
     return 0;                                                                                             \
   }                                                                                                       \
                                                                                                           \
@@ -349,17 +352,17 @@ struct copy {
    stack's mapping fails whole, and the chunks before it are still good. */
 static long copy_step(__u64 i, void *arg) {
   struct copy *cp = arg;
-  if (cp->copied >= cfg.stack_bytes || i >= MAX_STACK_BYTES / STACK_CHUNK) return 1;
+  if (i >= MAX_STACK_BYTES / STACK_CHUNK || i * STACK_CHUNK >= cfg.stack_bytes) return 1;
   if (bpf_probe_read_user(&cp->s->stack[i * STACK_CHUNK], STACK_CHUNK, (const void *)(cp->sp + i * STACK_CHUNK)) != 0) return 1;
-  cp->copied += STACK_CHUNK;
+  cp->copied = (i + 1) * STACK_CHUNK; /* from the index: see above DEFINE_PYTHON_WALK */
   return 0;
 }
 
 static long copy_step_task(__u64 i, void *arg) {
   struct copy *cp = arg;
-  if (cp->copied >= cfg.stack_bytes || i >= MAX_STACK_BYTES / STACK_CHUNK) return 1;
+  if (i >= MAX_STACK_BYTES / STACK_CHUNK || i * STACK_CHUNK >= cfg.stack_bytes) return 1;
   if (bpf_copy_from_user_task(&cp->s->stack[i * STACK_CHUNK], STACK_CHUNK, (const void *)(cp->sp + i * STACK_CHUNK), cp->task, 0) != 0) return 1;
-  cp->copied += STACK_CHUNK;
+  cp->copied = (i + 1) * STACK_CHUNK; /* from the index: see above DEFINE_PYTHON_WALK */
   return 0;
 }
 

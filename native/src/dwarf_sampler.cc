@@ -321,6 +321,9 @@ Napi::Value DwarfSampler::Start(const Napi::CallbackInfo& info) {
     }
     ticking_ = true;
     ticker_ = std::thread(&DwarfSampler::TickWallClock, this);
+    // Named here, before Start returns: mixprof's priority policy finds it by
+    // this name right after (src/sample/priority.ts), perhaps before it runs.
+    pthread_setname_np(ticker_.native_handle(), "mixprof-wall");
   }
   return env.Undefined();
 }
@@ -369,9 +372,8 @@ void DwarfSampler::SyncWallLinks() {
 // Runs the iterator over the target's threads hz times a second, on an
 // absolute schedule so that a slow pass does not stretch the period.
 void DwarfSampler::TickWallClock() {
-  // Named for mixprof's priority policy: this thread keeps the attach priority
-  // (src/sample/priority.ts), so that passes keep their schedule on a busy machine.
-  pthread_setname_np(pthread_self(), "mixprof-wall");
+  // Named (by Start) for mixprof's priority policy: this thread keeps the attach
+  // priority (src/sample/priority.ts), so that passes keep their schedule on a busy machine.
   const int64_t period = 1000000000LL / hz_;
   timespec next{};
   clock_gettime(CLOCK_MONOTONIC, &next);

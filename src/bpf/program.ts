@@ -116,9 +116,11 @@ export function walkConstants(layout: PythonLayout, runtimeAddress: bigint, sett
   };
 }
 
-/** The stack functions' modes for how this bpftrace prints stacks. */
+/** The stack functions' modes for how this bpftrace prints stacks (and whether it names kernel frames itself). */
 function stackModes(stacks: StackFormat): Constants {
-  return stacks === 'raw' ? { USER_STACK_MODE: { stackMode: 'raw' }, KERNEL_STACK_MODE: { stackMode: 'raw' } } : { USER_STACK_MODE: { stackMode: 'perf' }, KERNEL_STACK_MODE: { stackMode: 'bpftrace' } };
+  return stacks === 'raw'
+    ? { USER_STACK_MODE: { stackMode: 'raw' }, KERNEL_STACK_MODE: { stackMode: 'raw' }, KERNEL_TEXT_STACKS: 0 }
+    : { USER_STACK_MODE: { stackMode: 'perf' }, KERNEL_STACK_MODE: { stackMode: 'bpftrace' }, KERNEL_TEXT_STACKS: 1 };
 }
 
 export function pythonProgram(layout: PythonLayout, runtimeAddress: bigint, settings: SamplerSettings, stacks: StackFormat = 'text'): string {

@@ -62,6 +62,9 @@ function parsePrintf(text: string): BpfEvent | null {
     case 'R':
       // Printed by BEGIN, which bpftrace runs once every probe is attached.
       return { type: 'ready' };
+    case 'K':
+      // BEGIN's call that makes bpftrace read the kernel's symbols.
+      return null;
     case 'T':
       // comm may contain spaces: everything after the tid is the name.
       return { type: 'thread', thread: { tid: Number(fields[1]), comm: fields.slice(2).join(' ') } };

@@ -75,7 +75,9 @@ test('lost events, attach and noise', () => {
   assert.deepEqual(parseBpftraceLine('{"type": "lost_events", "data": {"events": 12}}'), { type: 'lost', events: 12 });
   // Sampling starts at BEGIN's "R" record, printed once every probe is attached.
   assert.equal(parseBpftraceLine('{"type": "attached_probes", "data": {"probes": 3}}'), null);
-  assert.deepEqual(parseBpftraceLine('{"type": "printf", "data": "R 0\\n"}'), { type: 'ready' });
+  assert.deepEqual(parseBpftraceLine('{"type": "printf", "data": "R\\n"}'), { type: 'ready' });
+  // Then, with text stacks, the kernel's symbols read: nothing to act on.
+  assert.equal(parseBpftraceLine('{"type": "printf", "data": "K 0\\n"}'), null);
   assert.equal(parseBpftraceLine(''), null);
   assert.deepEqual(parseBpftraceLine('not json'), { type: 'text', text: 'not json' });
 });

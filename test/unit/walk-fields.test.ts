@@ -29,7 +29,7 @@ describe('the walk fields, listed once', () => {
   test("every {{NAME}} of the bpftrace template that is no general setting comes from the list, and the list's fields are all used", () => {
     const template = readFileSync(path.join(REPO, 'bpf', 'python-sampler.bt'), 'utf8');
     const used = new Set([...template.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]!));
-    const general = new Set(['PID', 'HZ', 'KERNEL_DEPTH', 'USER_DEPTH', 'SEEN_LIMIT', 'USER_STACK_MODE', 'KERNEL_STACK_MODE']);
+    const general = new Set(['PID', 'HZ', 'KERNEL_DEPTH', 'USER_DEPTH', 'SEEN_LIMIT', 'USER_STACK_MODE', 'KERNEL_STACK_MODE', 'KERNEL_TEXT_STACKS']);
     const fields = new Set(WALK_FIELDS.map(([name]) => name.toUpperCase()));
     assert.deepEqual([...used].filter((n) => !general.has(n) && !fields.has(n)), []);
     assert.deepEqual([...fields].filter((n) => !used.has(n)), []);
