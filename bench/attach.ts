@@ -36,7 +36,8 @@ function lineTime(child: ChildProcess, stream: 'stdout' | 'stderr', pattern: Reg
     child[stream]!.on('data', (chunk: Buffer) => {
       const at = process.hrtime.bigint();
       text += chunk.toString();
-      const line = text.split('\n').find((l) => pattern.test(l));
+      // Whole lines only: a chunk may end inside the line wanted.
+      const line = text.split('\n').slice(0, -1).find((l) => pattern.test(l));
       if (line !== undefined) {
         clearTimeout(timer);
         resolve({ at, line });
