@@ -140,7 +140,8 @@ export interface DwarfPoll {
   /** Since the last poll, counted by thread, chain and both stacks (leaf first). */
   /** complete: the unwind ended at an outermost frame (the thread's first function). */
   /** gil: GIL_* of bpf/dwarf-sampler.h (0 when not read). */
-  samples: { pid: number; tid: number; chain: bigint; gil: number; user: BigUint64Array; kernel: BigUint64Array; complete: boolean; count: number; runnable?: boolean }[];
+  /** beyondCopy: the unwind stopped after reading the stack beyond the copy from the live process (which may have moved on, or ended). */
+  samples: { pid: number; tid: number; chain: bigint; gil: number; user: BigUint64Array; kernel: BigUint64Array; complete: boolean; beyondCopy?: boolean; count: number; runnable?: boolean }[];
   /** Followed processes forked, exited or exec'd since the last poll, in order; and the target's own exit. */
   processes: FollowedProcessEvent[];
   /** Totals since the start. */
@@ -165,6 +166,8 @@ export interface NativeDwarfSampler {
   follows(pid: number): boolean;
   /** Follows a process forked from the target before sampling started; false when it cannot be (not following, map full, followed already). */
   adopt(pid: number): boolean;
+  /** From the next poll, unwinds a followed process with this symbolizer (over its own maps); null: with the target's again. */
+  unwindWith(pid: number, symbolizer: NativeSymbolizer | null): void;
   close(): void;
 }
 

@@ -129,6 +129,7 @@ Napi::Function DwarfSampler::Define(Napi::Env env) {
                          InstanceMethod("stop", &DwarfSampler::Stop),
                          InstanceMethod("follows", &DwarfSampler::Follows),
                          InstanceMethod("adopt", &DwarfSampler::Adopt),
+                         InstanceMethod("unwindWith", &DwarfSampler::UnwindWith),
                          InstanceMethod("close", &DwarfSampler::Close),
                      });
 }
@@ -272,6 +273,7 @@ void DwarfSampler::Release() {
   process_programs_.clear();
   symbolizer_ = nullptr;
   if (!symbolizer_ref_.IsEmpty()) symbolizer_ref_.Reset();
+  process_symbolizers_.clear();
 }
 
 Napi::Value DwarfSampler::Start(const Napi::CallbackInfo& info) {
@@ -439,6 +441,28 @@ Napi::Value DwarfSampler::Follows(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, found);
 }
 
+// unwindWith(pid, symbolizer): a followed process's samples are unwound with
+// this symbolizer (over its own maps: it mapped code since its fork) from the
+// next poll on; null goes back to the target's.
+Napi::Value DwarfSampler::UnwindWith(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber()) ThrowTypeError(env, "unwindWith(pid, symbolizer) needs a PID");
+  uint32_t pid = info[0].As<Napi::Number>().Uint32Value();
+  if (info[1].IsNull() || info[1].IsUndefined()) {
+    process_symbolizers_.erase(pid);
+    return env.Undefined();
+  }
+  auto* data = env.GetInstanceData<AddonData>();
+  if (!info[1].IsObject() || data == nullptr ||
+      !info[1].As<Napi::Object>().InstanceOf(data->symbolizer.Value())) {
+    ThrowTypeError(env, "unwindWith(pid, symbolizer) needs a Symbolizer or null");
+  }
+  ProcessSymbolizer& entry = process_symbolizers_[pid];
+  entry.symbolizer = Napi::ObjectWrap<Symbolizer>::Unwrap(info[1].As<Napi::Object>());
+  entry.ref = Napi::Persistent(info[1].As<Napi::Object>());
+  return env.Undefined();
+}
+
 // Follows a process forked from the target before sampling started (user
 // space checked it runs the target's image): true when it is followed now.
 Napi::Value DwarfSampler::Adopt(const Napi::CallbackInfo& info) {
@@ -560,10 +584,19 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     snapshot.stack_addr -= RED_ZONE_BYTES;
     snapshot.stack_size += RED_ZONE_BYTES;
   }
-  Unwinder* unwinder = symbolizer_ != nullptr ? symbolizer_->unwinder(pid_) : nullptr;
+  Symbolizer* symbolizer = symbolizer_;
+  pid_t unwound = pid_;
+  auto own = process_symbolizers_.find(pid);
+  if (own != process_symbolizers_.end()) {
+    symbolizer = own->second.symbolizer;
+    unwound = static_cast<pid_t>(pid);
+  }
+  Unwinder* unwinder = symbolizer != nullptr ? symbolizer->unwinder(unwound) : nullptr;
   bool complete = false;
+  bool beyond_copy = false;
   if (unwinder != nullptr) {
     complete = unwinder->Unwind(static_cast<pid_t>(tid), snapshot, max_frames_, &pcs_);
+    beyond_copy = !complete && unwinder->beyond_copy();
   } else {
     pcs_.assign(1, s->regs[kDwarfIp]);
   }
@@ -571,7 +604,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   key.reserve(16 + (pcs_.size() + kernel_depth) * 8);
   key.append(reinterpret_cast<const char*>(&pid), sizeof(pid));
   key.append(reinterpret_cast<const char*>(&tid), sizeof(tid));
-  key.push_back(complete ? 1 : 0);
+  key.push_back(complete ? 1 : beyond_copy ? 2 : 0);
   key.append(reinterpret_cast<const char*>(&s->chain), sizeof(s->chain));
   key.append(reinterpret_cast<const char*>(&s->gil), sizeof(s->gil));
   const bool runnable = s->off_cpu == OFF_CPU_RUNNABLE;
@@ -590,6 +623,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     c.user = pcs_;
     c.kernel.assign(s->kernel, s->kernel + kernel_depth);
     c.complete = complete;
+    c.beyond_copy = beyond_copy;
     c.runnable = runnable;
     it = counted_.emplace(key, std::move(c)).first;
   }
@@ -668,6 +702,7 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
     o.Set("user", U64Array(env, c.user));
     o.Set("kernel", U64Array(env, c.kernel));
     o.Set("complete", Napi::Boolean::New(env, c.complete));
+    if (c.beyond_copy) o.Set("beyondCopy", Napi::Boolean::New(env, true));
     o.Set("runnable", Napi::Boolean::New(env, c.runnable));
     o.Set("count", Napi::Number::New(env, static_cast<double>(c.count)));
     samples.Set(i++, o);

@@ -37,6 +37,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     std::vector<uint64_t> user;
     std::vector<uint64_t> kernel;
     bool complete = false;
+    // Stopped after reading beyond the stack copy (Unwinder::beyond_copy).
+    bool beyond_copy = false;
     // Taken off CPU while runnable: waiting for a CPU (wall-clock mode).
     bool runnable = false;
     uint64_t count = 0;
@@ -67,6 +69,7 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Follows(const Napi::CallbackInfo& info);
   Napi::Value Adopt(const Napi::CallbackInfo& info);
+  Napi::Value UnwindWith(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   static int OnRecord(void* ctx, void* data, size_t size);
@@ -105,6 +108,13 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   std::vector<bpf_link*> links_;
   Napi::ObjectReference symbolizer_ref_;
   Symbolizer* symbolizer_ = nullptr;
+  // A followed process that mapped code since its fork, with the symbolizer
+  // over its own maps (set by user space); others unwind with the target's.
+  struct ProcessSymbolizer {
+    Napi::ObjectReference ref;
+    Symbolizer* symbolizer = nullptr;
+  };
+  std::unordered_map<uint32_t, ProcessSymbolizer> process_symbolizers_;
 
   // Filled while draining, handed over and cleared by Poll().
   std::unordered_map<std::string, Counted> counted_;

@@ -24,6 +24,7 @@ bool Unwinder::Unwind(pid_t tid, const StackSnapshot& snapshot,
                       size_t max_frames, std::vector<uint64_t>* pcs) {
   pcs->clear();
   stats_.stacks++;
+  beyond_copy_ = false;
   if (!Attach()) {
     // No module to learn the architecture from yet: the leaf is all there is.
     pcs->push_back(snapshot.regs[kDwarfIp]);
@@ -59,6 +60,7 @@ bool Unwinder::Read(Dwarf_Addr addr, Dwarf_Word* result) {
   iovec local{result, sizeof(Dwarf_Word)};
   iovec remote{reinterpret_cast<void*>(addr), sizeof(Dwarf_Word)};
   stats_.live_reads++;
+  beyond_copy_ = true;
   return process_vm_readv(s->pid != 0 ? s->pid : pid_, &local, 1, &remote, 1, 0) ==
          static_cast<ssize_t>(sizeof(Dwarf_Word));
 }

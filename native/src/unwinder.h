@@ -50,6 +50,11 @@ class Unwinder {
 
   const UnwindStats& stats() const { return stats_; }
 
+  // The last Unwind read words beyond the copy from the live process. Where
+  // such an unwind stopped says little about the code there: by then the
+  // process may have moved on (those words hold something else) or ended.
+  bool beyond_copy() const { return beyond_copy_; }
+
  private:
   bool Attach();
   bool Read(Dwarf_Addr addr, Dwarf_Word* result);
@@ -68,6 +73,7 @@ class Unwinder {
   Dwfl_Thread_Callbacks callbacks_{};
   // The unwind in progress.
   const StackSnapshot* current_ = nullptr;
+  bool beyond_copy_ = false;
   std::vector<uint64_t>* out_ = nullptr;
   size_t max_frames_ = 0;
   UnwindStats stats_;

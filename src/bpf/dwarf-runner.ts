@@ -157,12 +157,13 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       chain: s.chain,
       ...(gil ? { gil } : {}),
       ...(s.runnable ? { runnable: true } : {}),
-      user: stackKey(s.user) + (s.complete ? '$' : ''),
+      user: stackKey(s.user) + (s.complete ? '$' : s.beyondCopy ? '!' : ''),
       kernel: kernelFrames.join(';') + (s.runnable ? ';[runnable]' : ''),
       count: s.count,
       userFrames,
       kernelFrames,
       userComplete: s.complete,
+      ...(s.beyondCopy ? { userBeyondCopy: true } : {}),
     };
   };
 
@@ -240,7 +241,10 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       return false;
     }
   };
-  return { done, stop, kill: () => stop('interrupted'), follows, adopt };
+  const unwindWith = (pid: number, symbolizer: NativeSymbolizer | null): void => {
+    if (reason === null) sampler.unwindWith(pid, symbolizer);
+  };
+  return { done, stop, kill: () => stop('interrupted'), follows, adopt, unwindWith };
 }
 
 function stackKey(addresses: BigUint64Array): string {

@@ -13,6 +13,7 @@ import { MAP_KEYS_MAX } from './program.js';
 import { parseBpftraceLine, parseRawStack, type BpfEvent, type StackFormat } from './records.js';
 import { kernelSymbols, type KernelSymbols } from '../symbolize/kernel.js';
 import { restorePriority } from '../sample/priority.js';
+import type { NativeSymbolizer } from '../native.js';
 
 export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'target-execd' | 'bpftrace-exited' | 'attach-timeout' | 'sampler-failed';
 
@@ -60,6 +61,8 @@ export interface RunningSampler {
   follows?(pid: number): boolean;
   /** Follows a process forked from the target before sampling started; false when it cannot be. */
   adopt?(pid: number): boolean;
+  /** Unwinds a followed process with a symbolizer over its own maps (null: the target's again). */
+  unwindWith?(pid: number, symbolizer: NativeSymbolizer | null): void;
 }
 
 const SETPRIV = '/usr/bin/setpriv';

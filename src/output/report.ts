@@ -60,6 +60,12 @@ export function formatReport(stats: ProfileStats, context: ReportContext): strin
     if (stats.evalUnknown && !evalUnnamed) problems.push(`${stats.evalUnknown} samples with Python frames but no eval-loop frame in their native stack`);
     const stoppedMany = stats.unwindStopped >= EVAL_UNKNOWN_SHARE * stats.samples;
     if (stats.unwindStopped && !stoppedMany) problems.push(`${stats.unwindStopped} samples whose native unwind stopped before the interpreter`);
+    if (stats.unwoundBeforeMapped) {
+      problems.push(`${stats.unwoundBeforeMapped} samples taken in code loaded just before (a library, or a C extension a forked worker imported), unwound before mixprof had read where it was: their C frames between it and the Python code are not shown`);
+    }
+    if (stats.unwoundBeyondCopy) {
+      problems.push(`${stats.unwoundBeyondCopy} samples whose stack went deeper than the part copied at the sample, the rest read later from a process that had moved on or ended: their C frames below the copy are not shown`);
+    }
     if (problems.length) lines.push(`  note: ${problems.join('; ')}`);
     if (stoppedMany && stats.unwindStopped) {
       lines.push(

@@ -51,6 +51,10 @@ export interface ProfileStats extends GilCounts {
   /** CFI-unwound samples with Python frames whose unwind stopped before the interpreter, and where most of them stopped. */
   unwindStopped: number;
   unwindStoppedAt: string | null;
+  /** CFI-unwound samples that stopped in code mapped after the maps they were unwound with were read (see NativeFrames.unwoundBeforeMapped). */
+  unwoundBeforeMapped: number;
+  /** CFI-unwound samples that stopped after reading their stack beyond the copy (RawSample.userBeyondCopy). */
+  unwoundBeyondCopy: number;
   /** Samples naming a chain whose frames never arrived. */
   missingChains: number;
   unknownPythonFrames: number;
@@ -74,6 +78,8 @@ export function emptyStats(): ProfileStats {
     evalUnknown: 0,
     unwindStopped: 0,
     unwindStoppedAt: null,
+    unwoundBeforeMapped: 0,
+    unwoundBeyondCopy: 0,
     missingChains: 0,
     unknownPythonFrames: 0,
     lostEvents: 0,
@@ -137,6 +143,8 @@ export class ProfileBuilder {
   private compactAt = COMPACT_MIN;
   /** Parsed stack texts. */
   private readonly userStacks = new Map<string, bigint[]>();
+  /** CFI-unwound stacks: the maps snapshot each first arrived under (see NativeFrames.unwoundBeforeMapped). */
+  private readonly stackSnapshots = new Map<string, number>();
   private readonly kernelStacks = new Map<string, string[]>();
   lostEvents = 0;
   malformedRecords = 0;
@@ -220,11 +228,16 @@ export class ProfileBuilder {
   }
 
   addSamples(samples: readonly RawSample[]): void {
+    // A batch was unwound before any of it is looked at here, where a new snapshot may be taken.
+    const snapshot = this.native.snapshot;
     for (const received of samples) {
       this.tids.add(received.tid);
       // New libraries show up as addresses outside the maps snapshot: look at
       // each new user stack now, while the target is alive.
-      if (!this.userStacks.has(received.user)) this.native.noteAddresses(this.userStack(received.user, received.userFrames));
+      if (!this.userStacks.has(received.user)) {
+        if (this.options.nativeUnwind === 'dwarf') this.stackSnapshots.set(received.user, snapshot);
+        this.native.noteAddresses(this.userStack(received.user, received.userFrames));
+      }
       const sample = this.withLeafCaller(received);
       this.count(sample, sample.count);
       if (sample.kernelFrames && !this.kernelStacks.has(sample.kernel)) this.kernelStacks.set(sample.kernel, [...sample.kernelFrames]);
@@ -310,11 +323,15 @@ export class ProfileBuilder {
     return memo(this.kernelStacks, text, parseKernelStack);
   }
 
+  /** Names every native address held, in one batch (before the symbolizer goes: a followed process that ended). */
+  nameNativeFrames(): void {
+    this.native.frames([...new Set([...this.userStacks.values()].flat())]);
+  }
+
   finish(): Profile {
     const stats: ProfileStats = { ...emptyStats(), lostEvents: this.lostEvents, malformedRecords: this.malformedRecords };
     const samples = [...this.raw.values()];
-    // One batch for every distinct address.
-    this.native.frames([...new Set([...this.userStacks.values()].flat())]);
+    this.nameNativeFrames();
     const stacks = new Map<string, StackCount>();
     const stops = new Map<string, number>();
     const mergeOptions = { ...this.options, pythonLookedFor: this.python !== null };
@@ -325,12 +342,17 @@ export class ProfileBuilder {
       if (python && python.groups.length > 0) stats.withPython += count;
       if (python?.truncated) stats.truncated += count;
       if (python && python.unknownFrames > 0) stats.unknownPythonFrames += count;
-      const native = this.native.frames(this.userStack(sample.user));
+      const user = this.userStack(sample.user);
+      const native = this.native.frames(user);
       const merged = mergeStacks(native, python, this.kernelStack(sample.kernel), mergeOptions, sample.userComplete, sample.leafCallerFromStack);
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
       if (merged.evalUnknown) stats.evalUnknown += count;
-      if (merged.unwindStoppedAt !== null) {
+      if (merged.unwindStoppedAt !== null && sample.userBeyondCopy) {
+        stats.unwoundBeyondCopy += count;
+      } else if (merged.unwindStoppedAt !== null && this.native.unwoundBeforeMapped(user, this.stackSnapshots.get(sample.user) ?? Infinity)) {
+        stats.unwoundBeforeMapped += count;
+      } else if (merged.unwindStoppedAt !== null) {
         stats.unwindStopped += count;
         stops.set(merged.unwindStoppedAt, (stops.get(merged.unwindStoppedAt) ?? 0) + count);
       }

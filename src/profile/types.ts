@@ -62,6 +62,8 @@ export interface RawSample {
   readonly kernelFrames?: readonly string[];
   /** The unwinder reached the thread's first function (known only for CFI unwinds). */
   readonly userComplete?: boolean;
+  /** A CFI unwind stopped after reading the stack beyond the copy from the live process, which may have moved on or ended. */
+  readonly userBeyondCopy?: boolean;
   /**
    * Frame-pointer samples of user code: the words at the stack pointer, where
    * a leaf without its frame pointer in place keeps its return address.

@@ -46,7 +46,8 @@ export interface Attachment {
    * Stacks merged for the target, or for a process forked from it (same
    * layout and mappings, its own memory for the code objects it runs).
    */
-  newBuilder(options: ProfileOptions, forked?: { memory: MemoryReader; cwd: string | null }): ProfileBuilder;
+  /** A forked process's builder reads its code objects through memory and names its native frames with native. */
+  newBuilder(options: ProfileOptions, forked?: { memory: MemoryReader; cwd: string | null; native: NativeFrames }): ProfileBuilder;
 }
 
 export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText: string, options: AttachOptions, log: (line: string) => void): Attachment {
@@ -84,7 +85,7 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
     framePointers: interpreter === null ? null : interpreterFramePointers(native, interpreter),
     newBuilder: (profileOptions, forked) => {
       const python = layout ? { layout: layout.frame, reader: new CodeObjectReader(forked?.memory ?? memory, layout), cwd: forked?.cwd ?? target.cwd } : null;
-      return new ProfileBuilder(python, native, profileOptions);
+      return new ProfileBuilder(python, forked?.native ?? native, profileOptions);
     },
   };
 }

@@ -8,10 +8,14 @@
  * A forked process has its parent's layout, interpreter address and
  * mappings; the code objects its frames point at are read from its own
  * memory, or from its parent's once it has exited (those it was forked
- * with are still there).
+ * with are still there). Its native frames are named and unwound with its
+ * parent's symbolizer until it maps code of its own (a worker importing a
+ * C extension after the fork); from then on with one over its own maps,
+ * let go once it has ended and its frames are named.
  */
 import type { BpfEvent } from '../bpf/records.js';
-import type { FollowedProcessEvent, NativeAddon } from '../native.js';
+import type { FollowedProcessEvent, NativeAddon, NativeSymbolizer } from '../native.js';
+import type { NativeFrames } from '../symbolize/native.js';
 import type { ProfileBuilder, ProfileOptions } from '../profile/profile.js';
 import { readTextOrNull } from '../read-text.js';
 import { parseMaps, type Mapping } from '../target/maps.js';
@@ -36,6 +40,7 @@ interface Followed {
   readonly pid: number;
   comm: string | null;
   readonly memory: MemoryReader;
+  readonly native: NativeFrames;
   readonly builder: ProfileBuilder;
   readonly naming: ThreadNaming | null;
   readonly startedAt: number;
@@ -69,6 +74,8 @@ export class FollowedProcesses {
   private readonly processes = new Map<number, Followed>();
   /** Ended ones whose PID was given to a newer process. */
   private readonly reused: Followed[] = [];
+  /** The sampler's: unwinds a process with a symbolizer of its own. */
+  private unwindWith: (pid: number, symbolizer: NativeSymbolizer | null) => void = () => undefined;
 
   constructor(
     private readonly addon: NativeAddon,
@@ -89,7 +96,12 @@ export class FollowedProcesses {
     return true;
   }
 
-  /** A fork, exit or exec the sampler reported. */
+  /** Where a process that maps code of its own goes to be unwound with its own symbolizer. */
+  useSampler(sampler: { unwindWith?(pid: number, symbolizer: NativeSymbolizer | null): void }): void {
+    this.unwindWith = (pid, symbolizer) => sampler.unwindWith?.(pid, symbolizer);
+  }
+
+  /** A fork, exit or exec the sampler reported (an exit or exec after the process's last records). */
   onProcess(event: FollowedProcessEvent): void {
     if (event.kind === 'fork') {
       this.add(event.pid, event.parent, epochMs(event.timeMs));
@@ -99,6 +111,19 @@ export class FollowedProcesses {
     if (!p || p.endedAt !== null) return;
     p.endedAt = epochMs(event.timeMs);
     p.reason = event.kind === 'exit' ? 'target-exited' : 'target-execd';
+    this.letGo(p);
+  }
+
+  /** Names an ended process's frames and lets its symbolizer go (its PID may be another process's next). */
+  private letGo(p: Followed): void {
+    this.unwindWith(p.pid, null);
+    p.builder.nameNativeFrames();
+    p.native.close();
+  }
+
+  /** Lets every process's symbolizer go, once their profiles are made. */
+  close(): void {
+    for (const p of [...this.reused, ...this.processes.values()]) p.native.close();
   }
 
   /** A record of a followed process (one whose fork record was lost is added as first seen); returns the builder that took it. */
@@ -117,6 +142,7 @@ export class FollowedProcesses {
       if (p.endedAt === null && !hasMemory(p.pid)) {
         p.endedAt = Date.now();
         p.reason = 'target-exited';
+        this.letGo(p);
       }
     }
   }
@@ -137,18 +163,23 @@ export class FollowedProcesses {
   private add(pid: number, parent: number, startedAt: number): Followed {
     const old = this.processes.get(pid);
     if (old) {
-      old.endedAt ??= startedAt;
-      old.reason ??= 'target-exited';
+      if (old.endedAt === null) {
+        old.endedAt = startedAt;
+        old.reason = 'target-exited';
+        this.letGo(old);
+      }
       this.reused.push(old);
     }
-    const parentMemory = this.processes.get(parent)?.memory ?? this.attached.memory;
+    const forker = this.processes.get(parent);
+    const parentMemory = forker?.memory ?? this.attached.memory;
     const own = processMemory(this.addon, pid);
     const memory = forkedMemory(own, parentMemory, () => hasMemory(pid));
     // Read now, while it runs: a worker's name and directory (which short paths are relative to).
     const comm = readTextOrNull(procPath(pid, 'comm'))?.trimEnd() ?? null;
-    const builder = this.attached.newBuilder(this.profileOptions, { memory, cwd: this.attached.target.cwd });
+    const native = (forker?.native ?? this.attached.native).forProcess({ ...this.attached.target, pid }, (symbolizer) => this.unwindWith(pid, symbolizer));
+    const builder = this.attached.newBuilder(this.profileOptions, { memory, cwd: this.attached.target.cwd, native });
     const naming = this.profileOptions.threadRoots ? threadNamingFor(this.attached, own, pid, builder) : null;
-    const p: Followed = { pid, comm, memory, builder, naming, startedAt, endedAt: null, reason: null };
+    const p: Followed = { pid, comm, memory, native, builder, naming, startedAt, endedAt: null, reason: null };
     this.processes.set(pid, p);
     return p;
   }

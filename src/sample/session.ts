@@ -254,6 +254,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             program: python && interpreter ? pythonProgram(python, interpreter.runtimeAddress, settings, bpftrace.stacks) : nativeProgram(settings, bpftrace.stacks),
           });
 
+    followed?.useSampler(sampler);
     const done = (async (): Promise<ProcessRun> => {
       try {
         const run = await sampler.done;
@@ -310,6 +311,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           ...(followed ? { followed: children } : {}),
         };
       } finally {
+        followed?.close();
         native.close();
       }
     })();

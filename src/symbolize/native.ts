@@ -63,26 +63,77 @@ export interface NativeSymbolizerOptions {
   readonly evalLoopParts?: readonly AddressRange[];
 }
 
+/** What an address is when nothing can be asked any more (a retired process's symbolizer). */
+const UNNAMED: SymbolizedAddress = { module: null, moduleBase: 0n, relAddr: 0n, fileOffset: null, fdeDistance: null, name: null, symOffset: 0, functionFramePointer: null, framePointer: null, frameReady: null, returnSlot: null };
+
 export class NativeFrames {
-  private readonly symbolizer: NativeSymbolizer;
+  /**
+   * The addon's symbolizer: this process's own, or (a forked process that
+   * has mapped no code since its fork) its parent's, through parent.
+   */
+  private own: NativeSymbolizer | null = null;
+  private parent: NativeFrames | null = null;
+  /** Forked processes naming their frames with this one's symbolizer; it is closed once the last lets go. */
+  private sharers = 0;
+  private closed = false;
   private mappings: Mapping[];
   private readonly cache = new Map<bigint, NativeFrame>();
   private readonly checked = new Set<bigint>();
+  /** Maps snapshots taken that found new code: stacks unwound before one did not know that code. */
+  private snapshots = 0;
+  /** The code each of those snapshots found, with the snapshot's number. */
+  private readonly mappedLater: { readonly start: bigint; readonly end: bigint; readonly snapshot: number }[] = [];
   private lastRefresh = 0;
+  private readonly onOwnSymbolizer: ((symbolizer: NativeSymbolizer) => void) | null;
 
   constructor(
     private readonly addon: NativeAddon,
     mapsText: string,
     private readonly options: NativeSymbolizerOptions,
+    forked?: { readonly parent: NativeFrames; readonly onOwnSymbolizer: (symbolizer: NativeSymbolizer) => void },
   ) {
+    if (forked) {
+      this.mappings = forked.parent.mappings;
+      this.parent = forked.parent;
+      forked.parent.sharers++;
+      this.onOwnSymbolizer = forked.onOwnSymbolizer;
+      return;
+    }
     const all = parseMaps(mapsText);
     this.mappings = all.filter(isExecutable);
-    this.symbolizer = new addon.Symbolizer({
+    this.own = new addon.Symbolizer({
       maps: mapsText,
       root: options.target.root,
       files: Object.fromEntries(readableFiles(addon, options.target, all)),
       extraFiles: [...options.extraFiles],
     });
+    this.onOwnSymbolizer = null;
+  }
+
+  /**
+   * The frames of a process forked from this one: named with this
+   * symbolizer (its mappings are the fork's) until the process maps code of
+   * its own since the fork (a worker that imports a C extension), when it
+   * gets a symbolizer over its own maps, handed to onOwnSymbolizer (the
+   * sampler then unwinds the process with it).
+   */
+  forProcess(target: TargetProcess, onOwnSymbolizer: (symbolizer: NativeSymbolizer) => void): NativeFrames {
+    return new NativeFrames(this.addon, '', { ...this.options, target }, { parent: this, onOwnSymbolizer });
+  }
+
+  private get symbolizer(): NativeSymbolizer | null {
+    return this.closed ? null : this.shared();
+  }
+
+  /** What forked processes sharing this one's symbolizer name with: kept for them after this one is closed. */
+  private shared(): NativeSymbolizer | null {
+    return this.own ?? this.parent?.shared() ?? null;
+  }
+
+  /** A forked process no longer names its frames with this symbolizer. */
+  private letGo(): void {
+    this.sharers--;
+    if (this.closed && this.sharers === 0) this.own?.close();
   }
 
   /**
@@ -120,19 +171,50 @@ export class NativeFrames {
   }
 
   private refresh(): void {
+    if (this.symbolizer === null) return;
     const text = readMapsText(this.options.target.pid);
     if (text === null) return;
     const all = parseMaps(text);
     const mappings = all.filter(isExecutable);
     if (mappings.length === this.mappings.length && mappings.every((m, i) => m.start === this.mappings[i]!.start && m.path === this.mappings[i]!.path)) return;
+    const known = new Set(this.mappings.map((m) => `${m.start} ${m.path}`));
+    const found = mappings.filter((m) => !known.has(`${m.start} ${m.path}`));
+    if (found.length > 0) {
+      this.snapshots++;
+      for (const m of found) this.mappedLater.push({ start: m.start, end: m.end, snapshot: this.snapshots });
+    }
     this.mappings = mappings;
-    this.symbolizer.updateMaps(text, Object.fromEntries(readableFiles(this.addon, this.options.target, all)));
+    const files = Object.fromEntries(readableFiles(this.addon, this.options.target, all));
+    if (this.own) {
+      this.own.updateMaps(text, files);
+    } else {
+      this.own = new this.addon.Symbolizer({ maps: text, root: this.options.target.root, files, extraFiles: [...this.options.extraFiles] });
+      this.parent?.letGo();
+      this.parent = null;
+      this.onOwnSymbolizer?.(this.own);
+    }
     this.cache.clear();
     this.checked.clear();
   }
 
+  /** Which maps snapshot stacks arriving now were unwound with (see unwoundBeforeMapped). */
+  get snapshot(): number {
+    return this.snapshots;
+  }
+
+  /**
+   * Some address of a stack that arrived under snapshot `snapshot` lies in
+   * code a later snapshot found (a library loaded since, a C extension a
+   * forked worker imported): the stack was unwound without that code's
+   * call frame information, and an unwind that stopped stopped for that.
+   */
+  unwoundBeforeMapped(addresses: readonly bigint[], snapshot: number): boolean {
+    return this.mappedLater.some((m) => m.snapshot > snapshot && addresses.some((a) => a >= m.start && a < m.end));
+  }
+
   /** The addon's symbolizer, whose modules the DWARF sampler unwinds with. */
   symbolizerForUnwinding(): NativeSymbolizer {
+    if (this.symbolizer === null) throw new Error('NativeFrames: retired');
     return this.symbolizer;
   }
 
@@ -140,7 +222,7 @@ export class NativeFrames {
   frames(addresses: readonly bigint[]): NativeFrame[] {
     const missing = [...new Set(addresses.filter((a) => !this.cache.has(a)))];
     if (missing.length > 0) {
-      const results = this.symbolizer.symbolize(BigUint64Array.from(missing));
+      const results = this.symbolizer ? this.symbolizer.symbolize(BigUint64Array.from(missing)) : missing.map(() => UNNAMED);
       missing.forEach((address, i) => this.cache.set(address, this.classify(address, results[i]!)));
     }
     return addresses.map((a) => this.cache.get(a)!);
@@ -159,8 +241,13 @@ export class NativeFrames {
     return { address, name, symbol: inEvalPart ? EVAL_LOOP_PART : s.name, module: s.module, role, framePointer: s.framePointer, functionFramePointer: s.functionFramePointer, frameReady: s.frameReady, returnSlot: s.returnSlot, mapped };
   }
 
+  /** Lets the symbolizer go: at once, or (one that forked processes share) when the last of them does. */
   close(): void {
-    this.symbolizer.close();
+    if (this.closed) return;
+    this.closed = true;
+    this.parent?.letGo();
+    this.parent = null;
+    if (this.sharers === 0) this.own?.close();
   }
 }
 

@@ -70,11 +70,12 @@ interface RecyclerRun {
 }
 
 /**
- * Samples recycler.py's master with `args` (and --subprocesses --pid-root)
- * until `workers` workers forked after sampling started have ended.
+ * Samples recycler.py's master (run with workloadArgs) with `args` (and
+ * --subprocesses --pid-root) until `workers` workers forked after sampling
+ * started have ended.
  */
-async function sampleRecycler(python: string, out: string, args: readonly string[], workers: number): Promise<RecyclerRun> {
-  const master = await startWorkload<{ master: number }>(python, [path.join(WORKLOADS, 'recycler.py'), '2', '30'], 60_000, {}, 'pipe');
+async function sampleRecycler(python: string, out: string, args: readonly string[], workers: number, workloadArgs: readonly string[] = ['2', '30']): Promise<RecyclerRun> {
+  const master = await startWorkload<{ master: number }>(python, [path.join(WORKLOADS, 'recycler.py'), ...workloadArgs], 60_000, {}, 'pipe');
   const exited: Exited[] = [];
   let onExit: () => void = () => undefined;
   createInterface({ input: master.child.stdout! }).on('line', (line) => {
@@ -168,6 +169,29 @@ describe('--subprocesses on a loaded machine: forked workers sampled from their 
       lives += worker.life;
     }
     assert.ok(samples >= 0.93 * HZ * lives && samples <= 1.02 * HZ * lives, `${samples} samples in the workers for ${lives.toFixed(2)} s of their lives (fork to reaping)\n${r.stderr}`);
+  });
+
+  test('workers that import a C extension after their fork: their time in it is named and unwound through it to the thread start, and no call frame information is blamed', async () => {
+    const { result: r, ended, processes } = await sampleRecycler(python(), path.join(dir, 'late-extension.folded'), [], 4, ['2', '30', 'decimal']);
+    let inExtension = 0;
+    let whole = 0;
+    for (const worker of ended) {
+      let own = 0;
+      let through = 0;
+      for (const s of processes.get(worker.pid) ?? []) {
+        const at = s.frames.findIndex((f) => f.startsWith('decimal_work '));
+        if (at < 0) continue;
+        own += s.count;
+        // The extension's functions (libmpdec's, built into _decimal) above decimal_work, and the thread's first function below it.
+        if (s.frames.includes('_start') && s.frames.slice(at + 1).some((f) => /^_?mpd_/.test(f))) through += s.count;
+      }
+      assert.ok(own > 0, `worker ${worker.pid}: no samples in decimal_work\n${r.stderr}`);
+      inExtension += own;
+      whole += through;
+    }
+    // A worker's samples before mixprof read its new maps (its first poll, a tenth of a second) are cut short, and said to be.
+    assert.ok(whole >= 0.8 * inExtension, `${whole} of ${inExtension} samples in decimal_work go through the extension to _start\n${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /no call frame information/, r.stderr);
   });
 
   test("a child's samples from the fork's return on carry the Python frames that forked it, before its interpreter takes its thread as its own", async () => {

@@ -26,6 +26,14 @@ test('an unwind that stopped before the interpreter is reported with where it st
   assert.doesNotMatch(few, /warning/);
 });
 
+test('unwinds that stopped for a reason other than the code: each its own note, never the warning about call frame information', () => {
+  const stats = { ...emptyStats(), samples: 1000, withPython: 1000, nativeComplete: 700 };
+  const text = formatReport({ ...stats, unwoundBeforeMapped: 120, unwoundBeyondCopy: 180 }, context).join('\n');
+  assert.match(text, /120 samples taken in code loaded just before .*unwound before mixprof had read where it was/);
+  assert.match(text, /180 samples whose stack went deeper than the part copied at the sample/);
+  assert.doesNotMatch(text, /warning|call frame information/);
+});
+
 test('combined processes: counts add up, and where unwinds stopped is the busiest such process\'s', () => {
   const a = { ...emptyStats(), samples: 100, unwindStopped: 5, unwindStoppedAt: 'a_kernel' };
   const b = { ...emptyStats(), samples: 100, unwindStopped: 50, unwindStoppedAt: 'b_kernel' };

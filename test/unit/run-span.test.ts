@@ -24,6 +24,7 @@ function fakeAddon(queue: FollowedProcessEvent[]): NativeAddon {
     adopt(): boolean {
       return false;
     }
+    unwindWith(): void {}
     close(): void {}
   }
   return { DwarfSampler: FakeSampler } as unknown as NativeAddon;

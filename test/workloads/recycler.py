@@ -7,7 +7,10 @@ READY {"master": pid} once its first workers run, and for each worker that
 ends EXITED {"pid": pid, "cpu": seconds, "life": seconds} with the CPU time
 os.wait4 reports for it and the time from its fork to its reaping. It runs
 until its stdin closes; the workers die with the master (a parent-death
-signal)."""
+signal). With "decimal" (argv[3]), each worker imports the _decimal C
+extension after its fork, as a worker of a server that does not preload
+its application does, and each request also spends about 20 ms in it
+(decimal_work), which the master never loads."""
 import ctypes
 import json
 import os
@@ -17,6 +20,7 @@ import time
 
 WORKERS = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 40
+LATE_EXTENSION = len(sys.argv) > 3 and sys.argv[3] == "decimal"
 
 
 def checksum_page(page):
@@ -30,14 +34,27 @@ def render_page(n):
     return "".join(str((n * i) % 97) for i in range(50000))
 
 
-def handle_request(n):
+def decimal_work(n, decimal):
+    context = decimal.Context(prec=300)
+    x = decimal.Decimal(n + 2)
+    end = time.process_time() + 0.02
+    while time.process_time() < end:
+        x = context.ln(context.sqrt(x) + 3)
+
+
+def handle_request(n, decimal=None):
+    if decimal is not None:
+        decimal_work(n, decimal)
     return checksum_page(render_page(n))
 
 
 def worker_main():
     ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG: SIGKILL when the master dies
+    decimal = None
+    if LATE_EXTENSION:
+        import _decimal as decimal
     for n in range(REQUESTS):
-        handle_request(n)
+        handle_request(n, decimal)
     os._exit(0)
 
 
