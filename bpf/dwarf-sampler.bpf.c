@@ -211,6 +211,15 @@ struct fill {
     return interp ? READ(search, interp + cfg.walk.is_threads_head) : 0;                                  \
   }                                                                                                       \
                                                                                                           \
+  /* The thread state carrying key, searched for from the list's head; 0 when none does. */               \
+  static __always_inline __u64 search_threads_##SUFFIX(struct thread_search *search, __u64 key) {        \
+    search->key = key;                                                                                    \
+    search->found = 0;                                                                                    \
+    search->t = threads_head_##SUFFIX(search);                                                            \
+    bpf_loop(cfg.walk.max_threads, thread_step_##SUFFIX, search, 0);                                      \
+    return search->found;                                                                                 \
+  }                                                                                                       \
+                                                                                                          \
   static __always_inline __u64 thread_state_##SUFFIX(__u32 tid, struct task_struct *task) {               \
     __u64 key = tid;                                                                                      \
     if (cfg.walk.thread_key_is_fsbase) key = BPF_CORE_READ(task, thread.fsbase);                               \
@@ -225,21 +234,17 @@ struct fill {
       __u64 link = prev ? READ(&search, prev + cfg.walk.ts_next) : threads_head_##SUFFIX(&search);        \
       if (link == c) return c;                                                                            \
     }                                                                                                     \
-    search.t = threads_head_##SUFFIX(&search);                                                            \
-    bpf_loop(cfg.walk.max_threads, thread_step_##SUFFIX, &search, 0);                                          \
-    if (search.found) {                                                                                   \
-      bpf_map_update_elem(&tstates, &tid, &search.found, BPF_ANY);                                        \
-      return search.found;                                                                                \
+    __u64 found = search_threads_##SUFFIX(&search, key);                                                  \
+    if (found) {                                                                                          \
+      bpf_map_update_elem(&tstates, &tid, &found, BPF_ANY);                                               \
+      return found;                                                                                       \
     }                                                                                                     \
     /* A forked child's only thread, before its interpreter has taken it as its own: the forking         \
        thread's key (not cached: it is this thread's only for that while). */                            \
     __u32 pid = task->tgid;                                                                               \
     __u32 *forker = tid == pid && !cfg.walk.thread_key_is_fsbase ? bpf_map_lookup_elem(&forked_by, &pid) : 0; \
     if (!forker) return 0;                                                                                \
-    search.key = *forker;                                                                                 \
-    search.t = threads_head_##SUFFIX(&search);                                                            \
-    bpf_loop(cfg.walk.max_threads, thread_step_##SUFFIX, &search, 0);                                          \
-    return search.found;                                                                                  \
+    return search_threads_##SUFFIX(&search, *forker);                                                     \
   }                                                                                                       \
                                                                                                           \
   static long hash_step_##SUFFIX(__u64 i, void *arg) {                                                    \
@@ -277,7 +282,6 @@ struct fill {
     }                                                                                                     \
     if (!gil || !READ32(&st, gil + cfg.walk.gil_locked)) return GIL_RELEASED;                                  \
     return READ(&st, gil + cfg.walk.gil_last_holder) == ts ? GIL_HELD : GIL_RELEASED;                          \
-    return GIL_RELEASED;                                                                                  \
   }                                                                                                       \
                                                                                                           \
   /* Walks the Python frames of the thread state ts, hashing them; sends the chain the first              \

@@ -53,6 +53,7 @@ const { evalLoopNames: EVAL_FUNCTIONS, evalLoopPart: EVAL_LOOP_PART, plumbing: P
 const REFRESH_INTERVAL_MS = 1000;
 const MAX_CHECKED_ADDRESSES = 100_000;
 const MAX_CACHED_FRAMES = 200_000;
+const MAX_MAPPED_LATER = 4096;
 
 export interface NativeSymbolizerOptions {
   readonly target: TargetProcess;
@@ -63,7 +64,7 @@ export interface NativeSymbolizerOptions {
   readonly evalLoopParts?: readonly AddressRange[];
 }
 
-/** What an address is when nothing can be asked any more (a retired process's symbolizer). */
+/** What an address is once the symbolizer is closed (a followed process that ended: its frames were named before). */
 const UNNAMED: SymbolizedAddress = { module: null, moduleBase: 0n, relAddr: 0n, fileOffset: null, fdeDistance: null, name: null, symOffset: 0, functionFramePointer: null, framePointer: null, frameReady: null, returnSlot: null };
 
 export class NativeFrames {
@@ -182,6 +183,8 @@ export class NativeFrames {
     if (found.length > 0) {
       this.snapshots++;
       for (const m of found) this.mappedLater.push({ start: m.start, end: m.end, snapshot: this.snapshots });
+      // Bounded for a process that loads and unloads code for good: stacks of the oldest dropped count as plain stopped ones.
+      if (this.mappedLater.length > MAX_MAPPED_LATER) this.mappedLater.splice(0, this.mappedLater.length - MAX_MAPPED_LATER);
     }
     this.mappings = mappings;
     const files = Object.fromEntries(readableFiles(this.addon, this.options.target, all));
@@ -214,7 +217,7 @@ export class NativeFrames {
 
   /** The addon's symbolizer, whose modules the DWARF sampler unwinds with. */
   symbolizerForUnwinding(): NativeSymbolizer {
-    if (this.symbolizer === null) throw new Error('NativeFrames: retired');
+    if (this.symbolizer === null) throw new Error('NativeFrames: closed');
     return this.symbolizer;
   }
 
