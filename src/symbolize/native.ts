@@ -134,7 +134,14 @@ export class NativeFrames {
   /** A forked process no longer names its frames with this symbolizer. */
   private letGo(): void {
     this.sharers--;
-    if (this.closed && this.sharers === 0) this.own?.close();
+    if (this.closed && this.sharers === 0) this.release();
+  }
+
+  /** Closed, and no forked process names through it any more: its own symbolizer goes, and its hold on its parent's. */
+  private release(): void {
+    this.own?.close();
+    this.parent?.letGo();
+    this.parent = null;
   }
 
   /**
@@ -248,9 +255,7 @@ export class NativeFrames {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.parent?.letGo();
-    this.parent = null;
-    if (this.sharers === 0) this.own?.close();
+    if (this.sharers === 0) this.release();
   }
 }
 
