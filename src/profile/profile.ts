@@ -348,13 +348,14 @@ export class ProfileBuilder {
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
       if (merged.evalUnknown) stats.evalUnknown += count;
-      if (merged.unwindStoppedAt !== null && sample.userBeyondCopy) {
-        stats.unwoundBeyondCopy += count;
-      } else if (merged.unwindStoppedAt !== null && this.native.unwoundBeforeMapped(user, this.stackSnapshots.get(sample.user) ?? Infinity)) {
-        stats.unwoundBeforeMapped += count;
-      } else if (merged.unwindStoppedAt !== null) {
-        stats.unwindStopped += count;
-        stops.set(merged.unwindStoppedAt, (stops.get(merged.unwindStoppedAt) ?? 0) + count);
+      // An unwind that stopped: for want of the code's call frame information, unless it stopped for another reason.
+      if (merged.unwindStoppedAt !== null) {
+        if (sample.userBeyondCopy) stats.unwoundBeyondCopy += count;
+        else if (this.native.unwoundBeforeMapped(user, this.stackSnapshots.get(sample.user) ?? Infinity)) stats.unwoundBeforeMapped += count;
+        else {
+          stats.unwindStopped += count;
+          stops.set(merged.unwindStoppedAt, (stops.get(merged.unwindStoppedAt) ?? 0) + count);
+        }
       }
       countGil(stats, sample.gil, count);
       const waiting = sample.runnable ? [...merged.frames, RUNNABLE_FRAME] : merged.frames;

@@ -184,9 +184,10 @@ export class NativeFrames {
     if (text === null) return;
     const all = parseMaps(text);
     const mappings = all.filter(isExecutable);
-    if (mappings.length === this.mappings.length && mappings.every((m, i) => m.start === this.mappings[i]!.start && m.path === this.mappings[i]!.path)) return;
     const known = new Set(this.mappings.map((m) => `${m.start} ${m.path}`));
     const found = mappings.filter((m) => !known.has(`${m.start} ${m.path}`));
+    // Nothing new and nothing gone: the same code.
+    if (found.length === 0 && mappings.length === this.mappings.length) return;
     if (found.length > 0) {
       this.snapshots++;
       for (const m of found) this.mappedLater.push({ start: m.start, end: m.end, snapshot: this.snapshots });

@@ -52,6 +52,12 @@ async function waitForChildrenCpu(pid: number, seconds: number, timeoutMs: numbe
 
 const count = (stacks: readonly FoldedStack[] | undefined): number => (stacks ?? []).reduce((n, s) => n + s.count, 0);
 
+/** A recycler worker's samples, and those in its requests. */
+function workerSamples(processes: Map<number, FoldedStack[]>, pid: number): { n: number; inRequests: number } {
+  const stacks = processes.get(pid);
+  return { n: count(stacks), inRequests: count(stacks?.filter((s) => pythonNames(s.frames).includes('handle_request'))) };
+}
+
 /** The report's "process PID (comm): N samples over S s (why)" lines. */
 function reportedRuns(stderr: string): Map<number, { samples: number; seconds: number; why: string }> {
   const runs = new Map<number, { samples: number; seconds: number; why: string }>();
@@ -131,9 +137,7 @@ describe('--subprocesses on a loaded machine: forked workers sampled from their 
     let samples = 0;
     let expected = 0;
     for (const worker of ended) {
-      const stacks = processes.get(worker.pid);
-      const n = count(stacks);
-      const inRequests = count(stacks?.filter((s) => pythonNames(s.frames).includes('handle_request')));
+      const { n, inRequests } = workerSamples(processes, worker.pid);
       samples += n;
       expected += worker.cpu * HZ;
       const what = `worker ${worker.pid} (${worker.cpu.toFixed(2)} s CPU, ${worker.life.toFixed(2)} s life): ${n} samples, ${inRequests} in handle_request\n${r.stderr}`;
@@ -155,9 +159,7 @@ describe('--subprocesses on a loaded machine: forked workers sampled from their 
     let samples = 0;
     let lives = 0;
     for (const worker of ended) {
-      const stacks = processes.get(worker.pid);
-      const n = count(stacks);
-      const inRequests = count(stacks?.filter((s) => pythonNames(s.frames).includes('handle_request')));
+      const { n, inRequests } = workerSamples(processes, worker.pid);
       const run = report.get(worker.pid);
       const what = `worker ${worker.pid} (${worker.life.toFixed(2)} s life, reported ${run?.seconds} s): ${n} samples, ${inRequests} in handle_request\n${r.stderr}`;
       assert.ok(run && run.why === 'target exited', what);
