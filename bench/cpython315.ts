@@ -1,7 +1,7 @@
 /**
  * mixprof and CPython 3.15's own sampler (`python3.15 -m profiling.sampling`)
- * on the same 3.15 target: Debian sid's release build, which keeps frame
- * pointers, so mixprof runs its default (frame-pointer) unwinder. At
+ * on the same 3.15 target: Debian sid's release build (frame pointers),
+ * which mixprof samples with its default unwinder (DWARF). At
  * mixprof's default rate and at the sampler's (1 kHz): target slowdown,
  * profiler CPU and accuracy, side by side in one run.
  */
@@ -25,14 +25,14 @@ export async function measureCpython315(pairs: number, log: (line: string) => vo
   const python = (await debianPython('sid-3.15')).executable;
   const slowdowns: SlowdownResult[] = [];
   // perf samples with the same timer interrupt on the target's CPU as mixprof: what that interrupt costs here.
-  for (const profiler of [none(), ...CPYTHON315_RATES.flatMap((hz) => [mixprof(hz, 'fp'), tachyon(python, hz), perf(hz)])]) {
+  for (const profiler of [none(), ...CPYTHON315_RATES.flatMap((hz) => [mixprof(hz, 'dwarf'), tachyon(python, hz), perf(hz)])]) {
     const r = await measureSlowdown(python, profiler, pairs);
     slowdowns.push(r);
     log(`3.15 slowdown ${profiler.name} ${profiler.hz} Hz: median ${pct(median(r.slowdowns))}`);
   }
   const accuracy: AccuracyResult[] = [];
   for (const hz of CPYTHON315_RATES) {
-    accuracy.push(await mixprofAccuracy(python, hz, ACCURACY_SECONDS, 'fp'));
+    accuracy.push(await mixprofAccuracy(python, hz, ACCURACY_SECONDS, 'dwarf'));
     accuracy.push(await tachyonAccuracy(python, hz, ACCURACY_SECONDS));
   }
   log('3.15 comparison measured');

@@ -70,8 +70,8 @@ async function main(): Promise<void> {
   for (const unwind of ['fp', 'dwarf'] as const) {
     for (const hz of RATES) costs.push(await measureCost(CHAINS, python, 'chains.py', [], hz, 10, unwind));
   }
-  for (const depth of [8, 32, 64, 128]) costs.push(await measureCost(`${depth} Python frames`, python, 'deep.py', [String(depth)], 999, 5, 'fp'));
-  costs.push(await measureCost('64 Python frames', python, 'deep.py', ['64'], 999, 5, 'dwarf'));
+  for (const depth of [8, 32, 64, 128]) costs.push(await measureCost(`${depth} Python frames`, python, 'deep.py', [String(depth)], 999, 5, 'dwarf'));
+  costs.push(await measureCost('64 Python frames', python, 'deep.py', ['64'], 999, 5, 'fp'));
   // Wall-clock mode: 25 threads waking every 10 ms, 25 asleep for good, one spinning.
   const sleepers = path.join(REPO, 'bench', 'sleepers.py');
   costs.push(await measureCost(SLEEPERS, python, sleepers, ['25'], 99, 10, 'dwarf'));
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   const accuracy: AccuracyResult[] = [
     await mixprofAccuracy(python, 999, 10, 'fp'),
     await mixprofAccuracy(python, 999, 10, 'dwarf'),
-    await mixprofAccuracy(python, 99, 10, 'fp'),
+    await mixprofAccuracy(python, 99, 10, 'dwarf'),
     await austinAccuracy(austinExe, python, 999, 10),
   ];
   log('accuracy measured');
@@ -98,14 +98,15 @@ async function main(): Promise<void> {
 
   const slowdownOf = (name: string, hz: number): SlowdownResult => slowdowns.find((s) => s.profiler === name && s.hz === hz)!;
   const cpuOf = (name: string, hz: number): number => median(slowdownOf(name, hz).windows.map((w) => w.profilerCpu + w.kernelCpu));
-  const costAt = (hz: number, unwind: Unwind = 'fp'): CostResult => costs.find((c) => c.label === CHAINS && c.hz === hz && c.unwind === unwind)!;
+  // The default unwinder (auto) is DWARF; --unwind fp is bpftrace's frame-pointer walk.
+  const costAt = (hz: number, unwind: Unwind = 'dwarf'): CostResult => costs.find((c) => c.label === CHAINS && c.hz === hz && c.unwind === unwind)!;
   const total = (c: CostResult): number => c.mixprofCpu + c.bpftraceCpu + c.kernelCpu;
-  const mixAcc = accuracy.find((a) => a.profiler === 'mixprof fp' && a.hz === 999)!;
-  const dwarfAcc = accuracy.find((a) => a.profiler === 'mixprof dwarf')!;
+  const fpAcc = accuracy.find((a) => a.profiler === 'mixprof fp' && a.hz === 999)!;
+  const dwarfAcc = accuracy.find((a) => a.profiler === 'mixprof dwarf' && a.hz === 999)!;
   const austinAcc = accuracy.find((a) => a.profiler === 'austin')!;
   const attach = median(slowdowns.filter((s) => s.profiler.startsWith('mixprof')).flatMap((s) => s.windows.map((w) => w.attachSeconds)));
   const samplesPerMinute = (post.samples / post.coldSeconds) * 60;
-  const deep64 = costs.find((c) => c.label === '64 Python frames' && c.unwind === 'fp')!;
+  const deep64 = costs.find((c) => c.label === '64 Python frames' && c.unwind === 'dwarf')!;
   const met = (ok: boolean): string => (ok ? 'met' : '**missed**');
   // How far from zero the median of unprofiled pairs lands, or half their spread.
   const noise = noiseFloor(slowdownOf('none (noise)', 0).slowdowns);
@@ -123,27 +124,24 @@ async function main(): Promise<void> {
     '',
     '| budget | measured | |',
     '| --- | --- | --- |',
-    `| 99 Hz: target slowdown <= 1% (within noise) | median ${pct(slow('mixprof fp', 99))} (noise ±${pct(noise)}) | ${met(slow('mixprof fp', 99) <= Math.max(0.01, noise))} |`,
-    `| 99 Hz: profiler CPU <= 1% of one core | ${pct(total(costAt(99)), 2)} | ${met(total(costAt(99)) <= 0.01)} |`,
-    `| 999 Hz: target slowdown <= 3% | median ${pct(slow('mixprof fp', 999))} (noise ±${pct(noise)}) | ${met(slow('mixprof fp', 999) <= Math.max(0.03, noise))} |`,
-    `| 999 Hz: profiler CPU <= 5% of one core, no lost events | ${pct(total(costAt(999)), 2)}, ${costAt(999).lostEvents} lost | ${met(total(costAt(999)) <= 0.05 && costAt(999).lostEvents === 0)} |`,
-    `| DWARF, 99 Hz: target slowdown <= 2% | median ${pct(slow('mixprof dwarf', 99))} (noise ±${pct(noise)}) | ${met(slow('mixprof dwarf', 99) <= Math.max(0.02, noise))} |`,
-    `| DWARF, 99 Hz: profiler CPU <= 3% of one core | ${pct(total(costAt(99, 'dwarf')), 2)} | ${met(total(costAt(99, 'dwarf')) <= 0.03)} |`,
-    `| DWARF, 999 Hz: profiler CPU <= 15% of one core, no lost samples | ${pct(total(costAt(999, 'dwarf')), 2)}, ${costAt(999, 'dwarf').lostEvents} lost | ${met(total(costAt(999, 'dwarf')) <= 0.15 && costAt(999, 'dwarf').lostEvents === 0)} |`,
-    `| DWARF: native stacks complete (reach the thread's first function) | ${pct(costAt(999, 'dwarf').nativeComplete)} of samples at 999 Hz (frame pointers: ${pct(costAt(999).nativeComplete)}) | ${met(costAt(999, 'dwarf').nativeComplete >= 0.95)} |`,
-    `| in-kernel cost per sample <= 10 µs at 64 Python frames | ${deep64.kernelUsPerSample.toFixed(1)} µs (two user-memory reads per frame; 7 to 11 µs over runs on this machine) | ${met(deep64.kernelUsPerSample <= 10)} |`,
-    `| attach latency (sample started to sampling) idle <= 0.5 s, ${attaching.busyTasks} busy tasks on ${os.cpus().length} CPUs <= 1 s | DWARF ${seconds(attachMedian('idle', 'dwarf'))} and ${seconds(attachMedian('loaded', 'dwarf'))}; frame pointers (bpftrace) ${seconds(attachMedian('idle', 'fp'))} and ${seconds(attachMedian('loaded', 'fp'))} | ${met(Math.max(attachMedian('idle', 'dwarf'), attachMedian('idle', 'fp')) <= 0.5 && Math.max(attachMedian('loaded', 'dwarf'), attachMedian('loaded', 'fp')) <= 1)} |`,
+    `| 99 Hz: target slowdown <= 1% (within noise) | median ${pct(slow('mixprof dwarf', 99))} (noise ±${pct(noise)}; --unwind fp ${pct(slow('mixprof fp', 99))}) | ${met(slow('mixprof dwarf', 99) <= Math.max(0.01, noise))} |`,
+    `| 99 Hz: profiler CPU <= 1% of one core | ${pct(total(costAt(99)), 2)} (--unwind fp ${pct(total(costAt(99, 'fp')), 2)}) | ${met(total(costAt(99)) <= 0.01)} |`,
+    `| 999 Hz: target slowdown <= 3% | median ${pct(slow('mixprof dwarf', 999))} (noise ±${pct(noise)}; --unwind fp ${pct(slow('mixprof fp', 999))}) | ${met(slow('mixprof dwarf', 999) <= Math.max(0.03, noise))} |`,
+    `| 999 Hz: profiler CPU <= 5% of one core, no lost samples | ${pct(total(costAt(999)), 2)}, ${costAt(999).lostEvents} lost (--unwind fp ${pct(total(costAt(999, 'fp')), 2)}, ${costAt(999, 'fp').lostEvents} lost) | ${met(total(costAt(999)) <= 0.05 && costAt(999).lostEvents === 0)} |`,
+    `| native stacks complete (reach the thread's first function) on an interpreter without frame pointers | ${pct(costAt(999).nativeComplete)} of samples at 999 Hz (--unwind fp: ${pct(costAt(999, 'fp').nativeComplete)}) | ${met(costAt(999).nativeComplete >= 0.95)} |`,
+    `| in-kernel cost per sample <= 10 µs at 64 Python frames | ${deep64.kernelUsPerSample.toFixed(1)} µs (--unwind fp: ${costs.find((c) => c.label === '64 Python frames' && c.unwind === 'fp')!.kernelUsPerSample.toFixed(1)} µs) | ${met(deep64.kernelUsPerSample <= 10)} |`,
+    `| attach latency (sample started to sampling) idle <= 0.5 s, ${attaching.busyTasks} busy tasks on ${os.cpus().length} CPUs <= 1 s | ${seconds(attachMedian('idle', 'dwarf'))} and ${seconds(attachMedian('loaded', 'dwarf'))} (--unwind fp, bpftrace: ${seconds(attachMedian('idle', 'fp'))} and ${seconds(attachMedian('loaded', 'fp'))}) | ${met(attachMedian('idle', 'dwarf') <= 0.5 && attachMedian('loaded', 'dwarf') <= 1)} |`,
     `| record: started to the command's first line, sampled from there, idle <= 0.5 s, loaded <= 1 s | ${seconds(recordMedian('idle'))} and ${seconds(recordMedian('loaded'))} | ${met(recordMedian('idle') <= 0.5 && recordMedian('loaded') <= 1)} |`,
     `| post-processing >= 1 million samples per minute | ${(samplesPerMinute / 1e6).toFixed(1)} million per minute | ${met(samplesPerMinute >= 1e6)} |`,
     `| SVG flame graph of 100,000 distinct stacks <= 5 s | ${svgSeconds.toFixed(2)} s | ${met(svgSeconds <= 5)} |`,
-    `| accuracy >= 99% exact chains | ${pct(mixAcc.exact / mixAcc.samples, 2)} of ${mixAcc.samples} samples at 999 Hz (DWARF: ${pct(dwarfAcc.exact / dwarfAcc.samples, 2)}) | ${met(Math.min(mixAcc.exact / mixAcc.samples, dwarfAcc.exact / dwarfAcc.samples) >= 0.99)} |`,
+    `| accuracy >= 99% exact chains | ${pct(dwarfAcc.exact / dwarfAcc.samples, 2)} of ${dwarfAcc.samples} samples at 999 Hz (--unwind fp: ${pct(fpAcc.exact / fpAcc.samples, 2)}) | ${met(Math.min(fpAcc.exact / fpAcc.samples, dwarfAcc.exact / dwarfAcc.samples) >= 0.99)} |`,
     ...(['fp', 'dwarf'] as const).map((u) => {
       const name = `mixprof ${u}`;
       const ahead = RATES.every((hz) => rowNotSlower(name, 'austin', hz) && cpuOf(name, hz) <= cpuOf('austin', hz));
-      return `| ahead of austin in overhead at equal rate (${u === 'fp' ? 'frame pointers' : 'DWARF'}) | slowdown ${RATES.map((hz) => `${hz} Hz ${pct(slow(name, hz))} vs ${pct(slow('austin', hz))}`).join(', ')}; profiler CPU ${RATES.map((hz) => `${pct(cpuOf(name, hz))} vs ${pct(cpuOf('austin', hz))}`).join(', ')} | ${met(ahead)} |`;
+      return `| ahead of austin in overhead at equal rate (${u === 'fp' ? '--unwind fp' : 'default, DWARF'}) | slowdown ${RATES.map((hz) => `${hz} Hz ${pct(slow(name, hz))} vs ${pct(slow('austin', hz))}`).join(', ')}; profiler CPU ${RATES.map((hz) => `${pct(cpuOf(name, hz))} vs ${pct(cpuOf('austin', hz))}`).join(', ')} | ${met(ahead)} |`;
     }),
     `| ahead of CPython 3.15's own sampler on a 3.15 target at equal rate (slowdown, CPU, exact chains) | ${cpython315Budget(cpython315).measured} | ${met(cpython315Budget(cpython315).met)} |`,
-    `| not behind austin in accuracy | mixprof ${pct(mixAcc.exact / mixAcc.samples, 2)} (DWARF ${pct(dwarfAcc.exact / dwarfAcc.samples, 2)}), austin ${pct(austinAcc.exact / austinAcc.samples, 2)} | ${met(Math.min(mixAcc.exact / mixAcc.samples, dwarfAcc.exact / dwarfAcc.samples) >= austinAcc.exact / austinAcc.samples)} |`,
+    `| not behind austin in accuracy | mixprof ${pct(dwarfAcc.exact / dwarfAcc.samples, 2)} (--unwind fp ${pct(fpAcc.exact / fpAcc.samples, 2)}), austin ${pct(austinAcc.exact / austinAcc.samples, 2)} | ${met(Math.min(fpAcc.exact / fpAcc.samples, dwarfAcc.exact / dwarfAcc.samples) >= austinAcc.exact / austinAcc.samples)} |`,
     '',
     '## Target slowdown',
     '',

@@ -45,7 +45,7 @@ function checkDwarfSampler(addon: NativeAddon | null): CheckResult {
     } finally {
       sampler.close();
     }
-    return { name, status: 'ok', detail: 'its BPF program loads and attaches (--unwind dwarf, --mode wall, builds without frame pointers)' };
+    return { name, status: 'ok', detail: 'its BPF program loads and attaches (the default unwinder, --mode wall, --subprocesses)' };
   } catch (error) {
     return failure(name, error, "check that this kernel allows BPF (root, lockdown); MIXPROF_DEBUG=1 mixprof sample shows libbpf's messages");
   } finally {
@@ -65,7 +65,7 @@ async function checkBpftrace(): Promise<{ result: CheckResult; bpftrace: Bpftrac
       result: {
         name,
         status: 'warn',
-        detail: `${message}: frame-pointer interpreters (CPython 3.15, Ubuntu's and Fedora's) are then unwound with DWARF, which costs more`,
+        detail: `${message}: only --unwind fp needs it (the default unwinds with the DWARF sampler)`,
         fix: isMixprofError(error) && error.hint ? error.hint : 'install bpftrace 0.17 or newer',
       },
       bpftrace: null,
@@ -82,11 +82,11 @@ async function checkBpftrace(): Promise<{ result: CheckResult; bpftrace: Bpftrac
     const lines = String(run.stderr || run.shortMessage).split('\n');
     const why = lines.find((l) => /error/i.test(l)) ?? lines[0];
     return {
-      result: { name, status: 'fail', detail: `${version} (${bpftrace.path}) could not run a program: ${why}`, fix: 'check that this kernel allows BPF (root, lockdown), or use --unwind dwarf' },
+      result: { name, status: 'warn', detail: `${version} (${bpftrace.path}) could not run a program: ${why}; only --unwind fp needs it`, fix: 'check that this kernel allows BPF (root, lockdown), or leave --unwind at its default' },
       bpftrace,
     };
   }
-  return { result: { name, status: 'ok', detail: `${version} (${bpftrace.path}) runs programs (--unwind fp, the default for frame-pointer interpreters)` }, bpftrace };
+  return { result: { name, status: 'ok', detail: `${version} (${bpftrace.path}) runs programs (--unwind fp)` }, bpftrace };
 }
 
 /** better-sqlite3 is optional: only collect and serve's profile store needs it. */

@@ -38,6 +38,11 @@ function percent(part: number, whole: number): string {
   return whole === 0 ? '0%' : `${((100 * part) / whole).toFixed(1)}%`;
 }
 
+/** "1 sample", "2 samples". */
+function samplesCount(n: number): string {
+  return `${n} sample${n === 1 ? '' : 's'}`;
+}
+
 /** Share of samples without a known eval-loop frame from which the build is said to lack its name. */
 const EVAL_UNKNOWN_SHARE = 0.01;
 
@@ -51,20 +56,20 @@ export function formatReport(stats: ProfileStats, context: ReportContext): strin
         (stats.truncated ? `; truncated Python stacks: ${percent(stats.truncated, stats.samples)}` : ''),
     );
     const problems: string[] = [];
-    if (stats.missingChains) problems.push(`${stats.missingChains} samples lost their Python frames (events dropped)`);
-    if (stats.unknownPythonFrames) problems.push(`${stats.unknownPythonFrames} samples have unreadable Python frames`);
-    if (stats.mismatched) problems.push(`${stats.mismatched} samples where native eval-loop frames and Python frames disagree (kept apart, under ${MISMATCH_FRAME})`);
+    if (stats.missingChains) problems.push(`${samplesCount(stats.missingChains)} lost their Python frames (events dropped)`);
+    if (stats.unknownPythonFrames) problems.push(`${samplesCount(stats.unknownPythonFrames)} with unreadable Python frames`);
+    if (stats.mismatched) problems.push(`${samplesCount(stats.mismatched)} where native eval-loop frames and Python frames disagree (kept apart, under ${MISMATCH_FRAME})`);
     // A few such samples (a thread caught where its stack holds no eval-loop
     // frame mixprof can name) say nothing about the build; many say its eval loop has no name.
     const evalUnnamed = stats.evalUnknown >= EVAL_UNKNOWN_SHARE * stats.samples;
-    if (stats.evalUnknown && !evalUnnamed) problems.push(`${stats.evalUnknown} samples with Python frames but no eval-loop frame in their native stack`);
+    if (stats.evalUnknown && !evalUnnamed) problems.push(`${samplesCount(stats.evalUnknown)} with Python frames but no eval-loop frame in their native stack`);
     const stoppedMany = stats.unwindStopped >= EVAL_UNKNOWN_SHARE * stats.samples;
-    if (stats.unwindStopped && !stoppedMany) problems.push(`${stats.unwindStopped} samples whose native unwind stopped before the interpreter`);
+    if (stats.unwindStopped && !stoppedMany) problems.push(`${samplesCount(stats.unwindStopped)} whose native unwind stopped before the interpreter`);
     if (stats.unwoundBeforeMapped) {
-      problems.push(`${stats.unwoundBeforeMapped} samples taken in code loaded just before (a library, or a C extension a forked worker imported), unwound before mixprof had read where it was: their C frames between it and the Python code are not shown`);
+      problems.push(`${samplesCount(stats.unwoundBeforeMapped)} taken in code loaded just before (a library, or a C extension a forked worker imported), unwound before mixprof had read where it was: their C frames between it and the Python code are not shown`);
     }
     if (stats.unwoundBeyondCopy) {
-      problems.push(`${stats.unwoundBeyondCopy} samples whose stack went deeper than the part copied at the sample, the rest read later from a process that had moved on or ended: their C frames below the copy are not shown`);
+      problems.push(`${samplesCount(stats.unwoundBeyondCopy)} whose stack went deeper than the part copied at the sample, the rest read later from a process that had moved on or ended: their C frames below the copy are not shown`);
     }
     if (problems.length) lines.push(`  note: ${problems.join('; ')}`);
     if (stoppedMany && stats.unwindStopped) {

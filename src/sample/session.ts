@@ -131,9 +131,6 @@ export interface SessionHooks {
 }
 
 /** Attaches to the process and starts sampling it; throws what makes that impossible. */
-/** What makes auto fall back from frame pointers (bpftrace) to the DWARF sampler. */
-const BPFTRACE_UNUSABLE: ReadonlySet<string> = new Set(['BPFTRACE_MISSING', 'BPFTRACE_TOO_OLD', 'TRACEFS_MISSING']);
-
 export async function startProcessSession(pid: number, options: SessionOptions, log: (line: string) => void, hooks: SessionHooks = {}): Promise<ProcessSession> {
   const wall = options.mode === 'wall';
   if (wall && options.unwind === 'fp') {
@@ -148,12 +145,12 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
   const say = options.quiet ? () => undefined : log;
   // bpftrace, and tracefs where it needs it.
   const readyBpftrace = async (): Promise<Bpftrace> => {
-    const found = await findBpftrace();
-    await ensureTracefs(found, say);
-    return found;
+    const bpftrace = await findBpftrace();
+    await ensureTracefs(bpftrace, say);
+    return bpftrace;
   };
-  // Known to be needed before anything else is done: fail first if it is missing.
-  const early = options.unwind === 'fp' ? await readyBpftrace() : null;
+  // Needed only for --unwind fp, and known before anything else is done: fail first if it is missing.
+  const found = options.unwind === 'fp' ? await readyBpftrace() : null;
   const addon = nativeAddon();
   const mapsText = readMapsText(target.pid);
   if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
@@ -164,24 +161,11 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
   try {
     // A target without Python was refused by attachTarget already.
     if (options.gil && layout && interpreter) requireGil(attached.memory, layout, interpreter.runtimeAddress);
-    const chosen = wall
+    const { unwind, why } = wall
       ? { unwind: 'dwarf' as const, why: 'wall-clock mode samples threads off CPU, which only the DWARF sampler does' }
       : options.follow && (options.unwind ?? 'auto') === 'auto'
         ? { unwind: 'dwarf' as const, why: 'following forked processes from their first instruction, which only the DWARF sampler does' }
-        : chooseUnwind(options.unwind ?? 'auto', interpreter?.path ?? null, framePointers);
-    // Found at the start when fp was asked for; when auto chose it, now, and
-    // a host without a usable bpftrace is unwound with DWARF instead.
-    let found = early;
-    let { unwind, why } = chosen;
-    if (unwind === 'fp' && found === null) {
-      try {
-        found = await readyBpftrace();
-      } catch (error) {
-        if (!(error instanceof MixprofError) || !BPFTRACE_UNUSABLE.has(error.code)) throw error;
-        unwind = 'dwarf';
-        why = `${chosen.why}, but ${error.message}`;
-      }
-    }
+        : chooseUnwind(options.unwind ?? 'auto');
     if (!options.quiet) log(`mixprof: native stacks unwound with ${unwind === 'dwarf' ? 'DWARF call frame information' : 'frame pointers'} (${why})`);
     const settings = {
       pid: target.pid,

@@ -1,8 +1,8 @@
 /**
- * Which unwinder gives a target its native stacks: frame pointers, walked by
- * bpftrace in the kernel (cheapest, complete only when the code keeps frame
- * pointers), or DWARF CFI over a copy of the stack, in user space (complete
- * without frame pointers, costs more per sample).
+ * Which unwinder gives a target its native stacks: DWARF CFI over a copy of
+ * the stack (the C sampler: whole stacks with or without frame pointers), or
+ * frame pointers walked by bpftrace in the kernel (complete only where the
+ * code keeps frame pointers).
  */
 import type { NativeUnwind } from '../profile/merge.js';
 
@@ -16,16 +16,14 @@ export interface UnwindDecision {
 }
 
 /**
- * auto: frame pointers when the interpreter's eval loop keeps them; DWARF
- * otherwise, and for processes without a Python interpreter, whose code
- * mixprof has not looked at.
+ * auto is the C sampler's DWARF unwind, also where the interpreter keeps
+ * frame pointers: measured against bpftrace's frame-pointer walk
+ * (bench/RESULTS.md) it costs less CPU at every rate, attaches four times
+ * faster, and goes on through libraries built without frame pointers
+ * (libc, libz, most wheels), where a frame-pointer walk stops.
  */
-export function chooseUnwind(choice: UnwindChoice, interpreterPath: string | null, interpreterHasFramePointers: boolean | null): UnwindDecision {
+export function chooseUnwind(choice: UnwindChoice): UnwindDecision {
   if (choice === 'fp') return { unwind: 'fp', why: '--unwind fp' };
   if (choice === 'dwarf') return { unwind: 'dwarf', why: '--unwind dwarf' };
-  if (interpreterPath === null) return { unwind: 'dwarf', why: 'no Python interpreter to check for frame pointers' };
-  if (interpreterHasFramePointers === true) return { unwind: 'fp', why: `${interpreterPath} keeps frame pointers` };
-  return interpreterHasFramePointers === false
-    ? { unwind: 'dwarf', why: `${interpreterPath} is built without frame pointers` }
-    : { unwind: 'dwarf', why: `mixprof cannot tell whether ${interpreterPath} keeps frame pointers` };
+  return { unwind: 'dwarf', why: 'the default; --unwind fp walks frame pointers with bpftrace instead' };
 }

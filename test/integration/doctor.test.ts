@@ -59,12 +59,12 @@ describe('mixprof doctor', () => {
     assert.deepEqual(report.checks.map((c) => c.name), CHECKS);
   });
 
-  test('bpftrace missing: a warning that frame-pointer interpreters go to the DWARF sampler, how to install it, still ready', async () => {
+  test('bpftrace missing: a warning that only --unwind fp needs it, how to install it, still ready', async () => {
     const r = await runMixprof(['doctor'], { env: { MIXPROF_BPFTRACE: '/nonexistent/bpftrace' } });
     assert.equal(r.exitCode, 0, r.stdout);
     const line = parseReport(r.stdout).lines.get('bpftrace')!;
     assert.equal(line.status, 'warn');
-    assert.match(line.text, /bpftrace was not found .*unwound with DWARF.*; to fix: install it with `apt-get install bpftrace`/);
+    assert.match(line.text, /bpftrace was not found .*only --unwind fp needs it.*; to fix: install it with `apt-get install bpftrace`/);
   });
 
   test('the addon does not load: the addon and the DWARF sampler fail, each saying what to do, exit 1', async () => {

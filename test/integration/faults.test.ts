@@ -118,7 +118,7 @@ describe('target faults', () => {
         // A thread torn down on another CPU while a sample walks it can leave a frame
         // unreadable (a handful in a thousand, said so); a wrong name, never.
         const samples = Number(/mixprof: (\d+) samples/.exec(r.stderr)?.[1]);
-        const unreadable = Number(/(\d+) samples have unreadable Python frames/.exec(r.stderr)?.[1] ?? 0);
+        const unreadable = Number(/(\d+) samples? with unreadable Python frames/.exec(r.stderr)?.[1] ?? 0);
         assert.ok(unreadable <= 0.005 * samples, r.stderr);
         // The workload's own frames and the standard library's (threading, _weakrefset), named by their short paths.
         const foreign = stacks.flatMap((s) => s.frames).filter((f) => f.endsWith('_[j]') && !/\((test\/workloads\/churn\.py|\w+\.py):\d+\)_\[j\]$/.test(f));

@@ -69,7 +69,7 @@ describe('a gevent service (its hub on libev, the standard library monkey-patche
     // The hub waits for its next event in libev's epoll_wait.
     const waiting = hub.filter((s) => s.frames.some((f) => /^(epoll_wait|do_epoll_wait_\[k\])$/.test(f)));
     assert.ok(count(waiting) >= 0.5 * count(hub), what);
-    const disagree = Number(/(\d+) samples where native eval-loop frames and Python frames disagree/.exec(r.stderr)?.[1] ?? 0);
+    const disagree = Number(/(\d+) samples? where native eval-loop frames and Python frames disagree/.exec(r.stderr)?.[1] ?? 0);
     assert.ok(disagree <= 0.01 * total, r.stderr);
   });
 });

@@ -27,8 +27,8 @@ interface Ready {
 interface Case {
   readonly label: string;
   readonly executable: () => Promise<string>;
-  /** What the run's report says about how native stacks were unwound. */
-  readonly unwinder?: RegExp;
+  /** --unwind, when not auto. */
+  readonly unwind?: 'fp';
   readonly container?: boolean;
   /** The threads run in a child forked before sampling starts, followed with --subprocesses. */
   readonly forked?: boolean;
@@ -40,7 +40,7 @@ const CASES: readonly Case[] = [
   { label: '3.12 (pyenv: values tagged in the dict pointer)', executable: async () => pyenvPython('3.12.1').executable },
   { label: "3.13 (sid's: _Py_DebugOffsets)", executable: async () => (await debianPython('sid-3.13')).executable },
   { label: '3.13t (free-threaded: larger object headers)', executable: async () => (await debianPython('trixie-3.13t')).executable },
-  { label: "3.15 (sid's, frame pointers: the bpftrace sampler)", executable: async () => (await debianPython('sid-3.15')).executable, unwinder: /frame pointers/ },
+  { label: "3.15 (sid's, frame pointers: the bpftrace sampler)", executable: async () => (await debianPython('sid-3.15')).executable, unwind: 'fp' },
   { label: '3.12 in a forked child (followed)', executable: async () => pyenvPython('3.12.1').executable, forked: true },
   { label: '3.11 in a container (other PID namespace)', executable: async () => (await debianPython('debian-3.11')).executable, container: true },
 ];
@@ -77,9 +77,9 @@ describe('Python thread names on thread roots', () => {
       const threadsPid = c.container ? pid : workload.ready.pid;
       try {
         assert.deepEqual(Object.keys(names).sort(), ['MainThread', 'ingest-worker-with-a-long-name', 'renamed-later', 'trätt-ø'], 'the workload names its threads as this test expects');
-        const r = await sampleForCpu(['sample', '-x', String(pid), '--threads', ...(c.forked ? ['--subprocesses'] : [])], Object.values(names).map((tid) => ({ pid: threadsPid, tid })), 0.2);
+        const r = await sampleForCpu(['sample', '-x', String(pid), '--threads', ...(c.forked ? ['--subprocesses'] : []), ...(c.unwind ? ['--unwind', c.unwind] : [])], Object.values(names).map((tid) => ({ pid: threadsPid, tid })), 0.2);
         assert.equal(r.exitCode, 0, r.stderr);
-        if (c.unwinder) assert.match(r.stderr, c.unwinder);
+        if (c.unwind) assert.match(r.stderr, /native stacks unwound with frame pointers/);
         const stacks = parseFolded(r.stdout);
         for (const [name, tid] of Object.entries(names)) {
           const of = stacks.filter((s: FoldedStack) => threadOf(s.frames) === tid);

@@ -34,6 +34,12 @@ test('unwinds that stopped for a reason other than the code: each its own note, 
   assert.doesNotMatch(text, /warning|call frame information/);
 });
 
+test('a note about one sample says "1 sample"', () => {
+  const stats = { ...emptyStats(), samples: 1000, withPython: 1000, nativeComplete: 1000 };
+  const text = formatReport({ ...stats, unknownPythonFrames: 1, mismatched: 2 }, context).join('\n');
+  assert.match(text, /note: 1 sample with unreadable Python frames; 2 samples where native eval-loop frames and Python frames disagree/);
+});
+
 test('combined processes: counts add up, and where unwinds stopped is the busiest such process\'s', () => {
   const a = { ...emptyStats(), samples: 100, unwindStopped: 5, unwindStoppedAt: 'a_kernel' };
   const b = { ...emptyStats(), samples: 100, unwindStopped: 50, unwindStoppedAt: 'b_kernel' };

@@ -86,7 +86,7 @@ export function addProfileOptions(command: Command, output: string): Command {
       new Option('--offsets-from <SOURCE>', "take CPython struct offsets only from this source (default: the interpreter's _Py_DebugOffsets, then DWARF, then the built-in table)").choices(OFFSET_SOURCES),
     )
     .addOption(
-      new Option('--unwind <HOW>', 'native stacks: fp (frame pointers, in the kernel), dwarf (CFI of a copy of the stack, in user space), auto (fp when the interpreter keeps frame pointers)')
+      new Option('--unwind <HOW>', 'native stacks: fp (frame pointers, in the kernel), dwarf (CFI of a copy of the stack, in user space), auto (dwarf)')
         .choices(UNWIND_CHOICES)
         .default('auto'),
     )
