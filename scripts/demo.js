@@ -18,7 +18,7 @@ if (process.getuid() !== 0) fail('run as root (sudo npm run demo): profiling loa
 let python = path.join(process.env.PYENV_ROOT ?? '/root/.pyenv', 'versions', '3.11.7', 'bin', 'python3.11');
 const extra = [];
 if (!existsSync(python)) {
-  const r = spawnSync('bash', [path.join(root, 'scripts', 'test-pythons.sh'), 'debian-3.11'], { encoding: 'utf8' });
+  const r = spawnSync('bash', [path.join(root, 'test', 'fixtures', 'pythons.sh'), 'debian-3.11'], { encoding: 'utf8' });
   if (r.status !== 0) fail(`no CPython 3.11 with debug info: ${r.stderr.trim()}`);
   const [, exe, debug] = r.stdout.trim().split('\t');
   python = exe;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what mixprof needs on Debian/Ubuntu, each step only when missing:
 # Debian packages, npm dependencies, the native addon, the TypeScript build.
-# With --test, also the test interpreters (private roots, see test-pythons.sh);
+# With --test, also the test interpreters (private roots, see test/fixtures/pythons.sh);
 # with --bench, the peers the benchmark compares against (perf, austin).
 # Idempotent; a second run takes about a second.
 set -euo pipefail
@@ -66,9 +66,9 @@ fi
 
 if [ "$with_tests" = 1 ]; then
   say "checking test interpreters"
-  bash scripts/test-pythons.sh >/dev/null
+  bash test/fixtures/pythons.sh >/dev/null
 fi
 if [ "$with_bench" = 1 ]; then
   say "checking austin"
-  bash scripts/test-pythons.sh austin >/dev/null
+  bash test/fixtures/pythons.sh austin >/dev/null
 fi

@@ -1,7 +1,7 @@
 /**
  * The interpreters the integration tests run. pyenv builds come with machines
  * of this kind; Debian's builds are unpacked into private roots by
- * scripts/test-pythons.sh. A missing one fails the test that needs it.
+ * test/fixtures/pythons.sh. A missing one fails the test that needs it.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -23,13 +23,13 @@ export function pyenvPython(version: string): TestPython {
 }
 
 export async function debianPython(name: string): Promise<TestPython> {
-  const { stdout } = await execa('bash', [path.join(REPO, 'scripts', 'test-pythons.sh'), name], { timeout: 600_000 });
+  const { stdout } = await execa('bash', [path.join(REPO, 'test', 'fixtures', 'pythons.sh'), name], { timeout: 600_000 });
   const [, executable, debug] = stdout.trim().split('\t');
-  if (!executable) throw new Error(`scripts/test-pythons.sh ${name} printed no interpreter`);
+  if (!executable) throw new Error(`test/fixtures/pythons.sh ${name} printed no interpreter`);
   return { name, executable, debugFile: debug && debug !== '-' ? debug : null };
 }
 
-/** Another Debian release's bpftrace (trixie-bpftrace, sid-bpftrace), unpacked with its libraries by scripts/test-pythons.sh. */
+/** Another Debian release's bpftrace (trixie-bpftrace, sid-bpftrace), unpacked with its libraries by test/fixtures/pythons.sh. */
 export async function testBpftrace(name: string): Promise<string> {
   const { executable } = await debianPython(name);
   return executable;

@@ -1,7 +1,7 @@
 /**
  * bpftrace releases other than the system's (Debian 12's 0.17): Debian 13's
  * 0.23 and sid's 0.27, unpacked with their libraries by
- * scripts/test-pythons.sh. The chain and --gil tests run the bpftrace walk
+ * test/fixtures/pythons.sh. The chain and --gil tests run the bpftrace walk
  * under each; here, what a release needs from the machine: 0.27 reads the
  * kernel's events from tracefs as it starts, which mixprof mounts when it is
  * missing, or says in one line how to. Each run is in a mount namespace of

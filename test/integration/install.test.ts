@@ -4,7 +4,7 @@
  * that nothing is compiled on the machine being profiled. Installed here
  * (Debian 12, the test machine's node and npm) and on Debian 13, in a root
  * holding trixie's own node 20, npm, python3.13 and bpftrace 0.23
- * (scripts/test-pythons.sh trixie-root), where it profiles trixie's Python
+ * (test/fixtures/pythons.sh trixie-root), where it profiles trixie's Python
  * with both unwinders.
  *
  * The installs leave out optional dependencies: better-sqlite3's install

@@ -54,7 +54,7 @@ interface Case {
   readonly freeThreaded?: boolean;
   /** --offsets-from. */
   readonly offsetsFrom?: 'debug-offsets' | 'dwarf' | 'table';
-  /** Another Debian release's bpftrace (a scripts/test-pythons.sh name) instead of the system's. */
+  /** Another Debian release's bpftrace (a test/fixtures/pythons.sh name) instead of the system's. */
   readonly bpftrace?: 'trixie-bpftrace' | 'sid-bpftrace';
 }
 

@@ -39,7 +39,7 @@ interface Run {
   readonly label: string;
   readonly args: readonly string[];
   readonly wall?: boolean;
-  /** Another Debian release's bpftrace (a scripts/test-pythons.sh name). */
+  /** Another Debian release's bpftrace (a test/fixtures/pythons.sh name). */
   readonly bpftrace?: 'trixie-bpftrace' | 'sid-bpftrace';
 }
 

@@ -2,7 +2,7 @@
 # Runs a Python workload in a makeshift container: new mount and PID
 # namespaces, chrooted into a fresh root where the interpreter lives at a path
 # that does not exist on the host (/opt/py). Usage: container.sh PYROOT SCRIPT [ARGS...]
-# PYROOT is a private root with usr/bin/python3.X (scripts/test-pythons.sh).
+# PYROOT is a private root with usr/bin/python3.X (test/fixtures/pythons.sh).
 # With MIXPROF_CONTAINER_APP=DIR, DIR is copied to /app in the root as it is
 # (symbolic links, FIFOs and all: what a container image can hold).
 set -euo pipefail

@@ -2,7 +2,7 @@
 greenlets that each run worker -> crunch (busywork.py) and then sleep a
 little, and a napper that sleeps in time.sleep; gevent's hub waits in libev
 in between. argv[1] is the directory gevent and greenlet are imported from
-(scripts/test-pythons.sh greenlet; run with LD_LIBRARY_PATH at its libev).
+(test/fixtures/pythons.sh greenlet; run with LD_LIBRARY_PATH at its libev).
 Prints READY {} once the hub runs; runs until killed."""
 import json
 import sys

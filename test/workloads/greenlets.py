@@ -1,7 +1,7 @@
 """Greenlets taking turns, as gevent's hub and its greenlets do: the main
 greenlet switches to each of three worker greenlets in turn; each runs
 worker -> crunch (busywork.py), then switches back. argv[1] is the directory greenlet is
-imported from (scripts/test-pythons.sh greenlet). Prints READY {} once the
+imported from (test/fixtures/pythons.sh greenlet). Prints READY {} once the
 workers have run; runs until killed."""
 import json
 import sys
