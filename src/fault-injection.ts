@@ -5,6 +5,7 @@
  *   dwarf-poll:N   the DWARF sampler's first poll once N samples came fails
  *   top-draw:N     mixprof top's Nth screen update throws
  *   miss-threads   the sampler's samples of every thread but the main one are dropped
+ *   wall-pass:N    the DWARF sampler's first N wall-clock passes fail
  * Nothing else reads it; unset, it costs one lookup at start.
  */
 const faults = new Map<string, number>();
@@ -14,6 +15,6 @@ for (const item of (process.env['MIXPROF_FAULT'] ?? '').split(',')) {
 }
 
 /** The fault's count when it was asked for, else null. */
-export function injectedFault(name: 'addon-load' | 'dwarf-poll' | 'top-draw' | 'miss-threads'): number | null {
+export function injectedFault(name: 'addon-load' | 'dwarf-poll' | 'top-draw' | 'miss-threads' | 'wall-pass'): number | null {
   return faults.get(name) ?? null;
 }

@@ -119,6 +119,8 @@ export interface DwarfSamplerOptions {
   python?: Uint8Array;
   /** Also sample the threads that are off CPU, hz times a second (wall-clock mode). */
   wall?: boolean;
+  /** A test's fault: the first this many wall-clock passes fail, as a failed bpf_iter_create does. */
+  failWallPasses?: number;
   /** Also sample the processes the target forks, and theirs, from their first instruction (not with wall). */
   follow?: boolean;
 }
@@ -149,10 +151,8 @@ export interface DwarfPoll {
   malformed: number;
   /** The target exec'd another program: nothing is sampled after that. */
   execd: boolean;
-  /** Samples of threads off CPU (wall-clock mode), and passes of the iterator that failed. */
-  offCpu: number;
+  /** Wall-clock passes over a process's threads that could not run (bpf_iter_create failed), since the start. */
   tickErrors: number;
-  unwind?: { stacks: number; frames: number; errors: number; liveReads: number };
 }
 
 export interface NativeDwarfSampler {

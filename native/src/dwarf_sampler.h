@@ -134,8 +134,9 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   uint64_t malformed_ = 0;
   // The target exec'd (a RECORD_EXEC arrived): sampling it should end.
   bool execd_ = false;
-  uint64_t off_cpu_ = 0;
   std::atomic<uint64_t> tick_errors_{0};
+  // Passes still to fail on purpose (options.failWallPasses); the ticker's alone once started.
+  uint32_t fail_wall_passes_ = 0;
   std::vector<uint64_t> pcs_;
 };
 

@@ -23,12 +23,10 @@ bool Unwinder::Attach() {
 bool Unwinder::Unwind(pid_t tid, const StackSnapshot& snapshot,
                       size_t max_frames, std::vector<uint64_t>* pcs) {
   pcs->clear();
-  stats_.stacks++;
   beyond_copy_ = false;
   if (!Attach()) {
     // No module to learn the architecture from yet: the leaf is all there is.
     pcs->push_back(snapshot.regs[kDwarfIp]);
-    stats_.errors++;
     return false;
   }
   current_ = &snapshot;
@@ -38,9 +36,7 @@ bool Unwinder::Unwind(pid_t tid, const StackSnapshot& snapshot,
   current_ = nullptr;
   out_ = nullptr;
   if (pcs->empty()) pcs->push_back(snapshot.regs[kDwarfIp]);
-  // rc is 0 at an outermost frame, DWARF_CB_ABORT at max_frames.
-  if (rc == -1) stats_.errors++;
-  stats_.frames += pcs->size();
+  // rc is 0 at an outermost frame, DWARF_CB_ABORT at max_frames, -1 on an error.
   return rc == 0;
 }
 
@@ -59,7 +55,6 @@ bool Unwinder::Read(Dwarf_Addr addr, Dwarf_Word* result) {
   // still in place in the live process.
   iovec local{result, sizeof(Dwarf_Word)};
   iovec remote{reinterpret_cast<void*>(addr), sizeof(Dwarf_Word)};
-  stats_.live_reads++;
   beyond_copy_ = true;
   return process_vm_readv(s->pid != 0 ? s->pid : pid_, &local, 1, &remote, 1, 0) ==
          static_cast<ssize_t>(sizeof(Dwarf_Word));

@@ -27,15 +27,6 @@ struct StackSnapshot {
   pid_t pid = 0;
 };
 
-struct UnwindStats {
-  uint64_t stacks = 0;
-  uint64_t frames = 0;
-  // Unwinds that stopped with an error rather than at an outermost frame.
-  uint64_t errors = 0;
-  // Stack words that were not in the copy and came from the live process.
-  uint64_t live_reads = 0;
-};
-
 class Unwinder {
  public:
   // The Dwfl stays owned by its Symbolizer, which owns this unwinder too.
@@ -47,8 +38,6 @@ class Unwinder {
   // has no caller: _start, clone3), that is, the stack is complete.
   bool Unwind(pid_t tid, const StackSnapshot& snapshot, size_t max_frames,
               std::vector<uint64_t>* pcs);
-
-  const UnwindStats& stats() const { return stats_; }
 
   // The last Unwind read words beyond the copy from the live process. Where
   // such an unwind stopped says little about the code there: by then the
@@ -76,7 +65,6 @@ class Unwinder {
   bool beyond_copy_ = false;
   std::vector<uint64_t>* out_ = nullptr;
   size_t max_frames_ = 0;
-  UnwindStats stats_;
 };
 
 }  // namespace mixprof

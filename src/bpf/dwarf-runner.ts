@@ -80,6 +80,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       symbolizer: options.symbolizer,
       ...(options.python ? { python: packWalkConfig(options.python) } : {}),
       ...(options.wall ? { wall: true } : {}),
+      ...(options.wall && injectedFault('wall-pass') !== null ? { failWallPasses: injectedFault('wall-pass')! } : {}),
       ...(options.follow ? { follow: true } : {}),
     });
     sampler.start();
@@ -101,6 +102,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   let finish: (result: RunResult) => void = () => undefined;
   const done = new Promise<RunResult>((resolve) => (finish = resolve));
   let lastDropped = 0;
+  let wallPassesFailed = 0;
   let lastMalformed = 0;
   let lastAliveCheck = Date.now();
 
@@ -144,6 +146,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     lastMalformed = poll.malformed;
     if (poll.dropped > lastDropped) options.onEvent({ type: 'lost', events: poll.dropped - lastDropped });
     lastDropped = poll.dropped;
+    wallPassesFailed = poll.tickErrors;
   };
 
   const rawSample = (s: DwarfPoll['samples'][number]): RawSample => {
@@ -200,7 +203,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     if (why !== 'sampler-failed') pollSafely();
     sampler.close();
     const stoppedAt = targetExitedAt !== null ? Math.min(targetExitedAt, detachedAt) : detachedAt;
-    finish({ attached: true, reason: why, exitCode: null, signal: null, errors, killed: false, stackErrors: 0, stoppedAt });
+    finish({ attached: true, reason: why, exitCode: null, signal: null, errors, killed: false, stackErrors: 0, stoppedAt, wallPassesFailed });
   };
 
   let execd = false;

@@ -49,6 +49,8 @@ export interface RunResult {
    * good part of a second that no sample stands for.
    */
   readonly stoppedAt: number;
+  /** Wall-clock passes over the threads that could not run (the DWARF sampler's --mode wall). */
+  readonly wallPassesFailed?: number;
 }
 
 export interface RunningSampler {

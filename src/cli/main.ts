@@ -11,6 +11,7 @@ import { sampleCommand } from './commands/sample.js';
 import { serveCommand } from './commands/serve.js';
 import { topCommand } from './commands/top.js';
 import { stdoutWriteStuck } from '../output/write.js';
+import { STOP_SIGNALS } from '../stop-signals.js';
 import { reportError } from './handle-error.js';
 
 function version(): string {
@@ -68,7 +69,7 @@ export function exit(code: number): never {
   if (stdoutWriteStuck()) {
     // A normal exit would wait for the abandoned write for good. Ended by
     // SIGINT, as shells report Ctrl-C (130); SIGKILL if SIGINT is ignored.
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+    for (const signal of STOP_SIGNALS) process.removeAllListeners(signal);
     process.kill(process.pid, 'SIGINT');
     process.kill(process.pid, 'SIGKILL');
   }

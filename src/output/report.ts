@@ -15,6 +15,8 @@ export interface ReportContext {
   readonly missedThreads?: readonly MissedThread[];
   readonly unwind?: 'fp' | 'dwarf';
   readonly mode?: 'cpu' | 'wall';
+  /** Wall-clock passes over the threads that could not run. */
+  readonly wallPassesFailed?: number;
 }
 
 /** Threads named in the warning; the rest are counted. */
@@ -98,6 +100,13 @@ export function formatReport(stats: ProfileStats, context: ReportContext): strin
   if (context.stackErrors) lines.push(`  note: bpftrace could not look up ${context.stackErrors} stacks; those samples miss their native or kernel frames`);
   if (stats.malformedRecords) lines.push(`  note: ${stats.malformedRecords} malformed records from bpftrace were skipped`);
   if (context.missedThreads?.length) lines.push(missedThreadsLine(context.missedThreads, context));
+  if (context.wallPassesFailed) {
+    const n = context.wallPassesFailed;
+    lines.push(
+      `  warning: ${n} wall-clock pass${n === 1 ? '' : 'es'} over the threads (${context.hz} a second) could not run (the kernel refused the thread iterator): threads off CPU were not sampled in ${n === 1 ? 'it' : 'them'}, so time spent waiting counts less than it took. ` +
+        'Check the kernel log (dmesg) and the open-file limit (ulimit -n); please report this.',
+    );
+  }
   if (context.noFramePointers) {
     lines.push(
       `  warning: ${context.noFramePointers} is built without frame pointers, so native stacks stop at the leaf function: ` +

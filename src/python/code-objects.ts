@@ -32,9 +32,6 @@ const INCOMPLETE: ResolvedPythonFrame = { status: 'incomplete' };
 export class CodeObjectReader {
   private readonly codes = new Map<bigint, CodeInfo | null>();
   private readonly frames = new Map<string, ResolvedPythonFrame>();
-  /** Counts for the report. */
-  unreadable = 0;
-  reused = 0;
 
   constructor(
     private readonly memory: MemoryReader,
@@ -67,14 +64,8 @@ export class CodeObjectReader {
 
   private resolveUncached(frame: RawPythonFrame): ResolvedPythonFrame {
     const info = frame.code === 0n ? null : this.code(frame.code);
-    if (!info) {
-      this.unreadable++;
-      return UNKNOWN;
-    }
-    if (info.firstLineNo !== frame.firstLineNo) {
-      this.reused++;
-      return UNKNOWN;
-    }
+    // Unreadable, or freed and its address reused by another code object: the report counts such samples.
+    if (!info || info.firstLineNo !== frame.firstLineNo) return UNKNOWN;
     const offset = this.instructionOffset(frame, info);
     if (offset !== null && this.layout.code.firstTraceable !== null && offset / 2 < info.firstTraceable) {
       if (!this.isGeneratorFrame(frame)) return INCOMPLETE;

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
 import { mapsInterpreter } from '../target/interpreter.js';
+import { onStopSignals } from '../stop-signals.js';
 import { checkPrivileges } from '../target/privileges.js';
 import { isAlive } from '../target/process.js';
 import { HOLD_FD, prepareHold, type Hold } from './hold.js';
@@ -63,16 +64,11 @@ export async function record(options: RecordOptions, log: (line: string) => void
   if (!hold) release();
   // The terminal's Ctrl-C reaches the command itself; mixprof waits for it
   // to end. A SIGTERM or SIGHUP sent to mixprof alone is passed on.
-  const ignore = (): void => undefined;
-  const forward = (signal: NodeJS.Signals) => (): void => {
+  const removeSignals = onStopSignals((_, signal) => {
+    if (signal === 'SIGINT') return;
     release();
     child.kill(signal);
-  };
-  const onTerm = forward('SIGTERM');
-  const onHup = forward('SIGHUP');
-  process.on('SIGINT', ignore);
-  process.on('SIGTERM', onTerm);
-  process.on('SIGHUP', onHup);
+  });
   try {
     const pid = child.pid;
     let written: string | null | undefined;
@@ -111,9 +107,7 @@ export async function record(options: RecordOptions, log: (line: string) => void
   } finally {
     release();
     hold?.dispose();
-    process.off('SIGINT', ignore);
-    process.off('SIGTERM', onTerm);
-    process.off('SIGHUP', onHup);
+    removeSignals();
   }
 }
 

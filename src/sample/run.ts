@@ -20,6 +20,7 @@ import { checkPrivileges } from '../target/privileges.js';
 import { DescendantWatcher, descendants, readProcessTable, type ProcessEntry } from '../target/descendants.js';
 import { isAlive } from '../target/process.js';
 import type { StopReason } from '../bpf/runner.js';
+import { onStopSignals } from '../stop-signals.js';
 import { raisePriorityWhileAttaching } from './priority.js';
 import { startProcessSession, type ProcessRun, type ProcessSession, type SessionOptions } from './session.js';
 
@@ -123,7 +124,6 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     stopping ??= reason;
     for (const s of sessions) s.stop(reason);
   };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   // While sampling, the first Ctrl-C stops cleanly (also while targets are
   // being attached) and a second one does not wait for the samplers. While
   // the profile is written, one says it is being written and the next stops
@@ -142,11 +142,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
       else abandonWrite.abort();
     }
   };
-  const handleSignals = options.handleSignals !== false;
-  if (handleSignals) for (const s of signals) process.on(s, onSignal);
-  const removeSignals = (): void => {
-    if (handleSignals) for (const s of signals) process.off(s, onSignal);
-  };
+  const removeSignals = options.handleSignals !== false ? onStopSignals(onSignal) : () => undefined;
   // The targets given: with one, its error is the run's error.
   const startErrors: unknown[] = [];
   const lowerPriority = raisePriorityWhileAttaching();
@@ -313,6 +309,7 @@ function reportLines(runs: readonly ProcessRun[], options: RunOptions): string[]
       stopReason: describeStop(first),
       stackErrors: first.stackErrors,
       missedThreads: first.missedThreads,
+      wallPassesFailed: first.wallPassesFailed,
       unwind: first.unwind,
       mode: options.mode,
     });
@@ -326,6 +323,7 @@ function reportLines(runs: readonly ProcessRun[], options: RunOptions): string[]
     stopReason: `${runs.length} processes`,
     stackErrors: runs.reduce((n, r) => n + r.stackErrors, 0),
     missedThreads: runs.flatMap((r) => r.missedThreads),
+    wallPassesFailed: runs.reduce((n, r) => n + r.wallPassesFailed, 0),
     unwind: first.unwind,
     mode: options.mode,
   });

@@ -77,6 +77,8 @@ export interface ProcessRun {
   readonly failure: string | null;
   /** Threads that ran a noticeable share of the run and got (almost) no samples. */
   readonly missedThreads: readonly MissedThread[];
+  /** Wall-clock passes that could not run: threads off CPU went unsampled in them. */
+  readonly wallPassesFailed: number;
   readonly unwind: 'fp' | 'dwarf';
   /** The processes followed from this one (forked from it), each a run of its own. */
   readonly followed?: readonly ProcessRun[];
@@ -250,7 +252,13 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           if (run.reason === 'target-exited') {
             throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited before sampling started`, 'start the target again and pass its new PID');
           }
-          throw new MixprofError('BPFTRACE_FAILED', `bpftrace could not start: ${message.replace(/^ERROR:\s*/, '')}`, 'check that this kernel allows BPF (root, kernel.unprivileged_bpf_disabled, lockdown) and run with MIXPROF_DEBUG=1 for details');
+          // MIXPROF_DEBUG=1 prints all of bpftrace's messages, of which the line above is the first error.
+          throw new MixprofError(
+            'BPFTRACE_FAILED',
+            `bpftrace could not start: ${message.replace(/^ERROR:\s*/, '')}`,
+            'check that this kernel allows BPF (root, kernel.unprivileged_bpf_disabled, lockdown) and run with MIXPROF_DEBUG=1 for all of its messages',
+            run.errors.length > 0 ? { cause: `bpftrace's messages:\n${run.errors.join('\n')}` } : undefined,
+          );
         }
         const endedAt = run.stoppedAt;
         const seconds = startedAt ? (endedAt - startedAt) / 1000 : 0;
@@ -273,6 +281,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           noFramePointers: null,
           failure: null,
           missedThreads: [],
+          wallPassesFailed: 0,
           unwind,
           binaries,
         }));
@@ -290,6 +299,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           noFramePointers: noFramePointers && unwind === 'fp' ? interpreter!.path : null,
           failure: failureOf(run),
           missedThreads: missedThreads(threadsAtStart, threadsAtEnd, samplesByThread, { hz: options.hz, seconds, mode: wall ? 'wall' : 'cpu' }),
+          wallPassesFailed: run.wallPassesFailed ?? 0,
           unwind,
           binaries,
           ...(followed ? { followed: children } : {}),

@@ -3,14 +3,13 @@
  * process: sample it now for S seconds and answer folded stacks.
  */
 import { formatFolded } from '../output/folded.js';
-import { MAX_PYTHON_DEPTH, startProcessSession } from '../sample/session.js';
+import { startProcessSession } from '../sample/session.js';
+import { sessionOptions } from '../sample/session-options.js';
 
 export async function profileNow(pid: number, seconds: number, hz = 99): Promise<string> {
-  const session = await startProcessSession(
-    pid,
-    { durationSeconds: seconds, hz, extraFiles: [], hidePlumbing: true, threadRoots: false, fullPaths: false, maxDepth: MAX_PYTHON_DEPTH, nativeOnly: false, quiet: true },
-    () => undefined,
-  );
+  // As `mixprof sample -x PID -t SECONDS -F HZ -q` samples.
+  const options = sessionOptions({ mode: 'cpu', unwind: 'auto' }, hz, { durationSeconds: seconds, extraFiles: [], hidePlumbing: true, threadRoots: false, quiet: true });
+  const session = await startProcessSession(pid, options, () => undefined);
   const run = await session.done;
   return formatFolded(run.profile.stacks, { markPython: false });
 }

@@ -418,8 +418,12 @@ describe('profiler faults', () => {
     assert.equal(r.exitCode, 1);
     const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('mixprof: ') || l.startsWith('mixprof: error:'));
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, /^mixprof: error: bpftrace could not start: Can't attach to \d+ probes because it exceeds the current limit of 0 probes/);
+    assert.match(lines[0]!, /^mixprof: error: bpftrace could not start: Can't attach to \d+ probes because it exceeds the current limit of 0 probes.*MIXPROF_DEBUG=1/);
     assert.equal(await bpftraceCount(), 0);
+    // The details the hint promises: bpftrace's own messages.
+    const debug = await runMixprof(['sample', '-x', String(w.pid), '-t', '1', '--unwind', 'fp'], { env: { BPFTRACE_MAX_PROBES: '0', MIXPROF_DEBUG: '1' } });
+    assert.equal(debug.exitCode, 1);
+    assert.match(debug.stderr, /^bpftrace's messages:\n(.*\n)*.*exceeds the current limit of 0 probes/m);
   });
 
   describe('the DWARF sampler cannot be loaded', () => {

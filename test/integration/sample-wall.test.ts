@@ -166,6 +166,25 @@ describe('wall-clock mode on a loaded machine', () => {
   });
 });
 
+describe('wall-clock mode: passes that could not run', () => {
+  let workload: Workload<Tids> | undefined;
+  after(async () => {
+    await workload?.stop();
+  });
+
+  test('wall-clock passes the kernel refused are reported with their count, and the sleeping threads have fewer samples, not made-up ones', async () => {
+    assertRoot();
+    workload = await startWorkload<Tids>(pyenvPython('3.11.7').executable, [path.join(WORKLOADS, 'waiters.py')]);
+    // The first 99 passes (about the first second at 99 Hz) fail as a failed bpf_iter_create does.
+    const r = await runMixprof(['sample', '-x', String(workload.pid), '--mode', 'wall', '-t', '3', '-F', String(HZ), '--threads'], { env: { MIXPROF_FAULT: 'wall-pass:99' } });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stderr, /^ {2}warning: 99 wall-clock passes over the threads \(99 a second\) could not run .*threads off CPU were not sampled in them/m);
+    const asleep = total(parseFolded(r.stdout).filter((s) => threadOf(s.frames) === workload!.ready.sleeper));
+    const full = seconds(r.stderr) * HZ;
+    assert.ok(asleep > 0 && asleep <= full - 0.5 * HZ, `the sleeping thread got ${asleep} samples of a full ${full.toFixed(0)}`);
+  });
+});
+
 describe('wall-clock mode: options', () => {
   test('[B12] --mode wall with --unwind fp is one clear error', async () => {
     assertRoot();

@@ -40,6 +40,13 @@ test('a note about one sample says "1 sample"', () => {
   assert.match(text, /note: 1 sample with unreadable Python frames; 2 samples where native eval-loop frames and Python frames disagree/);
 });
 
+test('wall-clock passes that could not run are a warning with their count', () => {
+  const stats = { ...emptyStats(), samples: 1000, withPython: 1000, nativeComplete: 1000 };
+  assert.doesNotMatch(formatReport(stats, { ...context, mode: 'wall' }).join('\n'), /wall-clock pass/);
+  const text = formatReport(stats, { ...context, mode: 'wall', wallPassesFailed: 1 }).join('\n');
+  assert.match(text, /warning: 1 wall-clock pass over the threads \(99 a second\) could not run .*not sampled in it,/);
+});
+
 test('combined processes: counts add up, and where unwinds stopped is the busiest such process\'s', () => {
   const a = { ...emptyStats(), samples: 100, unwindStopped: 5, unwindStoppedAt: 'a_kernel' };
   const b = { ...emptyStats(), samples: 100, unwindStopped: 50, unwindStoppedAt: 'b_kernel' };

@@ -1,16 +1,16 @@
 /** `mixprof collect`: a long-running agent keeping a history of profiles. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { Collector } from '../../collect/collector.js';
 import { MixprofError } from '../../errors.js';
 import type { PushTarget } from '../../push/pyroscope.js';
-import { MAX_PYTHON_DEPTH, SAMPLE_MODES, type SampleMode } from '../../sample/session.js';
-import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
 import { ProfileStore } from '../../store/profile-store.js';
 import { parseDuration } from '../../store/time-range.js';
+import { onStopSignals } from '../../stop-signals.js';
 import { checkPrivileges } from '../../target/privileges.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
 import { pidList, positiveInteger, positiveSeconds } from '../options.js';
-import { MAX_HZ } from './sample.js';
+import { addSamplingOptions, DEFAULT_HZ, type SamplingFlags } from '../sampling-options.js';
+import { sessionOptions } from '../../sample/session-options.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/mixprof';
 
@@ -28,23 +28,18 @@ DATA_DIR/profiles.db (SQLite, WAL mode). Profiles older than a day are merged
 into one per hour; those older than --retain are deleted. Ctrl-C ends the
 period under way, stores it, and exits.`;
 
-interface CollectFlags {
+interface CollectFlags extends SamplingFlags {
   pid?: number[];
   match?: string;
   duration: number;
   interval?: number;
   continuous?: boolean;
-  frequency?: number;
   dataDir: string;
   retain: number;
   push?: string;
   appName?: string;
   tenant?: string;
   count?: number;
-  mode: SampleMode;
-  unwind: UnwindChoice;
-  nativeOnly?: boolean;
-  fullPaths?: boolean;
   quiet?: boolean;
 }
 
@@ -78,24 +73,20 @@ function pushTarget(flags: CollectFlags): PushTarget | null {
 }
 
 export function collectCommand(): Command {
-  return new Command('collect')
+  const command = new Command('collect')
     .description('keep sampling processes, a few seconds every interval, and store their profiles for `mixprof serve` (and Pyroscope)')
     .option('-x, --pid <PIDS>', 'processes to collect from: a PID, or PIDs separated by commas (repeatable)', pidList)
     .option('--match <REGEX>', 'also every process whose command line matches (as pgrep -f), including ones started later', pattern)
     .option('--duration <SECONDS>', 'seconds sampled each period', positiveSeconds('--duration'), 10)
     .option('--interval <SECONDS>', 'seconds from the start of one period to the next (default 60)', positiveSeconds('--interval'))
-    .option('--continuous', 'sample all the time: periods of --duration back to back (default rate 19 Hz)')
-    .option('-F, --frequency <HZ>', 'samples per second on each CPU the targets run on (default 99; 19 with --continuous)', positiveInteger('--frequency', MAX_HZ))
+    .option('--continuous', 'sample all the time: periods of --duration back to back (default rate 19 Hz)');
+  return addSamplingOptions(command, { frequency: 'samples per second on each CPU the targets run on (default 99; 19 with --continuous)', defaultHz: null })
     .option('--data-dir <DIR>', 'where the profile store is kept', DEFAULT_DATA_DIR)
     .option('--retain <DURATION>', 'delete profiles older than this (e.g. 7d, 12h)', duration('--retain'), 7 * 86_400_000)
     .option('--push <URL>', "also send each profile to Grafana Pyroscope's ingest API at URL (http://host:4040)")
     .option('--app-name <NAME>', 'application name for --push (default: the process name)')
     .option('--tenant <ID>', 'X-Scope-OrgID for --push to a multi-tenant Pyroscope')
     .option('--count <N>', 'stop after N periods', positiveInteger('--count'))
-    .addOption(new Option('--mode <MODE>', 'cpu or wall (see mixprof sample --help)').choices(SAMPLE_MODES).default('cpu'))
-    .addOption(new Option('--unwind <HOW>', 'native stacks: fp, dwarf or auto (see mixprof sample --help)').choices(UNWIND_CHOICES).default('auto'))
-    .option('--native-only', 'do not walk Python frames')
-    .option('--full-paths', 'name Python source files by their full path')
     .option('-q, --quiet', 'print nothing on stderr but errors')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: CollectFlags) => {
@@ -107,22 +98,14 @@ export function collectCommand(): Command {
       // Escaped: lines name the target's processes, threads and functions (terminal-text.ts).
       const log = writeStderrLine;
       const store = ProfileStore.open(flags.dataDir);
-      const hz = flags.frequency ?? (flags.continuous ? 19 : 99);
+      const hz = flags.frequency ?? (flags.continuous ? 19 : DEFAULT_HZ);
       const collector = new Collector({
         selection: { pids: flags.pid ?? [], match: flags.match ? new RegExp(flags.match) : null },
         durationSeconds: flags.duration,
         intervalSeconds: interval,
         periods: flags.count ?? null,
-        session: {
-          hz,
-          extraFiles: [],
-          hidePlumbing: true,
-          fullPaths: flags.fullPaths ?? false,
-          maxDepth: MAX_PYTHON_DEPTH,
-          nativeOnly: flags.nativeOnly ?? false,
-          unwind: flags.unwind,
-          mode: flags.mode,
-        },
+        // Per period, the collector sets how long and keeps thread roots.
+        session: sessionOptions(flags, hz, { durationSeconds: null, extraFiles: [], hidePlumbing: true, threadRoots: true, quiet: true }),
         store,
         retainMs: flags.retain,
         push,
@@ -131,19 +114,16 @@ export function collectCommand(): Command {
         continuous: flags.continuous ?? false,
       });
       // The first signal ends the period under way (it is stored); a second one exits at once.
-      let signalled = false;
-      const onSignal = (): void => {
-        if (signalled) process.exit(130);
-        signalled = true;
+      const removeSignals = onStopSignals((before) => {
+        if (before > 0) process.exit(130);
         collector.stop();
-      };
-      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
+      });
       if (!flags.quiet) log(`mixprof: collecting ${flags.duration} s every ${interval} s at ${hz} Hz into ${store.file}${push ? ` and ${push.url.origin}` : ''}; Ctrl-C to stop`);
       try {
         await collector.run();
       } finally {
         store.close();
-        for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
+        removeSignals();
       }
     });
 }

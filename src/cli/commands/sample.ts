@@ -4,16 +4,14 @@ import { Command, Option } from 'commander';
 import { MixprofError } from '../../errors.js';
 import { chooseFormat } from '../../output/formats.js';
 import { OUTPUT_FORMATS } from '../../output/output-profile.js';
-import { MAX_PYTHON_DEPTH, SAMPLE_MODES, type SampleMode } from '../../sample/session.js';
 import { profileProcesses, type RunOptions } from '../../sample/run.js';
 import { OFFSET_SOURCES, type OffsetSource } from '../../python/attach.js';
-import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
 import { checkOutputFile } from '../../output/write.js';
-import { collect, nonNegativeInteger, pidList, positiveInteger, positiveSeconds } from '../options.js';
+import { collect, nonNegativeInteger, pidList, positiveSeconds } from '../options.js';
+import { addSamplingOptions, type SamplingFlags } from '../sampling-options.js';
+import { sessionOptions } from '../../sample/session-options.js';
 
-/** The highest -F any command takes. */
-export const MAX_HZ = 10_000;
 const DEFAULT_TOP = 10;
 
 const EXAMPLES = `
@@ -36,7 +34,7 @@ end in _[k] in folded output. Ctrl-C stops early and still writes everything
 collected.`;
 
 /** The options `sample` and `record` share. */
-export interface ProfileFlags {
+export interface ProfileFlags extends SamplingFlags {
   time?: number;
   frequency: number;
   debugFile?: string[];
@@ -46,14 +44,10 @@ export interface ProfileFlags {
   markPython?: boolean;
   threads?: boolean;
   pidRoot?: boolean;
-  fullPaths?: boolean;
   subprocesses?: boolean;
   top: number;
-  nativeOnly?: boolean;
   quiet?: boolean;
   offsetsFrom?: OffsetSource;
-  unwind: UnwindChoice;
-  mode: SampleMode;
   gil?: boolean;
 }
 
@@ -62,14 +56,7 @@ interface SampleFlags extends ProfileFlags {
 }
 
 export function addProfileOptions(command: Command, output: string): Command {
-  return command
-    .option('-t, --time <SECONDS>', 'how long to sample (default: until Ctrl-C or the target exits)', positiveSeconds('--time'))
-    .option('-F, --frequency <HZ>', 'samples per second on each CPU the target runs on (with --mode wall: of each thread)', positiveInteger('--frequency', MAX_HZ), 99)
-    .addOption(
-      new Option('--mode <MODE>', 'cpu: where threads run on a CPU; wall: where every thread spends its time, also sleeping, blocked on I/O or locks, or waiting for the GIL')
-        .choices(SAMPLE_MODES)
-        .default('cpu'),
-    )
+  return addSamplingOptions(command.option('-t, --time <SECONDS>', 'how long to sample (default: until Ctrl-C or the target exits)', positiveSeconds('--time')))
     .option('-d, --debug-file <PATH>', 'extra file for symbols and debug info: a library, its separate debug file, or one loaded later (repeatable)', collect)
     .option('-o, --output <FILE>', output)
     .addOption(new Option('-f, --format <FORMAT>', 'output format (default: from the -o extension, else folded)').choices(OUTPUT_FORMATS))
@@ -77,18 +64,11 @@ export function addProfileOptions(command: Command, output: string): Command {
     .option('--threads', 'add a root frame per thread: "name (tid)", with Python\'s thread name (threading.Thread.name) where it has one')
     .option('--gil', 'add a root frame per GIL state: "[GIL held]", "[GIL released]" (native code without the GIL, I/O, or waiting for it) or "[no Python thread]"; inside the thread\'s with --threads')
     .option('--pid-root', 'add a root frame per process: "name (pid)"')
-    .option('--full-paths', 'name Python source files by their full path (default: short, relative to site-packages, the standard library or the working directory)')
     .option('--no-hide', 'show interpreter call plumbing (PyObject_Vectorcall and the like) and unmatched eval-loop frames')
     .option('--mark-python', 'folded output: suffix Python frames with _[j] so `flamegraph.pl --colors=java` paints them green')
     .option('--top <N>', 'rows of the top-functions table printed at the end (0: none)', nonNegativeInteger('--top', 1000), DEFAULT_TOP)
-    .option('--native-only', 'do not walk Python frames: native and kernel frames only')
     .addOption(
       new Option('--offsets-from <SOURCE>', "take CPython struct offsets only from this source (default: the interpreter's _Py_DebugOffsets, then DWARF, then the built-in table)").choices(OFFSET_SOURCES),
-    )
-    .addOption(
-      new Option('--unwind <HOW>', 'native stacks: fp (frame pointers, in the kernel), dwarf (CFI of a copy of the stack, in user space), auto (dwarf)')
-        .choices(UNWIND_CHOICES)
-        .default('auto'),
     )
     .option('-q, --quiet', 'print nothing on stderr but errors');
 }
@@ -123,26 +103,22 @@ export function profileOptions(flags: ProfileFlags, output: string | null): Omit
   if (output !== null) checkOutputFile(output);
   const quiet = flags.quiet ?? false;
   return {
-    durationSeconds: flags.time ?? null,
-    hz: flags.frequency,
-    extraFiles,
+    ...sessionOptions(flags, flags.frequency, {
+      durationSeconds: flags.time ?? null,
+      extraFiles,
+      hidePlumbing: flags.hide,
+      threadRoots: flags.threads ?? false,
+      quiet,
+      gil: flags.gil ?? false,
+      ...(flags.offsetsFrom ? { offsetSources: [flags.offsetsFrom] } : {}),
+    }),
     output,
     format: chooseFormat(flags.format, output),
-    hidePlumbing: flags.hide,
     markPython: flags.markPython ?? false,
-    threadRoots: flags.threads ?? false,
     processRoots: flags.pidRoot ?? false,
-    fullPaths: flags.fullPaths ?? false,
     subprocesses: flags.subprocesses ?? false,
     top: flags.top,
-    maxDepth: MAX_PYTHON_DEPTH,
-    nativeOnly: flags.nativeOnly ?? false,
-    quiet,
     statusStream: !quiet && process.stderr.isTTY ? process.stderr : null,
-    unwind: flags.unwind,
-    mode: flags.mode,
-    gil: flags.gil ?? false,
-    ...(flags.offsetsFrom ? { offsetSources: [flags.offsetsFrom] } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import { MixprofError } from '../../errors.js';
 import { profileNow } from '../../serve/on-demand.js';
 import { isLoopback, MAX_STACKS, startServer, warmStore } from '../../serve/server.js';
 import { loopbackSocketOwner } from '../../serve/socket-owner.js';
+import { onStopSignals } from '../../stop-signals.js';
 import { ProfileStore } from '../../store/profile-store.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
@@ -88,13 +89,16 @@ export function serveCommand(): Command {
       const port = typeof address === 'object' && address ? address.port : flags.port;
       const shown = flags.host.includes(':') ? `[${flags.host}]` : flags.host;
       log(`mixprof: serving ${store.file} on http://${shown}:${port}/${token ? ' (token required)' : ''}; Ctrl-C to stop`);
+      // The first signal closes the server; another one exits at once.
+      let removeSignals = (): void => undefined;
       await new Promise<void>((resolve) => {
-        const stop = (): void => {
+        removeSignals = onStopSignals((before) => {
+          if (before > 0) process.exit(130);
           server.close(() => resolve());
           server.closeAllConnections();
-        };
-        for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, stop);
+        });
       });
+      removeSignals();
       store.close();
     });
 }

@@ -1,13 +1,14 @@
 /** `mixprof top`: the hottest functions of a running process, live, in the terminal. */
 import { ReadStream, WriteStream } from 'node:tty';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { MixprofError } from '../../errors.js';
-import { MAX_PYTHON_DEPTH, SAMPLE_MODES, startProcessSession, type SampleMode } from '../../sample/session.js';
-import { UNWIND_CHOICES, type UnwindChoice } from '../../sample/unwind.js';
+import { startProcessSession } from '../../sample/session.js';
+import { onStopSignals } from '../../stop-signals.js';
 import { checkPrivileges } from '../../target/privileges.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
 import { positiveInteger, positiveSeconds } from '../options.js';
-import { MAX_HZ } from './sample.js';
+import { addSamplingOptions, type SamplingFlags } from '../sampling-options.js';
+import { sessionOptions } from '../../sample/session-options.js';
 
 const EXAMPLES = `
 Examples:
@@ -25,28 +26,20 @@ opens, left closes), s or ] / [ change the sort column, t shows one thread
 after the other, r resets the counts, w writes the stacks shown to a folded
 file in the working directory.`;
 
-interface TopFlags {
+interface TopFlags extends SamplingFlags {
   pid: number;
   frequency: number;
   window: number;
   cumulative?: boolean;
-  mode: SampleMode;
-  unwind: UnwindChoice;
-  nativeOnly?: boolean;
-  fullPaths?: boolean;
 }
 
 export function topCommand(): Command {
-  return new Command('top')
+  const command = new Command('top')
     .description('show the hottest functions of a running process, live (like top, for functions)')
-    .requiredOption('-x, --pid <PID>', 'the process to watch', positiveInteger('--pid', 2 ** 22))
-    .option('-F, --frequency <HZ>', 'samples per second on each CPU the target runs on', positiveInteger('--frequency', MAX_HZ), 99)
+    .requiredOption('-x, --pid <PID>', 'the process to watch', positiveInteger('--pid', 2 ** 22));
+  return addSamplingOptions(command)
     .option('--window <SECONDS>', 'count the samples of the last SECONDS', positiveSeconds('--window'), 10)
     .option('--cumulative', 'count every sample since the start (or the last r) instead')
-    .addOption(new Option('--mode <MODE>', 'cpu: where threads run on a CPU; wall: where every thread spends its time, also sleeping or blocked').choices(SAMPLE_MODES).default('cpu'))
-    .addOption(new Option('--unwind <HOW>', 'native stacks: fp, dwarf or auto (see mixprof sample --help)').choices(UNWIND_CHOICES).default('auto'))
-    .option('--native-only', 'do not walk Python frames')
-    .option('--full-paths', 'name Python source files by their full path')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: TopFlags) => {
       // Checked first: nothing is attached for a view that cannot be shown.
@@ -56,29 +49,12 @@ export function topCommand(): Command {
       checkPrivileges();
       // Escaped: lines name the target's processes, threads and functions (terminal-text.ts).
       const log = writeStderrLine;
-      const session = await startProcessSession(
-        flags.pid,
-        {
-          durationSeconds: null,
-          hz: flags.frequency,
-          extraFiles: [],
-          hidePlumbing: true,
-          threadRoots: true,
-          fullPaths: flags.fullPaths ?? false,
-          maxDepth: MAX_PYTHON_DEPTH,
-          nativeOnly: flags.nativeOnly ?? false,
-          quiet: true,
-          unwind: flags.unwind,
-          mode: flags.mode,
-        },
-        log,
-      );
+      const session = await startProcessSession(flags.pid, sessionOptions(flags, flags.frequency, { durationSeconds: null, extraFiles: [], hidePlumbing: true, threadRoots: true, quiet: true }), log);
       // Loaded here: the terminal's libraries are a good part of the start-up of the other commands.
       const [{ openTerminal }, { TopView }] = await Promise.all([import('../../top/terminal.js'), import('../../top/top-app.js')]);
       const terminal = openTerminal(process.stdin as ReadStream, process.stdout as WriteStream);
       const view = new TopView({ session, terminal, hz: flags.frequency, windowMs: flags.cumulative ? null : flags.window * 1000, writeDir: process.cwd() });
-      const onSignal = (): void => view.stop();
-      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
+      const removeSignals = onStopSignals(() => view.stop());
       try {
         await view.run();
       } catch (error) {
@@ -87,7 +63,7 @@ export function topCommand(): Command {
         await session.done.catch(() => undefined);
         throw error;
       } finally {
-        for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
+        removeSignals();
         terminal.restore();
       }
     });
