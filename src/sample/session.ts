@@ -165,9 +165,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     if (options.gil && layout && interpreter) requireGil(attached.memory, layout, interpreter.runtimeAddress);
     const { unwind, why } = wall
       ? { unwind: 'dwarf' as const, why: 'wall-clock mode samples threads off CPU, which only the DWARF sampler does' }
-      : options.follow && (options.unwind ?? 'auto') === 'auto'
-        ? { unwind: 'dwarf' as const, why: 'following forked processes from their first instruction, which only the DWARF sampler does' }
-        : chooseUnwind(options.unwind ?? 'auto');
+      : chooseUnwind(options.unwind ?? 'auto');
     if (!options.quiet) log(`mixprof: native stacks unwound with ${unwind === 'dwarf' ? 'DWARF call frame information' : 'frame pointers'} (${why})`);
     const settings = {
       pid: target.pid,

@@ -18,9 +18,9 @@ export interface UnwindDecision {
 /**
  * auto is the C sampler's DWARF unwind, also where the interpreter keeps
  * frame pointers: measured against bpftrace's frame-pointer walk
- * (bench/RESULTS.md) it costs less CPU at every rate, attaches four times
- * faster, and goes on through libraries built without frame pointers
- * (libc, libz, most wheels), where a frame-pointer walk stops.
+ * (bench/RESULTS.md) it costs no more CPU, attaches four times faster, and
+ * goes on through libraries built without frame pointers (libc, libz, most
+ * wheels), where a frame-pointer walk stops.
  */
 export function chooseUnwind(choice: UnwindChoice): UnwindDecision {
   if (choice === 'fp') return { unwind: 'fp', why: '--unwind fp' };
