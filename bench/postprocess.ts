@@ -6,7 +6,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseBpftraceLine } from '../src/bpf/records.js';
+import { parseBpftraceLine } from '../src/sampler/records.js';
 import { nativeAddon } from '../src/native.js';
 import { formatFolded } from '../src/output/folded.js';
 import { formatSvg } from '../src/output/svg.js';

@@ -115,7 +115,7 @@ export interface DwarfSamplerOptions {
   ringMiB: number;
   /** Its modules and unwinder serve the unwinding; it must outlive the sampler. */
   symbolizer: NativeSymbolizer;
-  /** struct walk_config's bytes (packWalkConfig in src/bpf/walk-fields.ts): sample Python frames too. */
+  /** struct walk_config's bytes (packWalkConfig in src/sampler/walk-fields.ts): sample Python frames too. */
   python?: Uint8Array;
   /** Also sample the threads that are off CPU, hz times a second (wall-clock mode). */
   wall?: boolean;

@@ -7,8 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { release } from 'node:os';
-import { findBpftrace, type Bpftrace } from '../bpf/bpftrace.js';
-import { MOUNT_TRACEFS, needsTracefs, tracefsMounted } from '../bpf/tracefs.js';
+import { findBpftrace, type Bpftrace } from '../sampler/bpftrace.js';
+import { MOUNT_TRACEFS, needsTracefs, tracefsMounted } from '../sampler/tracefs.js';
 import { isMixprofError } from '../errors.js';
 import { readTextOrNull as readText } from '../read-text.js';
 import { addonFile, dwarfSamplerObject, nativeAddon, type NativeAddon } from '../native.js';

@@ -4,13 +4,13 @@
  * target still holds their code objects; native addresses are symbolized in one
  * batch at the end (the symbolizer works from a maps snapshot and the files).
  */
-import { parseKernelStack, parseUserStack, type BpfEvent } from '../bpf/records.js';
+import { parseKernelStack, parseUserStack, type BpfEvent } from '../sampler/records.js';
 import { pythonStack, type PythonStack } from '../python/chain.js';
 import type { CodeObjectReader } from '../python/code-objects.js';
 import type { FrameLayout } from '../python/layout.js';
 import type { NativeFrames } from '../symbolize/native.js';
 import { shortenPath } from '../python/short-paths.js';
-import { countGil, gilFrame, type GilCounts } from './gil.js';
+import { countGil, gilFrame, type GilCounts } from './gil-markers.js';
 import { mergeStacks, trustedNativeFrames } from './merge.js';
 import type { NativeUnwind } from './merge.js';
 import type { Frame, RawPythonChain, RawPythonFrame, RawSample, ThreadInfo } from './types.js';
@@ -24,7 +24,7 @@ export interface ProfileOptions {
   readonly nativeUnwind: NativeUnwind;
   /** A root frame per thread: "comm (tid)". */
   readonly threadRoots: boolean;
-  /** A root frame per GIL state (--gil), inside the thread's: see gil.ts. */
+  /** A root frame per GIL state (--gil), inside the thread's: see gil-markers.ts. */
   readonly gilRoots?: boolean;
   /** A root frame per process: "comm (pid)". */
   readonly processRoot?: boolean;

@@ -6,7 +6,7 @@
 import { MixprofError } from '../errors.js';
 import type { NativeAddon } from '../native.js';
 import { ProfileBuilder, type ProfileOptions } from '../profile/profile.js';
-import { attachLayout, UnsupportedVersionError, type OffsetSource } from '../python/attach.js';
+import { findLayout, UnsupportedVersionError, type OffsetSource } from '../python/find-layout.js';
 import { CodeObjectReader } from '../python/code-objects.js';
 import { buildString, versionString, type PythonLayout } from '../python/layout.js';
 import { SUPPORTED_VERSIONS } from '../python/versions.js';
@@ -57,7 +57,7 @@ export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText
   let layout: PythonLayout | null = null;
   if (interpreter) {
     try {
-      layout = attachLayout(addon, memory, target, interpreter, { extraFiles: options.extraFiles, ...(options.offsetSources ? { sources: options.offsetSources } : {}) });
+      layout = findLayout(addon, memory, target, interpreter, { extraFiles: options.extraFiles, ...(options.offsetSources ? { sources: options.offsetSources } : {}) });
       log(`mixprof: Python ${buildString(layout)} in ${interpreter.path}; offsets from ${layout.source}`);
     } catch (error) {
       if (!(error instanceof UnsupportedVersionError)) throw error;

@@ -13,7 +13,7 @@
  * C extension after the fork); from then on with one over its own maps,
  * let go once it has ended and its frames are named.
  */
-import type { BpfEvent } from '../bpf/records.js';
+import type { BpfEvent } from '../sampler/records.js';
 import type { FollowedProcessEvent, NativeAddon, NativeSymbolizer } from '../native.js';
 import type { NativeFrames } from '../symbolize/native.js';
 import type { ProfileBuilder, ProfileOptions } from '../profile/profile.js';
@@ -22,9 +22,9 @@ import { parseMaps, type Mapping } from '../target/maps.js';
 import { forkedMemory, processMemory, type MemoryReader } from '../target/memory.js';
 import { threadNamingFor, type ThreadNaming } from './thread-naming.js';
 import { hasMemory, procPath } from '../target/process.js';
-import type { StopReason } from '../bpf/runner.js';
+import type { StopReason } from '../sampler/sampler.js';
 import type { Attachment } from './attach.js';
-import { epochMs } from '../bpf/kernel-clock.js';
+import { epochMs } from '../sampler/kernel-clock.js';
 
 export interface FollowedRun {
   readonly pid: number;

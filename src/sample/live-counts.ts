@@ -3,7 +3,7 @@
  * events so far, and which Python function is most often the innermost one.
  * Python chains are named on arrival, so this costs one map update per record.
  */
-import type { BpfEvent } from '../bpf/records.js';
+import type { BpfEvent } from '../sampler/records.js';
 
 export interface ChainNames {
   /** The innermost Python frame's function of a chain, when it is named yet. */

@@ -4,17 +4,18 @@
  * started once the target is attached and ends with its Profile; several may
  * run at once (see run.ts), which also turns the result into output.
  */
-import { findBpftrace, stackFormatOf, type Bpftrace } from '../bpf/bpftrace.js';
-import { ensureTracefs } from '../bpf/tracefs.js';
-import { startDwarfSampler } from '../bpf/dwarf-runner.js';
-import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonProgram, walkConstants } from '../bpf/program.js';
-import type { BpfEvent } from '../bpf/records.js';
-import { startSampler, type RunningSampler, type RunResult, type StopReason } from '../bpf/runner.js';
+import { findBpftrace, stackFormatOf, type Bpftrace } from '../sampler/bpftrace.js';
+import { ensureTracefs } from '../sampler/tracefs.js';
+import { startDwarfSampler } from '../sampler/dwarf-runner.js';
+import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonProgram, walkConstants } from '../sampler/program.js';
+import type { BpfEvent } from '../sampler/records.js';
+import { startBpftraceSampler } from '../sampler/bpftrace-runner.js';
+import type { RunningSampler, SamplerResult, StopReason } from '../sampler/sampler.js';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
 import type { Profile } from '../profile/profile.js';
-import type { OffsetSource } from '../python/attach.js';
-import { requireGil } from '../python/gil.js';
+import type { OffsetSource } from '../python/find-layout.js';
+import { requireGil } from '../python/gil-check.js';
 import { versionString } from '../python/layout.js';
 import { attachTarget } from './attach.js';
 import { chooseUnwind, type UnwindChoice } from './unwind.js';
@@ -231,7 +232,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             threads: threadCount(target.pid),
             ...(followed ? { follow: { onProcess: (e: FollowedProcessEvent) => followed.onProcess(e), onFollowed: (pid: number, e: BpfEvent) => live.apply(e, followed.onRecord(pid, e)) } } : {}),
           })
-        : await startSampler({
+        : await startBpftraceSampler({
             ...common,
             bpftrace: bpftrace.path,
             stacks: bpftrace.stacks,
@@ -331,7 +332,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
 }
 
 /** Why sampling ended before it was asked to, when the profiler itself failed. */
-function failureOf(run: RunResult): string | null {
+function failureOf(run: SamplerResult): string | null {
   if (run.reason === 'sampler-failed') return run.errors[0] ?? 'the sampler failed';
   if (run.reason === 'bpftrace-exited') {
     const how = run.signal ? `killed by ${run.signal}` : `exit status ${run.exitCode}`;

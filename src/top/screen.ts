@@ -29,7 +29,8 @@ export interface Header {
   readonly ended: string | null;
 }
 
-export interface Frame {
+/** One screenful of the view, drawn whole. */
+export interface ScreenContent {
   readonly header: Header;
   readonly rows: readonly Row[];
   readonly cursor: number;
@@ -100,7 +101,7 @@ export function scrollFor(cursor: number, scroll: number, rowCount: number, heig
   return Math.max(0, first);
 }
 
-export function renderFrame(frame: Frame, width: number, height: number): string[] {
+export function renderFrame(frame: ScreenContent, width: number, height: number): string[] {
   const { header, rows, cursor, scroll } = frame;
   const lines: string[] = headerLines(header).map((l) => fit(l, width));
   const titles = COLUMNS.map((c) => {

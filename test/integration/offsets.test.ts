@@ -13,7 +13,7 @@ import { CodeObjectReader } from '../../src/python/code-objects.js';
 import type { PythonLayout } from '../../src/python/layout.js';
 import { processMemory, type MemoryReader } from '../../src/target/memory.js';
 import { buildLayout } from '../../src/python/offsets.js';
-import { attachLayout, UnsupportedVersionError } from '../../src/python/attach.js';
+import { findLayout, UnsupportedVersionError } from '../../src/python/find-layout.js';
 import { tablesFromDwarf } from '../../src/python/sources/generate-tables.js';
 import { DEBUG_OFFSETS_POSITIONS, OFFSET_TABLES } from '../../src/python/sources/tables.generated.js';
 import { checkLayout } from '../../src/python/validate.js';
@@ -159,10 +159,10 @@ describe('a version newer than mixprof knows (sid\'s 3.15 presented as 3.16)', (
   test('its _Py_DebugOffsets are read as the newest known version\'s, checked, and give the same frames', () => {
     const { target, memory, interpreter, at, own } = setUp();
     const as316 = patchedMemory(memory, new Map([[at('version'), BigInt(V3_16.hex)]]));
-    const layout = attachLayout(addon, as316, target, interpreter, { extraFiles: [] });
+    const layout = findLayout(addon, as316, target, interpreter, { extraFiles: [] });
     assert.match(layout.source, /^the interpreter's _Py_DebugOffsets, read as 3\.15's \(a version newer than mixprof knows/);
     assert.equal(layout.version.minor, 16);
-    const known = attachLayout(addon, memory, target, own, { extraFiles: [] });
+    const known = findLayout(addon, memory, target, own, { extraFiles: [] });
     const names = frameNames(memory, layout, interpreter.runtimeAddress);
     assert.ok(names.includes('park_inner') && names.includes('park_outer'), names.join(','));
     assert.deepEqual(names, frameNames(memory, known, interpreter.runtimeAddress));
@@ -172,7 +172,7 @@ describe('a version newer than mixprof knows (sid\'s 3.15 presented as 3.16)', (
     const { target, memory, interpreter, at } = setUp();
     const refused = (words: Map<bigint, bigint>, why: RegExp, sources?: ('dwarf' | 'table')[]): void => {
       assert.throws(
-        () => attachLayout(addon, patchedMemory(memory, words), target, interpreter, { extraFiles: [], ...(sources ? { sources } : {}) }),
+        () => findLayout(addon, patchedMemory(memory, words), target, interpreter, { extraFiles: [], ...(sources ? { sources } : {}) }),
         (error: unknown) => error instanceof UnsupportedVersionError && /^Python 3\.16\.0 \(.*\) is newer than mixprof knows \(3\.8, .*3\.15\) and /.test(error.message) && why.test(error.message),
       );
     };

@@ -1,12 +1,12 @@
 /** The GIL view's pure parts: offsets per version and source, the live check, the markers and the report. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { pythonProgram, walkConstants } from '../../src/bpf/program.js';
+import { pythonProgram, walkConstants } from '../../src/sampler/program.js';
 import { formatReport } from '../../src/output/report.js';
 import { combineStacks } from '../../src/profile/combine.js';
 import { emptyStats, ProfileBuilder } from '../../src/profile/profile.js';
 import type { RawSample } from '../../src/profile/types.js';
-import { gilProblem } from '../../src/python/gil.js';
+import { gilProblem } from '../../src/python/gil-check.js';
 import type { PythonLayout } from '../../src/python/layout.js';
 import { buildLayout, gilLayout, type StructOffsets } from '../../src/python/offsets.js';
 import { readBuildFlavour, readDebugOffsets, DEBUG_COOKIE } from '../../src/python/sources/debug-offsets.js';

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { walkConfigLayout } from '../../src/bpf/walk-fields.js';
+import { walkConfigLayout } from '../../src/sampler/walk-fields.js';
 import { dwarfSamplerObject, nativeAddon, type ElfSegment, type StructLayoutResult } from '../../src/native.js';
 
 const addon = nativeAddon();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { effectiveCapabilities, missingCapabilities } from '../../src/target/privileges.js';
-import { parseBpftraceVersion } from '../../src/bpf/bpftrace.js';
+import { parseBpftraceVersion } from '../../src/sampler/bpftrace.js';
 
 test('capabilities from /proc/self/status', () => {
   assert.equal(effectiveCapabilities('Name:\tx\nCapEff:\t000001ffffffffff\n'), 0x1ffffffffffn);

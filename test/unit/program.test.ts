@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { stackFormatOf } from '../../src/bpf/bpftrace.js';
-import { loadTemplate, renderTemplate, PYTHON_TEMPLATE, NATIVE_TEMPLATE, nativeProgram } from '../../src/bpf/program.js';
+import { stackFormatOf } from '../../src/sampler/bpftrace.js';
+import { loadTemplate, renderTemplate, PYTHON_TEMPLATE, NATIVE_TEMPLATE, nativeProgram } from '../../src/sampler/program.js';
 
 test('[S04] templates take only integers: nothing user-provided reaches the program text', () => {
   assert.equal(renderTemplate('a {{X}} b {{Y}}', { X: 1, Y: 2n ** 63n }), 'a 1 b 9223372036854775808');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseBpftraceLine, parseKernelStack, parseRawStack, parseUserStack } from '../../src/bpf/records.js';
+import { parseBpftraceLine, parseKernelStack, parseRawStack, parseUserStack } from '../../src/sampler/records.js';
 
 test('printf records become threads, chains and frames', () => {
   assert.deepEqual(parseBpftraceLine('{"type": "printf", "data": "T 3417 python3.11 worker\\n"}'), {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startDwarfSampler } from '../../src/bpf/dwarf-runner.js';
+import { startDwarfSampler } from '../../src/sampler/dwarf-runner.js';
 import type { DwarfPoll, FollowedProcessEvent, NativeAddon, NativeDwarfSampler, NativeSymbolizer } from '../../src/native.js';
 
 const TARGET = 4242;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pollIntervalMs, ringMiB } from '../../src/bpf/dwarf-runner.js';
+import { pollIntervalMs, ringMiB } from '../../src/sampler/dwarf-runner.js';
 import { chooseUnwind } from '../../src/sample/unwind.js';
 
 test('auto is the DWARF sampler, also for interpreters that keep frame pointers; an explicit choice wins and says so', () => {

@@ -1,12 +1,12 @@
 /**
- * The Python walk's fields are listed once (src/bpf/walk-fields.ts): the C
+ * The Python walk's fields are listed once (src/sampler/walk-fields.ts): the C
  * walk's struct and the bpftrace template must follow that list.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { packWalkConfig, WALK_FIELDS, walkConfigLayout, walkTemplateValues, type WalkConstants } from '../../src/bpf/walk-fields.js';
+import { packWalkConfig, WALK_FIELDS, walkConfigLayout, walkTemplateValues, type WalkConstants } from '../../src/sampler/walk-fields.js';
 import { REPO } from '../helpers/paths.js';
 
 const C_TYPES = { flag: '__u32', u32: '__u32', u64: '__u64' } as const;

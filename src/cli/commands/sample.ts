@@ -5,7 +5,7 @@ import { MixprofError } from '../../errors.js';
 import { chooseFormat } from '../../output/formats.js';
 import { OUTPUT_FORMATS } from '../../output/output-profile.js';
 import { profileProcesses, type RunOptions } from '../../sample/run.js';
-import { OFFSET_SOURCES, type OffsetSource } from '../../python/attach.js';
+import { OFFSET_SOURCES, type OffsetSource } from '../../python/find-layout.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
 import { checkOutputFile } from '../../output/write.js';
 import { collect, nonNegativeInteger, pidList, positiveSeconds } from '../options.js';

@@ -16,7 +16,7 @@ import { kernelSymbols } from '../symbolize/kernel.js';
 import type { RawSample } from '../profile/types.js';
 import { gilStateFromCode, type BpfEvent } from './records.js';
 import { runnableKernelFrames } from '../profile/runnable.js';
-import { ALIVE_CHECK_MS, type RunningSampler, type RunResult, type StopReason } from './runner.js';
+import { ALIVE_CHECK_MS, type RunningSampler, type SamplerResult, type StopReason } from './sampler.js';
 
 export interface DwarfRunOptions {
   readonly addon: NativeAddon;
@@ -99,8 +99,8 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   options.onAttached?.();
 
   let reason: StopReason | null = null;
-  let finish: (result: RunResult) => void = () => undefined;
-  const done = new Promise<RunResult>((resolve) => (finish = resolve));
+  let finish: (result: SamplerResult) => void = () => undefined;
+  const done = new Promise<SamplerResult>((resolve) => (finish = resolve));
   let lastDropped = 0;
   let wallPassesFailed = 0;
   let lastMalformed = 0;

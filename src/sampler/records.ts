@@ -125,7 +125,7 @@ export function parseSampleMap(entries: Record<string, unknown>, stacks: StackFo
       chain: BigInt.asUintN(64, BigInt(hash)),
       ...(gil ? { gil } : {}),
       // Raw user stacks are keyed by their addresses, however the release spaced and escaped them;
-      // raw kernel stacks keep their text, which the runner names (runner.ts).
+      // raw kernel stacks keep their text, which the runner names (bpftrace-runner.ts).
       user: userFrames ? userFrames.map((a) => a.toString(16)).join('\n') : ustack,
       ...(userFrames ? { userFrames } : {}),
       kernel: kstack,

@@ -27,7 +27,7 @@ import { newestSpecFor, SUPPORTED_VERSIONS, specFor, type BuildFlavour, type Ver
 export type OffsetSource = 'debug-offsets' | 'dwarf' | 'table';
 export const OFFSET_SOURCES: readonly OffsetSource[] = ['debug-offsets', 'dwarf', 'table'];
 
-export interface AttachOptions {
+export interface LayoutOptions {
   readonly extraFiles: readonly string[];
   /** Only these sources, in this order (default: all). */
   readonly sources?: readonly OffsetSource[];
@@ -58,7 +58,7 @@ export class UnsupportedVersionError extends MixprofError {
   }
 }
 
-export function attachLayout(addon: NativeAddon, memory: MemoryReader, target: TargetProcess, interpreter: InterpreterModule, options: AttachOptions): PythonLayout {
+export function findLayout(addon: NativeAddon, memory: MemoryReader, target: TargetProcess, interpreter: InterpreterModule, options: LayoutOptions): PythonLayout {
   const flavour = buildFlavour(memory, interpreter);
   const known = specFor(interpreter.version, flavour);
   // A version newer than any known is read through its own _Py_DebugOffsets only, with the newest known version's rules.
@@ -160,7 +160,7 @@ function checkCandidate(
  * known version's, checked to read so, and the layout validated against the
  * live process like any other. The layout, or why it cannot be had.
  */
-function attachNewer(memory: MemoryReader, target: TargetProcess, interpreter: InterpreterModule, spec: VersionSpec, options: AttachOptions): PythonLayout | string {
+function attachNewer(memory: MemoryReader, target: TargetProcess, interpreter: InterpreterModule, spec: VersionSpec, options: LayoutOptions): PythonLayout | string {
   if (options.sources && !options.sources.includes('debug-offsets')) return 'only its _Py_DebugOffsets can describe it (not --offsets-from dwarf or table)';
   const table = tableFor(spec.minor);
   let found;

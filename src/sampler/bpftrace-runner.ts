@@ -13,11 +13,9 @@ import { MAP_KEYS_MAX } from './program.js';
 import { parseBpftraceLine, parseRawStack, type BpfEvent, type StackFormat } from './records.js';
 import { kernelSymbols, type KernelSymbols } from '../symbolize/kernel.js';
 import { restorePriority } from '../sample/priority.js';
-import type { NativeSymbolizer } from '../native.js';
+import { ALIVE_CHECK_MS, type RunningSampler, type SamplerResult, type StopReason } from './sampler.js';
 
-export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'target-execd' | 'bpftrace-exited' | 'attach-timeout' | 'sampler-failed';
-
-export interface RunOptions {
+export interface BpftraceRunOptions {
   readonly bpftrace: string;
   readonly program: string;
   readonly pid: number;
@@ -33,54 +31,13 @@ export interface RunOptions {
   readonly stacks: StackFormat;
 }
 
-export interface RunResult {
-  readonly attached: boolean;
-  readonly reason: StopReason;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  /** bpftrace's stderr, less the lines it prints on every run. */
-  readonly errors: string[];
-  readonly killed: boolean;
-  /** Stacks bpftrace could not look up (a full or colliding stack map): those samples lose native or kernel frames. */
-  readonly stackErrors: number;
-  /**
-   * When sampling stopped (Date.now()): the end of the span the samples cover.
-   * Reading what was collected comes after, and on a busy machine takes a
-   * good part of a second that no sample stands for.
-   */
-  readonly stoppedAt: number;
-  /** Wall-clock passes over the threads that could not run (the DWARF sampler's --mode wall). */
-  readonly wallPassesFailed?: number;
-}
-
-export interface RunningSampler {
-  readonly done: Promise<RunResult>;
-  /** Asks bpftrace to print what it holds and exit. */
-  stop(reason: StopReason): void;
-  /** Ends bpftrace at once; its last second of samples is lost. */
-  kill(): void;
-  /** Whether pid is sampled as a process followed from the target (the DWARF sampler's fork-following). */
-  follows?(pid: number): boolean;
-  /** Follows a process forked from the target before sampling started; false when it cannot be. */
-  adopt?(pid: number): boolean;
-  /** Unwinds a followed process with a symbolizer over its own maps (null: the target's again). */
-  unwindWith?(pid: number, symbolizer: NativeSymbolizer | null): void;
-}
-
 const SETPRIV = '/usr/bin/setpriv';
 const NOISE = [/couldn't set RLIMIT_MEMLOCK/, /^\s*$/];
 const LOST = /Lost (\d+) events/;
 const STACK_ERROR = /failed to look up stack id/;
 
-/**
- * How often the target is checked for having exited (a stat of /proc/PID):
- * a run that ends with its target reports a span up to this much longer
- * than the target lived.
- */
-export const ALIVE_CHECK_MS = 100;
-
 /** Starts bpftrace; execa is loaded here, not with mixprof: the DWARF sampler never needs it (about 0.2 s of start-up). */
-export async function startSampler(options: RunOptions): Promise<RunningSampler> {
+export async function startBpftraceSampler(options: BpftraceRunOptions): Promise<RunningSampler> {
   const { execa } = await import('execa');
   // No -p: its meaning for profile probes changed between bpftrace releases
   // (0.27 opens the timers on the main thread only, and samples no other).
@@ -180,7 +137,7 @@ export async function startSampler(options: RunOptions): Promise<RunningSampler>
     lines.on('close', resolve);
   });
 
-  const done = (async (): Promise<RunResult> => {
+  const done = (async (): Promise<SamplerResult> => {
     const result = await child;
     stoppedAt ??= Date.now();
     await Promise.all([stdoutDone, stderrDone]);
