@@ -5,16 +5,15 @@
  * A free-threaded build has no GIL: --gil is refused on it in one line.
  */
 import { MixprofError } from '../errors.js';
-import type { MemoryReader } from '../target/memory.js';
+import { readPointer, type MemoryReader } from '../target/memory.js';
 import type { GilLayout, PythonLayout } from './layout.js';
 import { versionString } from './layout.js';
 
 /** Where the GIL's state is now: at a fixed place in _PyRuntime, or where the interpreter points (null when it cannot be read). */
 export function gilAddress(memory: MemoryReader, gil: GilLayout, interpretersHead: number, runtimeAddress: bigint): bigint | null {
-  const pointer = (address: bigint): bigint | null => memory.read(address, 8)?.readBigUInt64LE(0) ?? null;
   if (gil.location === 'runtime') return runtimeAddress + BigInt(gil.offset);
-  const interp = pointer(runtimeAddress + BigInt(interpretersHead));
-  const address = interp ? pointer(interp + BigInt(gil.offset)) : null;
+  const interp = readPointer(memory, runtimeAddress + BigInt(interpretersHead));
+  const address = interp ? readPointer(memory, interp + BigInt(gil.offset)) : 0n;
   return address || null;
 }
 

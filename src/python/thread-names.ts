@@ -9,6 +9,7 @@
 import { lookupStr, readAttributes, readDict, readSmallInt } from './dicts.js';
 import type { PythonLayout } from './layout.js';
 import { readPyUnicode } from './unicode.js';
+import { interpreterState } from './walk.js';
 import { readPointer, type MemoryReader } from '../target/memory.js';
 
 /** More threads than any process runs: the bound on a garbage dict. */
@@ -46,7 +47,7 @@ export class ThreadNames {
 
   private findActive(): bigint | null {
     const o = this.layout.objects!;
-    const interp = readPointer(this.memory, this.runtimeAddress + BigInt(this.layout.runtime.interpretersHead));
+    const interp = interpreterState(this.memory, this.layout, this.runtimeAddress);
     const modules = readPointer(this.memory, interp + BigInt(o.interpModules));
     const loaded = modules === 0n ? null : readDict(this.memory, o, modules);
     const threading = loaded && lookupStr(this.memory, this.layout, loaded, 'threading');

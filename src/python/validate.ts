@@ -4,9 +4,11 @@
  * must hold code objects (of type PyCode_Type, with readable names). A wrong
  * layout is reported instead of producing a profile of garbage.
  */
+import { isShimFrame } from './chain.js';
 import { CodeObjectReader } from './code-objects.js';
 import type { PythonLayout } from './layout.js';
-import { readPointer, type MemoryReader } from '../target/memory.js';
+import { interpreterState, threadKey, threadStates, walkChain } from './walk.js';
+import type { MemoryReader } from '../target/memory.js';
 
 export interface LayoutCheck {
   readonly ok: boolean;
@@ -39,29 +41,21 @@ interface Walk {
 
 /** `threadIds` reads the process's thread ids now (it is called around each walk). */
 export function checkLayout(memory: MemoryReader, layout: PythonLayout, runtimeAddress: bigint, threadIds: () => ReadonlySet<number>): LayoutCheck {
-  const pointer = (address: bigint): bigint => readPointer(memory, address);
-  const fail = (problem: string, threadStates = 0, codeObjects = 0): LayoutCheck => ({ ok: false, problem, threadStates, codeObjects });
-  const interp = pointer(runtimeAddress + BigInt(layout.runtime.interpretersHead));
-  if (interp === 0n) return { ...fail('no interpreter state; is the interpreter initialised?'), starting: true };
+  const fail = (problem: string, states = 0, codeObjects = 0): LayoutCheck => ({ ok: false, problem, threadStates: states, codeObjects });
+  if (interpreterState(memory, layout, runtimeAddress) === 0n) return { ...fail('no interpreter state; is the interpreter initialised?'), starting: true };
   const reader = new CodeObjectReader(memory, layout);
-  const { thread, frame } = layout;
+  const { thread } = layout;
 
   const walk = (): Walk => {
     const keys: bigint[] = [];
     let valid = 0;
     let invalid = 0;
-    for (let ts = pointer(interp + BigInt(layout.runtime.threadsHead)); ts !== 0n && keys.length < MAX_THREAD_STATES; ts = pointer(ts + BigInt(thread.next))) {
-      keys.push(pointer(ts + BigInt(thread.threadKey)));
-      let f = pointer(ts + BigInt(thread.frame));
-      if (thread.cframeCurrentFrame !== null) f = pointer(f + BigInt(thread.cframeCurrentFrame));
-      for (let depth = 0; f !== 0n && depth < MAX_FRAMES; depth++, f = pointer(f + BigInt(frame.previous))) {
-        if (frame.ownerByte !== null) {
-          const owner = memory.read(f + BigInt(frame.flags + frame.ownerByte), 1)?.[0];
-          if (owner !== undefined && frame.shimOwners.includes(owner)) continue;
-        }
-        const code = pointer(f + BigInt(frame.code)) & frame.codeMask;
-        if (code === 0n) continue;
-        if (reader.code(code)) valid++;
+    for (const ts of threadStates(memory, layout, runtimeAddress, MAX_THREAD_STATES)) {
+      keys.push(threadKey(memory, layout, ts));
+      for (const frame of walkChain(memory, layout, ts, MAX_FRAMES)?.frames ?? []) {
+        // Shim frames (3.12+) hold no code object of their own to check.
+        if (frame.code === 0n || isShimFrame(layout.frame, frame)) continue;
+        if (reader.code(frame.code)) valid++;
         else invalid++;
       }
     }
@@ -79,9 +73,9 @@ export function checkLayout(memory: MemoryReader, layout: PythonLayout, runtimeA
     keysMatched = result.keys.filter((key) => (thread.threadKeyIsFsbase ? key !== 0n && key % 8n === 0n : before!.has(Number(key)) || after!.has(Number(key)))).length;
     if (thread.threadKeyIsFsbase) break;
   }
-  const { threadStates, valid, invalid } = result!;
-  if (keysMatched === 0) return fail(`no thread state names one of the process's threads`, threadStates);
-  if (valid === 0 && invalid > 0) return fail(`frames hold no readable code objects (${invalid} checked)`, threadStates);
-  if (valid < invalid) return fail(`only ${valid} of ${valid + invalid} frames hold readable code objects`, threadStates, valid);
-  return { ok: true, problem: null, threadStates, codeObjects: valid };
+  const { threadStates: states, valid, invalid } = result!;
+  if (keysMatched === 0) return fail(`no thread state names one of the process's threads`, states);
+  if (valid === 0 && invalid > 0) return fail(`frames hold no readable code objects (${invalid} checked)`, states);
+  if (valid < invalid) return fail(`only ${valid} of ${valid + invalid} frames hold readable code objects`, states, valid);
+  return { ok: true, problem: null, threadStates: states, codeObjects: valid };
 }

@@ -18,6 +18,7 @@ import { tablesFromDwarf } from '../../src/python/sources/generate-tables.js';
 import { DEBUG_OFFSETS_POSITIONS, OFFSET_TABLES } from '../../src/python/sources/tables.generated.js';
 import { checkLayout } from '../../src/python/validate.js';
 import { specFor } from '../../src/python/versions.js';
+import { threadStates, walkChain } from '../../src/python/walk.js';
 import { findInterpreter } from '../../src/target/interpreter.js';
 import { parseMaps } from '../../src/target/maps.js';
 import { openTarget, readMapsText } from '../../src/target/process.js';
@@ -56,21 +57,10 @@ describe('built-in tables', () => {
   });
 });
 
-/** Names of every frame of every thread, read with a layout. */
+/** Names of every frame of every thread, read with a layout (the reference walk). */
 function frameNames(memory: MemoryReader, layout: PythonLayout, runtime: bigint): string[] {
-  const pointer = (a: bigint): bigint => (a === 0n ? 0n : (memory.read(a, 8)?.readBigUInt64LE(0) ?? 0n));
   const reader = new CodeObjectReader(memory, layout);
-  const names: string[] = [];
-  const interp = pointer(runtime + BigInt(layout.runtime.interpretersHead));
-  for (let ts = pointer(interp + BigInt(layout.runtime.threadsHead)), n = 0; ts !== 0n && n < 16; ts = pointer(ts + BigInt(layout.thread.next)), n++) {
-    let f = pointer(ts + BigInt(layout.thread.frame));
-    if (layout.thread.cframeCurrentFrame !== null) f = pointer(f + BigInt(layout.thread.cframeCurrentFrame));
-    for (let d = 0; f !== 0n && d < 64; d++, f = pointer(f + BigInt(layout.frame.previous))) {
-      const code = pointer(f + BigInt(layout.frame.code)) & layout.frame.codeMask;
-      names.push(reader.code(code)?.qualname ?? '?');
-    }
-  }
-  return names;
+  return threadStates(memory, layout, runtime, 16).flatMap((ts) => (walkChain(memory, layout, ts, 64)?.frames ?? []).map((f) => reader.code(f.code)?.qualname ?? '?'));
 }
 
 describe('a table of the wrong version is caught or harmless', () => {
