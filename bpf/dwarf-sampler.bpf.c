@@ -23,6 +23,9 @@
 
 #include "dwarf-sampler.h"
 
+#define WALK_TASK struct task_struct
+#include "python-walk.h"
+
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the addon before loading. */
@@ -163,62 +166,16 @@ static __always_inline void count_drop(void) {
   if (n) __sync_fetch_and_add(n, 1);
 }
 
-/* Loops run through bpf_loop(): the verifier checks each body once instead
-   of every iteration of every path. A body counts from its index, never up
-   (depth = i + 1, not depth++): a count the verifier knows exactly makes
-   each pass a new state, and it then checked the walk once per frame (66,000
-   instructions and 94 ms of loading, against 2,400 and 4 ms). The Python
-   walk is written once and made twice: reading the current task's memory (perf events) and another
-   task's (the wall-clock iterator); READ(state, addr) is the difference. */
-
-struct thread_search {
-  struct task_struct *task;
-  __u64 key;
-  __u64 t;
-  __u64 found;
-};
-
-struct walk {
-  struct task_struct *task;
-  __u64 f;
-  __u64 hash;
-  __u32 depth;
-};
-
-struct fill {
-  struct task_struct *task;
-  __u64 f;
-  struct chain_record *c;
-};
+/* The Python walk (python-walk.h) made twice: reading the current task's
+   memory (perf events) and another task's (the wall-clock iterator);
+   READ(state, addr) is the difference. Loops run through bpf_loop() and
+   count from its index: see python-walk.h. */
 
 #define READ_CURRENT(state, addr) read_u64(addr)
 #define READ_TASK(state, addr) read_task_u64((state)->task, addr)
 
 #define DEFINE_PYTHON_WALK(SUFFIX, READ, READ32, CHAIN_SCRATCH)                                           \
-  static long thread_step_##SUFFIX(__u64 i, void *arg) {                                                  \
-    struct thread_search *ts = arg;                                                                       \
-    if (!ts->t) return 1;                                                                                 \
-    /* The last match, the oldest: before 3.12 a thread state made for a new thread carries its creator's \
-       key until that thread starts, and new ones go to the head of the list. */                          \
-    if (READ(ts, ts->t + cfg.walk.ts_thread_key) == ts->key) ts->found = ts->t;                           \
-    ts->t = READ(ts, ts->t + cfg.walk.ts_next);                                                                \
-    return 0;                                                                                             \
-  }                                                                                                       \
-                                                                                                          \
-  /* The interpreter's first thread state: read only where the cache does not answer. */                \
-  static __always_inline __u64 threads_head_##SUFFIX(struct thread_search *search) {                     \
-    __u64 interp = READ(search, cfg.walk.runtime_addr + cfg.walk.rt_interp_head);                         \
-    return interp ? READ(search, interp + cfg.walk.is_threads_head) : 0;                                  \
-  }                                                                                                       \
-                                                                                                          \
-  /* The thread state carrying key, searched for from the list's head; 0 when none does. */               \
-  static __always_inline __u64 search_threads_##SUFFIX(struct thread_search *search, __u64 key) {        \
-    search->key = key;                                                                                    \
-    search->found = 0;                                                                                    \
-    search->t = threads_head_##SUFFIX(search);                                                            \
-    bpf_loop(cfg.walk.max_threads, thread_step_##SUFFIX, search, 0);                                      \
-    return search->found;                                                                                 \
-  }                                                                                                       \
+  DEFINE_PYTHON_WALK_CORE(SUFFIX, READ, READ32)                                                          \
                                                                                                           \
   static __always_inline __u64 thread_state_##SUFFIX(__u32 tid, struct task_struct *task) {               \
     __u64 key = tid;                                                                                      \
@@ -247,29 +204,6 @@ struct fill {
     return search_threads_##SUFFIX(&search, *forker);                                                     \
   }                                                                                                       \
                                                                                                           \
-  static long hash_step_##SUFFIX(__u64 i, void *arg) {                                                    \
-    struct walk *w = arg;                                                                                 \
-    if (!w->f) return 1;                                                                                  \
-    if (cfg.walk.hash_code) w->hash = (w->hash ^ (READ(w, w->f + cfg.walk.fr_code) & cfg.walk.code_mask)) * 1099511628211ULL; \
-    w->hash = (w->hash ^ (READ(w, w->f + cfg.walk.fr_instr) & cfg.walk.instr_mask)) * 1099511628211ULL;             \
-    w->f = READ(w, w->f + cfg.walk.fr_previous);                                                               \
-    w->depth = i + 1; /* from the index, not counted up: see above */                                    \
-    return 0;                                                                                             \
-  }                                                                                                       \
-                                                                                                          \
-  static long fill_step_##SUFFIX(__u64 i, void *arg) {                                                    \
-    struct fill *fl = arg;                                                                                \
-    if (!fl->f || i >= MAX_PYTHON_DEPTH) return 1;                                                        \
-    struct python_frame *out = &fl->c->frames[i];                                                         \
-    __u64 code = READ(fl, fl->f + cfg.walk.fr_code) & cfg.walk.code_mask;                                           \
-    out->code = code;                                                                                     \
-    out->instr = READ(fl, fl->f + cfg.walk.fr_instr) & cfg.walk.instr_mask;                                         \
-    out->flags = READ(fl, fl->f + cfg.walk.fr_flags);                                                          \
-    out->first_line = READ32(fl, code + cfg.walk.co_firstlineno);                                              \
-    fl->f = READ(fl, fl->f + cfg.walk.fr_previous);                                                            \
-    return 0;                                                                                             \
-  }                                                                                                       \
-                                                                                                          \
   /* Whether the thread whose state is ts holds the GIL: it is locked and ts took it last (the holder     \
      writes last_holder when it takes the GIL and when it drops it, before unlocking). */                 \
   static __always_inline __u32 gil_state_##SUFFIX(__u64 ts, struct task_struct *task) {                   \
@@ -292,17 +226,13 @@ struct fill {
        those of a later process given the same PID (its start time tells them apart): a chain is sent     \
        once per process.                                                                                  \
        */                                                                                                 \
-    __u64 seed = 14695981039346656037ULL;                                                                 \
+    __u64 seed = CHAIN_HASH_SEED;                                                                 \
     if (pid != cfg.target_pid) {                                                                          \
-      seed = (seed ^ pid) * 1099511628211ULL;                                                             \
-      seed = (seed ^ BPF_CORE_READ(task, group_leader, start_time)) * 1099511628211ULL;                   \
+      seed = (seed ^ pid) * CHAIN_HASH_PRIME;                                                             \
+      seed = (seed ^ BPF_CORE_READ(task, group_leader, start_time)) * CHAIN_HASH_PRIME;                   \
     }                                                                                                     \
     struct walk w = {.task = task, .hash = seed};                                                         \
-    __u64 frame = READ(&w, ts + cfg.walk.ts_frame);                                                            \
-    if (cfg.walk.frame_via_cframe && frame) frame = READ(&w, frame + cfg.walk.cframe_current);                      \
-    w.f = frame;                                                                                          \
-    __u32 limit = cfg.walk.max_depth < MAX_PYTHON_DEPTH ? cfg.walk.max_depth : MAX_PYTHON_DEPTH;                    \
-    bpf_loop(limit, hash_step_##SUFFIX, &w, 0);                                                           \
+    __u64 frame = hash_chain_##SUFFIX(&w, ts);                                                            \
     if (w.depth == 0) return 0;                                                                           \
     __u64 h = w.hash;                                                                                     \
     if (bpf_map_lookup_elem(&seen, &h)) return h;                                                         \
@@ -314,8 +244,7 @@ struct fill {
     c->truncated = w.f != 0;                                                                              \
     c->pid = pid;                                                                                         \
     c->hash = h;                                                                                          \
-    struct fill fl = {.task = task, .f = frame, .c = c};                                                  \
-    bpf_loop(w.depth, fill_step_##SUFFIX, &fl, 0);                                                        \
+    fill_chain_##SUFFIX(task, frame, w.depth, c);                                                        \
     __u64 size = offsetof(struct chain_record, frames) + (__u64)(w.depth & 0x1ff) * sizeof(struct python_frame); \
     if (size > sizeof(*c)) size = sizeof(*c);                                                             \
     if (bpf_ringbuf_output(&records, c, size, 0) != 0) {                                                  \
@@ -358,7 +287,7 @@ static long copy_step(__u64 i, void *arg) {
   struct copy *cp = arg;
   if (i >= MAX_STACK_BYTES / STACK_CHUNK || i * STACK_CHUNK >= cfg.stack_bytes) return 1;
   if (bpf_probe_read_user(&cp->s->stack[i * STACK_CHUNK], STACK_CHUNK, (const void *)(cp->sp + i * STACK_CHUNK)) != 0) return 1;
-  cp->copied = (i + 1) * STACK_CHUNK; /* from the index: see above DEFINE_PYTHON_WALK */
+  cp->copied = (i + 1) * STACK_CHUNK; /* from the index: see python-walk.h */
   return 0;
 }
 
@@ -366,7 +295,7 @@ static long copy_step_task(__u64 i, void *arg) {
   struct copy *cp = arg;
   if (i >= MAX_STACK_BYTES / STACK_CHUNK || i * STACK_CHUNK >= cfg.stack_bytes) return 1;
   if (bpf_copy_from_user_task(&cp->s->stack[i * STACK_CHUNK], STACK_CHUNK, (const void *)(cp->sp + i * STACK_CHUNK), cp->task, 0) != 0) return 1;
-  cp->copied = (i + 1) * STACK_CHUNK; /* from the index: see above DEFINE_PYTHON_WALK */
+  cp->copied = (i + 1) * STACK_CHUNK; /* from the index: see python-walk.h */
   return 0;
 }
 

@@ -13,11 +13,14 @@
         "src/process_memory.cc",
         "src/socket_owner.cc",
         "src/symbolizer.cc",
-        "src/unwinder.cc"
+        "src/unwinder.cc",
+        "src/walk_image.c",
+        "src/walk_image_binding.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra"],
       "cflags_cc!": ["-fno-exceptions"],
       "libraries": ["-ldw", "-lelf", "-lbpf", "-lz"],
       "dependencies": ["dwarf_sampler_bpf"]
@@ -34,7 +37,7 @@
         },
         {
           "action_name": "dwarf_sampler_bpf_o",
-          "inputs": ["../bpf/dwarf-sampler.bpf.c", "../bpf/dwarf-sampler.h", "<(INTERMEDIATE_DIR)/vmlinux.h"],
+          "inputs": ["../bpf/dwarf-sampler.bpf.c", "../bpf/dwarf-sampler.h", "../bpf/python-walk.h", "<(INTERMEDIATE_DIR)/vmlinux.h"],
           "outputs": ["<(PRODUCT_DIR)/dwarf-sampler.bpf.o"],
           "action": ["clang", "-O2", "-g", "-Wall", "-target", "bpf", "-D__TARGET_ARCH_x86", "-I<(INTERMEDIATE_DIR)", "-c", "../bpf/dwarf-sampler.bpf.c", "-o", "<@(_outputs)"]
         }

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { MixprofError } from './errors.js';
+import type { RawPythonChain } from './profile/types.js';
 import { injectedFault } from './fault-injection.js';
 import { packageRoot } from './package-root.js';
 import { missingLibrary, packageFor } from './runtime-packages.js';
@@ -199,6 +200,12 @@ export interface NativeAddon {
   readMemoryBatch(pid: number, addresses: BigUint64Array, lengths: Uint32Array): (Buffer | null)[];
   Symbolizer: new (options: SymbolizerOptions) => NativeSymbolizer;
   DwarfSampler: new (options: DwarfSamplerOptions) => NativeDwarfSampler;
+  /**
+   * The DWARF sampler's Python walk (bpf/python-walk.h, built for user space)
+   * over memory regions: the thread state carrying key (0n: none) and its
+   * chain hashed from seed. For tests, which hold it to src/python/walk.ts.
+   */
+  walkImage(config: Uint8Array, regions: readonly { address: bigint; bytes: Uint8Array }[], key: bigint, seed: bigint): { threadState: bigint; chain: RawPythonChain | null };
 }
 
 interface NodeGypBuild {

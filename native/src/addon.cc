@@ -12,6 +12,7 @@
 #include "process_memory.h"
 #include "socket_owner.h"
 #include "symbolizer.h"
+#include "walk_image_binding.h"
 
 namespace {
 
@@ -43,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->symbolizer = Napi::Persistent(symbolizer);
   env.SetInstanceData(data);
   exports.Set("DwarfSampler", mixprof::DwarfSampler::Define(env));
+  exports.Set("walkImage", Napi::Function::New(env, mixprof::WalkImage, "walkImage"));
   return exports;
 }
 

@@ -11,6 +11,9 @@ import { buildLayout } from '../../src/python/offsets.js';
 import { OFFSET_TABLES } from '../../src/python/sources/tables.generated.js';
 import { specFor } from '../../src/python/versions.js';
 import { CHAIN_HASH_SEED, findThreadState, threadStates, walkChain } from '../../src/python/walk.js';
+import { nativeAddon } from '../../src/native.js';
+import { walkConstants } from '../../src/sampler/program.js';
+import { packWalkConfig, WALK_FIELDS } from '../../src/sampler/walk-fields.js';
 import type { MemoryReader } from '../../src/target/memory.js';
 
 /** A target's memory: 8-byte and 4-byte values written at addresses; everything else unreadable. */
@@ -39,6 +42,10 @@ class MemoryImage implements MemoryReader {
   }
   readMany(addresses: readonly bigint[], lengths: readonly number[]): (Buffer | null)[] {
     return addresses.map((a, i) => this.read(a, lengths[i]!));
+  }
+  /** The image as the addon's walk takes it. */
+  regions(): { address: bigint; bytes: Uint8Array }[] {
+    return [...this.pages].map(([address, bytes]) => ({ address, bytes }));
   }
 }
 
@@ -123,6 +130,44 @@ for (const minor of Object.keys(OFFSET_TABLES).map(Number)) {
       const otherCode = walkChain(image(layout, { instrs: [0x100n, 0x200n, 0x300n], codes: [CODES[0]!, CODES[2]!, CODES[1]!] }), layout, OLDER, 64)!.hash;
       assert.equal(otherCode !== base, layout.frame.instrKind !== 'pointer');
       assert.notEqual(walkChain(image(layout), layout, OLDER, 64, 7n)!.hash, base, "a followed process's seed gives its chains their own hashes");
+    });
+  });
+}
+
+/** The C walk's configuration for a layout, as the DWARF sampler gets it; one field may be set wrong on purpose. */
+function cConfig(layout: PythonLayout, maxDepth: number, wrong: Record<string, bigint> = {}): Uint8Array {
+  const constants = walkConstants(layout, RUNTIME, { pid: 1, hz: 99, maxDepth, maxThreads: 16, userDepth: 1, gil: false });
+  return packWalkConfig({ ...constants, ...wrong });
+}
+
+for (const minor of Object.keys(OFFSET_TABLES).map(Number)) {
+  describe(`the DWARF sampler's C walk agrees with the reference walk over a 3.${minor} memory image`, () => {
+    const layout = layoutFor(minor);
+    const addon = nativeAddon();
+
+    test('the same thread state, frames, hash and truncation, at every depth limit and seed', () => {
+      for (const chain of [{ instrs: [0x100n, 0x200n, 0x300n] }, { instrs: [0x108n, 0x200n, 0x310n], codes: [CODES[2]!, CODES[0]!, CODES[1]!] }]) {
+        const m = image(layout, chain);
+        for (const depth of [1, 2, 3, 64]) {
+          for (const seed of [CHAIN_HASH_SEED, 12345n]) {
+            const c = addon.walkImage(cConfig(layout, depth), m.regions(), KEY, seed);
+            assert.equal(c.threadState, findThreadState(m, layout, RUNTIME, KEY, 16));
+            assert.deepEqual(c.chain, walkChain(m, layout, c.threadState, depth, seed), `depth ${depth}, seed ${seed}`);
+          }
+        }
+      }
+      assert.deepEqual(addon.walkImage(cConfig(layout, 64), image(layout).regions(), KEY + 1n, CHAIN_HASH_SEED), { threadState: 0n, chain: null });
+    });
+
+    test('one field set wrong in the C walk makes the two disagree', () => {
+      const m = image(layout);
+      const right = walkChain(m, layout, OLDER, 64);
+      for (const field of ['fr_previous', 'fr_instr', 'fr_code', 'ts_next', 'ts_frame', 'co_firstlineno']) {
+        assert.ok(WALK_FIELDS.some(([name]) => name === field), field);
+        const constants = walkConstants(layout, RUNTIME, { pid: 1, hz: 99, maxDepth: 64, maxThreads: 16, userDepth: 1, gil: false }) as unknown as Record<string, bigint>;
+        const c = addon.walkImage(cConfig(layout, 64, { [field]: constants[field]! + 8n }), m.regions(), KEY, CHAIN_HASH_SEED);
+        assert.notDeepEqual(c.chain, right, `${field} off by 8 went unnoticed`);
+      }
     });
   });
 }
