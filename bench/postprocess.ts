@@ -6,6 +6,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { cachedStackTexts } from '../src/sampler/bpftrace-runner.js';
 import { parseBpftraceLine } from '../src/sampler/records.js';
 import { nativeAddon } from '../src/native.js';
 import { formatFolded } from '../src/output/folded.js';
@@ -42,8 +43,10 @@ export async function measurePostprocessing(python: string, seconds: number, pas
     for (let pass = 0; pass < passes; pass++) {
       const t0 = process.hrtime.bigint();
       const builder = attached.newBuilder({ hidePlumbing: true, maxNativeDepth: 32, nativeUnwind: 'fp', threadRoots: false });
+      // As the runner parses them: each distinct stack text once per run.
+      const texts = cachedStackTexts('text', null);
       for (const line of lines) {
-        const event = parseBpftraceLine(line);
+        const event = parseBpftraceLine(line, 'text', texts);
         if (!event) continue;
         builder.apply(event);
         if (pass === 0 && event.type === 'samples') {

@@ -4,7 +4,7 @@
  * target still holds their code objects; native addresses are symbolized in one
  * batch at the end (the symbolizer works from a maps snapshot and the files).
  */
-import { parseKernelStack, parseUserStack, type BpfEvent } from '../sampler/records.js';
+import type { BpfEvent } from '../sampler/records.js';
 import { pythonStack, type PythonStack } from '../python/chain.js';
 import type { CodeObjectReader } from '../python/code-objects.js';
 import type { FrameLayout } from '../python/layout.js';
@@ -236,11 +236,11 @@ export class ProfileBuilder {
       // each new user stack now, while the target is alive.
       if (!this.userStacks.has(received.user)) {
         if (this.options.nativeUnwind === 'dwarf') this.stackSnapshots.set(received.user, snapshot);
-        this.native.noteAddresses(this.userStack(received.user, received.userFrames));
+        this.native.noteAddresses(this.userStack(received));
       }
       const sample = this.withLeafCaller(received);
       this.count(sample, sample.count);
-      if (sample.kernelFrames && !this.kernelStacks.has(sample.kernel)) this.kernelStacks.set(sample.kernel, [...sample.kernelFrames]);
+      if (!this.kernelStacks.has(sample.kernel)) this.kernelStacks.set(sample.kernel, [...sample.kernelFrames]);
     }
     if (this.options.nativeUnwind === 'fp' && this.raw.size >= this.compactAt) this.compact();
   }
@@ -258,15 +258,16 @@ export class ProfileBuilder {
   private withLeafCaller(sample: RawSample): RawSample {
     if (!sample.stackWords) return sample;
     const { stackWords: words, ...rest } = sample;
-    const frames = this.userStack(sample.user, sample.userFrames);
+    const frames = this.userStack(sample);
     const leaf = frames.length > 0 ? this.native.frames([frames[0]!])[0] : undefined;
     const slot = leaf && leaf.mapped && leaf.frameReady !== true ? leaf.returnSlot : null;
     const caller = slot === null || slot === undefined ? undefined : words[slot];
     if (!caller) return rest;
     const spliced = [frames[0]!, caller, ...frames.slice(1)];
     const user = `leaf:${spliced.map((a) => a.toString(16)).join(',')}`;
-    this.userStack(user, spliced);
-    return { ...rest, user, userFrames: spliced, leafCallerFromStack: true };
+    const withCaller = { ...rest, user, userFrames: spliced, leafCallerFromStack: true };
+    this.userStack(withCaller);
+    return withCaller;
   }
 
   /** Distinct stacks held until finish(): what the builder's memory follows. */
@@ -299,7 +300,7 @@ export class ProfileBuilder {
     this.raw = new Map();
     this.userStacks.clear();
     for (const { sample, count } of raw.values()) {
-      const frames = userStacks.get(sample.user) ?? parseUserStack(sample.user);
+      const frames = userStacks.get(sample.user) ?? [...sample.userFrames];
       const trusted = trustedNativeFrames(this.native.frames(frames), 'fp', sample.leafCallerFromStack).length;
       if (trusted >= frames.length) {
         this.userStacks.set(sample.user, frames);
@@ -315,12 +316,13 @@ export class ProfileBuilder {
     this.compactAt = Math.max(COMPACT_MIN, 2 * this.raw.size);
   }
 
-  private userStack(text: string, parsed?: readonly bigint[]): bigint[] {
-    return memo(this.userStacks, text, () => (parsed ? [...parsed] : parseUserStack(text)));
+  /** A user stack's frames, kept by its key until finish(). */
+  private userStack(sample: RawSample): bigint[] {
+    return memo(this.userStacks, sample.user, () => [...sample.userFrames]);
   }
 
-  private kernelStack(text: string): string[] {
-    return memo(this.kernelStacks, text, parseKernelStack);
+  private kernelStack(sample: RawSample): string[] {
+    return memo(this.kernelStacks, sample.kernel, () => [...sample.kernelFrames]);
   }
 
   /** Names every native address held, in one batch (before the symbolizer goes: a followed process that ended). */
@@ -342,9 +344,9 @@ export class ProfileBuilder {
       if (python && python.groups.length > 0) stats.withPython += count;
       if (python?.truncated) stats.truncated += count;
       if (python && python.unknownFrames > 0) stats.unknownPythonFrames += count;
-      const user = this.userStack(sample.user);
+      const user = this.userStack(sample);
       const native = this.native.frames(user);
-      const merged = mergeStacks(native, python, this.kernelStack(sample.kernel), mergeOptions, sample.userComplete, sample.leafCallerFromStack);
+      const merged = mergeStacks(native, python, this.kernelStack(sample), mergeOptions, sample.userComplete, sample.leafCallerFromStack);
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
       if (merged.evalUnknown) stats.evalUnknown += count;

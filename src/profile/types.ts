@@ -42,9 +42,9 @@ export interface RawPythonChain {
 export type GilState = 'held' | 'released' | 'no-thread';
 
 /**
- * Aggregated samples sharing thread, Python chain, GIL state, user stack and kernel stack.
- * Stacks stay in bpftrace's text until the end: the same few stacks come back
- * every second, and each distinct text is parsed once.
+ * Aggregated samples sharing thread, Python chain, GIL state, user stack and
+ * kernel stack, as a sampler delivers them: stacks as addresses (user) and
+ * function names (kernel), each with a key that equal stacks share.
  */
 export interface RawSample {
   readonly tid: number;
@@ -52,14 +52,15 @@ export interface RawSample {
   readonly chain: bigint;
   /** Set when the sampler read the GIL's state (--gil). */
   readonly gil?: GilState;
-  /** ustack(perf) text: raw user addresses, leaf first; or a key for userFrames. */
+  /** The user stack's key: samples with equal keys have equal userFrames. */
   readonly user: string;
-  /** kstack text: kernel functions, leaf first; or a key for kernelFrames. */
+  /** The kernel stack's key, likewise. */
   readonly kernel: string;
   readonly count: number;
-  /** The stacks already parsed (the DWARF sampler), leaf first. */
-  readonly userFrames?: readonly bigint[];
-  readonly kernelFrames?: readonly string[];
+  /** User addresses, leaf first. */
+  readonly userFrames: readonly bigint[];
+  /** Kernel functions, leaf first. */
+  readonly kernelFrames: readonly string[];
   /** The unwinder reached the thread's first function (known only for CFI unwinds). */
   readonly userComplete?: boolean;
   /** A CFI unwind stopped after reading the stack beyond the copy from the live process, which may have moved on or ended. */

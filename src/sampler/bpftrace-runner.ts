@@ -10,7 +10,7 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { ResultPromise } from 'execa';
 import { MAP_KEYS_MAX } from './program.js';
-import { parseBpftraceLine, parseRawStack, type BpfEvent, type StackFormat } from './records.js';
+import { parseBpftraceLine, parseRawStack, plainStackTexts, type BpfEvent, type StackFormat, type StackTexts } from './records.js';
 import { kernelSymbols, type KernelSymbols } from '../symbolize/kernel.js';
 import { restorePriority } from '../sample/priority.js';
 import { ALIVE_CHECK_MS, type RunningSampler, type SamplerResult, type StopReason } from './sampler.js';
@@ -94,9 +94,8 @@ export async function startBpftraceSampler(options: BpftraceRunOptions): Promise
     }
   }, options.attachTimeoutMs ?? 120_000);
 
-  // Raw kernel stacks are named here, as the DWARF sampler's are; each distinct stack once.
-  const kernel = options.stacks === 'raw' ? kernelSymbols() : null;
-  const kernelNames = new Map<string, string[]>();
+  // Stacks parsed here (raw kernel addresses named, as the DWARF sampler names them); each distinct text once.
+  const texts = cachedStackTexts(options.stacks, options.stacks === 'raw' ? kernelSymbols() : null);
 
   const aliveTimer = setInterval(() => {
     if (!options.isTargetAlive()) stop('target-exited');
@@ -108,9 +107,8 @@ export async function startBpftraceSampler(options: BpftraceRunOptions): Promise
     const rawFile = process.env['MIXPROF_TRACE_RAW'];
     lines.on('line', (line) => {
       if (rawFile) appendFileSync(rawFile, line + '\n');
-      const parsed = parseBpftraceLine(line, options.stacks);
-      if (!parsed) return;
-      const event = kernel ? withKernelNames(parsed, kernel, kernelNames) : parsed;
+      const event = parseBpftraceLine(line, options.stacks, texts);
+      if (!event) return;
       if (event.type === 'ready' && !attached) {
         attached = true;
         clearTimeout(attachTimer);
@@ -166,16 +164,27 @@ export async function startBpftraceSampler(options: BpftraceRunOptions): Promise
   return { done, stop, kill };
 }
 
-/** Samples whose kernel stacks are raw addresses, given the functions' names (keyed by them, as the DWARF sampler's are). */
-function withKernelNames(event: BpfEvent, kernel: KernelSymbols, names: Map<string, string[]>): BpfEvent {
-  if (event.type !== 'samples') return event;
-  const samples = event.samples.map((sample) => {
-    let frames = names.get(sample.kernel);
-    if (!frames) {
-      frames = parseRawStack(sample.kernel).map((address) => kernel.name(address));
-      names.set(sample.kernel, frames);
-    }
-    return { ...sample, kernel: frames.join(';'), kernelFrames: frames };
-  });
-  return { ...event, samples };
+/** Distinct stack texts kept parsed; past this many they are parsed afresh (a run whose stacks never repeat). */
+const STACK_TEXTS_KEPT = 100_000;
+
+/**
+ * The stacks as this bpftrace prints them, parsed once per distinct text:
+ * the same stacks come back every second. Raw kernel addresses are named
+ * here, from the kernel's symbol table.
+ */
+export function cachedStackTexts(stacks: StackFormat, kernel: KernelSymbols | null): StackTexts {
+  const plain = plainStackTexts(stacks);
+  const kernelOf = kernel ? (text: string): readonly string[] => parseRawStack(text).map((address) => kernel.name(address)) : plain.kernel;
+  const cached = <T>(parse: (text: string) => T): ((text: string) => T) => {
+    const known = new Map<string, T>();
+    return (text) => {
+      let value = known.get(text);
+      if (value === undefined) {
+        if (known.size >= STACK_TEXTS_KEPT) known.clear();
+        known.set(text, (value = parse(text)));
+      }
+      return value;
+    };
+  };
+  return { user: cached(plain.user), kernel: cached(kernelOf) };
 }

@@ -25,8 +25,25 @@ const SAMPLE_MAP = '@samples';
  */
 export type StackFormat = 'text' | 'raw';
 
+/**
+ * Turns a stack as bpftrace printed it into frames: user addresses, kernel
+ * function names. The runner keeps the answers (the same stacks come back
+ * every second) and names raw kernel addresses (bpftrace-runner.ts).
+ */
+export interface StackTexts {
+  user(text: string): readonly bigint[];
+  kernel(text: string): readonly string[];
+}
+
+/** Each text parsed as it comes; raw kernel addresses are shown as such (the runner names them). */
+export function plainStackTexts(stacks: StackFormat): StackTexts {
+  return stacks === 'raw'
+    ? { user: parseRawStack, kernel: (text) => parseRawStack(text).map((a) => `0x${a.toString(16)}`) }
+    : { user: parseUserStack, kernel: parseKernelStack };
+}
+
 /** Parses one stdout line; returns null for blank lines and records of no interest. */
-export function parseBpftraceLine(line: string, stacks: StackFormat = 'text'): BpfEvent | null {
+export function parseBpftraceLine(line: string, stacks: StackFormat = 'text', texts: StackTexts = plainStackTexts(stacks)): BpfEvent | null {
   const trimmed = line.trim();
   if (trimmed === '') return null;
   let record: unknown;
@@ -46,7 +63,7 @@ export function parseBpftraceLine(line: string, stacks: StackFormat = 'text'): B
       const maps = data as Record<string, unknown> | null;
       const entries = maps?.[SAMPLE_MAP];
       if (typeof entries !== 'object' || entries === null) return null;
-      return parseSampleMap(entries as Record<string, unknown>, stacks);
+      return parseSampleMap(entries as Record<string, unknown>, stacks, texts);
     }
     default:
       return null;
@@ -105,7 +122,7 @@ export function gilStateFromCode(code: number): GilState | undefined {
  * "tid,hash,gil,<ustack lines>,<kstack lines>,w0,w1,w2" (w: the words at the
  * user stack pointer). Stack texts contain no commas.
  */
-export function parseSampleMap(entries: Record<string, unknown>, stacks: StackFormat = 'text'): BpfEvent {
+export function parseSampleMap(entries: Record<string, unknown>, stacks: StackFormat = 'text', texts: StackTexts = plainStackTexts(stacks)): BpfEvent {
   const samples: RawSample[] = [];
   let malformed = 0;
   for (const [key, value] of Object.entries(entries)) {
@@ -119,16 +136,17 @@ export function parseSampleMap(entries: Record<string, unknown>, stacks: StackFo
     const gil = gilStateFromCode(Number(gilCode));
     // Map keys print 64-bit values signed, printf prints them unsigned.
     const words = parts.slice(5).map((w) => BigInt.asUintN(64, BigInt(w)));
-    const userFrames = stacks === 'raw' ? parseRawStack(ustack) : null;
+    const userFrames = texts.user(ustack);
+    const kernelFrames = texts.kernel(kstack);
     samples.push({
       tid: Number(tid),
       chain: BigInt.asUintN(64, BigInt(hash)),
       ...(gil ? { gil } : {}),
-      // Raw user stacks are keyed by their addresses, however the release spaced and escaped them;
-      // raw kernel stacks keep their text, which the runner names (bpftrace-runner.ts).
-      user: userFrames ? userFrames.map((a) => a.toString(16)).join('\n') : ustack,
-      ...(userFrames ? { userFrames } : {}),
-      kernel: kstack,
+      // Raw stacks are keyed by their addresses (user) and names (kernel), however the release spaced and escaped them.
+      user: stacks === 'raw' ? userFrames.map((a) => a.toString(16)).join('\n') : ustack,
+      userFrames,
+      kernel: stacks === 'raw' ? kernelFrames.join(';') : kstack,
+      kernelFrames,
       count,
       ...(words.some((w) => w !== 0n) ? { stackWords: words } : {}),
     });

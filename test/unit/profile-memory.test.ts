@@ -26,8 +26,13 @@ function fakeNative(): NativeFrames & { refreshes: number } {
   return native as unknown as NativeFrames & { refreshes: number };
 }
 
-/** bpftrace's ustack text for addresses, leaf first. */
-const ustack = (addresses: bigint[]): string => addresses.map((a) => `\n\t${a.toString(16)} 0x${a.toString(16)} ([unknown])`).join('') + '\n';
+/** A user stack as a sampler delivers it: keyed by its addresses, leaf first. */
+const ustack = (addresses: bigint[]): { user: string; userFrames: bigint[]; kernel: string; kernelFrames: string[] } => ({
+  user: addresses.map((a) => a.toString(16)).join(','),
+  userFrames: addresses,
+  kernel: '',
+  kernelFrames: [],
+});
 
 type Walk = 'clean' | 'stack address' | 'stale return address';
 
@@ -41,7 +46,7 @@ function threadSample(tid: number, walk: Walk): RawSample {
       : walk === 'stack address'
         ? [0x1100n, 0x1200n, 0x7ffc00000000n + BigInt(tid) * 0x1000n, 0x1300n]
         : [0x1100n, 0x1500n, 0x1600n + BigInt(tid % 97), 0x1300n];
-  return { tid, chain: 0n, user: ustack(user), kernel: '', count: 3 };
+  return { tid, chain: 0n, ...ustack(user), count: 3 };
 }
 
 const folded = (stacks: readonly { frames: readonly { name: string }[]; count: number }[]): string[] => stacks.map((s) => `${s.frames.map((f) => f.name).join(';')} ${s.count}`).sort();
@@ -96,7 +101,7 @@ describe('the profile builder holds counts per stack', () => {
     for (let i = 0; i < 25_000; i++) {
       const a = 0x1000n + BigInt(i % 4000);
       const b = 0x1000n + BigInt(Math.floor(i / 4000));
-      builder.addSamples([{ tid: 1, chain: 0n, user: ustack([a, b]), kernel: '', count: 1 }]);
+      builder.addSamples([{ tid: 1, chain: 0n, ...ustack([a, b]), count: 1 }]);
     }
     assert.equal(native.refreshes, 3);
     assert.equal(builder.heldStacks, 25_000);
@@ -138,10 +143,10 @@ describe('the profile builder holds counts per stack', () => {
     native.frames = (addresses) => frames(addresses).map((f) => (f.address === 0x1100n ? { ...f, frameReady: false, returnSlot: 1 } : f));
     const builder = new ProfileBuilder(null, native, options);
     builder.addSamples([
-      { tid: 1, chain: 0n, user: ustack([0x1100n, 0x1300n]), kernel: '', count: 2, stackWords: [0x7777n, 0x1200n, 0n] },
-      { tid: 1, chain: 0n, user: ustack([0x1100n, 0x1300n]), kernel: '', count: 3, stackWords: [0x8888n, 0x1200n, 0x9999n] },
+      { tid: 1, chain: 0n, ...ustack([0x1100n, 0x1300n]), count: 2, stackWords: [0x7777n, 0x1200n, 0n] },
+      { tid: 1, chain: 0n, ...ustack([0x1100n, 0x1300n]), count: 3, stackWords: [0x8888n, 0x1200n, 0x9999n] },
       // A slot holding nothing: the leaf alone, as before.
-      { tid: 1, chain: 0n, user: ustack([0x1100n, 0x1300n]), kernel: '', count: 1, stackWords: [0x7777n, 0n, 0n] },
+      { tid: 1, chain: 0n, ...ustack([0x1100n, 0x1300n]), count: 1, stackWords: [0x7777n, 0n, 0n] },
     ]);
     assert.equal(builder.heldStacks, 2);
     assert.deepEqual(folded(builder.finish().stacks), ['fn_1100 1', 'fn_1300;fn_1200;fn_1100 5']);
