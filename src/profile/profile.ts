@@ -141,11 +141,10 @@ export class ProfileBuilder {
   private readonly tids = new Set<number>();
   /** Distinct raw stacks at which the frame-pointer stacks are compacted next. */
   private compactAt = COMPACT_MIN;
-  /** Parsed stack texts. */
+  /** User stacks' frames by key, held until finish() (the frame-pointer compaction cuts them). */
   private readonly userStacks = new Map<string, bigint[]>();
   /** CFI-unwound stacks: the maps snapshot each first arrived under (see NativeFrames.unwoundBeforeMapped). */
   private readonly stackSnapshots = new Map<string, number>();
-  private readonly kernelStacks = new Map<string, string[]>();
   lostEvents = 0;
   malformedRecords = 0;
   private drains = 0;
@@ -240,7 +239,6 @@ export class ProfileBuilder {
       }
       const sample = this.withLeafCaller(received);
       this.count(sample, sample.count);
-      if (!this.kernelStacks.has(sample.kernel)) this.kernelStacks.set(sample.kernel, [...sample.kernelFrames]);
     }
     if (this.options.nativeUnwind === 'fp' && this.raw.size >= this.compactAt) this.compact();
   }
@@ -321,10 +319,6 @@ export class ProfileBuilder {
     return memo(this.userStacks, sample.user, () => [...sample.userFrames]);
   }
 
-  private kernelStack(sample: RawSample): string[] {
-    return memo(this.kernelStacks, sample.kernel, () => [...sample.kernelFrames]);
-  }
-
   /** Names every native address held, in one batch (before the symbolizer goes: a followed process that ended). */
   nameNativeFrames(): void {
     this.native.frames([...new Set([...this.userStacks.values()].flat())]);
@@ -346,7 +340,7 @@ export class ProfileBuilder {
       if (python && python.unknownFrames > 0) stats.unknownPythonFrames += count;
       const user = this.userStack(sample);
       const native = this.native.frames(user);
-      const merged = mergeStacks(native, python, this.kernelStack(sample), mergeOptions, sample.userComplete, sample.leafCallerFromStack);
+      const merged = mergeStacks(native, python, sample.kernelFrames, mergeOptions, sample.userComplete, sample.leafCallerFromStack);
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
       if (merged.evalUnknown) stats.evalUnknown += count;

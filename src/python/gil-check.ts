@@ -8,11 +8,12 @@ import { MixprofError } from '../errors.js';
 import { readPointer, type MemoryReader } from '../target/memory.js';
 import type { GilLayout, PythonLayout } from './layout.js';
 import { versionString } from './layout.js';
+import { interpreterState } from './walk.js';
 
 /** Where the GIL's state is now: at a fixed place in _PyRuntime, or where the interpreter points (null when it cannot be read). */
-export function gilAddress(memory: MemoryReader, gil: GilLayout, interpretersHead: number, runtimeAddress: bigint): bigint | null {
+function gilAddress(memory: MemoryReader, layout: PythonLayout, gil: GilLayout, runtimeAddress: bigint): bigint | null {
   if (gil.location === 'runtime') return runtimeAddress + BigInt(gil.offset);
-  const interp = readPointer(memory, runtimeAddress + BigInt(interpretersHead));
+  const interp = interpreterState(memory, layout, runtimeAddress);
   const address = interp ? readPointer(memory, interp + BigInt(gil.offset)) : 0n;
   return address || null;
 }
@@ -20,7 +21,7 @@ export function gilAddress(memory: MemoryReader, gil: GilLayout, interpretersHea
 /** What is wrong with the GIL's state as read with this layout, or null when it looks right. */
 export function gilProblem(memory: MemoryReader, layout: PythonLayout, runtimeAddress: bigint): string | null {
   if (!layout.gil) return 'the offsets do not say where the GIL is';
-  const address = gilAddress(memory, layout.gil, layout.runtime.interpretersHead, runtimeAddress);
+  const address = gilAddress(memory, layout, layout.gil, runtimeAddress);
   if (address === null) return "the interpreter's pointer to its GIL cannot be read";
   const locked = memory.read(address + BigInt(layout.gil.locked), 4)?.readInt32LE(0);
   const holder = memory.read(address + BigInt(layout.gil.lastHolder), 8)?.readBigUInt64LE(0);

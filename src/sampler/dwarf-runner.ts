@@ -67,6 +67,7 @@ export function ringMiB(hz: number, cpus: number, stackBytes: number): number {
 
 export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   const kernel = kernelSymbols();
+  const failWallPasses = injectedFault('wall-pass');
   let sampler: NativeDwarfSampler;
   try {
     sampler = new options.addon.DwarfSampler({
@@ -80,7 +81,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       symbolizer: options.symbolizer,
       ...(options.python ? { python: packWalkConfig(options.python) } : {}),
       ...(options.wall ? { wall: true } : {}),
-      ...(options.wall && injectedFault('wall-pass') !== null ? { failWallPasses: injectedFault('wall-pass')! } : {}),
+      ...(options.wall && failWallPasses !== null ? { failWallPasses } : {}),
       ...(options.follow ? { follow: true } : {}),
     });
     sampler.start();

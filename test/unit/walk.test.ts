@@ -14,15 +14,14 @@ import { CHAIN_HASH_SEED, findThreadState, threadStates, walkChain } from '../..
 import { nativeAddon } from '../../src/native.js';
 import { walkConstants } from '../../src/sampler/program.js';
 import { packWalkConfig, WALK_FIELDS } from '../../src/sampler/walk-fields.js';
-import type { MemoryReader } from '../../src/target/memory.js';
+import { SparseMemory } from '../fuzz/memory-image.js';
 
-/** A target's memory: 8-byte and 4-byte values written at addresses; everything else unreadable. */
-class MemoryImage implements MemoryReader {
-  private readonly pages = new Map<bigint, Buffer>();
+/** A target's memory: 8-byte and 4-byte values written at addresses, in pages; everything else unreadable. */
+class MemoryImage extends SparseMemory {
   private page(address: bigint): [Buffer, number] {
     const base = address & ~0xfffn;
-    let page = this.pages.get(base);
-    if (!page) this.pages.set(base, (page = Buffer.alloc(0x1000)));
+    let page = this.regions.get(base);
+    if (!page) this.set(base, (page = Buffer.alloc(0x1000)));
     return [page, Number(address - base)];
   }
   u64(address: bigint, value: bigint): this {
@@ -35,17 +34,9 @@ class MemoryImage implements MemoryReader {
     page.writeUInt32LE(value, at);
     return this;
   }
-  read(address: bigint, length: number): Buffer | null {
-    const page = this.pages.get(address & ~0xfffn);
-    const at = Number(address & 0xfffn);
-    return page && at + length <= page.length ? Buffer.from(page.subarray(at, at + length)) : null;
-  }
-  readMany(addresses: readonly bigint[], lengths: readonly number[]): (Buffer | null)[] {
-    return addresses.map((a, i) => this.read(a, lengths[i]!));
-  }
   /** The image as the addon's walk takes it. */
-  regions(): { address: bigint; bytes: Uint8Array }[] {
-    return [...this.pages].map(([address, bytes]) => ({ address, bytes }));
+  pages(): { address: bigint; bytes: Uint8Array }[] {
+    return [...this.regions].map(([address, bytes]) => ({ address, bytes }));
   }
 }
 
@@ -150,13 +141,13 @@ for (const minor of Object.keys(OFFSET_TABLES).map(Number)) {
         const m = image(layout, chain);
         for (const depth of [1, 2, 3, 64]) {
           for (const seed of [CHAIN_HASH_SEED, 12345n]) {
-            const c = addon.walkImage(cConfig(layout, depth), m.regions(), KEY, seed);
+            const c = addon.walkImage(cConfig(layout, depth), m.pages(), KEY, seed);
             assert.equal(c.threadState, findThreadState(m, layout, RUNTIME, KEY, 16));
             assert.deepEqual(c.chain, walkChain(m, layout, c.threadState, depth, seed), `depth ${depth}, seed ${seed}`);
           }
         }
       }
-      assert.deepEqual(addon.walkImage(cConfig(layout, 64), image(layout).regions(), KEY + 1n, CHAIN_HASH_SEED), { threadState: 0n, chain: null });
+      assert.deepEqual(addon.walkImage(cConfig(layout, 64), image(layout).pages(), KEY + 1n, CHAIN_HASH_SEED), { threadState: 0n, chain: null });
     });
 
     test('one field set wrong in the C walk makes the two disagree', () => {
@@ -165,7 +156,7 @@ for (const minor of Object.keys(OFFSET_TABLES).map(Number)) {
       for (const field of ['fr_previous', 'fr_instr', 'fr_code', 'ts_next', 'ts_frame', 'co_firstlineno']) {
         assert.ok(WALK_FIELDS.some(([name]) => name === field), field);
         const constants = walkConstants(layout, RUNTIME, { pid: 1, hz: 99, maxDepth: 64, maxThreads: 16, userDepth: 1, gil: false }) as unknown as Record<string, bigint>;
-        const c = addon.walkImage(cConfig(layout, 64, { [field]: constants[field]! + 8n }), m.regions(), KEY, CHAIN_HASH_SEED);
+        const c = addon.walkImage(cConfig(layout, 64, { [field]: constants[field]! + 8n }), m.pages(), KEY, CHAIN_HASH_SEED);
         assert.notDeepEqual(c.chain, right, `${field} off by 8 went unnoticed`);
       }
     });
