@@ -7,11 +7,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cachedStackTexts } from '../src/sampler/bpftrace-runner.js';
-import { parseBpftraceLine } from '../src/sampler/records.js';
+import { BpftraceStream } from '../src/sampler/bpftrace-records.js';
 import { nativeAddon } from '../src/native.js';
 import { formatFolded } from '../src/output/folded.js';
 import { formatSvg } from '../src/output/svg.js';
-import { attachTarget } from '../src/sample/attach.js';
+import { attachTarget } from '../src/session/attach.js';
 import { openTarget, readMapsText } from '../src/target/process.js';
 import { WORKLOADS } from '../test/helpers/paths.js';
 import { runMixprof, startWorkload } from '../test/helpers/processes.js';
@@ -44,9 +44,9 @@ export async function measurePostprocessing(python: string, seconds: number, pas
       const t0 = process.hrtime.bigint();
       const builder = attached.newBuilder({ hidePlumbing: true, maxNativeDepth: 32, nativeUnwind: 'fp', threadRoots: false });
       // As the runner parses them: each distinct stack text once per run.
-      const texts = cachedStackTexts('text', null);
+      const stream = new BpftraceStream('text', cachedStackTexts('text'));
       for (const line of lines) {
-        const event = parseBpftraceLine(line, 'text', texts);
+        const event = stream.line(line);
         if (!event) continue;
         builder.apply(event);
         if (pass === 0 && event.type === 'samples') {

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Frame } from '../src/profile/types.js';
+import type { Frame } from '../src/symbolize/frame.js';
 import { ProfileStore } from '../src/store/profile-store.js';
 import { diffStacks } from '../src/serve/diff.js';
 import { warmStore } from '../src/serve/server.js';

@@ -4,7 +4,7 @@
 import { raisePriority } from '../dist/src/startup-priority.js';
 
 // `sample` and `record` attach ahead of a busy machine's other work
-// (src/sample/priority.ts). bin/mixprof has raised this process already as
+// (src/priority.ts). bin/mixprof has raised this process already as
 // root; started some other way, it is raised here, from its first line.
 if (process.argv[2] === 'sample' || process.argv[2] === 'record') raisePriority();
 const { exit, main } = await import('../dist/src/cli/main.js');

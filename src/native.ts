@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { MixprofError } from './errors.js';
-import type { RawPythonChain } from './profile/types.js';
+import type { RawPythonChain } from './python/captured.js';
 import { injectedFault } from './fault-injection.js';
 import { packageRoot } from './package-root.js';
 import { missingLibrary, packageFor } from './runtime-packages.js';

@@ -1,6 +1,6 @@
 /**
  * The priority mixprof was started with, read before anything else runs, and
- * the raise `mixprof sample` gets from its very start (src/sample/priority.ts
+ * the raise `mixprof sample` gets from its very start (src/priority.ts
  * says why): loading mixprof's code is a good part of attaching. No imports
  * but node:os, so that bin/mixprof can load it first.
  */

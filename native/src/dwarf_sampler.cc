@@ -328,7 +328,7 @@ Napi::Value DwarfSampler::Start(const Napi::CallbackInfo& info) {
     ticking_ = true;
     ticker_ = std::thread(&DwarfSampler::TickWallClock, this);
     // Named here, before Start returns: mixprof's priority policy finds it by
-    // this name right after (src/sample/priority.ts), perhaps before it runs.
+    // this name right after (src/priority.ts), perhaps before it runs.
     pthread_setname_np(ticker_.native_handle(), "mixprof-wall");
   }
   return env.Undefined();
@@ -379,7 +379,7 @@ void DwarfSampler::SyncWallLinks() {
 // absolute schedule so that a slow pass does not stretch the period.
 void DwarfSampler::TickWallClock() {
   // Named (by Start) for mixprof's priority policy: this thread keeps the attach
-  // priority (src/sample/priority.ts), so that passes keep their schedule on a busy machine.
+  // priority (src/priority.ts), so that passes keep their schedule on a busy machine.
   const int64_t period = 1000000000LL / hz_;
   timespec next{};
   clock_gettime(CLOCK_MONOTONIC, &next);

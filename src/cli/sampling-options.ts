@@ -1,12 +1,12 @@
 /**
  * The options every command that samples shares (sample, record, top,
  * collect): defined once, so that their names, checks, defaults and help
- * agree (src/sample/session-options.ts turns them into a session's options).
+ * agree (src/session/session-options.ts turns them into a session's options).
  */
 import { Option, type Command } from 'commander';
-import { SAMPLE_MODES } from '../sample/session.js';
-import type { SamplingChoices } from '../sample/session-options.js';
-import { UNWIND_CHOICES } from '../sample/unwind.js';
+import { SAMPLE_MODES } from '../session/session-options.js';
+import type { SamplingChoices } from '../session/session-options.js';
+import { UNWIND_CHOICES } from '../session/unwind.js';
 import { positiveInteger } from './options.js';
 
 /** The highest -F any command takes. */

@@ -15,9 +15,10 @@
 import { hostname } from 'node:os';
 import { isMixprofError } from '../errors.js';
 import type { StackCount } from '../profile/profile.js';
-import type { Frame } from '../profile/types.js';
+import type { Frame } from '../symbolize/frame.js';
 import { pushProfile, type PushTarget } from '../push/pyroscope.js';
-import { startProcessSession, type ProcessRun, type ProcessSession, type SessionOptions } from '../sample/session.js';
+import { startProcessSession, type ProcessRun, type ProcessSession } from '../session/session.js';
+import type { SessionOptions } from '../session/session-options.js';
 import type { ProfileStore, StoredStack } from '../store/profile-store.js';
 import { selectTargets, type CollectTarget, type TargetSelection } from './targets.js';
 

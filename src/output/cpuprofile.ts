@@ -10,7 +10,7 @@
  * in the order the stacks are given, 1/hz apart. With several threads the timeline is the
  * threads' time laid end to end, longer than the wall-clock duration.
  */
-import type { Frame } from '../profile/types.js';
+import type { Frame } from '../symbolize/frame.js';
 import type { OutputProfile } from './output-profile.js';
 
 /** Sample entries at most: about 12 MB of JSON. */

@@ -6,7 +6,7 @@
  * and anything else is native code; leading "comm (id)" frames are thread
  * or process roots.
  */
-import type { Frame } from '../profile/types.js';
+import type { Frame } from '../symbolize/frame.js';
 import type { StackCount } from '../profile/profile.js';
 import { MixprofError } from '../errors.js';
 import { unescapeFrameName } from './folded-escape.js';

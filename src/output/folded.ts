@@ -7,7 +7,7 @@
  * lines and frames where mixprof meant and `mixprof convert` reads them back
  * exactly.
  */
-import type { Frame } from '../profile/types.js';
+import type { Frame } from '../symbolize/frame.js';
 import type { StackCount } from '../profile/profile.js';
 import { escapeFrameName } from './folded-escape.js';
 

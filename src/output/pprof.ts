@@ -16,7 +16,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { Function as PprofFunction, Line, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
-import type { Frame } from '../profile/types.js';
+import type { Frame } from '../symbolize/frame.js';
 import type { OutputProfile } from './output-profile.js';
 
 /** perf's name for the kernel image: pprof treats names in brackets as not symbolizable. */

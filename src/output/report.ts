@@ -1,7 +1,16 @@
 /** The short summary printed on stderr after sampling. */
 import { MISMATCH_FRAME } from '../profile/merge.js';
 import type { ProfileStats } from '../profile/profile.js';
-import type { MissedThread } from '../sample/thread-cpu.js';
+
+/** A thread that ran and got (almost) no samples. */
+export interface MissedThread {
+  readonly tid: number;
+  readonly comm: string;
+  /** CPU seconds it ran while sampled (wall mode: the seconds it was there). */
+  readonly seconds: number;
+  readonly samples: number;
+  readonly expected: number;
+}
 
 export interface ReportContext {
   readonly hz: number;

@@ -8,7 +8,7 @@
  * or "450ms" in its tooltips and tables, which reads better than a bare sample
  * count and is what one sample stands for; the count is still count = weight * hz.
  */
-import type { Frame } from '../profile/types.js';
+import type { Frame } from '../symbolize/frame.js';
 import type { StackCount } from '../profile/profile.js';
 import type { OutputProfile } from './output-profile.js';
 

@@ -17,7 +17,7 @@
  * case-insensitive search, Escape to clear both, and `?s=REGEX` (and `x=`/`y=`
  * for a zoomed frame's start sample and depth) in the URL.
  */
-import type { Frame, FrameKind } from '../profile/types.js';
+import type { Frame, FrameKind } from '../symbolize/frame.js';
 import type { StackCount } from '../profile/profile.js';
 import type { OutputProfile } from './output-profile.js';
 

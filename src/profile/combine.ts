@@ -3,7 +3,7 @@
  * or, with process roots, each process's stacks sit under a "comm (pid)" frame.
  */
 import { emptyStats, stackKey, type Profile, type ProfileStats, type StackCount } from './profile.js';
-import type { Frame } from './types.js';
+import type { Frame } from '../symbolize/frame.js';
 
 export interface ProcessProfile {
   readonly pid: number;

@@ -3,7 +3,8 @@
  * whether the thread held the GIL at the sample, so a flame graph splits into
  * one tree per state (inside each thread's tree with --threads).
  */
-import type { Frame, GilState } from './types.js';
+import type { Frame } from '../symbolize/frame.js';
+import type { GilState } from '../sampler/sampler.js';
 
 export const GIL_MARKERS: Readonly<Record<GilState, Frame>> = {
   held: { kind: 'marker', name: '[GIL held]' },

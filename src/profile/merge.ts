@@ -11,8 +11,8 @@
  */
 import path from 'node:path';
 import type { NativeFrame } from '../symbolize/native.js';
-import type { PythonStack } from '../python/chain.js';
-import type { Frame } from './types.js';
+import type { PythonStack } from '../symbolize/python-names.js';
+import type { Frame } from '../symbolize/frame.js';
 
 /** fp: frame pointers, in the kernel (bpftrace's ustack); dwarf: CFI, in user space. */
 export type NativeUnwind = 'fp' | 'dwarf';

@@ -1,20 +1,20 @@
 /**
  * Collects the sampler's records while it runs and turns them into merged
- * stacks at the end. Python chains are named as soon as they arrive, while the
- * target still holds their code objects; native addresses are symbolized in one
- * batch at the end (the symbolizer works from a maps snapshot and the files).
+ * stacks at the end. Names come from the resolver (src/symbolize/): Python
+ * chains as soon as they arrive, while the target still holds their code
+ * objects; kernel frames as samples arrive; native addresses in one batch
+ * at the end (the symbolizer works from a maps snapshot and the files).
  */
-import type { BpfEvent } from '../sampler/records.js';
-import { pythonStack, type PythonStack } from '../python/chain.js';
-import type { CodeObjectReader } from '../python/code-objects.js';
-import type { FrameLayout } from '../python/layout.js';
+import type { RawSample, SamplerEvent, ThreadInfo } from '../sampler/sampler.js';
+import type { Frame } from '../symbolize/frame.js';
+import { kernelSymbols, type KernelSymbols } from '../symbolize/kernel.js';
 import type { NativeFrames } from '../symbolize/native.js';
-import { shortenPath } from '../python/short-paths.js';
+import { PythonNames, type PythonSource } from '../symbolize/python-names.js';
 import { countGil, gilFrame, type GilCounts } from './gil-markers.js';
 import { mergeStacks, trustedNativeFrames } from './merge.js';
 import type { NativeUnwind } from './merge.js';
-import type { Frame, RawPythonChain, RawPythonFrame, RawSample, ThreadInfo } from './types.js';
-import { RUNNABLE_FRAME } from './runnable.js';
+import { RUNNABLE_FRAME, runnableKernelFrames } from './runnable.js';
+import { kernelStackKey, SampleCounts, userStackKey, type CountedSample } from './sample-counts.js';
 
 export interface ProfileOptions {
   readonly hidePlumbing: boolean;
@@ -30,13 +30,6 @@ export interface ProfileOptions {
   readonly processRoot?: boolean;
   /** Python frames name their source by its full path, not a short one. */
   readonly fullPaths?: boolean;
-}
-
-export interface PythonSource {
-  readonly layout: FrameLayout;
-  readonly reader: CodeObjectReader;
-  /** The target's working directory, for short source paths. */
-  readonly cwd: string | null;
 }
 
 export interface ProfileStats extends GilCounts {
@@ -120,29 +113,15 @@ function memo<K, V>(cache: Map<K, V>, key: K, compute: (key: K) => V): V {
 /** A sample whose user stack could not be read and that had no Python frames. */
 const NO_STACK: Frame = { kind: 'marker', name: '[unknown]' };
 
-interface PendingChain {
-  readonly hash: bigint;
-  readonly depth: number;
-  readonly truncated: boolean;
-  readonly frames: (RawPythonFrame | undefined)[];
-  received: number;
-}
-
 export class ProfileBuilder {
   private readonly threads = new Map<number, ThreadInfo>();
-  private readonly pending = new Map<bigint, PendingChain>();
-  private readonly chains = new Map<bigint, PythonStack>();
-  /**
-   * Samples counted per distinct stack, and per thread only when threads are
-   * roots: a process that starts thousands of threads would otherwise keep
-   * every stack once per thread.
-   */
-  private raw = new Map<string, { sample: RawSample; count: number }>();
+  private readonly python: PythonNames | null;
+  private readonly counts: SampleCounts;
   private readonly tids = new Set<number>();
   /** Distinct raw stacks at which the frame-pointer stacks are compacted next. */
   private compactAt = COMPACT_MIN;
   /** User stacks' frames by key, held until finish() (the frame-pointer compaction cuts them). */
-  private readonly userStacks = new Map<string, bigint[]>();
+  private readonly userStacks = new Map<string, readonly bigint[]>();
   /** CFI-unwound stacks: the maps snapshot each first arrived under (see NativeFrames.unwoundBeforeMapped). */
   private readonly stackSnapshots = new Map<string, number>();
   lostEvents = 0;
@@ -152,22 +131,23 @@ export class ProfileBuilder {
   private readonly drainedAt = new Map<number, number>();
 
   constructor(
-    private readonly python: PythonSource | null,
+    python: PythonSource | null,
     private readonly native: NativeFrames,
     private readonly options: ProfileOptions,
-  ) {}
+    private readonly kernel: KernelSymbols = kernelSymbols(),
+  ) {
+    this.python = python ? new PythonNames(python, options.fullPaths === true) : null;
+    this.counts = new SampleCounts(options.threadRoots);
+  }
 
   /** Takes one record of the sampler's stream. */
-  apply(event: BpfEvent): void {
+  apply(event: SamplerEvent): void {
     switch (event.type) {
       case 'thread':
         this.addThread(event.thread);
         break;
       case 'chain':
-        this.addChain(event.hash, event.depth, event.truncated);
-        break;
-      case 'frame':
-        this.addFrame(event.hash, event.index, event.frame);
+        this.python?.add(event.chain);
         break;
       case 'samples':
         this.malformedRecords += event.malformed;
@@ -197,33 +177,9 @@ export class ProfileBuilder {
     }
   }
 
-  addChain(hash: bigint, depth: number, truncated: boolean): void {
-    if (this.chains.has(hash)) return;
-    this.pending.set(hash, { hash, depth, truncated, frames: new Array(depth), received: 0 });
-  }
-
-  addFrame(hash: bigint, index: number, frame: RawPythonFrame): void {
-    const chain = this.pending.get(hash);
-    if (!chain || index < 0 || index >= chain.depth || chain.frames[index]) return;
-    chain.frames[index] = frame;
-    chain.received++;
-    if (chain.received === chain.depth) this.completeChain(chain);
-  }
-
-  private completeChain(chain: PendingChain): void {
-    this.pending.delete(chain.hash);
-    if (!this.python) return;
-    const raw: RawPythonChain = { hash: chain.hash, depth: chain.depth, truncated: chain.truncated, frames: chain.frames as RawPythonFrame[] };
-    const cwd = this.python.cwd;
-    const showPath = this.options.fullPaths ? (file: string) => file : (file: string) => shortenPath(file, cwd);
-    this.chains.set(chain.hash, pythonStack(raw, this.python.layout, this.python.reader, showPath));
-  }
-
   /** The innermost Python function of a named chain (for live counts). */
   leafFunction(hash: bigint): string | null {
-    const chain = this.chains.get(hash);
-    const leaf = chain?.groups[0]?.[0];
-    return leaf ? (leaf.func ?? leaf.name) : null;
+    return this.python?.leafFunction(hash) ?? null;
   }
 
   addSamples(samples: readonly RawSample[]): void {
@@ -231,16 +187,30 @@ export class ProfileBuilder {
     const snapshot = this.native.snapshot;
     for (const received of samples) {
       this.tids.add(received.tid);
+      const userKey = userStackKey(received.user, received.userEnd);
       // New libraries show up as addresses outside the maps snapshot: look at
       // each new user stack now, while the target is alive.
-      if (!this.userStacks.has(received.user)) {
-        if (this.options.nativeUnwind === 'dwarf') this.stackSnapshots.set(received.user, snapshot);
-        this.native.noteAddresses(this.userStack(received));
+      if (!this.userStacks.has(userKey)) {
+        if (this.options.nativeUnwind === 'dwarf') this.stackSnapshots.set(userKey, snapshot);
+        this.userStacks.set(userKey, received.user);
+        this.native.noteAddresses(received.user);
       }
-      const sample = this.withLeafCaller(received);
-      this.count(sample, sample.count);
+      const named = this.kernel.names(received.kernel);
+      const kernel = received.runnable ? runnableKernelFrames(named) : named;
+      const counted: CountedSample = {
+        tid: received.tid,
+        chain: received.chain,
+        ...(received.gil ? { gil: received.gil } : {}),
+        user: this.userStacks.get(userKey)!,
+        userKey,
+        ...(received.userEnd ? { userEnd: received.userEnd } : {}),
+        kernel,
+        kernelKey: kernelStackKey(kernel, received.runnable === true),
+        ...(received.runnable ? { runnable: true } : {}),
+      };
+      this.counts.add(this.withLeafCaller(counted, received.stackWords), received.count);
     }
-    if (this.options.nativeUnwind === 'fp' && this.raw.size >= this.compactAt) this.compact();
+    if (this.options.nativeUnwind === 'fp' && this.counts.size >= this.compactAt) this.compact();
   }
 
   /**
@@ -253,31 +223,22 @@ export class ProfileBuilder {
    * above it holds. The words are dropped after this, so stacks that differ
    * only in them count as one.
    */
-  private withLeafCaller(sample: RawSample): RawSample {
-    if (!sample.stackWords) return sample;
-    const { stackWords: words, ...rest } = sample;
-    const frames = this.userStack(sample);
+  private withLeafCaller(sample: CountedSample, words: readonly bigint[] | undefined): CountedSample {
+    if (!words) return sample;
+    const frames = sample.user;
     const leaf = frames.length > 0 ? this.native.frames([frames[0]!])[0] : undefined;
     const slot = leaf && leaf.mapped && leaf.frameReady !== true ? leaf.returnSlot : null;
     const caller = slot === null || slot === undefined ? undefined : words[slot];
-    if (!caller) return rest;
+    if (!caller) return sample;
     const spliced = [frames[0]!, caller, ...frames.slice(1)];
-    const user = `leaf:${spliced.map((a) => a.toString(16)).join(',')}`;
-    const withCaller = { ...rest, user, userFrames: spliced, leafCallerFromStack: true };
-    this.userStack(withCaller);
-    return withCaller;
+    const userKey = userStackKey(spliced, sample.userEnd, true);
+    const user = memo(this.userStacks, userKey, () => spliced);
+    return { ...sample, user, userKey, leafCallerFromStack: true };
   }
 
   /** Distinct stacks held until finish(): what the builder's memory follows. */
   get heldStacks(): number {
-    return this.raw.size;
-  }
-
-  private count(sample: RawSample, count: number): void {
-    const key = `${this.options.threadRoots ? sample.tid : ''}|${sample.chain}|${sample.gil ?? ''}|${sample.user}|${sample.kernel}`;
-    const existing = this.raw.get(key);
-    if (existing) existing.count += count;
-    else this.raw.set(key, { sample, count });
+    return this.counts.size;
   }
 
   /**
@@ -293,61 +254,56 @@ export class ProfileBuilder {
    */
   private compact(): void {
     this.native.refreshMaps();
-    const raw = this.raw;
-    const userStacks = new Map(this.userStacks);
-    this.raw = new Map();
+    const counted = this.counts.take();
     this.userStacks.clear();
-    for (const { sample, count } of raw.values()) {
-      const frames = userStacks.get(sample.user) ?? [...sample.userFrames];
+    for (const { sample, count } of counted) {
+      const frames = sample.user;
       const trusted = trustedNativeFrames(this.native.frames(frames), 'fp', sample.leafCallerFromStack).length;
       if (trusted >= frames.length) {
-        this.userStacks.set(sample.user, frames);
-        this.count(sample, count);
+        this.userStacks.set(sample.userKey, frames);
+        this.counts.add(sample, count);
         continue;
       }
       const cut = [...frames.slice(0, trusted), CUT_MARK];
-      const user = `cut:${cut.map((a) => a.toString(16)).join(',')}`;
-      this.userStacks.set(user, cut);
-      this.count({ ...sample, user, userFrames: cut }, count);
+      const userKey = userStackKey(cut, sample.userEnd, sample.leafCallerFromStack);
+      const user = memo(this.userStacks, userKey, () => cut);
+      this.counts.add({ ...sample, user, userKey }, count);
     }
     this.native.forgetUnused();
-    this.compactAt = Math.max(COMPACT_MIN, 2 * this.raw.size);
-  }
-
-  /** A user stack's frames, kept by its key until finish(). */
-  private userStack(sample: RawSample): bigint[] {
-    return memo(this.userStacks, sample.user, () => [...sample.userFrames]);
+    this.compactAt = Math.max(COMPACT_MIN, 2 * this.counts.size);
   }
 
   /** Names every native address held, in one batch (before the symbolizer goes: a followed process that ended). */
   nameNativeFrames(): void {
-    this.native.frames([...new Set([...this.userStacks.values()].flat())]);
+    const addresses = new Set<bigint>();
+    for (const stack of this.userStacks.values()) for (const address of stack) addresses.add(address);
+    this.native.frames([...addresses]);
   }
 
   finish(): Profile {
     const stats: ProfileStats = { ...emptyStats(), lostEvents: this.lostEvents, malformedRecords: this.malformedRecords };
-    const samples = [...this.raw.values()];
+    const samples = [...this.counts.entries()];
     this.nameNativeFrames();
     const stacks = new Map<string, StackCount>();
     const stops = new Map<string, number>();
     const mergeOptions = { ...this.options, pythonLookedFor: this.python !== null };
     for (const { sample, count } of samples) {
       stats.samples += count;
-      const python = sample.chain === 0n ? null : (this.chains.get(sample.chain) ?? null);
+      const python = sample.chain === 0n ? null : (this.python?.get(sample.chain) ?? null);
       if (sample.chain !== 0n && !python) stats.missingChains += count;
       if (python && python.groups.length > 0) stats.withPython += count;
       if (python?.truncated) stats.truncated += count;
       if (python && python.unknownFrames > 0) stats.unknownPythonFrames += count;
-      const user = this.userStack(sample);
-      const native = this.native.frames(user);
-      const merged = mergeStacks(native, python, sample.kernelFrames, mergeOptions, sample.userComplete, sample.leafCallerFromStack);
+      const native = this.native.frames(sample.user);
+      const userComplete = sample.userEnd === undefined ? undefined : sample.userEnd === 'complete';
+      const merged = mergeStacks(native, python, sample.kernel, mergeOptions, userComplete, sample.leafCallerFromStack);
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
       if (merged.evalUnknown) stats.evalUnknown += count;
       // An unwind that stopped: for want of the code's call frame information, unless it stopped for another reason.
       if (merged.unwindStoppedAt !== null) {
-        if (sample.userBeyondCopy) stats.unwoundBeyondCopy += count;
-        else if (this.native.unwoundBeforeMapped(user, this.stackSnapshots.get(sample.user) ?? Infinity)) stats.unwoundBeforeMapped += count;
+        if (sample.userEnd === 'beyond-copy') stats.unwoundBeyondCopy += count;
+        else if (this.native.unwoundBeforeMapped(sample.user, this.stackSnapshots.get(sample.userKey) ?? Infinity)) stats.unwoundBeforeMapped += count;
         else {
           stats.unwindStopped += count;
           stops.set(merged.unwindStoppedAt, (stops.get(merged.unwindStoppedAt) ?? 0) + count);
@@ -386,7 +342,7 @@ export class ProfileBuilder {
       this.drainedAt.delete(tid);
       this.threads.delete(tid);
     }
-    this.raw = new Map();
+    this.counts.take();
     this.tids.clear();
     this.lostEvents = 0;
     this.malformedRecords = 0;

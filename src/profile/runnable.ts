@@ -6,7 +6,7 @@
  * doing: its user frames, and the kernel frames of a call it was preempted
  * in (not those of a return to user mode, which are all mechanism).
  */
-import type { Frame } from './types.js';
+import type { Frame } from '../symbolize/frame.js';
 
 export const RUNNABLE_FRAME: Frame = { kind: 'marker', name: '[runnable]' };
 

@@ -8,7 +8,7 @@ import type { PythonLayout } from './layout.js';
 import { lineForOffset } from './linetable.js';
 import type { MemoryReader } from '../target/memory.js';
 import { readPyBytes, readPyUnicode } from './unicode.js';
-import type { RawPythonFrame } from '../profile/types.js';
+import type { RawPythonFrame } from './captured.js';
 
 export interface CodeInfo {
   readonly qualname: string;

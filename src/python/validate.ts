@@ -4,7 +4,7 @@
  * must hold code objects (of type PyCode_Type, with readable names). A wrong
  * layout is reported instead of producing a profile of garbage.
  */
-import { isShimFrame } from './chain.js';
+import { isShimFrame } from './frame-flags.js';
 import { CodeObjectReader } from './code-objects.js';
 import type { PythonLayout } from './layout.js';
 import { interpreterState, threadKey, threadStates, walkChain } from './walk.js';

@@ -5,7 +5,7 @@
  * layout. The layout check, thread naming and the tests that hold the BPF
  * walkers to it walk with this one.
  */
-import type { RawPythonChain, RawPythonFrame } from '../profile/types.js';
+import type { RawPythonChain, RawPythonFrame } from './captured.js';
 import { readPointer, type MemoryReader } from '../target/memory.js';
 import type { PythonLayout } from './layout.js';
 

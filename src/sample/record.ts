@@ -12,7 +12,7 @@ import { onStopSignals } from '../stop-signals.js';
 import { checkPrivileges } from '../target/privileges.js';
 import { isAlive } from '../target/process.js';
 import { HOLD_FD, prepareHold, type Hold } from './hold.js';
-import { restorePriority } from './priority.js';
+import { restorePriority } from '../priority.js';
 import { profileProcesses, type RunOptions } from './run.js';
 
 export interface RecordOptions extends Omit<RunOptions, 'pids'> {

@@ -6,23 +6,23 @@
  * top-functions table on stderr.
  */
 import { MixprofError, isMixprofError } from '../errors.js';
-import { combineStacks, combineStats } from '../profile/combine.js';
-import { formatReport } from '../output/report.js';
+import { combineStacks } from '../profile/combine.js';
 import { FORMAT_EXTENSION, renderProfile } from '../output/formats.js';
 import type { OutputFormat, OutputProfile } from '../output/output-profile.js';
 import { StatusLine } from '../output/status-line.js';
+import { tickStatus } from './status-ticker.js';
 import { formatTopTable } from '../output/top-table.js';
 import { writeProfile } from '../output/write.js';
-import { nativeAddon } from '../native.js';
 import { InterpreterStartingError } from '../python/find-layout.js';
-import { mapsInterpreter } from '../target/interpreter.js';
 import { checkPrivileges } from '../target/privileges.js';
-import { DescendantWatcher, descendants, readProcessTable, type ProcessEntry } from '../target/descendants.js';
 import { isAlive } from '../target/process.js';
 import type { StopReason } from '../sampler/sampler.js';
 import { onStopSignals } from '../stop-signals.js';
-import { raisePriorityWhileAttaching } from './priority.js';
-import { startProcessSession, type ProcessRun, type ProcessSession, type SessionOptions } from './session.js';
+import { raisePriorityWhileAttaching } from '../priority.js';
+import { startProcessSession, type ProcessRun, type ProcessSession } from '../session/session.js';
+import type { SessionOptions } from '../session/session-options.js';
+import { reportLines } from './run-report.js';
+import { watchSubprocesses } from './subprocesses.js';
 
 export interface RunOptions extends SessionOptions {
   readonly pids: readonly number[];
@@ -55,8 +55,7 @@ export interface RunSummary {
   readonly written?: string | null;
 }
 
-/** How often descendants are looked for (a new one is attached on its second look), and how long one still starting up is retried. */
-const SCAN_MS = 200;
+/** How long a process the targets started that is still starting up is retried. */
 const SUBPROCESS_STARTING_WAIT_MS = 5000;
 const RETRY_MS = 10;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -168,75 +167,34 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     throw startErrors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process to profile', 'pass the PIDs of running processes with -x');
   }
 
-  // --subprocesses: a descendant forked (not exec'd) before its parent's sampler
-  // started is followed by that sampler from now on; others get a session.
-  const adopted = (entry: ProcessEntry): boolean => {
-    const parent = sessions.find((s) => s.pid === entry.ppid || s.follows(entry.ppid));
-    return parent?.adopt(entry.pid, entry.ppid) ?? false;
-  };
-  if (sessionOptions.follow && !stopping) {
-    try {
-      for (const entry of descendants(readProcessTable(), options.pids)) {
-        if (adopted(entry)) say(`mixprof: following process ${entry.pid}, forked from ${entry.ppid} before sampling started`);
-      }
-    } catch {
-      // The periodic scan below looks again.
-    }
-  }
-  // --subprocesses: look for new descendants while any session runs.
-  const watcher = options.subprocesses ? new DescendantWatcher(options.pids) : null;
-  const scanner = watcher
-    ? setInterval(() => {
-        if (stopping) return;
-        let table;
-        try {
-          table = readProcessTable();
-        } catch {
-          return;
-        }
-        for (const entry of watcher.scan(table)) {
-          // Sampled already, forked from a target; looked at again should it exec another program.
-          if (sessions.some((s) => s.follows(entry.pid)) || adopted(entry)) {
-            watcher.release(entry);
-            continue;
-          }
-          // Worth profiling: it has mapped a CPython interpreter.
-          if (!mapsInterpreter(nativeAddon(), entry.pid)) continue;
+  // --subprocesses: what the targets start, while any session runs.
+  const stopWatching = options.subprocesses
+    ? watchSubprocesses(options.pids, {
+        sessions: () => sessions,
+        stopping: () => stopping !== null,
+        say,
+        start: (pid) => {
           pendingStarts++;
-          startWhenReady(entry.pid, { ...sessionOptions, durationSeconds: remaining() }, say, SUBPROCESS_STARTING_WAIT_MS, onAttached)
+          startWhenReady(pid, { ...sessionOptions, durationSeconds: remaining() }, say, SUBPROCESS_STARTING_WAIT_MS, onAttached)
             .then(track, (error: unknown) => {
-              if (isAlive(entry.pid)) say(`mixprof: process ${entry.pid} skipped: ${(error as Error).message}`);
+              if (isAlive(pid)) say(`mixprof: process ${pid} skipped: ${(error as Error).message}`);
             })
             .finally(() => {
               pendingStarts--;
               checkDone();
             });
-        }
-      }, SCAN_MS)
+        },
+      })
     : null;
 
-  const ticker = status
-    ? setInterval(() => {
-        let samples = 0;
-        let lost = 0;
-        let best: { name: string; share: number } | null = null;
-        for (const s of sessions) {
-          samples += s.live.samples;
-          lost += s.live.lost;
-          const hot = s.live.hottest();
-          // With several processes, the share is of that process's samples: good enough for a glance.
-          if (hot && (!best || hot.share > best.share)) best = { ...hot };
-        }
-        status.show({ elapsedSeconds: firstAttach ? (Date.now() - firstAttach) / 1000 : 0, durationSeconds: options.durationSeconds, samples, lost, processes: sessions.length, hottest: best });
-      }, 1000)
-    : null;
+  const stopTicker = status ? tickStatus(status, () => sessions, () => firstAttach, options.durationSeconds) : null;
 
   checkDone();
   try {
     await allDone;
   } finally {
-    if (scanner) clearInterval(scanner);
-    if (ticker) clearInterval(ticker);
+    stopWatching?.();
+    stopTicker?.();
     status?.clear();
   }
 
@@ -279,60 +237,4 @@ async function writeRuns(runs: readonly ProcessRun[], options: RunOptions, aband
   const data = renderProfile(profile, options.format, { markPython: options.markPython });
   const { path } = await writeProfile(options.output, data, FORMAT_EXTENSION[options.format], { abandon });
   return { path, profile };
-}
-
-const STOP_TEXT: Record<StopReason, string> = {
-  duration: 'duration reached',
-  interrupted: 'interrupted',
-  'target-exited': 'target exited',
-  'target-execd': "the target exec'd another program",
-  'bpftrace-exited': 'bpftrace exited',
-  'attach-timeout': 'attach timed out',
-  'sampler-failed': 'the sampler failed',
-};
-
-function describeStop(run: ProcessRun): string {
-  return STOP_TEXT[run.reason] + (run.killed ? '; bpftrace had to be killed, its last second of samples is lost' : '');
-}
-
-/** Processes listed one per line in the report. */
-const MAX_LISTED_PROCESSES = 20;
-
-function reportLines(runs: readonly ProcessRun[], options: RunOptions): string[] {
-  const first = runs[0]!;
-  if (runs.length === 1) {
-    return formatReport(first.profile.stats, {
-      hz: options.hz,
-      seconds: first.seconds,
-      python: first.python,
-      noFramePointers: first.noFramePointers,
-      stopReason: describeStop(first),
-      stackErrors: first.stackErrors,
-      missedThreads: first.missedThreads,
-      wallPassesFailed: first.wallPassesFailed,
-      unwind: first.unwind,
-      mode: options.mode,
-    });
-  }
-  const stats = combineStats(runs.map((r) => r.profile.stats));
-  const lines = formatReport(stats, {
-    hz: options.hz,
-    seconds: Math.max(...runs.map((r) => r.seconds)),
-    python: runs.some((r) => r.python),
-    noFramePointers: runs.find((r) => r.noFramePointers)?.noFramePointers ?? null,
-    stopReason: `${runs.length} processes`,
-    stackErrors: runs.reduce((n, r) => n + r.stackErrors, 0),
-    missedThreads: runs.flatMap((r) => r.missedThreads),
-    wallPassesFailed: runs.reduce((n, r) => n + r.wallPassesFailed, 0),
-    unwind: first.unwind,
-    mode: options.mode,
-  });
-  // Recycled workers can be hundreds: the busiest are listed, in PID order, and the rest summed.
-  const listed = new Set(runs.length <= MAX_LISTED_PROCESSES ? runs : [...runs].sort((a, b) => b.profile.stats.samples - a.profile.stats.samples).slice(0, MAX_LISTED_PROCESSES - 1));
-  for (const run of runs) {
-    if (listed.has(run)) lines.push(`  process ${run.pid} (${run.comm}): ${run.profile.stats.samples} samples over ${run.seconds.toFixed(1)} s (${describeStop(run)})`);
-  }
-  const rest = runs.filter((r) => !listed.has(r));
-  if (rest.length > 0) lines.push(`  ${rest.length} more processes: ${rest.reduce((n, r) => n + r.profile.stats.samples, 0)} samples (--pid-root shows each)`);
-  return lines;
 }

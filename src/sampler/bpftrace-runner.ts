@@ -10,10 +10,9 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { ResultPromise } from 'execa';
 import { MAP_KEYS_MAX } from './program.js';
-import { parseBpftraceLine, parseRawStack, plainStackTexts, type BpfEvent, type StackFormat, type StackTexts } from './records.js';
-import { kernelSymbols, type KernelSymbols } from '../symbolize/kernel.js';
-import { restorePriority } from '../sample/priority.js';
-import { ALIVE_CHECK_MS, type RunningSampler, type SamplerResult, type StopReason } from './sampler.js';
+import { BpftraceStream, plainStackTexts, type StackFormat, type StackTexts } from './bpftrace-records.js';
+import { restorePriority } from '../priority.js';
+import { ALIVE_CHECK_MS, type RunningSampler, type SamplerEvent, type SamplerResult, type StopReason } from './sampler.js';
 
 export interface BpftraceRunOptions {
   readonly bpftrace: string;
@@ -21,7 +20,7 @@ export interface BpftraceRunOptions {
   readonly pid: number;
   /** Seconds of sampling after the probes attach; null runs until stopped. */
   readonly durationSeconds: number | null;
-  readonly onEvent: (event: BpfEvent) => void;
+  readonly onEvent: (event: SamplerEvent) => void;
   readonly onAttached?: () => void;
   readonly attachTimeoutMs?: number;
   readonly stopGraceMs?: number;
@@ -94,8 +93,8 @@ export async function startBpftraceSampler(options: BpftraceRunOptions): Promise
     }
   }, options.attachTimeoutMs ?? 120_000);
 
-  // Stacks parsed here (raw kernel addresses named, as the DWARF sampler names them); each distinct text once.
-  const texts = cachedStackTexts(options.stacks, options.stacks === 'raw' ? kernelSymbols() : null);
+  // Each distinct stack text parsed once.
+  const stream = new BpftraceStream(options.stacks, cachedStackTexts(options.stacks));
 
   const aliveTimer = setInterval(() => {
     if (!options.isTargetAlive()) stop('target-exited');
@@ -107,7 +106,7 @@ export async function startBpftraceSampler(options: BpftraceRunOptions): Promise
     const rawFile = process.env['MIXPROF_TRACE_RAW'];
     lines.on('line', (line) => {
       if (rawFile) appendFileSync(rawFile, line + '\n');
-      const event = parseBpftraceLine(line, options.stacks, texts);
+      const event = stream.line(line);
       if (!event) return;
       if (event.type === 'ready' && !attached) {
         attached = true;
@@ -169,12 +168,11 @@ const STACK_TEXTS_KEPT = 100_000;
 
 /**
  * The stacks as this bpftrace prints them, parsed once per distinct text:
- * the same stacks come back every second. Raw kernel addresses are named
- * here, from the kernel's symbol table.
+ * the same stacks come back every second, as the same arrays (which the
+ * resolver's kernel names are kept by).
  */
-export function cachedStackTexts(stacks: StackFormat, kernel: KernelSymbols | null): StackTexts {
+export function cachedStackTexts(stacks: StackFormat): StackTexts {
   const plain = plainStackTexts(stacks);
-  const kernelOf = kernel ? (text: string): readonly string[] => parseRawStack(text).map((address) => kernel.name(address)) : plain.kernel;
   const cached = <T>(parse: (text: string) => T): ((text: string) => T) => {
     const known = new Map<string, T>();
     return (text) => {
@@ -186,5 +184,5 @@ export function cachedStackTexts(stacks: StackFormat, kernel: KernelSymbols | nu
       return value;
     };
   };
-  return { user: cached(plain.user), kernel: cached(kernelOf) };
+  return { user: cached(plain.user), kernel: cached(plain.kernel) };
 }

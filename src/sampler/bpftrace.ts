@@ -1,6 +1,6 @@
 /** Finds bpftrace and checks that it is new enough. */
 import { MixprofError } from '../errors.js';
-import type { StackFormat } from './records.js';
+import type { StackFormat } from './bpftrace-records.js';
 
 export const MIN_BPFTRACE = [0, 17, 0] as const;
 const INSTALL_HINT = 'install it with `apt-get install bpftrace` (Debian/Ubuntu) or `dnf install bpftrace`, or set MIXPROF_BPFTRACE to its path';

@@ -12,11 +12,8 @@ import { injectedFault } from '../fault-injection.js';
 import { dwarfSamplerObject, type DwarfPoll, type FollowedProcessEvent, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer } from '../native.js';
 import { epochMs } from './kernel-clock.js';
 import { packWalkConfig, type WalkConstants } from './walk-fields.js';
-import { kernelSymbols } from '../symbolize/kernel.js';
-import type { RawSample } from '../profile/types.js';
-import { gilStateFromCode, type BpfEvent } from './records.js';
-import { runnableKernelFrames } from '../profile/runnable.js';
-import { ALIVE_CHECK_MS, type RunningSampler, type SamplerResult, type StopReason } from './sampler.js';
+import { gilStateFromCode } from './gil-codes.js';
+import { ALIVE_CHECK_MS, type RawSample, type RunningSampler, type SamplerEvent, type SamplerResult, type StopReason } from './sampler.js';
 
 export interface DwarfRunOptions {
   readonly addon: NativeAddon;
@@ -29,7 +26,7 @@ export interface DwarfRunOptions {
   readonly python: WalkConstants | null;
   readonly maxFrames: number;
   readonly stackBytes: number;
-  readonly onEvent: (event: BpfEvent) => void;
+  readonly onEvent: (event: SamplerEvent) => void;
   readonly onAttached?: () => void;
   readonly isTargetAlive: () => boolean;
   readonly pollIntervalMs?: number;
@@ -44,7 +41,7 @@ export interface DwarfRunOptions {
    */
   readonly follow?: {
     readonly onProcess: (event: FollowedProcessEvent) => void;
-    readonly onFollowed: (pid: number, event: BpfEvent) => void;
+    readonly onFollowed: (pid: number, event: SamplerEvent) => void;
   };
 }
 
@@ -66,7 +63,6 @@ export function ringMiB(hz: number, cpus: number, stackBytes: number): number {
 }
 
 export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
-  const kernel = kernelSymbols();
   const failWallPasses = injectedFault('wall-pass');
   let sampler: NativeDwarfSampler;
   try {
@@ -109,7 +105,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
 
   // Each record to its process: the target's to onEvent, a followed one's to onFollowed.
   const follow = options.follow;
-  const emit = (pid: number, event: BpfEvent): void => {
+  const emit = (pid: number, event: SamplerEvent): void => {
     if (pid === options.pid || !follow) options.onEvent(event);
     else follow.onFollowed(pid, event);
   };
@@ -124,13 +120,10 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     });
     for (const p of processes) if (p.kind === 'fork') follow?.onProcess(p);
     for (const { pid, ...thread } of poll.threads) emit(pid, { type: 'thread', thread });
-    for (const chain of poll.chains) {
-      const depth = chain.frames.length / 4;
-      emit(chain.pid, { type: 'chain', hash: chain.hash, depth, truncated: chain.truncated });
-      for (let i = 0; i < depth; i++) {
-        const f = chain.frames;
-        emit(chain.pid, { type: 'frame', hash: chain.hash, index: i, frame: { code: f[4 * i]!, instr: f[4 * i + 1]!, flags: f[4 * i + 2]!, firstLineNo: Number(f[4 * i + 3]!) } });
-      }
+    for (const { pid, hash, truncated, frames: f } of poll.chains) {
+      const frames = [];
+      for (let i = 0; i < f.length / 4; i++) frames.push({ code: f[4 * i]!, instr: f[4 * i + 1]!, flags: f[4 * i + 2]!, firstLineNo: Number(f[4 * i + 3]!) });
+      emit(pid, { type: 'chain', chain: { hash, depth: frames.length, truncated, frames } });
     }
     const byProcess = new Map<number, RawSample[]>();
     for (const s of poll.samples) {
@@ -151,23 +144,16 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   };
 
   const rawSample = (s: DwarfPoll['samples'][number]): RawSample => {
-    const userFrames = [...s.user];
-    const named = [...s.kernel].map((address) => kernel.name(address));
-    const kernelFrames = s.runnable ? runnableKernelFrames(named) : named;
-    // The key tells complete unwinds apart from ones that stopped at the same frames.
     const gil = gilStateFromCode(s.gil);
     return {
       tid: s.tid,
       chain: s.chain,
       ...(gil ? { gil } : {}),
       ...(s.runnable ? { runnable: true } : {}),
-      user: stackKey(s.user) + (s.complete ? '$' : s.beyondCopy ? '!' : ''),
-      kernel: kernelFrames.join(';') + (s.runnable ? ';[runnable]' : ''),
       count: s.count,
-      userFrames,
-      kernelFrames,
-      userComplete: s.complete,
-      ...(s.beyondCopy ? { userBeyondCopy: true } : {}),
+      user: [...s.user],
+      userEnd: s.complete ? 'complete' : s.beyondCopy ? 'beyond-copy' : 'stopped',
+      kernel: [...s.kernel],
     };
   };
 
@@ -249,10 +235,4 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     if (reason === null) sampler.unwindWith(pid, symbolizer);
   };
   return { done, stop, kill: () => stop('interrupted'), follows, adopt, unwindWith };
-}
-
-function stackKey(addresses: BigUint64Array): string {
-  let key = '';
-  for (const a of addresses) key += a.toString(16) + ' ';
-  return key;
 }

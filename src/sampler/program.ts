@@ -9,7 +9,7 @@ import path from 'node:path';
 import { packageRoot } from '../package-root.js';
 import { walkTemplateValues, type WalkConstants } from './walk-fields.js';
 import type { PythonLayout } from '../python/layout.js';
-import type { StackFormat } from './records.js';
+import type { StackFormat } from './bpftrace-records.js';
 
 /** ustack's and kstack's output modes: raw from bpftrace 0.18; before, perf (user) and bpftrace (kernel) text. */
 export type StackMode = 'perf' | 'bpftrace' | 'raw';

@@ -1,9 +1,77 @@
 /**
  * What every sampler (bpftrace's, the DWARF one) gives the session that runs
- * it: a way to stop it, and how and when its run ended. Records reach the
- * session through the onEvent callback each takes (records.ts).
+ * it: typed records (SamplerEvent) through the onEvent callback each takes, a
+ * way to stop it, and how and when its run ended. Stacks come as addresses;
+ * naming them is the resolver's job (src/symbolize/). Nothing here knows how
+ * a sampler gets its records (bpftrace's text is parsed in
+ * bpftrace-records.ts).
  */
 import type { NativeSymbolizer } from '../native.js';
+import type { RawPythonChain } from '../python/captured.js';
+
+export type SamplerEvent =
+  /** Every probe is attached (bpftrace). */
+  | { type: 'ready' }
+  /** The target exec'd another program: what follows would not be its samples. */
+  | { type: 'exec' }
+  | { type: 'thread'; thread: ThreadInfo }
+  /** A Python chain seen for the first time (samples name it by its hash). */
+  | { type: 'chain'; chain: RawPythonChain }
+  | { type: 'samples'; samples: RawSample[]; malformed: number }
+  /** Records the kernel dropped (a full ring or perf buffer). */
+  | { type: 'lost'; events: number }
+  /** A line the sampler printed that is no record. */
+  | { type: 'text'; text: string };
+
+/**
+ * The sampled thread and the GIL at the sample (--gil): it held the GIL; it
+ * has a Python thread state but ran without the GIL (native code that
+ * released it, I/O, or waiting to take it); or no Python thread state names
+ * it (a thread that never takes the GIL, or one not yet or no longer
+ * registered with the interpreter).
+ */
+export type GilState = 'held' | 'released' | 'no-thread';
+
+/** A kernel frame: its address, or its function's name where the sampler has names only (bpftrace 0.17). */
+export type KernelFrame = bigint | string;
+
+/**
+ * How a CFI unwind of a user stack ended: at the thread's first function;
+ * short of it; or after reading the stack beyond the copy from the live
+ * process, which may have moved on or ended. Frame-pointer walks do not
+ * know.
+ */
+export type UnwindEnd = 'complete' | 'stopped' | 'beyond-copy';
+
+/** Samples sharing thread, Python chain, GIL state, user stack and kernel stack, counted. */
+export interface RawSample {
+  readonly tid: number;
+  /** The Python chain's hash; 0n when no Python frame was found. */
+  readonly chain: bigint;
+  /** Set when the sampler read the GIL's state (--gil). */
+  readonly gil?: GilState;
+  readonly count: number;
+  /** User addresses, leaf first. */
+  readonly user: readonly bigint[];
+  /** Set for CFI unwinds. */
+  readonly userEnd?: UnwindEnd;
+  /** Kernel frames, leaf first. */
+  readonly kernel: readonly KernelFrame[];
+  /**
+   * Frame-pointer samples of user code: the words at the stack pointer, where
+   * a leaf without its frame pointer in place keeps its return address.
+   */
+  readonly stackWords?: readonly bigint[];
+  /** Off CPU and runnable (wall-clock mode): waiting for a CPU. */
+  readonly runnable?: boolean;
+}
+
+export interface ThreadInfo {
+  readonly tid: number;
+  readonly comm: string;
+  /** Python's name for the thread (threading.Thread.name), when it was read. */
+  readonly name?: string;
+}
 
 export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'target-execd' | 'bpftrace-exited' | 'attach-timeout' | 'sampler-failed';
 

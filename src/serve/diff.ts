@@ -5,7 +5,7 @@
  */
 import { stackText } from '../output/folded.js';
 import type { StackCount } from '../profile/profile.js';
-import type { Frame } from '../profile/types.js';
+import type { Frame } from '../symbolize/frame.js';
 
 export interface StackDiff {
   /** The stack as a folded line's frames. */

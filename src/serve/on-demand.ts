@@ -3,8 +3,8 @@
  * process: sample it now for S seconds and answer folded stacks.
  */
 import { formatFolded } from '../output/folded.js';
-import { startProcessSession } from '../sample/session.js';
-import { sessionOptions } from '../sample/session-options.js';
+import { startProcessSession } from '../session/session.js';
+import { sessionOptions } from '../session/session-options.js';
 
 export async function profileNow(pid: number, seconds: number, hz = 99): Promise<string> {
   // As `mixprof sample -x PID -t SECONDS -F HZ -q` samples.

@@ -32,7 +32,7 @@ import { renderProfile } from '../output/formats.js';
 import { formatSvg } from '../output/svg.js';
 import { stackText } from '../output/folded.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../output/output-profile.js';
-import type { FrameKind } from '../profile/types.js';
+import type { FrameKind } from '../symbolize/frame.js';
 import type { ProfileFilter, ProfileStore } from '../store/profile-store.js';
 import { parseRange } from '../store/time-range.js';
 import { diffStacks } from './diff.js';

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { MixprofError } from '../errors.js';
 import type { StackCount } from '../profile/profile.js';
-import type { Frame, FrameKind } from '../profile/types.js';
+import type { Frame, FrameKind } from '../symbolize/frame.js';
 import { addStackCounts, decodeSamples, encodeSamples, type SampleEntry } from './sample-blob.js';
 
 export const STORE_FILE = 'profiles.db';

@@ -1,6 +1,7 @@
 /**
  * Names kernel addresses from /proc/kallsyms, for samples whose kernel stack
- * comes as raw addresses (the DWARF sampler, bpftrace from 0.18).
+ * comes as raw addresses (the DWARF sampler, bpftrace from 0.18); bpftrace
+ * 0.17's stacks come named.
  *
  * The table (over a hundred thousand lines, 5 MB) is read once per mixprof
  * process (kernelSymbols()), in the background from when a sampler is
@@ -12,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { KernelFrame } from '../sampler/sampler.js';
 
 const UNKNOWN = '[unknown kernel]';
 const KERNEL_HIGH = 0xffffffff;
@@ -30,6 +32,8 @@ export class KernelSymbols {
   private table: Table | null = null;
   private reading = false;
   private readonly cache = new Map<bigint, string>();
+  /** Stacks named, by the sampler's array: bpftrace's runner hands the same array for the same stack. */
+  private readonly stacks = new WeakMap<readonly KernelFrame[], readonly string[]>();
 
   /** `source` is read from /proc/kallsyms when first needed unless given. */
   constructor(private readonly source: Source = readKallsyms) {}
@@ -61,6 +65,16 @@ export class KernelSymbols {
   /** Symbols are readable (kallsyms shows zeros without CAP_SYSLOG). */
   get available(): boolean {
     return this.load().starts.length > 0;
+  }
+
+  /** A stack's frames named, leaf first. */
+  names(frames: readonly KernelFrame[]): readonly string[] {
+    let names = this.stacks.get(frames);
+    if (names === undefined) {
+      names = frames.map((frame) => (typeof frame === 'string' ? frame : this.name(frame)));
+      this.stacks.set(frames, names);
+    }
+    return names;
   }
 
   name(address: bigint): string {

@@ -7,8 +7,8 @@
  */
 import path from 'node:path';
 import type { StackCount } from '../profile/profile.js';
-import type { Frame, FrameKind } from '../profile/types.js';
-import { countFunctions, functionKey, functionName, isFunctionFrame, type FunctionCount } from '../output/top-table.js';
+import type { Frame, FrameKind } from '../symbolize/frame.js';
+import { countFunctions, functionKey, functionName, isFunctionFrame, type FunctionCount } from '../profile/function-counts.js';
 
 export const SORT_COLUMNS = ['own%', 'total%', 'own', 'total', 'function'] as const;
 export type SortColumn = (typeof SORT_COLUMNS)[number];

@@ -7,7 +7,7 @@
 import cliTruncate from 'cli-truncate';
 import stringWidth from 'string-width';
 import { terminalText } from '../output/terminal-text.js';
-import type { FrameKind } from '../profile/types.js';
+import type { FrameKind } from '../symbolize/frame.js';
 import type { Row, SortColumn } from './function-view.js';
 
 export interface Header {

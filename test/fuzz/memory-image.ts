@@ -6,7 +6,7 @@
  * short or gone). A seeded generator makes every case reproducible.
  */
 import type { PythonLayout } from '../../src/python/layout.js';
-import type { RawPythonFrame } from '../../src/profile/types.js';
+import type { RawPythonFrame } from '../../src/python/captured.js';
 import type { MemoryReader } from '../../src/target/memory.js';
 
 /** mulberry32: small, fast, and the same sequence for the same seed. */

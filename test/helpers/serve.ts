@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { execa, type ResultPromise } from 'execa';
-import type { Frame } from '../../src/profile/types.js';
+import type { Frame } from '../../src/symbolize/frame.js';
 import { MIXPROF } from './paths.js';
 
 /** A Python frame of app.py, for stores made by tests. */

@@ -4,7 +4,7 @@
  * what is drawn from it; the benchmark times writing it.
  */
 import type { StackCount } from '../../src/profile/profile.js';
-import type { Frame } from '../../src/profile/types.js';
+import type { Frame } from '../../src/symbolize/frame.js';
 
 export function syntheticStacks(count: number): StackCount[] {
   const frame = (kind: Frame['kind'], name: string): Frame => ({ kind, name });

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
-import { parseBpftraceLine } from '../../src/sampler/records.js';
+import { parseBpftraceLine } from '../../src/sampler/bpftrace-records.js';
 import { nativeAddon } from '../../src/native.js';
 import { findDebugFile } from '../../src/target/debug-files.js';
 import { readableFile } from '../../src/target/files.js';

@@ -378,10 +378,14 @@ describe("Debian sid's CPython 3.15 with python3.15-dbg's debug file (-d) unwoun
   describeInterpreter(() => debianPython('sid-3.15-dbg'), { version: '3.15', source: DEBUG_OFFSETS, withDebugFile: true, framePointers: true, unwind: 'fp', interpreterSymbols: true }));
 describe('free-threaded CPython 3.13t (built from trixie\'s source; shared libpython, DWARF inside)', () =>
   describeInterpreter(() => debianPython('trixie-3.13t'), { version: '3.13', source: DEBUG_OFFSETS, interpreterSymbols: true, freeThreaded: true }));
+describe('free-threaded CPython 3.13t unwound with frame pointers (stops at the leaf)', () =>
+  describeInterpreter(() => debianPython('trixie-3.13t'), { version: '3.13', source: DEBUG_OFFSETS, unwind: 'fp', interpreterSymbols: true, freeThreaded: true }));
 describe('free-threaded CPython 3.13t with offsets from its DWARF', () =>
   describeInterpreter(() => debianPython('trixie-3.13t'), { version: '3.13', source: DWARF, offsetsFrom: 'dwarf', interpreterSymbols: true, freeThreaded: true }));
 describe("Debian sid's CPython 3.15 debug build (frame pointers)", () =>
   describeInterpreter(() => debianPython('sid-3.15d'), { version: '3.15', source: DEBUG_OFFSETS, framePointers: true, interpreterSymbols: true }));
+describe("Debian sid's CPython 3.15 debug build (frame pointers) unwound with frame pointers", () =>
+  describeInterpreter(() => debianPython('sid-3.15d'), { version: '3.15', source: DEBUG_OFFSETS, framePointers: true, unwind: 'fp', interpreterSymbols: true }));
 // The bpftrace walk under the bpftrace of Debian 13 (0.23) and sid (0.27), as
 // well as the system's (0.17): threads found by pthread_t (3.10), through the
 // cframe (3.11) and from _Py_DebugOffsets (3.15).

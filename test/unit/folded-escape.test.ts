@@ -10,7 +10,7 @@ import { escapeFrameName, unescapeFrameName } from '../../src/output/folded-esca
 import { formatFolded } from '../../src/output/folded.js';
 import { readFolded } from '../../src/output/folded-reader.js';
 import type { StackCount } from '../../src/profile/profile.js';
-import type { Frame } from '../../src/profile/types.js';
+import type { Frame } from '../../src/symbolize/frame.js';
 
 /** Pieces names are made of: what readers split on, escapes as text, controls, a bidi override, and ordinary text. */
 const PIECES = [';', '%', '%3B', '%0A', '%25', '%5F', '_[k]', '_[j]', '_', '%2', '%%', '%3b', '%20', '\n', '\r', '\r\n', '\0', '\x1b', '\x07', '\t', '\x7f', '\x9b', '\u202e', ' ', '(', ')', ':', 'é', '中', '🐍', 'a', 'B', '3', '0', 'F', '100%'];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { epochMs } from '../../src/sampler/kernel-clock.js';
-import { sameImage } from '../../src/sample/followed.js';
+import { sameImage } from '../../src/session/followed.js';
 import { parseMaps } from '../../src/target/maps.js';
 import { forkedMemory, type MemoryReader } from '../../src/target/memory.js';
 

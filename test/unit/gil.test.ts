@@ -5,7 +5,7 @@ import { pythonProgram, walkConstants } from '../../src/sampler/program.js';
 import { formatReport } from '../../src/output/report.js';
 import { combineStacks } from '../../src/profile/combine.js';
 import { emptyStats, ProfileBuilder } from '../../src/profile/profile.js';
-import type { RawSample } from '../../src/profile/types.js';
+import type { RawSample } from '../../src/sampler/sampler.js';
 import { gilProblem } from '../../src/python/gil-check.js';
 import type { PythonLayout } from '../../src/python/layout.js';
 import { buildLayout, gilLayout, type StructOffsets } from '../../src/python/offsets.js';
@@ -165,11 +165,9 @@ describe('marker frames', () => {
     tid,
     chain: 0n,
     ...(gil ? { gil } : {}),
-    user: '',
-    kernel,
+    user: [],
+    kernel: [kernel],
     count: 2,
-    userFrames: [],
-    kernelFrames: [kernel],
   });
 
   function profile(gilRoots: boolean, threadRoots: boolean): ReturnType<ProfileBuilder['finish']> {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MISMATCH_FRAME, mergeStacks, trustedNativeFrames, TRUNCATED_FRAME } from '../../src/profile/merge.js';
 import type { NativeFrame, NativeRole } from '../../src/symbolize/native.js';
-import type { PythonStack } from '../../src/python/chain.js';
-import type { Frame } from '../../src/profile/types.js';
+import type { PythonStack } from '../../src/symbolize/python-names.js';
+import type { Frame } from '../../src/symbolize/frame.js';
 
 let nextAddress = 0x1000n;
 function nat(name: string, role: NativeRole = 'code', framePointer: boolean | null = true, mapped = true): NativeFrame {

@@ -11,7 +11,7 @@ import type { OutputProfile } from '../../src/output/output-profile.js';
 import { formatPprof } from '../../src/output/pprof.js';
 import { formatSpeedscope, type SpeedscopeFile } from '../../src/output/speedscope.js';
 import type { StackCount } from '../../src/profile/profile.js';
-import type { Frame } from '../../src/profile/types.js';
+import type { Frame } from '../../src/symbolize/frame.js';
 import { REPO } from '../helpers/paths.js';
 
 // The writers are checked against their input: each output is decoded back to

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { getPriority } from 'node:os';
 import { test } from 'node:test';
-import { raisePriorityWhileAttaching, restorePriority } from '../../src/sample/priority.js';
+import { raisePriorityWhileAttaching, restorePriority } from '../../src/priority.js';
 import { STARTED_NICE } from '../../src/startup-priority.js';
 
 test('as root, attaching runs at nice -10 and sampling at the priority mixprof started with; a helper started meanwhile is put back too', async () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ProfileBuilder } from '../../src/profile/profile.js';
-import type { RawSample } from '../../src/profile/types.js';
+import type { RawSample } from '../../src/sampler/sampler.js';
 import type { NativeFrame, NativeFrames } from '../../src/symbolize/native.js';
 
 /** Code at 0x1000-0x2000, named fn_<address>; every function keeps a frame pointer but those at 0x1500-0x15ff. */
@@ -26,13 +26,8 @@ function fakeNative(): NativeFrames & { refreshes: number } {
   return native as unknown as NativeFrames & { refreshes: number };
 }
 
-/** A user stack as a sampler delivers it: keyed by its addresses, leaf first. */
-const ustack = (addresses: bigint[]): { user: string; userFrames: bigint[]; kernel: string; kernelFrames: string[] } => ({
-  user: addresses.map((a) => a.toString(16)).join(','),
-  userFrames: addresses,
-  kernel: '',
-  kernelFrames: [],
-});
+/** A user stack as a sampler delivers it: addresses, leaf first, and no kernel frames. */
+const ustack = (addresses: bigint[]): { user: bigint[]; kernel: string[] } => ({ user: addresses, kernel: [] });
 
 type Walk = 'clean' | 'stack address' | 'stale return address';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { after, describe, test } from 'node:test';
 import { MixprofError } from '../../src/errors.js';
-import type { Frame } from '../../src/profile/types.js';
+import type { Frame } from '../../src/symbolize/frame.js';
 import { decodeSamples, encodeSamples } from '../../src/store/sample-blob.js';
 import { FILTERED_FRAME, ProfileStore, ROLLUP_MS, STORE_FILE, type ProfileFilter, type ProfileRecord } from '../../src/store/profile-store.js';
 import { parseDuration, parseRange, parseTime } from '../../src/store/time-range.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { shortenPath } from '../../src/python/short-paths.js';
+import { shortenPath } from '../../src/symbolize/short-paths.js';
 
 describe('short source paths', () => {
   test('a module of an installed package is named from the package', () => {

@@ -13,7 +13,7 @@ import { splitThread } from '../../src/collect/collector.js';
 import { formatFolded } from '../../src/output/folded.js';
 import { readFolded } from '../../src/output/folded-reader.js';
 import type { StackCount } from '../../src/profile/profile.js';
-import type { Frame } from '../../src/profile/types.js';
+import type { Frame } from '../../src/symbolize/frame.js';
 import { ProfileStore } from '../../src/store/profile-store.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mixprof-thread-names-'));

@@ -6,7 +6,7 @@ import { formatSvg } from '../../src/output/svg.js';
 import { readFolded } from '../../src/output/folded-reader.js';
 import type { OutputProfile } from '../../src/output/output-profile.js';
 import type { StackCount } from '../../src/profile/profile.js';
-import type { Frame } from '../../src/profile/types.js';
+import type { Frame } from '../../src/symbolize/frame.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { syntheticStacks } from '../helpers/synthetic-stacks.js';
 

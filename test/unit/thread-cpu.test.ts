@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { formatReport } from '../../src/output/report.js';
 import { emptyStats } from '../../src/profile/profile.js';
-import { missedThreads, readThreadsCpu, type ThreadCpu } from '../../src/sample/thread-cpu.js';
+import { missedThreads, readThreadsCpu, type ThreadCpu } from '../../src/session/thread-cpu.js';
 import { splitStat } from '../../src/target/proc-stat.js';
 
 const cpu = (entries: [number, string, number][]): Map<number, ThreadCpu> => new Map(entries.map(([tid, comm, seconds]) => [tid, { comm, seconds }]));

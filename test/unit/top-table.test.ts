@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { formatTopTable, topFunctions } from '../../src/output/top-table.js';
+import { formatTopTable } from '../../src/output/top-table.js';
+import { topFunctions } from '../../src/profile/function-counts.js';
 import { formatProgress } from '../../src/output/status-line.js';
 import type { StackCount } from '../../src/profile/profile.js';
-import type { Frame } from '../../src/profile/types.js';
+import type { Frame } from '../../src/symbolize/frame.js';
 
 const py = (name: string): Frame => ({ kind: 'python', name });
 const c = (name: string): Frame => ({ kind: 'native', name });

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { StackCount } from '../../src/profile/profile.js';
-import type { Frame } from '../../src/profile/types.js';
+import type { Frame } from '../../src/symbolize/frame.js';
 import { callTrees, sortFunctions, viewRows, type Row } from '../../src/top/function-view.js';
 import { SampleWindow } from '../../src/top/sample-window.js';
 import { CHROME_LINES, renderFrame, scrollFor, type Header } from '../../src/top/screen.js';
-import { countFunctions } from '../../src/output/top-table.js';
+import { countFunctions } from '../../src/profile/function-counts.js';
 
 const py = (name: string, line = 1): Frame => ({ kind: 'python', name: `${name} (app.py:${line})`, func: name, file: '/srv/app.py', line });
 const native = (name: string): Frame => ({ kind: 'native', name, file: '/usr/lib/x86_64-linux-gnu/libc.so.6' });

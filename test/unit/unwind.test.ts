@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pollIntervalMs, ringMiB } from '../../src/sampler/dwarf-runner.js';
-import { chooseUnwind } from '../../src/sample/unwind.js';
+import { chooseUnwind } from '../../src/session/unwind.js';
 
 test('auto is the DWARF sampler, also for interpreters that keep frame pointers; an explicit choice wins and says so', () => {
   assert.equal(chooseUnwind('auto').unwind, 'dwarf');

@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { nativeAddon } from '../../src/native.js';
-import type { RawPythonChain } from '../../src/profile/types.js';
+import type { RawPythonChain } from '../../src/python/captured.js';
 import { CodeObjectReader } from '../../src/python/code-objects.js';
 import type { PythonLayout } from '../../src/python/layout.js';
 import { CHAIN_HASH_SEED, findThreadState, walkChain } from '../../src/python/walk.js';

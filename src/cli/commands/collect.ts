@@ -10,7 +10,7 @@ import { checkPrivileges } from '../../target/privileges.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
 import { pidList, positiveInteger, positiveSeconds } from '../options.js';
 import { addSamplingOptions, DEFAULT_HZ, type SamplingFlags } from '../sampling-options.js';
-import { sessionOptions } from '../../sample/session-options.js';
+import { sessionOptions } from '../../session/session-options.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/mixprof';
 

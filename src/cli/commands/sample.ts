@@ -10,7 +10,7 @@ import { writeStderrLine } from '../../output/terminal-text.js';
 import { checkOutputFile } from '../../output/write.js';
 import { collect, nonNegativeInteger, pidList, positiveSeconds } from '../options.js';
 import { addSamplingOptions, type SamplingFlags } from '../sampling-options.js';
-import { sessionOptions } from '../../sample/session-options.js';
+import { sessionOptions } from '../../session/session-options.js';
 
 const DEFAULT_TOP = 10;
 

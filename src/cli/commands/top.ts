@@ -2,13 +2,13 @@
 import { ReadStream, WriteStream } from 'node:tty';
 import { Command } from 'commander';
 import { MixprofError } from '../../errors.js';
-import { startProcessSession } from '../../sample/session.js';
+import { startProcessSession } from '../../session/session.js';
 import { onStopSignals } from '../../stop-signals.js';
 import { checkPrivileges } from '../../target/privileges.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
 import { positiveInteger, positiveSeconds } from '../options.js';
 import { addSamplingOptions, type SamplingFlags } from '../sampling-options.js';
-import { sessionOptions } from '../../sample/session-options.js';
+import { sessionOptions } from '../../session/session-options.js';
 
 const EXAMPLES = `
 Examples:

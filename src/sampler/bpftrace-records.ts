@@ -1,20 +1,21 @@
 /**
- * Parses bpftrace's `-f json` stream (one JSON object per line) into the records
- * our programs emit: thread and chain announcements (printf) and aggregated
- * samples (the @samples map).
+ * Parses bpftrace's `-f json` stream (one JSON object per line) into the
+ * sampler's records (sampler.ts): thread and chain announcements (printf) and
+ * aggregated samples (the @samples map). The only place that knows
+ * bpftrace's text.
  */
-import type { GilState, RawSample, ThreadInfo, RawPythonFrame } from '../profile/types.js';
+import { gilStateFromCode } from './gil-codes.js';
+import type { RawPythonChain, RawPythonFrame } from '../python/captured.js';
+import type { KernelFrame, RawSample, SamplerEvent } from './sampler.js';
 
-export type BpfEvent =
-  | { type: 'ready' }
-  /** The target exec'd another program: what follows would not be its samples. */
-  | { type: 'exec' }
-  | { type: 'thread'; thread: ThreadInfo }
-  | { type: 'chain'; hash: bigint; depth: number; truncated: boolean }
-  | { type: 'frame'; hash: bigint; index: number; frame: RawPythonFrame }
-  | { type: 'samples'; samples: RawSample[]; malformed: number }
-  | { type: 'lost'; events: number }
-  | { type: 'text'; text: string };
+/**
+ * One line's record: a sampler record, or part of a Python chain (its head,
+ * then one line per frame), which BpftraceStream puts together.
+ */
+export type BpftraceRecord =
+  | Exclude<SamplerEvent, { type: 'chain' }>
+  | { type: 'chain-head'; hash: bigint; depth: number; truncated: boolean }
+  | { type: 'chain-frame'; hash: bigint; index: number; frame: RawPythonFrame };
 
 const SAMPLE_MAP = '@samples';
 
@@ -26,24 +27,22 @@ const SAMPLE_MAP = '@samples';
 export type StackFormat = 'text' | 'raw';
 
 /**
- * Turns a stack as bpftrace printed it into frames: user addresses, kernel
- * function names. The runner keeps the answers (the same stacks come back
- * every second) and names raw kernel addresses (bpftrace-runner.ts).
+ * Turns a stack as bpftrace printed it into frames: user addresses; kernel
+ * addresses, or function names from bpftrace 0.17's text. The runner keeps
+ * the answers (the same stacks come back every second: see bpftrace-runner.ts).
  */
 export interface StackTexts {
   user(text: string): readonly bigint[];
-  kernel(text: string): readonly string[];
+  kernel(text: string): readonly KernelFrame[];
 }
 
-/** Each text parsed as it comes; raw kernel addresses are shown as such (the runner names them). */
+/** Each text parsed as it comes. */
 export function plainStackTexts(stacks: StackFormat): StackTexts {
-  return stacks === 'raw'
-    ? { user: parseRawStack, kernel: (text) => parseRawStack(text).map((a) => `0x${a.toString(16)}`) }
-    : { user: parseUserStack, kernel: parseKernelStack };
+  return stacks === 'raw' ? { user: parseRawStack, kernel: parseRawStack } : { user: parseUserStack, kernel: parseKernelStack };
 }
 
 /** Parses one stdout line; returns null for blank lines and records of no interest. */
-export function parseBpftraceLine(line: string, stacks: StackFormat = 'text', texts: StackTexts = plainStackTexts(stacks)): BpfEvent | null {
+export function parseBpftraceLine(line: string, stacks: StackFormat = 'text', texts: StackTexts = plainStackTexts(stacks)): BpftraceRecord | null {
   const trimmed = line.trim();
   if (trimmed === '') return null;
   let record: unknown;
@@ -70,7 +69,7 @@ export function parseBpftraceLine(line: string, stacks: StackFormat = 'text', te
   }
 }
 
-function parsePrintf(text: string): BpfEvent | null {
+function parsePrintf(text: string): BpftraceRecord | null {
   const line = text.replace(/\n$/, '');
   const fields = line.split(' ');
   switch (fields[0]) {
@@ -87,11 +86,11 @@ function parsePrintf(text: string): BpfEvent | null {
       return { type: 'thread', thread: { tid: Number(fields[1]), comm: fields.slice(2).join(' ') } };
     case 'C':
       if (fields.length !== 4) break;
-      return { type: 'chain', hash: BigInt(fields[1]!), depth: Number(fields[2]), truncated: fields[3] === '1' };
+      return { type: 'chain-head', hash: BigInt(fields[1]!), depth: Number(fields[2]), truncated: fields[3] === '1' };
     case 'F':
       if (fields.length !== 7) break;
       return {
-        type: 'frame',
+        type: 'chain-frame',
         hash: BigInt(fields[1]!),
         index: Number(fields[2]),
         frame: {
@@ -107,14 +106,43 @@ function parsePrintf(text: string): BpfEvent | null {
   return { type: 'text', text: line };
 }
 
-/**
- * The GIL codes both samplers send (GIL_* in bpf/dwarf-sampler.h, the same
- * numbers in bpf/python-sampler.bt); 0, not read, has no state.
- */
-const GIL_CODES: Readonly<Record<number, GilState>> = { 1: 'held', 2: 'released', 3: 'no-thread' };
+/** Chains begun and not finished that are kept: past this many (frames lost with their lines) they are let go. */
+const PENDING_CHAINS_KEPT = 10_000;
 
-export function gilStateFromCode(code: number): GilState | undefined {
-  return GIL_CODES[code];
+interface PendingChain {
+  readonly head: { hash: bigint; depth: number; truncated: boolean };
+  readonly frames: (RawPythonFrame | undefined)[];
+  received: number;
+}
+
+/** bpftrace's stdout, line by line, as the sampler's records: a chain is sent once all its frames are in. */
+export class BpftraceStream {
+  private readonly pending = new Map<bigint, PendingChain>();
+
+  constructor(
+    private readonly stacks: StackFormat,
+    private readonly texts: StackTexts = plainStackTexts(stacks),
+  ) {}
+
+  line(text: string): SamplerEvent | null {
+    const record = parseBpftraceLine(text, this.stacks, this.texts);
+    if (record === null) return null;
+    if (record.type === 'chain-head') {
+      if (this.pending.size >= PENDING_CHAINS_KEPT) this.pending.clear();
+      const { hash, depth, truncated } = record;
+      if (depth === 0) return { type: 'chain', chain: { hash, depth, truncated, frames: [] } };
+      this.pending.set(hash, { head: { hash, depth, truncated }, frames: new Array<RawPythonFrame | undefined>(depth), received: 0 });
+      return null;
+    }
+    if (record.type !== 'chain-frame') return record;
+    const chain = this.pending.get(record.hash);
+    if (!chain || record.index < 0 || record.index >= chain.head.depth || chain.frames[record.index]) return null;
+    chain.frames[record.index] = record.frame;
+    if (++chain.received < chain.head.depth) return null;
+    this.pending.delete(record.hash);
+    const complete: RawPythonChain = { ...chain.head, frames: chain.frames as RawPythonFrame[] };
+    return { type: 'chain', chain: complete };
+  }
 }
 
 /**
@@ -122,7 +150,7 @@ export function gilStateFromCode(code: number): GilState | undefined {
  * "tid,hash,gil,<ustack lines>,<kstack lines>,w0,w1,w2" (w: the words at the
  * user stack pointer). Stack texts contain no commas.
  */
-export function parseSampleMap(entries: Record<string, unknown>, stacks: StackFormat = 'text', texts: StackTexts = plainStackTexts(stacks)): BpfEvent {
+export function parseSampleMap(entries: Record<string, unknown>, stacks: StackFormat = 'text', texts: StackTexts = plainStackTexts(stacks)): BpftraceRecord {
   const samples: RawSample[] = [];
   let malformed = 0;
   for (const [key, value] of Object.entries(entries)) {
@@ -136,17 +164,12 @@ export function parseSampleMap(entries: Record<string, unknown>, stacks: StackFo
     const gil = gilStateFromCode(Number(gilCode));
     // Map keys print 64-bit values signed, printf prints them unsigned.
     const words = parts.slice(5).map((w) => BigInt.asUintN(64, BigInt(w)));
-    const userFrames = texts.user(ustack);
-    const kernelFrames = texts.kernel(kstack);
     samples.push({
       tid: Number(tid),
       chain: BigInt.asUintN(64, BigInt(hash)),
       ...(gil ? { gil } : {}),
-      // Raw stacks are keyed by their addresses (user) and names (kernel), however the release spaced and escaped them.
-      user: stacks === 'raw' ? userFrames.map((a) => a.toString(16)).join('\n') : ustack,
-      userFrames,
-      kernel: stacks === 'raw' ? kernelFrames.join(';') : kstack,
-      kernelFrames,
+      user: texts.user(ustack),
+      kernel: texts.kernel(kstack),
       count,
       ...(words.some((w) => w !== 0n) ? { stackWords: words } : {}),
     });

@@ -7,6 +7,7 @@
 import { procPath, threadIds } from '../target/process.js';
 import { readTextOrNull as readText } from '../read-text.js';
 import { splitStat } from '../target/proc-stat.js';
+import type { MissedThread } from '../output/report.js';
 
 export interface ThreadCpu {
   readonly comm: string;
@@ -39,15 +40,6 @@ export function readThreadsCpu(pid: number): Map<number, ThreadCpu> {
     if (cpu) threads.set(tid, cpu);
   }
   return threads;
-}
-
-export interface MissedThread {
-  readonly tid: number;
-  readonly comm: string;
-  /** CPU seconds it ran while sampled (wall mode: the seconds it was there). */
-  readonly seconds: number;
-  readonly samples: number;
-  readonly expected: number;
 }
 
 export interface MissedThreadsCheck {

@@ -11,9 +11,9 @@
  * or command started meanwhile, which inherited the raise, is put back too.
  */
 import { getPriority, setPriority } from 'node:os';
-import { readTextOrNull } from '../read-text.js';
-import { raisePriority, STARTED_NICE } from '../startup-priority.js';
-import { threadIds } from '../target/process.js';
+import { readTextOrNull } from './read-text.js';
+import { raisePriority, STARTED_NICE } from './startup-priority.js';
+import { threadIds } from './target/process.js';
 
 /** The wall-clock ticker's thread (native/src/dwarf_sampler.cc): it keeps the raise. */
 const KEEPS_RAISE = 'mixprof-wall';

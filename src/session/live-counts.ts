@@ -3,7 +3,7 @@
  * events so far, and which Python function is most often the innermost one.
  * Python chains are named on arrival, so this costs one map update per record.
  */
-import type { BpfEvent } from '../sampler/records.js';
+import type { SamplerEvent } from '../sampler/sampler.js';
 
 export interface ChainNames {
   /** The innermost Python frame's function of a chain, when it is named yet. */
@@ -15,7 +15,7 @@ export class LiveCounts {
   lost = 0;
   private readonly leaves = new Map<string, number>();
 
-  apply(event: BpfEvent, chains: ChainNames): void {
+  apply(event: SamplerEvent, chains: ChainNames): void {
     if (event.type === 'lost') this.lost += event.events;
     if (event.type !== 'samples') return;
     for (const sample of event.samples) {

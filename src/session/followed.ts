@@ -13,7 +13,7 @@
  * C extension after the fork); from then on with one over its own maps,
  * let go once it has ended and its frames are named.
  */
-import type { BpfEvent } from '../sampler/records.js';
+import type { SamplerEvent } from '../sampler/sampler.js';
 import type { FollowedProcessEvent, NativeAddon, NativeSymbolizer } from '../native.js';
 import type { NativeFrames } from '../symbolize/native.js';
 import type { ProfileBuilder, ProfileOptions } from '../profile/profile.js';
@@ -127,7 +127,7 @@ export class FollowedProcesses {
   }
 
   /** A record of a followed process (one whose fork record was lost is added as first seen); returns the builder that took it. */
-  onRecord(pid: number, event: BpfEvent): ProfileBuilder {
+  onRecord(pid: number, event: SamplerEvent): ProfileBuilder {
     let p = this.processes.get(pid);
     if (!p) p = this.add(pid, this.attached.target.pid, Date.now());
     if (event.type === 'thread' && p.comm === null) p.comm = event.thread.comm;

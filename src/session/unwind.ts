@@ -5,6 +5,7 @@
  * code keeps frame pointers).
  */
 import type { NativeUnwind } from '../profile/merge.js';
+import type { SampleMode } from './session-options.js';
 
 export const UNWIND_CHOICES = ['auto', 'fp', 'dwarf'] as const;
 export type UnwindChoice = (typeof UNWIND_CHOICES)[number];
@@ -22,7 +23,9 @@ export interface UnwindDecision {
  * goes on through libraries built without frame pointers (libc, libz, most
  * wheels), where a frame-pointer walk stops.
  */
-export function chooseUnwind(choice: UnwindChoice): UnwindDecision {
+export function chooseUnwind(choice: UnwindChoice, mode: SampleMode = 'cpu'): UnwindDecision {
+  // --unwind fp with it is refused (checkSessionOptions).
+  if (mode === 'wall') return { unwind: 'dwarf', why: 'wall-clock mode samples threads off CPU, which only the DWARF sampler does' };
   if (choice === 'fp') return { unwind: 'fp', why: '--unwind fp' };
   if (choice === 'dwarf') return { unwind: 'dwarf', why: '--unwind dwarf' };
   return { unwind: 'dwarf', why: 'the default; --unwind fp walks frame pointers with bpftrace instead' };

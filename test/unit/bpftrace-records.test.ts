@@ -1,20 +1,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseBpftraceLine, parseRawStack } from '../../src/sampler/records.js';
+import { BpftraceStream, parseBpftraceLine, parseRawStack } from '../../src/sampler/bpftrace-records.js';
 
-test('printf records become threads, chains and frames', () => {
+test('printf records become threads, chain heads and frames', () => {
   assert.deepEqual(parseBpftraceLine('{"type": "printf", "data": "T 3417 python3.11 worker\\n"}'), {
     type: 'thread',
     thread: { tid: 3417, comm: 'python3.11 worker' },
   });
   assert.deepEqual(parseBpftraceLine('{"type": "printf", "data": "C 16254973172955836415 3 1\\n"}'), {
-    type: 'chain',
+    type: 'chain-head',
     hash: 16254973172955836415n,
     depth: 3,
     truncated: true,
   });
   assert.deepEqual(parseBpftraceLine('{"type": "printf", "data": "F 7 2 140108458231168 140108458231424 4294967296 1\\n"}'), {
-    type: 'frame',
+    type: 'chain-frame',
     hash: 7n,
     index: 2,
     frame: { code: 140108458231168n, instr: 140108458231424n, flags: 4294967296n, firstLineNo: 1 },
@@ -42,18 +42,41 @@ test('the sample map splits into tid, chain, GIL state, user and kernel stacks, 
   assert.ok(event && event.type === 'samples');
   // The old five-part key (no words), a word that is no number, and garbage.
   assert.equal(event.malformed, 3);
-  // Stacks come as frames (user addresses, kernel names), keyed by bpftrace's text.
-  assert.deepEqual(
-    event.samples.map(({ user, kernel, ...s }) => ({ ...s, keyed: typeof user === 'string' && typeof kernel === 'string' })),
-    [
-      { tid: 3762, chain: 7n, gil: 'held', userFrames: [0x7fc235d162adn], kernelFrames: ['read_zero', 'vfs_read', 'ksys_read'], count: 3, keyed: true },
-      { tid: 3762, chain: 0n, userFrames: [0x7fc235f98871n, 0x7fc236258ea0n], kernelFrames: [], count: 1, stackWords: [140470400000000n, 0xffffffff12345678n, 0n], keyed: true },
-      { tid: 3762, chain: 12505553042470145629n, gil: 'released', userFrames: [0x7fc235d162adn], kernelFrames: [], count: 4, keyed: true },
-      { tid: 3763, chain: 0n, gil: 'no-thread', userFrames: [0x7fc235d162adn], kernelFrames: [], count: 5, keyed: true },
-    ],
-  );
-  // Equal stacks, equal keys.
-  assert.equal(event.samples[2]!.user, event.samples[3]!.user);
+  // Stacks come as frames: user addresses; kernel names, as 0.17's text has them.
+  assert.deepEqual(event.samples, [
+    { tid: 3762, chain: 7n, gil: 'held', user: [0x7fc235d162adn], kernel: ['read_zero', 'vfs_read', 'ksys_read'], count: 3 },
+    { tid: 3762, chain: 0n, user: [0x7fc235f98871n, 0x7fc236258ea0n], kernel: [], count: 1, stackWords: [140470400000000n, 0xffffffff12345678n, 0n] },
+    { tid: 3762, chain: 12505553042470145629n, gil: 'released', user: [0x7fc235d162adn], kernel: [], count: 4 },
+    { tid: 3763, chain: 0n, gil: 'no-thread', user: [0x7fc235d162adn], kernel: [], count: 5 },
+  ]);
+});
+
+test('a chain is sent once all its frames are in, whatever their order; frames of no known chain and repeats are dropped', () => {
+  const stream = new BpftraceStream('raw');
+  const printf = (text: string): string => JSON.stringify({ type: 'printf', data: `${text}\n` });
+  assert.equal(stream.line(printf('F 9 0 1 2 3 4')), null);
+  assert.equal(stream.line(printf('C 9 3 0')), null);
+  assert.equal(stream.line(printf('F 9 2 30 31 32 33')), null);
+  assert.equal(stream.line(printf('F 9 2 99 99 99 99')), null);
+  assert.equal(stream.line(printf('F 9 7 1 1 1 1')), null);
+  assert.equal(stream.line(printf('F 9 0 10 11 12 13')), null);
+  assert.deepEqual(stream.line(printf('F 9 1 20 21 22 23')), {
+    type: 'chain',
+    chain: {
+      hash: 9n,
+      depth: 3,
+      truncated: false,
+      frames: [
+        { code: 10n, instr: 11n, flags: 12n, firstLineNo: 13 },
+        { code: 20n, instr: 21n, flags: 22n, firstLineNo: 23 },
+        { code: 30n, instr: 31n, flags: 32n, firstLineNo: 33 },
+      ],
+    },
+  });
+  // Done with: a late frame starts nothing.
+  assert.equal(stream.line(printf('F 9 1 20 21 22 23')), null);
+  // Other records pass through.
+  assert.deepEqual(stream.line(printf('T 5 worker')), { type: 'thread', thread: { tid: 5, comm: 'worker' } });
 });
 
 test("raw stacks as bpftrace 0.23 and 0.27 print them: addresses, leaf first, however spaced and escaped", () => {
@@ -65,12 +88,9 @@ test("raw stacks as bpftrace 0.23 and 0.27 print them: addresses, leaf first, ho
     assert.ok(event && event.type === 'samples');
     assert.equal(event.malformed, 0);
     const [sample] = event.samples;
-    assert.deepEqual(sample?.userFrames, [0x7fc7c579356fn, 0x7fc7c5a57ce0n]);
-    // Keyed by the addresses alone, so both forms count as one stack.
-    assert.equal(sample?.user, '7fc7c579356f\n7fc7c5a57ce0');
-    // Kernel addresses are named by the runner (from the kernel's symbols); parsed alone, they stay addresses.
-    assert.deepEqual(sample?.kernelFrames, ['0xffffffff82242009', '0xffffffff82241f31']);
-    assert.equal(sample?.kernel, '0xffffffff82242009;0xffffffff82241f31');
+    assert.deepEqual(sample?.user, [0x7fc7c579356fn, 0x7fc7c5a57ce0n]);
+    // Kernel addresses stay addresses: the resolver names them.
+    assert.deepEqual(sample?.kernel, [0xffffffff82242009n, 0xffffffff82241f31n]);
   }
   assert.deepEqual(parseRawStack('\n'), []);
 });

@@ -1,62 +1,38 @@
 /**
  * Profiling one process, stage by stage: target -> interpreter and offsets ->
- * BPF program -> raw records -> symbols -> merged stacks. A ProcessSession is
- * started once the target is attached and ends with its Profile; several may
- * run at once (see run.ts), which also turns the result into output.
+ * sampler (its BPF program) -> raw records -> names (the resolver) -> merged
+ * stacks (the profile). A ProcessSession is started once the target is
+ * attached and ends with its Profile; a command's run drives one or more at
+ * once (src/sample/run.ts, src/collect/, src/top/, src/serve/) and turns
+ * their profiles into output.
  */
 import { findBpftrace, stackFormatOf, type Bpftrace } from '../sampler/bpftrace.js';
 import { ensureTracefs } from '../sampler/tracefs.js';
 import { startDwarfSampler } from '../sampler/dwarf-runner.js';
 import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonProgram, walkConstants } from '../sampler/program.js';
-import type { BpfEvent } from '../sampler/records.js';
+import type { SamplerEvent } from '../sampler/sampler.js';
 import { startBpftraceSampler } from '../sampler/bpftrace-runner.js';
-import type { RunningSampler, SamplerResult, StopReason } from '../sampler/sampler.js';
+import type { RunningSampler, StopReason } from '../sampler/sampler.js';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
 import type { Profile } from '../profile/profile.js';
-import type { OffsetSource } from '../python/find-layout.js';
 import { requireGil } from '../python/gil-check.js';
 import { versionString } from '../python/layout.js';
 import { attachTarget } from './attach.js';
-import { chooseUnwind, type UnwindChoice } from './unwind.js';
+import { chooseUnwind } from './unwind.js';
+import { checkSessionOptions, type SessionOptions } from './session-options.js';
+import { failureOf, notAttachedError } from './sampler-outcome.js';
 import { kernelSymbols } from '../symbolize/kernel.js';
 import { openTarget, isAlive, readMapsText, threadCount } from '../target/process.js';
 import { LiveCounts } from './live-counts.js';
 import { FollowedProcesses } from './followed.js';
 import { binaryMappings, type BinaryMapping } from '../target/maps.js';
 import type { FollowedProcessEvent } from '../native.js';
-import { missedThreads, readThreadsCpu, type MissedThread, type ThreadCpu } from './thread-cpu.js';
+import type { MissedThread } from '../output/report.js';
+import { missedThreads, readThreadsCpu, type ThreadCpu } from './thread-cpu.js';
 import { injectedFault } from '../fault-injection.js';
 import { threadNamingFor } from './thread-naming.js';
 
-/** How each process is sampled and its stacks merged. */
-export interface SessionOptions {
-  /** null samples until stopped (or the target exits). */
-  readonly durationSeconds: number | null;
-  readonly hz: number;
-  readonly extraFiles: readonly string[];
-  readonly hidePlumbing: boolean;
-  readonly threadRoots: boolean;
-  readonly fullPaths: boolean;
-  readonly maxDepth: number;
-  readonly nativeOnly: boolean;
-  readonly quiet: boolean;
-  /** Where offsets may come from, in order (default: all). */
-  readonly offsetSources?: readonly OffsetSource[];
-  readonly unwind?: UnwindChoice;
-  /** cpu: threads on a CPU; wall: every thread, also while it sleeps or waits. */
-  readonly mode?: SampleMode;
-  /** The GIL view: read at each sample whether the thread held the GIL, and root its stack in a marker saying so. */
-  readonly gil?: boolean;
-  /**
-   * Also sample the processes the target forks, from their first instruction,
-   * with its DWARF sampler (CPU mode; --subprocesses). Each is a run of its own.
-   */
-  readonly follow?: boolean;
-}
-
-export const SAMPLE_MODES = ['cpu', 'wall'] as const;
-export type SampleMode = (typeof SAMPLE_MODES)[number];
 
 /** What one process's sampling gave, and what the report says about it. */
 export interface ProcessRun {
@@ -111,7 +87,6 @@ export interface ProcessSession {
   adopt(pid: number, parent: number): boolean;
 }
 
-export const MAX_PYTHON_DEPTH = 128;
 /**
  * Thread states searched for a sampled thread's (once per thread, then
  * cached): the interpreter lists them newest first, so a thread started
@@ -135,13 +110,8 @@ export interface SessionHooks {
 
 /** Attaches to the process and starts sampling it; throws what makes that impossible. */
 export async function startProcessSession(pid: number, options: SessionOptions, log: (line: string) => void, hooks: SessionHooks = {}): Promise<ProcessSession> {
+  checkSessionOptions(options);
   const wall = options.mode === 'wall';
-  if (wall && options.unwind === 'fp') {
-    throw new MixprofError('BAD_OPTION', '--mode wall cannot be used with --unwind fp', 'leave --unwind at auto (or dwarf): wall-clock mode samples sleeping threads with the DWARF sampler');
-  }
-  if (options.gil && options.nativeOnly) {
-    throw new MixprofError('BAD_OPTION', '--gil cannot be used with --native-only', 'the GIL view needs the Python walk: leave out --native-only');
-  }
   const target = openTarget(pid);
   // The kernel's symbol table, read in the background while attaching.
   kernelSymbols();
@@ -164,9 +134,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
   try {
     // A target without Python was refused by attachTarget already.
     if (options.gil && layout && interpreter) requireGil(attached.memory, layout, interpreter.runtimeAddress);
-    const { unwind, why } = wall
-      ? { unwind: 'dwarf' as const, why: 'wall-clock mode samples threads off CPU, which only the DWARF sampler does' }
-      : chooseUnwind(options.unwind ?? 'auto');
+    const { unwind, why } = chooseUnwind(options.unwind ?? 'auto', options.mode ?? 'cpu');
     if (!options.quiet) log(`mixprof: native stacks unwound with ${unwind === 'dwarf' ? 'DWARF call frame information' : 'frame pointers'} (${why})`);
     const settings = {
       pid: target.pid,
@@ -197,7 +165,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     const common = {
       pid: target.pid,
       durationSeconds: options.durationSeconds,
-      onEvent: (received: BpfEvent) => {
+      onEvent: (received: SamplerEvent) => {
         // A sampler that sees only the main thread, as a bpftrace whose filter missed the others did.
         const event = missThreads && received.type === 'samples' ? { ...received, samples: received.samples.filter((s) => s.tid === target.pid) } : received;
         if (event.type === 'samples') for (const s of event.samples) samplesByThread.set(s.tid, (samplesByThread.get(s.tid) ?? 0) + s.count);
@@ -230,7 +198,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             stackBytes: DWARF_STACK_BYTES,
             wall,
             threads: threadCount(target.pid),
-            ...(followed ? { follow: { onProcess: (e: FollowedProcessEvent) => followed.onProcess(e), onFollowed: (pid: number, e: BpfEvent) => live.apply(e, followed.onRecord(pid, e)) } } : {}),
+            ...(followed ? { follow: { onProcess: (e: FollowedProcessEvent) => followed.onProcess(e), onFollowed: (pid: number, e: SamplerEvent) => live.apply(e, followed.onRecord(pid, e)) } } : {}),
           })
         : await startBpftraceSampler({
             ...common,
@@ -243,22 +211,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     const done = (async (): Promise<ProcessRun> => {
       try {
         const run = await sampler.done;
-        if (!run.attached) {
-          const message = run.errors.find((line) => /ERROR/.test(line)) ?? run.errors[0] ?? `bpftrace exited with ${run.exitCode ?? run.signal}`;
-          if (run.reason === 'interrupted') {
-            throw new MixprofError('INTERRUPTED', 'interrupted before sampling started: nothing was collected', 'run again and let it attach (it says "sampling process" when it has)');
-          }
-          if (run.reason === 'target-exited') {
-            throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited before sampling started`, 'start the target again and pass its new PID');
-          }
-          // MIXPROF_DEBUG=1 prints all of bpftrace's messages, of which the line above is the first error.
-          throw new MixprofError(
-            'BPFTRACE_FAILED',
-            `bpftrace could not start: ${message.replace(/^ERROR:\s*/, '')}`,
-            'check that this kernel allows BPF (root, kernel.unprivileged_bpf_disabled, lockdown) and run with MIXPROF_DEBUG=1 for all of its messages',
-            run.errors.length > 0 ? { cause: `bpftrace's messages:\n${run.errors.join('\n')}` } : undefined,
-          );
-        }
+        if (!run.attached) throw notAttachedError(run, target.pid);
         const endedAt = run.stoppedAt;
         const seconds = startedAt ? (endedAt - startedAt) / 1000 : 0;
         const threadsAtEnd = readThreadsCpu(target.pid);
@@ -329,14 +282,4 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     native.close();
     throw error;
   }
-}
-
-/** Why sampling ended before it was asked to, when the profiler itself failed. */
-function failureOf(run: SamplerResult): string | null {
-  if (run.reason === 'sampler-failed') return run.errors[0] ?? 'the sampler failed';
-  if (run.reason === 'bpftrace-exited') {
-    const how = run.signal ? `killed by ${run.signal}` : `exit status ${run.exitCode}`;
-    return `bpftrace ended unexpectedly (${how})${run.errors[0] ? `: ${run.errors[0]}` : ''}; the samples of its last second are lost`;
-  }
-  return null;
 }
