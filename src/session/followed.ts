@@ -20,7 +20,7 @@ import type { ProfileBuilder, ProfileOptions } from '../profile/profile.js';
 import { readTextOrNull } from '../read-text.js';
 import { parseMaps, type Mapping } from '../target/maps.js';
 import { forkedMemory, processMemory, type MemoryReader } from '../target/memory.js';
-import { threadNamingFor, type ThreadNaming } from './thread-naming.js';
+import { threadNamingFor, type ThreadNaming } from '../symbolize/thread-naming.js';
 import { hasMemory, procPath } from '../target/process.js';
 import type { StopReason } from '../sampler/sampler.js';
 import type { Attachment } from './attach.js';

@@ -31,7 +31,7 @@ import type { FollowedProcessEvent } from '../native.js';
 import type { MissedThread } from '../output/report.js';
 import { missedThreads, readThreadsCpu, type ThreadCpu } from './thread-cpu.js';
 import { injectedFault } from '../fault-injection.js';
-import { threadNamingFor } from './thread-naming.js';
+import { threadNamingFor } from '../symbolize/thread-naming.js';
 
 
 /** What one process's sampling gave, and what the report says about it. */

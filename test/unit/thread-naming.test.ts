@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ThreadNaming } from '../../src/session/thread-naming.js';
+import { ThreadNaming } from '../../src/symbolize/thread-naming.js';
 
 /** An id no thread of this process has (pids are below 2**22). */
 const GONE = 2 ** 22 + 17;

@@ -1,5 +1,5 @@
 /**
- * Gives a session's thread roots Python's names for its threads. They are
+ * Gives a profile's thread roots Python's names for its threads. They are
  * read when the sampler meets a thread not named yet (the threads met in one
  * poll cost one read, of the Thread objects not read before), and once more,
  * of every thread, before the profile is taken: threads renamed since. A
@@ -10,7 +10,7 @@ import { ThreadNames } from '../python/thread-names.js';
 import type { MemoryReader } from '../target/memory.js';
 import { hostThreadIds, inOtherPidNamespace } from '../target/namespaces.js';
 import { threadIds } from '../target/process.js';
-import type { Attachment } from './attach.js';
+import type { PythonLayout } from '../python/layout.js';
 
 /** The new threads of one poll arrive together: one read for all of them. */
 const REFRESH_MS = 20;
@@ -57,12 +57,12 @@ export class ThreadNaming {
 }
 
 /**
- * The naming of a process's threads, when the attachment found Python in it
+ * The naming of a process's threads, when Python was found in it
  * (a forked process's is its parent's, read through its own memory: its
  * threads are its own).
  */
 export function threadNamingFor(
-  attached: Pick<Attachment, 'layout' | 'interpreter'>,
+  attached: { readonly layout: PythonLayout | null; readonly interpreter: { readonly runtimeAddress: bigint } | null },
   memory: MemoryReader,
   pid: number,
   builder: { nameThreads(names: ReadonlyMap<number, string>): void },
