@@ -7,6 +7,7 @@
         "src/debug_search.cc",
         "src/descriptors.cc",
         "src/elf_file.cc",
+        "src/cfi_table.cc",
         "src/function_parts.cc",
         "src/dwarf_layout.cc",
         "src/dwarf_sampler.cc",

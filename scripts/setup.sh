@@ -50,7 +50,7 @@ fi
 
 # The addon, when a source is newer than the built module.
 addon=native/build/Release/mixprof_native.node
-if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp bpf/dwarf-sampler.bpf.c bpf/dwarf-sampler.h bpf/python-walk.h -newer "$addon" -print -quit)" ]; then
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp bpf/dwarf-sampler.bpf.c bpf/dwarf-sampler.h bpf/python-walk.h bpf/cfi-unwind.h -newer "$addon" -print -quit)" ]; then
   say "building the native addon"
   npx --no-install node-gyp rebuild --directory native --loglevel=error >/dev/null 2>native/build.log \
     || { cat native/build.log >&2; die "the native addon did not build (see above)"; }

@@ -124,6 +124,12 @@ export interface DwarfSamplerOptions {
   failWallPasses?: number;
   /** Also sample the processes the target forks, and theirs, from their first instruction (not with wall). */
   follow?: boolean;
+  /** How user stacks are unwound: with the modules' .eh_frame compiled into rows where they hold (the default), or by libdwfl alone. */
+  unwinder?: 'tables' | 'libdwfl';
+  /** Unwind every stack the rows unwind with libdwfl too, and count where they differ (DwarfPoll.unwinds). */
+  checkUnwind?: boolean;
+  /** A test's fault: the rows' CFA offsets are 8 bytes off, as a broken table's would be. */
+  skewCfiRows?: boolean;
 }
 
 /** A process followed from the target: forked (from parent), exited, or exec'd another program (no longer sampled). */
@@ -154,6 +160,15 @@ export interface DwarfPoll {
   execd: boolean;
   /** Wall-clock passes over a process's threads that could not run (bpf_iter_create failed), since the start. */
   tickErrors: number;
+  /** The target's stacks since the start: unwound with the rows, by libdwfl; checked against libdwfl, and of those differing. */
+  unwinds: UnwindCounts;
+}
+
+export interface UnwindCounts {
+  tables: number;
+  libdwfl: number;
+  checked: number;
+  differed: number;
 }
 
 export interface NativeDwarfSampler {

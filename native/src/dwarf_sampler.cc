@@ -157,6 +157,13 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
   }
   wall_ = options.Get("wall").ToBoolean();
   follow_ = options.Get("follow").ToBoolean();
+  if (options.Has("unwinder")) {
+    std::string unwinder = options.Get("unwinder").ToString().Utf8Value();
+    if (unwinder != "tables" && unwinder != "libdwfl") ThrowRangeError(env, "options.unwinder must be 'tables' or 'libdwfl'");
+    table_unwind_ = unwinder == "tables";
+  }
+  check_unwind_ = options.Get("checkUnwind").ToBoolean();
+  skew_cfi_rows_ = options.Get("skewCfiRows").ToBoolean();
   // A test's fault: the first passes fail as a failed bpf_iter_create does.
   if (options.Has("failWallPasses")) {
     fail_wall_passes_ = static_cast<uint32_t>(NumberOption(env, options, "failWallPasses", 0, 1e9));
@@ -604,6 +611,9 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   bool complete = false;
   bool beyond_copy = false;
   if (unwinder != nullptr) {
+    unwinder->set_tables(table_unwind_);
+    unwinder->set_check(check_unwind_);
+    unwinder->set_skew(skew_cfi_rows_);
     complete = unwinder->Unwind(static_cast<pid_t>(tid), snapshot, max_frames_, &pcs_);
     beyond_copy = !complete && unwinder->beyond_copy();
   } else {
@@ -736,6 +746,15 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   result.Set("malformed", Napi::Number::New(env, static_cast<double>(malformed_)));
   result.Set("execd", Napi::Boolean::New(env, execd_));
   result.Set("tickErrors", Napi::Number::New(env, static_cast<double>(tick_errors_.load())));
+  // The target's stacks, since the start.
+  Unwinder* unwinder = symbolizer_ != nullptr ? symbolizer_->unwinder(pid_) : nullptr;
+  Napi::Object unwinds = Napi::Object::New(env);
+  Unwinder::Counts counts = unwinder != nullptr ? unwinder->counts() : Unwinder::Counts{};
+  unwinds.Set("tables", Napi::Number::New(env, static_cast<double>(counts.tables)));
+  unwinds.Set("libdwfl", Napi::Number::New(env, static_cast<double>(counts.libdwfl)));
+  unwinds.Set("checked", Napi::Number::New(env, static_cast<double>(counts.checked)));
+  unwinds.Set("differed", Napi::Number::New(env, static_cast<double>(counts.differed)));
+  result.Set("unwinds", unwinds);
   counted_.clear();
   chains_.clear();
   new_threads_.clear();

@@ -137,6 +137,12 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   std::atomic<uint64_t> tick_errors_{0};
   // Passes still to fail on purpose (options.failWallPasses); the ticker's alone once started.
   uint32_t fail_wall_passes_ = 0;
+  // options.unwinder: the compiled rows where they hold (the default), or libdwfl alone.
+  bool table_unwind_ = true;
+  // options.checkUnwind: every stack the rows unwind is unwound by libdwfl too, and compared.
+  bool check_unwind_ = false;
+  // options.skewCfiRows: a test's fault, the rows' CFA offsets 8 bytes off.
+  bool skew_cfi_rows_ = false;
   std::vector<uint64_t> pcs_;
 };
 

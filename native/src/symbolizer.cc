@@ -304,6 +304,7 @@ void Symbolizer::Report(Napi::Env env, const std::string& maps) {
   known_ = std::move(known);
   // Addresses may now belong to other modules; libdwfl keeps the costly
   // per-module state, these caches are cheap to refill.
+  if (unwinder_) unwinder_->ModulesChanged();
   cache_.clear();
   functions_.clear();
 }

@@ -2,9 +2,25 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace mixprof {
+
+namespace {
+
+constexpr int kDwarfRbp = 6;
+
+int ReadWord(Unwinder* unwinder, __u64 addr, __u64* out) {
+  uint64_t word = 0;
+  if (!unwinder->ReadWord(addr, &word)) return 0;
+  *out = word;
+  return 1;
+}
+
+DEFINE_CFI_STEP(user, Unwinder*, ReadWord)
+
+}  // namespace
 
 Unwinder::Unwinder(Dwfl* dwfl, pid_t pid) : dwfl_(dwfl), pid_(pid) {
   callbacks_.next_thread = &Unwinder::NextThread;
@@ -24,6 +40,91 @@ bool Unwinder::Unwind(pid_t tid, const StackSnapshot& snapshot,
                       size_t max_frames, std::vector<uint64_t>* pcs) {
   pcs->clear();
   beyond_copy_ = false;
+  if (use_tables_) {
+    bool complete = false;
+    current_ = &snapshot;
+    bool unwound = TableUnwind(snapshot, max_frames, pcs, &complete);
+    current_ = nullptr;
+    if (unwound) {
+      counts_.tables++;
+      if (check_) {
+        bool beyond = beyond_copy_;
+        bool reference_complete = DwflUnwind(tid, snapshot, max_frames, &check_pcs_);
+        counts_.checked++;
+        if (check_pcs_ != *pcs || reference_complete != complete) counts_.differed++;
+        beyond_copy_ = beyond;
+      }
+      return complete;
+    }
+    pcs->clear();
+    beyond_copy_ = false;
+  }
+  counts_.libdwfl++;
+  return DwflUnwind(tid, snapshot, max_frames, pcs);
+}
+
+bool Unwinder::TableUnwind(const StackSnapshot& snapshot, size_t max_frames,
+                           std::vector<uint64_t>* pcs, bool* complete) {
+  cfi_regs r{snapshot.regs[kDwarfIp], snapshot.regs[kDwarfSp], snapshot.regs[kDwarfRbp]};
+  *complete = false;
+  for (size_t i = 0; pcs->size() < max_frames; i++) {
+    pcs->push_back(r.pc);
+    // A caller's pc is a return address: the call is the instruction before it.
+    uint64_t lookup = i == 0 ? r.pc : r.pc - 1;
+    bool in_module = false;
+    const CfiTable* table = TableAt(lookup, &in_module);
+    // Code in no module (JIT, or a stale word) ends the stack, as it ends libdwfl's.
+    if (!in_module) return true;
+    if (table == nullptr) return false;
+    const cfi_row* row = table->Find(lookup - table->bias());
+    if (row == nullptr) return true;
+    cfi_row skewed;
+    if (skew_) {
+      skewed = *row;
+      skewed.cfa_offset += 8;
+      row = &skewed;
+    }
+    switch (cfi_step_user(this, row, &r)) {
+      case CFI_STEP_OK:
+        break;
+      case CFI_STEP_END:
+        *complete = true;
+        return true;
+      case CFI_STEP_STOP:
+        return true;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+const CfiTable* Unwinder::TableAt(uint64_t pc, bool* in_module) {
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), pc, [](uint64_t value, const Range& r) { return value < r.low; });
+  if (it != ranges_.begin() && pc < (it - 1)->high) {
+    *in_module = true;
+    return (it - 1)->table;
+  }
+  Dwfl_Module* mod = dwfl_addrmodule(dwfl_, pc);
+  *in_module = mod != nullptr;
+  if (mod == nullptr) return nullptr;
+  Dwarf_Addr low = 0;
+  Dwarf_Addr high = 0;
+  const char* name = dwfl_module_info(mod, nullptr, &low, &high, nullptr, nullptr, nullptr, nullptr);
+  auto key = std::make_pair(std::string(name != nullptr ? name : ""), static_cast<uint64_t>(low));
+  auto known = tables_.find(key);
+  if (known == tables_.end()) {
+    known = tables_.emplace(key, std::make_unique<CfiTable>(CfiTable::Compile(mod))).first;
+  }
+  const CfiTable* table = known->second->empty() ? nullptr : known->second.get();
+  ranges_.insert(std::upper_bound(ranges_.begin(), ranges_.end(), low, [](uint64_t value, const Range& r) { return value < r.low; }),
+                 Range{low, high, table});
+  return table;
+}
+
+bool Unwinder::DwflUnwind(pid_t tid, const StackSnapshot& snapshot,
+                          size_t max_frames, std::vector<uint64_t>* pcs) {
+  pcs->clear();
   if (!Attach()) {
     // No module to learn the architecture from yet: the leaf is all there is.
     pcs->push_back(snapshot.regs[kDwarfIp]);
@@ -38,6 +139,13 @@ bool Unwinder::Unwind(pid_t tid, const StackSnapshot& snapshot,
   if (pcs->empty()) pcs->push_back(snapshot.regs[kDwarfIp]);
   // rc is 0 at an outermost frame, DWARF_CB_ABORT at max_frames, -1 on an error.
   return rc == 0;
+}
+
+bool Unwinder::ReadWord(uint64_t addr, uint64_t* out) {
+  Dwarf_Word word = 0;
+  if (!Read(addr, &word)) return false;
+  *out = word;
+  return true;
 }
 
 bool Unwinder::Read(Dwarf_Addr addr, Dwarf_Word* result) {

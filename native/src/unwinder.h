@@ -1,7 +1,9 @@
-// Unwinds one sampled user stack with libdwfl's CFI unwinder (.eh_frame and
-// .debug_frame of the modules a Symbolizer reported), from the registers and
-// the copy of the stack top taken at sample time; words beyond the copy are
-// read from the live process.
+// Unwinds one sampled user stack from the registers and the copy of the
+// stack top taken at sample time; words beyond the copy are read from the
+// live process. The modules' .eh_frame compiled into rows (cfi_table.h)
+// unwinds almost every stack; one that meets a rule the rows do not hold, or
+// a module without them, is unwound by libdwfl's CFI unwinder (.eh_frame and
+// .debug_frame of the modules a Symbolizer reported), the reference.
 #pragma once
 
 #include <elfutils/libdwfl.h>
@@ -9,7 +11,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
 #include <vector>
+
+#include "cfi_table.h"
 
 namespace mixprof {
 
@@ -44,8 +52,41 @@ class Unwinder {
   // process may have moved on (those words hold something else) or ended.
   bool beyond_copy() const { return beyond_copy_; }
 
+  // The modules were reported again (a new maps snapshot): where each lies
+  // is looked up afresh; compiled tables are kept.
+  void ModulesChanged() { ranges_.clear(); }
+
+  // How the stacks were unwound so far.
+  struct Counts {
+    uint64_t tables = 0;
+    uint64_t libdwfl = 0;
+    // With checking on: table unwinds that libdwfl unwound differently.
+    uint64_t checked = 0;
+    uint64_t differed = 0;
+  };
+  const Counts& counts() const { return counts_; }
+
+  // Unwinds every stack the rows unwind with libdwfl too, and counts where
+  // the two differ (tests hold the rows to libdwfl so).
+  void set_check(bool check) { check_ = check; }
+
+  // A stack word of the unwind in progress (the copy, else the live process).
+  bool ReadWord(uint64_t addr, uint64_t* out);
+
+  // A test's fault: every row's CFA offset 8 bytes off.
+  void set_skew(bool skew) { skew_ = skew; }
+
+  // Which way Unwind goes: the rows where they can (the default), or
+  // libdwfl only.
+  void set_tables(bool tables) { use_tables_ = tables; }
+
  private:
   bool Attach();
+  // Unwinds with the rows; false when a frame needs a rule they do not hold.
+  bool TableUnwind(const StackSnapshot& snapshot, size_t max_frames, std::vector<uint64_t>* pcs, bool* complete);
+  bool DwflUnwind(pid_t tid, const StackSnapshot& snapshot, size_t max_frames, std::vector<uint64_t>* pcs);
+  // The rows of the module holding pc (runtime address), or null.
+  const CfiTable* TableAt(uint64_t pc, bool* in_module);
   bool Read(Dwarf_Addr addr, Dwarf_Word* result);
 
   static pid_t NextThread(Dwfl* dwfl, void* dwfl_arg, void** thread_argp);
@@ -65,6 +106,22 @@ class Unwinder {
   bool beyond_copy_ = false;
   std::vector<uint64_t>* out_ = nullptr;
   size_t max_frames_ = 0;
+
+  // Compiled rows by module (file name and load address: libdwfl's module
+  // objects may be replaced when the maps are reported again), and where
+  // each module lies now.
+  std::map<std::pair<std::string, uint64_t>, std::unique_ptr<CfiTable>> tables_;
+  struct Range {
+    uint64_t low;
+    uint64_t high;
+    const CfiTable* table;  // null: a module without rows
+  };
+  std::vector<Range> ranges_;
+  Counts counts_;
+  bool check_ = false;
+  bool use_tables_ = true;
+  bool skew_ = false;
+  std::vector<uint64_t> check_pcs_;
 };
 
 }  // namespace mixprof

@@ -9,7 +9,7 @@
 import { cpus } from 'node:os';
 import { MixprofError } from '../errors.js';
 import { injectedFault } from '../fault-injection.js';
-import { dwarfSamplerObject, type DwarfPoll, type FollowedProcessEvent, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer } from '../native.js';
+import { dwarfSamplerObject, type DwarfPoll, type FollowedProcessEvent, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer, type UnwindCounts } from '../native.js';
 import { epochMs } from './kernel-clock.js';
 import { packWalkConfig, type WalkConstants } from './walk-fields.js';
 import { gilStateFromCode } from './gil-codes.js';
@@ -34,6 +34,10 @@ export interface DwarfRunOptions {
   readonly wall?: boolean;
   /** Threads the target has (wall-clock mode sizes its ring buffer by them). */
   readonly threads?: number;
+  /** libdwfl alone instead of the compiled rows (a reference to measure and compare against). */
+  readonly unwinder?: 'tables' | 'libdwfl';
+  /** Every stack the rows unwind is unwound by libdwfl too and compared (SamplerResult.unwinds). */
+  readonly checkUnwind?: boolean;
   /**
    * Fork-following: the processes the target forks (and theirs) are sampled
    * too, from their first instruction; their records go to onFollowed, and
@@ -79,6 +83,9 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       ...(options.wall ? { wall: true } : {}),
       ...(options.wall && failWallPasses !== null ? { failWallPasses } : {}),
       ...(options.follow ? { follow: true } : {}),
+      ...(options.unwinder ? { unwinder: options.unwinder } : {}),
+      ...(options.checkUnwind ? { checkUnwind: true } : {}),
+      ...(injectedFault('cfi-rows') !== null ? { skewCfiRows: true } : {}),
     });
     sampler.start();
   } catch (error) {
@@ -100,6 +107,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   const done = new Promise<SamplerResult>((resolve) => (finish = resolve));
   let lastDropped = 0;
   let wallPassesFailed = 0;
+  let unwinds: UnwindCounts | undefined;
   let lastMalformed = 0;
   let lastAliveCheck = Date.now();
 
@@ -141,6 +149,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     if (poll.dropped > lastDropped) options.onEvent({ type: 'lost', events: poll.dropped - lastDropped });
     lastDropped = poll.dropped;
     wallPassesFailed = poll.tickErrors;
+    unwinds = poll.unwinds;
   };
 
   const rawSample = (s: DwarfPoll['samples'][number]): RawSample => {
@@ -190,7 +199,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     if (why !== 'sampler-failed') pollSafely();
     sampler.close();
     const stoppedAt = targetExitedAt !== null ? Math.min(targetExitedAt, detachedAt) : detachedAt;
-    finish({ attached: true, reason: why, exitCode: null, signal: null, errors, killed: false, stackErrors: 0, stoppedAt, wallPassesFailed });
+    finish({ attached: true, reason: why, exitCode: null, signal: null, errors, killed: false, stackErrors: 0, stoppedAt, wallPassesFailed, ...(unwinds ? { unwinds } : {}) });
   };
 
   let execd = false;

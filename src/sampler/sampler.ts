@@ -6,7 +6,7 @@
  * a sampler gets its records (bpftrace's text is parsed in
  * bpftrace-records.ts).
  */
-import type { NativeSymbolizer } from '../native.js';
+import type { NativeSymbolizer, UnwindCounts } from '../native.js';
 import type { RawPythonChain } from '../python/captured.js';
 
 export type SamplerEvent =
@@ -100,6 +100,8 @@ export interface SamplerResult {
   readonly stoppedAt: number;
   /** Wall-clock passes over the threads that could not run (the DWARF sampler's --mode wall). */
   readonly wallPassesFailed?: number;
+  /** How the DWARF sampler unwound the target's stacks. */
+  readonly unwinds?: UnwindCounts;
 }
 
 export interface RunningSampler {

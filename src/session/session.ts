@@ -198,6 +198,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             stackBytes: DWARF_STACK_BYTES,
             wall,
             threads: threadCount(target.pid),
+            ...unwinderChecks(),
             ...(followed ? { follow: { onProcess: (e: FollowedProcessEvent) => followed.onProcess(e), onFollowed: (pid: number, e: SamplerEvent) => live.apply(e, followed.onRecord(pid, e)) } } : {}),
           })
         : await startBpftraceSampler({
@@ -212,6 +213,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       try {
         const run = await sampler.done;
         if (!run.attached) throw notAttachedError(run, target.pid);
+        if (run.unwinds && unwinderChecks().checkUnwind) log(`mixprof: unwinds of process ${target.pid}: ${run.unwinds.tables} with the compiled rows, ${run.unwinds.libdwfl} by libdwfl; ${run.unwinds.checked} checked against libdwfl, ${run.unwinds.differed} differed`);
         const endedAt = run.stoppedAt;
         const seconds = startedAt ? (endedAt - startedAt) / 1000 : 0;
         const threadsAtEnd = readThreadsCpu(target.pid);
@@ -282,4 +284,16 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     native.close();
     throw error;
   }
+}
+
+/**
+ * For developers and tests: MIXPROF_UNWINDER=libdwfl unwinds with libdwfl
+ * alone (the reference); MIXPROF_CHECK_UNWIND=1 unwinds every stack both
+ * ways and says how many differed.
+ */
+function unwinderChecks(): { unwinder?: 'libdwfl'; checkUnwind?: true } {
+  return {
+    ...(process.env['MIXPROF_UNWINDER'] === 'libdwfl' ? { unwinder: 'libdwfl' as const } : {}),
+    ...(process.env['MIXPROF_CHECK_UNWIND'] === '1' ? { checkUnwind: true as const } : {}),
+  };
 }

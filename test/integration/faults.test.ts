@@ -505,6 +505,8 @@ describe('profiler faults', () => {
   }
 
   describe('writing to a reader that is slow or gone', () => {
+    /** What the test FIFO holds: one page (F_SETPIPE_SZ), which any profile fills, however few samples a loaded machine gives. */
+    const PIPE_BYTES = 4096;
     // A FIFO is a pipe of 64 KiB: the flame graph of a second of a process that
     // starts hundreds of threads, one root per thread, is several times that.
     let churn: Workload<unknown>;
@@ -521,6 +523,8 @@ describe('profiler faults', () => {
       await execa('mkfifo', [fifo]);
       // Open from the start so the writer has a reader; read only by read().
       const idleReader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      // F_SETPIPE_SZ (1031) on the FIFO while idleReader keeps it open.
+      await execa('/usr/bin/python3', ['-c', 'import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK); fcntl.fcntl(fd, 1031, int(sys.argv[2])); os.close(fd)', fifo, String(PIPE_BYTES)]);
       const writeEnd = openSync(fifo, constants.O_WRONLY);
       const child = spawn(MIXPROF, ['sample', '-x', String(churn.pid), '-t', '1', '--threads', '-f', 'svg'], { stdio: ['ignore', writeEnd, 'pipe'] });
       closeSync(writeEnd);
@@ -590,7 +594,7 @@ describe('profiler faults', () => {
         if (second === null) {
           const svg = await run.read();
           assert.equal(await run.exited, 0, run.stderr());
-          assert.ok(svg.length > 64 * 1024, `only ${svg.length} bytes: the pipe never filled`);
+          assert.ok(svg.length > PIPE_BYTES, `only ${svg.length} bytes: the pipe never filled`);
           assert.match(svg.trimEnd(), /<\/svg>$/);
           assert.match(svg, /short_task/);
           continue;

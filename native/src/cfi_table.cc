@@ -1,0 +1,162 @@
+#include "cfi_table.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "function_parts.h"
+
+namespace mixprof {
+
+namespace {
+
+constexpr unsigned kRbp = 6;
+constexpr unsigned kRsp = 7;
+constexpr unsigned kRip = 16;
+
+// A register rule as dwarf_frame_register() gives it.
+struct SavedAt {
+  enum Kind { kSame, kUndefined, kAtCfa, kOther } kind;
+  int64_t offset = 0;
+};
+
+SavedAt RegisterRule(Dwarf_Frame* frame, int regno) {
+  Dwarf_Op mem[3];
+  Dwarf_Op* ops = nullptr;
+  size_t nops = 0;
+  if (dwarf_frame_register(frame, regno, mem, &ops, &nops) != 0) return {SavedAt::kOther};
+  // No operations: same value when ops is null, undefined otherwise.
+  if (nops == 0) return {ops == nullptr ? SavedAt::kSame : SavedAt::kUndefined};
+  if (ops[0].atom != DW_OP_call_frame_cfa) return {SavedAt::kOther};
+  if (nops == 1) return {SavedAt::kAtCfa, 0};
+  // offset(N): the CFA plus N, as an unsigned constant that wraps for N < 0.
+  if (nops == 2 && ops[1].atom == DW_OP_plus_uconst) return {SavedAt::kAtCfa, static_cast<int64_t>(ops[1].number)};
+  return {SavedAt::kOther};
+}
+
+bool IsBreg(const Dwarf_Op& op, unsigned reg, int64_t* offset) {
+  if (op.atom == DW_OP_bregx && op.number == reg) {
+    *offset = static_cast<int64_t>(op.number2);
+    return true;
+  }
+  if (op.atom == DW_OP_breg0 + reg) {
+    *offset = static_cast<int64_t>(op.number);
+    return true;
+  }
+  return false;
+}
+
+// The CFA rule of a PLT entry, as linkers write it: %rsp + 8, plus 8 once
+// the entry's push has run (pc % 16 >= N): breg7 8; breg16 0; lit15; and;
+// litN; ge; lit3; shl; plus.
+bool IsPltCfa(const Dwarf_Op* ops, size_t nops, int* threshold) {
+  int64_t off = 0;
+  if (nops != 9 || !IsBreg(ops[0], kRsp, &off) || off != 8 || !IsBreg(ops[1], kRip, &off) || off != 0) return false;
+  if (ops[2].atom != DW_OP_lit15 || ops[3].atom != DW_OP_and || ops[4].atom < DW_OP_lit0 || ops[4].atom > DW_OP_lit31) return false;
+  if (ops[5].atom != DW_OP_ge || ops[6].atom != DW_OP_lit3 || ops[7].atom != DW_OP_shl || ops[8].atom != DW_OP_plus) return false;
+  *threshold = ops[4].atom - DW_OP_lit0;
+  return true;
+}
+
+cfi_row RowOf(Dwarf_Frame* frame, uint64_t start, bool signal_frame) {
+  cfi_row row{};
+  row.pc = start;
+  row.kind = CFI_UNSUPPORTED;
+  if (signal_frame) return row;
+  SavedAt ra = RegisterRule(frame, kRip);
+  if (ra.kind == SavedAt::kUndefined) {
+    row.kind = CFI_OUTERMOST;
+    return row;
+  }
+  if (ra.kind != SavedAt::kAtCfa || ra.offset != -8) return row;
+  SavedAt rbp = RegisterRule(frame, kRbp);
+  if (rbp.kind == SavedAt::kAtCfa && rbp.offset != 0 && rbp.offset >= INT16_MIN && rbp.offset <= INT16_MAX) {
+    row.rbp_offset = static_cast<__s16>(rbp.offset);
+  } else if (rbp.kind != SavedAt::kSame) {
+    return row;
+  }
+  Dwarf_Op* ops = nullptr;
+  size_t nops = 0;
+  if (dwarf_frame_cfa(frame, &ops, &nops) != 0) return row;
+  int64_t offset = 0;
+  int threshold = 0;
+  if (nops == 1 && (IsBreg(ops[0], kRsp, &offset) || IsBreg(ops[0], kRbp, &offset))) {
+    if (offset < INT32_MIN || offset > INT32_MAX) return row;
+    row.kind = IsBreg(ops[0], kRsp, &offset) ? CFI_RSP : CFI_RBP;
+    row.cfa_offset = static_cast<__s32>(offset);
+  } else if (IsPltCfa(ops, nops, &threshold)) {
+    row.kind = CFI_PLT;
+    row.cfa_offset = threshold;
+  }
+  return row;
+}
+
+bool SameRule(const cfi_row& a, const cfi_row& b) {
+  return a.kind == b.kind && a.cfa_offset == b.cfa_offset && a.rbp_offset == b.rbp_offset;
+}
+
+}  // namespace
+
+CfiTable CfiTable::Compile(Dwfl_Module* module) {
+  CfiTable table;
+  Dwarf_Addr bias = 0;
+  Dwarf_CFI* cfi = dwfl_module_eh_cfi(module, &bias);
+  GElf_Addr elf_bias = 0;
+  Elf* elf = dwfl_module_getelf(module, &elf_bias);
+  if (cfi == nullptr || elf == nullptr) return table;
+  table.bias_ = bias;
+  std::vector<uint64_t> starts = FdeStarts(elf);
+  std::vector<cfi_row>& rows = table.rows_;
+  auto add = [&rows](const cfi_row& row) {
+    // Equal neighbours make one row; a later start replaces an empty range.
+    if (!rows.empty() && rows.back().pc == row.pc) rows.pop_back();
+    if (!rows.empty() && SameRule(rows.back(), row)) return;
+    rows.push_back(row);
+  };
+  for (size_t i = 0; i < starts.size(); i++) {
+    uint64_t next = i + 1 < starts.size() ? starts[i + 1] : UINT64_MAX;
+    uint64_t addr = starts[i];
+    // Row by row through the range: each frame says where its rule ends.
+    while (addr < next) {
+      Dwarf_Frame* frame = nullptr;
+      if (dwarf_cfi_addrframe(cfi, addr, &frame) != 0) break;
+      Dwarf_Addr start = 0;
+      Dwarf_Addr end = 0;
+      bool signal_frame = false;
+      int ra = dwarf_frame_info(frame, &start, &end, &signal_frame);
+      cfi_row row = RowOf(frame, addr, signal_frame);
+      if (ra != static_cast<int>(kRip)) row.kind = CFI_UNSUPPORTED;
+      std::free(frame);
+      add(row);
+      if (end <= addr) break;
+      addr = end;
+    }
+    // Past the range, up to the next one: no CFI.
+    if (addr < next) {
+      cfi_row gap{};
+      gap.pc = addr;
+      gap.kind = CFI_GAP;
+      add(gap);
+    }
+  }
+  return table;
+}
+
+const cfi_row* CfiTable::Find(uint64_t pc) const {
+  auto it = std::upper_bound(rows_.begin(), rows_.end(), pc, [](uint64_t value, const cfi_row& row) { return value < row.pc; });
+  if (it == rows_.begin()) return nullptr;
+  return &*(it - 1);
+}
+
+CfiTableStats CfiTable::stats() const {
+  CfiTableStats s;
+  s.rows = rows_.size();
+  for (const cfi_row& row : rows_) {
+    if (row.kind == CFI_UNSUPPORTED) s.unsupported++;
+  }
+  return s;
+}
+
+}  // namespace mixprof

@@ -1,0 +1,47 @@
+// A module's .eh_frame compiled into compact unwind rows (bpf/cfi-unwind.h):
+// for every address it describes, how to find the caller's frame from the
+// stack pointer or %rbp. What the table unwinder steps with, instead of
+// interpreting the CFI program at every frame of every sample.
+#pragma once
+
+#include <elfutils/libdwfl.h>
+#include <linux/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+#include "../../bpf/cfi-unwind.h"
+
+namespace mixprof {
+
+struct CfiTableStats {
+  size_t rows = 0;
+  // Rows whose rule the table does not hold (CFI_UNSUPPORTED).
+  size_t unsupported = 0;
+};
+
+class CfiTable {
+ public:
+  // The module's .eh_frame (link-time addresses, as libdwfl's CFI gives
+  // them); empty when it has none or no .eh_frame_hdr to find its ranges by.
+  static CfiTable Compile(Dwfl_Module* module);
+
+  // The row holding for a link-time address; null outside every range.
+  const cfi_row* Find(uint64_t pc) const;
+
+  // Link-time address = runtime address - bias.
+  uint64_t bias() const { return bias_; }
+  bool empty() const { return rows_.empty(); }
+  CfiTableStats stats() const;
+  const std::vector<cfi_row>& rows() const { return rows_; }
+
+ private:
+  std::vector<cfi_row> rows_;
+  uint64_t bias_ = 0;
+};
+
+}  // namespace mixprof

@@ -1,0 +1,80 @@
+/**
+ * The DWARF sampler unwinds user stacks with the modules' .eh_frame compiled
+ * into rows (native/src/cfi_table.cc, bpf/cfi-unwind.h); libdwfl's unwinder
+ * stays the reference. With MIXPROF_CHECK_UNWIND=1 every stack the rows
+ * unwind is unwound by libdwfl too: the two must give the same frames on
+ * real processes of each kind of build (a shared libpython, static and
+ * stripped interpreters with and without frame pointers, a free-threaded
+ * one), in CPU and in wall-clock mode (stacks stopped in system calls).
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { ChainsReady } from '../helpers/chains.js';
+import { WORKLOADS } from '../helpers/paths.js';
+import { sampleForCpu, startWorkload, type Workload } from '../helpers/processes.js';
+import { debianPython, pyenvPython, systemPython, type TestPython } from '../helpers/pythons.js';
+import { assertRoot } from '../helpers/root.js';
+
+/** Stacks whose rows and libdwfl may differ: none were seen; a stack read while the target changes it could. */
+const MAX_DIFFERING = 0.01;
+/** Stacks the rows leave to libdwfl (signal frames, rules they do not hold). */
+const MAX_LEFT_TO_LIBDWFL = 0.05;
+
+interface UnwindCheck {
+  readonly tables: number;
+  readonly libdwfl: number;
+  readonly checked: number;
+  readonly differed: number;
+}
+
+function unwindCheck(stderr: string): UnwindCheck {
+  const m = /unwinds of process \d+: (\d+) with the compiled rows, (\d+) by libdwfl; (\d+) checked against libdwfl, (\d+) differed/.exec(stderr);
+  assert.ok(m, `no unwind check in: ${stderr}`);
+  const [tables, libdwfl, checked, differed] = m.slice(1).map(Number) as [number, number, number, number];
+  return { tables, libdwfl, checked, differed };
+}
+
+const CASES: readonly (readonly [string, () => TestPython | Promise<TestPython>])[] = [
+  ['pyenv CPython 3.11 (shared libpython, no frame pointers)', () => pyenvPython('3.11.7')],
+  ["Debian 12's /usr/bin/python3.11 (static, stripped)", () => systemPython('/usr/bin/python3.11')],
+  ["Debian sid's CPython 3.15 (static, stripped, frame pointers)", () => debianPython('sid-3.15')],
+  ['free-threaded CPython 3.13t', () => debianPython('trixie-3.13t')],
+];
+
+for (const [label, interpreter] of CASES) {
+  describe(`the compiled rows unwind as libdwfl does: ${label}`, () => {
+    let workload: Workload<ChainsReady>;
+    before(async () => {
+      assertRoot();
+      workload = await startWorkload<ChainsReady>((await interpreter()).executable, [path.join(WORKLOADS, 'chains.py')]);
+    });
+    after(async () => {
+      await workload?.stop();
+    });
+
+    for (const mode of ['cpu', 'wall'] as const) {
+      test(`${mode} mode: the same frames for every stack, almost all unwound with the rows`, async () => {
+        // Until the target has used 2 s of CPU (about 1000 samples at 499 Hz), however busy the machine.
+        const r = await sampleForCpu(['sample', '-x', String(workload.pid), '-F', '499', '--mode', mode, '-o', '/dev/null'], workload.pid, 2, 120_000, { MIXPROF_CHECK_UNWIND: '1' });
+        assert.equal(r.exitCode, 0, r.stderr);
+        const check = unwindCheck(r.stderr);
+        const all = check.tables + check.libdwfl;
+        assert.ok(all >= 200, `only ${all} stacks unwound`);
+        assert.equal(check.checked, check.tables);
+        assert.ok(check.libdwfl <= MAX_LEFT_TO_LIBDWFL * all, `${check.libdwfl} of ${all} stacks left to libdwfl`);
+        assert.ok(check.differed <= MAX_DIFFERING * check.checked, `${check.differed} of ${check.checked} stacks unwound differently`);
+      });
+    }
+
+    if (label.startsWith('pyenv')) {
+      test('rows 8 bytes off (MIXPROF_FAULT=cfi-rows): the check sees most stacks differ', async () => {
+        const r = await sampleForCpu(['sample', '-x', String(workload.pid), '-F', '499', '-o', '/dev/null'], workload.pid, 1, 120_000, { MIXPROF_CHECK_UNWIND: '1', MIXPROF_FAULT: 'cfi-rows' });
+        assert.equal(r.exitCode, 0, r.stderr);
+        const check = unwindCheck(r.stderr);
+        assert.ok(check.checked >= 100, `only ${check.checked} stacks checked`);
+        assert.ok(check.differed >= 0.5 * check.checked, `${check.differed} of ${check.checked} stacks differed`);
+      });
+    }
+  });
+}
