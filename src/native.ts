@@ -210,6 +210,12 @@ export interface NativeAddon {
   lookupSymbols(path: string, names: string[]): Record<string, ElfSymbol>;
   /** Split-off parts (link-time [start, end)) of the function at start, from .eh_frame and the jumps into them. */
   functionParts(path: string, start: bigint, size: number): { start: bigint; end: bigint }[];
+  /**
+   * The unwind rows compiled from the file's .eh_frame (bpf/cfi-unwind.h:
+   * pc, CFI_* kind, CFA offset, where %rbp is saved), and the addresses where
+   * a row is not the rule the CFI gives there (none, unless compiling is wrong).
+   */
+  cfiRows(path: string): { pc: BigUint64Array; kind: Uint8Array; cfaOffset: Int32Array; rbpOffset: Int16Array; mismatches: BigUint64Array };
   structLayout(debugPath: string, requests: StructLayoutRequest[]): StructLayoutResult[];
   readMemory(pid: number, address: bigint, length: number): Buffer | null;
   readMemoryBatch(pid: number, addresses: BigUint64Array, lengths: Uint32Array): (Buffer | null)[];

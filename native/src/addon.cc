@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "cfi_table.h"
 #include "descriptors.h"
 #include "debug_search.h"
 #include "dwarf_layout.h"
@@ -22,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     Napi::Error::New(env, "libelf is out of date").ThrowAsJavaScriptException();
     return exports;
   }
+  exports.Set("cfiRows", Napi::Function::New(env, mixprof::CfiRowsOf, "cfiRows"));
   exports.Set("elfInfo", Napi::Function::New(env, mixprof::ElfInfo, "elfInfo"));
   exports.Set("fileIdentity", Napi::Function::New(env, mixprof::FileIdentityOf, "fileIdentity"));
   exports.Set("findDebugFile", Napi::Function::New(env, mixprof::FindDebugFileOf, "findDebugFile"));

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
+#include <string>
 
+#include "errors.h"
 #include "function_parts.h"
 
 namespace mixprof {
@@ -148,6 +151,82 @@ const cfi_row* CfiTable::Find(uint64_t pc) const {
   auto it = std::upper_bound(rows_.begin(), rows_.end(), pc, [](uint64_t value, const cfi_row& row) { return value < row.pc; });
   if (it == rows_.begin()) return nullptr;
   return &*(it - 1);
+}
+
+// The rule at one address straight from the CFI, as Compile() makes rows.
+static std::optional<cfi_row> DirectRow(Dwarf_CFI* cfi, uint64_t addr) {
+  Dwarf_Frame* frame = nullptr;
+  if (dwarf_cfi_addrframe(cfi, addr, &frame) != 0) return std::nullopt;
+  Dwarf_Addr start = 0;
+  Dwarf_Addr end = 0;
+  bool signal_frame = false;
+  int ra = dwarf_frame_info(frame, &start, &end, &signal_frame);
+  cfi_row row = RowOf(frame, addr, signal_frame);
+  if (ra != static_cast<int>(kRip)) row.kind = CFI_UNSUPPORTED;
+  std::free(frame);
+  return row;
+}
+
+std::vector<uint64_t> CfiTable::Check(Dwfl_Module* module) const {
+  std::vector<uint64_t> wrong;
+  Dwarf_Addr bias = 0;
+  Dwarf_CFI* cfi = dwfl_module_eh_cfi(module, &bias);
+  if (cfi == nullptr) return wrong;
+  for (size_t i = 0; i + 1 < rows_.size(); i++) {
+    uint64_t first = rows_[i].pc;
+    uint64_t last = rows_[i + 1].pc - 1;
+    for (uint64_t addr : {first, first + (last - first) / 2, last}) {
+      const cfi_row* row = Find(addr);
+      std::optional<cfi_row> direct = DirectRow(cfi, addr);
+      bool same = row != nullptr && (direct ? row->kind != CFI_GAP && SameRule(*row, *direct) : row->kind == CFI_GAP);
+      if (!same) wrong.push_back(addr);
+    }
+  }
+  return wrong;
+}
+
+Napi::Value CfiRowsOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info, 0, "path");
+  static const Dwfl_Callbacks callbacks = {
+      .find_elf = nullptr,
+      .find_debuginfo = dwfl_standard_find_debuginfo,
+      .section_address = dwfl_offline_section_address,
+      .debuginfo_path = nullptr,
+  };
+  Dwfl* dwfl = dwfl_begin(&callbacks);
+  if (dwfl == nullptr) ThrowCodeError(env, "EDWFL", std::string("dwfl_begin failed: ") + dwfl_errmsg(-1));
+  dwfl_report_begin(dwfl);
+  Dwfl_Module* module = dwfl_report_offline(dwfl, path.c_str(), path.c_str(), -1);
+  dwfl_report_end(dwfl, nullptr, nullptr);
+  if (module == nullptr) {
+    std::string why = dwfl_errmsg(-1);
+    dwfl_end(dwfl);
+    ThrowCodeError(env, "EELF", "cannot read " + path + ": " + why);
+  }
+  CfiTable table = CfiTable::Compile(module);
+  std::vector<uint64_t> wrong = table.Check(module);
+  dwfl_end(dwfl);
+  const std::vector<cfi_row>& rows = table.rows();
+  auto pcs = Napi::BigUint64Array::New(env, rows.size());
+  auto kinds = Napi::Uint8Array::New(env, rows.size());
+  auto cfa = Napi::Int32Array::New(env, rows.size());
+  auto rbp = Napi::Int16Array::New(env, rows.size());
+  for (size_t i = 0; i < rows.size(); i++) {
+    pcs[i] = rows[i].pc;
+    kinds[i] = rows[i].kind;
+    cfa[i] = rows[i].cfa_offset;
+    rbp[i] = rows[i].rbp_offset;
+  }
+  auto mismatches = Napi::BigUint64Array::New(env, wrong.size());
+  for (size_t i = 0; i < wrong.size(); i++) mismatches[i] = wrong[i];
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pc", pcs);
+  result.Set("kind", kinds);
+  result.Set("cfaOffset", cfa);
+  result.Set("rbpOffset", rbp);
+  result.Set("mismatches", mismatches);
+  return result;
 }
 
 CfiTableStats CfiTable::stats() const {

@@ -6,6 +6,7 @@
 
 #include <elfutils/libdwfl.h>
 #include <linux/types.h>
+#include <napi.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -39,9 +40,18 @@ class CfiTable {
   CfiTableStats stats() const;
   const std::vector<cfi_row>& rows() const { return rows_; }
 
+  // Holds each row to the CFI it came from: at the first, a middle and the
+  // last address of its range, the rule libdw gives there must be the row's
+  // (no rule where the row is a gap). Returns the addresses where not.
+  std::vector<uint64_t> Check(Dwfl_Module* module) const;
+
  private:
   std::vector<cfi_row> rows_;
   uint64_t bias_ = 0;
 };
+
+// cfiRows(path): the rows compiled from an ELF file's .eh_frame, and the
+// addresses where Check() found a row that is not the CFI's rule (tests).
+Napi::Value CfiRowsOf(const Napi::CallbackInfo& info);
 
 }  // namespace mixprof
