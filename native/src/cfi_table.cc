@@ -96,6 +96,22 @@ cfi_row RowOf(Dwarf_Frame* frame, uint64_t start, bool signal_frame) {
   return row;
 }
 
+// The rule at an address, and the end of the range it holds for; none
+// where no CFI describes the address.
+std::optional<cfi_row> RuleAt(Dwarf_CFI* cfi, uint64_t addr, uint64_t* end) {
+  Dwarf_Frame* frame = nullptr;
+  if (dwarf_cfi_addrframe(cfi, addr, &frame) != 0) return std::nullopt;
+  Dwarf_Addr start = 0;
+  Dwarf_Addr until = 0;
+  bool signal_frame = false;
+  int ra = dwarf_frame_info(frame, &start, &until, &signal_frame);
+  cfi_row row = RowOf(frame, addr, signal_frame);
+  if (ra != static_cast<int>(kRip)) row.kind = CFI_UNSUPPORTED;
+  std::free(frame);
+  *end = until;
+  return row;
+}
+
 bool SameRule(const cfi_row& a, const cfi_row& b) {
   return a.kind == b.kind && a.cfa_offset == b.cfa_offset && a.rbp_offset == b.rbp_offset;
 }
@@ -123,16 +139,10 @@ CfiTable CfiTable::Compile(Dwfl_Module* module) {
     uint64_t addr = starts[i];
     // Row by row through the range: each frame says where its rule ends.
     while (addr < next) {
-      Dwarf_Frame* frame = nullptr;
-      if (dwarf_cfi_addrframe(cfi, addr, &frame) != 0) break;
-      Dwarf_Addr start = 0;
-      Dwarf_Addr end = 0;
-      bool signal_frame = false;
-      int ra = dwarf_frame_info(frame, &start, &end, &signal_frame);
-      cfi_row row = RowOf(frame, addr, signal_frame);
-      if (ra != static_cast<int>(kRip)) row.kind = CFI_UNSUPPORTED;
-      std::free(frame);
-      add(row);
+      uint64_t end = 0;
+      std::optional<cfi_row> row = RuleAt(cfi, addr, &end);
+      if (!row) break;
+      add(*row);
       if (end <= addr) break;
       addr = end;
     }
@@ -153,20 +163,6 @@ const cfi_row* CfiTable::Find(uint64_t pc) const {
   return &*(it - 1);
 }
 
-// The rule at one address straight from the CFI, as Compile() makes rows.
-static std::optional<cfi_row> DirectRow(Dwarf_CFI* cfi, uint64_t addr) {
-  Dwarf_Frame* frame = nullptr;
-  if (dwarf_cfi_addrframe(cfi, addr, &frame) != 0) return std::nullopt;
-  Dwarf_Addr start = 0;
-  Dwarf_Addr end = 0;
-  bool signal_frame = false;
-  int ra = dwarf_frame_info(frame, &start, &end, &signal_frame);
-  cfi_row row = RowOf(frame, addr, signal_frame);
-  if (ra != static_cast<int>(kRip)) row.kind = CFI_UNSUPPORTED;
-  std::free(frame);
-  return row;
-}
-
 std::vector<uint64_t> CfiTable::Check(Dwfl_Module* module) const {
   std::vector<uint64_t> wrong;
   Dwarf_Addr bias = 0;
@@ -177,7 +173,8 @@ std::vector<uint64_t> CfiTable::Check(Dwfl_Module* module) const {
     uint64_t last = rows_[i + 1].pc - 1;
     for (uint64_t addr : {first, first + (last - first) / 2, last}) {
       const cfi_row* row = Find(addr);
-      std::optional<cfi_row> direct = DirectRow(cfi, addr);
+      uint64_t end = 0;
+      std::optional<cfi_row> direct = RuleAt(cfi, addr, &end);
       bool same = row != nullptr && (direct ? row->kind != CFI_GAP && SameRule(*row, *direct) : row->kind == CFI_GAP);
       if (!same) wrong.push_back(addr);
     }
