@@ -3,7 +3,8 @@
  * in one go, written to bench/RESULTS.md. `--pairs N` sets the interleaved
  * pairs per slowdown configuration (default 8); `--only-3.15` measures and
  * prints only the comparison with CPython 3.15's own sampler, `--only-attach
- * [--runs N]` only the attach latencies.
+ * [--runs N]` only the attach latencies, `--only-unwinders` only the user-space
+ * unwinders side by side.
  */
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { debianPython, pyenvPython } from '../test/helpers/pythons.js';
 import { austinAccuracy, mixprofAccuracy, type AccuracyResult } from './accuracy.js';
 import { measureAttach } from './attach.js';
 import { measureCost, type CostResult } from './cost.js';
+import { measureUnwinders, unwindersSection } from './unwinders.js';
 import { measurePostprocessing, measureSvg } from './postprocess.js';
 import { enableBpfStats } from './processes.js';
 import { austin, mixprof, none, perf, type Profiler, type Unwind } from './profilers.js';
@@ -51,6 +53,10 @@ async function main(): Promise<void> {
     return;
   }
   const python = pyenvPython('3.11.7').executable;
+  if (process.argv.includes('--only-unwinders')) {
+    process.stdout.write(unwindersSection(await measureUnwinders(python, log)).join('\n'));
+    return;
+  }
   if (process.argv.includes('--only-attach')) {
     const r = await measureAttach(python, argValue('--runs', 5), log);
     process.stdout.write(`${JSON.stringify(r, null, 1)}\n`);
@@ -77,6 +83,7 @@ async function main(): Promise<void> {
   costs.push(await measureCost(SLEEPERS, python, sleepers, ['25'], 99, 10, 'dwarf'));
   costs.push(await measureCost(SLEEPERS, python, sleepers, ['25'], 99, 10, 'dwarf', ['--mode', 'wall']));
   log('cost measured');
+  const unwinders = await measureUnwinders(python, log);
 
   const accuracy: AccuracyResult[] = [
     await mixprofAccuracy(python, 999, 10, 'fp'),
@@ -198,6 +205,7 @@ async function main(): Promise<void> {
     `  (${(samplesPerMinute / 1e6).toFixed(1)} million samples per minute), ${(post.warmSeconds * 1000).toFixed(0)} ms with warm caches.`,
     `- The SVG flame graph of 100,000 distinct synthetic stacks (test/helpers/synthetic-stacks.ts), median of 3: ${(svgSeconds * 1000).toFixed(0)} ms.`,
     '',
+    ...unwindersSection(unwinders),
     ...cpython315Section(cpython315),
     ...storeSection(storeBench),
   ];

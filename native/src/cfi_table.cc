@@ -125,7 +125,6 @@ CfiTable CfiTable::Compile(Dwfl_Module* module) {
   GElf_Addr elf_bias = 0;
   Elf* elf = dwfl_module_getelf(module, &elf_bias);
   if (cfi == nullptr || elf == nullptr) return table;
-  table.bias_ = bias;
   std::vector<uint64_t> starts = FdeStarts(elf);
   std::vector<cfi_row>& rows = table.rows_;
   auto add = [&rows](const cfi_row& row) {

@@ -27,15 +27,14 @@ struct CfiTableStats {
 
 class CfiTable {
  public:
-  // The module's .eh_frame (link-time addresses, as libdwfl's CFI gives
-  // them); empty when it has none or no .eh_frame_hdr to find its ranges by.
+  // The module's .eh_frame, at link-time addresses (runtime address minus
+  // the module's bias); empty when it has none or no .eh_frame_hdr to find
+  // its ranges by.
   static CfiTable Compile(Dwfl_Module* module);
 
   // The row holding for a link-time address; null outside every range.
   const cfi_row* Find(uint64_t pc) const;
 
-  // Link-time address = runtime address - bias.
-  uint64_t bias() const { return bias_; }
   bool empty() const { return rows_.empty(); }
   CfiTableStats stats() const;
   const std::vector<cfi_row>& rows() const { return rows_; }
@@ -47,7 +46,6 @@ class CfiTable {
 
  private:
   std::vector<cfi_row> rows_;
-  uint64_t bias_ = 0;
 };
 
 // cfiRows(path): the rows compiled from an ELF file's .eh_frame, and the

@@ -71,12 +71,11 @@ bool Unwinder::TableUnwind(const StackSnapshot& snapshot, size_t max_frames,
     pcs->push_back(r.pc);
     // A caller's pc is a return address: the call is the instruction before it.
     uint64_t lookup = i == 0 ? r.pc : r.pc - 1;
-    bool in_module = false;
-    const CfiTable* table = TableAt(lookup, &in_module);
+    const Range* range = RangeAt(lookup);
     // Code in no module (JIT, or a stale word) ends the stack, as it ends libdwfl's.
-    if (!in_module) return true;
-    if (table == nullptr) return false;
-    const cfi_row* row = table->Find(lookup - table->bias());
+    if (range == nullptr) return true;
+    if (range->table == nullptr) return false;
+    const cfi_row* row = range->table->Find(lookup - range->bias);
     if (row == nullptr) return true;
     cfi_row skewed;
     if (skew_) {
@@ -99,27 +98,23 @@ bool Unwinder::TableUnwind(const StackSnapshot& snapshot, size_t max_frames,
   return true;
 }
 
-const CfiTable* Unwinder::TableAt(uint64_t pc, bool* in_module) {
-  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), pc, [](uint64_t value, const Range& r) { return value < r.low; });
-  if (it != ranges_.begin() && pc < (it - 1)->high) {
-    *in_module = true;
-    return (it - 1)->table;
-  }
+const Unwinder::Range* Unwinder::RangeAt(uint64_t pc) {
+  auto by_low = [](uint64_t value, const Range& r) { return value < r.low; };
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), pc, by_low);
+  if (it != ranges_.begin() && pc < (it - 1)->high) return &*(it - 1);
   Dwfl_Module* mod = dwfl_addrmodule(dwfl_, pc);
-  *in_module = mod != nullptr;
   if (mod == nullptr) return nullptr;
   Dwarf_Addr low = 0;
   Dwarf_Addr high = 0;
   const char* name = dwfl_module_info(mod, nullptr, &low, &high, nullptr, nullptr, nullptr, nullptr);
-  auto key = std::make_pair(std::string(name != nullptr ? name : ""), static_cast<uint64_t>(low));
+  std::string key = name != nullptr ? name : "";
   auto known = tables_.find(key);
-  if (known == tables_.end()) {
-    known = tables_.emplace(key, std::make_unique<CfiTable>(CfiTable::Compile(mod))).first;
-  }
+  if (known == tables_.end()) known = tables_.emplace(key, std::make_unique<CfiTable>(CfiTable::Compile(mod))).first;
+  Dwarf_Addr bias = 0;
+  dwfl_module_eh_cfi(mod, &bias);
   const CfiTable* table = known->second->empty() ? nullptr : known->second.get();
-  ranges_.insert(std::upper_bound(ranges_.begin(), ranges_.end(), low, [](uint64_t value, const Range& r) { return value < r.low; }),
-                 Range{low, high, table});
-  return table;
+  it = ranges_.insert(std::upper_bound(ranges_.begin(), ranges_.end(), low, by_low), Range{low, high, bias, table});
+  return &*it;
 }
 
 bool Unwinder::DwflUnwind(pid_t tid, const StackSnapshot& snapshot,

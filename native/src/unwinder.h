@@ -14,7 +14,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "cfi_table.h"
@@ -85,8 +84,15 @@ class Unwinder {
   // Unwinds with the rows; false when a frame needs a rule they do not hold.
   bool TableUnwind(const StackSnapshot& snapshot, size_t max_frames, std::vector<uint64_t>* pcs, bool* complete);
   bool DwflUnwind(pid_t tid, const StackSnapshot& snapshot, size_t max_frames, std::vector<uint64_t>* pcs);
-  // The rows of the module holding pc (runtime address), or null.
-  const CfiTable* TableAt(uint64_t pc, bool* in_module);
+  struct Range {
+    uint64_t low;
+    uint64_t high;
+    // Runtime address = link-time address + bias.
+    uint64_t bias;
+    const CfiTable* table;  // null: a module without rows
+  };
+  // Where the module holding pc (a runtime address) lies, and its rows; null in no module.
+  const Range* RangeAt(uint64_t pc);
   bool Read(Dwarf_Addr addr, Dwarf_Word* result);
 
   static pid_t NextThread(Dwfl* dwfl, void* dwfl_arg, void** thread_argp);
@@ -107,15 +113,11 @@ class Unwinder {
   std::vector<uint64_t>* out_ = nullptr;
   size_t max_frames_ = 0;
 
-  // Compiled rows by module (file name and load address: libdwfl's module
-  // objects may be replaced when the maps are reported again), and where
-  // each module lies now.
-  std::map<std::pair<std::string, uint64_t>, std::unique_ptr<CfiTable>> tables_;
-  struct Range {
-    uint64_t low;
-    uint64_t high;
-    const CfiTable* table;  // null: a module without rows
-  };
+  // Compiled rows by module file (they hold link-time addresses: a file
+  // mapped again elsewhere uses them as they are; libdwfl's module objects
+  // may be replaced when the maps are reported again), and where each
+  // module lies now.
+  std::map<std::string, std::unique_ptr<CfiTable>> tables_;
   std::vector<Range> ranges_;
   Counts counts_;
   bool check_ = false;
