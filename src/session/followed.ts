@@ -45,6 +45,8 @@ interface Followed {
   readonly naming: ThreadNaming | null;
   readonly startedAt: number;
   endedAt: number | null;
+  /** endedAt is when checkAlive found it gone, not the kernel's exit time. */
+  endedByCheck?: boolean;
   reason: StopReason | null;
 }
 
@@ -108,8 +110,15 @@ export class FollowedProcesses {
       return;
     }
     const p = this.processes.get(event.pid);
-    if (!p || p.endedAt !== null) return;
-    p.endedAt = epochMs(event.timeMs);
+    if (!p) return;
+    const at = epochMs(event.timeMs);
+    if (p.endedAt !== null) {
+      // Found gone by checkAlive while its exit record waited in the ring: the kernel's time is the exact one.
+      if (p.endedByCheck) p.endedAt = Math.min(p.endedAt, at);
+      p.endedByCheck = false;
+      return;
+    }
+    p.endedAt = at;
     p.reason = event.kind === 'exit' ? 'target-exited' : 'target-execd';
     this.letGo(p);
   }
@@ -140,7 +149,9 @@ export class FollowedProcesses {
   checkAlive(): void {
     for (const p of this.processes.values()) {
       if (p.endedAt === null && !hasMemory(p.pid)) {
+        // As late as this check runs after its exit (a loaded machine delays it): its exit record, if one comes, says when.
         p.endedAt = Date.now();
+        p.endedByCheck = true;
         p.reason = 'target-exited';
         this.letGo(p);
       }
