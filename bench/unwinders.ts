@@ -47,7 +47,7 @@ export async function measureUnwinders(python: string, log: (line: string) => vo
 
 export function unwindersSection(results: readonly UnwinderResult[]): string[] {
   const cpu = (runs: readonly CostResult[]): number => median(runs.map((c) => c.mixprofCpu));
-  const samples = (runs: readonly CostResult[]): number => median(runs.map((c) => c.samples));
+  const samples = (runs: readonly CostResult[]): number => Math.round(median(runs.map((c) => c.samples)));
   return [
     '## Unwinding in user space: compiled rows and libdwfl',
     '',

@@ -15,10 +15,6 @@ namespace mixprof {
 
 namespace {
 
-constexpr unsigned kRbp = 6;
-constexpr unsigned kRsp = 7;
-constexpr unsigned kRip = 16;
-
 // A register rule as dwarf_frame_register() gives it.
 struct SavedAt {
   enum Kind { kSame, kUndefined, kAtCfa, kOther } kind;
@@ -56,7 +52,7 @@ bool IsBreg(const Dwarf_Op& op, unsigned reg, int64_t* offset) {
 // litN; ge; lit3; shl; plus.
 bool IsPltCfa(const Dwarf_Op* ops, size_t nops, int* threshold) {
   int64_t off = 0;
-  if (nops != 9 || !IsBreg(ops[0], kRsp, &off) || off != 8 || !IsBreg(ops[1], kRip, &off) || off != 0) return false;
+  if (nops != 9 || !IsBreg(ops[0], kDwarfSp, &off) || off != 8 || !IsBreg(ops[1], kDwarfIp, &off) || off != 0) return false;
   if (ops[2].atom != DW_OP_lit15 || ops[3].atom != DW_OP_and || ops[4].atom < DW_OP_lit0 || ops[4].atom > DW_OP_lit31) return false;
   if (ops[5].atom != DW_OP_ge || ops[6].atom != DW_OP_lit3 || ops[7].atom != DW_OP_shl || ops[8].atom != DW_OP_plus) return false;
   *threshold = ops[4].atom - DW_OP_lit0;
@@ -68,13 +64,13 @@ cfi_row RowOf(Dwarf_Frame* frame, uint64_t start, bool signal_frame) {
   row.pc = start;
   row.kind = CFI_UNSUPPORTED;
   if (signal_frame) return row;
-  SavedAt ra = RegisterRule(frame, kRip);
+  SavedAt ra = RegisterRule(frame, kDwarfIp);
   if (ra.kind == SavedAt::kUndefined) {
     row.kind = CFI_OUTERMOST;
     return row;
   }
   if (ra.kind != SavedAt::kAtCfa || ra.offset != -8) return row;
-  SavedAt rbp = RegisterRule(frame, kRbp);
+  SavedAt rbp = RegisterRule(frame, kDwarfRbp);
   if (rbp.kind == SavedAt::kAtCfa && rbp.offset != 0 && rbp.offset >= INT16_MIN && rbp.offset <= INT16_MAX) {
     row.rbp_offset = static_cast<__s16>(rbp.offset);
   } else if (rbp.kind != SavedAt::kSame) {
@@ -85,9 +81,9 @@ cfi_row RowOf(Dwarf_Frame* frame, uint64_t start, bool signal_frame) {
   if (dwarf_frame_cfa(frame, &ops, &nops) != 0) return row;
   int64_t offset = 0;
   int threshold = 0;
-  if (nops == 1 && (IsBreg(ops[0], kRsp, &offset) || IsBreg(ops[0], kRbp, &offset))) {
+  if (nops == 1 && (IsBreg(ops[0], kDwarfSp, &offset) || IsBreg(ops[0], kDwarfRbp, &offset))) {
     if (offset < INT32_MIN || offset > INT32_MAX) return row;
-    row.kind = IsBreg(ops[0], kRsp, &offset) ? CFI_RSP : CFI_RBP;
+    row.kind = IsBreg(ops[0], kDwarfSp, &offset) ? CFI_RSP : CFI_RBP;
     row.cfa_offset = static_cast<__s32>(offset);
   } else if (IsPltCfa(ops, nops, &threshold)) {
     row.kind = CFI_PLT;
@@ -106,7 +102,7 @@ std::optional<cfi_row> RuleAt(Dwarf_CFI* cfi, uint64_t addr, uint64_t* end) {
   bool signal_frame = false;
   int ra = dwarf_frame_info(frame, &start, &until, &signal_frame);
   cfi_row row = RowOf(frame, addr, signal_frame);
-  if (ra != static_cast<int>(kRip)) row.kind = CFI_UNSUPPORTED;
+  if (ra != static_cast<int>(kDwarfIp)) row.kind = CFI_UNSUPPORTED;
   std::free(frame);
   *end = until;
   return row;
@@ -223,15 +219,6 @@ Napi::Value CfiRowsOf(const Napi::CallbackInfo& info) {
   result.Set("rbpOffset", rbp);
   result.Set("mismatches", mismatches);
   return result;
-}
-
-CfiTableStats CfiTable::stats() const {
-  CfiTableStats s;
-  s.rows = rows_.size();
-  for (const cfi_row& row : rows_) {
-    if (row.kind == CFI_UNSUPPORTED) s.unsupported++;
-  }
-  return s;
 }
 
 }  // namespace mixprof

@@ -19,11 +19,10 @@
 
 namespace mixprof {
 
-struct CfiTableStats {
-  size_t rows = 0;
-  // Rows whose rule the table does not hold (CFI_UNSUPPORTED).
-  size_t unsupported = 0;
-};
+// x86-64 registers by their DWARF numbers.
+constexpr int kDwarfRbp = 6;
+constexpr int kDwarfSp = 7;
+constexpr int kDwarfIp = 16;
 
 class CfiTable {
  public:
@@ -36,7 +35,6 @@ class CfiTable {
   const cfi_row* Find(uint64_t pc) const;
 
   bool empty() const { return rows_.empty(); }
-  CfiTableStats stats() const;
   const std::vector<cfi_row>& rows() const { return rows_; }
 
   // Holds each row to the CFI it came from: at the first, a middle and the

@@ -25,7 +25,6 @@ constexpr size_t kMaxCachedAddresses = 1u << 20;
 // Bytes at a function's start searched for the frame-pointer set-up.
 constexpr size_t kPrologueWindow = 64;
 // DWARF register numbers on x86-64.
-constexpr unsigned kDwarfRbp = 6;
 constexpr unsigned kDwarfRsp = 7;
 constexpr uint64_t kPageMask = ~uint64_t{0xfff};  // x86-64 pages
 const char kDeletedSuffix[] = " (deleted)";

@@ -9,8 +9,6 @@ namespace mixprof {
 
 namespace {
 
-constexpr int kDwarfRbp = 6;
-
 int ReadWord(Unwinder* unwinder, __u64 addr, __u64* out) {
   uint64_t word = 0;
   if (!unwinder->ReadWord(addr, &word)) return 0;

@@ -22,8 +22,6 @@ namespace mixprof {
 
 // x86-64 registers in DWARF order: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip.
 constexpr int kDwarfRegs = 17;
-constexpr int kDwarfSp = 7;
-constexpr int kDwarfIp = 16;
 
 struct StackSnapshot {
   uint64_t regs[kDwarfRegs];

@@ -144,6 +144,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       userDepth: unwind === 'dwarf' ? DWARF_MAX_FRAMES : noFramePointers ? SHORT_USER_STACK_DEPTH : FULL_USER_STACK_DEPTH,
       gil: options.gil ?? false,
     };
+    const checks = unwinderChecks();
     const profileOptions = {
       hidePlumbing: options.hidePlumbing,
       maxNativeDepth: settings.userDepth,
@@ -198,7 +199,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             stackBytes: DWARF_STACK_BYTES,
             wall,
             threads: threadCount(target.pid),
-            ...unwinderChecks(),
+            ...checks,
             ...(followed ? { follow: { onProcess: (e: FollowedProcessEvent) => followed.onProcess(e), onFollowed: (pid: number, e: SamplerEvent) => live.apply(e, followed.onRecord(pid, e)) } } : {}),
           })
         : await startBpftraceSampler({
@@ -213,7 +214,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       try {
         const run = await sampler.done;
         if (!run.attached) throw notAttachedError(run, target.pid);
-        if (run.unwinds && unwinderChecks().checkUnwind) log(`mixprof: unwinds of process ${target.pid}: ${run.unwinds.tables} with the compiled rows, ${run.unwinds.libdwfl} by libdwfl; ${run.unwinds.checked} checked against libdwfl, ${run.unwinds.differed} differed`);
+        if (run.unwinds && checks.checkUnwind) log(`mixprof: unwinds of process ${target.pid}: ${run.unwinds.tables} with the compiled rows, ${run.unwinds.libdwfl} by libdwfl; ${run.unwinds.checked} checked against libdwfl, ${run.unwinds.differed} differed`);
         const endedAt = run.stoppedAt;
         const seconds = startedAt ? (endedAt - startedAt) / 1000 : 0;
         const threadsAtEnd = readThreadsCpu(target.pid);
