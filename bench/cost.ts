@@ -31,6 +31,8 @@ export interface CostResult {
   readonly kernelUsPerSample: number;
   readonly peakMemory: number;
   readonly attachSeconds: number;
+  /** CPU mixprof used from its start until it was sampling. */
+  readonly startCpuSeconds: number;
 }
 
 /** Samples `script args` at `hz` for `settle + seconds`, measuring the last `seconds`. */
@@ -47,6 +49,8 @@ export async function measureCost(label: string, python: string, script: string,
     run.done.catch(() => undefined);
     const watch = new ProcessWatch(() => run.pids());
     await run.ready;
+    // What it took to start: node, reading the target, loading the BPF program, up to its first sample.
+    const atReady = await watch.snapshot();
     watch.start();
     await new Promise((resolve) => setTimeout(resolve, settle * 1000));
     const before = await watch.snapshot();
@@ -79,6 +83,7 @@ export async function measureCost(label: string, python: string, script: string,
       kernelUsPerSample: windowNs / 1000 / ((samples * elapsed) / sampledSeconds),
       peakMemory: node === undefined ? 0 : (last.get(node)?.memory ?? 0),
       attachSeconds: run.attachSeconds(),
+      startCpuSeconds: node === undefined ? NaN : (atReady.get(node)?.cpu ?? NaN),
     };
   } finally {
     await workload.stop();

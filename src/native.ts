@@ -98,6 +98,8 @@ export interface SymbolizerOptions {
 
 export interface NativeSymbolizer {
   symbolize(addresses: BigUint64Array): SymbolizedAddress[];
+  /** What names each address: its function's start by symbol, by .eh_frame (with bit 63 set), or the address itself. The DWARF sampler counts by these. */
+  frameStarts(addresses: BigUint64Array): BigUint64Array;
   updateMaps(maps: string, files?: Record<string, string>): void;
   modules(): SymbolizerModule[];
   close(): void;
@@ -146,11 +148,20 @@ export interface DwarfPoll {
   threads: { pid: number; tid: number; comm: string }[];
   /** frames: code, instr, flags, first line number per frame, innermost first. */
   chains: { pid: number; hash: bigint; truncated: boolean; frames: BigUint64Array }[];
-  /** Since the last poll, counted by thread, chain and both stacks (leaf first). */
-  /** complete: the unwind ended at an outermost frame (the thread's first function). */
-  /** gil: GIL_* of bpf/dwarf-sampler.h (0 when not read). */
-  /** beyondCopy: the unwind stopped after reading the stack beyond the copy from the live process (which may have moved on, or ended). */
-  samples: { pid: number; tid: number; chain: bigint; gil: number; user: BigUint64Array; kernel: BigUint64Array; complete: boolean; beyondCopy?: boolean; count: number; runnable?: boolean }[];
+  /**
+   * Records (thread, chain, GIL, both stacks leaf first, how the unwind
+   * ended) first seen since the last poll, each with its number: later polls
+   * count it by number alone. Leaves in the same function make one record,
+   * shown by the first address seen.
+   * complete: the unwind ended at an outermost frame (the thread's first function).
+   * gil: GIL_* of bpf/dwarf-sampler.h (0 when not read).
+   * beyondCopy: the unwind stopped after reading the stack beyond the copy from the live process (which may have moved on, or ended).
+   */
+  stacks: DwarfStack[];
+  /** Samples since the last poll: pairs of a record's number and its count. */
+  counts: Float64Array;
+  /** The numbers handed over so far will not come again (the sampler let them go to bound its memory). */
+  forgetStacks: boolean;
   /** Followed processes forked, exited or exec'd since the last poll, in order; and the target's own exit. */
   processes: FollowedProcessEvent[];
   /** Totals since the start. */
@@ -162,6 +173,19 @@ export interface DwarfPoll {
   tickErrors: number;
   /** The target's stacks since the start: unwound with the rows, by libdwfl; checked against libdwfl, and of those differing. */
   unwinds: UnwindCounts;
+}
+
+export interface DwarfStack {
+  id: number;
+  pid: number;
+  tid: number;
+  chain: bigint;
+  gil: number;
+  user: BigUint64Array;
+  kernel: BigUint64Array;
+  complete: boolean;
+  beyondCopy?: boolean;
+  runnable?: boolean;
 }
 
 export interface UnwindCounts {

@@ -116,11 +116,14 @@ bool SameRule(const cfi_row& a, const cfi_row& b) {
 
 CfiTable CfiTable::Compile(Dwfl_Module* module) {
   CfiTable table;
-  Dwarf_Addr bias = 0;
-  Dwarf_CFI* cfi = dwfl_module_eh_cfi(module, &bias);
   GElf_Addr elf_bias = 0;
   Elf* elf = dwfl_module_getelf(module, &elf_bias);
-  if (cfi == nullptr || elf == nullptr) return table;
+  if (elf == nullptr) return table;
+  // A handle of its own, ended here: libdw keeps every FDE and CIE a handle
+  // has parsed (megabytes for a whole libpython), and the rows are all that
+  // is needed of them.
+  Dwarf_CFI* cfi = dwarf_getcfi_elf(elf);
+  if (cfi == nullptr) return table;
   std::vector<uint64_t> starts = FdeStarts(elf);
   std::vector<cfi_row>& rows = table.rows_;
   auto add = [&rows](const cfi_row& row) {
@@ -149,6 +152,8 @@ CfiTable CfiTable::Compile(Dwfl_Module* module) {
       add(gap);
     }
   }
+  dwarf_cfi_end(cfi);
+  rows.shrink_to_fit();
   return table;
 }
 

@@ -1,6 +1,7 @@
 #include "dwarf_sampler.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
@@ -109,6 +110,9 @@ void FillPythonConfig(Napi::Env env, const Napi::Value& py, sampler_config* cfg)
   }
   cfg->python = 1;
 }
+
+// Distinct records kept numbered (DwarfSampler::stacks_).
+constexpr size_t kMaxStacks = 1u << 16;
 
 Napi::Value U64Array(Napi::Env env, const std::vector<uint64_t>& values) {
   auto array = Napi::TypedArrayOf<uint64_t>::New(env, values.size(),
@@ -241,6 +245,9 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
     if ((err = bpf_object__load(object_)) != 0) {
       ThrowLibbpf(env, err, "cannot load the sampler into the kernel");
     }
+    // Loading parsed the kernel's BTF (tens of megabytes, freed since):
+    // handed back to the system, or the heap keeps that size for the run.
+    malloc_trim(0);
     dropped_fd_ = bpf_map__fd(dropped);
     bpf_map* wall_pass = bpf_object__find_map_by_name(object_, "wall_pass");
     wall_pass_fd_ = wall_pass != nullptr ? bpf_map__fd(wall_pass) : -1;
@@ -619,8 +626,13 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   } else {
     pcs_.assign(1, s->regs[kDwarfIp]);
   }
+  // Keyed by the leaf as it is named (by its function's start): samples at
+  // different instructions of the same functions are one record, shown by
+  // the first address seen. The callers are return addresses, one per call
+  // site, kept as they are.
+  Symbolizer* naming = symbolizer != nullptr ? symbolizer : symbolizer_;
   std::string key;
-  key.reserve(16 + (pcs_.size() + kernel_depth) * 8);
+  key.reserve(24 + (pcs_.size() + kernel_depth) * 8);
   key.append(reinterpret_cast<const char*>(&pid), sizeof(pid));
   key.append(reinterpret_cast<const char*>(&tid), sizeof(tid));
   key.push_back(complete ? 1 : beyond_copy ? 2 : 0);
@@ -630,10 +642,15 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   key.push_back(runnable ? 1 : 0);
   uint32_t n = static_cast<uint32_t>(pcs_.size());
   key.append(reinterpret_cast<const char*>(&n), sizeof(n));
-  key.append(reinterpret_cast<const char*>(pcs_.data()), pcs_.size() * 8);
+  if (!pcs_.empty()) {
+    uint64_t leaf = naming != nullptr ? naming->FrameStart(pcs_[0]) : pcs_[0];
+    key.append(reinterpret_cast<const char*>(&leaf), sizeof(leaf));
+    key.append(reinterpret_cast<const char*>(pcs_.data() + 1), (pcs_.size() - 1) * 8);
+  }
   key.append(reinterpret_cast<const char*>(s->kernel), kernel_depth * 8);
-  auto it = counted_.find(key);
-  if (it == counted_.end()) {
+  auto found = stacks_.find(key);
+  const Counted* stack = found != stacks_.end() ? &found->second : nullptr;
+  if (stack == nullptr) {
     Counted c;
     c.pid = pid;
     c.tid = tid;
@@ -644,37 +661,44 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     c.complete = complete;
     c.beyond_copy = beyond_copy;
     c.runnable = runnable;
-    it = counted_.emplace(key, std::move(c)).first;
+    stack = &Intern(key, c);
   }
+  const uint64_t id = stack->id;
   if (s->off_cpu != ON_CPU) {
-    it->second.count += s->weight;
+    counts_[id] += s->weight;
     LastSample& last = last_off_cpu_[tid];
-    last.key = it->first;
-    last.sample = it->second;
-    last.sample.count = 0;
+    last.key = key;
+    last.sample = *stack;
   } else if (wall_) {
     // Wall-clock mode counts what the iterator's passes find: a clock sample
     // only says where a running thread is, for its running records.
     LastSample& last = last_on_cpu_[tid];
-    last.key = it->first;
-    last.sample = it->second;
-    last.sample.count = 0;
+    last.key = key;
+    last.sample = *stack;
     auto pending = pending_running_.find(tid);
     if (pending != pending_running_.end()) {
-      it->second.count += pending->second;
+      counts_[id] += pending->second;
       pending_running_.erase(pending);
     }
   } else {
-    it->second.count++;
+    counts_[id]++;
   }
+}
+
+const DwarfSampler::Counted& DwarfSampler::Intern(const std::string& key, const Counted& sample) {
+  auto [it, added] = stacks_.emplace(key, sample);
+  if (added) {
+    it->second.id = next_stack_id_++;
+    new_stacks_.push_back(&it->second);
+  }
+  return it->second;
 }
 
 bool DwarfSampler::CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight) {
   auto found = last->find(tid);
   if (found == last->end()) return false;
-  auto it = counted_.find(found->second.key);
-  if (it == counted_.end()) it = counted_.emplace(found->second.key, found->second.sample).first;
-  it->second.count += weight;
+  // Numbered again when the numbers were forgotten since.
+  counts_[Intern(found->second.key, found->second.sample).id] += weight;
   return true;
 }
 
@@ -706,26 +730,34 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
     chains.Set(i++, o);
   }
   result.Set("chains", chains);
-  Napi::Array samples = Napi::Array::New(env);
+  Napi::Array stacks = Napi::Array::New(env, new_stacks_.size());
   i = 0;
-  for (const auto& entry : counted_) {
-    const Counted& c = entry.second;
-    // A wall-clock mode clock sample no pass has counted yet.
-    if (c.count == 0) continue;
+  for (const Counted* c : new_stacks_) {
     Napi::Object o = Napi::Object::New(env);
-    o.Set("pid", Napi::Number::New(env, c.pid));
-    o.Set("tid", Napi::Number::New(env, c.tid));
-    o.Set("chain", Napi::BigInt::New(env, c.chain));
-    o.Set("gil", Napi::Number::New(env, c.gil));
-    o.Set("user", U64Array(env, c.user));
-    o.Set("kernel", U64Array(env, c.kernel));
-    o.Set("complete", Napi::Boolean::New(env, c.complete));
-    if (c.beyond_copy) o.Set("beyondCopy", Napi::Boolean::New(env, true));
-    o.Set("runnable", Napi::Boolean::New(env, c.runnable));
-    o.Set("count", Napi::Number::New(env, static_cast<double>(c.count)));
-    samples.Set(i++, o);
+    o.Set("id", Napi::Number::New(env, static_cast<double>(c->id)));
+    o.Set("pid", Napi::Number::New(env, c->pid));
+    o.Set("tid", Napi::Number::New(env, c->tid));
+    o.Set("chain", Napi::BigInt::New(env, c->chain));
+    o.Set("gil", Napi::Number::New(env, c->gil));
+    o.Set("user", U64Array(env, c->user));
+    o.Set("kernel", U64Array(env, c->kernel));
+    o.Set("complete", Napi::Boolean::New(env, c->complete));
+    if (c->beyond_copy) o.Set("beyondCopy", Napi::Boolean::New(env, true));
+    o.Set("runnable", Napi::Boolean::New(env, c->runnable));
+    stacks.Set(i++, o);
   }
-  result.Set("samples", samples);
+  result.Set("stacks", stacks);
+  // Pairs of number and count; a wall-clock mode clock sample no pass has counted yet has none.
+  size_t counted = 0;
+  for (const auto& [id, count] : counts_) counted += count > 0 ? 1 : 0;
+  auto pairs = Napi::Float64Array::New(env, counted * 2);
+  i = 0;
+  for (const auto& [id, count] : counts_) {
+    if (count == 0) continue;
+    pairs[i++] = static_cast<double>(id);
+    pairs[i++] = static_cast<double>(count);
+  }
+  result.Set("counts", pairs);
   Napi::Array processes = Napi::Array::New(env, processes_.size());
   i = 0;
   for (const ProcessEvent& e : processes_) {
@@ -755,9 +787,15 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   unwinds.Set("checked", Napi::Number::New(env, static_cast<double>(counts.checked)));
   unwinds.Set("differed", Napi::Number::New(env, static_cast<double>(counts.differed)));
   result.Set("unwinds", unwinds);
-  counted_.clear();
+  new_stacks_.clear();
+  counts_.clear();
   chains_.clear();
   new_threads_.clear();
+  // Kept within bounds: every number handed over so far is forgotten, and
+  // records seen again are numbered and handed over again.
+  bool forget = stacks_.size() > kMaxStacks;
+  if (forget) stacks_.clear();
+  result.Set("forgetStacks", Napi::Boolean::New(env, forget));
   return result;
 }
 

@@ -41,7 +41,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     bool beyond_copy = false;
     // Taken off CPU while runnable: waiting for a CPU (wall-clock mode).
     bool runnable = false;
-    uint64_t count = 0;
+    // The number it is handed over by (Intern).
+    uint64_t id = 0;
   };
   // A thread's last off-CPU sample, which a repeat record counts again, or
   // (wall-clock mode) its last clock sample, which a running record counts.
@@ -74,6 +75,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
 
   static int OnRecord(void* ctx, void* data, size_t size);
   void HandleRecord(const uint8_t* data, size_t size);
+  // The number of the record with this key, numbering (and keeping) it when new.
+  const Counted& Intern(const std::string& key, const Counted& sample);
   // Counts the thread's sample in last again, weight times; false when it has none.
   bool CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight);
   void Detach();
@@ -116,8 +119,16 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   };
   std::unordered_map<uint32_t, ProcessSymbolizer> process_symbolizers_;
 
-  // Filled while draining, handed over and cleared by Poll().
-  std::unordered_map<std::string, Counted> counted_;
+  // Every distinct record (thread, chain, GIL, stacks, ending) seen, by key:
+  // its frames are handed over once, in the poll after it is first seen, and
+  // from then on only its number with its count. Emptied by the poll that
+  // finds more than kMaxStacks (which tells JavaScript to forget the numbers).
+  std::unordered_map<std::string, Counted> stacks_;
+  uint64_t next_stack_id_ = 1;
+  // Filled while draining, handed over and cleared by Poll(): records first
+  // seen (in stacks_, whose elements stay put), and counts by number.
+  std::vector<const Counted*> new_stacks_;
+  std::unordered_map<uint64_t, uint64_t> counts_;
   std::vector<Chain> chains_;
   std::vector<ProcessEvent> processes_;
   struct NewThread {

@@ -22,6 +22,7 @@ namespace mixprof {
 namespace {
 
 constexpr size_t kMaxCachedAddresses = 1u << 20;
+constexpr uint64_t kUnnamedStart = 1ull << 63;
 // Bytes at a function's start searched for the frame-pointer set-up.
 constexpr size_t kPrologueWindow = 64;
 // DWARF register numbers on x86-64.
@@ -195,6 +196,7 @@ Napi::Function Symbolizer::Define(Napi::Env env) {
   return DefineClass(env, "Symbolizer",
                      {
                          InstanceMethod("symbolize", &Symbolizer::Symbolize),
+                         InstanceMethod("frameStarts", &Symbolizer::FrameStarts),
                          InstanceMethod("updateMaps", &Symbolizer::UpdateMaps),
                          InstanceMethod("modules", &Symbolizer::Modules),
                          InstanceMethod("close", &Symbolizer::Close),
@@ -247,6 +249,7 @@ void Symbolizer::Release() {
   unwinder_.reset();
   known_.clear();
   cache_.clear();
+  starts_.clear();
   functions_.clear();
 }
 
@@ -305,6 +308,7 @@ void Symbolizer::Report(Napi::Env env, const std::string& maps) {
   // per-module state, these caches are cheap to refill.
   if (unwinder_) unwinder_->ModulesChanged();
   cache_.clear();
+  starts_.clear();
   functions_.clear();
 }
 
@@ -529,12 +533,8 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
     }
     GElf_Off offset = 0;
     GElf_Sym sym;
-    const char* sym_name = dwfl_module_addrinfo(
-        mod, addr + SymbolShift(mod), &offset, &sym, nullptr, nullptr, nullptr);
-    // libdwfl may return the nearest preceding symbol even when it ends
-    // before the address; a wrong name is worse than none.
-    if (sym_name != nullptr && IsFunction(sym) &&
-        (sym.st_size == 0 || offset < sym.st_size)) {
+    const char* sym_name = FunctionSymbol(mod, addr, &offset, &sym);
+    if (sym_name != nullptr) {
       f.function = Function(mod, addr - offset, sym_name);
       f.sym_offset = offset;
       GElf_Addr elf_bias = 0;
@@ -544,13 +544,7 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
         f.at_return = op == 0xc3 || op == 0xc2;  // ret, ret imm16
       }
     }
-    if (f.function == nullptr && elf != nullptr) {
-      auto known = fde_starts_.find(mod);
-      if (known == fde_starts_.end()) known = fde_starts_.emplace(mod, FdeStarts(elf)).first;
-      const std::vector<uint64_t>& starts = known->second;
-      auto next = std::upper_bound(starts.begin(), starts.end(), f.rel_addr);
-      if (next != starts.begin()) f.fde_distance = f.rel_addr - *(next - 1);
-    }
+    if (f.function == nullptr && elf != nullptr) f.fde_distance = FdeDistance(mod, elf, f.rel_addr);
     constexpr int64_t kMaxSlot = 2;  // words the frame-pointer sampler reads at %rsp
     std::optional<CfaRule> here = CfaAt(mod, addr);
     std::optional<CfaRule> at_call = CfaAt(mod, addr - 1);
@@ -569,30 +563,77 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
   return cache_.emplace(addr, f).first->second;
 }
 
+// The function symbol holding `addr`, with addr's offset into it, or null.
+// libdwfl may return the nearest preceding symbol even when it ends before
+// the address; a wrong name is worse than none.
+const char* Symbolizer::FunctionSymbol(Dwfl_Module* mod, uint64_t addr, GElf_Off* offset, GElf_Sym* sym) {
+  const char* name = dwfl_module_addrinfo(mod, addr + SymbolShift(mod), offset, sym, nullptr, nullptr, nullptr);
+  if (name == nullptr || !IsFunction(*sym) || (sym->st_size != 0 && *offset >= sym->st_size)) return nullptr;
+  return name;
+}
+
+// How far the link-time address `rel` is past the start of the function
+// .eh_frame describes around it, if any.
+std::optional<uint64_t> Symbolizer::FdeDistance(Dwfl_Module* mod, Elf* elf, uint64_t rel) {
+  auto known = fde_starts_.find(mod);
+  if (known == fde_starts_.end()) known = fde_starts_.emplace(mod, FdeStarts(elf)).first;
+  const std::vector<uint64_t>& starts = known->second;
+  auto next = std::upper_bound(starts.begin(), starts.end(), rel);
+  if (next == starts.begin()) return std::nullopt;
+  return rel - *(next - 1);
+}
+
+uint64_t Symbolizer::FrameStart(uint64_t addr) {
+  auto cached = starts_.find(addr);
+  if (cached != starts_.end()) return cached->second;
+  if (starts_.size() >= kMaxCachedAddresses) starts_.clear();
+  uint64_t start = addr;
+  Dwfl_Module* mod = dwfl_ != nullptr ? dwfl_addrmodule(dwfl_, addr) : nullptr;
+  if (mod != nullptr) {
+    GElf_Off offset = 0;
+    GElf_Sym sym;
+    GElf_Addr bias = 0;
+    Elf* elf = nullptr;
+    if (FunctionSymbol(mod, addr, &offset, &sym) != nullptr) {
+      start = addr - offset;
+    } else if ((elf = dwfl_module_getelf(mod, &bias)) != nullptr) {
+      // Marked by the top bit (user addresses never have it): a function's
+      // start names its bytes past its symbol's end (padding) otherwise
+      // than the function itself.
+      std::optional<uint64_t> distance = FdeDistance(mod, elf, addr - bias);
+      if (distance) start = (addr - *distance) | kUnnamedStart;
+    }
+  }
+  starts_.emplace(addr, start);
+  return start;
+}
+
 // The CFA rule at `addr` when it is a register plus a constant (an
 // expression is left unknown), and whether %rbp has a saved copy there.
 std::optional<Symbolizer::CfaRule> Symbolizer::CfaAt(Dwfl_Module* mod, uint64_t addr) {
-  for (bool eh : {true, false}) {
-    Dwarf_Addr bias = 0;
-    Dwarf_CFI* cfi = eh ? dwfl_module_eh_cfi(mod, &bias) : dwfl_module_dwarf_cfi(mod, &bias);
-    Dwarf_Frame* frame = nullptr;
-    if (cfi == nullptr || dwarf_cfi_addrframe(cfi, addr - bias, &frame) != 0) continue;
-    Dwarf_Op* ops = nullptr;
-    size_t nops = 0;
-    std::optional<CfaRule> rule;
-    // A register rule comes back as one DW_OP_bregx.
-    if (dwarf_frame_cfa(frame, &ops, &nops) == 0 && nops == 1 && ops[0].atom == DW_OP_bregx) {
-      Dwarf_Op mem[3];
-      Dwarf_Op* rbp = nullptr;
-      size_t nrbp = 0;
-      // No operations: undefined or the same value, never stored by this code.
-      bool saved = !(dwarf_frame_register(frame, kDwarfRbp, mem, &rbp, &nrbp) == 0 && nrbp == 0);
-      rule = CfaRule{static_cast<unsigned>(ops[0].number), static_cast<int64_t>(ops[0].number2), saved};
-    }
-    std::free(frame);
-    return rule;
+  // .eh_frame, or .debug_frame in a module without one. Where .eh_frame
+  // describes no code, compilers and assemblers leave it out of .debug_frame
+  // too, and reading that loads (and decompresses) the module's whole debug
+  // info: 10 MB for libc's.
+  Dwarf_Addr bias = 0;
+  Dwarf_CFI* cfi = dwfl_module_eh_cfi(mod, &bias);
+  if (cfi == nullptr) cfi = dwfl_module_dwarf_cfi(mod, &bias);
+  Dwarf_Frame* frame = nullptr;
+  if (cfi == nullptr || dwarf_cfi_addrframe(cfi, addr - bias, &frame) != 0) return std::nullopt;
+  Dwarf_Op* ops = nullptr;
+  size_t nops = 0;
+  std::optional<CfaRule> rule;
+  // A register rule comes back as one DW_OP_bregx.
+  if (dwarf_frame_cfa(frame, &ops, &nops) == 0 && nops == 1 && ops[0].atom == DW_OP_bregx) {
+    Dwarf_Op mem[3];
+    Dwarf_Op* rbp = nullptr;
+    size_t nrbp = 0;
+    // No operations: undefined or the same value, never stored by this code.
+    bool saved = !(dwarf_frame_register(frame, kDwarfRbp, mem, &rbp, &nrbp) == 0 && nrbp == 0);
+    rule = CfaRule{static_cast<unsigned>(ops[0].number), static_cast<int64_t>(ops[0].number2), saved};
   }
-  return std::nullopt;
+  std::free(frame);
+  return rule;
 }
 
 // libdwfl places a separate debug file's symbols by its own reckoning of how
@@ -625,6 +666,21 @@ int64_t Symbolizer::SymbolShift(Dwfl_Module* mod) {
   }
   symbol_shifts_.emplace(mod, shift);
   return shift;
+}
+
+// frameStarts(addrs): FrameStart of each address (what the DWARF sampler
+// counts samples by).
+Napi::Value Symbolizer::FrameStarts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Live(env);
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array) {
+    ThrowTypeError(env, "addrs must be a BigUint64Array");
+  }
+  auto addrs = info[0].As<Napi::TypedArrayOf<uint64_t>>();
+  auto starts = Napi::BigUint64Array::New(env, addrs.ElementLength());
+  for (size_t i = 0; i < addrs.ElementLength(); i++) starts[i] = FrameStart(addrs[i]);
+  return starts;
 }
 
 Napi::Value Symbolizer::Symbolize(const Napi::CallbackInfo& info) {

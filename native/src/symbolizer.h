@@ -30,6 +30,12 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   // process `pid`); null once closed.
   Unwinder* unwinder(pid_t pid);
 
+  // What names `addr`'s frame as symbolize() names it: its function's start
+  // by symbol, or with the top bit set the start of the function .eh_frame
+  // describes around it, or addr itself. Addresses with one start are one
+  // frame.
+  uint64_t FrameStart(uint64_t addr);
+
  private:
   // One executable mapping already reported, so a later snapshot can
   // re-report it without reopening the file (libdwfl keeps its caches).
@@ -82,6 +88,7 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   };
 
   Napi::Value Symbolize(const Napi::CallbackInfo& info);
+  Napi::Value FrameStarts(const Napi::CallbackInfo& info);
   Napi::Value UpdateMaps(const Napi::CallbackInfo& info);
   Napi::Value Modules(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -94,6 +101,8 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   void ReportKnown(const KnownModule& km);
   const Frame& Lookup(uint64_t addr);
   int64_t SymbolShift(Dwfl_Module* mod);
+  const char* FunctionSymbol(Dwfl_Module* mod, uint64_t addr, GElf_Off* offset, GElf_Sym* sym);
+  std::optional<uint64_t> FdeDistance(Dwfl_Module* mod, Elf* elf, uint64_t rel);
   struct CfaRule {
     unsigned reg;  // DWARF register number
     int64_t offset;
@@ -129,6 +138,9 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   // Each module's .eh_frame function starts (link-time addresses), read when first needed.
   std::unordered_map<const Dwfl_Module*, std::vector<uint64_t>> fde_starts_;
   std::unordered_map<uint64_t, Frame> cache_;
+  // FrameStart's answers. (Not by function extents: symbols nest, as glibc's
+  // memcpy entry points inside its memmove functions do.)
+  std::unordered_map<uint64_t, uint64_t> starts_;
   // Node-based map: element addresses survive rehashing.
   std::unordered_map<uint64_t, FunctionInfo> functions_;
 };

@@ -98,6 +98,8 @@ export interface Profile {
 const COMPACT_MIN = 5_000;
 /** Thread names are kept this many drains after the thread was last sampled. */
 const KEEP_THREAD_NAMES = 60;
+/** Numbered records remembered (a sampler numbers up to 65,536 before starting again). */
+const MAX_NUMBERED = 100_000;
 /** Where a compacted stack was cut: an address in no mapping, so never trusted. */
 const CUT_MARK = 0n;
 
@@ -124,6 +126,8 @@ export class ProfileBuilder {
   private readonly userStacks = new Map<string, readonly bigint[]>();
   /** CFI-unwound stacks: the maps snapshot each first arrived under (see NativeFrames.unwoundBeforeMapped). */
   private readonly stackSnapshots = new Map<string, number>();
+  /** Records the sampler numbered (RawSample.id), as counted. */
+  private readonly numbered = new Map<number, { readonly sample: CountedSample; readonly key: string }>();
   lostEvents = 0;
   malformedRecords = 0;
   private drains = 0;
@@ -187,6 +191,12 @@ export class ProfileBuilder {
     const snapshot = this.native.snapshot;
     for (const received of samples) {
       this.tids.add(received.tid);
+      // A record the sampler numbered and this builder has counted before.
+      const known = received.id === undefined ? undefined : this.numbered.get(received.id);
+      if (known) {
+        this.counts.addKeyed(known.key, known.sample, received.count);
+        continue;
+      }
       const userKey = userStackKey(received.user, received.userEnd);
       // New libraries show up as addresses outside the maps snapshot: look at
       // each new user stack now, while the target is alive.
@@ -208,7 +218,13 @@ export class ProfileBuilder {
         kernelKey: kernelStackKey(kernel, received.runnable === true),
         ...(received.runnable ? { runnable: true } : {}),
       };
-      this.counts.add(this.withLeafCaller(counted, received.stackWords), received.count);
+      const sample = this.withLeafCaller(counted, received.stackWords);
+      const key = this.counts.keyOf(sample);
+      this.counts.addKeyed(key, sample, received.count);
+      if (received.id !== undefined) {
+        if (this.numbered.size >= MAX_NUMBERED) this.numbered.clear();
+        this.numbered.set(received.id, { sample, key });
+      }
     }
     if (this.options.nativeUnwind === 'fp' && this.counts.size >= this.compactAt) this.compact();
   }
@@ -254,6 +270,7 @@ export class ProfileBuilder {
    */
   private compact(): void {
     this.native.refreshMaps();
+    this.numbered.clear();
     const counted = this.counts.take();
     this.userStacks.clear();
     for (const { sample, count } of counted) {

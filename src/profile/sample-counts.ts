@@ -45,7 +45,15 @@ export class SampleCounts {
   constructor(private readonly perThread: boolean) {}
 
   add(sample: CountedSample, count: number): void {
-    const key = `${this.perThread ? sample.tid : ''}|${sample.chain}|${sample.gil ?? ''}|${sample.userKey}|${sample.kernelKey}`;
+    this.addKeyed(this.keyOf(sample), sample, count);
+  }
+
+  /** What add() counts a sample under: made once, it can be handed to addKeyed() with later counts of the same sample. */
+  keyOf(sample: CountedSample): string {
+    return `${this.perThread ? sample.tid : ''}|${sample.chain}|${sample.gil ?? ''}|${sample.userKey}|${sample.kernelKey}`;
+  }
+
+  addKeyed(key: string, sample: CountedSample, count: number): void {
     const existing = this.counts.get(key);
     if (existing) existing.count += count;
     else this.counts.set(key, { sample, count });

@@ -9,7 +9,7 @@
 import { cpus } from 'node:os';
 import { MixprofError } from '../errors.js';
 import { injectedFault } from '../fault-injection.js';
-import { dwarfSamplerObject, type DwarfPoll, type FollowedProcessEvent, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer, type UnwindCounts } from '../native.js';
+import { dwarfSamplerObject, type DwarfPoll, type DwarfStack, type FollowedProcessEvent, type NativeAddon, type NativeDwarfSampler, type NativeSymbolizer, type UnwindCounts } from '../native.js';
 import { epochMs } from './kernel-clock.js';
 import { packWalkConfig, type WalkConstants } from './walk-fields.js';
 import { gilStateFromCode } from './gil-codes.js';
@@ -49,15 +49,10 @@ export interface DwarfRunOptions {
   };
 }
 
-/** Ten polls a second, twenty above 1000 Hz: the ring buffer then stays small. */
-export function pollIntervalMs(hz: number): number {
-  return hz > 1000 ? 50 : 100;
-}
-
 /**
- * A ring buffer that holds 0.25 s of samples from every CPU at once (2.5
- * polls or more): a sample is the stack copy plus about 1 KiB. Its pages are
- * mapped into mixprof twice (libbpf's wrap-around), so it costs memory there.
+ * A ring buffer that holds 0.25 s of samples from every CPU at once: a
+ * sample is the stack copy plus about 1 KiB. Its pages are mapped into
+ * mixprof twice (libbpf's wrap-around), so it costs memory there.
  */
 export function ringMiB(hz: number, cpus: number, stackBytes: number): number {
   const bytes = 0.25 * hz * cpus * (stackBytes + 1024);
@@ -66,8 +61,23 @@ export function ringMiB(hz: number, cpus: number, stackBytes: number): number {
   return mib;
 }
 
+/**
+ * How often the ring buffer is drained: as seldom as it allows with room
+ * for 2.5 polls, up to every 250 ms (each poll has a cost of its own, which
+ * at low rates is most of mixprof's). Following forked processes, at least
+ * ten times a second: a fork is looked at (its maps read) at the poll that
+ * finds it, and a short-lived worker must still be there.
+ */
+export function pollIntervalMs(hz: number, cpus: number, stackBytes: number, follow = false): number {
+  const seconds = (ringMiB(hz, cpus, stackBytes) * 2 ** 20) / (hz * cpus * (stackBytes + 1024));
+  for (const ms of follow ? [100, 50] : [250, 100, 50]) if (2.5 * ms <= seconds * 1000) return ms;
+  return 50;
+}
+
 export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   const failWallPasses = injectedFault('wall-pass');
+  // In wall-clock mode every thread off CPU sends samples too (a thread still asleep only a few bytes).
+  const senders = cpus().length + (options.wall ? Math.min(options.threads ?? 1, 64) : 0);
   let sampler: NativeDwarfSampler;
   try {
     sampler = new options.addon.DwarfSampler({
@@ -76,8 +86,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       hz: options.hz,
       maxFrames: options.maxFrames,
       stackBytes: options.stackBytes,
-      // In wall-clock mode every thread off CPU sends samples too (a thread still asleep only a few bytes).
-      ringMiB: ringMiB(options.hz, cpus().length + (options.wall ? Math.min(options.threads ?? 1, 64) : 0), options.stackBytes),
+      ringMiB: ringMiB(options.hz, senders, options.stackBytes),
       symbolizer: options.symbolizer,
       ...(options.python ? { python: packWalkConfig(options.python) } : {}),
       ...(options.wall ? { wall: true } : {}),
@@ -133,33 +142,47 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       for (let i = 0; i < f.length / 4; i++) frames.push({ code: f[4 * i]!, instr: f[4 * i + 1]!, flags: f[4 * i + 2]!, firstLineNo: Number(f[4 * i + 3]!) });
       emit(pid, { type: 'chain', chain: { hash, depth: frames.length, truncated, frames } });
     }
+    for (const s of poll.stacks) stacks.set(s.id, { pid: s.pid, sample: rawSample(s) });
     const byProcess = new Map<number, RawSample[]>();
-    for (const s of poll.samples) {
-      const pid = follow ? s.pid : options.pid;
+    const counts = poll.counts;
+    for (let i = 0; i + 1 < counts.length; i += 2) {
+      const stack = stacks.get(counts[i]!);
+      // Never so (a number comes with or after its record); counted as malformed if it were.
+      if (!stack) {
+        unknownNumbers++;
+        continue;
+      }
+      const pid = follow ? stack.pid : options.pid;
       let list = byProcess.get(pid);
       if (!list) byProcess.set(pid, (list = []));
-      list.push(rawSample(s));
+      list.push({ ...stack.sample, count: counts[i + 1]! });
     }
+    if (poll.forgetStacks) stacks.clear();
     // The target's, even when empty: it carries the malformed count.
-    options.onEvent({ type: 'samples', samples: byProcess.get(options.pid) ?? [], malformed: poll.malformed - lastMalformed });
+    const malformed = poll.malformed + unknownNumbers;
+    options.onEvent({ type: 'samples', samples: byProcess.get(options.pid) ?? [], malformed: malformed - lastMalformed });
     for (const [pid, samples] of byProcess) if (pid !== options.pid) emit(pid, { type: 'samples', samples, malformed: 0 });
     for (const p of processes) if (p.kind !== 'fork') follow?.onProcess(p);
     execd ||= poll.execd;
-    lastMalformed = poll.malformed;
+    lastMalformed = malformed;
     if (poll.dropped > lastDropped) options.onEvent({ type: 'lost', events: poll.dropped - lastDropped });
     lastDropped = poll.dropped;
     wallPassesFailed = poll.tickErrors;
     unwinds = poll.unwinds;
   };
 
-  const rawSample = (s: DwarfPoll['samples'][number]): RawSample => {
+  // The sampler's records by number, made once (see DwarfPoll.stacks).
+  const stacks = new Map<number, { readonly pid: number; readonly sample: RawSample }>();
+  let unknownNumbers = 0;
+  const rawSample = (s: DwarfStack): RawSample => {
     const gil = gilStateFromCode(s.gil);
     return {
+      id: s.id,
       tid: s.tid,
       chain: s.chain,
       ...(gil ? { gil } : {}),
       ...(s.runnable ? { runnable: true } : {}),
-      count: s.count,
+      count: 0,
       user: [...s.user],
       userEnd: s.complete ? 'complete' : s.beyondCopy ? 'beyond-copy' : 'stopped',
       kernel: [...s.kernel],
@@ -175,7 +198,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     try {
       if (failAfterSamples !== null && delivered >= failAfterSamples) throw new Error('the ring buffer could not be read (injected fault)');
       const poll = sampler.poll();
-      for (const s of poll.samples) delivered += s.count;
+      for (let i = 1; i < poll.counts.length; i += 2) delivered += poll.counts[i]!;
       deliver(poll);
       return true;
     } catch (error) {
@@ -221,7 +244,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       lastAliveCheck = now;
       if (!options.isTargetAlive()) stop('target-exited');
     }
-  }, options.pollIntervalMs ?? pollIntervalMs(options.hz));
+  }, options.pollIntervalMs ?? pollIntervalMs(options.hz, senders, options.stackBytes, options.follow !== undefined));
   const durationTimer = options.durationSeconds !== null ? setTimeout(() => stop('duration'), options.durationSeconds * 1000) : undefined;
 
   const follows = (pid: number): boolean => {

@@ -64,6 +64,12 @@ export interface RawSample {
   readonly stackWords?: readonly bigint[];
   /** Off CPU and runnable (wall-clock mode): waiting for a CPU. */
   readonly runnable?: boolean;
+  /**
+   * The sampler's number for this record, when it numbers them: equal
+   * numbers from one sampler are equal records (every field but count), so
+   * what was made of one can be used for the other.
+   */
+  readonly id?: number;
 }
 
 export interface ThreadInfo {

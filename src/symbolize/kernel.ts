@@ -11,14 +11,15 @@
  * the address space, whose high 32 bits are all ones: the low 32 bits are
  * enough to sort and search, as plain numbers.
  */
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { KernelFrame } from '../sampler/sampler.js';
 
 const UNKNOWN = '[unknown kernel]';
 const KERNEL_HIGH = 0xffffffff;
 
-interface Table {
+export interface KallsymsTable {
+  /** The text symbols' names, one after another. */
   readonly text: Buffer;
   /** Sorted low 32 bits of each text symbol's address, and its name's [start, end) in text. */
   readonly starts: Uint32Array;
@@ -27,16 +28,18 @@ interface Table {
 }
 
 type Source = (() => Buffer | string | null) | Buffer | string | null;
+/** The source that is this machine's /proc/kallsyms. */
+const KALLSYMS: unique symbol = Symbol('/proc/kallsyms');
 
 export class KernelSymbols {
-  private table: Table | null = null;
+  private table: KallsymsTable | null = null;
   private reading = false;
   private readonly cache = new Map<bigint, string>();
   /** Stacks named, by the sampler's array: bpftrace's runner hands the same array for the same stack. */
   private readonly stacks = new WeakMap<readonly KernelFrame[], readonly string[]>();
 
   /** `source` is read from /proc/kallsyms when first needed unless given. */
-  constructor(private readonly source: Source = readKallsyms) {}
+  constructor(private readonly source: Source | typeof KALLSYMS = KALLSYMS) {}
 
   /**
    * Starts reading /proc/kallsyms in the background (the kernel takes a few
@@ -44,19 +47,21 @@ export class KernelSymbols {
    * usually there, and neither attaching nor the first drain waits for it.
    */
   preload(): void {
-    if (this.table !== null || this.reading || this.source !== readKallsyms) return;
+    if (this.table !== null || this.reading || this.source !== KALLSYMS) return;
     this.reading = true;
-    readFile('/proc/kallsyms').then(
-      (text) => {
-        this.table ??= parseKallsyms(text);
+    // Given up once the table was needed sooner and read there and then.
+    readKallsymsInBackground(() => this.table !== null).then(
+      (table) => {
+        this.table ??= table;
       },
       () => undefined,
     );
   }
 
-  private load(): Table {
+  private load(): KallsymsTable {
+    if (this.table === null && this.source === KALLSYMS) this.table = readKallsymsNow() ?? parseKallsyms(Buffer.alloc(0));
     if (this.table === null) {
-      const source = typeof this.source === 'function' ? this.source() : this.source;
+      const source = typeof this.source === 'function' ? this.source() : (this.source as Buffer | string | null);
       this.table = parseKallsyms(typeof source === 'string' ? Buffer.from(source, 'latin1') : (source ?? Buffer.alloc(0)));
     }
     return this.table;
@@ -114,53 +119,120 @@ export function kernelSymbols(): KernelSymbols {
 
 const hexValue = (c: number): number => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
 
-/** Text symbols ("ffffffff81000000 T _stext", "ffffffffc0a01000 t helper\t[module]"), sorted by address. */
-function parseKallsyms(text: Buffer): Table {
-  const lows: number[] = [];
-  const nameStartList: number[] = [];
-  const nameEndList: number[] = [];
-  for (let at = 0; at < text.length; ) {
-    let end = text.indexOf(0x0a, at);
-    if (end < 0) end = text.length;
+/**
+ * Text symbols ("ffffffff81000000 T _stext", "ffffffffc0a01000 t
+ * helper\t[module]"), taken a chunk of the file at a time: only their
+ * addresses and names are kept, never the whole file (Node's readFile takes
+ * a new 64 KiB buffer for every read, and /proc gives about a page per
+ * read: 5 MB of symbols held 80 MB at once).
+ */
+export class KallsymsParser {
+  private readonly lows: number[] = [];
+  private readonly nameEnds: number[] = [];
+  private names = Buffer.allocUnsafe(1 << 20);
+  private namesLength = 0;
+  /** The start of a line the last chunk cut. */
+  private rest: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): void {
+    const text = this.rest.length > 0 ? Buffer.concat([this.rest, chunk]) : chunk;
+    let at = 0;
+    for (;;) {
+      const end = text.indexOf(0x0a, at);
+      if (end < 0) break;
+      this.line(text, at, end);
+      at = end + 1;
+    }
+    this.rest = Buffer.from(text.subarray(at));
+  }
+
+  finish(): KallsymsTable {
+    if (this.rest.length > 0) this.line(this.rest, 0, this.rest.length);
+    const { lows, nameEnds } = this;
+    // Sorted by address, ties in file order: address * 2^21 + index is exact in a double (below 2^53) for up to 2^21 symbols.
+    const keys = new Float64Array(lows.length);
+    for (let i = 0; i < lows.length; i++) keys[i] = lows[i]! * 2 ** 21 + i;
+    keys.sort();
+    const starts = new Uint32Array(lows.length);
+    const sortedStarts = new Uint32Array(lows.length);
+    const sortedEnds = new Uint32Array(lows.length);
+    for (let j = 0; j < lows.length; j++) {
+      const i = keys[j]! % 2 ** 21;
+      starts[j] = lows[i]!;
+      sortedStarts[j] = i === 0 ? 0 : nameEnds[i - 1]!;
+      sortedEnds[j] = nameEnds[i]!;
+    }
+    return { text: Buffer.from(this.names.subarray(0, this.namesLength)), starts, nameStarts: sortedStarts, nameEnds: sortedEnds };
+  }
+
+  private line(text: Buffer, at: number, end: number): void {
     // 16 hex digits, a space, the type, a space, the name.
     const type = text[at + 17];
-    if (end - at > 19 && (type === 0x74 /* t */ || type === 0x54) /* T */ && text[at + 16] === 0x20 && isKernelHigh(text, at)) {
-      let low = 0;
-      for (let i = at + 8; i < at + 16; i++) low = low * 16 + hexValue(text[i]!);
-      let nameEnd = at + 19;
-      while (nameEnd < end && text[nameEnd] !== 0x09 /* tab: "\t[module]" */) nameEnd++;
-      lows.push(low);
-      nameStartList.push(at + 19);
-      nameEndList.push(nameEnd);
+    if (!(end - at > 19 && (type === 0x74 /* t */ || type === 0x54) /* T */ && text[at + 16] === 0x20 && isKernelHigh(text, at))) return;
+    let low = 0;
+    for (let i = at + 8; i < at + 16; i++) low = low * 16 + hexValue(text[i]!);
+    let nameEnd = at + 19;
+    while (nameEnd < end && text[nameEnd] !== 0x09 /* tab: "\t[module]" */) nameEnd++;
+    const length = nameEnd - at - 19;
+    if (this.namesLength + length > this.names.length) {
+      const larger = Buffer.allocUnsafe(2 * (this.names.length + length));
+      this.names.copy(larger, 0, 0, this.namesLength);
+      this.names = larger;
     }
-    at = end + 1;
+    this.namesLength += text.copy(this.names, this.namesLength, at + 19, nameEnd);
+    this.lows.push(low);
+    this.nameEnds.push(this.namesLength);
   }
-  // Sorted by address, ties in file order: address * 2^21 + index is exact in a double (below 2^53) for up to 2^21 symbols.
-  const keys = new Float64Array(lows.length);
-  for (let i = 0; i < lows.length; i++) keys[i] = lows[i]! * 2 ** 21 + i;
-  keys.sort();
-  const starts = new Uint32Array(lows.length);
-  const nameStarts = new Uint32Array(lows.length);
-  const nameEnds = new Uint32Array(lows.length);
-  for (let j = 0; j < lows.length; j++) {
-    const i = keys[j]! % 2 ** 21;
-    starts[j] = lows[i]!;
-    nameStarts[j] = nameStartList[i]!;
-    nameEnds[j] = nameEndList[i]!;
+}
+
+function parseKallsyms(text: Buffer): KallsymsTable {
+  const parser = new KallsymsParser();
+  parser.push(text);
+  return parser.finish();
+}
+
+const CHUNK_BYTES = 1 << 18;
+
+async function readKallsymsInBackground(unwanted: () => boolean): Promise<KallsymsTable | null> {
+  const handle = await open('/proc/kallsyms', 'r');
+  try {
+    const parser = new KallsymsParser();
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    for (;;) {
+      if (unwanted()) return null;
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) return parser.finish();
+      parser.push(chunk.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
   }
-  return { text, starts, nameStarts, nameEnds };
+}
+
+function readKallsymsNow(): KallsymsTable | null {
+  let fd: number;
+  try {
+    fd = openSync('/proc/kallsyms', 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const parser = new KallsymsParser();
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    for (;;) {
+      const bytesRead = readSync(fd, chunk, 0, chunk.length, null);
+      if (bytesRead === 0) return parser.finish();
+      parser.push(chunk.subarray(0, bytesRead));
+    }
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The address's high 32 bits are ffffffff (kallsyms writes lower-case hex). */
 function isKernelHigh(text: Buffer, at: number): boolean {
   for (let i = at; i < at + 8; i++) if ((text[i]! | 0x20) !== 0x66) return false;
   return true;
-}
-
-function readKallsyms(): Buffer | null {
-  try {
-    return readFileSync('/proc/kallsyms');
-  } catch {
-    return null;
-  }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { KernelSymbols } from '../../src/symbolize/kernel.js';
+import { KallsymsParser, KernelSymbols } from '../../src/symbolize/kernel.js';
 
 const KALLSYMS = [
   'ffffffff81000000 T _stext',
@@ -53,4 +53,32 @@ test("this machine's /proc/kallsyms: every text symbol names its own address (or
   }
   assert.ok(checked > 10);
   assert.equal(reads, 1);
+});
+
+test('kallsyms taken in chunks cut anywhere (mid-line, mid-name, a line at a time) parses as the whole file does', () => {
+  const bytes = Buffer.from(KALLSYMS + 'ffffffff81000400 T last_without_newline', 'latin1');
+  const whole = new KallsymsParser();
+  whole.push(bytes);
+  const expected = whole.finish();
+  // The five text symbols, named in address order.
+  assert.equal(expected.starts.length, 5);
+  const nameAt = (i: number): string => expected.text.toString('latin1', expected.nameStarts[i], expected.nameEnds[i]);
+  assert.deepEqual([0, 1, 2, 3, 4].map(nameAt), ['_stext', 'helper', 'vfs_read', 'last_without_newline', 'ext4_helper']);
+  for (const size of [1, 2, 3, 7, 19, 26]) {
+    const parser = new KallsymsParser();
+    for (let at = 0; at < bytes.length; at += size) parser.push(bytes.subarray(at, at + size));
+    assert.deepEqual(parser.finish(), expected, `chunks of ${size} bytes`);
+  }
+});
+
+test("this machine's /proc/kallsyms read by the table itself (in chunks) names as the file read whole does", async () => {
+  const text = readFileSync('/proc/kallsyms', 'utf8');
+  const whole = new KernelSymbols(text);
+  const own = new KernelSymbols();
+  const addresses = text
+    .split('\n')
+    .filter((line, i) => i % 101 === 0 && /^ffffffff[0-9a-f]{8} [tT] /.test(line))
+    .map((line) => BigInt('0x' + line.slice(0, 16)) + 3n);
+  assert.ok(addresses.length > 100, 'kallsyms is readable as root');
+  for (const address of addresses) assert.equal(own.name(address), whole.name(address), address.toString(16));
 });

@@ -724,6 +724,42 @@ describe('Symbolizer on a pyenv python process', () => {
       symbolizer.close();
     }
   });
+
+  test("frame starts: every address of node's code is counted by what symbolize() names it from (its function's start, or the .eh_frame function's without a symbol)", () => {
+    const mapsText = fs.readFileSync('/proc/self/maps', 'utf8');
+    const code = parseMaps(mapsText).filter((m) => m.perms.includes('x') && m.path.startsWith('/'));
+    const symbolizer = new addon.Symbolizer({ maps: mapsText });
+    try {
+      // Addresses spread over every code mapping (node, libc, libstdc++, this addon), twice over so that the caches answer too.
+      const spread: bigint[] = [];
+      for (const m of code) for (let i = 0n; i < 400n; i++) spread.push(m.start + ((m.end - m.start) * i) / 400n);
+      const addresses = new BigUint64Array([...spread, ...spread]);
+      const starts = symbolizer.frameStarts(addresses);
+      const named = symbolizer.symbolize(addresses);
+      let byName = 0;
+      let byFde = 0;
+      for (let i = 0; i < addresses.length; i++) {
+        const s = named[i]!;
+        const address = addresses[i]!;
+        const expected = s.name !== null ? address - BigInt(s.symOffset) : s.fdeDistance !== null ? (address - BigInt(s.fdeDistance)) | (1n << 63n) : address;
+        assert.equal(starts[i], expected, `${address.toString(16)} (${s.name ?? s.module})`);
+        if (s.name !== null) byName++;
+        else if (s.fdeDistance !== null) byFde++;
+      }
+      assert.ok(byName > addresses.length / 4, `${byName} of ${addresses.length} named`);
+      // Equal starts are one frame: named alike.
+      const nameOf = new Map<bigint, string | null>();
+      for (let i = 0; i < addresses.length; i++) {
+        const name = named[i]!.name;
+        if (nameOf.has(starts[i]!)) assert.equal(name, nameOf.get(starts[i]!));
+        else nameOf.set(starts[i]!, name);
+      }
+      assert.ok(nameOf.size > 100, `${nameOf.size} distinct functions`);
+      assert.ok(byFde > 0, 'some addresses lie outside every symbol, within .eh_frame functions');
+    } finally {
+      symbolizer.close();
+    }
+  });
 });
 
 const haveCompilers = hasTool('gcc') && hasTool('g++') && hasTool('objcopy') && hasTool('strip');

@@ -147,3 +147,36 @@ describe('the profile builder holds counts per stack', () => {
     assert.deepEqual(folded(builder.finish().stacks), ['fn_1100 1', 'fn_1300;fn_1200;fn_1100 5']);
   });
 });
+
+describe("records the sampler numbers (RawSample.id)", () => {
+  const options = { hidePlumbing: true, maxNativeDepth: 128, nativeUnwind: 'dwarf' as const, threadRoots: true, gilRoots: false };
+  const record = (id: number | undefined, tid: number, user: bigint[], count: number): RawSample => ({ ...(id === undefined ? {} : { id }), tid, chain: 0n, user, userEnd: 'complete', kernel: [], count });
+
+  test('counted again by number make the profile the same records counted in full do, and the numbers are kept for the next poll', () => {
+    const polls = [
+      [record(1, 10, [0x1100n, 0x1200n], 2), record(2, 11, [0x1100n, 0x1300n], 1)],
+      [record(1, 10, [0x1100n, 0x1200n], 5), record(3, 10, [0x1400n, 0x1200n], 1)],
+      [record(2, 11, [0x1100n, 0x1300n], 4), record(1, 10, [0x1100n, 0x1200n], 1)],
+    ];
+    const numbered = new ProfileBuilder(null, fakeNative(), options);
+    const plain = new ProfileBuilder(null, fakeNative(), options);
+    for (const poll of polls) {
+      numbered.addSamples(poll);
+      plain.addSamples(poll.map((s) => record(undefined, s.tid, [...s.user], s.count)));
+    }
+    const a = numbered.finish();
+    const b = plain.finish();
+    assert.deepEqual(folded(a.stacks), folded(b.stacks));
+    assert.deepEqual(folded(a.stacks), ['thread (10);fn_1200;fn_1100 8', 'thread (10);fn_1200;fn_1400 1', 'thread (11);fn_1300;fn_1100 5']);
+    assert.equal(a.stats.samples, 14);
+    assert.equal(a.stats.threads, 2);
+  });
+
+  test('a number seen again after a drain still counts in the next period', () => {
+    const builder = new ProfileBuilder(null, fakeNative(), options);
+    builder.addSamples([record(7, 10, [0x1100n], 2)]);
+    assert.deepEqual(folded(builder.drain().stacks), ['thread (10);fn_1100 2']);
+    builder.addSamples([{ ...record(7, 10, [0x1100n], 3) }]);
+    assert.deepEqual(folded(builder.drain().stacks), ['thread (10);fn_1100 3']);
+  });
+});
