@@ -649,9 +649,9 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   }
   key.append(reinterpret_cast<const char*>(s->kernel), kernel_depth * 8);
   auto found = stacks_.find(key);
-  const Counted* stack = found != stacks_.end() ? &found->second : nullptr;
+  const StackRecord* stack = found != stacks_.end() ? &found->second : nullptr;
   if (stack == nullptr) {
-    Counted c;
+    StackRecord c;
     c.pid = pid;
     c.tid = tid;
     c.chain = s->chain;
@@ -685,7 +685,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   }
 }
 
-const DwarfSampler::Counted& DwarfSampler::Intern(const std::string& key, const Counted& sample) {
+const DwarfSampler::StackRecord& DwarfSampler::Intern(const std::string& key, const StackRecord& sample) {
   auto [it, added] = stacks_.emplace(key, sample);
   if (added) {
     it->second.id = next_stack_id_++;
@@ -732,7 +732,7 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   result.Set("chains", chains);
   Napi::Array stacks = Napi::Array::New(env, new_stacks_.size());
   i = 0;
-  for (const Counted* c : new_stacks_) {
+  for (const StackRecord* c : new_stacks_) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("id", Napi::Number::New(env, static_cast<double>(c->id)));
     o.Set("pid", Napi::Number::New(env, c->pid));

@@ -1,9 +1,10 @@
 // Runs bpf/dwarf-sampler.bpf.c against one process: loads it with libbpf,
 // attaches it to a cpu-clock perf event per CPU, and on each poll drains its
 // ring buffer, unwinds every sampled user stack with the Symbolizer's CFI
-// unwinder and hands back samples counted by (thread, chain, stacks). In
-// wall-clock mode a thread of its own also runs the task iterator that
-// samples the target's threads that are off CPU.
+// unwinder and hands back samples counted by (thread, chain, stacks): each
+// distinct record once, then by its number. In wall-clock mode a thread of
+// its own also runs the task iterator that samples the target's threads
+// that are off CPU.
 #pragma once
 
 #include <bpf/libbpf.h>
@@ -29,7 +30,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   ~DwarfSampler() override;
 
  private:
-  struct Counted {
+  // One distinct record: thread, chain, GIL state and both stacks, and how the unwind ended.
+  struct StackRecord {
     uint32_t pid = 0;
     uint32_t tid = 0;
     uint64_t chain = 0;
@@ -48,7 +50,7 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   // (wall-clock mode) its last clock sample, which a running record counts.
   struct LastSample {
     std::string key;
-    Counted sample;
+    StackRecord sample;
   };
   struct Chain {
     uint32_t pid = 0;
@@ -76,7 +78,7 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   static int OnRecord(void* ctx, void* data, size_t size);
   void HandleRecord(const uint8_t* data, size_t size);
   // The number of the record with this key, numbering (and keeping) it when new.
-  const Counted& Intern(const std::string& key, const Counted& sample);
+  const StackRecord& Intern(const std::string& key, const StackRecord& sample);
   // Counts the thread's sample in last again, weight times; false when it has none.
   bool CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight);
   void Detach();
@@ -123,11 +125,11 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   // its frames are handed over once, in the poll after it is first seen, and
   // from then on only its number with its count. Emptied by the poll that
   // finds more than kMaxStacks (which tells JavaScript to forget the numbers).
-  std::unordered_map<std::string, Counted> stacks_;
+  std::unordered_map<std::string, StackRecord> stacks_;
   uint64_t next_stack_id_ = 1;
   // Filled while draining, handed over and cleared by Poll(): records first
   // seen (in stacks_, whose elements stay put), and counts by number.
-  std::vector<const Counted*> new_stacks_;
+  std::vector<const StackRecord*> new_stacks_;
   std::unordered_map<uint64_t, uint64_t> counts_;
   std::vector<Chain> chains_;
   std::vector<ProcessEvent> processes_;
