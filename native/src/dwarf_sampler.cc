@@ -630,7 +630,6 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   // different instructions of the same functions are one record, shown by
   // the first address seen. The callers are return addresses, one per call
   // site, kept as they are.
-  Symbolizer* naming = symbolizer != nullptr ? symbolizer : symbolizer_;
   std::string key;
   key.reserve(24 + (pcs_.size() + kernel_depth) * 8);
   key.append(reinterpret_cast<const char*>(&pid), sizeof(pid));
@@ -643,7 +642,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   uint32_t n = static_cast<uint32_t>(pcs_.size());
   key.append(reinterpret_cast<const char*>(&n), sizeof(n));
   if (!pcs_.empty()) {
-    uint64_t leaf = naming != nullptr ? naming->FrameStart(pcs_[0]) : pcs_[0];
+    uint64_t leaf = symbolizer != nullptr ? symbolizer->FrameStart(pcs_[0]) : pcs_[0];
     key.append(reinterpret_cast<const char*>(&leaf), sizeof(leaf));
     key.append(reinterpret_cast<const char*>(pcs_.data() + 1), (pcs_.size() - 1) * 8);
   }
@@ -747,13 +746,10 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
     stacks.Set(i++, o);
   }
   result.Set("stacks", stacks);
-  // Pairs of number and count; a wall-clock mode clock sample no pass has counted yet has none.
-  size_t counted = 0;
-  for (const auto& [id, count] : counts_) counted += count > 0 ? 1 : 0;
-  auto pairs = Napi::Float64Array::New(env, counted * 2);
+  // Pairs of number and count (a wall-clock mode clock sample no pass has counted yet has none).
+  auto pairs = Napi::Float64Array::New(env, counts_.size() * 2);
   i = 0;
   for (const auto& [id, count] : counts_) {
-    if (count == 0) continue;
     pairs[i++] = static_cast<double>(id);
     pairs[i++] = static_cast<double>(count);
   }

@@ -25,8 +25,6 @@ constexpr size_t kMaxCachedAddresses = 1u << 20;
 constexpr uint64_t kUnnamedStart = 1ull << 63;
 // Bytes at a function's start searched for the frame-pointer set-up.
 constexpr size_t kPrologueWindow = 64;
-// DWARF register numbers on x86-64.
-constexpr unsigned kDwarfRsp = 7;
 constexpr uint64_t kPageMask = ~uint64_t{0xfff};  // x86-64 pages
 const char kDeletedSuffix[] = " (deleted)";
 
@@ -555,7 +553,7 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
     // or is returning (callee-saved registers are restored by then).
     bool in_prologue = f.function != nullptr && f.function->frame_pointer.value_or(false) &&
                        f.sym_offset < f.function->prologue_end;
-    if (here && here->reg == kDwarfRsp && (!here->rbp_saved || in_prologue || f.at_return) && here->offset >= 8 &&
+    if (here && here->reg == kDwarfSp && (!here->rbp_saved || in_prologue || f.at_return) && here->offset >= 8 &&
         here->offset % 8 == 0 && here->offset / 8 - 1 <= kMaxSlot) {
       f.return_slot = static_cast<uint32_t>(here->offset / 8 - 1);
     }

@@ -108,8 +108,9 @@ const Unwinder::Range* Unwinder::RangeAt(uint64_t pc) {
   std::string key = name != nullptr ? name : "";
   auto known = tables_.find(key);
   if (known == tables_.end()) known = tables_.emplace(key, std::make_unique<CfiTable>(CfiTable::Compile(mod))).first;
-  Dwarf_Addr bias = 0;
-  dwfl_module_eh_cfi(mod, &bias);
+  // The rows are compiled from the module's ELF file (CfiTable::Compile): its bias.
+  GElf_Addr bias = 0;
+  dwfl_module_getelf(mod, &bias);
   const CfiTable* table = known->second->empty() ? nullptr : known->second.get();
   it = ranges_.insert(std::upper_bound(ranges_.begin(), ranges_.end(), low, by_low), Range{low, high, bias, table});
   return &*it;

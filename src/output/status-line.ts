@@ -19,8 +19,14 @@ export function formatProgress(p: Progress, width: number): string {
   const time = p.durationSeconds === null ? `${p.elapsedSeconds.toFixed(0)} s` : `${Math.min(p.elapsedSeconds, p.durationSeconds).toFixed(0)}/${p.durationSeconds} s`;
   const parts = [`mixprof: ${time}`, `${p.samples} samples`, `${p.lost} lost`];
   if (p.processes > 1) parts.push(`${p.processes} processes`);
-  // The target names its functions: escaped, a name cannot end the line or draw over it.
-  if (p.hottest) parts.push(`hottest: ${terminalText(p.hottest.name)} ${(100 * p.hottest.share).toFixed(0)}%`);
+  if (p.hottest) {
+    // The target names its functions: escaped, a name cannot end the line or draw over it.
+    const name = terminalText(p.hottest.name);
+    const share = ` ${(100 * p.hottest.share).toFixed(0)}%`;
+    // A long name is shortened, not the share after it.
+    const room = width - 1 - [...parts, 'hottest: '].join(' | ').length - share.length;
+    parts.push(`hottest: ${name.length <= room ? name : name.slice(0, Math.max(0, room - 2)) + '..'}${share}`);
+  }
   const line = parts.join(' | ');
   // Wider than the terminal, the line would wrap and "\r" would no longer redraw it.
   return line.length < width ? line : line.slice(0, Math.max(0, width - 3)) + '..';

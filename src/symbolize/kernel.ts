@@ -59,11 +59,7 @@ export class KernelSymbols {
   }
 
   private load(): KallsymsTable {
-    if (this.table === null && this.source === KALLSYMS) this.table = readKallsymsNow() ?? parseKallsyms(Buffer.alloc(0));
-    if (this.table === null) {
-      const source = typeof this.source === 'function' ? this.source() : (this.source as Buffer | string | null);
-      this.table = parseKallsyms(typeof source === 'string' ? Buffer.from(source, 'latin1') : (source ?? Buffer.alloc(0)));
-    }
+    this.table ??= (this.source === KALLSYMS ? readKallsymsNow() : null) ?? parseKallsyms(textOf(this.source));
     return this.table;
   }
 
@@ -135,15 +131,25 @@ export class KallsymsParser {
   private rest: Buffer = Buffer.alloc(0);
 
   push(chunk: Buffer): void {
-    const text = this.rest.length > 0 ? Buffer.concat([this.rest, chunk]) : chunk;
     let at = 0;
-    for (;;) {
-      const end = text.indexOf(0x0a, at);
-      if (end < 0) break;
-      this.line(text, at, end);
+    if (this.rest.length > 0) {
+      // Only the line the last chunk cut is joined, not the whole chunk.
+      const end = chunk.indexOf(0x0a);
+      if (end < 0) {
+        this.rest = Buffer.concat([this.rest, chunk]);
+        return;
+      }
+      const line = Buffer.concat([this.rest, chunk.subarray(0, end)]);
+      this.line(line, 0, line.length);
       at = end + 1;
     }
-    this.rest = Buffer.from(text.subarray(at));
+    for (;;) {
+      const end = chunk.indexOf(0x0a, at);
+      if (end < 0) break;
+      this.line(chunk, at, end);
+      at = end + 1;
+    }
+    this.rest = Buffer.from(chunk.subarray(at));
   }
 
   finish(): KallsymsTable {
@@ -183,6 +189,12 @@ export class KallsymsParser {
     this.lows.push(low);
     this.nameEnds.push(this.namesLength);
   }
+}
+
+/** A given source's text; none for this machine's kallsyms, read where that could not be. */
+function textOf(source: Source | typeof KALLSYMS): Buffer {
+  const text = typeof source === 'function' ? source() : source === KALLSYMS ? null : source;
+  return typeof text === 'string' ? Buffer.from(text, 'latin1') : (text ?? Buffer.alloc(0));
 }
 
 function parseKallsyms(text: Buffer): KallsymsTable {

@@ -51,5 +51,9 @@ describe('the status line', () => {
     const open = formatProgress({ elapsedSeconds: 3, durationSeconds: null, samples: 5, lost: 2, processes: 3, hottest: null }, 200);
     assert.equal(open, 'mixprof: 3 s | 5 samples | 2 lost | 3 processes');
     assert.ok(formatProgress({ elapsedSeconds: 3, durationSeconds: null, samples: 5, lost: 2, processes: 1, hottest: { name: 'y'.repeat(500), share: 1 } }, 40).length < 40);
+    // A name too long for the terminal is shortened; its share stays.
+    const long = formatProgress({ elapsedSeconds: 1, durationSeconds: 2.5, samples: 78, lost: 0, processes: 1, hottest: { name: 'make_closure.<locals>.inner_function_with_a_long_name', share: 0.34 } }, 80);
+    assert.ok(long.length < 80, long);
+    assert.match(long, /^mixprof: 1\/2\.5 s \| 78 samples \| 0 lost \| hottest: make_closure\.<locals>\.\S*\.\. 34%$/);
   });
 });
