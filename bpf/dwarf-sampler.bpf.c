@@ -25,6 +25,7 @@
 
 #define WALK_TASK struct task_struct
 #include "python-walk.h"
+#include "cfi-unwind.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -104,6 +105,35 @@ struct {
   __type(key, __u32);
   __type(value, __u32);
 } forked_by SEC(".maps");
+
+/* The modules' compiled rows (bpf/cfi-unwind.h), written by the addon;
+   max_entries set at load. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct cfi_row);
+} cfi_rows SEC(".maps");
+
+/* Each module's page index into its rows (struct unwind_module). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} cfi_pages SEC(".maps");
+
+/* Process -> its modules with rows, written by the addon as it compiles
+   them. A followed process without an entry of its own unwinds with the
+   target's (it shares its mappings until it maps code of its own, which
+   user space then reports here). */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1024);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, __u32);
+  __type(value, struct unwind_modules);
+} unwind_modules SEC(".maps");
 
 /* [0] records dropped because the ring buffer was full. */
 struct {
@@ -274,6 +304,203 @@ static __always_inline __u64 read_u32_task(struct task_struct *task, __u64 addr)
 DEFINE_PYTHON_WALK(current, READ_CURRENT, READ32_CURRENT, chain_scratch)
 DEFINE_PYTHON_WALK(task, READ_TASK, READ32_TASK, wall_chain_scratch)
 
+/* One user stack unwound in the kernel, a frame per bpf_loop() step. */
+struct native_unwind {
+  struct task_struct *task;
+  struct unwind_modules *modules;
+  struct sample_record *s;
+  struct cfi_regs r;
+  __u32 depth;
+  __u32 status;
+  /* The module of the frame before (an index into modules). */
+  __u32 module;
+};
+
+/* Not a NATIVE_* status: the stack is copied instead. */
+#define NATIVE_FALLBACK 3
+
+static __always_inline int cfi_read_current(void *unused, __u64 addr, __u64 *out) {
+  return bpf_probe_read_user(out, sizeof(*out), (const void *)addr) == 0;
+}
+
+static __always_inline int cfi_read_task(struct task_struct *task, __u64 addr, __u64 *out) {
+  return bpf_copy_from_user_task(out, sizeof(*out), (const void *)addr, task, 0) == 0;
+}
+
+DEFINE_CFI_STEP(current, void *, cfi_read_current)
+DEFINE_CFI_STEP(task, struct task_struct *, cfi_read_task)
+
+/* Binary searches, a step per bpf_loop() call (nested loops here would
+   have the verifier walk every path through them): lo ends as the number of
+   entries at or below the key. */
+struct module_search {
+  struct unwind_modules *modules;
+  __u64 pc;
+  __u32 lo;
+  __u32 hi;
+};
+
+static long module_search_step(__u64 i, void *arg) {
+  struct module_search *q = arg;
+  if (q->lo >= q->hi) return 1;
+  __u32 mid = (q->lo + q->hi) >> 1;
+  if (q->pc < q->modules->modules[mid & (MAX_UNWIND_MODULES - 1)].low) q->hi = mid;
+  else q->lo = mid + 1;
+  return 0;
+}
+
+struct row_search {
+  __u64 pc;
+  __u32 first;
+  __u32 lo;
+  __u32 hi;
+  __u32 failed;
+};
+
+static long row_search_step(__u64 i, void *arg) {
+  struct row_search *q = arg;
+  if (q->lo >= q->hi) return 1;
+  __u32 mid = (q->lo + q->hi) >> 1;
+  __u32 key = q->first + mid;
+  const struct cfi_row *row = bpf_map_lookup_elem(&cfi_rows, &key);
+  if (!row) {
+    q->failed = 1;
+    return 1;
+  }
+  if (q->pc < row->pc) q->hi = mid;
+  else q->lo = mid + 1;
+  return 0;
+}
+
+/* The row for frame i of the unwind, or null with u->status set: NATIVE_STOPPED
+   where no row holds (as the user-space unwinder stops), NATIVE_FALLBACK where
+   the kernel cannot tell (no module with rows: user space may know more). */
+static __always_inline const struct cfi_row *native_row(struct native_unwind *u, __u64 i) {
+  __u64 pc = u->r.pc;
+  /* A caller's pc is a return address: the call is the instruction before it. */
+  __u64 lookup = i == 0 ? pc : pc - 1;
+  struct unwind_modules *mods = u->modules;
+  u->status = NATIVE_FALLBACK;
+  /* Most callers are in the module of the frame before. */
+  struct unwind_module *m = &mods->modules[u->module & (MAX_UNWIND_MODULES - 1)];
+  if (lookup < m->low || lookup >= m->high) {
+    __u32 count = mods->count;
+    if (count > MAX_UNWIND_MODULES) count = MAX_UNWIND_MODULES;
+    struct module_search ms = {.modules = mods, .pc = lookup, .hi = count};
+    bpf_loop(10, module_search_step, &ms, 0);
+    if (ms.lo == 0 || ms.lo < ms.hi) return 0;
+    u->module = ms.lo - 1;
+    m = &mods->modules[u->module & (MAX_UNWIND_MODULES - 1)];
+    if (lookup >= m->high) return 0;
+  }
+  if (m->rows == 0) return 0;
+  __u64 rel = lookup - m->bias;
+  __u64 page = rel >> CFI_PAGE_SHIFT;
+  if (page < m->page_base) {
+    u->status = NATIVE_STOPPED;
+    return 0;
+  }
+  /* The rows of pc's page: from the one holding at its start to the one holding at the next page's. */
+  __u32 k = page - m->page_base;
+  __u32 lo = 0, hi = m->rows;
+  if (k < m->pages) {
+    __u32 key = m->first_page + k;
+    __u32 *at = bpf_map_lookup_elem(&cfi_pages, &key);
+    if (!at) return 0;
+    lo = *at;
+    if (k + 1 < m->pages) {
+      key++;
+      __u32 *next = bpf_map_lookup_elem(&cfi_pages, &key);
+      if (!next) return 0;
+      hi = *next + 1;
+    }
+  } else if (m->pages > 0) {
+    __u32 key = m->first_page + m->pages - 1;
+    __u32 *at = bpf_map_lookup_elem(&cfi_pages, &key);
+    if (!at) return 0;
+    lo = *at;
+  }
+  struct row_search rs = {.pc = rel, .first = m->first_row, .lo = lo, .hi = hi};
+  bpf_loop(22, row_search_step, &rs, 0);
+  if (rs.failed || rs.lo < rs.hi) return 0;
+  if (rs.lo == 0) {
+    u->status = NATIVE_STOPPED;
+    return 0;
+  }
+  __u32 key = rs.first + rs.lo - 1;
+  return bpf_map_lookup_elem(&cfi_rows, &key);
+}
+
+/* The step's outcome: 0 to go on, 1 with u->status set to stop. */
+static __always_inline long native_outcome(struct native_unwind *u, int step) {
+  switch (step) {
+    case CFI_STEP_OK:
+      return 0;
+    case CFI_STEP_END:
+      u->status = NATIVE_COMPLETE;
+      return 1;
+    case CFI_STEP_STOP:
+      u->status = NATIVE_STOPPED;
+      return 1;
+    default:
+      u->status = NATIVE_FALLBACK;
+      return 1;
+  }
+}
+
+/* Frame i: its pc is recorded, then the caller's registers found. The depth
+   comes from the index: see python-walk.h. */
+static long native_step_current(__u64 i, void *arg) {
+  struct native_unwind *u = arg;
+  if (i >= MAX_NATIVE_DEPTH) {
+    u->status = NATIVE_FALLBACK;
+    return 1;
+  }
+  ((__u64 *)u->s->stack)[i] = u->r.pc;
+  u->depth = i + 1;
+  const struct cfi_row *row = native_row(u, i);
+  if (!row) return 1;
+  return native_outcome(u, cfi_step_current(0, row, &u->r));
+}
+
+static long native_step_task(__u64 i, void *arg) {
+  struct native_unwind *u = arg;
+  if (i >= MAX_NATIVE_DEPTH) {
+    u->status = NATIVE_FALLBACK;
+    return 1;
+  }
+  ((__u64 *)u->s->stack)[i] = u->r.pc;
+  u->depth = i + 1;
+  const struct cfi_row *row = native_row(u, i);
+  if (!row) return 1;
+  return native_outcome(u, cfi_step_task(u->task, row, &u->r));
+}
+
+/* Unwinds s's user stack in the kernel into s->stack: the NATIVE_* it ends
+   with, or NATIVE_FALLBACK when the stack must be copied instead. */
+static __always_inline __u32 native_unwind(struct sample_record *s, struct task_struct *task, __u32 pid, int current) {
+  if (!cfg.kernel_unwind) return NATIVE_FALLBACK;
+  struct unwind_modules *mods = bpf_map_lookup_elem(&unwind_modules, &pid);
+  if (!mods && pid != cfg.target_pid) {
+    __u32 target = cfg.target_pid;
+    mods = bpf_map_lookup_elem(&unwind_modules, &target);
+  }
+  if (!mods) return NATIVE_FALLBACK;
+  struct native_unwind u = {
+      .task = task,
+      .modules = mods,
+      .s = s,
+      .r = {.pc = s->regs[16], .sp = s->regs[7], .bp = s->regs[6]},
+      .status = NATIVE_FALLBACK,
+  };
+  bpf_loop(MAX_NATIVE_DEPTH + 1, current ? native_step_current : native_step_task, &u, 0);
+  if (u.status == NATIVE_FALLBACK) return NATIVE_FALLBACK;
+  s->native = u.status;
+  s->stack_size = (u.depth & (2 * MAX_NATIVE_DEPTH - 1)) * 8;
+  s->red_zone_copied = 0;
+  return u.status;
+}
+
 struct copy {
   struct task_struct *task;
   struct sample_record *s;
@@ -327,6 +554,20 @@ static __always_inline void send_sample(struct sample_record *s) {
   __u64 size = offsetof(struct sample_record, stack) + s->stack_size;
   if (size > sizeof(*s)) size = sizeof(*s);
   if (bpf_ringbuf_output(&records, s, size, 0) != 0) count_drop();
+}
+
+/* The user stack unwound in the kernel and sent: true when done. Checking,
+   the unwind is sent ahead of the copy that is still to be made. */
+static __always_inline int send_unwound(struct sample_record *s, struct task_struct *task, __u32 pid, int current) {
+  if (native_unwind(s, task, pid, current) == NATIVE_FALLBACK) return 0;
+  if (!cfg.check_unwind) {
+    send_sample(s);
+    return 1;
+  }
+  s->kind = RECORD_NATIVE_CHECK;
+  send_sample(s);
+  s->kind = RECORD_SAMPLE;
+  return 0;
 }
 
 /* The memory image sampling started on (set by the first sample). After an
@@ -444,7 +685,9 @@ int sample(struct bpf_perf_event_data *ctx) {
 
   long kbytes = bpf_get_stack(ctx, s->kernel, sizeof(s->kernel), 0);
   s->kernel_depth = kbytes > 0 ? (__u64)kbytes / 8 : 0;
+  if (send_unwound(s, task, pid, 1)) return 0;
 
+  s->native = NATIVE_COPIED;
   s->red_zone_copied = bpf_probe_read_user(s->red_zone, RED_ZONE_BYTES, (const void *)(s->regs[7] - RED_ZONE_BYTES)) == 0;
   struct copy cp = {.s = s, .sp = s->regs[7]};
   bpf_loop(MAX_STACK_BYTES / STACK_CHUNK, copy_step, &cp, 0);
@@ -523,6 +766,11 @@ int wall_tick(struct bpf_iter__task *ctx) {
   if (user_regs(s, task) != 0) return 0;
   long kbytes = bpf_get_task_stack(task, s->kernel, sizeof(s->kernel), 0);
   s->kernel_depth = kbytes > 0 ? (__u64)kbytes / 8 : 0;
+  if (send_unwound(s, task, pid, 0)) {
+    bpf_map_update_elem(&wall_switches, &tid, &switches, BPF_ANY);
+    return 0;
+  }
+  s->native = NATIVE_COPIED;
   s->red_zone_copied = bpf_copy_from_user_task(s->red_zone, RED_ZONE_BYTES, (const void *)(s->regs[7] - RED_ZONE_BYTES), task, 0) == 0;
   struct copy cp = {.task = task, .s = s, .sp = s->regs[7]};
   bpf_loop(MAX_STACK_BYTES / STACK_CHUNK, copy_step_task, &cp, 0);

@@ -48,6 +48,53 @@
 /* Registers in DWARF order for x86-64: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip. */
 #define DWARF_REGS 17
 
+/* Unwinding in the kernel, with the rows the addon compiles (bpf/cfi-unwind.h)
+   and loads into cfi_rows, and each process's modules in unwind_modules. A
+   stack it cannot unwind whole (a module without rows, code in no module, a
+   rule the rows do not hold, more than MAX_NATIVE_DEPTH frames) is copied
+   and unwound in user space as before. */
+#define MAX_NATIVE_DEPTH 128
+#define MAX_UNWIND_MODULES 128
+/* Rows at most: 16 MiB of kernel memory, 100-150 thousand for a Python process
+   with libc (a whole node binary is 370 thousand). */
+#define MAX_CFI_ROWS (1 << 20)
+/* sample_record.native: how its user stack came. */
+#define NATIVE_COPIED 0   /* stack holds the copy from the stack pointer up */
+#define NATIVE_STOPPED 1  /* stack holds the return addresses, leaf first: the unwind stopped (no row, a word unread) */
+#define NATIVE_COMPLETE 2 /* the same, ended at the outermost frame */
+/* cfg.check_unwind: the kernel's unwind of a sample, sent just before its
+   copy (a sample_record of this kind, stack holding the addresses) for user
+   space to compare with libdwfl's. */
+#define RECORD_NATIVE_CHECK 9
+
+/* Pages of a module's code: for the link-time page at page_base + k pages,
+   cfi_pages[first_page + k] is the index (within the module's rows) of the
+   row holding at the page's start, so that a lookup searches one page's
+   rows, not the module's. */
+#define CFI_PAGE_SHIFT 12
+#define MAX_CFI_PAGES (1 << 18)
+
+/* Where one module lies in a process and its rows: a pc in [low, high) is
+   looked up at pc - bias among rows[first_row, first_row + rows). */
+struct unwind_module {
+  __u64 low;
+  __u64 high;
+  __u64 bias;
+  __u32 first_row;
+  __u32 rows;
+  /* The link-time page of the first row (pc >> CFI_PAGE_SHIFT), and the module's pages in cfi_pages. */
+  __u64 page_base;
+  __u32 first_page;
+  __u32 pages;
+};
+
+/* A process's modules with rows, sorted by low. */
+struct unwind_modules {
+  __u32 count;
+  __u32 pad;
+  struct unwind_module modules[MAX_UNWIND_MODULES];
+};
+
 /* The Python walk's offsets and limits: the fields, order and types of
    WALK_FIELDS in src/bpf/walk-fields.ts, which packs them from the same
    PythonLayout that fills the bpftrace template (a test compares the two). */
@@ -88,6 +135,10 @@ struct sampler_config {
      first instruction: they share its layout and, until they change them,
      its mappings and code objects. */
   __u32 follow;
+  /* Unwind user stacks in the kernel where the rows allow (else copy them). */
+  __u32 kernel_unwind;
+  /* Send the kernel's unwind and the copy both (RECORD_NATIVE_CHECK). */
+  __u32 check_unwind;
   struct walk_config walk;
 };
 
@@ -145,7 +196,8 @@ struct sample_record {
   __u32 pid;
   /* The iterator's samples: the clock periods the pass stands for (1 unless passes were late). */
   __u32 weight;
-  __u32 pad;
+  /* NATIVE_*: a copy of the stack, or the kernel's unwind of it (stack_size / 8 addresses). */
+  __u32 native;
   __u64 chain;
   __u64 regs[DWARF_REGS];
   char comm[16];

@@ -38,7 +38,7 @@
         },
         {
           "action_name": "dwarf_sampler_bpf_o",
-          "inputs": ["../bpf/dwarf-sampler.bpf.c", "../bpf/dwarf-sampler.h", "../bpf/python-walk.h", "<(INTERMEDIATE_DIR)/vmlinux.h"],
+          "inputs": ["../bpf/dwarf-sampler.bpf.c", "../bpf/dwarf-sampler.h", "../bpf/python-walk.h", "../bpf/cfi-unwind.h", "<(INTERMEDIATE_DIR)/vmlinux.h"],
           "outputs": ["<(PRODUCT_DIR)/dwarf-sampler.bpf.o"],
           "action": ["clang", "-O2", "-g", "-Wall", "-target", "bpf", "-D__TARGET_ARCH_x86", "-I<(INTERMEDIATE_DIR)", "-c", "../bpf/dwarf-sampler.bpf.c", "-o", "<@(_outputs)"]
         }

@@ -126,9 +126,13 @@ export interface DwarfSamplerOptions {
   failWallPasses?: number;
   /** Also sample the processes the target forks, and theirs, from their first instruction (not with wall). */
   follow?: boolean;
-  /** How user stacks are unwound: with the modules' .eh_frame compiled into rows where they hold (the default), or by libdwfl alone. */
-  unwinder?: 'tables' | 'libdwfl';
-  /** Unwind every stack the rows unwind with libdwfl too, and count where they differ (DwarfPoll.unwinds). */
+  /**
+   * How user stacks are unwound: with the modules' .eh_frame compiled into
+   * rows, in the kernel where they hold and in user space for the rest (the
+   * default), in user space only, or by libdwfl alone.
+   */
+  unwinder?: 'kernel' | 'tables' | 'libdwfl';
+  /** Unwind every stack the rows unwind with libdwfl too, and count where they differ (DwarfPoll.unwinds); the kernel's unwinds are sent with the copy they are checked against. */
   checkUnwind?: boolean;
   /** A test's fault: the rows' CFA offsets are 8 bytes off, as a broken table's would be. */
   skewCfiRows?: boolean;
@@ -189,10 +193,16 @@ export interface DwarfStack {
 }
 
 export interface UnwindCounts {
+  /** Unwound in the kernel. */
+  kernel: number;
+  /** Copied and unwound in user space with the rows, or by libdwfl. */
   tables: number;
   libdwfl: number;
   checked: number;
   differed: number;
+  /** Checking: the kernel's unwinds held to libdwfl's of the same sample's copy. */
+  kernelChecked: number;
+  kernelDiffered: number;
 }
 
 export interface NativeDwarfSampler {
@@ -200,6 +210,13 @@ export interface NativeDwarfSampler {
   start(): void;
   /** Drains the ring buffer, unwinding every sample. */
   poll(): DwarfPoll;
+  /**
+   * Drains the ring buffer and counts what it held, handing nothing over:
+   * the next poll() does. Cheaper than a poll (no objects made), so the
+   * ring can be drained as often as its size needs while counts reach
+   * JavaScript once a second.
+   */
+  consume(): void;
   /** Detaches; a last poll() then collects what is left. */
   stop(): void;
   /** Whether pid is sampled as a process followed from the target (the kernel's map: exact before its fork is polled). */

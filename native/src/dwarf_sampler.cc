@@ -130,6 +130,7 @@ Napi::Function DwarfSampler::Define(Napi::Env env) {
                      {
                          InstanceMethod("start", &DwarfSampler::Start),
                          InstanceMethod("poll", &DwarfSampler::Poll),
+                         InstanceMethod("consume", &DwarfSampler::Consume),
                          InstanceMethod("stop", &DwarfSampler::Stop),
                          InstanceMethod("follows", &DwarfSampler::Follows),
                          InstanceMethod("adopt", &DwarfSampler::Adopt),
@@ -163,8 +164,11 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
   follow_ = options.Get("follow").ToBoolean();
   if (options.Has("unwinder")) {
     std::string unwinder = options.Get("unwinder").ToString().Utf8Value();
-    if (unwinder != "tables" && unwinder != "libdwfl") ThrowRangeError(env, "options.unwinder must be 'tables' or 'libdwfl'");
-    table_unwind_ = unwinder == "tables";
+    if (unwinder != "kernel" && unwinder != "tables" && unwinder != "libdwfl") {
+      ThrowRangeError(env, "options.unwinder must be 'kernel', 'tables' or 'libdwfl'");
+    }
+    kernel_unwind_ = unwinder == "kernel";
+    table_unwind_ = unwinder != "libdwfl";
   }
   check_unwind_ = options.Get("checkUnwind").ToBoolean();
   skew_cfi_rows_ = options.Get("skewCfiRows").ToBoolean();
@@ -190,6 +194,8 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
   cfg.target_pid = static_cast<uint32_t>(pid_);
   cfg.stack_bytes = static_cast<uint32_t>(stack_bytes);
   cfg.follow = follow_ ? 1 : 0;
+  cfg.kernel_unwind = kernel_unwind_ ? 1 : 0;
+  cfg.check_unwind = kernel_unwind_ && check_unwind_ ? 1 : 0;
   Napi::Value py = options.Get("python");
   if (!py.IsUndefined() && !py.IsNull()) FillPythonConfig(env, py, &cfg);
 
@@ -242,6 +248,17 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
       else bpf_program__set_autoload(p, false);
     }
     bpf_map__set_max_entries(records, static_cast<uint32_t>(ring_mib) << 20);
+    bpf_map* cfi_rows = bpf_object__find_map_by_name(object_, "cfi_rows");
+    bpf_map* cfi_pages = bpf_object__find_map_by_name(object_, "cfi_pages");
+    bpf_map* unwind_modules = bpf_object__find_map_by_name(object_, "unwind_modules");
+    if (cfi_rows == nullptr || cfi_pages == nullptr || unwind_modules == nullptr) {
+      ThrowCodeError(env, "EBPFOBJECT", object_path + " does not match this addon (rebuild it)");
+    }
+    // Kernel memory for the rows only when they are used (16 bytes a row).
+    if (kernel_unwind_) {
+      bpf_map__set_max_entries(cfi_rows, MAX_CFI_ROWS);
+      bpf_map__set_max_entries(cfi_pages, MAX_CFI_PAGES);
+    }
     if ((err = bpf_object__load(object_)) != 0) {
       ThrowLibbpf(env, err, "cannot load the sampler into the kernel");
     }
@@ -249,6 +266,11 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
     // handed back to the system, or the heap keeps that size for the run.
     malloc_trim(0);
     dropped_fd_ = bpf_map__fd(dropped);
+    if (kernel_unwind_) {
+      cfi_rows_fd_ = bpf_map__fd(cfi_rows);
+      cfi_pages_fd_ = bpf_map__fd(cfi_pages);
+      unwind_modules_fd_ = bpf_map__fd(unwind_modules);
+    }
     bpf_map* wall_pass = bpf_object__find_map_by_name(object_, "wall_pass");
     wall_pass_fd_ = wall_pass != nullptr ? bpf_map__fd(wall_pass) : -1;
     bpf_map* followed = bpf_object__find_map_by_name(object_, "followed");
@@ -286,6 +308,9 @@ void DwarfSampler::Release() {
   ring_ = nullptr;
   if (object_ != nullptr) bpf_object__close(object_);
   object_ = nullptr;
+  cfi_rows_fd_ = -1;
+  cfi_pages_fd_ = -1;
+  unwind_modules_fd_ = -1;
   program_ = nullptr;
   wall_program_ = nullptr;
   process_programs_.clear();
@@ -471,6 +496,8 @@ Napi::Value DwarfSampler::UnwindWith(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsNumber()) ThrowTypeError(env, "unwindWith(pid, symbolizer) needs a PID");
   uint32_t pid = info[0].As<Napi::Number>().Uint32Value();
+  // The kernel unwinds it with this one's modules from the next poll on.
+  ForgetModules(pid);
   if (info[1].IsNull() || info[1].IsUndefined()) {
     process_symbolizers_.erase(pid);
     return env.Undefined();
@@ -557,6 +584,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     process_record r;
     std::memcpy(&r, data, sizeof(r));
     processes_.push_back(ProcessEvent{r.kind, r.pid, r.parent, r.time_ns});
+    if (r.kind != RECORD_FORK && r.pid != static_cast<uint32_t>(pid_)) ForgetModules(r.pid);
     return;
   }
   if (kind == RECORD_REPEAT || kind == RECORD_RUNNING) {
@@ -576,7 +604,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     return;
   }
   const size_t head = offsetof(sample_record, stack);
-  if (kind != RECORD_SAMPLE || size < head) {
+  if ((kind != RECORD_SAMPLE && kind != RECORD_NATIVE_CHECK) || size < head) {
     malformed_++;
     return;
   }
@@ -591,14 +619,51 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     malformed_++;
     return;
   }
+  const bool unwound = s->native != NATIVE_COPIED;
+  if (unwound && (stack_size % 8 != 0 || stack_size / 8 > MAX_NATIVE_DEPTH || stack_size == 0)) {
+    malformed_++;
+    return;
+  }
+  if (kind == RECORD_NATIVE_CHECK) {
+    // Compared when its copy, next from this thread, is unwound.
+    KernelUnwind& check = kernel_checks_[tid];
+    check.pcs.resize(stack_size / 8);
+    std::memcpy(check.pcs.data(), data + head, stack_size);
+    check.complete = s->native == NATIVE_COMPLETE;
+    return;
+  }
   if (threads_.emplace(tid, true).second) {
     new_threads_[tid] = NewThread{pid, std::string(s->comm, strnlen(s->comm, sizeof(s->comm)))};
   }
+  Symbolizer* symbolizer = symbolizer_;
+  pid_t unwound_as = pid_;
+  auto own = process_symbolizers_.find(pid);
+  if (own != process_symbolizers_.end()) {
+    symbolizer = own->second.symbolizer;
+    unwound_as = static_cast<pid_t>(pid);
+  }
+  bool complete = false;
+  bool beyond_copy = false;
+  if (unwound) {
+    pcs_.resize(stack_size / 8);
+    std::memcpy(pcs_.data(), data + head, stack_size);
+    complete = s->native == NATIVE_COMPLETE;
+    if (pid == static_cast<uint32_t>(pid_)) kernel_unwinds_++;
+  } else {
+    UnwindCopy(s, data + head, symbolizer, unwound_as, &complete, &beyond_copy);
+  }
+  Count(s, symbolizer, complete, beyond_copy);
+}
+
+void DwarfSampler::UnwindCopy(const sample_record* s, const uint8_t* stack, Symbolizer* symbolizer, pid_t unwound_as,
+                              bool* complete, bool* beyond_copy) {
+  const uint32_t tid = s->tid;
+  const uint32_t pid = s->pid;
   StackSnapshot snapshot{};
   std::memcpy(snapshot.regs, s->regs, sizeof(snapshot.regs));
-  snapshot.stack = data + head;
+  snapshot.stack = stack;
   snapshot.stack_addr = s->regs[kDwarfSp];
-  snapshot.stack_size = stack_size;
+  snapshot.stack_size = s->stack_size;
   // A followed process: words beyond the copy are in its memory, not the target's.
   if (static_cast<pid_t>(pid) != pid_) snapshot.pid = static_cast<pid_t>(pid);
   if (s->red_zone_copied != 0) {
@@ -607,25 +672,30 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     snapshot.stack_addr -= RED_ZONE_BYTES;
     snapshot.stack_size += RED_ZONE_BYTES;
   }
-  Symbolizer* symbolizer = symbolizer_;
-  pid_t unwound = pid_;
-  auto own = process_symbolizers_.find(pid);
-  if (own != process_symbolizers_.end()) {
-    symbolizer = own->second.symbolizer;
-    unwound = static_cast<pid_t>(pid);
-  }
-  Unwinder* unwinder = symbolizer != nullptr ? symbolizer->unwinder(unwound) : nullptr;
-  bool complete = false;
-  bool beyond_copy = false;
+  Unwinder* unwinder = symbolizer != nullptr ? symbolizer->unwinder(unwound_as) : nullptr;
+  auto check = kernel_checks_.find(tid);
   if (unwinder != nullptr) {
     unwinder->set_tables(table_unwind_);
     unwinder->set_check(check_unwind_);
     unwinder->set_skew(skew_cfi_rows_);
-    complete = unwinder->Unwind(static_cast<pid_t>(tid), snapshot, max_frames_, &pcs_);
-    beyond_copy = !complete && unwinder->beyond_copy();
+    *complete = unwinder->Unwind(static_cast<pid_t>(tid), snapshot, max_frames_, &pcs_);
+    *beyond_copy = !*complete && unwinder->beyond_copy();
+    if (check != kernel_checks_.end() && pid == static_cast<uint32_t>(pid_)) {
+      std::vector<uint64_t> reference;
+      bool reference_complete = unwinder->Reference(static_cast<pid_t>(tid), snapshot, max_frames_, &reference);
+      kernel_checked_++;
+      if (reference != check->second.pcs || reference_complete != check->second.complete) kernel_differed_++;
+    }
   } else {
     pcs_.assign(1, s->regs[kDwarfIp]);
   }
+  if (check != kernel_checks_.end()) kernel_checks_.erase(check);
+}
+
+void DwarfSampler::Count(const sample_record* s, Symbolizer* symbolizer, bool complete, bool beyond_copy) {
+  const uint32_t tid = s->tid;
+  const uint32_t pid = s->pid;
+  const uint32_t kernel_depth = s->kernel_depth;
   // Keyed by the leaf as it is named (by its function's start): samples at
   // different instructions of the same functions are one record, shown by
   // the first address seen. The callers are return addresses, one per call
@@ -701,11 +771,96 @@ bool DwarfSampler::CountAgain(std::unordered_map<uint32_t, LastSample>* last, ui
   return true;
 }
 
-Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+bool DwarfSampler::RowBlock(const Unwinder::CompiledModule& module, unwind_module* out) {
+  const std::vector<cfi_row>& rows = module.table->rows();
+  // The same file compiles to the same rows (a followed process's own unwinder compiles them again).
+  std::string key = *module.name + '\n' + std::to_string(rows.size());
+  auto known = row_blocks_.find(key);
+  if (known == row_blocks_.end()) {
+    if (rows.empty() || rows.size() > MAX_CFI_ROWS - rows_used_) return false;
+    // Each page's first row: the one holding at the page's start.
+    const uint64_t page_base = rows.front().pc >> CFI_PAGE_SHIFT;
+    const uint64_t page_count = (rows.back().pc >> CFI_PAGE_SHIFT) - page_base + 1;
+    if (page_count > MAX_CFI_PAGES - pages_used_) return false;
+    std::vector<uint32_t> pages(page_count);
+    size_t row = 0;
+    for (uint64_t k = 0; k < page_count; k++) {
+      uint64_t start = (page_base + k) << CFI_PAGE_SHIFT;
+      while (row + 1 < rows.size() && rows[row + 1].pc <= start) row++;
+      pages[k] = static_cast<uint32_t>(row);
+    }
+    std::vector<cfi_row> skewed;
+    const cfi_row* values = rows.data();
+    if (skew_cfi_rows_) {
+      skewed = rows;
+      for (cfi_row& r : skewed) r.cfa_offset += 8;
+      values = skewed.data();
+    }
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    std::vector<uint32_t> keys(std::max(rows.size(), pages.size()));
+    for (size_t i = 0; i < rows.size(); i++) keys[i] = rows_used_ + static_cast<uint32_t>(i);
+    uint32_t n = static_cast<uint32_t>(rows.size());
+    if (bpf_map_update_batch(cfi_rows_fd_, keys.data(), values, &n, &opts) != 0 || n != rows.size()) return false;
+    for (size_t i = 0; i < pages.size(); i++) keys[i] = pages_used_ + static_cast<uint32_t>(i);
+    n = static_cast<uint32_t>(pages.size());
+    if (bpf_map_update_batch(cfi_pages_fd_, keys.data(), pages.data(), &n, &opts) != 0 || n != pages.size()) return false;
+    unwind_module block{};
+    block.first_row = rows_used_;
+    block.rows = static_cast<uint32_t>(rows.size());
+    block.page_base = page_base;
+    block.first_page = pages_used_;
+    block.pages = static_cast<uint32_t>(page_count);
+    known = row_blocks_.emplace(key, block).first;
+    rows_used_ += block.rows;
+    pages_used_ += block.pages;
+  }
+  *out = known->second;
+  return true;
+}
+
+void DwarfSampler::PushModules(uint32_t pid, Unwinder* unwinder) {
+  if (unwind_modules_fd_ < 0 || unwinder == nullptr) return;
+  uint64_t& pushed = pushed_generation_[pid];
+  if (pushed == unwinder->generation() + 1) return;
+  pushed = unwinder->generation() + 1;
+  auto value = std::make_unique<unwind_modules>();
+  for (const Unwinder::CompiledModule& m : unwinder->CompiledModules()) {
+    if (value->count == MAX_UNWIND_MODULES) break;
+    unwind_module module{};
+    // A module left out is unwound in user space.
+    if (!RowBlock(m, &module)) continue;
+    module.low = m.low;
+    module.high = m.high;
+    module.bias = m.bias;
+    value->modules[value->count++] = module;
+  }
+  bpf_map_update_elem(unwind_modules_fd_, &pid, value.get(), BPF_ANY);
+}
+
+void DwarfSampler::ForgetModules(uint32_t pid) {
+  pushed_generation_.erase(pid);
+  if (unwind_modules_fd_ >= 0) bpf_map_delete_elem(unwind_modules_fd_, &pid);
+}
+
+void DwarfSampler::Drain(Napi::Env env) {
   if (ring_ == nullptr) ThrowCodeError(env, "ECLOSED", "DwarfSampler is closed");
   int n = ring_buffer__consume(ring_);
   if (n < 0) ThrowLibbpf(env, n, "cannot read the ring buffer");
+  // Modules compiled by these unwinds are unwound in the kernel from now on.
+  if (symbolizer_ != nullptr) PushModules(static_cast<uint32_t>(pid_), symbolizer_->unwinder(pid_));
+  for (auto& [pid, own] : process_symbolizers_) {
+    if (own.symbolizer != nullptr) PushModules(pid, own.symbolizer->unwinder(static_cast<pid_t>(pid)));
+  }
+}
+
+Napi::Value DwarfSampler::Consume(const Napi::CallbackInfo& info) {
+  Drain(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Drain(env);
 
   Napi::Object result = Napi::Object::New(env);
   Napi::Array threads = Napi::Array::New(env, new_threads_.size());
@@ -782,6 +937,9 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   unwinds.Set("libdwfl", Napi::Number::New(env, static_cast<double>(counts.libdwfl)));
   unwinds.Set("checked", Napi::Number::New(env, static_cast<double>(counts.checked)));
   unwinds.Set("differed", Napi::Number::New(env, static_cast<double>(counts.differed)));
+  unwinds.Set("kernel", Napi::Number::New(env, static_cast<double>(kernel_unwinds_)));
+  unwinds.Set("kernelChecked", Napi::Number::New(env, static_cast<double>(kernel_checked_)));
+  unwinds.Set("kernelDiffered", Napi::Number::New(env, static_cast<double>(kernel_differed_)));
   result.Set("unwinds", unwinds);
   new_stacks_.clear();
   counts_.clear();

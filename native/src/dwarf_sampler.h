@@ -20,6 +20,9 @@
 
 #include "symbolizer.h"
 
+struct sample_record;
+struct unwind_module;
+
 namespace mixprof {
 
 class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
@@ -69,6 +72,9 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
 
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Poll(const Napi::CallbackInfo& info);
+  Napi::Value Consume(const Napi::CallbackInfo& info);
+  // Drains the ring buffer into the counts, and hands the kernel the modules compiled meanwhile.
+  void Drain(Napi::Env env);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Follows(const Napi::CallbackInfo& info);
   Napi::Value Adopt(const Napi::CallbackInfo& info);
@@ -77,10 +83,23 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
 
   static int OnRecord(void* ctx, void* data, size_t size);
   void HandleRecord(const uint8_t* data, size_t size);
+  // Unwinds a sample's copied stack (at stack) into pcs_.
+  void UnwindCopy(const sample_record* s, const uint8_t* stack, Symbolizer* symbolizer, pid_t unwound_as,
+                  bool* complete, bool* beyond_copy);
+  // Counts the sample whose user stack is in pcs_ under its record.
+  void Count(const sample_record* s, Symbolizer* symbolizer, bool complete, bool beyond_copy);
   // The number of the record with this key, numbering (and keeping) it when new.
   const StackRecord& Intern(const std::string& key, const StackRecord& sample);
   // Counts the thread's sample in last again, weight times; false when it has none.
   bool CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight);
+  // Hands the kernel the modules of pid whose rows are compiled by its
+  // unwinder, when they changed since the last time.
+  void PushModules(uint32_t pid, Unwinder* unwinder);
+  // Where a module's rows and pages are in the kernel's cfi_rows and
+  // cfi_pages (the fields of struct unwind_module past its bias), loading
+  // them the first time; false when they do not fit.
+  bool RowBlock(const Unwinder::CompiledModule& module, unwind_module* out);
+  void ForgetModules(uint32_t pid);
   void Detach();
   void Release();
   void TickWallClock();
@@ -150,8 +169,31 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   std::atomic<uint64_t> tick_errors_{0};
   // Passes still to fail on purpose (options.failWallPasses); the ticker's alone once started.
   uint32_t fail_wall_passes_ = 0;
-  // options.unwinder: the compiled rows where they hold (the default), or libdwfl alone.
+  // options.unwinder: the compiled rows where they hold, in the kernel (the
+  // default) or in user space, or libdwfl alone.
   bool table_unwind_ = true;
+  bool kernel_unwind_ = true;
+  // The kernel's rows and modules (bpf/dwarf-sampler.h): each module file's
+  // rows loaded once, at [first, first + count) of cfi_rows.
+  int cfi_rows_fd_ = -1;
+  int unwind_modules_fd_ = -1;
+  int cfi_pages_fd_ = -1;
+  uint32_t rows_used_ = 0;
+  uint32_t pages_used_ = 0;
+  std::unordered_map<std::string, unwind_module> row_blocks_;
+  // The unwinder generation last handed to the kernel, by process (plus one).
+  std::unordered_map<uint32_t, uint64_t> pushed_generation_;
+  // Checking: the kernel's unwind of each thread's sample whose copy comes next.
+  struct KernelUnwind {
+    std::vector<uint64_t> pcs;
+    bool complete = false;
+  };
+  std::unordered_map<uint32_t, KernelUnwind> kernel_checks_;
+  // The target's stacks unwound in the kernel; checking, how many were
+  // unwound by libdwfl from their copy too, and how many of those differently.
+  uint64_t kernel_unwinds_ = 0;
+  uint64_t kernel_checked_ = 0;
+  uint64_t kernel_differed_ = 0;
   // options.checkUnwind: every stack the rows unwind is unwound by libdwfl too, and compared.
   bool check_unwind_ = false;
   // options.skewCfiRows: a test's fault, the rows' CFA offsets 8 bytes off.

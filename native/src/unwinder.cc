@@ -107,13 +107,44 @@ const Unwinder::Range* Unwinder::RangeAt(uint64_t pc) {
   const char* name = dwfl_module_info(mod, nullptr, &low, &high, nullptr, nullptr, nullptr, nullptr);
   std::string key = name != nullptr ? name : "";
   auto known = tables_.find(key);
-  if (known == tables_.end()) known = tables_.emplace(key, std::make_unique<CfiTable>(CfiTable::Compile(mod))).first;
+  if (known == tables_.end()) {
+    known = tables_.emplace(key, std::make_unique<CfiTable>(CfiTable::Compile(mod))).first;
+    generation_++;
+  }
   // The rows are compiled from the module's ELF file (CfiTable::Compile): its bias.
   GElf_Addr bias = 0;
   dwfl_module_getelf(mod, &bias);
   const CfiTable* table = known->second->empty() ? nullptr : known->second.get();
   it = ranges_.insert(std::upper_bound(ranges_.begin(), ranges_.end(), low, by_low), Range{low, high, bias, table});
   return &*it;
+}
+
+std::vector<Unwinder::CompiledModule> Unwinder::CompiledModules() {
+  std::vector<CompiledModule> out;
+  struct Walk {
+    Unwinder* self;
+    std::vector<CompiledModule>* out;
+  } walk{this, &out};
+  dwfl_getmodules(
+      dwfl_,
+      [](Dwfl_Module* mod, void**, const char* name, Dwarf_Addr low, void* arg) -> int {
+        auto* w = static_cast<Walk*>(arg);
+        auto known = w->self->tables_.find(name != nullptr ? name : "");
+        if (known == w->self->tables_.end() || known->second->empty()) return DWARF_CB_OK;
+        Dwarf_Addr high = 0;
+        dwfl_module_info(mod, nullptr, nullptr, &high, nullptr, nullptr, nullptr, nullptr);
+        GElf_Addr bias = 0;
+        if (dwfl_module_getelf(mod, &bias) == nullptr) return DWARF_CB_OK;
+        w->out->push_back(CompiledModule{&known->first, low, high, bias, known->second.get()});
+        return DWARF_CB_OK;
+      },
+      &walk, 0);
+  std::sort(out.begin(), out.end(), [](const CompiledModule& a, const CompiledModule& b) { return a.low < b.low; });
+  return out;
+}
+
+bool Unwinder::Reference(pid_t tid, const StackSnapshot& snapshot, size_t max_frames, std::vector<uint64_t>* pcs) {
+  return DwflUnwind(tid, snapshot, max_frames, pcs);
 }
 
 bool Unwinder::DwflUnwind(pid_t tid, const StackSnapshot& snapshot,

@@ -51,7 +51,28 @@ class Unwinder {
 
   // The modules were reported again (a new maps snapshot): where each lies
   // is looked up afresh; compiled tables are kept.
-  void ModulesChanged() { ranges_.clear(); }
+  void ModulesChanged() {
+    ranges_.clear();
+    generation_++;
+  }
+
+  // A module whose rows are compiled, where it lies now (for the kernel's
+  // unwinder: bpf/dwarf-sampler.bpf.c).
+  struct CompiledModule {
+    const std::string* name;  // the module's file: the same rows for the same file
+    uint64_t low;
+    uint64_t high;
+    uint64_t bias;
+    const CfiTable* table;  // kept as long as this unwinder
+  };
+  // Every module reported whose rows are compiled (a module is compiled when
+  // an unwind here first meets it), sorted by address.
+  std::vector<CompiledModule> CompiledModules();
+  // Moves when a module is compiled or the modules are reported again.
+  uint64_t generation() const { return generation_; }
+
+  // libdwfl's unwind of a snapshot, the reference other unwinds are held to.
+  bool Reference(pid_t tid, const StackSnapshot& snapshot, size_t max_frames, std::vector<uint64_t>* pcs);
 
   // How the stacks were unwound so far.
   struct Counts {
@@ -117,6 +138,7 @@ class Unwinder {
   // module lies now.
   std::map<std::string, std::unique_ptr<CfiTable>> tables_;
   std::vector<Range> ranges_;
+  uint64_t generation_ = 0;
   Counts counts_;
   bool check_ = false;
   bool use_tables_ = true;

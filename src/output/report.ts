@@ -1,5 +1,6 @@
 /** The short summary printed on stderr after sampling. */
 import { MISMATCH_FRAME } from '../profile/merge.js';
+import type { UnwindCounts } from '../native.js';
 import type { ProfileStats } from '../profile/profile.js';
 
 /** A thread that ran and got (almost) no samples. */
@@ -26,6 +27,8 @@ export interface ReportContext {
   readonly mode?: 'cpu' | 'wall';
   /** Wall-clock passes over the threads that could not run. */
   readonly wallPassesFailed?: number;
+  /** How the DWARF sampler's stacks were unwound (the target's). */
+  readonly unwinds?: UnwindCounts;
 }
 
 /** Threads named in the warning; the rest are counted. */
@@ -105,6 +108,10 @@ export function formatReport(stats: ProfileStats, context: ReportContext): strin
       `  GIL: held in ${percent(stats.gilHeld, gilKnown)} of samples, released in ${percent(stats.gilReleased, gilKnown)}` +
         (stats.noPythonThread ? `, no Python thread in ${percent(stats.noPythonThread, gilKnown)}` : ''),
     );
+  }
+  const unwound = context.unwinds ? context.unwinds.kernel + context.unwinds.tables + context.unwinds.libdwfl : 0;
+  if (context.unwinds && unwound > 0) {
+    lines.push(`  native stacks unwound in the kernel: ${percent(context.unwinds.kernel, unwound)} (the rest copied and unwound by mixprof)`);
   }
   if (context.stackErrors) lines.push(`  note: bpftrace could not look up ${context.stackErrors} stacks; those samples miss their native or kernel frames`);
   if (stats.malformedRecords) lines.push(`  note: ${stats.malformedRecords} malformed records from bpftrace were skipped`);

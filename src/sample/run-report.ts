@@ -34,6 +34,7 @@ export function reportLines(runs: readonly ProcessRun[], options: Pick<RunOption
       stackErrors: first.stackErrors,
       missedThreads: first.missedThreads,
       wallPassesFailed: first.wallPassesFailed,
+      ...(first.unwinds ? { unwinds: first.unwinds } : {}),
       unwind: first.unwind,
       mode: options.mode,
     });

@@ -34,8 +34,8 @@ export interface DwarfRunOptions {
   readonly wall?: boolean;
   /** Threads the target has (wall-clock mode sizes its ring buffer by them). */
   readonly threads?: number;
-  /** libdwfl alone instead of the compiled rows (a reference to measure and compare against). */
-  readonly unwinder?: 'tables' | 'libdwfl';
+  /** The rows in user space only, or libdwfl alone, instead of the kernel first (references to measure and compare against). */
+  readonly unwinder?: 'kernel' | 'tables' | 'libdwfl';
   /** Every stack the rows unwind is unwound by libdwfl too and compared (SamplerResult.unwinds). */
   readonly checkUnwind?: boolean;
   /**
@@ -73,6 +73,11 @@ export function pollIntervalMs(hz: number, cpus: number, stackBytes: number, fol
   for (const ms of follow ? [100, 50] : [250, 100, 50]) if (2.5 * ms <= seconds * 1000) return ms;
   return 50;
 }
+
+/** How often counts are handed to JavaScript (the ring may be drained more often). */
+const DELIVER_MS = 1000;
+/** When the ring is drained first, before its regular drains. */
+const FIRST_DRAINS_MS = [40, 120];
 
 export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   const failWallPasses = injectedFault('wall-pass');
@@ -210,6 +215,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   const stop = (why: StopReason): void => {
     if (reason !== null) return;
     reason = why;
+    for (const t of firstDrains) clearTimeout(t);
     clearInterval(timer);
     clearTimeout(durationTimer);
     try {
@@ -226,7 +232,36 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   };
 
   let execd = false;
+  const interval = options.pollIntervalMs ?? pollIntervalMs(options.hz, senders, options.stackBytes, options.follow !== undefined);
+  // Counts reach JavaScript once a second (each poll costs per distinct
+  // stack, and most stacks recur); the ring is drained in between as often
+  // as its size needs. Following, every drain is a poll: a fork is looked at
+  // when it is polled.
+  const pollEvery = options.follow ? 1 : Math.max(1, Math.round(DELIVER_MS / interval));
+  let ticks = 0;
+  const consumeSafely = (): boolean => {
+    try {
+      sampler.consume();
+      return true;
+    } catch (error) {
+      errors.push((error as Error).message.split('\n')[0]!);
+      return false;
+    }
+  };
+  // Drained early: a drain compiles the rows of the modules its stacks are
+  // in, and the kernel unwinds there from then on (until then every stack
+  // is copied, 8 KiB each).
+  const firstDrains = FIRST_DRAINS_MS.filter((ms) => ms < interval).map((ms) =>
+    setTimeout(() => {
+      if (reason === null && !consumeSafely()) stop('sampler-failed');
+    }, ms),
+  );
   const timer = setInterval(() => {
+    ticks++;
+    if (ticks % pollEvery !== 0) {
+      if (!consumeSafely()) stop('sampler-failed');
+      return;
+    }
     if (!pollSafely()) {
       stop('sampler-failed');
       return;
@@ -244,7 +279,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       lastAliveCheck = now;
       if (!options.isTargetAlive()) stop('target-exited');
     }
-  }, options.pollIntervalMs ?? pollIntervalMs(options.hz, senders, options.stackBytes, options.follow !== undefined));
+  }, interval);
   const durationTimer = options.durationSeconds !== null ? setTimeout(() => stop('duration'), options.durationSeconds * 1000) : undefined;
 
   const follows = (pid: number): boolean => {

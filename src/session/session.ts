@@ -27,7 +27,7 @@ import { openTarget, isAlive, readMapsText, threadCount } from '../target/proces
 import { LiveCounts } from './live-counts.js';
 import { FollowedProcesses } from './followed.js';
 import { binaryMappings, type BinaryMapping } from '../target/maps.js';
-import type { FollowedProcessEvent } from '../native.js';
+import type { FollowedProcessEvent, UnwindCounts } from '../native.js';
 import type { MissedThread } from '../output/report.js';
 import { missedThreads, readThreadsCpu, type ThreadCpu } from './thread-cpu.js';
 import { injectedFault } from '../fault-injection.js';
@@ -56,6 +56,8 @@ export interface ProcessRun {
   readonly missedThreads: readonly MissedThread[];
   /** Wall-clock passes that could not run: threads off CPU went unsampled in them. */
   readonly wallPassesFailed: number;
+  /** How the DWARF sampler unwound the target's user stacks. */
+  readonly unwinds?: UnwindCounts;
   readonly unwind: 'fp' | 'dwarf';
   /** The processes followed from this one (forked from it), each a run of its own. */
   readonly followed?: readonly ProcessRun[];
@@ -214,7 +216,10 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       try {
         const run = await sampler.done;
         if (!run.attached) throw notAttachedError(run, target.pid);
-        if (run.unwinds && checks.checkUnwind) log(`mixprof: unwinds of process ${target.pid}: ${run.unwinds.tables} with the compiled rows, ${run.unwinds.libdwfl} by libdwfl; ${run.unwinds.checked} checked against libdwfl, ${run.unwinds.differed} differed`);
+        if (run.unwinds && checks.checkUnwind) {
+          const u = run.unwinds;
+          log(`mixprof: unwinds of process ${target.pid}: ${u.tables} with the compiled rows, ${u.libdwfl} by libdwfl; ${u.checked} checked against libdwfl, ${u.differed} differed; in the kernel ${u.kernel}, ${u.kernelChecked} checked against libdwfl, ${u.kernelDiffered} differed`);
+        }
         const endedAt = run.stoppedAt;
         const seconds = startedAt ? (endedAt - startedAt) / 1000 : 0;
         const threadsAtEnd = readThreadsCpu(target.pid);
@@ -255,6 +260,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           failure: failureOf(run),
           missedThreads: missedThreads(threadsAtStart, threadsAtEnd, samplesByThread, { hz: options.hz, seconds, mode: wall ? 'wall' : 'cpu' }),
           wallPassesFailed: run.wallPassesFailed ?? 0,
+          ...(run.unwinds ? { unwinds: run.unwinds } : {}),
           unwind,
           binaries,
           ...(followed ? { followed: children } : {}),
@@ -289,12 +295,14 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
 
 /**
  * For developers and tests: MIXPROF_UNWINDER=libdwfl unwinds with libdwfl
- * alone (the reference); MIXPROF_CHECK_UNWIND=1 unwinds every stack both
- * ways and says how many differed.
+ * alone (the reference), MIXPROF_UNWINDER=tables with the rows in user space
+ * only; MIXPROF_CHECK_UNWIND=1 unwinds every stack both ways (the kernel's
+ * too) and says how many differed.
  */
-function unwinderChecks(): { unwinder?: 'libdwfl'; checkUnwind?: true } {
+function unwinderChecks(): { unwinder?: 'tables' | 'libdwfl'; checkUnwind?: true } {
+  const unwinder = process.env['MIXPROF_UNWINDER'];
   return {
-    ...(process.env['MIXPROF_UNWINDER'] === 'libdwfl' ? { unwinder: 'libdwfl' as const } : {}),
+    ...(unwinder === 'libdwfl' || unwinder === 'tables' ? { unwinder } : {}),
     ...(process.env['MIXPROF_CHECK_UNWIND'] === '1' ? { checkUnwind: true as const } : {}),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * The DWARF sampler unwinds user stacks with the modules' .eh_frame compiled
- * into rows (native/src/cfi_table.cc, bpf/cfi-unwind.h); libdwfl's unwinder
- * stays the reference. With MIXPROF_CHECK_UNWIND=1 every stack the rows
- * unwind is unwound by libdwfl too: the two must give the same frames on
+ * into rows (native/src/cfi_table.cc, bpf/cfi-unwind.h), in the kernel and,
+ * for what the kernel leaves, in user space; libdwfl's unwinder stays the
+ * reference. With MIXPROF_CHECK_UNWIND=1 every stack the rows unwind (in
+ * either place) is unwound by libdwfl too: they must give the same frames on
  * real processes of each kind of build (a shared libpython, static and
  * stripped interpreters with and without frame pointers, a free-threaded
  * one), in CPU and in wall-clock mode (stacks stopped in system calls).
@@ -21,18 +22,26 @@ const MAX_DIFFERING = 0.01;
 /** Stacks the rows leave to libdwfl (signal frames, rules they do not hold). */
 const MAX_LEFT_TO_LIBDWFL = 0.05;
 
+/**
+ * Stacks the kernel unwinds, at least: all but those met before their
+ * modules' rows were loaded (the first poll's) and those the rows do not hold.
+ */
+const MIN_IN_KERNEL = 0.5;
+
 interface UnwindCheck {
   readonly tables: number;
   readonly libdwfl: number;
   readonly checked: number;
   readonly differed: number;
+  readonly kernelChecked: number;
+  readonly kernelDiffered: number;
 }
 
 function unwindCheck(stderr: string): UnwindCheck {
-  const m = /unwinds of process \d+: (\d+) with the compiled rows, (\d+) by libdwfl; (\d+) checked against libdwfl, (\d+) differed/.exec(stderr);
+  const m = /unwinds of process \d+: (\d+) with the compiled rows, (\d+) by libdwfl; (\d+) checked against libdwfl, (\d+) differed; in the kernel \d+, (\d+) checked against libdwfl, (\d+) differed/.exec(stderr);
   assert.ok(m, `no unwind check in: ${stderr}`);
-  const [tables, libdwfl, checked, differed] = m.slice(1).map(Number) as [number, number, number, number];
-  return { tables, libdwfl, checked, differed };
+  const [tables, libdwfl, checked, differed, kernelChecked, kernelDiffered] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  return { tables, libdwfl, checked, differed, kernelChecked, kernelDiffered };
 }
 
 const CASES: readonly (readonly [string, () => TestPython | Promise<TestPython>])[] = [
@@ -64,8 +73,21 @@ for (const [label, interpreter] of CASES) {
         assert.equal(check.checked, check.tables);
         assert.ok(check.libdwfl <= MAX_LEFT_TO_LIBDWFL * all, `${check.libdwfl} of ${all} stacks left to libdwfl`);
         assert.ok(check.differed <= MAX_DIFFERING * check.checked, `${check.differed} of ${check.checked} stacks unwound differently`);
+        // Checking, the kernel sends its unwind and the copy both: each unwind it made is held to libdwfl's of the copy.
+        assert.ok(check.kernelChecked >= MIN_IN_KERNEL * all, `the kernel unwound only ${check.kernelChecked} of ${all} stacks`);
+        assert.ok(check.kernelDiffered <= MAX_DIFFERING * check.kernelChecked, `${check.kernelDiffered} of ${check.kernelChecked} stacks unwound differently in the kernel`);
       });
     }
+
+    test('without checking, the kernel unwinds most stacks whole and the report says how many', async () => {
+      const r = await sampleForCpu(['sample', '-x', String(workload.pid), '-F', '499', '-o', '/dev/null'], workload.pid, 2, 120_000);
+      assert.equal(r.exitCode, 0, r.stderr);
+      const m = /native stack complete: ([\d.]+)%/.exec(r.stderr);
+      assert.ok(m && Number(m[1]) >= 95, `native stacks not complete: ${r.stderr}`);
+      const k = /native stacks unwound in the kernel: ([\d.]+)%/.exec(r.stderr);
+      assert.ok(k, `no kernel unwind share in: ${r.stderr}`);
+      assert.ok(Number(k[1]) >= 100 * MIN_IN_KERNEL, `only ${k[1]}% unwound in the kernel`);
+    });
 
     if (label.startsWith('pyenv')) {
       test('rows 8 bytes off (MIXPROF_FAULT=cfi-rows): the check sees most stacks differ', async () => {
@@ -74,6 +96,9 @@ for (const [label, interpreter] of CASES) {
         const check = unwindCheck(r.stderr);
         assert.ok(check.checked >= 100, `only ${check.checked} stacks checked`);
         assert.ok(check.differed >= 0.5 * check.checked, `${check.differed} of ${check.checked} stacks differed`);
+        // The kernel's rows are skewed too: its unwinds differ, or lose their way and are left to user space.
+        const agreed = check.kernelChecked - check.kernelDiffered;
+        assert.ok(agreed <= 0.5 * check.checked, `${agreed} of ${check.checked} stacks unwound in the kernel as libdwfl does`);
       });
     }
   });
