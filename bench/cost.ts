@@ -33,11 +33,20 @@ export interface CostResult {
   readonly attachSeconds: number;
   /** CPU mixprof used from its start until it was sampling. */
   readonly startCpuSeconds: number;
+  /** The whole profiler's share of one core while settling (JIT warm-up, modules compiled), before the window. */
+  readonly settlingCpu: number;
 }
+
+/**
+ * Settling before the window: node compiles its hot code and the sampler
+ * the modules' rows in the first seconds (the settlingCpu column shows
+ * what that costs); the window is the steady state a long profile has.
+ */
+export const SETTLE_SECONDS = 10;
 
 /** Samples `script args` at `hz` for `settle + seconds`, measuring the last `seconds`. */
 export async function measureCost(label: string, python: string, script: string, args: string[], hz: number, seconds: number, unwind: Unwind, extraArgs: string[] = []): Promise<CostResult> {
-  const settle = 2;
+  const settle = SETTLE_SECONDS;
   const workload = await startWorkload(python, [path.isAbsolute(script) ? script : path.join(WORKLOADS, script), ...args]);
   const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-bench-'));
   try {
@@ -51,9 +60,11 @@ export async function measureCost(label: string, python: string, script: string,
     await run.ready;
     // What it took to start: node, reading the target, loading the BPF program, up to its first sample.
     const atReady = await watch.snapshot();
+    const readyAt = process.hrtime.bigint();
     watch.start();
     await new Promise((resolve) => setTimeout(resolve, settle * 1000));
     const before = await watch.snapshot();
+    const settledFor = Number(process.hrtime.bigint() - readyAt) / 1e9;
     const t0 = process.hrtime.bigint();
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
     const after = await watch.snapshot();
@@ -84,6 +95,7 @@ export async function measureCost(label: string, python: string, script: string,
       peakMemory: node === undefined ? 0 : (last.get(node)?.memory ?? 0),
       attachSeconds: run.attachSeconds(),
       startCpuSeconds: node === undefined ? NaN : (atReady.get(node)?.cpu ?? NaN),
+      settlingCpu: ([...before.keys()].reduce((n, pid) => n + (before.get(pid)?.cpu ?? 0) - (atReady.get(pid)?.cpu ?? 0), 0) + (kernelNs(before) - kernelNs(atReady)) / 1e9) / settledFor,
     };
   } finally {
     await workload.stop();

@@ -3,8 +3,8 @@
  * in one go, written to bench/RESULTS.md. `--pairs N` sets the interleaved
  * pairs per slowdown configuration (default 8); `--only-3.15` measures and
  * prints only the comparison with CPython 3.15's own sampler, `--only-attach
- * [--runs N]` only the attach latencies, `--only-unwinders` only the user-space
- * unwinders side by side, `--only-cost` only the default sampler's steady-state cost.
+ * [--runs N]` only the attach latencies, `--only-unwinders` only the DWARF
+ * sampler's unwinders side by side, `--only-cost` only the default sampler's steady-state cost.
  */
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,7 +14,7 @@ import { REPO } from '../test/helpers/paths.js';
 import { debianPython, pyenvPython } from '../test/helpers/pythons.js';
 import { austinAccuracy, mixprofAccuracy, type AccuracyResult } from './accuracy.js';
 import { measureAttach } from './attach.js';
-import { measureCost, type CostResult } from './cost.js';
+import { SETTLE_SECONDS, measureCost, type CostResult } from './cost.js';
 import { measureUnwinders, unwindersSection } from './unwinders.js';
 import { measurePostprocessing, measureSvg } from './postprocess.js';
 import { enableBpfStats } from './processes.js';
@@ -48,11 +48,11 @@ const costTotal = (c: CostResult): number => c.mixprofCpu + c.bpftraceCpu + c.ke
 
 function costTable(costs: readonly CostResult[]): string[] {
   return [
-    '| workload | unwind | Hz | samples | lost | native complete | mixprof | bpftrace | BPF programs | total | µs in kernel per sample | mixprof peak memory | CPU to start |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| workload | unwind | Hz | samples | lost | native complete | mixprof | bpftrace | BPF programs | total | µs in kernel per sample | mixprof peak memory | CPU to start | total while settling |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...costs.map(
       (c) =>
-        `| ${c.label} | ${c.unwind}${c.wall ? ', wall' : ''} | ${c.hz} | ${c.samples} | ${c.lostEvents} | ${pct(c.nativeComplete)} | ${pct(c.mixprofCpu, 2)} | ${c.unwind === 'fp' ? pct(c.bpftraceCpu, 2) : ''} | ${pct(c.kernelCpu, 2)} | ${pct(costTotal(c), 2)} | ${c.kernelUsPerSample.toFixed(1)} | ${(c.peakMemory / 2 ** 20).toFixed(0)} MiB | ${c.startCpuSeconds.toFixed(2)} s |`,
+        `| ${c.label} | ${c.unwind}${c.wall ? ', wall' : ''} | ${c.hz} | ${c.samples} | ${c.lostEvents} | ${pct(c.nativeComplete)} | ${pct(c.mixprofCpu, 2)} | ${c.unwind === 'fp' ? pct(c.bpftraceCpu, 2) : ''} | ${pct(c.kernelCpu, 2)} | ${pct(costTotal(c), 2)} | ${c.kernelUsPerSample.toFixed(1)} | ${(c.peakMemory / 2 ** 20).toFixed(0)} MiB | ${c.startCpuSeconds.toFixed(2)} s | ${pct(c.settlingCpu, 2)} |`,
     ),
   ];
 }
@@ -194,11 +194,13 @@ async function main(): Promise<void> {
     '',
     '## mixprof cost in steady state',
     '',
-    'Sampling a running workload; CPU shares of one core over a 10 s (5 s for the depth rows) window after 2 s of',
-    "settling. Kernel: the BPF programs' run time (kernel.bpf_stats_enabled); per sample: that time / the samples in the window",
+    `Sampling a running workload; CPU shares of one core over a 10 s (5 s for the depth rows) window after ${SETTLE_SECONDS} s of`,
+    'settling (the last column: the whole profiler while settling, when node compiles its hot code and the sampler the',
+    "modules' unwind rows). Kernel: the BPF programs' run time (kernel.bpf_stats_enabled); per sample: that time / the samples in the window",
     '(it includes the cheap runs that find another process on the CPU and, with frame pointers, the once-a-second print of',
-    "the sample map). With DWARF there is no bpftrace: the addon's BPF program copies 8 KiB of stack per sample and",
-    'mixprof unwinds it, so its own CPU is the unwinding.',
+    "the sample map). With DWARF there is no bpftrace: the addon's BPF program unwinds the user stack in the kernel with",
+    "the modules' compiled rows (copying 8 KiB of stack for mixprof to unwind only where it cannot), so the unwinding is",
+    'in the BPF column.',
     '',
     'The sleepers rows run the same workload in CPU mode and in wall-clock mode (`--mode wall`: every thread sampled,',
     'the off-CPU ones by the task iterator; the 25 threads asleep for good cost a repeat record each per tick).',

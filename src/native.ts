@@ -166,6 +166,8 @@ export interface DwarfPoll {
   counts: Float64Array;
   /** The numbers handed over so far will not come again (the sampler let them go to bound its memory). */
   forgetStacks: boolean;
+  /** Bytes taken from the ring since the last poll or consume (how fast it fills). */
+  drainedBytes: number;
   /** Followed processes forked, exited or exec'd since the last poll, in order; and the target's own exit. */
   processes: FollowedProcessEvent[];
   /** Totals since the start. */
@@ -214,9 +216,9 @@ export interface NativeDwarfSampler {
    * Drains the ring buffer and counts what it held, handing nothing over:
    * the next poll() does. Cheaper than a poll (no objects made), so the
    * ring can be drained as often as its size needs while counts reach
-   * JavaScript once a second.
+   * JavaScript once a second. Returns the bytes it took from the ring.
    */
-  consume(): void;
+  consume(): number;
   /** Detaches; a last poll() then collects what is left. */
   stop(): void;
   /** Whether pid is sampled as a process followed from the target (the kernel's map: exact before its fork is polled). */

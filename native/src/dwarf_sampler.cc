@@ -540,7 +540,10 @@ Napi::Value DwarfSampler::Close(const Napi::CallbackInfo& info) {
 }
 
 int DwarfSampler::OnRecord(void* ctx, void* data, size_t size) {
-  static_cast<DwarfSampler*>(ctx)->HandleRecord(static_cast<const uint8_t*>(data), size);
+  auto* self = static_cast<DwarfSampler*>(ctx);
+  // With the ring's own 8-byte header, rounded as it places records.
+  self->drained_bytes_ += (size + 8 + 7) & ~size_t{7};
+  self->HandleRecord(static_cast<const uint8_t*>(data), size);
   return 0;
 }
 
@@ -855,7 +858,9 @@ void DwarfSampler::Drain(Napi::Env env) {
 
 Napi::Value DwarfSampler::Consume(const Napi::CallbackInfo& info) {
   Drain(info.Env());
-  return info.Env().Undefined();
+  double bytes = static_cast<double>(drained_bytes_);
+  drained_bytes_ = 0;
+  return Napi::Number::New(info.Env(), bytes);
 }
 
 Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
@@ -950,6 +955,8 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   bool forget = stacks_.size() > kMaxStacks;
   if (forget) stacks_.clear();
   result.Set("forgetStacks", Napi::Boolean::New(env, forget));
+  result.Set("drainedBytes", Napi::Number::New(env, static_cast<double>(drained_bytes_)));
+  drained_bytes_ = 0;
   return result;
 }
 

@@ -164,6 +164,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   std::unordered_map<uint32_t, LastSample> last_on_cpu_;
   std::unordered_map<uint32_t, uint64_t> pending_running_;
   uint64_t malformed_ = 0;
+  // Bytes taken from the ring since the last consume() or poll().
+  uint64_t drained_bytes_ = 0;
   // The target exec'd (a RECORD_EXEC arrived): sampling it should end.
   bool execd_ = false;
   std::atomic<uint64_t> tick_errors_{0};

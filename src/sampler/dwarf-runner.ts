@@ -13,6 +13,7 @@ import { dwarfSamplerObject, type DwarfPoll, type DwarfStack, type FollowedProce
 import { epochMs } from './kernel-clock.js';
 import { packWalkConfig, type WalkConstants } from './walk-fields.js';
 import { gilStateFromCode } from './gil-codes.js';
+import { DrainSchedule, FIRST_DRAIN_MS, ringMiB } from './drain-schedule.js';
 import { ALIVE_CHECK_MS, type RawSample, type RunningSampler, type SamplerEvent, type SamplerResult, type StopReason } from './sampler.js';
 
 export interface DwarfRunOptions {
@@ -49,40 +50,15 @@ export interface DwarfRunOptions {
   };
 }
 
-/**
- * A ring buffer that holds 0.25 s of samples from every CPU at once: a
- * sample is the stack copy plus about 1 KiB. Its pages are mapped into
- * mixprof twice (libbpf's wrap-around), so it costs memory there.
- */
-export function ringMiB(hz: number, cpus: number, stackBytes: number): number {
-  const bytes = 0.25 * hz * cpus * (stackBytes + 1024);
-  let mib = 4;
-  while (mib * 2 ** 20 < bytes && mib < 512) mib *= 2;
-  return mib;
-}
-
-/**
- * How often the ring buffer is drained: as seldom as it allows with room
- * for 2.5 polls, up to every 250 ms (each poll has a cost of its own, which
- * at low rates is most of mixprof's). Following forked processes, at least
- * ten times a second: a fork is looked at (its maps read) at the poll that
- * finds it, and a short-lived worker must still be there.
- */
-export function pollIntervalMs(hz: number, cpus: number, stackBytes: number, follow = false): number {
-  const seconds = (ringMiB(hz, cpus, stackBytes) * 2 ** 20) / (hz * cpus * (stackBytes + 1024));
-  for (const ms of follow ? [100, 50] : [250, 100, 50]) if (2.5 * ms <= seconds * 1000) return ms;
-  return 50;
-}
-
 /** How often counts are handed to JavaScript (the ring may be drained more often). */
 const DELIVER_MS = 1000;
-/** When the ring is drained first, before its regular drains. */
-const FIRST_DRAINS_MS = [40, 120];
 
 export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   const failWallPasses = injectedFault('wall-pass');
   // In wall-clock mode every thread off CPU sends samples too (a thread still asleep only a few bytes).
   const senders = cpus().length + (options.wall ? Math.min(options.threads ?? 1, 64) : 0);
+  const kernelUnwind = (options.unwinder ?? 'kernel') === 'kernel';
+  const ring = ringMiB(options.hz, senders, options.stackBytes, kernelUnwind);
   let sampler: NativeDwarfSampler;
   try {
     sampler = new options.addon.DwarfSampler({
@@ -91,7 +67,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       hz: options.hz,
       maxFrames: options.maxFrames,
       stackBytes: options.stackBytes,
-      ringMiB: ringMiB(options.hz, senders, options.stackBytes),
+      ringMiB: ring,
       symbolizer: options.symbolizer,
       ...(options.python ? { python: packWalkConfig(options.python) } : {}),
       ...(options.wall ? { wall: true } : {}),
@@ -199,24 +175,24 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   const failAfterSamples = injectedFault('dwarf-poll');
   let delivered = 0;
   // A failing poll ends sampling; what was delivered before stays.
-  const pollSafely = (): boolean => {
+  // The bytes the poll drained from the ring, or null when it failed.
+  const pollSafely = (): number | null => {
     try {
       if (failAfterSamples !== null && delivered >= failAfterSamples) throw new Error('the ring buffer could not be read (injected fault)');
       const poll = sampler.poll();
       for (let i = 1; i < poll.counts.length; i += 2) delivered += poll.counts[i]!;
       deliver(poll);
-      return true;
+      return poll.drainedBytes;
     } catch (error) {
       errors.push((error as Error).message.split('\n')[0]!);
-      return false;
+      return null;
     }
   };
 
   const stop = (why: StopReason): void => {
     if (reason !== null) return;
     reason = why;
-    for (const t of firstDrains) clearTimeout(t);
-    clearInterval(timer);
+    clearTimeout(timer);
     clearTimeout(durationTimer);
     try {
       sampler.stop();
@@ -232,54 +208,56 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   };
 
   let execd = false;
-  const interval = options.pollIntervalMs ?? pollIntervalMs(options.hz, senders, options.stackBytes, options.follow !== undefined);
+  const schedule = new DrainSchedule(ring * 2 ** 20, options.follow !== undefined);
   // Counts reach JavaScript once a second (each poll costs per distinct
   // stack, and most stacks recur); the ring is drained in between as often
-  // as its size needs. Following, every drain is a poll: a fork is looked at
-  // when it is polled.
-  const pollEvery = options.follow ? 1 : Math.max(1, Math.round(DELIVER_MS / interval));
-  let ticks = 0;
-  const consumeSafely = (): boolean => {
-    try {
-      sampler.consume();
-      return true;
-    } catch (error) {
-      errors.push((error as Error).message.split('\n')[0]!);
-      return false;
+  // as it fills. Following, every drain is a poll: a fork is looked at when
+  // it is polled.
+  let lastDrain = Date.now();
+  let lastPoll = lastDrain;
+  const drain = (): void => {
+    if (reason !== null) return;
+    const now = Date.now();
+    let bytes: number;
+    if (options.follow || now - lastPoll >= DELIVER_MS) {
+      lastPoll = now;
+      const polled = pollSafely();
+      if (polled === null) {
+        stop('sampler-failed');
+        return;
+      }
+      bytes = polled;
+      if (execd) {
+        stop('target-execd');
+        return;
+      }
+      if (targetExitedAt !== null) {
+        stop('target-exited');
+        return;
+      }
+      if (now - lastAliveCheck >= ALIVE_CHECK_MS) {
+        lastAliveCheck = now;
+        if (!options.isTargetAlive()) {
+          stop('target-exited');
+          return;
+        }
+      }
+    } else {
+      try {
+        bytes = sampler.consume();
+      } catch (error) {
+        errors.push((error as Error).message.split('\n')[0]!);
+        stop('sampler-failed');
+        return;
+      }
     }
+    timer = setTimeout(drain, options.pollIntervalMs ?? schedule.next(bytes, now - lastDrain));
+    lastDrain = now;
   };
   // Drained early: a drain compiles the rows of the modules its stacks are
   // in, and the kernel unwinds there from then on (until then every stack
   // is copied, 8 KiB each).
-  const firstDrains = FIRST_DRAINS_MS.filter((ms) => ms < interval).map((ms) =>
-    setTimeout(() => {
-      if (reason === null && !consumeSafely()) stop('sampler-failed');
-    }, ms),
-  );
-  const timer = setInterval(() => {
-    ticks++;
-    if (ticks % pollEvery !== 0) {
-      if (!consumeSafely()) stop('sampler-failed');
-      return;
-    }
-    if (!pollSafely()) {
-      stop('sampler-failed');
-      return;
-    }
-    if (execd) {
-      stop('target-execd');
-      return;
-    }
-    if (targetExitedAt !== null) {
-      stop('target-exited');
-      return;
-    }
-    const now = Date.now();
-    if (now - lastAliveCheck >= ALIVE_CHECK_MS) {
-      lastAliveCheck = now;
-      if (!options.isTargetAlive()) stop('target-exited');
-    }
-  }, interval);
+  let timer = setTimeout(drain, options.pollIntervalMs ?? FIRST_DRAIN_MS);
   const durationTimer = options.durationSeconds !== null ? setTimeout(() => stop('duration'), options.durationSeconds * 1000) : undefined;
 
   const follows = (pid: number): boolean => {

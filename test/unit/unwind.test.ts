@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pollIntervalMs, ringMiB } from '../../src/sampler/dwarf-runner.js';
+import { DrainSchedule, FIRST_DRAIN_MS, MAX_DRAIN_MS, MAX_DRAIN_MS_FOLLOWING, MIN_DRAIN_MS, UNWOUND_RECORD_BYTES, ringMiB } from '../../src/sampler/drain-schedule.js';
 import { chooseUnwind } from '../../src/session/unwind.js';
 
 test('auto is the DWARF sampler, also for interpreters that keep frame pointers; an explicit choice wins and says so', () => {
@@ -10,28 +10,46 @@ test('auto is the DWARF sampler, also for interpreters that keep frame pointers;
   assert.deepEqual(chooseUnwind('dwarf'), { unwind: 'dwarf', why: '--unwind dwarf' });
 });
 
-test('the DWARF ring buffer holds 0.25 s of samples from every CPU, in powers of two', () => {
-  assert.equal(ringMiB(99, 2, 8192), 4);
-  assert.equal(ringMiB(999, 2, 8192), 8);
-  assert.equal(ringMiB(4999, 2, 8192), 32);
-  assert.equal(ringMiB(10000, 256, 65536), 512);
-});
-
-test('the DWARF ring buffer is drained before it could fill, with room for 2.5 polls, and as seldom as that allows up to 4 times a second', () => {
-  for (const hz of [1, 99, 999, 4999, 9999, 100000]) {
-    for (const cpus of [1, 2, 64, 256]) {
-      for (const follow of [false, true]) {
-        const ms = pollIntervalMs(hz, cpus, 8192, follow);
-        const bytesPerPoll = (ms / 1000) * hz * cpus * (8192 + 1024);
-        const ring = ringMiB(hz, cpus, 8192) * 2 ** 20;
-        // The fastest polling (50 ms) is all that is left where the largest ring does not hold 2.5 polls.
-        if (ms > 50) assert.ok(2.5 * bytesPerPoll <= ring, `${hz} Hz, ${cpus} CPUs: ${ms} ms`);
-        assert.ok(ms <= (follow ? 100 : 250), `${hz} Hz, ${cpus} CPUs, follow ${follow}: ${ms} ms`);
-      }
+test('the DWARF ring buffer holds 2.5 drains of the longest wait, and the copies made before the first drain twice over, in powers of two', () => {
+  // The kernel unwinds: small records, the first drain's copies.
+  assert.equal(ringMiB(99, 2, 8192, true), 2);
+  assert.equal(ringMiB(999, 2, 8192, true), 2);
+  assert.equal(ringMiB(4999, 2, 8192, true), 8);
+  assert.equal(ringMiB(9999, 2, 8192, true), 16);
+  // User space unwinds every sample: copies throughout.
+  assert.equal(ringMiB(99, 2, 8192, false), 4);
+  assert.equal(ringMiB(999, 2, 8192, false), 16);
+  assert.equal(ringMiB(10000, 256, 65536, false), 512);
+  for (const hz of [1, 99, 999, 4999, 9999]) {
+    for (const cpus of [1, 2, 64]) {
+      const ring = ringMiB(hz, cpus, 8192, true) * 2 ** 20;
+      assert.ok(ring >= 2 * (FIRST_DRAIN_MS / 1000) * hz * cpus * (8192 + 1024), `${hz} Hz, ${cpus} CPUs: the first drain's copies`);
+      assert.ok(ring >= 2.5 * (MAX_DRAIN_MS / 1000) * hz * cpus * UNWOUND_RECORD_BYTES, `${hz} Hz, ${cpus} CPUs: 2.5 drains`);
     }
   }
-  // Low rates poll seldom, high ones often.
-  assert.equal(pollIntervalMs(99, 2, 8192), 250);
-  assert.equal(pollIntervalMs(99, 2, 8192, true), 100);
-  assert.ok(pollIntervalMs(4999, 2, 8192) <= 100);
+});
+
+test('the ring is drained as seldom as leaves room for 2.5 drains at the rate it fills, within 20-250 ms (100 following forks)', () => {
+  const ring = 2 * 2 ** 20;
+  const idle = new DrainSchedule(ring, false);
+  assert.equal(idle.next(0, 250), MAX_DRAIN_MS);
+  // 2 MiB filled at 1 MB/s: room for 2.5 drains is 0.84 s, more than the longest wait.
+  assert.equal(new DrainSchedule(ring, false).next(250_000, 250), MAX_DRAIN_MS);
+  assert.equal(new DrainSchedule(ring, true).next(250_000, 250), MAX_DRAIN_MS_FOLLOWING);
+  // 2 MiB filled at 20 MB/s (copies): about 42 ms.
+  const busy = new DrainSchedule(ring, false);
+  const ms = busy.next(800_000, 40);
+  assert.ok(Math.abs(ms - ring / (2.5 * 20_000)) <= 1, `${ms} ms`);
+  // Faster than the ring can be drained: the shortest wait.
+  assert.equal(new DrainSchedule(ring, false).next(ring, 1), MIN_DRAIN_MS);
+  // A rate that falls is followed half way: the next wait is longer, but not the longest yet.
+  const falling = busy.next(10_000, ms);
+  assert.ok(falling > ms && falling < MAX_DRAIN_MS, `${falling} ms after ${ms} ms`);
+  // One that rises is followed at once.
+  assert.equal(busy.next(ring, 1), MIN_DRAIN_MS);
+  // Whatever the rate, the ring holds 2.5 drains at that rate, or the waits are the shortest.
+  for (const bytesPerMs of [1, 100, 1000, 10_000, 100_000, 1_000_000]) {
+    const wait = new DrainSchedule(ring, false).next(bytesPerMs * 100, 100);
+    assert.ok(wait === MIN_DRAIN_MS || 2.5 * wait * bytesPerMs <= ring * 1.01, `${bytesPerMs} B/ms: ${wait} ms`);
+  }
 });

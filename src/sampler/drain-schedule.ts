@@ -1,0 +1,69 @@
+/**
+ * How large the DWARF sampler's ring buffer is and when it is drained.
+ *
+ * A sample unwound in the kernel takes a small record (header, kernel stack,
+ * up to 128 return addresses); one copied for user space to unwind takes
+ * the stack copy too, 8 KiB by default. Copies come mostly in the first
+ * moments (the kernel unwinds a module once a drain has compiled its rows),
+ * so the ring is sized for copies until the first drain and small records
+ * after it, and the drains follow how fast the ring fills: as seldom as
+ * leaves room for 2.5 drains at the rate the last one saw. The ring's pages
+ * are mapped into mixprof twice (libbpf's wrap-around): its size is
+ * mixprof's memory.
+ */
+
+/** A sample record without the stack copy: header and kernel stack (840 bytes) and its addresses (20-30 most often). */
+export const UNWOUND_RECORD_BYTES = 1280;
+/** Header and kernel stack, besides the stack copy. */
+const RECORD_HEAD_BYTES = 1024;
+/** The first drain, and the shortest and longest waits between drains. */
+export const FIRST_DRAIN_MS = 40;
+export const MIN_DRAIN_MS = 20;
+export const MAX_DRAIN_MS = 250;
+/** Following forked processes: a fork is looked at when a drain finds it, and a short-lived worker must still be there. */
+export const MAX_DRAIN_MS_FOLLOWING = 100;
+/** Room left for drains at the rate the last one saw. */
+const DRAINS_OF_ROOM = 2.5;
+
+/**
+ * The ring's size in MiB, a power of two: room for 2.5 drains at the
+ * longest wait (small records when the kernel unwinds, copies otherwise) and
+ * for every sample copied until the first drain, twice over (its timer may
+ * be late on a busy machine).
+ */
+export function ringMiB(hz: number, cpus: number, stackBytes: number, kernelUnwind: boolean): number {
+  const perSecond = hz * cpus;
+  const copied = stackBytes + RECORD_HEAD_BYTES;
+  const steady = DRAINS_OF_ROOM * (MAX_DRAIN_MS / 1000) * perSecond * (kernelUnwind ? UNWOUND_RECORD_BYTES : copied);
+  const start = 2 * (FIRST_DRAIN_MS / 1000) * perSecond * copied;
+  const bytes = Math.max(steady, start);
+  let mib = kernelUnwind ? 2 : 4;
+  while (mib * 2 ** 20 < bytes && mib < 512) mib *= 2;
+  return mib;
+}
+
+/** The wait before the next drain, from what the last drains found. */
+export class DrainSchedule {
+  private readonly longest: number;
+  private rate = 0;
+
+  constructor(
+    private readonly ringBytes: number,
+    following: boolean,
+  ) {
+    this.longest = following ? MAX_DRAIN_MS_FOLLOWING : MAX_DRAIN_MS;
+  }
+
+  /**
+   * bytes: what a drain took from the ring, elapsedMs: since the drain
+   * before. A rate that drops is followed half way (a burst of copies may
+   * come again), one that rises at once.
+   */
+  next(bytes: number, elapsedMs: number): number {
+    const rate = bytes / Math.max(elapsedMs, 1);
+    this.rate = rate >= this.rate ? rate : (rate + this.rate) / 2;
+    if (this.rate <= 0) return this.longest;
+    const ms = this.ringBytes / (DRAINS_OF_ROOM * this.rate);
+    return Math.round(Math.min(this.longest, Math.max(MIN_DRAIN_MS, ms)));
+  }
+}
