@@ -166,7 +166,7 @@ export interface DwarfPoll {
   counts: Float64Array;
   /** The numbers handed over so far will not come again (the sampler let them go to bound its memory). */
   forgetStacks: boolean;
-  /** Bytes taken from the ring since the last poll or consume (how fast it fills). */
+  /** Bytes taken from the ring since the last poll (how fast it fills). */
   drainedBytes: number;
   /** Followed processes forked, exited or exec'd since the last poll, in order; and the target's own exit. */
   processes: FollowedProcessEvent[];
@@ -210,15 +210,14 @@ export interface UnwindCounts {
 export interface NativeDwarfSampler {
   /** Attaches to every CPU's clock. */
   start(): void;
-  /** Drains the ring buffer, unwinding every sample. */
-  poll(): DwarfPoll;
   /**
-   * Drains the ring buffer and counts what it held, handing nothing over:
-   * the next poll() does. Cheaper than a poll (no objects made), so the
-   * ring can be drained as often as its size needs while counts reach
-   * JavaScript once a second. Returns the bytes it took from the ring.
+   * Drains the ring buffer, unwinding every sample. full = false hands over
+   * what must reach JavaScript while the target lives (threads, chains, new
+   * records and their counts, process events) and keeps the counts of
+   * records handed over before for the next full poll: most stacks recur,
+   * so counts handed over once a second are fewer than once per drain.
    */
-  consume(): number;
+  poll(full?: boolean): DwarfPoll;
   /** Detaches; a last poll() then collects what is left. */
   stop(): void;
   /** Whether pid is sampled as a process followed from the target (the kernel's map: exact before its fork is polled). */

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <unordered_set>
 
 #include "addon_data.h"
@@ -130,7 +131,6 @@ Napi::Function DwarfSampler::Define(Napi::Env env) {
                      {
                          InstanceMethod("start", &DwarfSampler::Start),
                          InstanceMethod("poll", &DwarfSampler::Poll),
-                         InstanceMethod("consume", &DwarfSampler::Consume),
                          InstanceMethod("stop", &DwarfSampler::Stop),
                          InstanceMethod("follows", &DwarfSampler::Follows),
                          InstanceMethod("adopt", &DwarfSampler::Adopt),
@@ -703,8 +703,8 @@ void DwarfSampler::Count(const sample_record* s, Symbolizer* symbolizer, bool co
   // different instructions of the same functions are one record, shown by
   // the first address seen. The callers are return addresses, one per call
   // site, kept as they are.
-  std::string key;
-  key.reserve(24 + (pcs_.size() + kernel_depth) * 8);
+  std::string& key = key_;
+  key.clear();
   key.append(reinterpret_cast<const char*>(&pid), sizeof(pid));
   key.append(reinterpret_cast<const char*>(&tid), sizeof(tid));
   key.push_back(complete ? 1 : beyond_copy ? 2 : 0);
@@ -720,33 +720,37 @@ void DwarfSampler::Count(const sample_record* s, Symbolizer* symbolizer, bool co
     key.append(reinterpret_cast<const char*>(pcs_.data() + 1), (pcs_.size() - 1) * 8);
   }
   key.append(reinterpret_cast<const char*>(s->kernel), kernel_depth * 8);
-  auto found = stacks_.find(key);
-  const StackRecord* stack = found != stacks_.end() ? &found->second : nullptr;
-  if (stack == nullptr) {
-    StackRecord c;
-    c.pid = pid;
-    c.tid = tid;
-    c.chain = s->chain;
-    c.gil = s->gil;
-    c.user = pcs_;
-    c.kernel.assign(s->kernel, s->kernel + kernel_depth);
-    c.complete = complete;
-    c.beyond_copy = beyond_copy;
-    c.runnable = runnable;
-    stack = &Intern(key, c);
+  // Two keys with one 64-bit digest (murmur, the length mixed in) among the
+  // 65,536 kept: about one run in 10^10 would count one record as another.
+  const uint64_t digest = std::hash<std::string>{}(key);
+  auto found = stacks_.find(digest);
+  // The frames are needed for a new record, and for the thread's last sample (counted again later).
+  const bool keep = found == stacks_.end() || s->off_cpu != ON_CPU || wall_;
+  StackRecord record;
+  if (keep) {
+    record.pid = pid;
+    record.tid = tid;
+    record.chain = s->chain;
+    record.gil = s->gil;
+    record.user = pcs_;
+    record.kernel.assign(s->kernel, s->kernel + kernel_depth);
+    record.complete = complete;
+    record.beyond_copy = beyond_copy;
+    record.runnable = runnable;
   }
-  const uint64_t id = stack->id;
+  const uint64_t id = found != stacks_.end() ? found->second : Intern(digest, record);
+  record.id = id;
   if (s->off_cpu != ON_CPU) {
     counts_[id] += s->weight;
     LastSample& last = last_off_cpu_[tid];
-    last.key = key;
-    last.sample = *stack;
+    last.digest = digest;
+    last.sample = std::move(record);
   } else if (wall_) {
     // Wall-clock mode counts what the iterator's passes find: a clock sample
     // only says where a running thread is, for its running records.
     LastSample& last = last_on_cpu_[tid];
-    last.key = key;
-    last.sample = *stack;
+    last.digest = digest;
+    last.sample = std::move(record);
     auto pending = pending_running_.find(tid);
     if (pending != pending_running_.end()) {
       counts_[id] += pending->second;
@@ -757,11 +761,12 @@ void DwarfSampler::Count(const sample_record* s, Symbolizer* symbolizer, bool co
   }
 }
 
-const DwarfSampler::StackRecord& DwarfSampler::Intern(const std::string& key, const StackRecord& sample) {
-  auto [it, added] = stacks_.emplace(key, sample);
+uint64_t DwarfSampler::Intern(uint64_t digest, const StackRecord& sample) {
+  auto [it, added] = stacks_.emplace(digest, next_stack_id_);
   if (added) {
-    it->second.id = next_stack_id_++;
-    new_stacks_.push_back(&it->second);
+    next_stack_id_++;
+    new_stacks_.push_back(sample);
+    new_stacks_.back().id = it->second;
   }
   return it->second;
 }
@@ -770,7 +775,7 @@ bool DwarfSampler::CountAgain(std::unordered_map<uint32_t, LastSample>* last, ui
   auto found = last->find(tid);
   if (found == last->end()) return false;
   // Numbered again when the numbers were forgotten since.
-  counts_[Intern(found->second.key, found->second.sample).id] += weight;
+  counts_[Intern(found->second.digest, found->second.sample)] += weight;
   return true;
 }
 
@@ -856,16 +861,16 @@ void DwarfSampler::Drain(Napi::Env env) {
   }
 }
 
-Napi::Value DwarfSampler::Consume(const Napi::CallbackInfo& info) {
-  Drain(info.Env());
-  double bytes = static_cast<double>(drained_bytes_);
-  drained_bytes_ = 0;
-  return Napi::Number::New(info.Env(), bytes);
-}
-
 Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  // poll(false): what must reach JavaScript while the target lives (threads,
+  // chains, new records with their counts, process events); the counts of
+  // records handed over before wait for the next poll(true).
+  bool full = info.Length() < 1 || info[0].ToBoolean();
   Drain(env);
+  // A process that ended (or exec'd) has every count handed over with its end.
+  for (const ProcessEvent& e : processes_) full = full || e.kind != RECORD_FORK;
+  full = full || execd_;
 
   Napi::Object result = Napi::Object::New(env);
   Napi::Array threads = Napi::Array::New(env, new_threads_.size());
@@ -891,7 +896,8 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   result.Set("chains", chains);
   Napi::Array stacks = Napi::Array::New(env, new_stacks_.size());
   i = 0;
-  for (const StackRecord* c : new_stacks_) {
+  for (const StackRecord& record : new_stacks_) {
+    const StackRecord* c = &record;
     Napi::Object o = Napi::Object::New(env);
     o.Set("id", Napi::Number::New(env, static_cast<double>(c->id)));
     o.Set("pid", Napi::Number::New(env, c->pid));
@@ -907,11 +913,26 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   }
   result.Set("stacks", stacks);
   // Pairs of number and count (a wall-clock mode clock sample no pass has counted yet has none).
-  auto pairs = Napi::Float64Array::New(env, counts_.size() * 2);
-  i = 0;
-  for (const auto& [id, count] : counts_) {
-    pairs[i++] = static_cast<double>(id);
-    pairs[i++] = static_cast<double>(count);
+  Napi::Float64Array pairs;
+  if (full) {
+    pairs = Napi::Float64Array::New(env, counts_.size() * 2);
+    i = 0;
+    for (const auto& [id, count] : counts_) {
+      pairs[i++] = static_cast<double>(id);
+      pairs[i++] = static_cast<double>(count);
+    }
+    counts_.clear();
+  } else {
+    std::vector<double> fresh;
+    for (const StackRecord& record : new_stacks_) {
+      auto found = counts_.find(record.id);
+      if (found == counts_.end()) continue;
+      fresh.push_back(static_cast<double>(record.id));
+      fresh.push_back(static_cast<double>(found->second));
+      counts_.erase(found);
+    }
+    pairs = Napi::Float64Array::New(env, fresh.size());
+    if (!fresh.empty()) std::memcpy(pairs.Data(), fresh.data(), fresh.size() * sizeof(double));
   }
   result.Set("counts", pairs);
   Napi::Array processes = Napi::Array::New(env, processes_.size());
@@ -947,12 +968,12 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   unwinds.Set("kernelDiffered", Napi::Number::New(env, static_cast<double>(kernel_differed_)));
   result.Set("unwinds", unwinds);
   new_stacks_.clear();
-  counts_.clear();
   chains_.clear();
   new_threads_.clear();
   // Kept within bounds: every number handed over so far is forgotten, and
   // records seen again are numbered and handed over again.
-  bool forget = stacks_.size() > kMaxStacks;
+  // Only once every count is handed over: a number pending would be lost.
+  bool forget = full && stacks_.size() > kMaxStacks;
   if (forget) stacks_.clear();
   result.Set("forgetStacks", Napi::Boolean::New(env, forget));
   result.Set("drainedBytes", Napi::Number::New(env, static_cast<double>(drained_bytes_)));

@@ -52,7 +52,7 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   // A thread's last off-CPU sample, which a repeat record counts again, or
   // (wall-clock mode) its last clock sample, which a running record counts.
   struct LastSample {
-    std::string key;
+    uint64_t digest = 0;
     StackRecord sample;
   };
   struct Chain {
@@ -72,7 +72,6 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
 
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Poll(const Napi::CallbackInfo& info);
-  Napi::Value Consume(const Napi::CallbackInfo& info);
   // Drains the ring buffer into the counts, and hands the kernel the modules compiled meanwhile.
   void Drain(Napi::Env env);
   Napi::Value Stop(const Napi::CallbackInfo& info);
@@ -88,8 +87,9 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
                   bool* complete, bool* beyond_copy);
   // Counts the sample whose user stack is in pcs_ under its record.
   void Count(const sample_record* s, Symbolizer* symbolizer, bool complete, bool beyond_copy);
-  // The number of the record with this key, numbering (and keeping) it when new.
-  const StackRecord& Intern(const std::string& key, const StackRecord& sample);
+  // The number of the record with this digest, numbering it (and keeping
+  // sample, to hand over) when new.
+  uint64_t Intern(uint64_t digest, const StackRecord& sample);
   // Counts the thread's sample in last again, weight times; false when it has none.
   bool CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight);
   // Hands the kernel the modules of pid whose rows are compiled by its
@@ -140,15 +140,19 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   };
   std::unordered_map<uint32_t, ProcessSymbolizer> process_symbolizers_;
 
-  // Every distinct record (thread, chain, GIL, stacks, ending) seen, by key:
-  // its frames are handed over once, in the poll after it is first seen, and
-  // from then on only its number with its count. Emptied by the poll that
-  // finds more than kMaxStacks (which tells JavaScript to forget the numbers).
-  std::unordered_map<std::string, StackRecord> stacks_;
+  // Every distinct record (thread, chain, GIL, stacks, ending) seen: the
+  // 64-bit digest of its key -> its number. Its frames are handed over once,
+  // in the poll after it is first seen, and from then on only its number with
+  // its count; only the digest is kept (a few dozen bytes a record, where the
+  // key and frames were a kilobyte). Emptied by the poll that finds more than
+  // kMaxStacks (which tells JavaScript to forget the numbers).
+  std::unordered_map<uint64_t, uint64_t> stacks_;
   uint64_t next_stack_id_ = 1;
+  // A record's key, made per sample (kept to reuse its buffer).
+  std::string key_;
   // Filled while draining, handed over and cleared by Poll(): records first
-  // seen (in stacks_, whose elements stay put), and counts by number.
-  std::vector<const StackRecord*> new_stacks_;
+  // seen, and counts by number.
+  std::vector<StackRecord> new_stacks_;
   std::unordered_map<uint64_t, uint64_t> counts_;
   std::vector<Chain> chains_;
   std::vector<ProcessEvent> processes_;

@@ -57,7 +57,8 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   const failWallPasses = injectedFault('wall-pass');
   // In wall-clock mode every thread off CPU sends samples too (a thread still asleep only a few bytes).
   const senders = cpus().length + (options.wall ? Math.min(options.threads ?? 1, 64) : 0);
-  const kernelUnwind = (options.unwinder ?? 'kernel') === 'kernel';
+  // Checking, every sample is copied too.
+  const kernelUnwind = (options.unwinder ?? 'kernel') === 'kernel' && !options.checkUnwind;
   const ring = ringMiB(options.hz, senders, options.stackBytes, kernelUnwind);
   let sampler: NativeDwarfSampler;
   try {
@@ -176,10 +177,10 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   let delivered = 0;
   // A failing poll ends sampling; what was delivered before stays.
   // The bytes the poll drained from the ring, or null when it failed.
-  const pollSafely = (): number | null => {
+  const pollSafely = (full = true): number | null => {
     try {
       if (failAfterSamples !== null && delivered >= failAfterSamples) throw new Error('the ring buffer could not be read (injected fault)');
-      const poll = sampler.poll();
+      const poll = sampler.poll(full);
       for (let i = 1; i < poll.counts.length; i += 2) delivered += poll.counts[i]!;
       deliver(poll);
       return poll.drainedBytes;
@@ -209,45 +210,34 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
 
   let execd = false;
   const schedule = new DrainSchedule(ring * 2 ** 20, options.follow !== undefined);
-  // Counts reach JavaScript once a second (each poll costs per distinct
-  // stack, and most stacks recur); the ring is drained in between as often
-  // as it fills. Following, every drain is a poll: a fork is looked at when
-  // it is polled.
+  // Counts of records seen before reach JavaScript once a second (each
+  // costs there, and most stacks recur); the rest (new chains, records,
+  // threads, process events: read while the target lives) at every drain,
+  // as often as the ring fills.
   let lastDrain = Date.now();
   let lastPoll = lastDrain;
   const drain = (): void => {
     if (reason !== null) return;
     const now = Date.now();
-    let bytes: number;
-    if (options.follow || now - lastPoll >= DELIVER_MS) {
-      lastPoll = now;
-      const polled = pollSafely();
-      if (polled === null) {
-        stop('sampler-failed');
-        return;
-      }
-      bytes = polled;
-      if (execd) {
-        stop('target-execd');
-        return;
-      }
-      if (targetExitedAt !== null) {
+    const full = now - lastPoll >= DELIVER_MS;
+    if (full) lastPoll = now;
+    const bytes = pollSafely(full);
+    if (bytes === null) {
+      stop('sampler-failed');
+      return;
+    }
+    if (execd) {
+      stop('target-execd');
+      return;
+    }
+    if (targetExitedAt !== null) {
+      stop('target-exited');
+      return;
+    }
+    if (now - lastAliveCheck >= ALIVE_CHECK_MS) {
+      lastAliveCheck = now;
+      if (!options.isTargetAlive()) {
         stop('target-exited');
-        return;
-      }
-      if (now - lastAliveCheck >= ALIVE_CHECK_MS) {
-        lastAliveCheck = now;
-        if (!options.isTargetAlive()) {
-          stop('target-exited');
-          return;
-        }
-      }
-    } else {
-      try {
-        bytes = sampler.consume();
-      } catch (error) {
-        errors.push((error as Error).message.split('\n')[0]!);
-        stop('sampler-failed');
         return;
       }
     }
