@@ -113,7 +113,7 @@ void FillPythonConfig(Napi::Env env, const Napi::Value& py, sampler_config* cfg)
 }
 
 // Distinct records kept numbered (DwarfSampler::stacks_).
-constexpr size_t kMaxStacks = 1u << 16;
+constexpr size_t kMaxStacks = 1u << 13;
 
 Napi::Value U64Array(Napi::Env env, const std::vector<uint64_t>& values) {
   auto array = Napi::TypedArrayOf<uint64_t>::New(env, values.size(),
@@ -721,7 +721,7 @@ void DwarfSampler::Count(const sample_record* s, Symbolizer* symbolizer, bool co
   }
   key.append(reinterpret_cast<const char*>(s->kernel), kernel_depth * 8);
   // Two keys with one 64-bit digest (murmur, the length mixed in) among the
-  // 65,536 kept: about one run in 10^10 would count one record as another.
+  // 8,192 kept: about one run in 10^11 would count one record as another.
   const uint64_t digest = std::hash<std::string>{}(key);
   auto found = stacks_.find(digest);
   // The frames are needed for a new record, and for the thread's last sample (counted again later).

@@ -98,8 +98,8 @@ export interface Profile {
 const COMPACT_MIN = 5_000;
 /** Thread names are kept this many drains after the thread was last sampled. */
 const KEEP_THREAD_NAMES = 60;
-/** Numbered records remembered (a sampler numbers up to 65,536 before starting again). */
-const MAX_NUMBERED = 100_000;
+/** Numbered records remembered (the DWARF sampler numbers up to 8,192 before starting again: numbers are not reused, so twice that bounds this map). */
+const MAX_NUMBERED = 16_384;
 /** Where a compacted stack was cut: an address in no mapping, so never trusted. */
 const CUT_MARK = 0n;
 

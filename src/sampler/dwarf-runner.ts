@@ -214,7 +214,8 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   // costs there, and most stacks recur); the rest (new chains, records,
   // threads, process events: read while the target lives) at every drain,
   // as often as the ring fills.
-  let lastDrain = Date.now();
+  const startedAt = Date.now();
+  let lastDrain = startedAt;
   let lastPoll = lastDrain;
   const drain = (): void => {
     if (reason !== null) return;
@@ -241,7 +242,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
         return;
       }
     }
-    timer = setTimeout(drain, options.pollIntervalMs ?? schedule.next(bytes, now - lastDrain));
+    timer = setTimeout(drain, options.pollIntervalMs ?? schedule.next(bytes, now - lastDrain, now - startedAt));
     lastDrain = now;
   };
   // Drained early: a drain compiles the rows of the modules its stacks are

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DrainSchedule, FIRST_DRAIN_MS, MAX_DRAIN_MS, MAX_DRAIN_MS_FOLLOWING, MIN_DRAIN_MS, UNWOUND_RECORD_BYTES, ringMiB } from '../../src/sampler/drain-schedule.js';
+import { DrainSchedule, EARLY_MS, FIRST_DRAIN_MS, MAX_DRAIN_MS, MAX_DRAIN_MS_FOLLOWING, MAX_DRAIN_MS_LATER, MIN_DRAIN_MS, UNWOUND_RECORD_BYTES, ringMiB } from '../../src/sampler/drain-schedule.js';
 import { chooseUnwind } from '../../src/session/unwind.js';
 
 test('auto is the DWARF sampler, also for interpreters that keep frame pointers; an explicit choice wins and says so', () => {
@@ -29,27 +29,34 @@ test('the DWARF ring buffer holds 2.5 drains of the longest wait, and the copies
   }
 });
 
-test('the ring is drained as seldom as leaves room for 2.5 drains at the rate it fills, within 20-250 ms (100 following forks)', () => {
+test('the ring is drained as seldom as leaves room for 2.5 drains at the rate it fills, within 20-250 ms for the first 10 s, 20-1000 ms later (100 following forks)', () => {
   const ring = 2 * 2 ** 20;
   const idle = new DrainSchedule(ring, false);
-  assert.equal(idle.next(0, 250), MAX_DRAIN_MS);
+  assert.equal(idle.next(0, 250, 0), MAX_DRAIN_MS);
   // 2 MiB filled at 1 MB/s: room for 2.5 drains is 0.84 s, more than the longest wait.
-  assert.equal(new DrainSchedule(ring, false).next(250_000, 250), MAX_DRAIN_MS);
-  assert.equal(new DrainSchedule(ring, true).next(250_000, 250), MAX_DRAIN_MS_FOLLOWING);
+  assert.equal(new DrainSchedule(ring, false).next(250_000, 250, 0), MAX_DRAIN_MS);
+  assert.equal(new DrainSchedule(ring, true).next(250_000, 250, 0), MAX_DRAIN_MS_FOLLOWING);
   // 2 MiB filled at 20 MB/s (copies): about 42 ms.
   const busy = new DrainSchedule(ring, false);
-  const ms = busy.next(800_000, 40);
+  const ms = busy.next(800_000, 40, 0);
   assert.ok(Math.abs(ms - ring / (2.5 * 20_000)) <= 1, `${ms} ms`);
   // Faster than the ring can be drained: the shortest wait.
-  assert.equal(new DrainSchedule(ring, false).next(ring, 1), MIN_DRAIN_MS);
+  assert.equal(new DrainSchedule(ring, false).next(ring, 1, 0), MIN_DRAIN_MS);
   // A rate that falls is followed half way: the next wait is longer, but not the longest yet.
-  const falling = busy.next(10_000, ms);
+  const falling = busy.next(10_000, ms, 0);
   assert.ok(falling > ms && falling < MAX_DRAIN_MS, `${falling} ms after ${ms} ms`);
   // One that rises is followed at once.
-  assert.equal(busy.next(ring, 1), MIN_DRAIN_MS);
+  assert.equal(busy.next(ring, 1, 0), MIN_DRAIN_MS);
+  // Later, at most once a second; following, ten times a second throughout.
+  assert.equal(new DrainSchedule(ring, false).next(0, 1000, EARLY_MS), MAX_DRAIN_MS_LATER);
+  assert.equal(new DrainSchedule(ring, false).next(100_000, 250, EARLY_MS), MAX_DRAIN_MS_LATER);
+  assert.equal(new DrainSchedule(ring, true).next(0, 100, EARLY_MS), MAX_DRAIN_MS_FOLLOWING);
+  // 2 MiB filled at 2.5 MB/s (999 Hz on 2 CPUs): about 335 ms, even later.
+  const steady = new DrainSchedule(ring, false).next(2_500_000, 1000, EARLY_MS);
+  assert.ok(Math.abs(steady - ring / (2.5 * 2_500)) <= 1, `${steady} ms`);
   // Whatever the rate, the ring holds 2.5 drains at that rate, or the waits are the shortest.
   for (const bytesPerMs of [1, 100, 1000, 10_000, 100_000, 1_000_000]) {
-    const wait = new DrainSchedule(ring, false).next(bytesPerMs * 100, 100);
+    const wait = new DrainSchedule(ring, false).next(bytesPerMs * 100, 100, 0);
     assert.ok(wait === MIN_DRAIN_MS || 2.5 * wait * bytesPerMs <= ring * 1.01, `${bytesPerMs} B/ms: ${wait} ms`);
   }
 });
