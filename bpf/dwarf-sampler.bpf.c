@@ -448,32 +448,30 @@ static __always_inline long native_outcome(struct native_unwind *u, int step) {
   }
 }
 
-/* Frame i: its pc is recorded, then the caller's registers found. The depth
-   comes from the index: see python-walk.h. */
-static long native_step_current(__u64 i, void *arg) {
-  struct native_unwind *u = arg;
+/* Frame i: its pc is recorded and its row found (null: the unwind ends,
+   u->status saying how). The depth comes from the index: see python-walk.h. */
+static __always_inline const struct cfi_row *native_frame(struct native_unwind *u, __u64 i) {
   if (i >= MAX_NATIVE_DEPTH) {
     u->status = NATIVE_FALLBACK;
-    return 1;
+    return 0;
   }
   ((__u64 *)u->s->stack)[i] = u->r.pc;
   u->depth = i + 1;
-  const struct cfi_row *row = native_row(u, i);
-  if (!row) return 1;
-  return native_outcome(u, cfi_step_current(0, row, &u->r));
+  return native_row(u, i);
+}
+
+/* One step each for the current task's memory (perf events) and another
+   task's (the wall-clock iterator). */
+static long native_step_current(__u64 i, void *arg) {
+  struct native_unwind *u = arg;
+  const struct cfi_row *row = native_frame(u, i);
+  return row ? native_outcome(u, cfi_step_current(0, row, &u->r)) : 1;
 }
 
 static long native_step_task(__u64 i, void *arg) {
   struct native_unwind *u = arg;
-  if (i >= MAX_NATIVE_DEPTH) {
-    u->status = NATIVE_FALLBACK;
-    return 1;
-  }
-  ((__u64 *)u->s->stack)[i] = u->r.pc;
-  u->depth = i + 1;
-  const struct cfi_row *row = native_row(u, i);
-  if (!row) return 1;
-  return native_outcome(u, cfi_step_task(u->task, row, &u->r));
+  const struct cfi_row *row = native_frame(u, i);
+  return row ? native_outcome(u, cfi_step_task(u->task, row, &u->r)) : 1;
 }
 
 /* Unwinds s's user stack in the kernel into s->stack: the NATIVE_* it ends
