@@ -204,8 +204,8 @@ static __always_inline void count_drop(void) {
 #define READ_CURRENT(state, addr) read_u64(addr)
 #define READ_TASK(state, addr) read_task_u64((state)->task, addr)
 
-#define DEFINE_PYTHON_WALK(SUFFIX, READ, READ32, CHAIN_SCRATCH)                                           \
-  DEFINE_PYTHON_WALK_CORE(SUFFIX, READ, READ32)                                                          \
+#define DEFINE_PYTHON_WALK(SUFFIX, READ, READ32, READ_BLOCK, CHAIN_SCRATCH)                               \
+  DEFINE_PYTHON_WALK_CORE(SUFFIX, READ, READ32, READ_BLOCK)                                              \
                                                                                                           \
   static __always_inline __u64 thread_state_##SUFFIX(__u32 tid, struct task_struct *task) {               \
     __u64 key = tid;                                                                                      \
@@ -301,8 +301,11 @@ static __always_inline __u64 read_u32_task(struct task_struct *task, __u64 addr)
 #define READ32_CURRENT(state, addr) read_u32_current(state, addr)
 #define READ32_TASK(state, addr) read_u32_task((state)->task, addr)
 
-DEFINE_PYTHON_WALK(current, READ_CURRENT, READ32_CURRENT, chain_scratch)
-DEFINE_PYTHON_WALK(task, READ_TASK, READ32_TASK, wall_chain_scratch)
+#define READ_BLOCK_CURRENT(state, addr, buf, size) (bpf_probe_read_user(buf, size, (const void *)(addr)) == 0)
+#define READ_BLOCK_TASK(state, addr, buf, size) (bpf_copy_from_user_task(buf, size, (const void *)(addr), (state)->task, 0) == 0)
+
+DEFINE_PYTHON_WALK(current, READ_CURRENT, READ32_CURRENT, READ_BLOCK_CURRENT, chain_scratch)
+DEFINE_PYTHON_WALK(task, READ_TASK, READ32_TASK, READ_BLOCK_TASK, wall_chain_scratch)
 
 /* One user stack unwound in the kernel, a frame per bpf_loop() step. */
 struct native_unwind {
@@ -310,25 +313,64 @@ struct native_unwind {
   struct unwind_modules *modules;
   struct sample_record *s;
   struct cfi_regs r;
+  /* The stack bytes read last (in s->stack at WINDOW_AT): from window_base, window_len of them. */
+  __u64 window_base;
+  __u32 window_len;
   __u32 depth;
   __u32 status;
   /* The module of the frame before (an index into modules). */
   __u32 module;
 };
 
+/* Each read of user memory costs about as much as a frame's whole step
+   besides it, so the stack is read a window at a time, from a little below
+   the word asked for (the saved %rbp lies just under the return address),
+   and the frames above are served from it. The window lies in s->stack,
+   past the return addresses the unwind writes there. */
+#ifndef STACK_WINDOW
+#define STACK_WINDOW 1024
+#endif
+#define WINDOW_BELOW 64
+#define WINDOW_AT (MAX_NATIVE_DEPTH * 8)
+_Static_assert(WINDOW_AT + STACK_WINDOW + 8 <= MAX_STACK_BYTES, "the window fits the record's stack area");
+
 /* Not a NATIVE_* status: the stack is copied instead. */
 #define NATIVE_FALLBACK 3
 
-static __always_inline int cfi_read_current(void *unused, __u64 addr, __u64 *out) {
-  return bpf_probe_read_user(out, sizeof(*out), (const void *)addr) == 0;
+static __always_inline long read_user(struct native_unwind *u, void *to, __u32 size, __u64 addr, int current) {
+  return current ? bpf_probe_read_user(to, size, (const void *)addr) : bpf_copy_from_user_task(to, size, (const void *)addr, u->task, 0);
 }
 
-static __always_inline int cfi_read_task(struct task_struct *task, __u64 addr, __u64 *out) {
-  return bpf_copy_from_user_task(out, sizeof(*out), (const void *)addr, task, 0) == 0;
+/* The stack word at addr, from the window or a new window read from just
+   below it; a word alone where a window cannot be read (it would cross
+   the end of the stack's mapping). 1 when read. */
+static __always_inline int stack_word(struct native_unwind *u, __u64 addr, __u64 *out, int current) {
+  __u64 off = addr - u->window_base;
+  if (addr >= u->window_base && off + 8 <= u->window_len) {
+    __builtin_memcpy(out, &u->s->stack[WINDOW_AT + (off & (STACK_WINDOW - 1))], 8);
+    return 1;
+  }
+  __u64 base = addr - WINDOW_BELOW;
+  if (read_user(u, &u->s->stack[WINDOW_AT], STACK_WINDOW, base, current) == 0) {
+    u->window_base = base;
+    u->window_len = STACK_WINDOW;
+    __builtin_memcpy(out, &u->s->stack[WINDOW_AT + WINDOW_BELOW], 8);
+    return 1;
+  }
+  u->window_len = 0;
+  return read_user(u, out, 8, addr, current) == 0;
 }
 
-DEFINE_CFI_STEP(current, void *, cfi_read_current)
-DEFINE_CFI_STEP(task, struct task_struct *, cfi_read_task)
+static __always_inline int cfi_read_current(struct native_unwind *u, __u64 addr, __u64 *out) {
+  return stack_word(u, addr, out, 1);
+}
+
+static __always_inline int cfi_read_task(struct native_unwind *u, __u64 addr, __u64 *out) {
+  return stack_word(u, addr, out, 0);
+}
+
+DEFINE_CFI_STEP(current, struct native_unwind *, cfi_read_current)
+DEFINE_CFI_STEP(task, struct native_unwind *, cfi_read_task)
 
 /* Binary searches, a step per bpf_loop() call (nested loops here would
    have the verifier walk every path through them): lo ends as the number of
@@ -465,13 +507,13 @@ static __always_inline const struct cfi_row *native_frame(struct native_unwind *
 static long native_step_current(__u64 i, void *arg) {
   struct native_unwind *u = arg;
   const struct cfi_row *row = native_frame(u, i);
-  return row ? native_outcome(u, cfi_step_current(0, row, &u->r)) : 1;
+  return row ? native_outcome(u, cfi_step_current(u, row, &u->r)) : 1;
 }
 
 static long native_step_task(__u64 i, void *arg) {
   struct native_unwind *u = arg;
   const struct cfi_row *row = native_frame(u, i);
-  return row ? native_outcome(u, cfi_step_task(u->task, row, &u->r)) : 1;
+  return row ? native_outcome(u, cfi_step_task(u, row, &u->r)) : 1;
 }
 
 /* Unwinds s's user stack in the kernel into s->stack: the NATIVE_* it ends

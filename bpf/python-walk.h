@@ -8,9 +8,10 @@
  * The includer provides __u32/__u64, __always_inline, bpf_loop(), the
  * records of dwarf-sampler.h, WALK_TASK (the type a walk's state reads
  * through: struct task_struct in BPF) and a `cfg` whose .walk is the
- * struct walk_config. DEFINE_PYTHON_WALK_CORE(SUFFIX, READ, READ32) then
+ * struct walk_config. DEFINE_PYTHON_WALK_CORE(SUFFIX, READ, READ32, READ_BLOCK) then
  * defines, for one way of reading (READ(state, addr): 8 bytes, READ32: 4,
- * 0 where unreadable):
+ * 0 where unreadable; READ_BLOCK(state, addr, buf, size): size bytes into buf,
+ * 0 where not all are readable):
  *   search_threads_SUFFIX(search, key)  the thread state carrying key
  *   hash_chain_SUFFIX(walk, ts)         hashes ts's chain into walk (depth,
  *                                       hash, f: the frame past the last)
@@ -41,7 +42,16 @@ struct walk {
   __u64 f;
   __u64 hash;
   __u32 depth;
+  /* A frame's code, instruction and previous frame lie within FRAME_BLOCK_WORDS words from
+     block_at (every layout so far): one read a frame, not three. Their word indices in it. */
+  __u32 block;
+  __u64 block_at;
+  __u32 i_code;
+  __u32 i_instr;
+  __u32 i_previous;
 };
+
+#define FRAME_BLOCK_WORDS 16
 
 struct fill {
   WALK_TASK *task;
@@ -49,7 +59,7 @@ struct fill {
   struct chain_record *c;
 };
 
-#define DEFINE_PYTHON_WALK_CORE(SUFFIX, READ, READ32)                                                     \
+#define DEFINE_PYTHON_WALK_CORE(SUFFIX, READ, READ32, READ_BLOCK)                                                   \
   static long thread_step_##SUFFIX(__u64 i, void *arg) {                                                  \
     struct thread_search *ts = arg;                                                                       \
     if (!ts->t) return 1;                                                                                 \
@@ -75,12 +85,40 @@ struct fill {
     return search->found;                                                                                 \
   }                                                                                                       \
                                                                                                           \
+  /* Whether a frame's code, instruction and previous frame can be read as one block: word-aligned,      \
+     within FRAME_BLOCK_WORDS words of the first of them. */                                              \
+  static __always_inline void frame_block_##SUFFIX(struct walk *w) {                                     \
+    __u64 c = cfg.walk.fr_code, n = cfg.walk.fr_instr, p = cfg.walk.fr_previous;                          \
+    __u64 lo = c < n ? c : n;                                                                             \
+    lo = lo < p ? lo : p;                                                                                 \
+    __u64 hi = c > n ? c : n;                                                                             \
+    hi = hi > p ? hi : p;                                                                                 \
+    w->block = hi + 8 - lo <= FRAME_BLOCK_WORDS * 8 && ((c - lo) & 7) == 0 && ((n - lo) & 7) == 0 &&       \
+               ((p - lo) & 7) == 0;                                                                       \
+    w->block_at = lo;                                                                                     \
+    w->i_code = (c - lo) >> 3;                                                                            \
+    w->i_instr = (n - lo) >> 3;                                                                           \
+    w->i_previous = (p - lo) >> 3;                                                                        \
+  }                                                                                                       \
+                                                                                                          \
   static long hash_step_##SUFFIX(__u64 i, void *arg) {                                                    \
     struct walk *w = arg;                                                                                 \
     if (!w->f) return 1;                                                                                  \
-    if (cfg.walk.hash_code) w->hash = (w->hash ^ (READ(w, w->f + cfg.walk.fr_code) & cfg.walk.code_mask)) * CHAIN_HASH_PRIME; \
-    w->hash = (w->hash ^ (READ(w, w->f + cfg.walk.fr_instr) & cfg.walk.instr_mask)) * CHAIN_HASH_PRIME;             \
-    w->f = READ(w, w->f + cfg.walk.fr_previous);                                                               \
+    __u64 code, instr, previous;                                                                          \
+    __u64 words[FRAME_BLOCK_WORDS];                                                                       \
+    if (w->block && READ_BLOCK(w, w->f + w->block_at, words, sizeof(words))) {                            \
+      code = words[w->i_code & (FRAME_BLOCK_WORDS - 1)];                                                  \
+      instr = words[w->i_instr & (FRAME_BLOCK_WORDS - 1)];                                                \
+      previous = words[w->i_previous & (FRAME_BLOCK_WORDS - 1)];                                          \
+    } else {                                                                                              \
+      /* The block crosses the end of readable memory: field by field. */                                 \
+      code = cfg.walk.hash_code ? READ(w, w->f + cfg.walk.fr_code) : 0;                                   \
+      instr = READ(w, w->f + cfg.walk.fr_instr);                                                          \
+      previous = READ(w, w->f + cfg.walk.fr_previous);                                                    \
+    }                                                                                                     \
+    if (cfg.walk.hash_code) w->hash = (w->hash ^ (code & cfg.walk.code_mask)) * CHAIN_HASH_PRIME;         \
+    w->hash = (w->hash ^ (instr & cfg.walk.instr_mask)) * CHAIN_HASH_PRIME;                               \
+    w->f = previous;                                                                                      \
     w->depth = i + 1; /* from the index, not counted up: see the top */                                    \
     return 0;                                                                                             \
   }                                                                                                       \
@@ -108,6 +146,7 @@ struct fill {
   static __always_inline __u64 hash_chain_##SUFFIX(struct walk *w, __u64 ts) {                            \
     __u64 frame = chain_start_##SUFFIX(w, ts);                                                            \
     w->f = frame;                                                                                         \
+    frame_block_##SUFFIX(w);                                                                              \
     __u32 limit = cfg.walk.max_depth < MAX_PYTHON_DEPTH ? cfg.walk.max_depth : MAX_PYTHON_DEPTH;          \
     bpf_loop(limit, hash_step_##SUFFIX, w, 0);                                                            \
     return frame;                                                                                         \

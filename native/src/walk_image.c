@@ -54,10 +54,11 @@ static __u64 image_u32(const struct memory_image *m, __u64 addr) {
 
 #define READ_IMAGE(state, addr) image_u64((state)->task, addr)
 #define READ32_IMAGE(state, addr) image_u32((state)->task, addr)
+#define READ_BLOCK_IMAGE(state, addr, buf, size) image_read((state)->task, addr, buf, size)
 
 #include "../../bpf/python-walk.h"
 
-DEFINE_PYTHON_WALK_CORE(image, READ_IMAGE, READ32_IMAGE)
+DEFINE_PYTHON_WALK_CORE(image, READ_IMAGE, READ32_IMAGE, READ_BLOCK_IMAGE)
 
 __u64 mixprof_walk_image(const struct walk_config *config, const struct memory_image *image, __u64 key,
                          __u64 seed, struct chain_record *out) {

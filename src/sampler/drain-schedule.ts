@@ -45,7 +45,8 @@ export function ringMiB(hz: number, cpus: number, stackBytes: number, kernelUnwi
   const steady = DRAINS_OF_ROOM * (MAX_DRAIN_MS / 1000) * perSecond * (kernelUnwind ? UNWOUND_RECORD_BYTES : copied);
   const start = 2 * (FIRST_DRAIN_MS / 1000) * perSecond * copied;
   const bytes = Math.max(steady, start);
-  let mib = kernelUnwind ? 2 : 4;
+  // At 99 Hz on 2 CPUs a drain a second takes about 250 KB: 1 MiB keeps the drains a second apart.
+  let mib = kernelUnwind ? 1 : 4;
   while (mib * 2 ** 20 < bytes && mib < 512) mib *= 2;
   return mib;
 }

@@ -19,12 +19,27 @@ const UNKNOWN = '[unknown kernel]';
 const KERNEL_HIGH = 0xffffffff;
 
 export interface KallsymsTable {
-  /** The text symbols' names, one after another. */
-  readonly text: Buffer;
-  /** Sorted low 32 bits of each text symbol's address, and its name's [start, end) in text. */
+  /** The text symbols' names, one after another in blocks of NAME_BLOCK_BYTES (a name never spans two). */
+  readonly text: readonly Buffer[];
+  /** Sorted low 32 bits of each text symbol's address, and its name's [start, end) as block * NAME_BLOCK_BYTES + offset. */
   readonly starts: Uint32Array;
   readonly nameStarts: Uint32Array;
   readonly nameEnds: Uint32Array;
+}
+
+/**
+ * Names are kept in fixed blocks, not one buffer grown by doubling: each
+ * outgrown buffer (1, 2, 4 MiB for 3 MB of names) lived until a full
+ * collection, which a profiler that allocates little may never run.
+ */
+export const NAME_BLOCK_BYTES = 1 << 18;
+
+/** The name of the table's i-th symbol (in address order). */
+export function kallsymsName(table: KallsymsTable, i: number): string {
+  const start = table.nameStarts[i]!;
+  const block = Math.floor(start / NAME_BLOCK_BYTES);
+  const offset = block * NAME_BLOCK_BYTES;
+  return table.text[block]!.toString('latin1', start - offset, table.nameEnds[i]! - offset);
 }
 
 type Source = (() => Buffer | string | null) | Buffer | string | null;
@@ -81,7 +96,8 @@ export class KernelSymbols {
   name(address: bigint): string {
     let name = this.cache.get(address);
     if (name !== undefined) return name;
-    const { text, starts, nameStarts, nameEnds } = this.load();
+    const table = this.load();
+    const { starts } = table;
     name = UNKNOWN;
     if (Number(address >> 32n) === KERNEL_HIGH) {
       const low = Number(address & 0xffffffffn);
@@ -97,7 +113,7 @@ export class KernelSymbols {
           hi = mid - 1;
         }
       }
-      if (found >= 0) name = text.toString('latin1', nameStarts[found], nameEnds[found]);
+      if (found >= 0) name = kallsymsName(table, found);
     }
     this.cache.set(address, name);
     return name;
@@ -124,9 +140,11 @@ const hexValue = (c: number): number => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x5
  */
 export class KallsymsParser {
   private readonly lows: number[] = [];
+  private readonly nameStarts: number[] = [];
   private readonly nameEnds: number[] = [];
-  private names = Buffer.allocUnsafe(1 << 20);
-  private namesLength = 0;
+  private readonly blocks: Buffer[] = [];
+  private block = Buffer.allocUnsafe(NAME_BLOCK_BYTES);
+  private blockUsed = 0;
   /** The start of a line the last chunk cut. */
   private rest: Buffer = Buffer.alloc(0);
 
@@ -154,7 +172,7 @@ export class KallsymsParser {
 
   finish(): KallsymsTable {
     if (this.rest.length > 0) this.line(this.rest, 0, this.rest.length);
-    const { lows, nameEnds } = this;
+    const { lows, nameStarts, nameEnds } = this;
     // Sorted by address, ties in file order: address * 2^21 + index is exact in a double (below 2^53) for up to 2^21 symbols.
     const keys = new Float64Array(lows.length);
     for (let i = 0; i < lows.length; i++) keys[i] = lows[i]! * 2 ** 21 + i;
@@ -165,10 +183,10 @@ export class KallsymsParser {
     for (let j = 0; j < lows.length; j++) {
       const i = keys[j]! % 2 ** 21;
       starts[j] = lows[i]!;
-      sortedStarts[j] = i === 0 ? 0 : nameEnds[i - 1]!;
+      sortedStarts[j] = nameStarts[i]!;
       sortedEnds[j] = nameEnds[i]!;
     }
-    return { text: Buffer.from(this.names.subarray(0, this.namesLength)), starts, nameStarts: sortedStarts, nameEnds: sortedEnds };
+    return { text: [...this.blocks, this.block.subarray(0, this.blockUsed)], starts, nameStarts: sortedStarts, nameEnds: sortedEnds };
   }
 
   private line(text: Buffer, at: number, end: number): void {
@@ -179,15 +197,18 @@ export class KallsymsParser {
     for (let i = at + 8; i < at + 16; i++) low = low * 16 + hexValue(text[i]!);
     let nameEnd = at + 19;
     while (nameEnd < end && text[nameEnd] !== 0x09 /* tab: "\t[module]" */) nameEnd++;
-    const length = nameEnd - at - 19;
-    if (this.namesLength + length > this.names.length) {
-      const larger = Buffer.allocUnsafe(2 * (this.names.length + length));
-      this.names.copy(larger, 0, 0, this.namesLength);
-      this.names = larger;
+    // kallsyms names are at most a few hundred bytes; a longer one is cut to the block.
+    const length = Math.min(nameEnd - at - 19, NAME_BLOCK_BYTES);
+    if (this.blockUsed + length > NAME_BLOCK_BYTES) {
+      this.blocks.push(this.block.subarray(0, this.blockUsed));
+      this.block = Buffer.allocUnsafe(NAME_BLOCK_BYTES);
+      this.blockUsed = 0;
     }
-    this.namesLength += text.copy(this.names, this.namesLength, at + 19, nameEnd);
+    const base = this.blocks.length * NAME_BLOCK_BYTES;
+    this.nameStarts.push(base + this.blockUsed);
+    this.blockUsed += text.copy(this.block, this.blockUsed, at + 19, at + 19 + length);
     this.lows.push(low);
-    this.nameEnds.push(this.namesLength);
+    this.nameEnds.push(base + this.blockUsed);
   }
 }
 
