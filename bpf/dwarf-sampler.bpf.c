@@ -440,7 +440,7 @@ static __always_inline const struct cfi_row *native_row(struct native_unwind *u,
   }
   if (m->rows == 0) return 0;
   __u64 rel = lookup - m->bias;
-  __u64 page = rel >> CFI_PAGE_SHIFT;
+  __u64 page = rel >> (m->page_shift & 63);
   if (page < m->page_base) {
     u->status = NATIVE_STOPPED;
     return 0;

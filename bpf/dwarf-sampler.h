@@ -70,9 +70,13 @@
 /* Pages of a module's code: for the link-time page at page_base + k pages,
    cfi_pages[first_page + k] is the index (within the module's rows) of the
    row holding at the page's start, so that a lookup searches one page's
-   rows, not the module's. */
-#define CFI_PAGE_SHIFT 12
-#define MAX_CFI_PAGES (1 << 18)
+   rows, not the module's. A module's pages are as small as keeps them at
+   most half its rows (2-4 rows a page, a step or two of search; each step
+   is a bpf_loop() call; 4 KiB pages took 6-8), from 16 bytes up, larger
+   where the index is nearly full. */
+#define CFI_MIN_PAGE_SHIFT 4
+#define CFI_MAX_PAGE_SHIFT 24
+#define MAX_CFI_PAGES (1 << 19)
 
 /* Where one module lies in a process and its rows: a pc in [low, high) is
    looked up at pc - bias among rows[first_row, first_row + rows). */
@@ -82,10 +86,12 @@ struct unwind_module {
   __u64 bias;
   __u32 first_row;
   __u32 rows;
-  /* The link-time page of the first row (pc >> CFI_PAGE_SHIFT), and the module's pages in cfi_pages. */
+  /* The link-time page of the first row (pc >> page_shift), and the module's pages in cfi_pages. */
   __u64 page_base;
   __u32 first_page;
   __u32 pages;
+  __u32 page_shift;
+  __u32 pad;
 };
 
 /* A process's modules with rows, sorted by low. */

@@ -683,6 +683,9 @@ void DwarfSampler::UnwindCopy(const sample_record* s, const uint8_t* stack, Symb
     unwinder->set_skew(skew_cfi_rows_);
     *complete = unwinder->Unwind(static_cast<pid_t>(tid), snapshot, max_frames_, &pcs_);
     *beyond_copy = !*complete && unwinder->beyond_copy();
+    // A module this unwind compiled goes to the kernel now, not at the drain's end: a first drain
+    // on a busy machine took 0.3 s, and the copies made meanwhile overflowed the ring.
+    PushModules(static_cast<uint32_t>(unwound_as), unwinder);
     if (check != kernel_checks_.end() && pid == static_cast<uint32_t>(pid_)) {
       std::vector<uint64_t> reference;
       bool reference_complete = unwinder->Reference(static_cast<pid_t>(tid), snapshot, max_frames_, &reference);
@@ -786,14 +789,21 @@ bool DwarfSampler::RowBlock(const Unwinder::CompiledModule& module, unwind_modul
   auto known = row_blocks_.find(key);
   if (known == row_blocks_.end()) {
     if (rows.empty() || rows.size() > MAX_CFI_ROWS - rows_used_) return false;
+    // The smallest pages that keep the index at most half the rows (and within what is left of it).
+    const auto pages_at = [&](uint32_t shift) { return (rows.back().pc >> shift) - (rows.front().pc >> shift) + 1; };
+    uint32_t shift = CFI_MIN_PAGE_SHIFT;
+    while (shift < CFI_MAX_PAGE_SHIFT &&
+           (pages_at(shift) > std::max<size_t>(rows.size() / 2, 1) || pages_at(shift) > MAX_CFI_PAGES - pages_used_)) {
+      shift++;
+    }
+    if (pages_at(shift) > MAX_CFI_PAGES - pages_used_) return false;
     // Each page's first row: the one holding at the page's start.
-    const uint64_t page_base = rows.front().pc >> CFI_PAGE_SHIFT;
-    const uint64_t page_count = (rows.back().pc >> CFI_PAGE_SHIFT) - page_base + 1;
-    if (page_count > MAX_CFI_PAGES - pages_used_) return false;
+    const uint64_t page_base = rows.front().pc >> shift;
+    const uint64_t page_count = pages_at(shift);
     std::vector<uint32_t> pages(page_count);
     size_t row = 0;
     for (uint64_t k = 0; k < page_count; k++) {
-      uint64_t start = (page_base + k) << CFI_PAGE_SHIFT;
+      uint64_t start = (page_base + k) << shift;
       while (row + 1 < rows.size() && rows[row + 1].pc <= start) row++;
       pages[k] = static_cast<uint32_t>(row);
     }
@@ -818,6 +828,7 @@ bool DwarfSampler::RowBlock(const Unwinder::CompiledModule& module, unwind_modul
     block.page_base = page_base;
     block.first_page = pages_used_;
     block.pages = static_cast<uint32_t>(page_count);
+    block.page_shift = shift;
     known = row_blocks_.emplace(key, block).first;
     rows_used_ += block.rows;
     pages_used_ += block.pages;

@@ -24,6 +24,8 @@ export const UNWOUND_RECORD_BYTES = 1280;
 const RECORD_HEAD_BYTES = 1024;
 /** The first drain, and the shortest and longest waits between drains (the longest for the first seconds, then later). */
 export const FIRST_DRAIN_MS = 40;
+/** The longest seen from attaching to the first rows in the kernel (a free-threaded interpreter's 8 threads on 2 CPUs). */
+export const FIRST_ROWS_MS = 400;
 export const MIN_DRAIN_MS = 20;
 export const MAX_DRAIN_MS = 250;
 export const EARLY_MS = 10_000;
@@ -35,17 +37,20 @@ const DRAINS_OF_ROOM = 2.5;
 
 /**
  * The ring's size in MiB, a power of two: room for 2.5 drains at the
- * longest wait (small records when the kernel unwinds, copies otherwise) and
- * for every sample copied until the first drain, twice over (its timer may
- * be late on a busy machine).
+ * longest wait (small records when the kernel unwinds, copies otherwise), for
+ * every sample copied until the first drain, twice over (its timer may be
+ * late on a busy machine), and, when the kernel unwinds, for the copies made
+ * until the first rows reach it, up to 2 MiB (1 MiB at 99 Hz on 2 CPUs:
+ * with less, a free-threaded interpreter's 8 threads lost samples then).
  */
 export function ringMiB(hz: number, cpus: number, stackBytes: number, kernelUnwind: boolean): number {
   const perSecond = hz * cpus;
   const copied = stackBytes + RECORD_HEAD_BYTES;
   const steady = DRAINS_OF_ROOM * (MAX_DRAIN_MS / 1000) * perSecond * (kernelUnwind ? UNWOUND_RECORD_BYTES : copied);
-  const start = 2 * (FIRST_DRAIN_MS / 1000) * perSecond * copied;
+  // Copies until the first rows reach the kernel (the first drain compiles and loads them), up to 2 MiB of them.
+  const firstRows = kernelUnwind ? Math.min((FIRST_ROWS_MS / 1000) * perSecond * copied, 2 ** 21) : 0;
+  const start = Math.max(2 * (FIRST_DRAIN_MS / 1000) * perSecond * copied, firstRows);
   const bytes = Math.max(steady, start);
-  // At 99 Hz on 2 CPUs a drain a second takes about 250 KB: 1 MiB keeps the drains a second apart.
   let mib = kernelUnwind ? 1 : 4;
   while (mib * 2 ** 20 < bytes && mib < 512) mib *= 2;
   return mib;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DrainSchedule, EARLY_MS, FIRST_DRAIN_MS, MAX_DRAIN_MS, MAX_DRAIN_MS_FOLLOWING, MAX_DRAIN_MS_LATER, MIN_DRAIN_MS, UNWOUND_RECORD_BYTES, ringMiB } from '../../src/sampler/drain-schedule.js';
+import { DrainSchedule, EARLY_MS, FIRST_DRAIN_MS, FIRST_ROWS_MS, MAX_DRAIN_MS, MAX_DRAIN_MS_FOLLOWING, MAX_DRAIN_MS_LATER, MIN_DRAIN_MS, UNWOUND_RECORD_BYTES, ringMiB } from '../../src/sampler/drain-schedule.js';
 import { chooseUnwind } from '../../src/session/unwind.js';
 
 test('auto is the DWARF sampler, also for interpreters that keep frame pointers; an explicit choice wins and says so', () => {
@@ -10,7 +10,7 @@ test('auto is the DWARF sampler, also for interpreters that keep frame pointers;
   assert.deepEqual(chooseUnwind('dwarf'), { unwind: 'dwarf', why: '--unwind dwarf' });
 });
 
-test('the DWARF ring buffer holds 2.5 drains of the longest wait, and the copies made before the first drain twice over, in powers of two', () => {
+test('the DWARF ring buffer holds 2.5 drains of the longest wait, the copies made before the first drain twice over and (up to 2 MiB) those until the first rows are loaded, in powers of two', () => {
   // The kernel unwinds: small records, the first drain's copies.
   assert.equal(ringMiB(99, 2, 8192, true), 1);
   assert.equal(ringMiB(999, 2, 8192, true), 2);
@@ -24,6 +24,7 @@ test('the DWARF ring buffer holds 2.5 drains of the longest wait, and the copies
     for (const cpus of [1, 2, 64]) {
       const ring = ringMiB(hz, cpus, 8192, true) * 2 ** 20;
       assert.ok(ring >= 2 * (FIRST_DRAIN_MS / 1000) * hz * cpus * (8192 + 1024), `${hz} Hz, ${cpus} CPUs: the first drain's copies`);
+      assert.ok(ring >= Math.min((FIRST_ROWS_MS / 1000) * hz * cpus * (8192 + 1024), 2 ** 21), `${hz} Hz, ${cpus} CPUs: the copies until the first rows are loaded`);
       assert.ok(ring >= 2.5 * (MAX_DRAIN_MS / 1000) * hz * cpus * UNWOUND_RECORD_BYTES, `${hz} Hz, ${cpus} CPUs: 2.5 drains`);
     }
   }
