@@ -327,9 +327,7 @@ struct native_unwind {
    and how many bytes it holds: kept in the map, not on the BPF stack, where
    the verifier would follow each refill's outcome as its own state through
    the rest of the step (0.33 s to load the program, against 0.05). */
-#ifndef STACK_WINDOW
 #define STACK_WINDOW 1024
-#endif
 #define WINDOW_BELOW 64
 #define WINDOW_STATE_AT (MAX_NATIVE_DEPTH * 8)
 #define WINDOW_AT (WINDOW_STATE_AT + 16)
