@@ -2,7 +2,7 @@
  * mixprof's own cost in steady state on a running workload: CPU of the
  * mixprof process, of bpftrace and of the BPF programs (their run-time
  * statistics) per second of sampling, the in-kernel time per sample, lost
- * events and mixprof's peak memory.
+ * events and mixprof's memory: its peak, and the most resident in the window.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,8 @@ export interface CostResult {
   /** In-kernel microseconds per sample (all program runs, including those for other processes' ticks). */
   readonly kernelUsPerSample: number;
   readonly peakMemory: number;
+  /** The most resident memory in the window (start-up's pages given back by then: src/sample/startup-pages.ts). */
+  readonly windowMemory: number;
   readonly attachSeconds: number;
   /** CPU mixprof used from its start until it was sampling. */
   readonly startCpuSeconds: number;
@@ -64,10 +66,12 @@ export async function measureCost(label: string, python: string, script: string,
     watch.start();
     await new Promise((resolve) => setTimeout(resolve, settle * 1000));
     const before = await watch.snapshot();
+    watch.takeMostResident();
     const settledFor = Number(process.hrtime.bigint() - readyAt) / 1e9;
     const t0 = process.hrtime.bigint();
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
     const after = await watch.snapshot();
+    const windowResident = watch.takeMostResident();
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
     await run.done;
     const last = watch.stop();
@@ -93,6 +97,7 @@ export async function measureCost(label: string, python: string, script: string,
       // Samples in the window, at the run's mean rate.
       kernelUsPerSample: windowNs / 1000 / ((samples * elapsed) / sampledSeconds),
       peakMemory: node === undefined ? 0 : (last.get(node)?.memory ?? 0),
+      windowMemory: node === undefined ? 0 : (windowResident.get(node) ?? 0),
       attachSeconds: run.attachSeconds(),
       startCpuSeconds: node === undefined ? NaN : (atReady.get(node)?.cpu ?? NaN),
       settlingCpu: ([...before.keys()].reduce((n, pid) => n + (before.get(pid)?.cpu ?? 0) - (atReady.get(pid)?.cpu ?? 0), 0) + (kernelNs(before) - kernelNs(atReady)) / 1e9) / settledFor,

@@ -17,11 +17,13 @@ export async function cpuSeconds(pid: number): Promise<number | null> {
   return ns / 1e9;
 }
 
-/** Peak resident memory (VmHWM) in bytes, or null once the process is gone. */
-export async function peakMemory(pid: number): Promise<number | null> {
+/** Peak (VmHWM) and current (VmRSS) resident memory in bytes, or null once the process is gone. */
+export async function residentMemory(pid: number): Promise<{ peak: number; now: number } | null> {
   try {
-    const kb = /^VmHWM:\s+(\d+) kB/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Number(kb) * 1024 : null;
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const peak = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+    const now = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    return peak && now ? { peak: Number(peak) * 1024, now: Number(now) * 1024 } : null;
   } catch {
     return null;
   }
@@ -48,15 +50,18 @@ export async function enableBpfStats(): Promise<void> {
 
 export interface Reading {
   readonly cpu: number;
+  /** Peak resident memory so far (VmHWM). */
   readonly memory: number;
+  /** Resident memory now (VmRSS). */
+  readonly resident: number;
   readonly bpf: { ns: number; runs: number };
 }
 
 async function read(pid: number): Promise<Reading | null> {
   const cpu = await cpuSeconds(pid);
-  const memory = await peakMemory(pid);
+  const memory = await residentMemory(pid);
   if (cpu === null || memory === null) return null;
-  return { cpu, memory, bpf: await bpfStats(pid) };
+  return { cpu, memory: memory.peak, resident: memory.now, bpf: await bpfStats(pid) };
 }
 
 /**
@@ -66,6 +71,7 @@ async function read(pid: number): Promise<Reading | null> {
  */
 export class ProcessWatch {
   private readonly last = new Map<number, Reading>();
+  private readonly mostResident = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
 
@@ -86,8 +92,18 @@ export class ProcessWatch {
       const reading = await read(pid);
       if (reading) now.set(pid, reading);
     }
-    for (const [pid, reading] of now) this.last.set(pid, reading);
+    for (const [pid, reading] of now) {
+      this.last.set(pid, reading);
+      this.mostResident.set(pid, Math.max(this.mostResident.get(pid) ?? 0, reading.resident));
+    }
     return now;
+  }
+
+  /** The most resident memory (VmRSS) each process had in the readings since the last call. */
+  takeMostResident(): Map<number, number> {
+    const most = new Map(this.mostResident);
+    this.mostResident.clear();
+    return most;
   }
 
   stop(): Map<number, Reading> {

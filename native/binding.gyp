@@ -12,6 +12,7 @@
         "src/dwarf_layout.cc",
         "src/dwarf_sampler.cc",
         "src/process_memory.cc",
+        "src/resident_pages.cc",
         "src/socket_owner.cc",
         "src/symbolizer.cc",
         "src/unwinder.cc",

@@ -247,6 +247,8 @@ export interface NativeAddon {
   findDebugFile(query: { file: string; pathInTarget: string; root: string; extraFiles: readonly string[]; debugDirs: readonly string[] }): string | null;
   /** Clears O_NONBLOCK on a descriptor (Node makes stdout's pipe non-blocking). */
   setBlocking(fd: number): void;
+  /** Drops this process's pages that are a file's own bytes (read-only private mappings without private copies) and trims malloc; what was mapped before. */
+  releaseStartupPages(): { fileBytes: number; mappings: number };
   /** The uid owning the TCP socket local:localPort connected to remote:remotePort (sock_diag); null when there is none. */
   tcpSocketOwner(localAddress: string, localPort: number, remoteAddress: string, remotePort: number): number | null;
   lookupSymbols(path: string, names: string[]): Record<string, ElfSymbol>;

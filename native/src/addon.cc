@@ -11,6 +11,7 @@
 #include "elf_file.h"
 #include "function_parts.h"
 #include "process_memory.h"
+#include "resident_pages.h"
 #include "socket_owner.h"
 #include "symbolizer.h"
 #include "walk_image_binding.h"
@@ -37,6 +38,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, mixprof::ReadMemory, "readMemory"));
   exports.Set("readMemoryBatch", Napi::Function::New(env, mixprof::ReadMemoryBatch,
                                                      "readMemoryBatch"));
+  exports.Set("releaseStartupPages", Napi::Function::New(env, mixprof::ReleaseStartupPages, "releaseStartupPages"));
   exports.Set("setBlocking", Napi::Function::New(env, mixprof::SetBlocking, "setBlocking"));
   exports.Set("tcpSocketOwner",
               Napi::Function::New(env, mixprof::TcpSocketOwner, "tcpSocketOwner"));

@@ -221,6 +221,8 @@ Symbolizer::Symbolizer(const Napi::CallbackInfo& info)
   Napi::Value dirs = options.Get("debugDirs");
   if (!dirs.IsUndefined() && !dirs.IsNull()) search_.debug_dirs = StringArray(env, dirs, "options.debugDirs");
 
+  const char* spans = std::getenv("MIXPROF_SYMBOL_SPANS");
+  use_symbol_spans_ = spans == nullptr || std::strcmp(spans, "0") != 0;
   callbacks_.find_elf = &Symbolizer::FindElf;
   // Only mixprof's own, contained search (debug_search.h): no debuginfo_path
   // and no fallback to libdwfl's standard search, which opens plain paths.
@@ -268,6 +270,7 @@ void Symbolizer::Report(Napi::Env env, const std::string& maps) {
   fileless_offsets_.clear();
   symbol_shifts_.clear();
   fde_starts_.clear();
+  symbol_spans_.clear();
   dwfl_report_begin(dwfl_);
   for (const Mapping& m : mappings) {
     bool vdso = m.path == "[vdso]";
@@ -565,9 +568,67 @@ const Symbolizer::Frame& Symbolizer::Lookup(uint64_t addr) {
 // libdwfl may return the nearest preceding symbol even when it ends before
 // the address; a wrong name is worse than none.
 const char* Symbolizer::FunctionSymbol(Dwfl_Module* mod, uint64_t addr, GElf_Off* offset, GElf_Sym* sym) {
-  const char* name = dwfl_module_addrinfo(mod, addr + SymbolShift(mod), offset, sym, nullptr, nullptr, nullptr);
-  if (name == nullptr || !IsFunction(*sym) || (sym->st_size != 0 && *offset >= sym->st_size)) return nullptr;
-  return name;
+  uint64_t at = addr + SymbolShift(mod);
+  const SymbolAnswer& answer = AddrSymbol(mod, at);
+  if (answer.name == nullptr) return nullptr;
+  *sym = answer.sym;
+  *offset = at - answer.value;
+  if (!IsFunction(*sym) || (sym->st_size != 0 && *offset >= sym->st_size)) return nullptr;
+  return answer.name;
+}
+
+// dwfl_module_addrinfo reads the module's whole symbol table on each call
+// (0.03-0.3 ms for libpython's), and a profile meets new addresses all the
+// time. Its answer depends only on which symbols and section hold the
+// address, and that set changes only at a symbol's or section's start or
+// end: so one answer serves every address between the same two boundaries.
+const Symbolizer::SymbolAnswer& Symbolizer::AddrSymbol(Dwfl_Module* mod, uint64_t addr) {
+  if (!use_symbol_spans_) {
+    static thread_local SymbolAnswer direct;
+    GElf_Off offset = 0;
+    direct.name = dwfl_module_addrinfo(mod, addr, &offset, &direct.sym, nullptr, nullptr, nullptr);
+    direct.value = addr - offset;
+    return direct;
+  }
+  auto known = symbol_spans_.find(mod);
+  if (known == symbol_spans_.end()) known = symbol_spans_.emplace(mod, SymbolSpans{SymbolBounds(mod), {}}).first;
+  SymbolSpans& spans = known->second;
+  size_t next = static_cast<size_t>(std::upper_bound(spans.bounds.begin(), spans.bounds.end(), addr) - spans.bounds.begin());
+  // A boundary itself is a span of its own: libdwfl treats an address equal
+  // to a symbol's value apart (a sizeless or absolute symbol matches only there).
+  size_t span = 2 * next + (next > 0 && spans.bounds[next - 1] == addr ? 1 : 0);
+  auto cached = spans.answers.find(span);
+  if (cached != spans.answers.end()) return cached->second;
+  SymbolAnswer answer;
+  GElf_Off offset = 0;
+  answer.name = dwfl_module_addrinfo(mod, addr, &offset, &answer.sym, nullptr, nullptr, nullptr);
+  answer.value = addr - offset;
+  return spans.answers.emplace(span, answer).first->second;
+}
+
+// Every address where the set of symbols or sections holding an address can
+// change, in libdwfl's placement of them.
+std::vector<uint64_t> Symbolizer::SymbolBounds(Dwfl_Module* mod) {
+  std::vector<uint64_t> bounds;
+  int count = dwfl_module_getsymtab(mod);
+  for (int i = 1; i < count; i++) {
+    GElf_Sym sym;
+    GElf_Addr addr = 0;
+    if (dwfl_module_getsym_info(mod, i, &sym, &addr, nullptr, nullptr, nullptr) == nullptr) continue;
+    bounds.push_back(addr);
+    bounds.push_back(addr + sym.st_size);
+  }
+  GElf_Addr bias = 0;
+  Elf* elf = dwfl_module_getelf(mod, &bias);
+  for (Elf_Scn* scn = elf != nullptr ? elf_nextscn(elf, nullptr) : nullptr; scn != nullptr; scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr || (shdr.sh_flags & SHF_ALLOC) == 0) continue;
+    bounds.push_back(shdr.sh_addr + bias);
+    bounds.push_back(shdr.sh_addr + bias + shdr.sh_size);
+  }
+  std::sort(bounds.begin(), bounds.end());
+  bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+  return bounds;
 }
 
 // How far the link-time address `rel` is past the start of the function

@@ -103,6 +103,19 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   int64_t SymbolShift(Dwfl_Module* mod);
   const char* FunctionSymbol(Dwfl_Module* mod, uint64_t addr, GElf_Off* offset, GElf_Sym* sym);
   std::optional<uint64_t> FdeDistance(Dwfl_Module* mod, Elf* elf, uint64_t rel);
+  // libdwfl's symbol for an address (dwfl_module_addrinfo), remembered per
+  // span between symbol boundaries (see SymbolSpans).
+  struct SymbolAnswer {
+    const char* name = nullptr;
+    GElf_Sym sym{};
+    uint64_t value = 0;  // the symbol's address as libdwfl places it
+  };
+  struct SymbolSpans {
+    std::vector<uint64_t> bounds;  // sorted starts and ends of symbols and sections
+    std::unordered_map<size_t, SymbolAnswer> answers;  // by span (AddrSymbol)
+  };
+  const SymbolAnswer& AddrSymbol(Dwfl_Module* mod, uint64_t addr);
+  static std::vector<uint64_t> SymbolBounds(Dwfl_Module* mod);
   struct CfaRule {
     unsigned reg;  // DWARF register number
     int64_t offset;
@@ -137,6 +150,9 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   std::unordered_map<const Dwfl_Module*, int64_t> symbol_shifts_;
   // Each module's .eh_frame function starts (link-time addresses), read when first needed.
   std::unordered_map<const Dwfl_Module*, std::vector<uint64_t>> fde_starts_;
+  std::unordered_map<const Dwfl_Module*, SymbolSpans> symbol_spans_;
+  // MIXPROF_SYMBOL_SPANS=0 asks libdwfl every time: what the spans are tested against.
+  bool use_symbol_spans_ = true;
   std::unordered_map<uint64_t, Frame> cache_;
   // FrameStart's answers. (Not by function extents: symbols nest, as glibc's
   // memcpy entry points inside its memmove functions do.)

@@ -220,10 +220,10 @@ export class ProfileBuilder {
       };
       const sample = this.withLeafCaller(counted, received.stackWords);
       const key = this.counts.keyOf(sample);
-      this.counts.addKeyed(key, sample, received.count);
+      const held = this.counts.addKeyed(key, sample, received.count);
       if (received.id !== undefined) {
         if (this.numbered.size >= MAX_NUMBERED) this.numbered.clear();
-        this.numbered.set(received.id, { sample, key });
+        this.numbered.set(received.id, { sample: held, key });
       }
     }
     if (this.options.nativeUnwind === 'fp' && this.counts.size >= this.compactAt) this.compact();

@@ -27,20 +27,36 @@ export interface CountedSample {
 const END_MARKS: Readonly<Record<UnwindEnd, string>> = { complete: '$', stopped: '', 'beyond-copy': '!' };
 
 /** A user stack's key: equal frames, equal ending and equal leaf-caller origin, equal key. */
+// Keys are built with join(), which makes one flat string: built with +=,
+// V8 keeps a key as a tree of its pieces, 5-10 times its length in memory,
+// for as long as it is a map's key (a busy run holds tens of thousands).
 export function userStackKey(frames: readonly bigint[], end: UnwindEnd | undefined, leafCallerFromStack = false): string {
-  let key = leafCallerFromStack ? 'leaf:' : '';
-  for (const address of frames) key += address.toString(16) + ' ';
-  return end === undefined ? key : key + END_MARKS[end];
+  const parts: string[] = [leafCallerFromStack ? 'leaf:' : ''];
+  for (const address of frames) parts.push(address.toString(16));
+  parts.push(end === undefined ? '' : END_MARKS[end]);
+  return parts.join(' ');
 }
 
 /** A kernel stack's key; a runnable thread's is told apart from a running one's with the same frames. */
 export function kernelStackKey(names: readonly string[], runnable: boolean): string {
-  const key = names.join(';');
-  return runnable ? key + ';[runnable]' : key;
+  return runnable ? [...names, '[runnable]'].join(';') : names.join(';');
+}
+
+/** One user or kernel stack as held once for all the samples counted with it. */
+interface HeldStack<T> {
+  readonly id: number;
+  readonly key: string;
+  readonly frames: T;
 }
 
 export class SampleCounts {
   private counts = new Map<string, { sample: CountedSample; count: number }>();
+  // Distinct samples far outnumber distinct user and kernel stacks (a Python
+  // line and a native stack met together for the first time is a new sample):
+  // each stack is held once, and a sample's key names it by number.
+  private userStacks = new Map<string, HeldStack<readonly bigint[]>>();
+  private kernelStacks = new Map<string, HeldStack<readonly string[]>>();
+  private nextId = 0;
 
   constructor(private readonly perThread: boolean) {}
 
@@ -50,13 +66,33 @@ export class SampleCounts {
 
   /** What add() counts a sample under: made once, it can be handed to addKeyed() with later counts of the same sample. */
   keyOf(sample: CountedSample): string {
-    return `${this.perThread ? sample.tid : ''}|${sample.chain}|${sample.gil ?? ''}|${sample.userKey}|${sample.kernelKey}`;
+    const user = this.held(this.userStacks, sample.userKey, sample.user);
+    const kernel = this.held(this.kernelStacks, sample.kernelKey, sample.kernel);
+    return [this.perThread ? sample.tid : '', sample.chain, sample.gil ?? '', user.id, kernel.id].join('|');
   }
 
-  addKeyed(key: string, sample: CountedSample, count: number): void {
+  /** Counts the sample under key; returns the sample as held (its stacks' one copy). */
+  addKeyed(key: string, sample: CountedSample, count: number): CountedSample {
     const existing = this.counts.get(key);
-    if (existing) existing.count += count;
-    else this.counts.set(key, { sample, count });
+    if (existing) {
+      existing.count += count;
+      return existing.sample;
+    }
+    // The stacks' one copy, not this sample's equal one.
+    const user = this.held(this.userStacks, sample.userKey, sample.user);
+    const kernel = this.held(this.kernelStacks, sample.kernelKey, sample.kernel);
+    const held = { ...sample, user: user.frames, userKey: user.key, kernel: kernel.frames, kernelKey: kernel.key };
+    this.counts.set(key, { sample: held, count });
+    return held;
+  }
+
+  private held<T>(stacks: Map<string, HeldStack<T>>, key: string, frames: T): HeldStack<T> {
+    let stack = stacks.get(key);
+    if (stack === undefined) {
+      stack = { id: this.nextId++, key, frames };
+      stacks.set(key, stack);
+    }
+    return stack;
   }
 
   /** Distinct stacks held. */
@@ -72,6 +108,8 @@ export class SampleCounts {
   take(): { readonly sample: CountedSample; readonly count: number }[] {
     const taken = [...this.counts.values()];
     this.counts = new Map();
+    this.userStacks = new Map();
+    this.kernelStacks = new Map();
     return taken;
   }
 }

@@ -23,6 +23,7 @@ import { startProcessSession, type ProcessRun, type ProcessSession } from '../se
 import type { SessionOptions } from '../session/session-options.js';
 import { reportLines } from './run-report.js';
 import { watchSubprocesses } from './subprocesses.js';
+import { releaseStartupPagesLater } from './startup-pages.js';
 
 export interface RunOptions extends SessionOptions {
   readonly pids: readonly number[];
@@ -162,6 +163,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
   } finally {
     lowerPriority();
   }
+  const cancelRelease = sessions.length > 0 ? releaseStartupPagesLater() : () => undefined;
   if (sessions.length === 0) {
     removeSignals();
     throw startErrors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process to profile', 'pass the PIDs of running processes with -x');
@@ -195,6 +197,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
   } finally {
     stopWatching?.();
     stopTicker?.();
+    cancelRelease();
     status?.clear();
   }
 

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { walkConfigLayout } from '../../src/sampler/walk-fields.js';
-import { dwarfSamplerObject, nativeAddon, type ElfSegment, type StructLayoutResult } from '../../src/native.js';
+import { addonFile, dwarfSamplerObject, nativeAddon, type ElfSegment, type StructLayoutResult } from '../../src/native.js';
 
 const addon = nativeAddon();
 
@@ -725,6 +725,46 @@ describe('Symbolizer on a pyenv python process', () => {
     }
   });
 
+  test("symbol spans: every address of node's code is named as libdwfl's own lookup names it", () => {
+    const mapsText = fs.readFileSync('/proc/self/maps', 'utf8');
+    const code = parseMaps(mapsText).filter((m) => m.perms.includes('x') && m.path.startsWith('/'));
+    const spread: bigint[] = [];
+    // libdwfl reads node's whole symbol table (100k+ symbols) for each address it is asked directly: a few hundred a mapping.
+    for (const m of code) for (let i = 0n; i < 400n; i++) spread.push(m.start + ((m.end - m.start) * i) / 400n);
+    const direct = (() => {
+      process.env['MIXPROF_SYMBOL_SPANS'] = '0';
+      try {
+        return new addon.Symbolizer({ maps: mapsText });
+      } finally {
+        delete process.env['MIXPROF_SYMBOL_SPANS'];
+      }
+    })();
+    const spans = new addon.Symbolizer({ maps: mapsText });
+    try {
+      // Each named function's first bytes and the byte before it too: where one symbol ends and the next begins.
+      const starts = direct.symbolize(new BigUint64Array(spread)).flatMap((s, i) => (s.name !== null ? [spread[i]! - BigInt(s.symOffset)] : []));
+      const edges = starts.flatMap((s) => [s - 1n, s, s + 1n]);
+      // Twice over and in two orders, so that answers come from spans already met.
+      const addresses = new BigUint64Array([...new Set([...spread, ...edges])]);
+      const reversed = addresses.slice().reverse();
+      const got = [...spans.symbolize(addresses), ...spans.symbolize(reversed)];
+      const once = direct.symbolize(addresses);
+      const want = [...once, ...once.slice().reverse()];
+      let named = 0;
+      const asked = [...addresses, ...reversed];
+      for (let i = 0; i < asked.length; i++) {
+        const [g, w] = [got[i]!, want[i]!];
+        assert.deepEqual([g.name, g.symOffset], [w.name, w.symOffset], asked[i]!.toString(16));
+        if (w.name !== null) named++;
+      }
+      assert.ok(named > asked.length / 2, `${named} of ${asked.length} named`);
+      assert.ok(new Set(starts).size > 500, `${new Set(starts).size} distinct functions`);
+    } finally {
+      spans.close();
+      direct.close();
+    }
+  });
+
   test("frame starts: every address of node's code is counted by what symbolize() names it from (its function's start, or the .eh_frame function's without a symbol)", () => {
     const mapsText = fs.readFileSync('/proc/self/maps', 'utf8');
     const code = parseMaps(mapsText).filter((m) => m.perms.includes('x') && m.path.startsWith('/'));
@@ -973,5 +1013,32 @@ describe('DwarfSampler options', () => {
     assert.throws(() => new addon.DwarfSampler({ ...base(), python: new Uint8Array(size - 8) }), new RegExp(`struct walk_config has ${size}\\b`));
     // The right size, but a depth of 0: read at the offsets the list gives.
     assert.throws(() => new addon.DwarfSampler({ ...base(), python: new Uint8Array(size) }), /max_depth must be in \[1, /);
+  });
+});
+
+describe('releaseStartupPages', () => {
+  test("drops node's own file pages from this process, which goes on working (in a child process)", () => {
+    // The child reads its file-backed residency, releases, then runs code and checks a hash.
+    const script = `
+      const fs = require('node:fs');
+      const rssFile = () => Number(/RssFile:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+      const addon = require(process.argv[1]);
+      const before = rssFile();
+      const released = addon.releaseStartupPages();
+      const after = rssFile();
+      const hash = require('node:crypto').createHash('sha256').update('mixprof').digest('hex');
+      process.stdout.write(JSON.stringify({ before, after, released, hash, sorted: [3, 1, 2].sort() }));
+    `;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script, addonFile()], { encoding: 'utf8' })) as {
+      before: number;
+      after: number;
+      released: { fileBytes: number; mappings: number };
+      hash: string;
+      sorted: number[];
+    };
+    assert.ok(out.released.mappings > 0 && out.released.fileBytes > 8 * 2 ** 20, JSON.stringify(out));
+    assert.ok(out.after < out.before - out.released.fileBytes / 2, JSON.stringify(out));
+    assert.equal(out.hash, execFileSync('sh', ['-c', 'printf mixprof | sha256sum'], { encoding: 'utf8' }).split(' ')[0]);
+    assert.deepEqual(out.sorted, [1, 2, 3]);
   });
 });
