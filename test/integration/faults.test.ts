@@ -120,8 +120,11 @@ describe('target faults', () => {
         const samples = Number(/mixprof: (\d+) samples/.exec(r.stderr)?.[1]);
         const unreadable = Number(/(\d+) samples? with unreadable Python frames/.exec(r.stderr)?.[1] ?? 0);
         assert.ok(unreadable <= 0.005 * samples, r.stderr);
-        // The workload's own frames and the standard library's (threading, _weakrefset), named by their short paths.
-        const foreign = stacks.flatMap((s) => s.frames).filter((f) => f.endsWith('_[j]') && !/\((test\/workloads\/churn\.py|\w+\.py):\d+\)_\[j\]$/.test(f));
+        // Those are marked as such, and in no more samples than the report says.
+        const marked = stacks.filter((s) => s.frames.includes('[unknown python frame]_[j]')).reduce((n, s) => n + s.count, 0);
+        assert.ok(marked <= unreadable, `${marked} samples with an unknown Python frame, ${unreadable} reported\n${r.stderr}`);
+        // Every other: the workload's own frames and the standard library's (threading, _weakrefset), named by their short paths.
+        const foreign = stacks.flatMap((s) => s.frames).filter((f) => f.endsWith('_[j]') && f !== '[unknown python frame]_[j]' && !/\((test\/workloads\/churn\.py|\w+\.py):\d+\)_\[j\]$/.test(f));
         assert.deepEqual([...new Set(foreign)], []);
         const threads = Number(/, (\d+) threads?,/.exec(r.stderr)?.[1]);
         assert.ok(threads >= 100, `${threads} threads sampled`);
