@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ProfileBuilder } from '../../src/profile/profile.js';
+import { kernelStackKey, SampleCounts, userStackKey } from '../../src/profile/sample-counts.js';
 import type { RawSample } from '../../src/sampler/sampler.js';
 import type { NativeFrame, NativeFrames } from '../../src/symbolize/native.js';
 
@@ -178,5 +179,39 @@ describe("records the sampler numbers (RawSample.id)", () => {
     assert.deepEqual(folded(builder.drain().stacks), ['thread (10);fn_1100 2']);
     builder.addSamples([{ ...record(7, 10, [0x1100n], 3) }]);
     assert.deepEqual(folded(builder.drain().stacks), ['thread (10);fn_1100 3']);
+  });
+});
+
+describe('distinct samples share their stacks', () => {
+  test('samples that differ only in their Python chain hold one copy of their user and kernel stacks, and count apart', () => {
+    const counts = new SampleCounts(false);
+    for (let chain = 0n; chain < 100n; chain++) {
+      for (const count of [1, 2]) {
+        // Equal stacks, each arriving in arrays of its own, as a sampler's records do.
+        const user = [0x1100n, 0x1200n, 0x1300n];
+        const kernel = ['do_syscall_64', 'entry_SYSCALL_64'];
+        counts.add({ tid: Number(chain), chain, user, userKey: userStackKey(user, 'complete'), kernel, kernelKey: kernelStackKey(kernel, false) }, count);
+      }
+    }
+    const held = [...counts.entries()];
+    assert.equal(held.length, 100);
+    assert.ok(held.every((h) => h.count === 3));
+    assert.ok(held.every((h) => h.sample.user === held[0]!.sample.user && h.sample.kernel === held[0]!.sample.kernel));
+    // Another user stack is another sample.
+    counts.add({ tid: 1, chain: 0n, user: [0x1100n], userKey: userStackKey([0x1100n], 'complete'), kernel: [], kernelKey: kernelStackKey([], false) }, 1);
+    assert.equal(counts.size, 101);
+  });
+
+  test("stack keys tell apart what the frames, the unwind's end and the caller's origin do", () => {
+    const keys = [
+      userStackKey([0x11n, 0x22n], 'complete'),
+      userStackKey([0x11n, 0x22n], 'stopped'),
+      userStackKey([0x11n, 0x22n], 'complete', true),
+      userStackKey([0x112n], 'complete'),
+      userStackKey([0x1n, 0x122n], 'complete'),
+    ];
+    assert.equal(new Set(keys).size, keys.length);
+    assert.equal(userStackKey([0x11n, 0x22n], 'complete'), keys[0]);
+    assert.notEqual(kernelStackKey(['a', 'b'], false), kernelStackKey(['a', 'b'], true));
   });
 });
