@@ -26,10 +26,11 @@ export interface CountedSample {
 /** How a CFI unwind ended is part of a user stack's identity: a complete unwind is not one that stopped at the same frames. */
 const END_MARKS: Readonly<Record<UnwindEnd, string>> = { complete: '$', stopped: '', 'beyond-copy': '!' };
 
-/** A user stack's key: equal frames, equal ending and equal leaf-caller origin, equal key. */
 // Keys are built with join(), which makes one flat string: built with +=,
 // V8 keeps a key as a tree of its pieces, 5-10 times its length in memory,
 // for as long as it is a map's key (a busy run holds tens of thousands).
+
+/** A user stack's key: equal frames, equal ending and equal leaf-caller origin, equal key. */
 export function userStackKey(frames: readonly bigint[], end: UnwindEnd | undefined, leafCallerFromStack = false): string {
   const parts: string[] = [leafCallerFromStack ? 'leaf:' : ''];
   for (const address of frames) parts.push(address.toString(16));
