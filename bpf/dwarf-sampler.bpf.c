@@ -520,6 +520,7 @@ static long native_step_task(__u64 i, void *arg) {
 /* Unwinds s's user stack in the kernel into s->stack: the NATIVE_* it ends
    with, or NATIVE_FALLBACK when the stack must be copied instead. */
 static __always_inline __u32 native_unwind(struct sample_record *s, struct task_struct *task, __u32 pid, int current) {
+  s->stack_size = 0;
   if (!cfg.kernel_unwind) return NATIVE_FALLBACK;
   struct unwind_modules *mods = bpf_map_lookup_elem(&unwind_modules, &pid);
   if (!mods && pid != cfg.target_pid) {
@@ -536,9 +537,10 @@ static __always_inline __u32 native_unwind(struct sample_record *s, struct task_
   };
   ((__u64 *)&s->stack[WINDOW_STATE_AT])[1] = 0;
   bpf_loop(MAX_NATIVE_DEPTH + 1, current ? native_step_current : native_step_task, &u, 0);
+  /* Falling back too: the frames found so far, for a short record (send_short). */
+  s->stack_size = (u.depth & (2 * MAX_NATIVE_DEPTH - 1)) * 8;
   if (u.status == NATIVE_FALLBACK) return NATIVE_FALLBACK;
   s->native = u.status;
-  s->stack_size = (u.depth & (2 * MAX_NATIVE_DEPTH - 1)) * 8;
   s->red_zone_copied = 0;
   return u.status;
 }
@@ -598,18 +600,64 @@ static __always_inline void send_sample(struct sample_record *s) {
   if (bpf_ringbuf_output(&records, s, size, 0) != 0) count_drop();
 }
 
+/* The unwound_record is put together in the sample's stack area, past the
+   unwind's addresses and window (the scratch has no other room of its size). */
+#define UNWOUND_AT 4096
+_Static_assert(UNWOUND_AT >= WINDOW_AT + STACK_WINDOW + 8, "the record lies past the unwind's window");
+_Static_assert(UNWOUND_AT + sizeof(struct unwound_record) <= MAX_STACK_BYTES, "the record fits the stack area");
+
+/* s, whose stack holds the kernel's unwind, sent as an unwound_record of
+   this kind (RECORD_UNWOUND, or RECORD_NATIVE_CHECK: checked, not counted). */
+static __always_inline void send_compact(struct sample_record *s, __u32 kind) {
+  struct unwound_record *u = (struct unwound_record *)&s->stack[UNWOUND_AT];
+  __u32 user = s->stack_size / 8;
+  if (user > MAX_NATIVE_DEPTH) user = MAX_NATIVE_DEPTH;
+  __u32 kernel = s->kernel_depth;
+  if (kernel > KERNEL_DEPTH) kernel = KERNEL_DEPTH;
+  u->kind = kind;
+  u->tid = s->tid;
+  u->pid = s->pid;
+  u->user_depth = user;
+  u->kernel_depth = kernel;
+  u->native = s->native;
+  u->off_cpu = s->off_cpu;
+  u->gil = s->gil;
+  u->weight = s->weight;
+  u->pad = 0;
+  u->chain = s->chain;
+  __builtin_memcpy(u->comm, s->comm, sizeof(u->comm));
+  bpf_probe_read_kernel(u->frames, user * 8, s->stack);
+  bpf_probe_read_kernel(&u->frames[user], kernel * 8, s->kernel);
+  __u64 size = offsetof(struct unwound_record, frames) + (__u64)(user + kernel) * 8;
+  if (bpf_ringbuf_output(&records, u, size, 0) != 0) count_drop();
+}
+
 /* The user stack unwound in the kernel and sent: true when done. Checking,
    the unwind is sent ahead of the copy that is still to be made. */
 static __always_inline int send_unwound(struct sample_record *s, struct task_struct *task, __u32 pid, int current) {
   if (native_unwind(s, task, pid, current) == NATIVE_FALLBACK) return 0;
-  if (!cfg.check_unwind) {
-    send_sample(s);
-    return 1;
+  send_compact(s, cfg.check_unwind ? RECORD_NATIVE_CHECK : RECORD_UNWOUND);
+  return !cfg.check_unwind;
+}
+
+/* Whether the ring is over seven eighths full, so that a stack copy (8 KiB)
+   is better not made: the last eighth holds a thousand short records or
+   more (a second of them at 999 Hz on 2 CPUs, 250 ms at 9999 Hz), time for a
+   late drain. Not when checking, where each unwind is held to its copy. */
+static __always_inline int ring_pressed(void) {
+  __u64 size = bpf_ringbuf_query(&records, BPF_RB_RING_SIZE);
+  return !cfg.check_unwind && bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) > size - size / 8;
+}
+
+/* s, whose stack the kernel could not unwind whole, sent with the frames it
+   found (at least the leaf) instead of a copy: NATIVE_SHORT. */
+static __always_inline void send_short(struct sample_record *s) {
+  if (s->stack_size < 8) {
+    ((__u64 *)s->stack)[0] = s->regs[16];
+    s->stack_size = 8;
   }
-  s->kind = RECORD_NATIVE_CHECK;
-  send_sample(s);
-  s->kind = RECORD_SAMPLE;
-  return 0;
+  s->native = NATIVE_SHORT;
+  send_compact(s, RECORD_UNWOUND);
 }
 
 /* The memory image sampling started on (set by the first sample). After an
@@ -728,6 +776,10 @@ int sample(struct bpf_perf_event_data *ctx) {
   long kbytes = bpf_get_stack(ctx, s->kernel, sizeof(s->kernel), 0);
   s->kernel_depth = kbytes > 0 ? (__u64)kbytes / 8 : 0;
   if (send_unwound(s, task, pid, 1)) return 0;
+  if (ring_pressed()) {
+    send_short(s);
+    return 0;
+  }
 
   s->native = NATIVE_COPIED;
   s->red_zone_copied = bpf_probe_read_user(s->red_zone, RED_ZONE_BYTES, (const void *)(s->regs[7] - RED_ZONE_BYTES)) == 0;
@@ -809,6 +861,11 @@ int wall_tick(struct bpf_iter__task *ctx) {
   long kbytes = bpf_get_task_stack(task, s->kernel, sizeof(s->kernel), 0);
   s->kernel_depth = kbytes > 0 ? (__u64)kbytes / 8 : 0;
   if (send_unwound(s, task, pid, 0)) {
+    bpf_map_update_elem(&wall_switches, &tid, &switches, BPF_ANY);
+    return 0;
+  }
+  if (ring_pressed()) {
+    send_short(s);
     bpf_map_update_elem(&wall_switches, &tid, &switches, BPF_ANY);
     return 0;
   }

@@ -62,9 +62,14 @@
 #define NATIVE_COPIED 0   /* stack holds the copy from the stack pointer up */
 #define NATIVE_STOPPED 1  /* stack holds the return addresses, leaf first: the unwind stopped (no row, a word unread) */
 #define NATIVE_COMPLETE 2 /* the same, ended at the outermost frame */
+/* The kernel's unwind as far as it went (at least the leaf), sent instead of
+   a copy it could not do without while the ring was over 7/8 full (drains
+   late on a busy machine, or the first moments before the rows are loaded):
+   a copy then could crowd out the samples after it, which would be lost. */
+#define NATIVE_SHORT 4
 /* cfg.check_unwind: the kernel's unwind of a sample, sent just before its
-   copy (a sample_record of this kind, stack holding the addresses) for user
-   space to compare with libdwfl's. */
+   copy (an unwound_record of this kind) for user space to compare with
+   libdwfl's. */
 #define RECORD_NATIVE_CHECK 9
 
 /* Pages of a module's code: for the link-time page at page_base + k pages,
@@ -184,6 +189,30 @@ struct chain_record {
   __u32 pid;
   __u64 hash;
   struct python_frame frames[MAX_PYTHON_DEPTH];
+};
+
+/* A sample whose user stack the kernel unwound: its header, then its
+   user_depth return addresses (leaf first) and its kernel_depth kernel
+   frames in one array, sent sized to them. A sample_record keeps room for a
+   whole kernel stack, the registers and the red zone, which user space then
+   has no use for: three times the bytes, and the ring's size follows them. */
+#define RECORD_UNWOUND 10
+struct unwound_record {
+  __u32 kind;
+  __u32 tid;
+  __u32 pid;
+  __u32 user_depth;
+  __u32 kernel_depth;
+  /* NATIVE_STOPPED, NATIVE_COMPLETE or NATIVE_SHORT. */
+  __u32 native;
+  /* As in sample_record. */
+  __u32 off_cpu;
+  __u32 gil;
+  __u32 weight;
+  __u32 pad;
+  __u64 chain;
+  char comm[16];
+  __u64 frames[MAX_NATIVE_DEPTH + KERNEL_DEPTH];
 };
 
 /* One sample; only the first stack_size bytes of stack are sent. */

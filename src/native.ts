@@ -160,6 +160,7 @@ export interface DwarfPoll {
    * complete: the unwind ended at an outermost frame (the thread's first function).
    * gil: GIL_* of bpf/dwarf-sampler.h (0 when not read).
    * beyondCopy: the unwind stopped after reading the stack beyond the copy from the live process (which may have moved on, or ended).
+   * short: the kernel's unwind as far as it went, sent instead of a copy while the ring was over 7/8 full.
    */
   stacks: DwarfStack[];
   /** Samples since the last poll: pairs of a record's number and its count. */
@@ -191,6 +192,7 @@ export interface DwarfStack {
   kernel: BigUint64Array;
   complete: boolean;
   beyondCopy?: boolean;
+  short?: boolean;
   runnable?: boolean;
 }
 

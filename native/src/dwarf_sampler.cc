@@ -606,8 +606,12 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     }
     return;
   }
+  if (kind == RECORD_UNWOUND || kind == RECORD_NATIVE_CHECK) {
+    HandleUnwound(data, size);
+    return;
+  }
   const size_t head = offsetof(sample_record, stack);
-  if ((kind != RECORD_SAMPLE && kind != RECORD_NATIVE_CHECK) || size < head) {
+  if (kind != RECORD_SAMPLE || size < head) {
     malformed_++;
     return;
   }
@@ -622,40 +626,66 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     malformed_++;
     return;
   }
-  const bool unwound = s->native != NATIVE_COPIED;
-  if (unwound && (stack_size % 8 != 0 || stack_size / 8 > MAX_NATIVE_DEPTH || stack_size == 0)) {
+  // The kernel's unwinds come as unwound records: a sample record holds a copy.
+  if (s->native != NATIVE_COPIED) {
     malformed_++;
     return;
   }
-  if (kind == RECORD_NATIVE_CHECK) {
-    // Compared when its copy, next from this thread, is unwound.
-    KernelUnwind& check = kernel_checks_[tid];
-    check.pcs.resize(stack_size / 8);
-    std::memcpy(check.pcs.data(), data + head, stack_size);
-    check.complete = s->native == NATIVE_COMPLETE;
-    return;
-  }
-  if (threads_.emplace(tid, true).second) {
-    new_threads_[tid] = NewThread{pid, std::string(s->comm, strnlen(s->comm, sizeof(s->comm)))};
-  }
-  Symbolizer* symbolizer = symbolizer_;
+  NoteThread(tid, pid, s->comm, sizeof(s->comm));
   pid_t unwound_as = pid_;
-  auto own = process_symbolizers_.find(pid);
-  if (own != process_symbolizers_.end()) {
-    symbolizer = own->second.symbolizer;
-    unwound_as = static_cast<pid_t>(pid);
-  }
+  Symbolizer* symbolizer = SymbolizerOf(pid, &unwound_as);
   bool complete = false;
   bool beyond_copy = false;
-  if (unwound) {
-    pcs_.resize(stack_size / 8);
-    std::memcpy(pcs_.data(), data + head, stack_size);
-    complete = s->native == NATIVE_COMPLETE;
-    if (pid == static_cast<uint32_t>(pid_)) kernel_unwinds_++;
-  } else {
-    UnwindCopy(s, data + head, symbolizer, unwound_as, &complete, &beyond_copy);
+  UnwindCopy(s, data + head, symbolizer, unwound_as, &complete, &beyond_copy);
+  Count(SampleHead{pid, tid, s->chain, s->gil, s->off_cpu, s->weight,
+                   reinterpret_cast<const uint64_t*>(s->kernel), kernel_depth},
+        symbolizer, complete ? UnwindEnd::kComplete : beyond_copy ? UnwindEnd::kBeyondCopy : UnwindEnd::kStopped);
+}
+
+void DwarfSampler::HandleUnwound(const uint8_t* data, size_t size) {
+  const size_t head = offsetof(unwound_record, frames);
+  if (size < head) {
+    malformed_++;
+    return;
   }
-  Count(s, symbolizer, complete, beyond_copy);
+  unwound_record u;
+  std::memcpy(&u, data, head);
+  if (u.user_depth == 0 || u.user_depth > MAX_NATIVE_DEPTH || u.kernel_depth > KERNEL_DEPTH ||
+      (u.native != NATIVE_STOPPED && u.native != NATIVE_COMPLETE && u.native != NATIVE_SHORT) ||
+      size < head + (static_cast<size_t>(u.user_depth) + u.kernel_depth) * 8) {
+    malformed_++;
+    return;
+  }
+  // The ring places records 8-byte aligned, and frames is 8-byte aligned in the record.
+  const auto* frames = reinterpret_cast<const uint64_t*>(data + head);
+  if (u.kind == RECORD_NATIVE_CHECK) {
+    // Compared when its copy, next from this thread, is unwound.
+    KernelUnwind& check = kernel_checks_[u.tid];
+    check.pcs.assign(frames, frames + u.user_depth);
+    check.complete = u.native == NATIVE_COMPLETE;
+    return;
+  }
+  NoteThread(u.tid, u.pid, u.comm, sizeof(u.comm));
+  pid_t unwound_as = pid_;
+  Symbolizer* symbolizer = SymbolizerOf(u.pid, &unwound_as);
+  pcs_.assign(frames, frames + u.user_depth);
+  if (u.native != NATIVE_SHORT && u.pid == static_cast<uint32_t>(pid_)) kernel_unwinds_++;
+  const UnwindEnd end = u.native == NATIVE_COMPLETE ? UnwindEnd::kComplete
+                        : u.native == NATIVE_SHORT  ? UnwindEnd::kShort
+                                                    : UnwindEnd::kStopped;
+  Count(SampleHead{u.pid, u.tid, u.chain, u.gil, u.off_cpu, u.weight, frames + u.user_depth, u.kernel_depth}, symbolizer,
+        end);
+}
+
+void DwarfSampler::NoteThread(uint32_t tid, uint32_t pid, const char* comm, size_t comm_size) {
+  if (threads_.emplace(tid, true).second) new_threads_[tid] = NewThread{pid, std::string(comm, strnlen(comm, comm_size))};
+}
+
+Symbolizer* DwarfSampler::SymbolizerOf(uint32_t pid, pid_t* unwound_as) {
+  auto own = process_symbolizers_.find(pid);
+  if (own == process_symbolizers_.end()) return symbolizer_;
+  *unwound_as = static_cast<pid_t>(pid);
+  return own->second.symbolizer;
 }
 
 void DwarfSampler::UnwindCopy(const sample_record* s, const uint8_t* stack, Symbolizer* symbolizer, pid_t unwound_as,
@@ -698,10 +728,10 @@ void DwarfSampler::UnwindCopy(const sample_record* s, const uint8_t* stack, Symb
   if (check != kernel_checks_.end()) kernel_checks_.erase(check);
 }
 
-void DwarfSampler::Count(const sample_record* s, Symbolizer* symbolizer, bool complete, bool beyond_copy) {
-  const uint32_t tid = s->tid;
-  const uint32_t pid = s->pid;
-  const uint32_t kernel_depth = s->kernel_depth;
+void DwarfSampler::Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd end) {
+  const uint32_t tid = s.tid;
+  const uint32_t pid = s.pid;
+  const uint32_t kernel_depth = s.kernel_depth;
   // Keyed by the leaf as it is named (by its function's start): samples at
   // different instructions of the same functions are one record, shown by
   // the first address seen. The callers are return addresses, one per call
@@ -710,10 +740,10 @@ void DwarfSampler::Count(const sample_record* s, Symbolizer* symbolizer, bool co
   key.clear();
   key.append(reinterpret_cast<const char*>(&pid), sizeof(pid));
   key.append(reinterpret_cast<const char*>(&tid), sizeof(tid));
-  key.push_back(complete ? 1 : beyond_copy ? 2 : 0);
-  key.append(reinterpret_cast<const char*>(&s->chain), sizeof(s->chain));
-  key.append(reinterpret_cast<const char*>(&s->gil), sizeof(s->gil));
-  const bool runnable = s->off_cpu == OFF_CPU_RUNNABLE;
+  key.push_back(static_cast<char>(end));
+  key.append(reinterpret_cast<const char*>(&s.chain), sizeof(s.chain));
+  key.append(reinterpret_cast<const char*>(&s.gil), sizeof(s.gil));
+  const bool runnable = s.off_cpu == OFF_CPU_RUNNABLE;
   key.push_back(runnable ? 1 : 0);
   uint32_t n = static_cast<uint32_t>(pcs_.size());
   key.append(reinterpret_cast<const char*>(&n), sizeof(n));
@@ -722,29 +752,28 @@ void DwarfSampler::Count(const sample_record* s, Symbolizer* symbolizer, bool co
     key.append(reinterpret_cast<const char*>(&leaf), sizeof(leaf));
     key.append(reinterpret_cast<const char*>(pcs_.data() + 1), (pcs_.size() - 1) * 8);
   }
-  key.append(reinterpret_cast<const char*>(s->kernel), kernel_depth * 8);
+  key.append(reinterpret_cast<const char*>(s.kernel), kernel_depth * 8);
   // Two keys with one 64-bit digest (murmur, the length mixed in) among the
   // 8,192 kept: about one run in 10^11 would count one record as another.
   const uint64_t digest = std::hash<std::string>{}(key);
   auto found = stacks_.find(digest);
   // The frames are needed for a new record, and for the thread's last sample (counted again later).
-  const bool keep = found == stacks_.end() || s->off_cpu != ON_CPU || wall_;
+  const bool keep = found == stacks_.end() || s.off_cpu != ON_CPU || wall_;
   StackRecord record;
   if (keep) {
     record.pid = pid;
     record.tid = tid;
-    record.chain = s->chain;
-    record.gil = s->gil;
+    record.chain = s.chain;
+    record.gil = s.gil;
     record.user = pcs_;
-    record.kernel.assign(s->kernel, s->kernel + kernel_depth);
-    record.complete = complete;
-    record.beyond_copy = beyond_copy;
+    record.kernel.assign(s.kernel, s.kernel + kernel_depth);
+    record.end = end;
     record.runnable = runnable;
   }
   const uint64_t id = found != stacks_.end() ? found->second : Intern(digest, record);
   record.id = id;
-  if (s->off_cpu != ON_CPU) {
-    counts_[id] += s->weight;
+  if (s.off_cpu != ON_CPU) {
+    counts_[id] += s.weight;
     LastSample& last = last_off_cpu_[tid];
     last.digest = digest;
     last.sample = std::move(record);
@@ -917,8 +946,9 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
     o.Set("gil", Napi::Number::New(env, c->gil));
     o.Set("user", U64Array(env, c->user));
     o.Set("kernel", U64Array(env, c->kernel));
-    o.Set("complete", Napi::Boolean::New(env, c->complete));
-    if (c->beyond_copy) o.Set("beyondCopy", Napi::Boolean::New(env, true));
+    o.Set("complete", Napi::Boolean::New(env, c->end == UnwindEnd::kComplete));
+    if (c->end == UnwindEnd::kBeyondCopy) o.Set("beyondCopy", Napi::Boolean::New(env, true));
+    if (c->end == UnwindEnd::kShort) o.Set("short", Napi::Boolean::New(env, true));
     o.Set("runnable", Napi::Boolean::New(env, c->runnable));
     stacks.Set(i++, o);
   }

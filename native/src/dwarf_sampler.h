@@ -33,6 +33,15 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   ~DwarfSampler() override;
 
  private:
+  // How a sample's user unwind ended (the values are part of its record's key).
+  enum class UnwindEnd : uint8_t {
+    kStopped = 0,
+    kComplete = 1,
+    // Stopped after reading beyond the stack copy (Unwinder::beyond_copy).
+    kBeyondCopy = 2,
+    // The kernel's unwind as far as it went, sent instead of a copy (NATIVE_SHORT).
+    kShort = 3,
+  };
   // One distinct record: thread, chain, GIL state and both stacks, and how the unwind ended.
   struct StackRecord {
     uint32_t pid = 0;
@@ -41,13 +50,23 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     uint32_t gil = 0;  // GIL_* of bpf/dwarf-sampler.h
     std::vector<uint64_t> user;
     std::vector<uint64_t> kernel;
-    bool complete = false;
-    // Stopped after reading beyond the stack copy (Unwinder::beyond_copy).
-    bool beyond_copy = false;
+    UnwindEnd end = UnwindEnd::kStopped;
     // Taken off CPU while runnable: waiting for a CPU (wall-clock mode).
     bool runnable = false;
     // The number it is handed over by (Intern).
     uint64_t id = 0;
+  };
+  // What Count needs of a sample, from either record it comes in
+  // (sample_record, unwound_record); kernel points into the ring.
+  struct SampleHead {
+    uint32_t pid = 0;
+    uint32_t tid = 0;
+    uint64_t chain = 0;
+    uint32_t gil = 0;
+    uint32_t off_cpu = 0;
+    uint32_t weight = 0;
+    const uint64_t* kernel = nullptr;
+    uint32_t kernel_depth = 0;
   };
   // A thread's last off-CPU sample, which a repeat record counts again, or
   // (wall-clock mode) its last clock sample, which a running record counts.
@@ -82,11 +101,17 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
 
   static int OnRecord(void* ctx, void* data, size_t size);
   void HandleRecord(const uint8_t* data, size_t size);
+  // A sample the kernel unwound (RECORD_UNWOUND).
+  void HandleUnwound(const uint8_t* data, size_t size);
+  // Notes a thread the first time one of its samples comes.
+  void NoteThread(uint32_t tid, uint32_t pid, const char* comm, size_t comm_size);
+  // The symbolizer of pid's modules, and the process they are unwound as.
+  Symbolizer* SymbolizerOf(uint32_t pid, pid_t* unwound_as);
   // Unwinds a sample's copied stack (at stack) into pcs_.
   void UnwindCopy(const sample_record* s, const uint8_t* stack, Symbolizer* symbolizer, pid_t unwound_as,
                   bool* complete, bool* beyond_copy);
   // Counts the sample whose user stack is in pcs_ under its record.
-  void Count(const sample_record* s, Symbolizer* symbolizer, bool complete, bool beyond_copy);
+  void Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd end);
   // The number of the record with this digest, numbering it (and keeping
   // sample, to hand over) when new.
   uint64_t Intern(uint64_t digest, const StackRecord& sample);

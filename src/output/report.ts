@@ -85,6 +85,11 @@ export function formatReport(stats: ProfileStats, context: ReportContext): strin
     if (stats.unwoundBeyondCopy) {
       problems.push(`${samplesCount(stats.unwoundBeyondCopy)} whose stack went deeper than the part copied at the sample, the rest read later from a process that had moved on or ended: their C frames below the copy are not shown`);
     }
+    if (stats.unwoundShort) {
+      problems.push(
+        `${samplesCount(stats.unwoundShort)} kept only the native frames the kernel could unwind, not a stack copy: the ring buffer was nearly full (mixprof drained it late), and a copy could have crowded out the samples after it`,
+      );
+    }
     if (problems.length) lines.push(`  note: ${problems.join('; ')}`);
     if (stoppedMany && stats.unwindStopped) {
       lines.push(

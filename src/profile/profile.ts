@@ -48,6 +48,8 @@ export interface ProfileStats extends GilCounts {
   unwoundBeforeMapped: number;
   /** CFI-unwound samples that stopped after reading their stack beyond the copy (RawSample.userBeyondCopy). */
   unwoundBeyondCopy: number;
+  /** Samples sent with the kernel's unwind as far as it went, the ring being over 7/8 full (UnwindEnd 'short'). */
+  unwoundShort: number;
   /** Samples naming a chain whose frames never arrived. */
   missingChains: number;
   unknownPythonFrames: number;
@@ -73,6 +75,7 @@ export function emptyStats(): ProfileStats {
     unwindStoppedAt: null,
     unwoundBeforeMapped: 0,
     unwoundBeyondCopy: 0,
+    unwoundShort: 0,
     missingChains: 0,
     unknownPythonFrames: 0,
     lostEvents: 0,
@@ -316,9 +319,11 @@ export class ProfileBuilder {
       const merged = mergeStacks(native, python, sample.kernel, mergeOptions, userComplete, sample.leafCallerFromStack);
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
-      if (merged.evalUnknown) stats.evalUnknown += count;
+      // A short unwind (the ring was full) may end before the eval loop: it says nothing about the build.
+      if (merged.evalUnknown && sample.userEnd !== 'short') stats.evalUnknown += count;
       // An unwind that stopped: for want of the code's call frame information, unless it stopped for another reason.
-      if (merged.unwindStoppedAt !== null) {
+      if (sample.userEnd === 'short') stats.unwoundShort += count;
+      if (merged.unwindStoppedAt !== null && sample.userEnd !== 'short') {
         if (sample.userEnd === 'beyond-copy') stats.unwoundBeyondCopy += count;
         else if (this.native.unwoundBeforeMapped(sample.user, this.stackSnapshots.get(sample.userKey) ?? Infinity)) stats.unwoundBeforeMapped += count;
         else {

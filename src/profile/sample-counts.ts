@@ -24,7 +24,7 @@ export interface CountedSample {
 }
 
 /** How a CFI unwind ended is part of a user stack's identity: a complete unwind is not one that stopped at the same frames. */
-const END_MARKS: Readonly<Record<UnwindEnd, string>> = { complete: '$', stopped: '', 'beyond-copy': '!' };
+const END_MARKS: Readonly<Record<UnwindEnd, string>> = { complete: '$', stopped: '', 'beyond-copy': '!', short: '~' };
 
 // Keys are built with join(), which makes one flat string: built with +=,
 // V8 keeps a key as a tree of its pieces, 5-10 times its length in memory,

@@ -1,9 +1,10 @@
 /**
  * How large the DWARF sampler's ring buffer is and when it is drained.
  *
- * A sample unwound in the kernel takes a small record (header, kernel stack,
- * up to 128 return addresses); one copied for user space to unwind takes
- * the stack copy too, 8 KiB by default. Copies come mostly in the first
+ * A sample unwound in the kernel takes a small record (an 80-byte header,
+ * its return addresses and its kernel frames: 180-190 bytes on the chains
+ * workload); one copied for user space to unwind takes a whole header
+ * (registers, room for a kernel stack) and the stack copy, 8 KiB by default. Copies come mostly in the first
  * moments (the kernel unwinds a module once a drain has compiled its rows),
  * so the ring is sized for copies until the first drain and small records
  * after it, and the drains follow how fast the ring fills: as seldom as
@@ -18,8 +19,8 @@
  * of mixprof's: 0.3-0.4% of a core at 99 Hz against 0.2%).
  */
 
-/** A sample record without the stack copy: header and kernel stack (840 bytes) and its addresses (20-30 most often). */
-export const UNWOUND_RECORD_BYTES = 1280;
+/** An unwound record (bpf/dwarf-sampler.h): 80 bytes and 20-30 addresses most often, more for deep native stacks or a tick in the kernel (the drains then come sooner). */
+export const UNWOUND_RECORD_BYTES = 256;
 /** Header and kernel stack, besides the stack copy. */
 const RECORD_HEAD_BYTES = 1024;
 /** The first drain, and the shortest and longest waits between drains (the longest for the first seconds, then later). */
@@ -40,16 +41,25 @@ const DRAINS_OF_ROOM = 2.5;
  * longest wait (small records when the kernel unwinds, copies otherwise), for
  * every sample copied until the first drain, twice over (its timer may be
  * late on a busy machine), and, when the kernel unwinds, for the copies made
- * until the first rows reach it, up to 2 MiB (1 MiB at 99 Hz on 2 CPUs:
- * with less, a free-threaded interpreter's 8 threads lost samples then).
+ * until the first rows reach it (1 MiB at 99 Hz on 2 CPUs: with less, a
+ * free-threaded interpreter's 8 threads lost samples then). When the kernel
+ * unwinds, the copies are counted up to 2 MiB: past 7/8 of the ring the kernel
+ * sends the frames it found instead of a copy (NATIVE_SHORT), so that at
+ * high rates a ring sized for the first moments' copies (16 MiB at 9999 Hz,
+ * twice that of mixprof's memory) is not kept for the rest of the run; on
+ * the chains workload 0.1-0.3% of samples at 4999 and 9999 Hz came short so.
+ * Not when following forks: a forking server's drains come late while
+ * mixprof takes in its new workers (200 a second), and at 4999 Hz a 2 MiB
+ * ring lost 2-8% of its samples where 8 MiB lost none.
  */
-export function ringMiB(hz: number, cpus: number, stackBytes: number, kernelUnwind: boolean): number {
+export function ringMiB(hz: number, cpus: number, stackBytes: number, kernelUnwind: boolean, following = false): number {
   const perSecond = hz * cpus;
   const copied = stackBytes + RECORD_HEAD_BYTES;
   const steady = DRAINS_OF_ROOM * (MAX_DRAIN_MS / 1000) * perSecond * (kernelUnwind ? UNWOUND_RECORD_BYTES : copied);
   // Copies until the first rows reach the kernel (the first drain compiles and loads them), up to 2 MiB of them.
   const firstRows = kernelUnwind ? Math.min((FIRST_ROWS_MS / 1000) * perSecond * copied, 2 ** 21) : 0;
-  const start = Math.max(2 * (FIRST_DRAIN_MS / 1000) * perSecond * copied, firstRows);
+  const firstDrain = 2 * (FIRST_DRAIN_MS / 1000) * perSecond * copied;
+  const start = kernelUnwind && !following ? Math.max(Math.min(firstDrain, 2 ** 21), firstRows) : Math.max(firstDrain, firstRows);
   const bytes = Math.max(steady, start);
   let mib = kernelUnwind ? 1 : 4;
   while (mib * 2 ** 20 < bytes && mib < 512) mib *= 2;

@@ -59,7 +59,9 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
   const senders = cpus().length + (options.wall ? Math.min(options.threads ?? 1, 64) : 0);
   // Checking, every sample is copied too.
   const kernelUnwind = (options.unwinder ?? 'kernel') === 'kernel' && !options.checkUnwind;
-  const ring = ringMiB(options.hz, senders, options.stackBytes, kernelUnwind);
+  const lateDrains = injectedFault('late-drains') !== null;
+  const ring = lateDrains ? 1 : ringMiB(options.hz, senders, options.stackBytes, kernelUnwind, options.follow !== undefined);
+  const pollIntervalMs = lateDrains ? 250 : options.pollIntervalMs;
   let sampler: NativeDwarfSampler;
   try {
     sampler = new options.addon.DwarfSampler({
@@ -166,7 +168,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       ...(s.runnable ? { runnable: true } : {}),
       count: 0,
       user: [...s.user],
-      userEnd: s.complete ? 'complete' : s.beyondCopy ? 'beyond-copy' : 'stopped',
+      userEnd: s.complete ? 'complete' : s.beyondCopy ? 'beyond-copy' : s.short ? 'short' : 'stopped',
       kernel: [...s.kernel],
     };
   };
@@ -242,13 +244,13 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
         return;
       }
     }
-    timer = setTimeout(drain, options.pollIntervalMs ?? schedule.next(bytes, now - lastDrain, now - startedAt));
+    timer = setTimeout(drain, pollIntervalMs ?? schedule.next(bytes, now - lastDrain, now - startedAt));
     lastDrain = now;
   };
   // Drained early: a drain compiles the rows of the modules its stacks are
   // in, and the kernel unwinds there from then on (until then every stack
   // is copied, 8 KiB each).
-  let timer = setTimeout(drain, options.pollIntervalMs ?? FIRST_DRAIN_MS);
+  let timer = setTimeout(drain, pollIntervalMs ?? FIRST_DRAIN_MS);
   const durationTimer = options.durationSeconds !== null ? setTimeout(() => stop('duration'), options.durationSeconds * 1000) : undefined;
 
   const follows = (pid: number): boolean => {

@@ -38,10 +38,11 @@ export type KernelFrame = bigint | string;
 /**
  * How a CFI unwind of a user stack ended: at the thread's first function;
  * short of it; or after reading the stack beyond the copy from the live
- * process, which may have moved on or ended. Frame-pointer walks do not
- * know.
+ * process, which may have moved on or ended; or where the kernel could go
+ * no further without a stack copy, which it did not make because the ring
+ * was over 7/8 full (short). Frame-pointer walks do not know.
  */
-export type UnwindEnd = 'complete' | 'stopped' | 'beyond-copy';
+export type UnwindEnd = 'complete' | 'stopped' | 'beyond-copy' | 'short';
 
 /** Samples sharing thread, Python chain, GIL state, user stack and kernel stack, counted. */
 export interface RawSample {

@@ -408,6 +408,27 @@ describe('profiler faults', () => {
     assert.ok(total(parseFolded(await readFile(out, 'utf8'))) >= 100);
   });
 
+  test('[F24] the ring fills faster than it is drained: samples the kernel cannot unwind whole are kept with the frames it found, not copied, and counted', async () => {
+    const out = path.join(dir, 'late-drains.folded');
+    // Every stack copied (the rows unwind in user space only), into a 1 MiB ring drained 4 times a second.
+    const r = await sampleForCpu(['sample', '-x', String(w.pid), '--unwind', 'dwarf', '-F', '4999', '--mark-python', '-o', out], w.pid, 1, 120_000, {
+      MIXPROF_FAULT: 'late-drains',
+      MIXPROF_UNWINDER: 'tables',
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const note = /note: (?:.*; )?(\d+) samples? kept only the native frames the kernel could unwind, not a stack copy: the ring buffer was nearly full/.exec(r.stderr);
+    assert.ok(note, r.stderr);
+    const kept = Number(note[1]);
+    const lost = Number(/lost events: (\d+)/.exec(r.stderr)?.[1]);
+    assert.ok(kept > 0 && lost < kept, `${kept} kept short, ${lost} lost: ${r.stderr}`);
+    // Those samples keep their Python frames: every sample written is under the spinning loop.
+    const stacks = parseFolded(await readFile(out, 'utf8'));
+    const samples = /mixprof: (\d+) samples/.exec(r.stderr);
+    assert.equal(total(stacks), Number(samples?.[1]), r.stderr);
+    const inLoop = total(stacks.filter((s) => pythonNames(s.frames)[0] === '<module>'));
+    assert.ok(inLoop >= 0.95 * total(stacks), `${inLoop} of ${total(stacks)} samples under <module>`);
+  });
+
   test('[F14] the native addon cannot be loaded: one error line saying how to build it', async () => {
     const r = await runMixprof(['sample', '-x', String(w.pid), '-t', '1'], { env: { MIXPROF_FAULT: 'addon-load' } });
     assert.equal(r.exitCode, 1);

@@ -63,3 +63,25 @@ test("a forked process's memory: its own while it runs; its parent's once it has
   assert.deepEqual(memory.readMany([0x10n, 0x20n], [5, 6]).map((b) => b?.toString() ?? null), ['child', 'before']);
   assert.equal(memory.read(0x20n, 6)?.toString(), 'before');
 });
+
+test("a forked process found gone is not looked for again: its later reads go to the parent's memory at once", () => {
+  const child = fakeMemory(new Map());
+  const parent = fakeMemory(new Map([[0x20n, 'before']]));
+  let asked = 0;
+  let alive = true;
+  const memory = forkedMemory(child, parent, () => {
+    asked++;
+    return alive;
+  });
+  // Running: each unreadable word asks again (the child may exit any time).
+  assert.equal(memory.read(0x20n, 6), null);
+  assert.equal(memory.read(0x20n, 6), null);
+  assert.equal(asked, 2);
+  alive = false;
+  for (let i = 0; i < 100; i++) assert.equal(memory.read(0x20n, 6)?.toString(), 'before');
+  assert.deepEqual(memory.readMany([0x20n], [6]).map((b) => b?.toString() ?? null), ['before']);
+  // Once found gone, never asked again (a PID reused since is another process).
+  alive = true;
+  assert.equal(memory.read(0x20n, 6)?.toString(), 'before');
+  assert.equal(asked, 3);
+});

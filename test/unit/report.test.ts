@@ -34,6 +34,13 @@ test('unwinds that stopped for a reason other than the code: each its own note, 
   assert.doesNotMatch(text, /warning|call frame information/);
 });
 
+test('samples kept short for a full ring are a note of their own, not counted as unwinds stopped for want of call frame information', () => {
+  const stats = { ...emptyStats(), samples: 1000, withPython: 1000, nativeComplete: 300 };
+  const text = formatReport({ ...stats, unwoundShort: 700 }, context).join('\n');
+  assert.match(text, /note: 700 samples kept only the native frames the kernel could unwind, not a stack copy: the ring buffer was nearly full/);
+  assert.doesNotMatch(text, /warning|call frame information/);
+});
+
 test('a note about one sample says "1 sample"', () => {
   const stats = { ...emptyStats(), samples: 1000, withPython: 1000, nativeComplete: 1000 };
   const text = formatReport({ ...stats, unknownPythonFrames: 1, mismatched: 2 }, context).join('\n');
