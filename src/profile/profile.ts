@@ -319,10 +319,11 @@ export class ProfileBuilder {
       const merged = mergeStacks(native, python, sample.kernel, mergeOptions, userComplete, sample.leafCallerFromStack);
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
-      // A short unwind (the ring was full) may end before the eval loop: it says nothing about the build.
-      if (merged.evalUnknown && sample.userEnd !== 'short') stats.evalUnknown += count;
-      // An unwind that stopped: for want of the code's call frame information, unless it stopped for another reason.
+      // A short unwind (the ring was full) ends where the kernel could go no
+      // further: it says nothing about the build's eval loop or its CFI.
       if (sample.userEnd === 'short') stats.unwoundShort += count;
+      else if (merged.evalUnknown) stats.evalUnknown += count;
+      // An unwind that stopped: for want of the code's call frame information, unless it stopped for another reason.
       if (merged.unwindStoppedAt !== null && sample.userEnd !== 'short') {
         if (sample.userEnd === 'beyond-copy') stats.unwoundBeyondCopy += count;
         else if (this.native.unwoundBeforeMapped(sample.user, this.stackSnapshots.get(sample.userKey) ?? Infinity)) stats.unwoundBeforeMapped += count;
