@@ -726,12 +726,16 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
   return 0;
 }
 
-/* The last thread of the target, or of a process followed from it, exits. */
+/* A thread of the target, or of a process followed from it, exits; the
+   last one ends the process. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task) {
   __u32 pid = task->tgid;
   if (pid != cfg.target_pid && !cfg.follow) return 0;
-  if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
+  if (BPF_CORE_READ(task, signal, live.counter) != 0) {
+    if (pid == cfg.target_pid || bpf_map_lookup_elem(&followed, &pid)) send_process(RECORD_THREAD_EXIT, pid, task->pid);
+    return 0;
+  }
   if (pid == cfg.target_pid) {
     /* The moment the target ended: the end of the span its samples cover
        (user space notices only at its next look). */

@@ -36,6 +36,10 @@
 #define RECORD_FORK 5
 #define RECORD_EXIT 6
 #define RECORD_CHILD_EXEC 7
+/* A thread of the target or of a followed process exits, not its last
+   (a process_record: parent holds the thread's id): user space lets go of
+   what it kept for the thread, which would grow with a thread pool's churn. */
+#define RECORD_THREAD_EXIT 11
 /* Processes followed at once, besides the target. */
 #define MAX_FOLLOWED 8192
 /* The sampled thread and the GIL (--gil), as bpf/python-sampler.bt numbers them too. */

@@ -127,6 +127,12 @@ export interface DwarfSamplerOptions {
   /** Also sample the processes the target forks, and theirs, from their first instruction (not with wall). */
   follow?: boolean;
   /**
+   * Records carry their thread (DwarfStack.tid), as thread roots need; when
+   * false a pool's threads share their records (tid 0) and each full poll
+   * says how many samples each thread got (DwarfPoll.threadSamples). Default true.
+   */
+  perThread?: boolean;
+  /**
    * How user stacks are unwound: with the modules' .eh_frame compiled into
    * rows, in the kernel where they hold and in user space for the rest (the
    * default), in user space only, or by libdwfl alone.
@@ -165,6 +171,10 @@ export interface DwarfPoll {
   stacks: DwarfStack[];
   /** Samples since the last poll: pairs of a record's number and its count. */
   counts: Float64Array;
+  /** With the counts of a full poll, when records are not per thread: triples of process, thread and the samples the thread got since the last. */
+  threadSamples?: Float64Array;
+  /** Threads the sampler keeps something for: those sampled that have not exited. */
+  threadsKept: number;
   /** The numbers handed over so far will not come again (the sampler let them go to bound its memory). */
   forgetStacks: boolean;
   /** Bytes taken from the ring since the last poll (how fast it fills). */

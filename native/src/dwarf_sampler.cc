@@ -161,6 +161,7 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
                              std::to_string(STACK_CHUNK));
   }
   wall_ = options.Get("wall").ToBoolean();
+  per_thread_ = !options.Has("perThread") || options.Get("perThread").ToBoolean();
   follow_ = options.Get("follow").ToBoolean();
   if (options.Has("unwinder")) {
     std::string unwinder = options.Get("unwinder").ToString().Utf8Value();
@@ -587,7 +588,21 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     process_record r;
     std::memcpy(&r, data, sizeof(r));
     processes_.push_back(ProcessEvent{r.kind, r.pid, r.parent, r.time_ns});
-    if (r.kind != RECORD_FORK && r.pid != static_cast<uint32_t>(pid_)) ForgetModules(r.pid);
+    if (r.kind != RECORD_FORK && r.pid != static_cast<uint32_t>(pid_)) {
+      ForgetModules(r.pid);
+      // A worker's one thread (its others said so as they exited).
+      ForgetThread(r.pid);
+    }
+    return;
+  }
+  if (kind == RECORD_THREAD_EXIT) {
+    if (size < sizeof(process_record)) {
+      malformed_++;
+      return;
+    }
+    process_record r;
+    std::memcpy(&r, data, sizeof(r));
+    ForgetThread(r.parent);
     return;
   }
   if (kind == RECORD_REPEAT || kind == RECORD_RUNNING) {
@@ -681,6 +696,22 @@ void DwarfSampler::NoteThread(uint32_t tid, uint32_t pid, const char* comm, size
   if (threads_.emplace(tid, true).second) new_threads_[tid] = NewThread{pid, std::string(comm, strnlen(comm, comm_size))};
 }
 
+void DwarfSampler::ForgetThread(uint32_t tid) {
+  threads_.erase(tid);
+  last_off_cpu_.erase(tid);
+  last_on_cpu_.erase(tid);
+  pending_running_.erase(tid);
+  kernel_checks_.erase(tid);
+}
+
+void DwarfSampler::Counted(uint64_t id, uint32_t pid, uint32_t tid, uint64_t samples) {
+  counts_[id] += samples;
+  if (per_thread_) return;
+  ThreadSamples& thread = thread_samples_[tid];
+  thread.pid = pid;
+  thread.samples += samples;
+}
+
 Symbolizer* DwarfSampler::SymbolizerOf(uint32_t pid, pid_t* unwound_as) {
   auto own = process_symbolizers_.find(pid);
   if (own == process_symbolizers_.end()) return symbolizer_;
@@ -739,7 +770,7 @@ void DwarfSampler::Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd 
   std::string& key = key_;
   key.clear();
   key.append(reinterpret_cast<const char*>(&pid), sizeof(pid));
-  key.append(reinterpret_cast<const char*>(&tid), sizeof(tid));
+  if (per_thread_) key.append(reinterpret_cast<const char*>(&tid), sizeof(tid));
   key.push_back(static_cast<char>(end));
   key.append(reinterpret_cast<const char*>(&s.chain), sizeof(s.chain));
   key.append(reinterpret_cast<const char*>(&s.gil), sizeof(s.gil));
@@ -762,7 +793,7 @@ void DwarfSampler::Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd 
   StackRecord record;
   if (keep) {
     record.pid = pid;
-    record.tid = tid;
+    record.tid = per_thread_ ? tid : 0;
     record.chain = s.chain;
     record.gil = s.gil;
     record.user = pcs_;
@@ -773,7 +804,7 @@ void DwarfSampler::Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd 
   const uint64_t id = found != stacks_.end() ? found->second : Intern(digest, record);
   record.id = id;
   if (s.off_cpu != ON_CPU) {
-    counts_[id] += s.weight;
+    Counted(id, pid, tid, s.weight);
     LastSample& last = last_off_cpu_[tid];
     last.digest = digest;
     last.sample = std::move(record);
@@ -785,11 +816,11 @@ void DwarfSampler::Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd 
     last.sample = std::move(record);
     auto pending = pending_running_.find(tid);
     if (pending != pending_running_.end()) {
-      counts_[id] += pending->second;
+      Counted(id, pid, tid, pending->second);
       pending_running_.erase(pending);
     }
   } else {
-    counts_[id]++;
+    Counted(id, pid, tid, 1);
   }
 }
 
@@ -807,7 +838,7 @@ bool DwarfSampler::CountAgain(std::unordered_map<uint32_t, LastSample>* last, ui
   auto found = last->find(tid);
   if (found == last->end()) return false;
   // Numbered again when the numbers were forgotten since.
-  counts_[Intern(found->second.digest, found->second.sample)] += weight;
+  Counted(Intern(found->second.digest, found->second.sample), found->second.sample.pid, tid, weight);
   return true;
 }
 
@@ -963,6 +994,17 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
       pairs[i++] = static_cast<double>(count);
     }
     counts_.clear();
+    if (!per_thread_) {
+      Napi::Float64Array by_thread = Napi::Float64Array::New(env, thread_samples_.size() * 3);
+      i = 0;
+      for (const auto& [tid, thread] : thread_samples_) {
+        by_thread[i++] = thread.pid;
+        by_thread[i++] = tid;
+        by_thread[i++] = static_cast<double>(thread.samples);
+      }
+      thread_samples_.clear();
+      result.Set("threadSamples", by_thread);
+    }
   } else {
     std::vector<double> fresh;
     for (const StackRecord& record : new_stacks_) {
@@ -994,6 +1036,7 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   if (dropped_fd_ >= 0) bpf_map_lookup_elem(dropped_fd_, &zero, &dropped);
   result.Set("dropped", Napi::Number::New(env, static_cast<double>(dropped)));
   result.Set("malformed", Napi::Number::New(env, static_cast<double>(malformed_)));
+  result.Set("threadsKept", Napi::Number::New(env, static_cast<double>(threads_.size())));
   result.Set("execd", Napi::Boolean::New(env, execd_));
   result.Set("tickErrors", Napi::Number::New(env, static_cast<double>(tick_errors_.load())));
   // The target's stacks, since the start.

@@ -105,6 +105,10 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   void HandleUnwound(const uint8_t* data, size_t size);
   // Notes a thread the first time one of its samples comes.
   void NoteThread(uint32_t tid, uint32_t pid, const char* comm, size_t comm_size);
+  // Lets go of what is kept for a thread that exited.
+  void ForgetThread(uint32_t tid);
+  // Counts samples of a thread under record id.
+  void Counted(uint64_t id, uint32_t pid, uint32_t tid, uint64_t samples);
   // The symbolizer of pid's modules, and the process they are unwound as.
   Symbolizer* SymbolizerOf(uint32_t pid, pid_t* unwound_as);
   // Unwinds a sample's copied stack (at stack) into pcs_.
@@ -186,7 +190,17 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     std::string comm;
   };
   std::unordered_map<uint32_t, NewThread> new_threads_;
+  // Threads noted (NoteThread), until they exit.
   std::unordered_map<uint32_t, bool> threads_;
+  // Records carry their thread (--threads): otherwise the threads of a pool
+  // share their records, and the samples each thread got are counted here,
+  // handed over and cleared by each full poll.
+  bool per_thread_ = true;
+  struct ThreadSamples {
+    uint32_t pid = 0;
+    uint64_t samples = 0;
+  };
+  std::unordered_map<uint32_t, ThreadSamples> thread_samples_;
   std::unordered_map<uint32_t, LastSample> last_off_cpu_;
   // Wall-clock mode: each thread's latest clock sample, which running records count,
   // and running records that came before any.

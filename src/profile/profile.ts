@@ -10,6 +10,7 @@ import type { Frame } from '../symbolize/frame.js';
 import { kernelSymbols, type KernelSymbols } from '../symbolize/kernel.js';
 import type { NativeFrames } from '../symbolize/native.js';
 import { PythonNames, type PythonSource } from '../symbolize/python-names.js';
+import { CanonicalAddresses } from './canonical-addresses.js';
 import { countGil, gilFrame, type GilCounts } from './gil-markers.js';
 import { mergeStacks, trustedNativeFrames } from './merge.js';
 import type { NativeUnwind } from './merge.js';
@@ -128,7 +129,9 @@ export class ProfileBuilder {
   /** User stacks' frames by key, held until finish() (the frame-pointer compaction cuts them). */
   private readonly userStacks = new Map<string, readonly bigint[]>();
   /** CFI-unwound stacks: the maps snapshot each first arrived under (see NativeFrames.unwoundBeforeMapped). */
-  private readonly stackSnapshots = new Map<string, number>();
+  private stackSnapshots = new Map<string, number>();
+  /** Addresses standing for others that name the same frame, learnt at each compaction. */
+  private readonly canonical: CanonicalAddresses;
   /** Records the sampler numbered (RawSample.id), as counted. */
   private readonly numbered = new Map<number, { readonly sample: CountedSample; readonly key: string }>();
   lostEvents = 0;
@@ -145,6 +148,7 @@ export class ProfileBuilder {
   ) {
     this.python = python ? new PythonNames(python, options.fullPaths === true) : null;
     this.counts = new SampleCounts(options.threadRoots);
+    this.canonical = new CanonicalAddresses(options.nativeUnwind);
   }
 
   /** Takes one record of the sampler's stream. */
@@ -158,7 +162,7 @@ export class ProfileBuilder {
         break;
       case 'samples':
         this.malformedRecords += event.malformed;
-        this.addSamples(event.samples);
+        this.addSamples(event.samples, event.byThread);
         break;
       case 'lost':
         this.lostEvents += event.events;
@@ -189,24 +193,27 @@ export class ProfileBuilder {
     return this.python?.leafFunction(hash) ?? null;
   }
 
-  addSamples(samples: readonly RawSample[]): void {
+  /** byThread: the samples each thread got, when the samples' own tid does not say (see SamplerEvent). */
+  addSamples(samples: readonly RawSample[], byThread?: ReadonlyMap<number, number>): void {
     // A batch was unwound before any of it is looked at here, where a new snapshot may be taken.
     const snapshot = this.native.snapshot;
+    if (byThread) for (const tid of byThread.keys()) this.tids.add(tid);
     for (const received of samples) {
-      this.tids.add(received.tid);
+      if (!byThread) this.tids.add(received.tid);
       // A record the sampler numbered and this builder has counted before.
       const known = received.id === undefined ? undefined : this.numbered.get(received.id);
       if (known) {
         this.counts.addKeyed(known.key, known.sample, received.count);
         continue;
       }
-      const userKey = userStackKey(received.user, received.userEnd);
+      const user = this.canonicalizable(received.userEnd) ? this.canonical.known(received.user) : received.user;
+      const userKey = userStackKey(user, received.userEnd);
       // New libraries show up as addresses outside the maps snapshot: look at
       // each new user stack now, while the target is alive.
       if (!this.userStacks.has(userKey)) {
         if (this.options.nativeUnwind === 'dwarf') this.stackSnapshots.set(userKey, snapshot);
-        this.userStacks.set(userKey, received.user);
-        this.native.noteAddresses(received.user);
+        this.userStacks.set(userKey, user);
+        this.native.noteAddresses(user);
       }
       const named = this.kernel.names(received.kernel);
       const kernel = received.runnable ? runnableKernelFrames(named) : named;
@@ -229,7 +236,17 @@ export class ProfileBuilder {
         this.numbered.set(received.id, { sample: held, key });
       }
     }
-    if (this.options.nativeUnwind === 'fp' && this.counts.size >= this.compactAt) this.compact();
+    if (this.counts.size >= this.compactAt) this.compact();
+  }
+
+  /**
+   * Whether a stack's addresses may stand for one another (CanonicalAddresses):
+   * a frame-pointer walk's, and a CFI unwind's that reached the thread's
+   * first function. An unwind that stopped is kept as it came: where it
+   * stopped, against which maps, is what the report looks at.
+   */
+  private canonicalizable(end: RawSample['userEnd']): boolean {
+    return this.options.nativeUnwind === 'fp' || end === 'complete';
   }
 
   /**
@@ -261,33 +278,44 @@ export class ProfileBuilder {
   }
 
   /**
-   * A frame-pointer walk through code built without them goes on through
-   * whatever the stack holds: addresses in the thread's own stack and stale
-   * return addresses, different for every thread. Only the trusted part of
-   * a stack is ever shown (up to the first frame whose caller cannot be
-   * trusted, see trustedNativeFrames), so stacks are cut after it, with the
-   * target's current maps, and counts of stacks left equal are added up.
-   * The cut is marked by an address no mapping holds (0), so that the merge
-   * still sees a stack that went on (not a complete one). Run when the
-   * distinct stacks double: memory follows the stacks that can be shown.
+   * Run when the distinct stacks double: memory follows the stacks that can
+   * be shown. Two things make stacks that show the same differ:
+   * - A frame-pointer walk through code built without them goes on through
+   *   whatever the stack holds: addresses in the thread's own stack and
+   *   stale return addresses, different for every thread. Only the trusted
+   *   part of a stack is ever shown (up to the first frame whose caller
+   *   cannot be trusted, see trustedNativeFrames), so stacks are cut after
+   *   it, with the target's current maps. The cut is marked by an address
+   *   no mapping holds (0), so that the merge still sees a stack that went
+   *   on (not a complete one).
+   * - Addresses in the same functions (CanonicalAddresses): each stands for
+   *   the others from here on.
+   * Counts of stacks left equal are added up.
    */
   private compact(): void {
     this.native.refreshMaps();
     this.numbered.clear();
     const counted = this.counts.take();
+    const snapshots = this.stackSnapshots;
     this.userStacks.clear();
+    this.stackSnapshots = new Map();
+    this.canonical.reset();
     for (const { sample, count } of counted) {
-      const frames = sample.user;
-      const trusted = trustedNativeFrames(this.native.frames(frames), 'fp', sample.leafCallerFromStack).length;
-      if (trusted >= frames.length) {
-        this.userStacks.set(sample.userKey, frames);
-        this.counts.add(sample, count);
-        continue;
+      let frames = sample.user;
+      let named = this.native.frames(frames);
+      if (this.options.nativeUnwind === 'fp') {
+        const trusted = trustedNativeFrames(named, 'fp', sample.leafCallerFromStack).length;
+        if (trusted < frames.length) {
+          frames = [...frames.slice(0, trusted), CUT_MARK];
+          named = this.native.frames(frames);
+        }
       }
-      const cut = [...frames.slice(0, trusted), CUT_MARK];
-      const userKey = userStackKey(cut, sample.userEnd, sample.leafCallerFromStack);
-      const user = memo(this.userStacks, userKey, () => cut);
-      this.counts.add({ ...sample, user, userKey }, count);
+      const canonical = this.canonicalizable(sample.userEnd) ? this.canonical.canonical(frames, named) : frames;
+      const userKey = canonical === sample.user ? sample.userKey : userStackKey(canonical, sample.userEnd, sample.leafCallerFromStack);
+      const user = memo(this.userStacks, userKey, () => canonical);
+      const snapshot = snapshots.get(sample.userKey);
+      if (snapshot !== undefined && !this.stackSnapshots.has(userKey)) this.stackSnapshots.set(userKey, snapshot);
+      this.counts.add(user === sample.user ? sample : { ...sample, user, userKey }, count);
     }
     this.native.forgetUnused();
     this.compactAt = Math.max(COMPACT_MIN, 2 * this.counts.size);

@@ -17,7 +17,12 @@ export type SamplerEvent =
   | { type: 'thread'; thread: ThreadInfo }
   /** A Python chain seen for the first time (samples name it by its hash). */
   | { type: 'chain'; chain: RawPythonChain }
-  | { type: 'samples'; samples: RawSample[]; malformed: number }
+  /**
+   * byThread: the samples each thread got, when the records do not say
+   * (their tid is 0: a sampler that keys records by thread only for thread
+   * roots, so that a pool's churning threads share them).
+   */
+  | { type: 'samples'; samples: RawSample[]; malformed: number; byThread?: ReadonlyMap<number, number> }
   /** Records the kernel dropped (a full ring or perf buffer). */
   | { type: 'lost'; events: number }
   /** A line the sampler printed that is no record. */
@@ -123,4 +128,12 @@ export interface RunningSampler {
   adopt?(pid: number): boolean;
   /** Unwinds a followed process with a symbolizer over its own maps (null: the target's again). */
   unwindWith?(pid: number, symbolizer: NativeSymbolizer | null): void;
+}
+
+/** The samples each thread got in a 'samples' event: from byThread when the records do not carry their thread. */
+export function samplesPerThread(event: { readonly samples: readonly RawSample[]; readonly byThread?: ReadonlyMap<number, number> }): ReadonlyMap<number, number> {
+  if (event.byThread) return event.byThread;
+  const byThread = new Map<number, number>();
+  for (const s of event.samples) byThread.set(s.tid, (byThread.get(s.tid) ?? 0) + s.count);
+  return byThread;
 }

@@ -10,7 +10,7 @@ import { findBpftrace, stackFormatOf, type Bpftrace } from '../sampler/bpftrace.
 import { ensureTracefs } from '../sampler/tracefs.js';
 import { startDwarfSampler } from '../sampler/dwarf-runner.js';
 import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonProgram, walkConstants } from '../sampler/program.js';
-import type { SamplerEvent } from '../sampler/sampler.js';
+import { samplesPerThread, type SamplerEvent } from '../sampler/sampler.js';
 import { startBpftraceSampler } from '../sampler/bpftrace-runner.js';
 import type { RunningSampler, StopReason } from '../sampler/sampler.js';
 import { MixprofError } from '../errors.js';
@@ -169,9 +169,12 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       pid: target.pid,
       durationSeconds: options.durationSeconds,
       onEvent: (received: SamplerEvent) => {
-        // A sampler that sees only the main thread, as a bpftrace whose filter missed the others did.
+        // A sampler that sees only the main thread, as a bpftrace whose filter missed the others did (records keyed by thread for it).
         const event = missThreads && received.type === 'samples' ? { ...received, samples: received.samples.filter((s) => s.tid === target.pid) } : received;
-        if (event.type === 'samples') for (const s of event.samples) samplesByThread.set(s.tid, (samplesByThread.get(s.tid) ?? 0) + s.count);
+        // Only threads there at the start are judged (missedThreads): a pool's churning threads are not kept.
+        if (event.type === 'samples') {
+          for (const [tid, count] of samplesPerThread(event)) if (threadsAtStart.has(tid)) samplesByThread.set(tid, (samplesByThread.get(tid) ?? 0) + count);
+        }
         builder.apply(event);
         if (event.type === 'thread' && naming) naming.onThread(event.thread.tid);
         live.apply(event, builder);
@@ -201,6 +204,8 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             stackBytes: DWARF_STACK_BYTES,
             wall,
             threads: threadCount(target.pid),
+            // Thread roots name each record's thread; the miss-threads fault filters records by it.
+            perThread: options.threadRoots || missThreads,
             ...checks,
             ...(followed ? { follow: { onProcess: (e: FollowedProcessEvent) => followed.onProcess(e), onFollowed: (pid: number, e: SamplerEvent) => live.apply(e, followed.onRecord(pid, e)) } } : {}),
           })

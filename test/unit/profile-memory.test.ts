@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { frameIdentity } from '../../src/profile/canonical-addresses.js';
 import { ProfileBuilder } from '../../src/profile/profile.js';
 import { kernelStackKey, SampleCounts, userStackKey } from '../../src/profile/sample-counts.js';
-import type { RawSample } from '../../src/sampler/sampler.js';
+import { samplesByThread } from '../../src/sampler/dwarf-runner.js';
+import { samplesPerThread, type RawSample } from '../../src/sampler/sampler.js';
 import type { NativeFrame, NativeFrames } from '../../src/symbolize/native.js';
 
 /** Code at 0x1000-0x2000, named fn_<address>; every function keeps a frame pointer but those at 0x1500-0x15ff. */
@@ -213,5 +215,91 @@ describe('distinct samples share their stacks', () => {
     assert.equal(new Set(keys).size, keys.length);
     assert.equal(userStackKey([0x11n, 0x22n], 'complete'), keys[0]);
     assert.notEqual(kernelStackKey(['a', 'b'], false), kernelStackKey(['a', 'b'], true));
+  });
+});
+
+describe('addresses in the same functions are held as one (CanonicalAddresses)', () => {
+  /** Functions of 0x100 bytes from 0x1000: fn_10 at 0x1000-0x10ff and so on; 0x1f00 and up in no mapping. */
+  function functionsNative(): NativeFrames {
+    const native = fakeNative();
+    native.frames = (addresses) =>
+      addresses.map((address) => {
+        const mapped = address >= 0x1000n && address < 0x1f00n;
+        const name = mapped ? `fn_${(address >> 8n).toString(16)}` : `[unknown ${address.toString(16)}]`;
+        return { address, name, symbol: mapped ? name : null, module: mapped ? '/lib/x.so' : null, role: 'code', framePointer: true, functionFramePointer: true, frameReady: true, returnSlot: null, mapped };
+      });
+    return native;
+  }
+  const options = { hidePlumbing: true, maxNativeDepth: 128, nativeUnwind: 'dwarf' as const, threadRoots: false, gilRoots: false };
+  /** A CFI-unwound record: a leaf at one of 200 addresses of fn_10-fn_13, its caller at one of 64 call sites of fn_18, then fn_1a. */
+  const unwound = (i: number, end: 'complete' | 'stopped' = 'complete'): RawSample => ({
+    tid: 1,
+    chain: 0n,
+    user: [0x1000n + BigInt(i % 4) * 0x100n + BigInt(i % 200), 0x1800n + BigInt(Math.floor(i / 200) % 64), 0x1a20n],
+    userEnd: end,
+    kernel: [],
+    count: 1,
+  });
+
+  test('20,000 CFI-unwound samples at thousands of addresses of a few functions: stacks held stay below the compaction floor, the profile is the same', () => {
+    const builder = new ProfileBuilder(null, functionsNative(), options);
+    const reference = new ProfileBuilder(null, functionsNative(), options);
+    let most = 0;
+    for (let i = 0; i < 20_000; i++) {
+      builder.addSamples([unwound(i)]);
+      most = Math.max(most, builder.heldStacks);
+    }
+    // The same samples, too few to be compacted, each once with its count.
+    const distinct = new Map<string, { sample: RawSample; count: number }>();
+    for (let i = 0; i < 20_000; i++) {
+      const s = unwound(i);
+      const key = s.user.join(' ');
+      const seen = distinct.get(key);
+      if (seen) seen.count++;
+      else distinct.set(key, { sample: s, count: 1 });
+    }
+    assert.ok(distinct.size > 5_000, `${distinct.size} distinct stacks`);
+    for (const { sample, count } of distinct.values()) reference.addSamples([{ ...sample, count }]);
+    assert.ok(most <= 5_000, `held ${most} stacks`);
+    // Once compacted, new samples at addresses seen before are held as their
+    // stand-ins: a leaf anywhere in its function is one, a call site not seen
+    // by then another, until the next compaction (at most 4 leaf functions by 64 call sites).
+    assert.ok(builder.heldStacks <= 4 * 64, `${builder.heldStacks} held after`);
+    const profile = builder.finish();
+    assert.deepEqual(folded(profile.stacks), folded(reference.finish().stacks));
+    assert.equal(profile.stats.samples, 20_000);
+    assert.equal(profile.stats.nativeComplete, 20_000);
+  });
+
+  test('an unwind that stopped is held as it came', () => {
+    const builder = new ProfileBuilder(null, functionsNative(), options);
+    for (let i = 0; i < 6_000; i++) builder.addSamples([unwound(i, i % 2 === 0 ? 'complete' : 'stopped')]);
+    const stopped = new Set(Array.from({ length: 3_000 }, (_, k) => unwound(2 * k + 1).user.join(' ')));
+    assert.ok(builder.heldStacks >= stopped.size, `${builder.heldStacks} held for ${stopped.size} distinct stopped stacks`);
+  });
+
+  test('frame-pointer walks: a leaf whose frame is not yet in place is not one that has it', () => {
+    const frame = (address: bigint, frameReady: boolean): NativeFrame => ({ address, name: 'fn', symbol: 'fn', module: '/lib/x.so', role: 'code', framePointer: true, functionFramePointer: true, frameReady, returnSlot: null, mapped: true });
+    assert.notEqual(frameIdentity(frame(0x1000n, true), true, 'fp'), frameIdentity(frame(0x1001n, false), true, 'fp'));
+    assert.equal(frameIdentity(frame(0x1000n, true), true, 'fp'), frameIdentity(frame(0x1004n, true), true, 'fp'));
+    // What only frame-pointer walks read does not tell CFI-unwound frames apart.
+    assert.equal(frameIdentity(frame(0x1000n, true), true, 'dwarf'), frameIdentity(frame(0x1001n, false), false, 'dwarf'));
+    assert.equal(frameIdentity({ ...frame(0x1000n, true), mapped: false }, true, 'dwarf'), null);
+  });
+});
+
+describe('samples per thread when records do not carry their thread', () => {
+  test("a full poll's triples, per process, or all under the target when not following", () => {
+    const triples = Float64Array.from([10, 11, 3, 10, 12, 1, 20, 21, 5, 10, 11, 2]);
+    assert.deepEqual(samplesByThread(triples, null), new Map([[10, new Map([[11, 5], [12, 1]])], [20, new Map([[21, 5]])]]));
+    assert.deepEqual(samplesByThread(triples, 10), new Map([[10, new Map([[11, 5], [12, 1], [21, 5]])]]));
+  });
+
+  test("the builder counts the threads byThread names, not the records' tid 0", () => {
+    const builder = new ProfileBuilder(null, fakeNative(), { hidePlumbing: true, maxNativeDepth: 128, nativeUnwind: 'dwarf', threadRoots: false, gilRoots: false });
+    builder.apply({ type: 'samples', samples: [{ tid: 0, chain: 0n, user: [0x1100n], userEnd: 'complete', kernel: [], count: 9 }], malformed: 0, byThread: new Map([[5, 4], [6, 3], [7, 2]]) });
+    assert.equal(builder.finish().stats.threads, 3);
+    assert.deepEqual(samplesPerThread({ samples: [], byThread: new Map([[5, 4]]) }), new Map([[5, 4]]));
+    assert.deepEqual(samplesPerThread({ samples: [{ tid: 3, chain: 0n, user: [], kernel: [], count: 2 }, { tid: 3, chain: 0n, user: [], kernel: [], count: 1 }] }), new Map([[3, 3]]));
   });
 });

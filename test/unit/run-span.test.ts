@@ -15,7 +15,7 @@ function fakeAddon(queue: FollowedProcessEvent[]): NativeAddon {
   class FakeSampler implements NativeDwarfSampler {
     start(): void {}
     poll(): DwarfPoll {
-      return { threads: [], chains: [], stacks: [], counts: new Float64Array(0), forgetStacks: false, drainedBytes: 0, processes: queue.splice(0), dropped: 0, malformed: 0, execd: false, tickErrors: 0, unwinds: { kernel: 0, tables: 0, libdwfl: 0, checked: 0, differed: 0, kernelChecked: 0, kernelDiffered: 0 } };
+      return { threads: [], chains: [], stacks: [], counts: new Float64Array(0), forgetStacks: false, drainedBytes: 0, processes: queue.splice(0), dropped: 0, malformed: 0, threadsKept: 0, execd: false, tickErrors: 0, unwinds: { kernel: 0, tables: 0, libdwfl: 0, checked: 0, differed: 0, kernelChecked: 0, kernelDiffered: 0 } };
     }
     stop(): void {}
     follows(): boolean {
