@@ -159,8 +159,8 @@ export interface DwarfPoll {
   /** frames: code, instr, flags, first line number per frame, innermost first. */
   chains: { pid: number; hash: bigint; truncated: boolean; frames: BigUint64Array }[];
   /**
-   * Records (thread, chain, GIL, both stacks leaf first, how the unwind
-   * ended) first seen since the last poll, each with its number: later polls
+   * Records (process, thread when perThread, chain, GIL, both stacks leaf
+   * first, how the unwind ended) first seen since the last poll, each with its number: later polls
    * count it by number alone. Leaves in the same function make one record,
    * shown by the first address seen.
    * complete: the unwind ended at an outermost frame (the thread's first function).

@@ -1,8 +1,8 @@
 // Runs bpf/dwarf-sampler.bpf.c against one process: loads it with libbpf,
 // attaches it to a cpu-clock perf event per CPU, and on each poll drains its
 // ring buffer, unwinds every sampled user stack with the Symbolizer's CFI
-// unwinder and hands back samples counted by (thread, chain, stacks): each
-// distinct record once, then by its number. In wall-clock mode a thread of
+// unwinder and hands back samples counted by (process, thread when asked,
+// chain, stacks): each distinct record once, then by its number. In wall-clock mode a thread of
 // its own also runs the task iterator that samples the target's threads
 // that are off CPU.
 #pragma once
@@ -42,7 +42,7 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     // The kernel's unwind as far as it went, sent instead of a copy (NATIVE_SHORT).
     kShort = 3,
   };
-  // One distinct record: thread, chain, GIL state and both stacks, and how the unwind ended.
+  // One distinct record: process, thread (0 unless per_thread_), chain, GIL state and both stacks, and how the unwind ended.
   struct StackRecord {
     uint32_t pid = 0;
     uint32_t tid = 0;

@@ -15,6 +15,7 @@ import { countGil, gilFrame, type GilCounts } from './gil-markers.js';
 import { mergeStacks, trustedNativeFrames } from './merge.js';
 import type { NativeUnwind } from './merge.js';
 import { RUNNABLE_FRAME, runnableKernelFrames } from './runnable.js';
+import { ThreadIds } from './thread-ids.js';
 import { kernelStackKey, SampleCounts, userStackKey, type CountedSample } from './sample-counts.js';
 
 export interface ProfileOptions {
@@ -123,7 +124,7 @@ export class ProfileBuilder {
   private readonly threads = new Map<number, ThreadInfo>();
   private readonly python: PythonNames | null;
   private readonly counts: SampleCounts;
-  private readonly tids = new Set<number>();
+  private readonly tids = new ThreadIds();
   /** Distinct raw stacks at which the frame-pointer stacks are compacted next. */
   private compactAt = COMPACT_MIN;
   /** User stacks' frames by key, held until finish() (the frame-pointer compaction cuts them). */
@@ -277,6 +278,11 @@ export class ProfileBuilder {
     return this.counts.size;
   }
 
+  /** Distinct user stacks remembered (as they came, and held). */
+  get userStacksKept(): number {
+    return this.userStacks.size;
+  }
+
   /**
    * Run when the distinct stacks double: memory follows the stacks that can
    * be shown. Two things make stacks that show the same differ:
@@ -394,6 +400,14 @@ export class ProfileBuilder {
       this.threads.delete(tid);
     }
     this.counts.take();
+    // A period's user stacks go with it; the maps snapshots only of records counted again by number.
+    this.userStacks.clear();
+    const snapshots = new Map<string, number>();
+    for (const { sample } of this.numbered.values()) {
+      const snapshot = this.stackSnapshots.get(sample.userKey);
+      if (snapshot !== undefined) snapshots.set(sample.userKey, snapshot);
+    }
+    this.stackSnapshots = snapshots;
     this.tids.clear();
     this.lostEvents = 0;
     this.malformedRecords = 0;

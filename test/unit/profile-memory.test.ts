@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { frameIdentity } from '../../src/profile/canonical-addresses.js';
 import { ProfileBuilder } from '../../src/profile/profile.js';
+import { ThreadIds } from '../../src/profile/thread-ids.js';
 import { kernelStackKey, SampleCounts, userStackKey } from '../../src/profile/sample-counts.js';
 import { samplesByThread } from '../../src/sampler/dwarf-runner.js';
 import { samplesPerThread, type RawSample } from '../../src/sampler/sampler.js';
@@ -104,6 +105,16 @@ describe('the profile builder holds counts per stack', () => {
     assert.equal(native.refreshes, 3);
     assert.equal(builder.heldStacks, 25_000);
     assert.equal(builder.finish().stacks.length, 25_000);
+  });
+
+  test("drain: a long session's user stacks go with their period", () => {
+    const builder = new ProfileBuilder(null, fakeNative(), options);
+    // 100 periods of 500 stacks each never seen before: 50,000 over the session, fewer than 5,000 (no compaction) in any period.
+    for (let period = 0; period < 100; period++) {
+      for (let i = 0; i < 500; i++) builder.addSamples([{ tid: 1, chain: 0n, ...ustack([0x1000n + BigInt(i), 0x1000n + BigInt(period)]), count: 1 }]);
+      assert.ok(builder.userStacksKept <= 500, `${builder.userStacksKept} user stacks kept in period ${period}`);
+      assert.equal(builder.drain().stats.samples, 500);
+    }
   });
 
   test("drain: each period's counts alone; thread names kept while the threads are sampled, let go 60 periods after", () => {
@@ -301,5 +312,24 @@ describe('samples per thread when records do not carry their thread', () => {
     assert.equal(builder.finish().stats.threads, 3);
     assert.deepEqual(samplesPerThread({ samples: [], byThread: new Map([[5, 4]]) }), new Map([[5, 4]]));
     assert.deepEqual(samplesPerThread({ samples: [{ tid: 3, chain: 0n, user: [], kernel: [], count: 2 }, { tid: 3, chain: 0n, user: [], kernel: [], count: 1 }] }), new Map([[3, 3]]));
+  });
+});
+
+describe('the threads a profile counts (ThreadIds)', () => {
+  test('distinct ids counted once, listed in order, across blocks and up to pid_max', () => {
+    const ids = new ThreadIds();
+    for (const tid of [5, 70_000, 5, 4_194_303, 1, 65_535, 65_536, 70_000]) ids.add(tid);
+    assert.equal(ids.size, 6);
+    assert.deepEqual([...ids], [1, 5, 65_535, 65_536, 70_000, 4_194_303]);
+    ids.clear();
+    assert.equal(ids.size, 0);
+    assert.deepEqual([...ids], []);
+  });
+
+  test('a pool of 50,000 threads with consecutive ids: each counted and listed once', () => {
+    const ids = new ThreadIds();
+    for (let tid = 100_000; tid < 150_000; tid++) ids.add(tid);
+    assert.equal(ids.size, 50_000);
+    assert.equal([...ids].length, 50_000);
   });
 });
