@@ -23,6 +23,7 @@ import { startProcessSession, type ProcessRun, type ProcessSession } from '../se
 import type { SessionOptions } from '../session/session-options.js';
 import { reportLines } from './run-report.js';
 import { watchSubprocesses } from './subprocesses.js';
+import { collectAsHeapGrows } from './heap-collection.js';
 import { releaseStartupPagesLater } from './startup-pages.js';
 
 export interface RunOptions extends SessionOptions {
@@ -164,6 +165,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     lowerPriority();
   }
   const cancelRelease = sessions.length > 0 ? releaseStartupPagesLater() : () => undefined;
+  const stopCollecting = sessions.length > 0 ? collectAsHeapGrows() : () => undefined;
   if (sessions.length === 0) {
     removeSignals();
     throw startErrors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process to profile', 'pass the PIDs of running processes with -x');
@@ -198,6 +200,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
     stopWatching?.();
     stopTicker?.();
     cancelRelease();
+    stopCollecting();
     status?.clear();
   }
 
