@@ -580,29 +580,23 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     execd_ = true;
     return;
   }
-  if (kind == RECORD_FORK || kind == RECORD_EXIT || kind == RECORD_CHILD_EXEC) {
+  if (kind == RECORD_FORK || kind == RECORD_EXIT || kind == RECORD_CHILD_EXEC || kind == RECORD_THREAD_EXIT) {
     if (size < sizeof(process_record)) {
       malformed_++;
       return;
     }
     process_record r;
     std::memcpy(&r, data, sizeof(r));
+    if (kind == RECORD_THREAD_EXIT) {
+      ForgetThread(r.parent);
+      return;
+    }
     processes_.push_back(ProcessEvent{r.kind, r.pid, r.parent, r.time_ns});
     if (r.kind != RECORD_FORK && r.pid != static_cast<uint32_t>(pid_)) {
       ForgetModules(r.pid);
       // A worker's one thread (its others said so as they exited).
       ForgetThread(r.pid);
     }
-    return;
-  }
-  if (kind == RECORD_THREAD_EXIT) {
-    if (size < sizeof(process_record)) {
-      malformed_++;
-      return;
-    }
-    process_record r;
-    std::memcpy(&r, data, sizeof(r));
-    ForgetThread(r.parent);
     return;
   }
   if (kind == RECORD_REPEAT || kind == RECORD_RUNNING) {
