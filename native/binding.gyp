@@ -9,6 +9,7 @@
         "src/elf_file.cc",
         "src/cfi_table.cc",
         "src/function_parts.cc",
+        "src/kallsyms.cc",
         "src/dwarf_layout.cc",
         "src/dwarf_sampler.cc",
         "src/process_memory.cc",

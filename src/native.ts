@@ -248,6 +248,15 @@ export interface FileIdentity {
   readonly regular: boolean;
 }
 
+/** The kernel's text symbols, sorted by the low 32 bits of their addresses (native/src/kallsyms.h). */
+export interface NativeKallsyms {
+  readonly starts: Uint32Array;
+  /** The i-th symbol's name is names[nameStarts[i], nameEnds[i]). */
+  readonly nameStarts: Uint32Array;
+  readonly nameEnds: Uint32Array;
+  readonly names: Uint8Array;
+}
+
 export interface NativeAddon {
   elfInfo(path: string): ElfInfo;
   /** What the ELF readers would open at path (inside the target's root for /proc/PID/root/...), or null. */
@@ -257,6 +266,12 @@ export interface NativeAddon {
    * one debug-file search (native/src/debug_search.h), contained in the target's root.
    */
   findDebugFile(query: { file: string; pathInTarget: string; root: string; extraFiles: readonly string[]; debugDirs: readonly string[] }): string | null;
+  /** The table of kallsyms text given in chunks. */
+  parseKallsyms(chunks: readonly Uint8Array[]): NativeKallsyms;
+  /** /proc/kallsyms read and parsed on a worker thread; null when it cannot be read. */
+  readKallsyms(): Promise<NativeKallsyms | null>;
+  /** The same on this thread. */
+  readKallsymsSync(): NativeKallsyms | null;
   /** Clears O_NONBLOCK on a descriptor (Node makes stdout's pipe non-blocking). */
   setBlocking(fd: number): void;
   /** Drops this process's pages that are a file's own bytes (read-only private mappings without private copies) and trims malloc; what was mapped before. */

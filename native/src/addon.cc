@@ -10,6 +10,7 @@
 #include "dwarf_sampler.h"
 #include "elf_file.h"
 #include "function_parts.h"
+#include "kallsyms.h"
 #include "process_memory.h"
 #include "resident_pages.h"
 #include "socket_owner.h"
@@ -34,6 +35,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, mixprof::LookupSymbols, "lookupSymbols"));
   exports.Set("structLayout",
               Napi::Function::New(env, mixprof::StructLayout, "structLayout"));
+  exports.Set("parseKallsyms", Napi::Function::New(env, mixprof::ParseKallsymsOf, "parseKallsyms"));
+  exports.Set("readKallsyms", Napi::Function::New(env, mixprof::ReadKallsyms, "readKallsyms"));
+  exports.Set("readKallsymsSync", Napi::Function::New(env, mixprof::ReadKallsymsSync, "readKallsymsSync"));
   exports.Set("readMemory",
               Napi::Function::New(env, mixprof::ReadMemory, "readMemory"));
   exports.Set("readMemoryBatch", Napi::Function::New(env, mixprof::ReadMemoryBatch,

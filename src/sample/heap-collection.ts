@@ -1,6 +1,7 @@
 /**
  * A full garbage collection whenever the JavaScript heap has grown by
- * GROWTH_BYTES since the last one, looked at once a second while sampling.
+ * GROWTH_BYTES since the last one, looked at once a second while sampling
+ * (and while collect and serve run).
  * V8 lets its old space fill with several megabytes of garbage past what is
  * live before it collects (its least step is sized for throughput), and the
  * pages it took stay resident: a sampler holding 8-17 MiB of live data sat

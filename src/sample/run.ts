@@ -24,7 +24,7 @@ import type { SessionOptions } from '../session/session-options.js';
 import { reportLines } from './run-report.js';
 import { watchSubprocesses } from './subprocesses.js';
 import { collectAsHeapGrows } from './heap-collection.js';
-import { releaseStartupPagesLater } from './startup-pages.js';
+import { releaseStartupPages, releaseStartupPagesLater } from './startup-pages.js';
 
 export interface RunOptions extends SessionOptions {
   readonly pids: readonly number[];
@@ -90,6 +90,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
   let stopping: StopReason | null = null;
   let firstAttach: number | null = null;
   const onAttached = (pid: number): void => {
+    if (firstAttach === null) releaseStartupPages();
     firstAttach ??= Date.now();
     options.onAttached?.(pid);
   };
@@ -147,6 +148,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
   // The targets given: with one, its error is the run's error.
   const startErrors: unknown[] = [];
   const lowerPriority = raisePriorityWhileAttaching();
+  releaseStartupPages();
   try {
     for (const pid of options.pids) {
       if (stopping) break;

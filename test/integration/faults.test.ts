@@ -124,7 +124,9 @@ describe('target faults', () => {
         const marked = stacks.filter((s) => s.frames.includes('[unknown python frame]_[j]')).reduce((n, s) => n + s.count, 0);
         assert.ok(marked <= unreadable, `${marked} samples with an unknown Python frame, ${unreadable} reported\n${r.stderr}`);
         // Every other: the workload's own frames and the standard library's (threading, _weakrefset), named by their short paths.
-        const foreign = stacks.flatMap((s) => s.frames).filter((f) => f.endsWith('_[j]') && f !== '[unknown python frame]_[j]' && !/\((test\/workloads\/churn\.py|\w+\.py):\d+\)_\[j\]$/.test(f));
+        // The line may be absent: some instructions have none (an except clause's clean-up), and a frame
+        // being set up or torn down can point outside its code; the function and file are still its own.
+        const foreign = stacks.flatMap((s) => s.frames).filter((f) => f.endsWith('_[j]') && f !== '[unknown python frame]_[j]' && !/\((test\/workloads\/churn\.py|\w+\.py)(:\d+)?\)_\[j\]$/.test(f));
         assert.deepEqual([...new Set(foreign)], []);
         const threads = Number(/, (\d+) threads?,/.exec(r.stderr)?.[1]);
         assert.ok(threads >= 100, `${threads} threads sampled`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { KallsymsParser, KernelSymbols, NAME_BLOCK_BYTES, kallsymsName } from '../../src/symbolize/kernel.js';
+import { KernelSymbols, kallsymsName, parseKallsyms } from '../../src/symbolize/kernel.js';
 
 const KALLSYMS = [
   'ffffffff81000000 T _stext',
@@ -57,30 +57,25 @@ test("this machine's /proc/kallsyms: every text symbol names its own address (or
 
 test('kallsyms taken in chunks cut anywhere (mid-line, mid-name, a line at a time) parses as the whole file does', () => {
   const bytes = Buffer.from(KALLSYMS + 'ffffffff81000400 T last_without_newline', 'latin1');
-  const whole = new KallsymsParser();
-  whole.push(bytes);
-  const expected = whole.finish();
+  const expected = parseKallsyms([bytes]);
   // The five text symbols, named in address order.
   assert.equal(expected.starts.length, 5);
   const nameAt = (i: number): string => kallsymsName(expected, i);
   assert.deepEqual([0, 1, 2, 3, 4].map(nameAt), ['_stext', 'helper', 'vfs_read', 'last_without_newline', 'ext4_helper']);
   for (const size of [1, 2, 3, 7, 19, 26]) {
-    const parser = new KallsymsParser();
-    for (let at = 0; at < bytes.length; at += size) parser.push(bytes.subarray(at, at + size));
-    assert.deepEqual(parser.finish(), expected, `chunks of ${size} bytes`);
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+    assert.deepEqual(parseKallsyms(chunks), expected, `chunks of ${size} bytes`);
   }
 });
 
-test('names past one block of names (a name never split between two) are named whole', () => {
-  // 3,000 names of 150-250 bytes: about 600 KB, three blocks.
+test('symbols at one address keep their order in the file; long names are named whole', () => {
+  // 3,000 names of 150-250 bytes, the last two hundred at one address.
   const names = Array.from({ length: 3000 }, (_, i) => `sym_${i}_`.padEnd(150 + (i % 101), String.fromCharCode(97 + (i % 26))));
-  const lines = names.map((name, i) => `ffffffff${(0x81000000 + i * 16).toString(16)} t ${name}`);
-  const parser = new KallsymsParser();
-  parser.push(Buffer.from(lines.join('\n') + '\n', 'latin1'));
-  const table = parser.finish();
-  assert.ok(table.text.length >= 3, `${table.text.length} blocks`);
-  assert.ok(table.text.every((block) => block.length <= NAME_BLOCK_BYTES));
-  assert.deepEqual(names.map((_, i) => kallsymsName(table, i)), names);
+  const lines = names.map((name, i) => `ffffffff${(0x81000000 + Math.min(i, 2800) * 16).toString(16)} t ${name}`);
+  const table = parseKallsyms([Buffer.from(lines.reverse().join('\n') + '\n', 'latin1')]);
+  const inFileOrder = [...names.slice(0, 2800)].concat(names.slice(2800).reverse());
+  assert.deepEqual(names.map((_, i) => kallsymsName(table, i)), inFileOrder);
 });
 
 test("this machine's /proc/kallsyms read by the table itself (in chunks) names as the file read whole does", async () => {

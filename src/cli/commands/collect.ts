@@ -11,6 +11,8 @@ import { writeStderrLine } from '../../output/terminal-text.js';
 import { pidList, positiveInteger, positiveSeconds } from '../options.js';
 import { addSamplingOptions, DEFAULT_HZ, type SamplingFlags } from '../sampling-options.js';
 import { sessionOptions } from '../../session/session-options.js';
+import { collectAsHeapGrows } from '../../sample/heap-collection.js';
+import { releaseStartupPagesLater } from '../../sample/startup-pages.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/mixprof';
 
@@ -119,9 +121,14 @@ export function collectCommand(): Command {
         collector.stop();
       });
       if (!flags.quiet) log(`mixprof: collecting ${flags.duration} s every ${interval} s at ${hz} Hz into ${store.file}${push ? ` and ${push.url.origin}` : ''}; Ctrl-C to stop`);
+      // A long-running process: what start-up alone touched goes, and garbage does not pile up.
+      const cancelRelease = releaseStartupPagesLater();
+      const stopCollecting = collectAsHeapGrows();
       try {
         await collector.run();
       } finally {
+        cancelRelease();
+        stopCollecting();
         store.close();
         removeSignals();
       }
