@@ -56,11 +56,12 @@ if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp bpf/dwarf-sam
     || { cat native/build.log >&2; die "the native addon did not build (see above)"; }
 fi
 
-# The TypeScript build, when a source is newer than the last build.
+# The TypeScript build and its one-file bundle, when a source is newer than the last build.
 built=dist/.built
-if [ ! -f "$built" ] || [ -n "$(find src test bench tsconfig.json -newer "$built" -print -quit 2>/dev/null)" ]; then
+if [ ! -f "$built" ] || [ ! -f dist/mixprof.js ] || [ -n "$(find src test bench tsconfig.json scripts/bundle.js -newer "$built" -print -quit 2>/dev/null)" ]; then
   say "compiling TypeScript"
   npx --no-install tsc -p tsconfig.json
+  node scripts/bundle.js
   touch "$built"
 fi
 

@@ -3,6 +3,10 @@
  * reading the target's memory. Code objects are read once and cached by
  * address; the first line number captured at sample time must match the one
  * read later, so a freed and reused address never lends its name to a frame.
+ * A read that failed, or a code object whose first line does not match, is
+ * read again after a while (at most once a second per address): the address
+ * may hold another code object by then, and one unlucky read must not leave
+ * every later frame of a function unknown.
  */
 import type { PythonLayout } from './layout.js';
 import { lineForOffset } from './linetable.js';
@@ -29,13 +33,20 @@ export type ResolvedPythonFrame =
 const UNKNOWN: ResolvedPythonFrame = { status: 'unknown' };
 const INCOMPLETE: ResolvedPythonFrame = { status: 'incomplete' };
 
+/** How long a failed or mismatched read stands before the address is read again. */
+export const REREAD_AFTER_MS = 1000;
+
 export class CodeObjectReader {
   private readonly codes = new Map<bigint, CodeInfo | null>();
+  /** When each address was last read (only addresses read again are kept). */
+  private readonly failedAt = new Map<bigint, number>();
+  /** Resolved frames; unknown ones are not kept, so they are tried again. */
   private readonly frames = new Map<string, ResolvedPythonFrame>();
 
   constructor(
     private readonly memory: MemoryReader,
     private readonly layout: PythonLayout,
+    private readonly now: () => number = Date.now,
   ) {}
 
   resolve(frame: RawPythonFrame): ResolvedPythonFrame {
@@ -43,27 +54,50 @@ export class CodeObjectReader {
     let resolved = this.frames.get(key);
     if (!resolved) {
       resolved = this.resolveUncached(frame);
-      this.frames.set(key, resolved);
+      if (resolved.status !== 'unknown') this.frames.set(key, resolved);
     }
     return resolved;
   }
 
   /** Reads many code objects at once (a new chain's frames arrive together). */
   prefetch(codes: readonly bigint[]): void {
-    const fresh = [...new Set(codes)].filter((code) => code !== 0n && !this.codes.has(code));
-    if (fresh.length === 0) return;
-    const size = this.layout.code.readSize;
-    const heads = this.memory.readMany(fresh, fresh.map(() => size));
-    fresh.forEach((code, i) => this.codes.set(code, this.decodeCode(heads[i] ?? null)));
+    const fresh = [...new Set(codes)].filter((code) => code !== 0n && (!this.codes.has(code) || (this.codes.get(code) === null && this.mayReread(code))));
+    this.read(fresh);
   }
 
   code(address: bigint): CodeInfo | null {
     if (!this.codes.has(address)) this.prefetch([address]);
+    const info = this.codes.get(address) ?? null;
+    if (info === null && this.mayReread(address)) this.read([address]);
     return this.codes.get(address) ?? null;
   }
 
+  private read(addresses: readonly bigint[]): void {
+    if (addresses.length === 0) return;
+    const size = this.layout.code.readSize;
+    const heads = this.memory.readMany(addresses, addresses.map(() => size));
+    addresses.forEach((code, i) => {
+      const info = this.decodeCode(heads[i] ?? null);
+      this.codes.set(code, info);
+      if (info === null) this.failedAt.set(code, this.now());
+      else this.failedAt.delete(code);
+    });
+  }
+
+  /** A failed or mismatched read is old enough to read the address again. */
+  private mayReread(address: bigint): boolean {
+    const at = this.failedAt.get(address);
+    return at === undefined || this.now() - at >= REREAD_AFTER_MS;
+  }
+
   private resolveUncached(frame: RawPythonFrame): ResolvedPythonFrame {
-    const info = frame.code === 0n ? null : this.code(frame.code);
+    let info = frame.code === 0n ? null : this.code(frame.code);
+    if (info && info.firstLineNo !== frame.firstLineNo && this.mayReread(frame.code)) {
+      // Freed since it was read, and the address now another code object's?
+      this.read([frame.code]);
+      info = this.codes.get(frame.code) ?? null;
+      if (info && info.firstLineNo !== frame.firstLineNo) this.failedAt.set(frame.code, this.now());
+    }
     // Unreadable, or freed and its address reused by another code object: the report counts such samples.
     if (!info || info.firstLineNo !== frame.firstLineNo) return UNKNOWN;
     const offset = this.instructionOffset(frame, info);
