@@ -152,7 +152,11 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       if (!list) byProcess.set(pid, (list = []));
       list.push({ ...stack.sample, count: counts[i + 1]! });
     }
-    if (poll.forgetStacks) stacks.clear();
+    if (poll.forgetStacks) {
+      stacks.clear();
+      userStacks.clear();
+      kernelStacks.clear();
+    }
     // Records keyed without their thread: the samples each got come apart (none in a partial poll: they wait for the next full one).
     const threadsOf = perThread ? null : samplesByThread(poll.threadSamples ?? new Float64Array(0), follow ? null : options.pid);
     // The target's, even when empty: it carries the malformed count.
@@ -171,6 +175,22 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
 
   // The sampler's records by number, made once (see DwarfPoll.stacks).
   const stacks = new Map<number, { readonly pid: number; readonly sample: RawSample }>();
+  // Records that differ only in their chain, kernel stack or thread share
+  // the rest: each user and kernel stack is held once as an array of
+  // BigInts, found by its bytes. A timer interrupt lands in many kernel
+  // functions, so one user stack came in dozens of records, each with its
+  // own copy (the soak's memory grew with them).
+  const userStacks = new Map<string, readonly bigint[]>();
+  const kernelStacks = new Map<string, readonly bigint[]>();
+  const held = (arrays: Map<string, readonly bigint[]>, values: BigUint64Array): readonly bigint[] => {
+    const key = Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('latin1');
+    let array = arrays.get(key);
+    if (array === undefined) {
+      array = [...values];
+      arrays.set(key, array);
+    }
+    return array;
+  };
   let unknownNumbers = 0;
   const rawSample = (s: DwarfStack): RawSample => {
     const gil = gilStateFromCode(s.gil);
@@ -181,9 +201,9 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       ...(gil ? { gil } : {}),
       ...(s.runnable ? { runnable: true } : {}),
       count: 0,
-      user: [...s.user],
+      user: held(userStacks, s.user),
       userEnd: s.complete ? 'complete' : s.beyondCopy ? 'beyond-copy' : s.short ? 'short' : 'stopped',
-      kernel: [...s.kernel],
+      kernel: held(kernelStacks, s.kernel),
     };
   };
 
