@@ -36,10 +36,14 @@ const INCOMPLETE: ResolvedPythonFrame = { status: 'incomplete' };
 /** How long a failed or mismatched read stands before the address is read again. */
 export const REREAD_AFTER_MS = 1000;
 
+/** A code object as last read (null: unreadable), and when. */
+interface CodeRead {
+  readonly info: CodeInfo | null;
+  readonly at: number;
+}
+
 export class CodeObjectReader {
-  private readonly codes = new Map<bigint, CodeInfo | null>();
-  /** When each address was last read (only addresses read again are kept). */
-  private readonly failedAt = new Map<bigint, number>();
+  private readonly codes = new Map<bigint, CodeRead>();
   /** Resolved frames; unknown ones are not kept, so they are tried again. */
   private readonly frames = new Map<string, ResolvedPythonFrame>();
 
@@ -59,35 +63,28 @@ export class CodeObjectReader {
     return resolved;
   }
 
-  /** Reads many code objects at once (a new chain's frames arrive together). */
+  /** Reads many code objects at once (a new chain's frames arrive together): those not read yet, and failed reads old enough to try again. */
   prefetch(codes: readonly bigint[]): void {
-    const fresh = [...new Set(codes)].filter((code) => code !== 0n && (!this.codes.has(code) || (this.codes.get(code) === null && this.mayReread(code))));
-    this.read(fresh);
+    this.read([...new Set(codes)].filter((code) => code !== 0n && (this.codes.get(code)?.info === null ? this.mayReread(code) : !this.codes.has(code))));
   }
 
   code(address: bigint): CodeInfo | null {
-    if (!this.codes.has(address)) this.prefetch([address]);
-    const info = this.codes.get(address) ?? null;
-    if (info === null && this.mayReread(address)) this.read([address]);
-    return this.codes.get(address) ?? null;
+    this.prefetch([address]);
+    return this.codes.get(address)?.info ?? null;
   }
 
   private read(addresses: readonly bigint[]): void {
     if (addresses.length === 0) return;
     const size = this.layout.code.readSize;
     const heads = this.memory.readMany(addresses, addresses.map(() => size));
-    addresses.forEach((code, i) => {
-      const info = this.decodeCode(heads[i] ?? null);
-      this.codes.set(code, info);
-      if (info === null) this.failedAt.set(code, this.now());
-      else this.failedAt.delete(code);
-    });
+    const at = this.now();
+    addresses.forEach((code, i) => this.codes.set(code, { info: this.decodeCode(heads[i] ?? null), at }));
   }
 
-  /** A failed or mismatched read is old enough to read the address again. */
+  /** The address was last read long enough ago to read it again. */
   private mayReread(address: bigint): boolean {
-    const at = this.failedAt.get(address);
-    return at === undefined || this.now() - at >= REREAD_AFTER_MS;
+    const read = this.codes.get(address);
+    return read === undefined || this.now() - read.at >= REREAD_AFTER_MS;
   }
 
   private resolveUncached(frame: RawPythonFrame): ResolvedPythonFrame {
@@ -95,8 +92,7 @@ export class CodeObjectReader {
     if (info && info.firstLineNo !== frame.firstLineNo && this.mayReread(frame.code)) {
       // Freed since it was read, and the address now another code object's?
       this.read([frame.code]);
-      info = this.codes.get(frame.code) ?? null;
-      if (info && info.firstLineNo !== frame.firstLineNo) this.failedAt.set(frame.code, this.now());
+      info = this.code(frame.code);
     }
     // Unreadable, or freed and its address reused by another code object: the report counts such samples.
     if (!info || info.firstLineNo !== frame.firstLineNo) return UNKNOWN;

@@ -23,8 +23,8 @@ import { startProcessSession, type ProcessRun, type ProcessSession } from '../se
 import type { SessionOptions } from '../session/session-options.js';
 import { reportLines } from './run-report.js';
 import { watchSubprocesses } from './subprocesses.js';
-import { collectAsHeapGrows } from './heap-collection.js';
-import { releaseStartupPages, releaseStartupPagesLater } from './startup-pages.js';
+import { keepResidentSmall } from './long-running.js';
+import { releaseStartupPages } from './startup-pages.js';
 
 export interface RunOptions extends SessionOptions {
   readonly pids: readonly number[];
@@ -166,8 +166,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
   } finally {
     lowerPriority();
   }
-  const cancelRelease = sessions.length > 0 ? releaseStartupPagesLater() : () => undefined;
-  const stopCollecting = sessions.length > 0 ? collectAsHeapGrows() : () => undefined;
+  const stopKeeping = sessions.length > 0 ? keepResidentSmall() : () => undefined;
   if (sessions.length === 0) {
     removeSignals();
     throw startErrors[0] ?? new MixprofError('NO_SUCH_PROCESS', 'no process to profile', 'pass the PIDs of running processes with -x');
@@ -201,8 +200,7 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
   } finally {
     stopWatching?.();
     stopTicker?.();
-    cancelRelease();
-    stopCollecting();
+    stopKeeping();
     status?.clear();
   }
 

@@ -11,8 +11,7 @@ import { writeStderrLine } from '../../output/terminal-text.js';
 import { pidList, positiveInteger, positiveSeconds } from '../options.js';
 import { addSamplingOptions, DEFAULT_HZ, type SamplingFlags } from '../sampling-options.js';
 import { sessionOptions } from '../../session/session-options.js';
-import { collectAsHeapGrows } from '../../sample/heap-collection.js';
-import { releaseStartupPagesLater } from '../../sample/startup-pages.js';
+import { keepResidentSmall } from '../../sample/long-running.js';
 
 export const DEFAULT_DATA_DIR = '/var/lib/mixprof';
 
@@ -122,13 +121,11 @@ export function collectCommand(): Command {
       });
       if (!flags.quiet) log(`mixprof: collecting ${flags.duration} s every ${interval} s at ${hz} Hz into ${store.file}${push ? ` and ${push.url.origin}` : ''}; Ctrl-C to stop`);
       // A long-running process: what start-up alone touched goes, and garbage does not pile up.
-      const cancelRelease = releaseStartupPagesLater();
-      const stopCollecting = collectAsHeapGrows();
+      const stopKeeping = keepResidentSmall();
       try {
         await collector.run();
       } finally {
-        cancelRelease();
-        stopCollecting();
+        stopKeeping();
         store.close();
         removeSignals();
       }

@@ -10,8 +10,7 @@ import { ProfileStore } from '../../store/profile-store.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
 import { DEFAULT_DATA_DIR } from './collect.js';
-import { collectAsHeapGrows } from '../../sample/heap-collection.js';
-import { releaseStartupPagesLater } from '../../sample/startup-pages.js';
+import { keepResidentSmall } from '../../sample/long-running.js';
 
 const EXAMPLES = `
 Examples:
@@ -92,8 +91,7 @@ export function serveCommand(): Command {
       const shown = flags.host.includes(':') ? `[${flags.host}]` : flags.host;
       log(`mixprof: serving ${store.file} on http://${shown}:${port}/${token ? ' (token required)' : ''}; Ctrl-C to stop`);
       // A long-running process: what start-up alone touched goes, and garbage does not pile up.
-      const cancelRelease = releaseStartupPagesLater();
-      const stopCollecting = collectAsHeapGrows();
+      const stopKeeping = keepResidentSmall();
       // The first signal closes the server; another one exits at once.
       let removeSignals = (): void => undefined;
       await new Promise<void>((resolve) => {
@@ -104,8 +102,7 @@ export function serveCommand(): Command {
         });
       });
       removeSignals();
-      cancelRelease();
-      stopCollecting();
+      stopKeeping();
       store.close();
     });
 }
