@@ -133,6 +133,13 @@ export interface DwarfSamplerOptions {
    */
   perThread?: boolean;
   /**
+   * Distinct records kept numbered; past it, at a full poll, the numbers are
+   * forgotten (DwarfPoll.forgetStacks) and records seen again come again.
+   * Default 2048: what mixprof holds per record (its stacks as BigInts) grew
+   * with them, about 1 MiB a minute at 1000 Hz with 8,192.
+   */
+  recordsKept?: number;
+  /**
    * How user stacks are unwound: with the modules' .eh_frame compiled into
    * rows, in the kernel where they hold and in user space for the rest (the
    * default), in user space only, or by libdwfl alone.

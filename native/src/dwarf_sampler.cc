@@ -112,8 +112,8 @@ void FillPythonConfig(Napi::Env env, const Napi::Value& py, sampler_config* cfg)
   cfg->python = 1;
 }
 
-// Distinct records kept numbered (DwarfSampler::stacks_).
-constexpr size_t kMaxStacks = 1u << 13;
+// Distinct records kept numbered (DwarfSampler::stacks_) unless told.
+constexpr double kDefaultRecordsKept = 2048;
 
 Napi::Value U64Array(Napi::Env env, const std::vector<uint64_t>& values) {
   auto array = Napi::TypedArrayOf<uint64_t>::New(env, values.size(),
@@ -160,6 +160,9 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
     ThrowRangeError(env, "options.stackBytes must be a multiple of " +
                              std::to_string(STACK_CHUNK));
   }
+  records_kept_ = options.Has("recordsKept")
+                      ? static_cast<size_t>(NumberOption(env, options, "recordsKept", 16, 1 << 20))
+                      : static_cast<size_t>(kDefaultRecordsKept);
   wall_ = options.Get("wall").ToBoolean();
   per_thread_ = !options.Has("perThread") || options.Get("perThread").ToBoolean();
   follow_ = options.Get("follow").ToBoolean();
@@ -779,7 +782,7 @@ void DwarfSampler::Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd 
   }
   key.append(reinterpret_cast<const char*>(s.kernel), kernel_depth * 8);
   // Two keys with one 64-bit digest (murmur, the length mixed in) among the
-  // 8,192 kept: about one run in 10^11 would count one record as another.
+  // 2,048 kept: about one run in 10^12 would count one record as another.
   const uint64_t digest = std::hash<std::string>{}(key);
   auto found = stacks_.find(digest);
   // The frames are needed for a new record, and for the thread's last sample (counted again later).
@@ -1051,7 +1054,7 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
   // Kept within bounds: every number handed over so far is forgotten, and
   // records seen again are numbered and handed over again.
   // Only once every count is handed over: a number pending would be lost.
-  bool forget = full && stacks_.size() > kMaxStacks;
+  bool forget = full && stacks_.size() > records_kept_;
   if (forget) stacks_.clear();
   result.Set("forgetStacks", Napi::Boolean::New(env, forget));
   result.Set("drainedBytes", Napi::Number::New(env, static_cast<double>(drained_bytes_)));

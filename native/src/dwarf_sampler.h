@@ -138,6 +138,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   pid_t pid_ = 0;
   int hz_ = 0;
   size_t max_frames_ = 0;
+  // Distinct records numbered before the numbers are forgotten (options.recordsKept).
+  size_t records_kept_ = 0;
   bpf_object* object_ = nullptr;
   bpf_program* program_ = nullptr;
   // Wall-clock mode: the task iterator, run hz times a second by ticker_.

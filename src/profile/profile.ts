@@ -103,8 +103,8 @@ export interface Profile {
 const COMPACT_MIN = 5_000;
 /** Thread names are kept this many drains after the thread was last sampled. */
 const KEEP_THREAD_NAMES = 60;
-/** Numbered records remembered (the DWARF sampler numbers up to 8,192 before starting again: numbers are not reused, so twice that bounds this map). */
-const MAX_NUMBERED = 16_384;
+/** Numbered records remembered (the DWARF sampler keeps 2,048 numbered before it forgets them: numbers are not reused, so twice that bounds this map). */
+const MAX_NUMBERED = 4_096;
 /** Where a compacted stack was cut: an address in no mapping, so never trusted. */
 const CUT_MARK = 0n;
 

@@ -1,6 +1,7 @@
 /**
  * What a command that runs for a while does to stay small: gives back the
- * pages only its start-up needed once it has settled (startup-pages.ts), and
+ * pages only its start-up needed once it has settled, and those touched
+ * since once a minute (startup-pages.ts), and
  * collects its heap as it grows (heap-collection.ts).
  */
 import { collectAsHeapGrows } from './heap-collection.js';

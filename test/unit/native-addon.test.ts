@@ -1002,6 +1002,7 @@ describe('DwarfSampler options', () => {
     assert.throws(() => new addon.DwarfSampler({ ...base(), stackBytes: 1500 }), /stackBytes must be a multiple of 1024/);
     assert.throws(() => new addon.DwarfSampler({ ...base(), ringMiB: 3 }), /ringMiB must be a power of two/);
     assert.throws(() => new addon.DwarfSampler({ ...base(), pid: 0 }), /pid must be an integer/);
+    assert.throws(() => new addon.DwarfSampler({ ...base(), recordsKept: 8 }), /recordsKept must be an integer/);
     // Anything but a Symbolizer, even another addon object, is refused.
     assert.throws(() => new addon.DwarfSampler({ ...base(), symbolizer: {} as never }), /symbolizer must be a Symbolizer/);
     assert.throws(() => new addon.DwarfSampler({ ...base(), object: '/nonexistent.bpf.o' }), /cannot open \/nonexistent\.bpf\.o/);
