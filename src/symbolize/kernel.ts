@@ -42,13 +42,19 @@ export function parseKallsyms(chunks: readonly Uint8Array[]): KallsymsTable {
 }
 
 type Source = (() => Buffer | string | null) | Buffer | string | null;
+/** Kernel addresses whose names are kept (about 100 bytes each). */
+const MAX_CACHED_ADDRESSES = 20_000;
+
 /** The source that is this machine's /proc/kallsyms. */
 const KALLSYMS: unique symbol = Symbol('/proc/kallsyms');
 
 export class KernelSymbols {
   private table: KallsymsTable | null = null;
   private reading = false;
+  /** Names by address; cleared past MAX_CACHED_ADDRESSES (a timer interrupt lands on ever more instructions). */
   private readonly cache = new Map<bigint, string>();
+  /** Names by symbol: the addresses in one function share one string. */
+  private readonly symbolNames = new Map<number, string>();
   /** Stacks named, by the sampler's array: bpftrace's runner hands the same array for the same stack. */
   private readonly stacks = new WeakMap<readonly KernelFrame[], readonly string[]>();
 
@@ -117,8 +123,12 @@ export class KernelSymbols {
           hi = mid - 1;
         }
       }
-      if (found >= 0) name = kallsymsName(table, found);
+      if (found >= 0) {
+        name = this.symbolNames.get(found) ?? kallsymsName(table, found);
+        this.symbolNames.set(found, name);
+      }
     }
+    if (this.cache.size >= MAX_CACHED_ADDRESSES) this.cache.clear();
     this.cache.set(address, name);
     return name;
   }

@@ -24,6 +24,17 @@ test('kernel addresses are named by the text symbol at or below them', () => {
   assert.equal(k.name(0x1000n), '[unknown kernel]');
 });
 
+test("names stay right past the bound on addresses kept, one function's addresses sharing its name", () => {
+  const k = new KernelSymbols(`ffffffff81000000 T first\nffffffff81100000 T second\nffffffff81200000 T end\n`);
+  // More distinct addresses than are kept named (each function 0x100000 bytes long).
+  for (let i = 0n; i < 60_000n; i++) {
+    assert.equal(k.name(0xffffffff81000000n + i * 29n), i * 29n < 0x100000n ? 'first' : 'second');
+  }
+  assert.equal(k.name(0xffffffff81000000n), 'first');
+  assert.equal(k.name(0xffffffff810fffffn), 'first');
+  assert.equal(k.name(0xffffffff81100000n), 'second');
+});
+
 test('a kallsyms hidden from this user (all zeros) names nothing', () => {
   const k = new KernelSymbols('0000000000000000 T _stext\n0000000000000000 t helper\n');
   assert.equal(k.available, false);
