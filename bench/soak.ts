@@ -1,12 +1,12 @@
 /**
- * `npm run soak`: mixprof at 1000 Hz for 10 minutes per run, following its
+ * `npm run soak`: mixprof at 999 Hz for 10 minutes per run, following its
  * memory, to show that what it holds is bounded by the distinct stacks and
  * threads of the target, not by the samples taken. Two targets: ten threads
  * in known chains, and one starting and ending hundreds of threads a second;
  * each with both unwinders. Written to bench/SOAK.md.
  *
  *   --minutes N   minutes per run (default 10)
- *   --hz N        sampling rate (default 1000)
+ *   --hz N        sampling rate (default 999)
  *   --only NAME   runs whose name contains NAME (e.g. "churn fp")
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -104,7 +104,7 @@ function at(points: Point[], t: number, of: 'mixprof' | 'bpftrace'): number {
 
 async function main(): Promise<void> {
   const minutes = Number(argValue('--minutes', '10'));
-  const hz = Number(argValue('--hz', '1000'));
+  const hz = Number(argValue('--hz', '999'));
   const only = argValue('--only', '');
   const seconds = minutes * 60;
   const python = pyenvPython('3.11.7').executable;

@@ -4,6 +4,13 @@
 import { statSync } from 'node:fs';
 import { raisePriority } from '../dist/src/startup-priority.js';
 
+// Set by bin/mixprof for node alone (glibc read it at start): what mixprof
+// starts (a recorded command, bpftrace) gets the environment it was given.
+if (process.env.MIXPROF_SET_MALLOC_ARENA_MAX) {
+  delete process.env.MALLOC_ARENA_MAX;
+  delete process.env.MIXPROF_SET_MALLOC_ARENA_MAX;
+}
+
 // `sample` and `record` attach ahead of a busy machine's other work
 // (src/priority.ts). bin/mixprof has raised this process already as
 // root; started some other way, it is raised here, from its first line.

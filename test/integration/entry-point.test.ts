@@ -3,7 +3,8 @@
  * when it is at least as new as the compiled modules, the modules otherwise
  * (a build that ran tsc and did not bundle), so that a stale bundle never
  * runs. Checked on a copy of the package whose bundle is replaced by one
- * that only says it ran.
+ * that only says it ran. And the environment bin/mixprof gives node alone
+ * (MALLOC_ARENA_MAX=1), which what mixprof starts does not inherit.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { copyPackage, type PackageCopy } from '../helpers/package-copy.js';
+import { MIXPROF } from '../helpers/paths.js';
 
 const MARKER = 'the bundled program ran';
 const STAND_IN = `export async function main() { process.stdout.write(${JSON.stringify(MARKER)} + '\\n'); return 0; }\nexport function exit(code) { process.exitCode = code; }\n`;
@@ -58,5 +60,34 @@ describe("bin/mixprof.js's choice of program", () => {
     } finally {
       await writeFile(bundle, STAND_IN);
     }
+  });
+});
+
+describe("bin/mixprof's malloc arenas", () => {
+  /** What a command recorded by mixprof sees: its own MALLOC_ARENA_MAX, and its parent's (mixprof's node) as node was started. */
+  const seen = async (env: Record<string, string | undefined>): Promise<{ own: string; node: string[] }> => {
+    const script = 'echo "own=${MALLOC_ARENA_MAX-unset}"; tr "\\0" "\\n" < /proc/$PPID/environ | grep "^MALLOC_ARENA_MAX=" || true';
+    const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-arena-'));
+    try {
+      // The command ends before sampling starts: mixprof says so, and exits non-zero.
+      const run = await execa(MIXPROF, ['record', '-o', path.join(dir, 'out.folded'), '--', '/bin/sh', '-c', script], { env, extendEnv: false, reject: false });
+      const lines = run.stdout.split('\n');
+      return { own: lines.find((l) => l.startsWith('own='))!.slice(4), node: lines.filter((l) => l.startsWith('MALLOC_ARENA_MAX=')) };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+  const base = { PATH: process.env.PATH, HOME: process.env.HOME };
+
+  test('node runs with one arena; the recorded command does not inherit it', async () => {
+    const { own, node } = await seen(base);
+    assert.deepEqual(node, ['MALLOC_ARENA_MAX=1']);
+    assert.equal(own, 'unset');
+  });
+
+  test("a user's own MALLOC_ARENA_MAX is kept, for node and for the command", async () => {
+    const { own, node } = await seen({ ...base, MALLOC_ARENA_MAX: '4' });
+    assert.deepEqual(node, ['MALLOC_ARENA_MAX=4']);
+    assert.equal(own, '4');
   });
 });
