@@ -7,7 +7,7 @@
  * (MALLOC_ARENA_MAX=1), which what mixprof starts does not inherit.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -35,9 +35,14 @@ describe("bin/mixprof.js's choice of program", () => {
   });
 
   const version = async (): Promise<string> => (await execa('node', [path.join(copy.root, 'bin', 'mixprof.js'), '--version'])).stdout.trim();
-  /** Sets the bundle's modification time `seconds` after the compiled modules'. */
+  /**
+   * Sets the bundle's modification time `seconds` after the compiled modules'.
+   * Both are set to whole seconds: a copy's times have nanoseconds, which a
+   * time read back in milliseconds would round below the modules' own.
+   */
   const bundleAged = async (seconds: number): Promise<void> => {
-    const compiled = (await stat(modules)).mtime.getTime() / 1000;
+    const compiled = Math.floor(Date.now() / 1000);
+    await utimes(modules, compiled, compiled);
     await utimes(bundle, compiled + seconds, compiled + seconds);
   };
 
