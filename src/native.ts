@@ -122,6 +122,8 @@ export interface DwarfSamplerOptions {
   python?: Uint8Array;
   /** Also sample the threads that are off CPU, hz times a second (wall-clock mode). */
   wall?: boolean;
+  /** The first wall-clock pass's weight (a dump's mark on it, up to 2^24): the later passes weigh 1. */
+  firstPassWeight?: number;
   /** A test's fault: the first this many wall-clock passes fail, as a failed bpf_iter_create does. */
   failWallPasses?: number;
   /** Also sample the processes the target forks, and theirs, from their first instruction (not with wall). */
@@ -212,6 +214,7 @@ export interface DwarfStack {
   beyondCopy?: boolean;
   short?: boolean;
   runnable?: boolean;
+  waiting?: boolean;
 }
 
 export interface UnwindCounts {

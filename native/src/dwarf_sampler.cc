@@ -176,6 +176,10 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
   }
   check_unwind_ = options.Get("checkUnwind").ToBoolean();
   skew_cfi_rows_ = options.Get("skewCfiRows").ToBoolean();
+  // A dump's: the first pass's samples are told from the later ones' by their count.
+  if (options.Has("firstPassWeight")) {
+    first_pass_weight_ = static_cast<uint32_t>(NumberOption(env, options, "firstPassWeight", 1, 1 << 24));
+  }
   // A test's fault: the first passes fail as a failed bpf_iter_create does.
   if (options.Has("failWallPasses")) {
     fail_wall_passes_ = static_cast<uint32_t>(NumberOption(env, options, "failWallPasses", 0, 1e9));
@@ -428,7 +432,7 @@ void DwarfSampler::TickWallClock() {
   clock_gettime(CLOCK_MONOTONIC, &next);
   char buffer[64];
   // The clock periods this pass stands for: more than 1 after passes were skipped.
-  uint32_t weight = 1;
+  uint32_t weight = first_pass_weight_;
   const uint32_t zero = 0;
   uint64_t seen_changes = 0;
   while (ticking_) {
@@ -772,7 +776,8 @@ void DwarfSampler::Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd 
   key.append(reinterpret_cast<const char*>(&s.chain), sizeof(s.chain));
   key.append(reinterpret_cast<const char*>(&s.gil), sizeof(s.gil));
   const bool runnable = s.off_cpu == OFF_CPU_RUNNABLE;
-  key.push_back(runnable ? 1 : 0);
+  const bool waiting = s.off_cpu == OFF_CPU_WAITING;
+  key.push_back(static_cast<char>(runnable ? 1 : waiting ? 2 : 0));
   uint32_t n = static_cast<uint32_t>(pcs_.size());
   key.append(reinterpret_cast<const char*>(&n), sizeof(n));
   if (!pcs_.empty()) {
@@ -797,6 +802,7 @@ void DwarfSampler::Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd 
     record.kernel.assign(s.kernel, s.kernel + kernel_depth);
     record.end = end;
     record.runnable = runnable;
+    record.waiting = waiting;
   }
   const uint64_t id = found != stacks_.end() ? found->second : Intern(digest, record);
   record.id = id;
@@ -978,6 +984,7 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
     if (c->end == UnwindEnd::kBeyondCopy) o.Set("beyondCopy", Napi::Boolean::New(env, true));
     if (c->end == UnwindEnd::kShort) o.Set("short", Napi::Boolean::New(env, true));
     o.Set("runnable", Napi::Boolean::New(env, c->runnable));
+    o.Set("waiting", Napi::Boolean::New(env, c->waiting));
     stacks.Set(i++, o);
   }
   result.Set("stacks", stacks);

@@ -51,8 +51,10 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     std::vector<uint64_t> user;
     std::vector<uint64_t> kernel;
     UnwindEnd end = UnwindEnd::kStopped;
-    // Taken off CPU while runnable: waiting for a CPU (wall-clock mode).
+    // Taken off CPU (wall-clock mode): runnable, waiting for a CPU; or
+    // waiting (asleep or blocked in the kernel). A dump says which.
     bool runnable = false;
+    bool waiting = false;
     // The number it is handed over by (Intern).
     uint64_t id = 0;
   };
@@ -216,6 +218,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   std::atomic<uint64_t> tick_errors_{0};
   // Passes still to fail on purpose (options.failWallPasses); the ticker's alone once started.
   uint32_t fail_wall_passes_ = 0;
+  // The weight of the first wall-clock pass (a dump's mark on it); the others weigh 1.
+  uint32_t first_pass_weight_ = 1;
   // options.unwinder: the compiled rows where they hold, in the kernel (the
   // default) or in user space, or libdwfl alone.
   bool table_unwind_ = true;

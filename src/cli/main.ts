@@ -6,6 +6,7 @@ import { packageRoot } from '../package-root.js';
 import { collectCommand } from './commands/collect.js';
 import { convertCommand } from './commands/convert.js';
 import { doctorCommand } from './commands/doctor.js';
+import { dumpCommand } from './commands/dump.js';
 import { recordCommand } from './commands/record.js';
 import { sampleCommand } from './commands/sample.js';
 import { serveCommand } from './commands/serve.js';
@@ -46,6 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(collectCommand())
     .addCommand(serveCommand())
     .addCommand(topCommand())
+    .addCommand(dumpCommand())
     .addCommand(doctorCommand());
   // Subcommands added with addCommand do not inherit these settings.
   for (const command of [program, ...program.commands]) {

@@ -5,7 +5,7 @@
  * objects; kernel frames as samples arrive; native addresses in one batch
  * at the end (the symbolizer works from a maps snapshot and the files).
  */
-import type { RawSample, SamplerEvent, ThreadInfo } from '../sampler/sampler.js';
+import type { GilState, RawSample, SamplerEvent, ThreadInfo } from '../sampler/sampler.js';
 import type { Frame } from '../symbolize/frame.js';
 import { kernelSymbols, type KernelSymbols } from '../symbolize/kernel.js';
 import type { NativeFrames } from '../symbolize/native.js';
@@ -16,7 +16,7 @@ import { mergeStacks, trustedNativeFrames } from './merge.js';
 import type { NativeUnwind } from './merge.js';
 import { RUNNABLE_FRAME, runnableKernelFrames } from './runnable.js';
 import { ThreadIds } from './thread-ids.js';
-import { kernelStackKey, SampleCounts, userStackKey, type CountedSample } from './sample-counts.js';
+import { kernelStackKey, SampleCounts, userStackKey, type CountedSample, type OffCpu } from './sample-counts.js';
 
 export interface ProfileOptions {
   readonly hidePlumbing: boolean;
@@ -91,6 +91,15 @@ export function emptyStats(): ProfileStats {
 export interface StackCount {
   readonly frames: readonly Frame[];
   count: number;
+  /** With thread roots: the thread, and how its first sample counted here found it (a dump reads these, not the root frames). */
+  readonly origin?: StackOrigin;
+}
+
+export interface StackOrigin {
+  readonly tid: number;
+  readonly gil?: GilState;
+  /** Off CPU (wall-clock mode); on a CPU when not set. */
+  readonly offCpu?: OffCpu;
 }
 
 export interface Profile {
@@ -218,6 +227,7 @@ export class ProfileBuilder {
       }
       const named = this.kernel.names(received.kernel);
       const kernel = received.runnable ? runnableKernelFrames(named) : named;
+      const offCpu: OffCpu | undefined = received.runnable ? 'runnable' : received.waiting ? 'waiting' : undefined;
       const counted: CountedSample = {
         tid: received.tid,
         chain: received.chain,
@@ -226,8 +236,8 @@ export class ProfileBuilder {
         userKey,
         ...(received.userEnd ? { userEnd: received.userEnd } : {}),
         kernel,
-        kernelKey: kernelStackKey(kernel, received.runnable === true),
-        ...(received.runnable ? { runnable: true } : {}),
+        kernelKey: kernelStackKey(kernel, offCpu),
+        ...(offCpu ? { offCpu } : {}),
       };
       const sample = this.withLeafCaller(counted, received.stackWords);
       const key = this.counts.keyOf(sample);
@@ -367,7 +377,7 @@ export class ProfileBuilder {
         }
       }
       countGil(stats, sample.gil, count);
-      const waiting = sample.runnable ? [...merged.frames, RUNNABLE_FRAME] : merged.frames;
+      const waiting = sample.offCpu === 'runnable' ? [...merged.frames, RUNNABLE_FRAME] : merged.frames;
       const stack = waiting.length > 0 ? waiting : [NO_STACK];
       // Root first: the thread (--threads), then the GIL state (--gil); process
       // roots (--pid-root) go above both when processes are combined.
@@ -376,6 +386,7 @@ export class ProfileBuilder {
       const key = stackKey(frames);
       const entry = stacks.get(key);
       if (entry) entry.count += count;
+      else if (this.options.threadRoots) stacks.set(key, { frames, count, origin: { tid: sample.tid, ...(sample.gil ? { gil: sample.gil } : {}), ...(sample.offCpu ? { offCpu: sample.offCpu } : {}) } });
       else stacks.set(key, { frames, count });
     }
     stats.threads = this.tids.size;

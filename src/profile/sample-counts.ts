@@ -20,8 +20,12 @@ export interface CountedSample {
   /** Kernel functions, leaf first. */
   readonly kernel: readonly string[];
   readonly kernelKey: string;
-  readonly runnable?: boolean;
+  /** Off CPU at the sample (wall-clock mode); on a CPU when not set. */
+  readonly offCpu?: OffCpu;
 }
+
+/** How a thread off CPU was found: runnable (waiting for a CPU), or waiting (asleep or blocked in the kernel). */
+export type OffCpu = 'runnable' | 'waiting';
 
 /** How a CFI unwind ended is part of a user stack's identity: a complete unwind is not one that stopped at the same frames. */
 const END_MARKS: Readonly<Record<UnwindEnd, string>> = { complete: '$', stopped: '', 'beyond-copy': '!', short: '~' };
@@ -38,9 +42,9 @@ export function userStackKey(frames: readonly bigint[], end: UnwindEnd | undefin
   return parts.join(' ');
 }
 
-/** A kernel stack's key; a runnable thread's is told apart from a running one's with the same frames. */
-export function kernelStackKey(names: readonly string[], runnable: boolean): string {
-  return runnable ? [...names, '[runnable]'].join(';') : names.join(';');
+/** A kernel stack's key; a thread off CPU is told apart from a running one with the same frames. */
+export function kernelStackKey(names: readonly string[], offCpu: OffCpu | undefined): string {
+  return offCpu === undefined ? names.join(';') : [...names, `[${offCpu}]`].join(';');
 }
 
 /** One user or kernel stack as held once for all the samples counted with it. */

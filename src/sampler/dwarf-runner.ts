@@ -33,6 +33,8 @@ export interface DwarfRunOptions {
   readonly pollIntervalMs?: number;
   /** Wall-clock mode: also sample threads off CPU. */
   readonly wall?: boolean;
+  /** Wall-clock mode: the first pass's weight (a dump tells that pass's samples by it). */
+  readonly firstPassWeight?: number;
   /**
    * Records keyed by thread (RawSample.tid), as thread roots need. Without,
    * threads share their records (tid 0) and each 'samples' event says what
@@ -85,6 +87,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       ...(options.python ? { python: packWalkConfig(options.python) } : {}),
       ...(options.wall ? { wall: true } : {}),
       ...(options.wall && failWallPasses !== null ? { failWallPasses } : {}),
+      ...(options.wall && options.firstPassWeight ? { firstPassWeight: options.firstPassWeight } : {}),
       ...(options.follow ? { follow: true } : {}),
       perThread,
       ...(options.unwinder ? { unwinder: options.unwinder } : {}),
@@ -200,6 +203,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       chain: s.chain,
       ...(gil ? { gil } : {}),
       ...(s.runnable ? { runnable: true } : {}),
+      ...(s.waiting ? { waiting: true } : {}),
       count: 0,
       user: held(userStacks, s.user),
       userEnd: s.complete ? 'complete' : s.beyondCopy ? 'beyond-copy' : s.short ? 'short' : 'stopped',

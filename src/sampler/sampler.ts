@@ -70,6 +70,8 @@ export interface RawSample {
   readonly stackWords?: readonly bigint[];
   /** Off CPU and runnable (wall-clock mode): waiting for a CPU. */
   readonly runnable?: boolean;
+  /** Off CPU and not runnable (wall-clock mode): asleep or blocked in the kernel. */
+  readonly waiting?: boolean;
   /**
    * The sampler's number for this record, when it numbers them: equal
    * numbers from one sampler are equal records (every field but count), so

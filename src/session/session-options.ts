@@ -26,13 +26,23 @@ export interface SessionOptions {
   readonly unwind?: UnwindChoice;
   /** cpu: threads on a CPU; wall: every thread, also while it sleeps or waits. */
   readonly mode?: SampleMode;
-  /** The GIL view: read at each sample whether the thread held the GIL, and root its stack in a marker saying so. */
-  readonly gil?: boolean;
+  /**
+   * The GIL view: read at each sample whether the thread held the GIL, and
+   * root its stack in a marker saying so. 'when-readable': where the
+   * interpreter has a GIL mixprof can read, else without (a dump).
+   */
+  readonly gil?: boolean | 'when-readable';
   /**
    * Also sample the processes the target forks, from their first instruction,
    * with its DWARF sampler (CPU mode; --subprocesses). Each is a run of its own.
    */
   readonly follow?: boolean;
+  /**
+   * Wall-clock mode: the first pass over the threads counts this many
+   * times, so that its samples stand out (a dump, which shows each thread
+   * where that pass found it).
+   */
+  readonly firstPassWeight?: number;
 }
 
 export const SAMPLE_MODES = ['cpu', 'wall'] as const;
@@ -43,7 +53,7 @@ export function checkSessionOptions(options: SessionOptions): void {
   if (options.mode === 'wall' && options.unwind === 'fp') {
     throw new MixprofError('BAD_OPTION', '--mode wall cannot be used with --unwind fp', 'leave --unwind at auto (or dwarf): wall-clock mode samples sleeping threads with the DWARF sampler');
   }
-  if (options.gil && options.nativeOnly) {
+  if (options.gil === true && options.nativeOnly) {
     throw new MixprofError('BAD_OPTION', '--gil cannot be used with --native-only', 'the GIL view needs the Python walk: leave out --native-only');
   }
 }

@@ -16,7 +16,7 @@ import type { RunningSampler, StopReason } from '../sampler/sampler.js';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
 import type { Profile } from '../profile/profile.js';
-import { requireGil } from '../python/gil-check.js';
+import { gilProblem, requireGil } from '../python/gil-check.js';
 import { versionString } from '../python/layout.js';
 import { attachTarget } from './attach.js';
 import { chooseUnwind } from './unwind.js';
@@ -48,6 +48,8 @@ export interface ProcessRun {
   readonly python: boolean;
   /** "3.11.7" when the Python frames were read. */
   readonly pythonVersion: string | null;
+  /** Whether each sample read the GIL's state (its stacks have GIL roots). */
+  readonly gil: boolean;
   /** The interpreter's path when frame-pointer stacks stop at its eval loop. */
   readonly noFramePointers: string | null;
   /** Set when the sampler failed mid-run: the samples before it are kept. */
@@ -130,12 +132,15 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
   const mapsText = readMapsText(target.pid);
   if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
 
-  const attached = attachTarget(addon, target, mapsText, { ...options, ...(options.gil ? { pythonRequiredBy: '--gil' } : {}) }, say);
+  const attached = attachTarget(addon, target, mapsText, { ...options, ...(options.gil === true ? { pythonRequiredBy: '--gil' } : {}) }, say);
   const { interpreter, layout, native, framePointers } = attached;
   const noFramePointers = framePointers === false;
   try {
     // A target without Python was refused by attachTarget already.
-    if (options.gil && layout && interpreter) requireGil(attached.memory, layout, interpreter.runtimeAddress);
+    if (options.gil === true && layout && interpreter) requireGil(attached.memory, layout, interpreter.runtimeAddress);
+    const gil =
+      options.gil === true ||
+      (options.gil === 'when-readable' && layout !== null && interpreter !== null && layout.flavour !== 'free-threaded' && gilProblem(attached.memory, layout, interpreter.runtimeAddress) === null);
     const { unwind, why } = chooseUnwind(options.unwind ?? 'auto', options.mode ?? 'cpu');
     if (!options.quiet) log(`mixprof: native stacks unwound with ${unwind === 'dwarf' ? 'DWARF call frame information' : 'frame pointers'} (${why})`);
     const settings = {
@@ -144,7 +149,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       maxDepth: options.maxDepth,
       maxThreads: MAX_THREADS_SEARCHED[unwind],
       userDepth: unwind === 'dwarf' ? DWARF_MAX_FRAMES : noFramePointers ? SHORT_USER_STACK_DEPTH : FULL_USER_STACK_DEPTH,
-      gil: options.gil ?? false,
+      gil,
     };
     const checks = unwinderChecks();
     const profileOptions = {
@@ -152,7 +157,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       maxNativeDepth: settings.userDepth,
       nativeUnwind: unwind,
       threadRoots: options.threadRoots,
-      gilRoots: options.gil ?? false,
+      gilRoots: gil,
       fullPaths: options.fullPaths,
     };
     const builder = attached.newBuilder(profileOptions);
@@ -203,6 +208,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             maxFrames: DWARF_MAX_FRAMES,
             stackBytes: DWARF_STACK_BYTES,
             wall,
+            ...(options.firstPassWeight ? { firstPassWeight: options.firstPassWeight } : {}),
             threads: threadCount(target.pid),
             // Thread roots name each record's thread; the miss-threads fault filters records by it.
             perThread: options.threadRoots || missThreads,
@@ -243,6 +249,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           seconds: Math.max(0, f.endedAt - f.startedAt) / 1000,
           python: layout !== null,
           pythonVersion,
+          gil,
           noFramePointers: null,
           failure: null,
           missedThreads: [],
@@ -261,6 +268,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           seconds,
           python: layout !== null,
           pythonVersion,
+          gil,
           noFramePointers: noFramePointers && unwind === 'fp' ? interpreter!.path : null,
           failure: failureOf(run),
           missedThreads: missedThreads(threadsAtStart, threadsAtEnd, samplesByThread, { hz: options.hz, seconds, mode: wall ? 'wall' : 'cpu' }),

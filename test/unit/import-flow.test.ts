@@ -22,7 +22,7 @@ const STAGES: readonly (readonly [string, readonly string[]])[] = [
   // Runs the stages for one process.
   ['session', ['session']],
   // What a user runs: the command line and each command's run.
-  ['commands', ['cli', 'sample', 'collect', 'serve', 'top', 'doctor']],
+  ['commands', ['cli', 'sample', 'collect', 'serve', 'top', 'doctor', 'dump']],
 ];
 
 const SRC = path.join(REPO, 'src');

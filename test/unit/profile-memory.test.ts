@@ -203,7 +203,7 @@ describe('distinct samples share their stacks', () => {
         // Equal stacks, each arriving in arrays of its own, as a sampler's records do.
         const user = [0x1100n, 0x1200n, 0x1300n];
         const kernel = ['do_syscall_64', 'entry_SYSCALL_64'];
-        counts.add({ tid: Number(chain), chain, user, userKey: userStackKey(user, 'complete'), kernel, kernelKey: kernelStackKey(kernel, false) }, count);
+        counts.add({ tid: Number(chain), chain, user, userKey: userStackKey(user, 'complete'), kernel, kernelKey: kernelStackKey(kernel, undefined) }, count);
       }
     }
     const held = [...counts.entries()];
@@ -211,7 +211,7 @@ describe('distinct samples share their stacks', () => {
     assert.ok(held.every((h) => h.count === 3));
     assert.ok(held.every((h) => h.sample.user === held[0]!.sample.user && h.sample.kernel === held[0]!.sample.kernel));
     // Another user stack is another sample.
-    counts.add({ tid: 1, chain: 0n, user: [0x1100n], userKey: userStackKey([0x1100n], 'complete'), kernel: [], kernelKey: kernelStackKey([], false) }, 1);
+    counts.add({ tid: 1, chain: 0n, user: [0x1100n], userKey: userStackKey([0x1100n], 'complete'), kernel: [], kernelKey: kernelStackKey([], undefined) }, 1);
     assert.equal(counts.size, 101);
   });
 
@@ -225,7 +225,8 @@ describe('distinct samples share their stacks', () => {
     ];
     assert.equal(new Set(keys).size, keys.length);
     assert.equal(userStackKey([0x11n, 0x22n], 'complete'), keys[0]);
-    assert.notEqual(kernelStackKey(['a', 'b'], false), kernelStackKey(['a', 'b'], true));
+    assert.notEqual(kernelStackKey(['a', 'b'], undefined), kernelStackKey(['a', 'b'], 'runnable'));
+    assert.notEqual(kernelStackKey(['a', 'b'], 'waiting'), kernelStackKey(['a', 'b'], 'runnable'));
   });
 });
 

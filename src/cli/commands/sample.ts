@@ -1,7 +1,6 @@
 /** `mixprof sample`: profile running processes for a while, write their stacks. */
-import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { MixprofError } from '../../errors.js';
+import { checkDebugFiles } from '../debug-files.js';
 import { chooseFormat } from '../../output/formats.js';
 import { OUTPUT_FORMATS } from '../../output/output-profile.js';
 import { profileProcesses, type RunOptions } from '../../sample/run.js';
@@ -73,32 +72,9 @@ export function addProfileOptions(command: Command, output: string): Command {
     .option('-q, --quiet', 'print nothing on stderr but errors');
 }
 
-/** Whether the file starts as ELF files do. */
-function isElf(file: string): boolean {
-  const fd = openSync(file, 'r');
-  try {
-    const magic = Buffer.alloc(4);
-    return readSync(fd, magic, 0, 4, 0) === 4 && magic.equals(ELF_MAGIC);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
-
 /** The flags as run options, less the PIDs; -d files and the -o path are checked here. */
 export function profileOptions(flags: ProfileFlags, output: string | null): Omit<RunOptions, 'pids'> {
-  const extraFiles = flags.debugFile ?? [];
-  for (const file of extraFiles) {
-    try {
-      accessSync(file, constants.R_OK);
-    } catch {
-      throw new MixprofError('BAD_OPTION', `-d ${file}: no such readable file`, 'pass the path of a library or debug file');
-    }
-    // A FIFO would block the reader that opens it; a directory is a likely slip.
-    if (!statSync(file).isFile()) throw new MixprofError('BAD_OPTION', `-d ${file}: not a regular file`, 'pass the path of a library or debug file');
-    if (!isElf(file)) throw new MixprofError('BAD_OPTION', `-d ${file}: not an ELF file`, 'pass a library, an executable or a separate debug file (.debug)');
-  }
+  const extraFiles = checkDebugFiles(flags.debugFile ?? []);
   // Found out now, not after the whole run: nothing is sampled into a path that cannot take it.
   if (output !== null) checkOutputFile(output);
   const quiet = flags.quiet ?? false;

@@ -1,0 +1,60 @@
+/**
+ * One look at a running process (`mixprof dump`): a wall-clock session of a
+ * fraction of a second. Its first pass over the threads takes every thread
+ * off CPU where it waits (its kernel stack, its registers as saved on entry
+ * to the kernel, its Python chain) without stopping it, and each thread on
+ * a CPU at its next clock sample; the later passes stand in for a thread
+ * the first one missed (thread-dump.ts).
+ */
+import { MixprofError } from '../errors.js';
+import type { OffsetSource } from '../python/find-layout.js';
+import { startProcessSession } from '../session/session.js';
+import { MAX_PYTHON_DEPTH } from '../session/session-options.js';
+import { dumpThreads, FIRST_PASS_WEIGHT, inDumpOrder, type ProcessDump } from '../profile/thread-dump.js';
+
+/**
+ * Passes over the threads a second, and how long they go on: a thread on a
+ * CPU is found by the clock within 1/DUMP_HZ of its CPU time; one taken off
+ * its CPU before that is found by a later pass.
+ */
+export const DUMP_HZ = 100;
+export const DUMP_SECONDS = 0.25;
+
+export interface DumpOptions {
+  readonly extraFiles: readonly string[];
+  readonly hidePlumbing: boolean;
+  readonly fullPaths: boolean;
+  readonly offsetSources?: readonly OffsetSource[];
+}
+
+export async function dumpProcess(pid: number, options: DumpOptions, log: (line: string) => void): Promise<ProcessDump> {
+  const session = await startProcessSession(
+    pid,
+    {
+      durationSeconds: DUMP_SECONDS,
+      hz: DUMP_HZ,
+      mode: 'wall',
+      unwind: 'auto',
+      nativeOnly: false,
+      maxDepth: MAX_PYTHON_DEPTH,
+      extraFiles: options.extraFiles,
+      hidePlumbing: options.hidePlumbing,
+      fullPaths: options.fullPaths,
+      threadRoots: true,
+      gil: 'when-readable',
+      firstPassWeight: FIRST_PASS_WEIGHT,
+      quiet: true,
+      ...(options.offsetSources ? { offsetSources: options.offsetSources } : {}),
+    },
+    log,
+  );
+  const run = await session.done;
+  if (run.failure !== null) throw new MixprofError('SAMPLER_FAILED', `the dump of process ${pid} failed: ${run.failure}`, 'run it again');
+  if (run.profile.stacks.length === 0 && run.reason === 'target-exited') throw new MixprofError('NO_SUCH_PROCESS', `process ${pid} exited during the dump`, 'nothing is left to look at');
+  return {
+    pid: run.pid,
+    comm: run.comm,
+    python: run.pythonVersion,
+    threads: inDumpOrder(run.pid, dumpThreads(run.profile, run.gil)),
+  };
+}
