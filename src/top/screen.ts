@@ -10,12 +10,12 @@ import { terminalText } from '../output/terminal-text.js';
 import type { FrameKind } from '../symbolize/frame.js';
 import type { Row, SortColumn } from './function-view.js';
 
+/** What the view shows: a process sampled now, or a profile saved to a file. */
+export type Shown = { readonly kind: 'process'; readonly pid: number; readonly comm: string; readonly python: string | null; readonly hz: number } | { readonly kind: 'file'; readonly name: string };
+
 export interface Header {
-  readonly pid: number;
-  readonly comm: string;
-  readonly python: string | null;
+  readonly shown: Shown;
   readonly threads: number;
-  readonly hz: number;
   readonly lost: number;
   /** Samples shown, and over how long (ms); windowMs null: cumulative. */
   readonly samples: number;
@@ -74,14 +74,14 @@ function seconds(ms: number): string {
 }
 
 function headerLines(h: Header): [string, string] {
-  const first = [
-    `mixprof top - process ${h.pid} (${h.comm})`,
-    h.python ? `Python ${h.python}` : 'no Python',
-    `${h.threads} thread${h.threads === 1 ? '' : 's'}`,
-    `${h.hz} Hz`,
-    `lost ${h.lost}`,
-  ].join(' \u00b7 ');
-  const span = h.windowMs === null ? `cumulative, ${seconds(h.coveredMs)} s` : `last ${seconds(Math.min(h.coveredMs, h.windowMs))} s`;
+  const threads = `${h.threads} thread${h.threads === 1 ? '' : 's'}`;
+  const shown = h.shown;
+  const first = (
+    shown.kind === 'file'
+      ? [`mixprof top - ${shown.name}`, ...(h.threads > 0 ? [threads] : [])]
+      : [`mixprof top - process ${shown.pid} (${shown.comm})`, shown.python ? `Python ${shown.python}` : 'no Python', threads, `${shown.hz} Hz`, `lost ${h.lost}`]
+  ).join(' \u00b7 ');
+  const span = shown.kind === 'file' ? 'saved' : h.windowMs === null ? `cumulative, ${seconds(h.coveredMs)} s` : `last ${seconds(Math.min(h.coveredMs, h.windowMs))} s`;
   const second = [
     `${h.samples} samples (${span})`,
     `sort ${h.sort.toUpperCase()}`,

@@ -1,10 +1,11 @@
 /**
- * `mixprof top`: a live view of a running process's hottest functions. The
- * session samples all along (with a root per thread, for the thread
- * filter); every second the counts since the last second are drained from
- * it into the window (sample-window.ts), and the rows (function-view.ts)
- * drawn (screen.ts) on the terminal (terminal.ts). Keys change the view at
- * once. Pausing freezes the view, not the sampling.
+ * `mixprof top`: a view of the hottest functions, of a running process live
+ * or of a saved profile (top-source.ts). A session samples all along (with
+ * a root per thread, for the thread filter); every second the counts since
+ * the last second are drained from it into the window (sample-window.ts),
+ * and the rows (function-view.ts) drawn (screen.ts) on the terminal
+ * (terminal.ts). Keys change the view at once. Pausing freezes the view,
+ * not the sampling.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,16 +13,15 @@ import { injectedFault } from '../fault-injection.js';
 import { formatFolded } from '../output/folded.js';
 import type { StackCount } from '../profile/profile.js';
 import type { Frame } from '../symbolize/frame.js';
-import type { ProcessRun, ProcessSession } from '../session/session.js';
+import type { TopSource } from './top-source.js';
 import { SORT_COLUMNS, viewRows, type Row, type SortColumn } from './function-view.js';
 import { SampleWindow } from './sample-window.js';
 import { renderFrame, scrollFor, type Header } from './screen.js';
 import type { Key, Terminal } from './terminal.js';
 
 export interface TopOptions {
-  readonly session: ProcessSession;
+  readonly source: TopSource;
   readonly terminal: Terminal;
-  readonly hz: number;
   /** null: cumulative counts. */
   readonly windowMs: number | null;
   /** Where `w` writes its folded files. */
@@ -82,23 +82,23 @@ export class TopView {
     this.window = new SampleWindow(options.windowMs, Date.now());
   }
 
-  /** Until q (or stop()); the session is stopped and its result returned. */
-  async run(): Promise<ProcessRun> {
-    const { session, terminal } = this.options;
+  /** Until q (or stop()); the source is stopped. */
+  async run(): Promise<void> {
+    const { source, terminal } = this.options;
     const quitting = new Promise<void>((resolve) => {
       this.quit = resolve;
     });
     terminal.onKey((key) => this.guard(() => this.key(key)));
     terminal.onResize(() => this.guard(() => this.draw()));
-    let run: ProcessRun | null = null;
-    session.done.then(
-      (r) =>
+    let ended = false;
+    source.done.then(
+      (last) =>
         this.guard(() => {
-          run = r;
-          this.ended = r.reason === 'target-exited' ? `process ${session.pid} exited: q to quit, w to write` : `sampling ended (${r.failure ?? r.reason}): q to quit, w to write`;
+          ended = true;
+          this.ended = last.ended;
           this.stopTimer();
           // The last counts: those since the last drain.
-          this.take(r.profile.stacks, r.profile.stats.lostEvents);
+          this.take(last.stacks, last.lost);
           this.draw();
         }),
       (error: unknown) => this.guard(() => {
@@ -110,8 +110,8 @@ export class TopView {
     await quitting;
     this.stopTimer();
     if (this.failure) throw this.failure;
-    if (!run) session.stop('interrupted');
-    return run ?? (await session.done);
+    if (!ended) source.stop();
+    await source.done;
   }
 
   /** Ends the view as q does (a signal). */
@@ -135,8 +135,8 @@ export class TopView {
 
   private refresh(): void {
     if (this.ended) return;
-    const profile = this.options.session.drain();
-    this.take(profile.stacks, profile.stats.lostEvents);
+    const { stacks, lost } = this.options.source.drain();
+    this.take(stacks, lost);
     if (!this.paused) this.draw();
   }
 
@@ -154,14 +154,11 @@ export class TopView {
     const at = this.cursorId === null ? -1 : rows.findIndex((r) => r.id === this.cursorId);
     this.cursor = at >= 0 ? at : Math.min(this.cursor, Math.max(0, rows.length - 1));
     this.cursorId = rows[this.cursor]?.id ?? null;
-    const { terminal, session } = this.options;
+    const { terminal, source } = this.options;
     this.scroll = scrollFor(this.cursor, this.scroll, rows.length, terminal.height);
     const header: Header = {
-      pid: session.pid,
-      comm: session.comm,
-      python: session.pythonVersion,
+      shown: source.shown,
       threads: threadsOf(this.stacks).length,
-      hz: this.options.hz,
       lost: this.lost,
       samples,
       coveredMs: this.window.coveredMs(),
@@ -244,6 +241,10 @@ export class TopView {
         break;
       }
       case 'r':
+        if (this.options.source.shown.kind === 'file') {
+          this.message = 'a saved profile: nothing to reset';
+          break;
+        }
         this.window.reset();
         this.stacks = this.window.current();
         this.message = 'counts reset';
@@ -259,7 +260,7 @@ export class TopView {
 
   /** The stacks shown, as a folded file in the working directory. */
   private write(): string {
-    const file = path.join(this.options.writeDir, `mixprof-top-${this.options.session.pid}-${stamp(Date.now())}.folded`);
+    const file = path.join(this.options.writeDir, `mixprof-top-${this.options.source.stem}-${stamp(Date.now())}.folded`);
     const stacks = stacksOfThread(this.stacks, this.thread);
     try {
       writeFileSync(file, formatFolded(stacks, { markPython: false }), { flag: 'wx', mode: 0o644 });

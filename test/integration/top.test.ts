@@ -8,7 +8,7 @@
  * bpftrace left. Without a terminal, top refuses in one line.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -231,6 +231,47 @@ describe('mixprof top in tmux', () => {
     assert.ok(samplesOf(screen) > 0 && row(screen, /^hot \(/) !== undefined, plain(screen));
     await tmux.keys(session, 'q');
     await exitedCleanly(session);
+  });
+
+  test('a saved profile (top FILE): its functions and shares, its threads, writing it again, quitting; what a user can get wrong is one line', async () => {
+    const file = path.join(dir, 'saved.folded');
+    await writeFile(
+      file,
+      [
+        'MainThread (7);main (app.py:3);hot (app.py:10);spin (app.py:20) 60',
+        'MainThread (7);main (app.py:3);warm (app.py:12);read;ksys_read_[k] 20',
+        'worker (8);run (app.py:30);hot (app.py:10);spin (app.py:20) 20',
+      ].join('\n') + '\n',
+    );
+    const session = 'saved';
+    await tmux.start(session, dir, [MIXPROF, 'top', file]);
+    let screen = await screenWhere(session, (s) => samplesOf(s) === 100, '100 samples');
+    assert.match(plain(screen), new RegExp(`^mixprof top - ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} · 2 threads$`, 'm'));
+    assert.match(plain(screen), /^100 samples \(saved\) · sort OWN% · thread: all/m);
+    assert.equal(row(screen, /^spin \(/)?.ownPercent, 80);
+    assert.equal(row(screen, /^hot \(/)?.totalPercent, 80);
+    // t: the busiest thread first; the counts stay (a saved profile has no window that moves on).
+    await tmux.keys(session, 't');
+    screen = await screenWhere(session, (s) => /thread: MainThread \(7\)/.test(plain(s)), 'the thread filter');
+    assert.equal(samplesOf(screen), 80);
+    assert.equal(row(screen, /^spin \(/)?.ownPercent, 75);
+    await tmux.keys(session, 'w');
+    screen = await screenWhere(session, (s) => /wrote \d+ stacks/.test(plain(s)), 'the write message');
+    const written = /to (\S+\.folded)/.exec(plain(screen))![1]!;
+    assert.match(path.basename(written), /^mixprof-top-saved-/);
+    assert.equal((await readFile(written, 'utf8')).trim().split('\n').length, 2);
+    await tmux.keys(session, 'q');
+    assert.equal(await exitOf(session), '0');
+
+    const both = await runMixprof(['top', file, '-x', '1']);
+    assert.equal(both.exitCode, 1);
+    assert.match(both.stderr, /^mixprof: error: mixprof top shows a running process \(-x PID\) or a saved profile \(FILE\), not both/);
+    const neither = await runMixprof(['top']);
+    assert.match(neither.stderr, /^mixprof: error: mixprof top needs a process to watch \(-x PID\) or a saved profile \(FILE\)/);
+    const missing = await runMixprof(['top', path.join(dir, 'nothing.folded')]);
+    assert.equal(missing.exitCode, 1);
+    assert.match(missing.stderr, /^mixprof: error: cannot read \S+nothing\.folded: no such file/);
+    for (const r of [both, neither, missing]) assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   });
 
   test('without a terminal it refuses in one line, before attaching; a bad PID is one line too', async () => {

@@ -73,7 +73,7 @@ describe('terminal writers escape the names they show', () => {
   });
 
   test("top's screen: function, thread and process names and the message escaped; every line as wide as the terminal", () => {
-    const header: Header = { pid: 42, comm: 'py\x1b]0;X\x07', python: '3.12.1', threads: 1, hz: 99, lost: 0, samples: 7, coveredMs: 1000, windowMs: 10_000, sort: 'own%', thread: 't\n\x1b[7m (12)', paused: false, ended: null };
+    const header: Header = { shown: { kind: 'process', pid: 42, comm: 'py\x1b]0;X\x07', python: '3.12.1', hz: 99 }, threads: 1, lost: 0, samples: 7, coveredMs: 1000, windowMs: 10_000, sort: 'own%', thread: 't\n\x1b[7m (12)', paused: false, ended: null };
     const { rows } = viewRows(stacks.map((s) => ({ frames: s.frames.slice(s.frames[0]!.kind === 'marker' ? 1 : 0), count: s.count })), { sort: 'own%', toggled: new Set() });
     const lines = renderFrame({ header, rows, cursor: 0, scroll: 0, message: 'wrote x\r\x1b[2Ky' }, 160, 12);
     // The screen's own sequences (bold, reverse, reset) are the only ones left.

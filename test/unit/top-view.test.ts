@@ -137,7 +137,7 @@ describe('the sliding window', () => {
 });
 
 describe('the screen', () => {
-  const header: Header = { pid: 42, comm: 'python3', python: '3.12.1', threads: 3, hz: 99, lost: 0, samples: 100, coveredMs: 10_000, windowMs: 10_000, sort: 'total%', thread: null, paused: false, ended: null };
+  const header: Header = { shown: { kind: 'process', pid: 42, comm: 'python3', python: '3.12.1', hz: 99 }, threads: 3, lost: 0, samples: 100, coveredMs: 10_000, windowMs: 10_000, sort: 'total%', thread: null, paused: false, ended: null };
   const plain = (line: string): string => line.replace(new RegExp(String.raw`\u001b\[\d+m`, 'g'), '');
 
   test('every line is exactly as wide as the terminal; the header says what is shown; the cursor row is reversed', () => {

@@ -1,6 +1,4 @@
 /** `mixprof convert IN -o OUT`: a folded file (mixprof's, or any stackcollapse tool's) in another format. */
-import { constants as bufferConstants } from 'node:buffer';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { MixprofError } from '../../errors.js';
@@ -12,6 +10,7 @@ import { writeStderrLine } from '../../output/terminal-text.js';
 import { formatTopTable } from '../../output/top-table.js';
 import { writeProfile } from '../../output/write.js';
 import { nonNegativeInteger, positiveInteger } from '../options.js';
+import { readInput } from '../read-input.js';
 
 const EXAMPLES = `
 Examples:
@@ -24,8 +23,6 @@ Examples:
 Frame kinds come from the marks in the file: _[k] kernel, _[j] Python, else
 "func (file.py:LINE)" is Python and any other name native code.`;
 
-const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
-
 interface ConvertFlags {
   output?: string;
   format?: string;
@@ -36,19 +33,6 @@ interface ConvertFlags {
   top: number;
   quiet?: boolean;
   base?: string;
-}
-
-function readInput(file: string): string {
-  try {
-    return readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ERR_STRING_TOO_LONG' || code === 'ERR_FS_FILE_TOO_LARGE') {
-      throw new MixprofError('BAD_INPUT', `cannot read ${file}: it is larger than the ${Math.floor(MAX_STRING_LENGTH / 2 ** 20)} MiB convert reads at once`, 'merge its lines first (e.g. sort | awk to add up equal stacks) or split it');
-    }
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new MixprofError('BAD_INPUT', `cannot read ${file}: ${why}`, 'pass a folded stack file, or - for stdin');
-  }
 }
 
 export function convertCommand(): Command {
