@@ -7,6 +7,9 @@
  * the first one missed (thread-dump.ts).
  */
 import { MixprofError } from '../errors.js';
+import { nativeAddon } from '../native.js';
+import { processMemory } from '../target/memory.js';
+import { readThreadLocals } from './frame-locals.js';
 import type { OffsetSource } from '../python/find-layout.js';
 import { startProcessSession } from '../session/session.js';
 import { MAX_PYTHON_DEPTH } from '../session/session-options.js';
@@ -25,6 +28,8 @@ export interface DumpOptions {
   readonly hidePlumbing: boolean;
   readonly fullPaths: boolean;
   readonly offsetSources?: readonly OffsetSource[];
+  /** Also read each Python frame's variables. */
+  readonly locals?: boolean;
 }
 
 export async function dumpProcess(pid: number, options: DumpOptions, log: (line: string) => void): Promise<ProcessDump> {
@@ -51,10 +56,12 @@ export async function dumpProcess(pid: number, options: DumpOptions, log: (line:
   const run = await session.done;
   if (run.failure !== null) throw new MixprofError('SAMPLER_FAILED', `the dump of process ${pid} failed: ${run.failure}`, 'run it again');
   if (run.profile.stacks.length === 0 && run.reason === 'target-exited') throw new MixprofError('NO_SUCH_PROCESS', `process ${pid} exited during the dump`, 'nothing is left to look at');
+  const threads = inDumpOrder(run.pid, dumpThreads(run.profile, run.gil));
+  const locals = options.locals && run.interpreter ? readThreadLocals(processMemory(nativeAddon(), pid), run.interpreter, threads) : null;
   return {
     pid: run.pid,
     comm: run.comm,
     python: run.pythonVersion,
-    threads: inDumpOrder(run.pid, dumpThreads(run.profile, run.gil)),
+    threads: locals ? threads.map((t) => ({ ...t, locals: locals.get(t.tid) ?? { missing: 'not-python' } })) : threads,
   };
 }

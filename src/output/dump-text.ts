@@ -5,7 +5,8 @@
  * are escaped in the text (terminal-text.ts), kept exact in the JSON.
  */
 import path from 'node:path';
-import type { ProcessDump, ThreadDump } from '../profile/thread-dump.js';
+import type { LocalsMissing, ProcessDump, ThreadDump } from '../profile/thread-dump.js';
+import type { LocalVariable } from '../python/locals.js';
 import { WAIT_WORDS } from '../profile/waits.js';
 import type { Frame } from '../symbolize/frame.js';
 import { terminalText } from './terminal-text.js';
@@ -40,6 +41,27 @@ function threadHeading(thread: ThreadDump): string {
   return `Thread ${thread.tid} "${name}": ${parts.join(', ')}`;
 }
 
+const MISSING_WORDS: Readonly<Record<Exclude<LocalsMissing, 'not-python'>, string>> = {
+  'moved-on': 'the thread ran on before they were read',
+  'no-offsets': "the interpreter's offsets do not say where they are (pass its debug file with -d)",
+  'no-thread-state': "the thread's state was not found",
+};
+
+/** As py-spy's dump --locals lists them: arguments, then the other variables. */
+function variableLines(variables: readonly LocalVariable[]): string[] {
+  const lines: string[] = [];
+  for (const [title, wanted] of [
+    ['Arguments:', true],
+    ['Locals:', false],
+  ] as const) {
+    const some = variables.filter((v) => v.argument === wanted);
+    if (some.length === 0) continue;
+    lines.push(`        ${title}`);
+    for (const v of some) lines.push(`            ${v.name}: ${v.value}`);
+  }
+  return lines;
+}
+
 export function dumpText(dumps: readonly ProcessDump[]): string {
   const lines: string[] = [];
   for (const dump of dumps) {
@@ -47,7 +69,14 @@ export function dumpText(dumps: readonly ProcessDump[]): string {
     lines.push(`Process ${dump.pid} (${dump.comm})${dump.python ? `: Python ${dump.python}` : ''}, ${dump.threads.length} thread${dump.threads.length === 1 ? '' : 's'}`);
     for (const thread of dump.threads) {
       lines.push('', threadHeading(thread));
-      for (const frame of thread.frames) lines.push(`    ${frameLine(frame)}`);
+      const locals = thread.locals && 'frames' in thread.locals ? thread.locals.frames : null;
+      if (thread.locals && 'missing' in thread.locals && thread.locals.missing !== 'not-python') lines.push(`    (variables not shown: ${MISSING_WORDS[thread.locals.missing]})`);
+      let python = 0;
+      for (const frame of thread.frames) {
+        lines.push(`    ${frameLine(frame)}`);
+        if (frame.kind !== 'python' || !locals) continue;
+        lines.push(...variableLines(locals[python++] ?? []));
+      }
     }
   }
   return lines.map(terminalText).join('\n') + '\n';
@@ -61,6 +90,17 @@ function frameJson(frame: Frame): Record<string, string | number> {
     ...(frame.file !== undefined ? { [frame.kind === 'python' ? 'file' : 'module']: frame.file } : {}),
     ...(frame.line !== undefined ? { line: frame.line } : {}),
   };
+}
+
+/** Each Python frame with its variables (innermost first, as the frames are). */
+function framesJson(t: ThreadDump): Record<string, unknown>[] {
+  const locals = t.locals && 'frames' in t.locals ? t.locals.frames : null;
+  let python = 0;
+  return t.frames.map((frame) => {
+    const json: Record<string, unknown> = frameJson(frame);
+    if (frame.kind === 'python' && locals) json['locals'] = (locals[python++] ?? []).map((v) => ({ name: v.name, value: v.value, argument: v.argument }));
+    return json;
+  });
 }
 
 export function dumpJson(dumps: readonly ProcessDump[]): string {
@@ -77,7 +117,8 @@ export function dumpJson(dumps: readonly ProcessDump[]): string {
       syscall: t.syscall,
       waiting_in: t.waitingIn,
       waiting_for: t.waitingFor,
-      frames: t.frames.map(frameJson),
+      ...(t.locals && 'missing' in t.locals ? { locals_missing: t.locals.missing } : {}),
+      frames: framesJson(t),
     })),
   }));
   return JSON.stringify({ processes }, null, 2) + '\n';

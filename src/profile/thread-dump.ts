@@ -8,6 +8,7 @@
  */
 import type { Profile, StackCount } from './profile.js';
 import { RUNNABLE_FRAME } from './runnable.js';
+import type { LocalVariable } from '../python/locals.js';
 import type { GilState, ThreadInfo } from '../sampler/sampler.js';
 import type { Frame } from '../symbolize/frame.js';
 import { waitingFor, type WaitKind } from './waits.js';
@@ -32,7 +33,15 @@ export interface ThreadDump {
   readonly waitingFor: WaitKind | null;
   /** Innermost first. */
   readonly frames: readonly Frame[];
+  /** dump --locals: the variables of its Python frames. */
+  readonly locals?: ThreadLocals;
 }
+
+/** Why a thread's variables are not shown: no Python frames; it ran on since; no offsets for them; its thread state not found. */
+export type LocalsMissing = 'not-python' | 'moved-on' | 'no-offsets' | 'no-thread-state';
+
+/** The variables of each of a thread's Python frames, innermost first as its frames are, or why there are none. */
+export type ThreadLocals = { readonly frames: readonly (readonly LocalVariable[])[] } | { readonly missing: LocalsMissing };
 
 export interface ProcessDump {
   readonly pid: number;

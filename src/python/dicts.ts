@@ -136,6 +136,34 @@ export function readSmallInt(memory: MemoryReader, o: ObjectLayout, address: big
   return head.readUInt32LE(o.longDigit);
 }
 
+/** Ints up to this many 30-bit digits are read whole (about 300 decimal digits). */
+const MAX_INT_DIGITS = 32;
+
+/** An int object's value, or null when it is too large to show or cannot be read. */
+export function readInt(memory: MemoryReader, objects: ObjectLayout, address: bigint): bigint | null {
+  const head = memory.read(address, objects.longDigit);
+  if (!head) return null;
+  const size = head.readBigInt64LE(objects.longSize);
+  let digits: number;
+  let negative: boolean;
+  if (objects.longSizeIsTag) {
+    // lv_tag: digit count << 3, sign in the low bits (0 positive, 1 zero, 2 negative).
+    if ((size & 3n) === 1n) return 0n;
+    digits = Number(size >> 3n);
+    negative = (size & 3n) === 2n;
+  } else {
+    digits = Number(size < 0n ? -size : size);
+    negative = size < 0n;
+  }
+  if (digits === 0) return 0n;
+  if (digits > MAX_INT_DIGITS) return null;
+  const data = memory.read(address + BigInt(objects.longDigit), digits * 4);
+  if (!data) return null;
+  let value = 0n;
+  for (let i = digits - 1; i >= 0; i--) value = (value << 30n) | BigInt(data.readUInt32LE(i * 4) & 0x3fffffff);
+  return negative ? -value : value;
+}
+
 /** The value stored under a str key, found by comparing key texts. */
 export function lookupStr(memory: MemoryReader, layout: PythonLayout, items: readonly DictItem[], name: string): bigint | null {
   // A cheap first pass on length and the text just after the ASCII header, all keys in a few reads.

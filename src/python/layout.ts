@@ -5,7 +5,7 @@
  * then read by the BPF program renderer and the code-object reader.
  */
 import type { LineTableFormat } from './linetable.js';
-import type { ObjectOffsets } from './offsets.js';
+import type { LocalsOffsets, ObjectOffsets } from './offsets.js';
 import type { BuildFlavour, InstanceAttributes } from './versions.js';
 
 export interface PythonVersion {
@@ -137,6 +137,8 @@ export interface PythonLayout {
   readonly gil: GilLayout | null;
   /** null when the offsets' source does not give them (only Python thread names need them). */
   readonly objects: ObjectLayout | null;
+  /** null when the offsets' source does not give them (only dump --locals needs them). */
+  readonly locals: LocalsOffsets | null;
 }
 
 /** The object offsets, with the version's rules for reading them. */

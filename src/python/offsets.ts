@@ -50,6 +50,29 @@ export interface StructOffsets {
   readonly gilLocked: number | null;
   /** For Python thread names (--threads); null when the source does not give them all. */
   readonly objects: ObjectOffsets | null;
+  /** For a frame's local variables (dump --locals); null when the source does not give them all. */
+  readonly locals: LocalsOffsets | null;
+}
+
+/**
+ * A frame's local variables and what their values are: the frame's array of
+ * them (3.11+ localsplus, before f_localsplus), the code object's tuple of
+ * their names (3.11+ co_localsplusnames, cells and free variables too;
+ * before co_varnames) and its argument count; and the objects a value is
+ * shown from (a tuple's items, any variable-size object's size, a float's
+ * value, a type's name, a cell's content, a dict's and a set's sizes).
+ */
+export interface LocalsOffsets {
+  readonly frameLocals: number;
+  readonly codeLocalNames: number;
+  readonly codeArgCount: number;
+  readonly varSize: number;
+  readonly tupleItems: number;
+  readonly floatValue: number;
+  readonly typeName: number;
+  readonly cellRef: number;
+  readonly dictUsed: number;
+  readonly setUsed: number;
 }
 
 /**
@@ -157,6 +180,7 @@ export function buildLayout(o: StructOffsets, context: LayoutContext): PythonLay
     objectType: o.objectType,
     gil: spec.hasGil ? gilLayout(o) : null,
     objects: o.objects ? objectLayout(o.objects, spec) : null,
+    locals: o.locals,
   };
 }
 

@@ -6,7 +6,7 @@
  * _native_id. Threads not started by threading (or a program that never
  * imports it) have no name here.
  */
-import { lookupStr, readAttributes, readDict, readSmallInt } from './dicts.js';
+import { lookupStr, readAttributes, readDict, readInt, readSmallInt } from './dicts.js';
 import type { PythonLayout } from './layout.js';
 import { readPyUnicode } from './unicode.js';
 import { interpreterState } from './walk.js';
@@ -43,6 +43,26 @@ export class ThreadNames {
     if (fromCached) return fromCached;
     this.active = this.findActive();
     return this.active === null ? null : this.namesIn(this.active, full);
+  }
+
+  /**
+   * Thread id to pthread_t (threading's ident: _active's key), for the
+   * threads threading started: what a thread state carries before 3.11.
+   */
+  idents(): Map<number, bigint> | null {
+    const objects = this.layout.objects;
+    this.active ??= objects ? this.findActive() : null;
+    const threads = this.active === null ? null : readDict(this.memory, objects!, this.active);
+    if (!threads || threads.length > MAX_THREADS) return null;
+    const idents = new Map<number, bigint>();
+    for (const { key, value } of threads) {
+      const attributes = readAttributes(this.memory, this.layout, value);
+      const tid = attributes && lookupStr(this.memory, this.layout, attributes, '_native_id');
+      const id = tid ? readSmallInt(this.memory, objects!, tid) : null;
+      const ident = readInt(this.memory, objects!, key);
+      if (id !== null && id > 0 && ident !== null) idents.set(id, ident);
+    }
+    return idents;
   }
 
   private findActive(): bigint | null {

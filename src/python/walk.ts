@@ -65,6 +65,15 @@ function readFrame(memory: MemoryReader, layout: PythonLayout, frame: bigint): R
   };
 }
 
+/** The frames of thread state ts with their addresses, innermost first, at most maxDepth (a dump reads their variables). */
+export function walkFrames(memory: MemoryReader, layout: PythonLayout, ts: bigint, maxDepth: number): { readonly address: bigint; readonly frame: RawPythonFrame }[] {
+  const frames: { address: bigint; frame: RawPythonFrame }[] = [];
+  for (let f = currentFrame(memory, layout, ts); f !== 0n && frames.length < maxDepth; f = readPointer(memory, f + BigInt(layout.frame.previous))) {
+    frames.push({ address: f, frame: readFrame(memory, layout, f) });
+  }
+  return frames;
+}
+
 /**
  * The Python chain of thread state ts, innermost frame first, at most
  * maxDepth frames (truncated when more follow), hashed as the walkers hash

@@ -17,7 +17,7 @@ import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
 import type { Profile } from '../profile/profile.js';
 import { gilProblem, requireGil } from '../python/gil-check.js';
-import { versionString } from '../python/layout.js';
+import { versionString, type PythonLayout } from '../python/layout.js';
 import { attachTarget } from './attach.js';
 import { chooseUnwind } from './unwind.js';
 import { checkSessionOptions, type SessionOptions } from './session-options.js';
@@ -50,6 +50,8 @@ export interface ProcessRun {
   readonly pythonVersion: string | null;
   /** Whether each sample read the GIL's state (its stacks have GIL roots). */
   readonly gil: boolean;
+  /** The interpreter as attached, when the Python frames were read: a dump reads the frames' variables with it. */
+  readonly interpreter: { readonly layout: PythonLayout; readonly runtimeAddress: bigint } | null;
   /** The interpreter's path when frame-pointer stacks stop at its eval loop. */
   readonly noFramePointers: string | null;
   /** Set when the sampler failed mid-run: the samples before it are kept. */
@@ -250,6 +252,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           python: layout !== null,
           pythonVersion,
           gil,
+          interpreter: null,
           noFramePointers: null,
           failure: null,
           missedThreads: [],
@@ -269,6 +272,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           python: layout !== null,
           pythonVersion,
           gil,
+          interpreter: python && interpreter ? { layout: python, runtimeAddress: interpreter.runtimeAddress } : null,
           noFramePointers: noFramePointers && unwind === 'fp' ? interpreter!.path : null,
           failure: failureOf(run),
           missedThreads: missedThreads(threadsAtStart, threadsAtEnd, samplesByThread, { hz: options.hz, seconds, mode: wall ? 'wall' : 'cpu' }),

@@ -19,6 +19,7 @@ interface JsonFrame {
   kind: string;
   name: string;
   function?: string;
+  locals?: { name: string; value: string; argument: boolean }[];
 }
 interface JsonThread {
   tid: number;
@@ -27,6 +28,7 @@ interface JsonThread {
   state: string;
   syscall: string | null;
   waiting_for: string | null;
+  locals_missing?: string;
   frames: JsonFrame[];
 }
 interface JsonDump {
@@ -38,8 +40,8 @@ type DeadlockTids = Record<'first' | 'second' | 'sleeper' | 'main', number>;
 /** Python functions, innermost first. */
 const pythonFunctions = (t: JsonThread): string[] => t.frames.filter((f) => f.kind === 'python').map((f) => f.function ?? f.name);
 
-async function dumpJson(pids: number[]): Promise<JsonDump> {
-  const r = await runMixprof(['dump', '-x', pids.join(','), '--json']);
+async function dumpJson(pids: number[], ...options: string[]): Promise<JsonDump> {
+  const r = await runMixprof(['dump', '-x', pids.join(','), '--json', ...options]);
   assert.equal(r.exitCode, 0, r.stderr);
   return JSON.parse(r.stdout) as JsonDump;
 }
@@ -60,11 +62,11 @@ for (const [version, executable, hasGil] of DEADLOCK_PYTHONS) {
       await workload?.stop();
     });
 
-    test('two deadlocked threads wait for a lock under the lines that take it; the sleeper is asleep in its chain', async () => {
+    test('two deadlocked threads wait for a lock under the lines that take it; the sleeper is asleep in its chain; --locals shows their arguments', async () => {
       assertRoot();
       workload = await startWorkload<DeadlockTids>(await executable(), [path.join(WORKLOADS, 'deadlock.py')]);
       const tids = workload.ready;
-      const dump = await dumpJson([workload.pid]);
+      const dump = await dumpJson([workload.pid], '--locals');
       assert.equal(dump.processes.length, 1);
       const [process] = dump.processes;
       assert.equal(process!.pid, workload.pid);
@@ -92,6 +94,17 @@ for (const [version, executable, hasGil] of DEADLOCK_PYTHONS) {
         assert.ok(t.frames.slice(0, innermostPython).some((f) => f.kind === 'native'), context);
         assert.equal(t.gil, hasGil ? 'released' : null, context);
       }
+      // --locals: each frame's arguments, as deadlock.py passes them (innermost frame, then its caller).
+      const variables = (tid: number, frame: number): Record<string, string> => {
+        const t = thread(tid);
+        const python = t.frames.filter((f) => f.kind === 'python');
+        assert.ok(python[frame]?.locals, `no variables for thread ${tid}'s frame ${frame}: ${JSON.stringify(t)}`);
+        return Object.fromEntries(python[frame]!.locals!.filter((v) => v.argument).map((v) => [v.name, v.value]));
+      };
+      assert.deepEqual(variables(tids.first, 0), { held: '1', waited: '2.5' });
+      assert.deepEqual(variables(tids.first, 1), { order: "'a-then-b'" });
+      assert.deepEqual(variables(tids.second, 0), { held: '2', note: "b'xy'" });
+      assert.deepEqual(variables(tids.sleeper, 0), { seconds: '100000.0', label: "'zzz'", flag: 'True', nothing: 'None', items: 'list of 3 items' });
       const main = thread(tids.main);
       assert.equal(main.name, 'MainThread');
       // Thread.join (before 3.11 the code object names only "join").

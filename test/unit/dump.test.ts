@@ -148,6 +148,30 @@ describe('the dump as text and as JSON', () => {
     );
   });
 
+  test('--locals: arguments, then the other variables, under each Python frame; why a thread has none', () => {
+    const [main, other] = dump.threads;
+    const withLocals: ProcessDump = {
+      ...dump,
+      threads: [
+        { ...main!, locals: { frames: [[{ name: 'n', value: '3', argument: true }, { name: 'lock', value: '<_thread.lock at 0x10>', argument: false }], []] } },
+        { ...other!, locals: { missing: 'moved-on' } },
+      ],
+    };
+    const lines = dumpText([withLocals]).split('\n');
+    const take = lines.indexOf('    take (app.py:9)');
+    assert.deepEqual(lines.slice(take, take + 7), ['    take (app.py:9)', '        Arguments:', '            n: 3', '        Locals:', '            lock: <_thread.lock at 0x10>', '    main (app.py:3)', '']);
+    assert.ok(lines.includes('    (variables not shown: the thread ran on before they were read)'));
+    const parsed = JSON.parse(dumpJson([withLocals])) as { processes: { threads: { locals_missing?: string; frames: { locals?: unknown[] }[] }[] }[] };
+    const [first, second] = parsed.processes[0]!.threads;
+    assert.deepEqual(first!.frames.at(-2)!.locals, [
+      { name: 'n', value: '3', argument: true },
+      { name: 'lock', value: '<_thread.lock at 0x10>', argument: false },
+    ]);
+    assert.deepEqual(first!.frames.at(-1)!.locals, []);
+    assert.equal(first!.frames[0]!.locals, undefined, 'kernel and native frames have no variables');
+    assert.equal(second!.locals_missing, 'moved-on');
+  });
+
   test('JSON keeps names exact, and says each frame kind, function, file or module, and line', () => {
     const parsed = JSON.parse(dumpJson([dump])) as { processes: { threads: { name: string; waiting_for: string; frames: Record<string, unknown>[] }[] }[] };
     const [main] = parsed.processes[0]!.threads;

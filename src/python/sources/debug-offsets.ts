@@ -6,7 +6,7 @@
  * The few offsets it does not carry come from the version's built-in table.
  */
 import type { MemoryReader } from '../../target/memory.js';
-import type { ObjectOffsets, StructOffsets } from '../offsets.js';
+import type { LocalsOffsets, ObjectOffsets, StructOffsets } from '../offsets.js';
 import type { BuildFlavour } from '../versions.js';
 import { DEBUG_OFFSETS_POSITIONS, type DebugOffsetsField, type DebugOffsetsPositions } from './tables.generated.js';
 
@@ -123,6 +123,11 @@ export function readDebugOffsets(memory: MemoryReader, runtimeAddress: bigint, m
       gilLastHolder: inside(field('interpreter_state.gil_runtime_state_holder'), field('interpreter_state.gil_runtime_state')),
       gilLocked: inside(field('interpreter_state.gil_runtime_state_locked'), field('interpreter_state.gil_runtime_state')),
       objects: objectOffsets(extras.objects, field('pyobject.ob_type') - extras.objectType, field('interpreter_state.imports_modules')),
+      locals: localsOffsets(extras.locals, field('pyobject.ob_type') - extras.objectType, {
+        frameLocals: field('interpreter_frame.localsplus'),
+        codeLocalNames: field('code_object.localsplusnames'),
+        codeArgCount: field('code_object.argcount'),
+      }),
     },
   };
 }
@@ -147,6 +152,25 @@ function objectOffsets(table: ObjectOffsets | null, headerGrowth: number, interp
     dictValues: moved(table.dictValues),
     longSize: moved(table.longSize),
     longDigit: moved(table.longDigit),
+  };
+}
+
+/**
+ * The frame's and the code object's fields as the interpreter gives them;
+ * the other objects' from the table, moved as objectOffsets moves them.
+ */
+function localsOffsets(table: LocalsOffsets | null, headerGrowth: number, given: Pick<LocalsOffsets, 'frameLocals' | 'codeLocalNames' | 'codeArgCount'>): LocalsOffsets | null {
+  if (!table || headerGrowth < 0) return null;
+  const moved = (offset: number): number => offset + headerGrowth;
+  return {
+    ...given,
+    varSize: moved(table.varSize),
+    tupleItems: moved(table.tupleItems),
+    floatValue: moved(table.floatValue),
+    typeName: moved(table.typeName),
+    cellRef: moved(table.cellRef),
+    dictUsed: moved(table.dictUsed),
+    setUsed: moved(table.setUsed),
   };
 }
 

@@ -5,23 +5,26 @@
  */
 import { MixprofError } from '../../errors.js';
 import type { MemberLayout, NativeAddon, StructLayoutRequest, StructLayoutResult } from '../../native.js';
-import type { ObjectOffsets, StructOffsets } from '../offsets.js';
+import type { LocalsOffsets, ObjectOffsets, StructOffsets } from '../offsets.js';
 import type { VersionSpec } from '../versions.js';
 
 export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: VersionSpec, label = debugFile): StructOffsets {
   const n = spec.names;
   const optional = (name: string | null): string[] => (name ? [name] : []);
   const threadMembers = ['prev', 'next', 'thread_id', n.threadFrame, ...(spec.hasNativeThreadId ? ['native_thread_id'] : [])];
+  // 3.11+ keeps locals, cells and free variables in one array the code object names together.
+  const localsMember = spec.minor >= 11 ? 'localsplus' : 'f_localsplus';
+  const localNamesMember = spec.minor >= 11 ? 'co_localsplusnames' : 'co_varnames';
   const gilIn = n.gil.in === 'runtime' ? n.runtime : n.interp;
   const requests: StructLayoutRequest[] = [
     { type: n.runtime, members: [n.interpretersHead, ...(gilIn === n.runtime ? [n.gil.member] : [])] },
     { type: n.interp, members: [n.threadsHead, ...(gilIn === n.interp ? [n.gil.member] : []), n.objects.modules] },
     { type: n.gil.type, members: ['last_holder', 'locked'] },
     { type: n.thread, members: threadMembers },
-    { type: n.frame, members: [n.frameCode, n.frameInstr, n.framePrevious, ...optional(n.frameIsEntry), ...optional(n.frameOwner)] },
+    { type: n.frame, members: [n.frameCode, n.frameInstr, n.framePrevious, ...optional(n.frameIsEntry), ...optional(n.frameOwner), localsMember] },
     {
       type: 'PyCodeObject',
-      members: ['co_filename', 'co_name', 'co_firstlineno', n.codeLineTable, ...optional(n.codeQualname), ...optional(n.codeFirstTraceable), ...optional(n.codeBytecode)],
+      members: ['co_filename', 'co_name', 'co_firstlineno', n.codeLineTable, ...optional(n.codeQualname), ...optional(n.codeFirstTraceable), ...optional(n.codeBytecode), localNamesMember, 'co_argcount'],
     },
     { type: 'PyASCIIObject', members: ['length', 'state.kind', 'state.compact', 'state.ascii'] },
     { type: 'PyCompactUnicodeObject', members: [] },
@@ -33,9 +36,14 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
   const inlineValues = spec.instanceAttributes === 'inline-values';
   requests.push(
     { type: 'PyModuleObject', members: ['md_dict'] },
-    { type: 'PyTypeObject', members: ['tp_basicsize', 'tp_flags', 'tp_dictoffset'] },
+    { type: 'PyTypeObject', members: ['tp_basicsize', 'tp_flags', 'tp_dictoffset', 'tp_name'] },
     { type: 'PyHeapTypeObject', members: ['ht_cached_keys'] },
-    { type: 'PyDictObject', members: ['ma_keys', 'ma_values'] },
+    { type: 'PyDictObject', members: ['ma_keys', 'ma_values', 'ma_used'] },
+    { type: 'PyVarObject', members: ['ob_size'] },
+    { type: 'PyTupleObject', members: ['ob_item'] },
+    { type: 'PyFloatObject', members: ['ob_fval'] },
+    { type: 'PyCellObject', members: ['ob_ref'] },
+    { type: 'PySetObject', members: ['used'] },
     { type: '_dictkeysobject', members: [n.objects.keysSize, 'dk_nentries', 'dk_indices', ...(log2Keys ? ['dk_log2_index_bytes', 'dk_kind'] : [])] },
     ...(log2Keys ? [{ type: '_dictvalues', members: ['values', ...(inlineValues ? ['valid'] : [])] }] : []),
     { type: 'PyLongObject', members: [n.objects.longSize, n.objects.longDigit] },
@@ -97,6 +105,23 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
     if (inlineValues && valuesValid === null) return null;
     return { ...(found as { [K in keyof typeof found]: number }), ...log2, valuesValid };
   };
+  // Only dump --locals needs these: a build without them all is still profiled.
+  const localsOffsets = (): LocalsOffsets | null => {
+    const at = (type: string, name: string): number | null => byType.get(type)?.members[name]?.offset ?? null;
+    const found = {
+      frameLocals: at(n.frame, localsMember),
+      codeLocalNames: at('PyCodeObject', localNamesMember),
+      codeArgCount: at('PyCodeObject', 'co_argcount'),
+      varSize: at('PyVarObject', 'ob_size'),
+      tupleItems: at('PyTupleObject', 'ob_item'),
+      floatValue: at('PyFloatObject', 'ob_fval'),
+      typeName: at('PyTypeObject', 'tp_name'),
+      cellRef: at('PyCellObject', 'ob_ref'),
+      dictUsed: at('PyDictObject', 'ma_used'),
+      setUsed: at('PySetObject', 'used'),
+    };
+    return Object.values(found).some((v) => v === null) ? null : (found as { [K in keyof typeof found]: number });
+  };
   const state = offset('PyASCIIObject', 'state.kind');
   const shift = (name: string): number => {
     const m = member('PyASCIIObject', name);
@@ -138,5 +163,6 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
     gilLastHolder: ifPresent(n.gil.type, 'last_holder'),
     gilLocked: ifPresent(n.gil.type, 'locked'),
     objects: objectOffsets(),
+    locals: localsOffsets(),
   };
 }

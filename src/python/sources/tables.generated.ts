@@ -9,7 +9,7 @@
 //   3.15: Debian sid python3.15 3.15.2, debug file from python3.15-dbg
 import type { StructOffsets } from '../offsets.js';
 
-export type DebugOffsetsField = 'version' | 'free_threaded' | 'runtime_state.size' | 'interpreter_state.size' | 'thread_state.size' | 'interpreter_frame.size' | 'code_object.size' | 'pyobject.size' | 'bytes_object.size' | 'unicode_object.size' | 'runtime_state.interpreters_head' | 'interpreter_state.threads_head' | 'interpreter_state.imports_modules' | 'interpreter_state.ceval_gil' | 'interpreter_state.gil_runtime_state' | 'interpreter_state.gil_runtime_state_locked' | 'interpreter_state.gil_runtime_state_holder' | 'thread_state.prev' | 'thread_state.next' | 'thread_state.thread_id' | 'thread_state.native_thread_id' | 'thread_state.current_frame' | 'interpreter_frame.previous' | 'interpreter_frame.executable' | 'interpreter_frame.instr_ptr' | 'interpreter_frame.owner' | 'code_object.filename' | 'code_object.name' | 'code_object.qualname' | 'code_object.linetable' | 'code_object.firstlineno' | 'code_object.co_code_adaptive' | 'pyobject.ob_type' | 'bytes_object.ob_size' | 'bytes_object.ob_sval' | 'unicode_object.state' | 'unicode_object.length' | 'unicode_object.asciiobject_size';
+export type DebugOffsetsField = 'version' | 'free_threaded' | 'runtime_state.size' | 'interpreter_state.size' | 'thread_state.size' | 'interpreter_frame.size' | 'code_object.size' | 'pyobject.size' | 'bytes_object.size' | 'unicode_object.size' | 'runtime_state.interpreters_head' | 'interpreter_state.threads_head' | 'interpreter_state.imports_modules' | 'interpreter_state.ceval_gil' | 'interpreter_state.gil_runtime_state' | 'interpreter_state.gil_runtime_state_locked' | 'interpreter_state.gil_runtime_state_holder' | 'thread_state.prev' | 'thread_state.next' | 'thread_state.thread_id' | 'thread_state.native_thread_id' | 'thread_state.current_frame' | 'interpreter_frame.previous' | 'interpreter_frame.executable' | 'interpreter_frame.instr_ptr' | 'interpreter_frame.owner' | 'interpreter_frame.localsplus' | 'code_object.filename' | 'code_object.name' | 'code_object.qualname' | 'code_object.linetable' | 'code_object.firstlineno' | 'code_object.co_code_adaptive' | 'code_object.argcount' | 'code_object.localsplusnames' | 'pyobject.ob_type' | 'bytes_object.ob_size' | 'bytes_object.ob_sval' | 'unicode_object.state' | 'unicode_object.length' | 'unicode_object.asciiobject_size';
 
 export interface DebugOffsetsPositions {
   readonly size: number;
@@ -70,6 +70,18 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
       "keysKind": null,
       "valuesArray": null,
       "valuesValid": null
+    },
+    "locals": {
+      "frameLocals": 360,
+      "codeLocalNames": 72,
+      "codeArgCount": 16,
+      "varSize": 16,
+      "tupleItems": 24,
+      "floatValue": 16,
+      "typeName": 24,
+      "cellRef": 16,
+      "dictUsed": 16,
+      "setUsed": 24
     }
   },
   "9": {
@@ -125,6 +137,18 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
       "keysKind": null,
       "valuesArray": null,
       "valuesValid": null
+    },
+    "locals": {
+      "frameLocals": 360,
+      "codeLocalNames": 72,
+      "codeArgCount": 16,
+      "varSize": 16,
+      "tupleItems": 24,
+      "floatValue": 16,
+      "typeName": 24,
+      "cellRef": 16,
+      "dictUsed": 16,
+      "setUsed": 24
     }
   },
   "10": {
@@ -180,6 +204,18 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
       "keysKind": null,
       "valuesArray": null,
       "valuesValid": null
+    },
+    "locals": {
+      "frameLocals": 352,
+      "codeLocalNames": 72,
+      "codeArgCount": 16,
+      "varSize": 16,
+      "tupleItems": 24,
+      "floatValue": 16,
+      "typeName": 24,
+      "cellRef": 16,
+      "dictUsed": 16,
+      "setUsed": 24
     }
   },
   "11": {
@@ -235,6 +271,18 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
       "keysKind": 10,
       "valuesArray": 0,
       "valuesValid": null
+    },
+    "locals": {
+      "frameLocals": 72,
+      "codeLocalNames": 96,
+      "codeArgCount": 56,
+      "varSize": 16,
+      "tupleItems": 24,
+      "floatValue": 16,
+      "typeName": 24,
+      "cellRef": 16,
+      "dictUsed": 16,
+      "setUsed": 24
     }
   },
   "12": {
@@ -290,6 +338,18 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
       "keysKind": 10,
       "valuesArray": 0,
       "valuesValid": null
+    },
+    "locals": {
+      "frameLocals": 72,
+      "codeLocalNames": 96,
+      "codeArgCount": 52,
+      "varSize": 16,
+      "tupleItems": 24,
+      "floatValue": 16,
+      "typeName": 24,
+      "cellRef": 16,
+      "dictUsed": 16,
+      "setUsed": 24
     }
   },
   "13": {
@@ -345,6 +405,18 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
       "keysKind": 10,
       "valuesArray": 8,
       "valuesValid": 3
+    },
+    "locals": {
+      "frameLocals": 72,
+      "codeLocalNames": 96,
+      "codeArgCount": 52,
+      "varSize": 16,
+      "tupleItems": 24,
+      "floatValue": 16,
+      "typeName": 24,
+      "cellRef": 16,
+      "dictUsed": 16,
+      "setUsed": 24
     }
   },
   "14": {
@@ -400,6 +472,18 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
       "keysKind": 10,
       "valuesArray": 8,
       "valuesValid": 3
+    },
+    "locals": {
+      "frameLocals": 80,
+      "codeLocalNames": 96,
+      "codeArgCount": 52,
+      "varSize": 16,
+      "tupleItems": 32,
+      "floatValue": 16,
+      "typeName": 24,
+      "cellRef": 16,
+      "dictUsed": 16,
+      "setUsed": 24
     }
   },
   "15": {
@@ -455,6 +539,18 @@ export const OFFSET_TABLES: Readonly<Record<number, StructOffsets>> = {
       "keysKind": 10,
       "valuesArray": 8,
       "valuesValid": 3
+    },
+    "locals": {
+      "frameLocals": 80,
+      "codeLocalNames": 96,
+      "codeArgCount": 52,
+      "varSize": 16,
+      "tupleItems": 32,
+      "floatValue": 16,
+      "typeName": 24,
+      "cellRef": 16,
+      "dictUsed": 16,
+      "setUsed": 24
     }
   }
 };
@@ -489,12 +585,15 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
       "interpreter_frame.executable": 240,
       "interpreter_frame.instr_ptr": 248,
       "interpreter_frame.owner": 264,
+      "interpreter_frame.localsplus": 256,
       "code_object.filename": 280,
       "code_object.name": 288,
       "code_object.qualname": 296,
       "code_object.linetable": 304,
       "code_object.firstlineno": 312,
       "code_object.co_code_adaptive": 344,
+      "code_object.argcount": 320,
+      "code_object.localsplusnames": 328,
       "pyobject.ob_type": 360,
       "bytes_object.ob_size": 520,
       "bytes_object.ob_sval": 528,
@@ -532,12 +631,15 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
       "interpreter_frame.executable": 264,
       "interpreter_frame.instr_ptr": 272,
       "interpreter_frame.owner": 288,
+      "interpreter_frame.localsplus": 280,
       "code_object.filename": 320,
       "code_object.name": 328,
       "code_object.qualname": 336,
       "code_object.linetable": 344,
       "code_object.firstlineno": 352,
       "code_object.co_code_adaptive": 384,
+      "code_object.argcount": 360,
+      "code_object.localsplusnames": 368,
       "pyobject.ob_type": 408,
       "bytes_object.ob_size": 600,
       "bytes_object.ob_sval": 608,
@@ -575,12 +677,15 @@ export const DEBUG_OFFSETS_POSITIONS: Readonly<Record<number, DebugOffsetsPositi
       "interpreter_frame.executable": 328,
       "interpreter_frame.instr_ptr": 336,
       "interpreter_frame.owner": 352,
+      "interpreter_frame.localsplus": 344,
       "code_object.filename": 384,
       "code_object.name": 392,
       "code_object.qualname": 400,
       "code_object.linetable": 408,
       "code_object.firstlineno": 416,
       "code_object.co_code_adaptive": 448,
+      "code_object.argcount": 424,
+      "code_object.localsplusnames": 432,
       "pyobject.ob_type": 472,
       "bytes_object.ob_size": 696,
       "bytes_object.ob_sval": 704,
