@@ -4,7 +4,9 @@
  * pairs per slowdown configuration (default 8); `--only-3.15` measures and
  * prints only the comparison with CPython 3.15's own sampler, `--only-attach
  * [--runs N]` only the attach latencies, `--only-unwinders` only the DWARF
- * sampler's unwinders side by side, `--only-cost` only the default sampler's steady-state cost.
+ * sampler's unwinders side by side, `--only-cost` only the default sampler's
+ * steady-state cost, `--only-slowdown` only the target's slowdown under it
+ * and perf at 99 and 999 Hz (with the noise floor).
  */
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -90,6 +92,16 @@ async function main(): Promise<void> {
     const python315 = (await debianPython('sid-3.15')).executable;
     for (const hz of WHOLE_RATES) costs.push(await measureCost(CHAINS_FP, python315, 'chains.py', [], hz, 10, 'dwarf'));
     process.stdout.write([...costTable(costs), ''].join('\n'));
+    return;
+  }
+  if (process.argv.includes('--only-slowdown')) {
+    // The target's slowdown under the default sampler and perf at 99 and 999 Hz, against the noise floor, printed.
+    const rows: string[] = ['| profiler | Hz | median slowdown | middle half of the pairs | per CPU second |', '| --- | --- | --- | --- | --- |'];
+    for (const profiler of [none(), ...RATES.slice(0, 2).flatMap((hz) => [mixprof(hz, 'dwarf'), perf(hz)])]) {
+      const s = await measureSlowdown(python, profiler, pairs);
+      rows.push(`| ${s.profiler} | ${s.hz || ''} | ${pct(median(s.slowdowns))} | ${pct(quantile(s.slowdowns, 0.25))}..${pct(quantile(s.slowdowns, 0.75))} | ${pct(median(s.cpuSlowdowns))} |`);
+    }
+    process.stdout.write([...rows, ''].join('\n'));
     return;
   }
   if (process.argv.includes('--only-attach')) {

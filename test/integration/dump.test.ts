@@ -1,7 +1,8 @@
 /**
  * `mixprof dump` on real processes with known states: two threads
- * deadlocked on two locks and one asleep (test/workloads/deadlock.py) show
- * their Python chains, the lock waits under them and the kernel waits, on
+ * deadlocked on two locks, one asleep and one blocked in a C library's call
+ * (test/workloads/deadlock.py) show their Python chains, the waits under
+ * them and their variables, on
  * interpreters from 3.8 to 3.15 and a free-threaded one; the known-chain
  * workload's threads, all busy, each appear with their chain; errors a user
  * can make get one line.
@@ -35,7 +36,7 @@ interface JsonDump {
   processes: { pid: number; python: string | null; threads: JsonThread[] }[];
 }
 
-type DeadlockTids = Record<'first' | 'second' | 'sleeper' | 'main', number>;
+type DeadlockTids = Record<'first' | 'second' | 'sleeper' | 'in_c' | 'main', number>;
 
 /** Python functions, innermost first. */
 const pythonFunctions = (t: JsonThread): string[] => t.frames.filter((f) => f.kind === 'python').map((f) => f.function ?? f.name);
@@ -105,6 +106,14 @@ for (const [version, executable, hasGil] of DEADLOCK_PYTHONS) {
       assert.deepEqual(variables(tids.first, 1), { order: "'a-then-b'" });
       assert.deepEqual(variables(tids.second, 0), { held: '2', note: "b'xy'" });
       assert.deepEqual(variables(tids.sleeper, 0), { seconds: '100000.0', label: "'zzz'", flag: 'True', nothing: 'None', items: 'list of 3 items' });
+      // Blocked in a C library's call: its native frames under the Python line that calls it, the system call it waits in.
+      const inC = thread(tids.in_c);
+      assert.equal(pythonFunctions(inC)[0], 'call_into_c', JSON.stringify(inC));
+      assert.equal(inC.state, 'waiting', JSON.stringify(inC));
+      assert.equal(inC.syscall, 'pause', JSON.stringify(inC));
+      const innermostPython = inC.frames.findIndex((f) => f.kind === 'python');
+      assert.ok(inC.frames.slice(0, innermostPython).some((f) => f.kind === 'native' && /^(__libc_)?pause$/.test(f.name)), JSON.stringify(inC));
+      assert.deepEqual(variables(tids.in_c, 0), { what: "'pause'" });
       const main = thread(tids.main);
       assert.equal(main.name, 'MainThread');
       // Thread.join (before 3.11 the code object names only "join").
