@@ -64,10 +64,7 @@ export function syscallOf(kernelInnermostFirst: readonly Frame[]): string | null
   return null;
 }
 
-/**
- * The thread of each stack of a profile made with thread roots (and GIL
- * roots when `gilRoots`), and its frames without those roots.
- */
+/** A stack's frames without its thread's root (and its GIL root when `gilRoots`): a dump says both in the heading. */
 function framesWithoutRoots(stack: StackCount, gilRoots: boolean): readonly Frame[] {
   return stack.frames.slice(gilRoots ? 2 : 1);
 }

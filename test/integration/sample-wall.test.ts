@@ -129,12 +129,12 @@ describe('wall-clock mode on a loaded machine', () => {
     assertRoot();
     load = await startLoad(2);
     workload = await startWorkload(pyenvPython('3.11.7').executable, [path.join(WORKLOADS, 'lifetimes.py')], 60_000, {}, 'pipe');
-    const lived = new Promise<{ tid: number; seconds: number }>((resolve, reject) => {
+    const lived = new Promise<{ tid: number; seconds: number; outer: number }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the short-lived thread did not end in 60 s')), 60_000);
       createInterface({ input: workload!.child.stdout! }).on('line', (line) => {
         if (!line.startsWith('LIVED ')) return;
         clearTimeout(timer);
-        resolve(JSON.parse(line.slice(6)) as { tid: number; seconds: number });
+        resolve(JSON.parse(line.slice(6)) as { tid: number; seconds: number; outer: number });
       });
     });
     const hz = 199;
@@ -152,9 +152,11 @@ describe('wall-clock mode on a loaded machine', () => {
       const expected = span * hz;
       assert.ok(Math.abs(n - expected) <= 0.02 * expected + 0.05 * hz, `${name}: ${n} samples over ${span} s at ${hz} Hz\n${r.stderr}`);
     }
+    // Its life as the kernel's thread: at least from its first line to its last, at most from before
+    // its start to after its join (on a loaded machine its start and end wait for the GIL and a CPU).
     const n = total(of(short.tid));
-    const expected = short.seconds * hz;
-    assert.ok(Math.abs(n - expected) <= 0.02 * expected + 2, `the thread that lived ${short.seconds.toFixed(3)} s: ${n} samples, expected ${expected.toFixed(0)}\n${r.stderr}`);
+    const [least, most] = [short.seconds * hz, short.outer * hz];
+    assert.ok(n >= 0.98 * least - 2 && n <= 1.02 * most + 2, `the thread that lived ${short.seconds.toFixed(3)} to ${short.outer.toFixed(3)} s: ${n} samples, expected ${least.toFixed(0)} to ${most.toFixed(0)}\n${r.stderr}`);
     // Four spinning processes on two CPUs: the spinner waits for a CPU much of the time.
     const spinner = of(workload.ready.spinner);
     const runnable = total(spinner.filter((s) => s.frames.at(-1) === '[runnable]' && pythonNames(s.frames).at(-1) === 'run'));

@@ -2,8 +2,10 @@
 and a sleeper, alive throughout; and, when a line "go" comes on stdin, a
 short-lived thread that spins for 1.5 s and ends. Prints
 READY {"spinner": tid, "sleeper": tid, "main": tid} once both run, and
-LIVED {"tid": tid, "seconds": s} when the short one has ended (s: from its
-first line to its last, by the monotonic clock). Runs until killed."""
+LIVED {"tid": tid, "seconds": s, "outer": o} when the short one has ended
+(s: from its first line to its last, by the monotonic clock; o: from before
+it was started to after it was joined, which holds the kernel's thread's
+whole life: its start and its end wait for the GIL). Runs until killed."""
 import json
 import sys
 import threading
@@ -35,7 +37,9 @@ for line in sys.stdin:
     if line.strip() == "go":
         lived = {}
         short = threading.Thread(target=run, args=("short", 1.5, lived))
+        before = time.monotonic()
         short.start()
         short.join()
+        lived["outer"] = time.monotonic() - before
         print("LIVED " + json.dumps(lived), flush=True)
 threading.Event().wait()
