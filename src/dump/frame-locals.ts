@@ -11,7 +11,7 @@ import { isShimFrame } from '../python/frame-flags.js';
 import type { PythonLayout } from '../python/layout.js';
 import { readFrameLocals } from '../python/locals.js';
 import { ThreadNames } from '../python/thread-names.js';
-import { findThreadState, walkFrames } from '../python/walk.js';
+import { threadKey, threadStates, walkFrames } from '../python/walk.js';
 import type { ThreadDump, ThreadLocals } from '../profile/thread-dump.js';
 import type { MemoryReader } from '../target/memory.js';
 
@@ -31,6 +31,8 @@ export function readThreadLocals(memory: MemoryReader, python: Interpreter, thre
   const byFsbase = layout.thread.threadKeyIsFsbase;
   const idents = byFsbase ? new ThreadNames(memory, layout, runtimeAddress).idents() : null;
   const codes = new CodeObjectReader(memory, layout);
+  // The thread states read once for all threads; the last with a key wins, the oldest, as findThreadState takes it.
+  const states = new Map(threadStates(memory, layout, runtimeAddress, MAX_THREADS).map((ts) => [threadKey(memory, layout, ts), ts]));
   for (const thread of threads) {
     const shown = thread.frames.filter((f) => f.kind === 'python');
     if (shown.length === 0) {
@@ -42,7 +44,7 @@ export function readThreadLocals(memory: MemoryReader, python: Interpreter, thre
       continue;
     }
     const key = byFsbase ? idents?.get(thread.tid) : BigInt(thread.tid);
-    const ts = key === undefined ? 0n : findThreadState(memory, layout, runtimeAddress, key, MAX_THREADS);
+    const ts = key === undefined ? 0n : (states.get(key) ?? 0n);
     if (ts === 0n) {
       result.set(thread.tid, { missing: 'no-thread-state' });
       continue;

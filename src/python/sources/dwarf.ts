@@ -78,9 +78,10 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
     }
     return found;
   };
+  // A member the optional groups below need, or null: each group is all there or not given.
+  const at = (type: string, name: string): number | null => byType.get(type)?.members[name]?.offset ?? null;
   // Only Python thread names need these: a build without them all is still profiled.
   const objectOffsets = (): ObjectOffsets | null => {
-    const at = (type: string, name: string): number | null => byType.get(type)?.members[name]?.offset ?? null;
     const found = {
       interpModules: at(n.interp, n.objects.modules),
       moduleDict: at('PyModuleObject', 'md_dict'),
@@ -107,7 +108,6 @@ export function offsetsFromDwarf(addon: NativeAddon, debugFile: string, spec: Ve
   };
   // Only dump --locals needs these: a build without them all is still profiled.
   const localsOffsets = (): LocalsOffsets | null => {
-    const at = (type: string, name: string): number | null => byType.get(type)?.members[name]?.offset ?? null;
     const found = {
       frameLocals: at(n.frame, localsMember),
       codeLocalNames: at('PyCodeObject', localNamesMember),
