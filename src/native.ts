@@ -290,6 +290,8 @@ export interface NativeAddon {
   /** The uid owning the TCP socket local:localPort connected to remote:remotePort (sock_diag); null when there is none. */
   tcpSocketOwner(localAddress: string, localPort: number, remoteAddress: string, remotePort: number): number | null;
   lookupSymbols(path: string, names: string[]): Record<string, ElfSymbol>;
+  /** Sections by name: their link-time address and size (absent when the file has none of that name). */
+  lookupSections(path: string, names: string[]): Record<string, { address: bigint; size: number }>;
   /** Split-off parts (link-time [start, end)) of the function at start, from .eh_frame and the jumps into them. */
   functionParts(path: string, start: bigint, size: number): { start: bigint; end: bigint }[];
   /**

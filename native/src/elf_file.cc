@@ -397,6 +397,40 @@ Napi::Value ElfInfo(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// Sections found by name (3.14+ keeps _asyncio's debug offsets in its own
+// section, with no symbol to find them by): link-time address and size.
+Napi::Value LookupSections(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info, 0, "path");
+  if (info.Length() < 2 || !info[1].IsArray()) {
+    ThrowTypeError(env, "names must be an array of strings");
+  }
+  Napi::Array names_arg = info[1].As<Napi::Array>();
+  std::unordered_set<std::string> wanted;
+  for (uint32_t i = 0; i < names_arg.Length(); i++) {
+    Napi::Value v = names_arg.Get(i);
+    if (!v.IsString()) ThrowTypeError(env, "names must be strings");
+    wanted.insert(v.As<Napi::String>().Utf8Value());
+  }
+  ElfFile file = OpenOrThrow(env, path);
+  Elf* elf = file.elf();
+  Napi::Object result = Napi::Object::New(env);
+  size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0) return result;
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr;
+       scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr) continue;
+    const char* name = elf_strptr(elf, shstrndx, shdr.sh_name);
+    if (name == nullptr || wanted.count(name) == 0) continue;
+    Napi::Object section = Napi::Object::New(env);
+    section.Set("address", Napi::BigInt::New(env, uint64_t{shdr.sh_addr}));
+    section.Set("size", Napi::Number::New(env, static_cast<double>(shdr.sh_size)));
+    result.Set(name, section);
+  }
+  return result;
+}
+
 Napi::Value LookupSymbols(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info, 0, "path");

@@ -92,5 +92,6 @@ Napi::Value ElfInfo(const Napi::CallbackInfo& info);
 // fileIdentity(path): {dev, ino, regular} of what the readers would open, or null.
 Napi::Value FileIdentityOf(const Napi::CallbackInfo& info);
 Napi::Value LookupSymbols(const Napi::CallbackInfo& info);
+Napi::Value LookupSections(const Napi::CallbackInfo& info);
 
 }  // namespace mixprof

@@ -26,7 +26,7 @@ export interface SamplingOptionHelp {
 }
 
 /**
- * Adds -F, --mode, --unwind, --native-only and --full-paths, in that order.
+ * Adds -F, --mode, --unwind, --native-only, --full-paths and --async, in that order.
  * --native-only and --full-paths are commander's plain flags: undefined when not given.
  */
 export function addSamplingOptions(command: Command, help: SamplingOptionHelp = {}): Command {
@@ -44,5 +44,6 @@ export function addSamplingOptions(command: Command, help: SamplingOptionHelp = 
         .default('auto'),
     )
     .option('--native-only', 'do not walk Python frames: native and kernel frames only')
-    .option('--full-paths', 'name Python source files by their full path (default: short, relative to site-packages, the standard library or the working directory)');
+    .option('--full-paths', 'name Python source files by their full path (default: short, relative to site-packages, the standard library or the working directory)')
+    .option('--async', 'asyncio tasks (3.11+): a task\'s stacks under the tasks awaiting it, marked [task NAME]; with --mode wall, suspended tasks are sampled too');
 }

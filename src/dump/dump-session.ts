@@ -6,7 +6,11 @@
  * a CPU at its next clock sample; the later passes stand in for a thread
  * the first one missed (thread-dump.ts).
  */
+import { ProcessTasks, type AsyncInterpreter } from '../asyncio/process-tasks.js';
+import type { AsyncTask } from '../asyncio/task-tree.js';
 import { MixprofError } from '../errors.js';
+import { shortenPath } from '../symbolize/short-paths.js';
+import { openTarget } from '../target/process.js';
 import { nativeAddon } from '../native.js';
 import { processMemory } from '../target/memory.js';
 import { readThreadLocals } from './frame-locals.js';
@@ -30,6 +34,18 @@ export interface DumpOptions {
   readonly offsetSources?: readonly OffsetSource[];
   /** Also read each Python frame's variables. */
   readonly locals?: boolean;
+  /** Also read the asyncio tasks. */
+  readonly async?: boolean;
+}
+
+/** The process's asyncio tasks after the look, or why there are none. */
+function readTasks(pid: number, interpreter: AsyncInterpreter | null, fullPaths: boolean): readonly AsyncTask[] | { problem: string } {
+  if (!interpreter) return { problem: 'no Python interpreter was read in this process' };
+  const addon = nativeAddon();
+  const cwd = openTarget(pid).cwd;
+  const showPath = fullPaths ? (file: string): string => file : (file: string): string => shortenPath(file, cwd);
+  const tasks = ProcessTasks.open(addon, processMemory(addon, pid), pid, interpreter, showPath);
+  return 'problem' in tasks ? tasks : tasks.read();
 }
 
 export async function dumpProcess(pid: number, options: DumpOptions, log: (line: string) => void): Promise<ProcessDump> {
@@ -63,5 +79,6 @@ export async function dumpProcess(pid: number, options: DumpOptions, log: (line:
     comm: run.comm,
     python: run.pythonVersion,
     threads: locals ? threads.map((t) => ({ ...t, locals: locals.get(t.tid) ?? { missing: 'not-python' } })) : threads,
+    ...(options.async ? { tasks: readTasks(pid, run.interpreter, options.fullPaths) } : {}),
   };
 }

@@ -5,6 +5,7 @@
  * are escaped in the text (terminal-text.ts), kept exact in the JSON.
  */
 import path from 'node:path';
+import { taskForest, type AsyncTask, type TaskNode } from '../asyncio/task-tree.js';
 import type { LocalsMissing, ProcessDump, ThreadDump } from '../profile/thread-dump.js';
 import type { LocalVariable } from '../python/locals.js';
 import { WAIT_WORDS } from '../profile/waits.js';
@@ -62,6 +63,23 @@ function variableLines(variables: readonly LocalVariable[]): string[] {
   return lines;
 }
 
+/** The task tree: each task under the one awaiting it, its coroutines outermost first below its line. */
+function taskLines(tasks: ProcessDump['tasks']): string[] {
+  if (tasks === undefined) return [];
+  if ('problem' in tasks) return ['', `asyncio tasks: none shown (${tasks.problem})`];
+  if (tasks.length === 0) return ['', 'asyncio tasks: none'];
+  const lines = ['', `asyncio tasks (${tasks.length}), each under the task awaiting it, its coroutines outermost first:`];
+  const walk = (node: TaskNode, depth: number): void => {
+    const indent = '    '.repeat(depth + 1);
+    const { task } = node;
+    lines.push(`${indent}[task ${task.name}] ${task.running ? 'running' : 'waiting'}${task.tid === null ? '' : ` in thread ${task.tid}`}`);
+    for (const frame of task.frames) lines.push(`${indent}    ${frameLine(frame)}`);
+    for (const child of node.children) walk(child, depth + 1);
+  };
+  for (const root of taskForest(tasks as readonly AsyncTask[])) walk(root, 0);
+  return lines;
+}
+
 export function dumpText(dumps: readonly ProcessDump[]): string {
   const lines: string[] = [];
   for (const dump of dumps) {
@@ -78,6 +96,7 @@ export function dumpText(dumps: readonly ProcessDump[]): string {
         lines.push(...variableLines(locals[python++] ?? []));
       }
     }
+    lines.push(...taskLines(dump.tasks));
   }
   return lines.map(terminalText).join('\n') + '\n';
 }
@@ -103,6 +122,22 @@ function framesJson(t: ThreadDump): Record<string, unknown>[] {
   });
 }
 
+function tasksJson(tasks: ProcessDump['tasks']): Record<string, unknown> {
+  if (tasks === undefined) return {};
+  if ('problem' in tasks) return { tasks_missing: tasks.problem };
+  const id = (address: bigint): string => `0x${address.toString(16)}`;
+  return {
+    tasks: (tasks as readonly AsyncTask[]).map((t) => ({
+      id: id(t.id),
+      name: t.name,
+      state: t.running ? 'running' : 'waiting',
+      thread: t.tid,
+      awaited_by: t.awaitedBy.map(id),
+      frames: t.frames.map(frameJson),
+    })),
+  };
+}
+
 export function dumpJson(dumps: readonly ProcessDump[]): string {
   const processes = dumps.map((dump) => ({
     pid: dump.pid,
@@ -120,6 +155,7 @@ export function dumpJson(dumps: readonly ProcessDump[]): string {
       ...(t.locals && 'missing' in t.locals ? { locals_missing: t.locals.missing } : {}),
       frames: framesJson(t),
     })),
+    ...tasksJson(dump.tasks),
   }));
   return JSON.stringify({ processes }, null, 2) + '\n';
 }

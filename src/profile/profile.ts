@@ -149,6 +149,10 @@ export class ProfileBuilder {
   private drains = 0;
   /** The last drain each thread was sampled in. */
   private readonly drainedAt = new Map<number, number>();
+  /** --async: stacks of suspended tasks, counted by the task sampler, not the sampler (by thread and stack). */
+  private taskStacks = new Map<string, { readonly tid: number | null; readonly frames: readonly Frame[]; count: number }>();
+  /** --async: puts a running task's frames under the tasks awaiting it (null: the stack runs no task). */
+  private taskRoots: ((frames: readonly Frame[]) => Frame[] | null) | null = null;
 
   constructor(
     python: PythonSource | null,
@@ -337,6 +341,19 @@ export class ProfileBuilder {
     this.compactAt = Math.max(COMPACT_MIN, 2 * this.counts.size);
   }
 
+  /** Counts a suspended task's stack (root first, without the thread's root) count times, for the thread whose loop runs it. */
+  addTaskStack(tid: number | null, frames: readonly Frame[], count: number): void {
+    const key = `${tid ?? ''}\n${stackKey(frames)}`;
+    const entry = this.taskStacks.get(key);
+    if (entry) entry.count += count;
+    else this.taskStacks.set(key, { tid, frames, count });
+  }
+
+  /** How stacks that run a task are put under its awaiters, from now on (the task sampler's latest look). */
+  setTaskRoots(reroot: ((frames: readonly Frame[]) => Frame[] | null) | null): void {
+    this.taskRoots = reroot;
+  }
+
   /** Names every native address held, in one batch (before the symbolizer goes: a followed process that ended). */
   nameNativeFrames(): void {
     const addresses = new Set<bigint>();
@@ -377,7 +394,8 @@ export class ProfileBuilder {
         }
       }
       countGil(stats, sample.gil, count);
-      const waiting = sample.offCpu === 'runnable' ? [...merged.frames, RUNNABLE_FRAME] : merged.frames;
+      const inTasks = this.taskRoots?.(merged.frames) ?? merged.frames;
+      const waiting = sample.offCpu === 'runnable' ? [...inTasks, RUNNABLE_FRAME] : inTasks;
       const stack = waiting.length > 0 ? waiting : [NO_STACK];
       // Root first: the thread (--threads), then the GIL state (--gil); process
       // roots (--pid-root) go above both when processes are combined.
@@ -388,6 +406,17 @@ export class ProfileBuilder {
       if (entry) entry.count += count;
       else if (this.options.threadRoots) stacks.set(key, { frames, count, origin: { tid: sample.tid, ...(sample.gil ? { gil: sample.gil } : {}), ...(sample.offCpu ? { offCpu: sample.offCpu } : {}) } });
       else stacks.set(key, { frames, count });
+    }
+    for (const task of this.taskStacks.values()) {
+      // A suspended task's stack has no native part to be cut short.
+      stats.samples += task.count;
+      stats.withPython += task.count;
+      stats.nativeComplete += task.count;
+      const frames = this.options.threadRoots && task.tid !== null ? [this.threadFrame(task.tid), ...task.frames] : task.frames;
+      const key = stackKey(frames);
+      const entry = stacks.get(key);
+      if (entry) entry.count += task.count;
+      else stacks.set(key, { frames, count: task.count, ...(this.options.threadRoots && task.tid !== null ? { origin: { tid: task.tid, offCpu: 'waiting' as const } } : {}) });
     }
     stats.threads = this.tids.size;
     stats.unwindStoppedAt = [...stops].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
@@ -411,6 +440,7 @@ export class ProfileBuilder {
       this.threads.delete(tid);
     }
     this.counts.take();
+    this.taskStacks = new Map();
     // A period's user stacks go with it; the maps snapshots only of records counted again by number.
     this.userStacks.clear();
     const snapshots = new Map<string, number>();

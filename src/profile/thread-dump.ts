@@ -6,6 +6,7 @@
  * stacks carry their origin and whose first pass over the threads weighs
  * FIRST_PASS_WEIGHT: each thread is shown where that pass found it.
  */
+import type { AsyncTask } from '../asyncio/task-tree.js';
 import type { Profile, StackCount } from './profile.js';
 import { RUNNABLE_FRAME } from './runnable.js';
 import type { LocalVariable } from '../python/locals.js';
@@ -50,6 +51,8 @@ export interface ProcessDump {
   readonly python: string | null;
   /** The main thread first, then by thread id. */
   readonly threads: readonly ThreadDump[];
+  /** With --async: the asyncio tasks, or why there are none to show. */
+  readonly tasks?: readonly AsyncTask[] | { readonly problem: string };
 }
 
 /** Entry points of system calls as the kernel names them on x86-64, and their bodies (an entry point may be inlined away). */

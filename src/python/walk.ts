@@ -55,7 +55,7 @@ export function currentFrame(memory: MemoryReader, layout: PythonLayout, ts: big
 }
 
 /** One frame's words, as the walkers capture them; the code object's first line is read at the same moment. */
-function readFrame(memory: MemoryReader, layout: PythonLayout, frame: bigint): RawPythonFrame {
+export function readFrame(memory: MemoryReader, layout: PythonLayout, frame: bigint): RawPythonFrame {
   const code = readPointer(memory, frame + BigInt(layout.frame.code)) & layout.frame.codeMask;
   return {
     code,

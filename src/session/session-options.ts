@@ -43,6 +43,8 @@ export interface SessionOptions {
    * where that pass found it).
    */
   readonly firstPassWeight?: number;
+  /** asyncio tasks: a running task's stacks under the tasks awaiting it; in wall mode, suspended tasks sampled too. */
+  readonly async?: boolean;
 }
 
 export const SAMPLE_MODES = ['cpu', 'wall'] as const;
@@ -52,6 +54,9 @@ export type SampleMode = (typeof SAMPLE_MODES)[number];
 export function checkSessionOptions(options: SessionOptions): void {
   if (options.mode === 'wall' && options.unwind === 'fp') {
     throw new MixprofError('BAD_OPTION', '--mode wall cannot be used with --unwind fp', 'leave --unwind at auto (or dwarf): wall-clock mode samples sleeping threads with the DWARF sampler');
+  }
+  if (options.async && options.nativeOnly) {
+    throw new MixprofError('BAD_OPTION', '--async cannot be used with --native-only', 'the tasks are read with the Python frames: leave out --native-only');
   }
   if (options.gil === true && options.nativeOnly) {
     throw new MixprofError('BAD_OPTION', '--gil cannot be used with --native-only', 'the GIL view needs the Python walk: leave out --native-only');
@@ -64,10 +69,11 @@ export interface SamplingChoices {
   readonly unwind: UnwindChoice;
   readonly nativeOnly?: boolean;
   readonly fullPaths?: boolean;
+  readonly async?: boolean;
 }
 
 /** What a session needs besides those: the command's own settings. */
-export type SessionExtras = Omit<SessionOptions, 'hz' | 'mode' | 'unwind' | 'nativeOnly' | 'fullPaths' | 'maxDepth'>;
+export type SessionExtras = Omit<SessionOptions, 'hz' | 'mode' | 'unwind' | 'nativeOnly' | 'fullPaths' | 'maxDepth' | 'async'>;
 
 export function sessionOptions(choices: SamplingChoices, hz: number, extras: SessionExtras): SessionOptions {
   return {
@@ -78,5 +84,6 @@ export function sessionOptions(choices: SamplingChoices, hz: number, extras: Ses
     nativeOnly: choices.nativeOnly ?? false,
     fullPaths: choices.fullPaths ?? false,
     maxDepth: MAX_PYTHON_DEPTH,
+    ...(choices.async ? { async: true } : {}),
   };
 }

@@ -13,12 +13,17 @@ import { FULL_USER_STACK_DEPTH, SHORT_USER_STACK_DEPTH, nativeProgram, pythonPro
 import { samplesPerThread, type SamplerEvent } from '../sampler/sampler.js';
 import { startBpftraceSampler } from '../sampler/bpftrace-runner.js';
 import type { RunningSampler, StopReason } from '../sampler/sampler.js';
+import { ProcessTasks } from '../asyncio/process-tasks.js';
+import { TaskSampler } from '../asyncio/task-sampler.js';
 import { MixprofError } from '../errors.js';
+import type { NativeAddon } from '../native.js';
+import type { ProfileBuilder } from '../profile/profile.js';
+import { shortenPath } from '../symbolize/short-paths.js';
 import { nativeAddon } from '../native.js';
 import type { Profile } from '../profile/profile.js';
 import { gilProblem, requireGil } from '../python/gil-check.js';
 import { versionString, type PythonLayout } from '../python/layout.js';
-import { attachTarget } from './attach.js';
+import { attachTarget, type Attachment } from './attach.js';
 import { chooseUnwind } from './unwind.js';
 import { checkSessionOptions, type SessionOptions } from './session-options.js';
 import { failureOf, notAttachedError } from './sampler-outcome.js';
@@ -51,7 +56,7 @@ export interface ProcessRun {
   /** Whether each sample read the GIL's state (its stacks have GIL roots). */
   readonly gil: boolean;
   /** The interpreter as attached, when the Python frames were read: a dump reads the frames' variables with it. */
-  readonly interpreter: { readonly layout: PythonLayout; readonly runtimeAddress: bigint } | null;
+  readonly interpreter: { readonly layout: PythonLayout; readonly runtimeAddress: bigint; readonly path: string } | null;
   /** The interpreter's path when frame-pointer stacks stop at its eval loop. */
   readonly noFramePointers: string | null;
   /** Set when the sampler failed mid-run: the samples before it are kept. */
@@ -163,6 +168,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       fullPaths: options.fullPaths,
     };
     const builder = attached.newBuilder(profileOptions);
+    const tasks = options.async ? taskSamplerFor(addon, attached, builder, options, wall, log) : null;
     const naming = options.threadRoots ? threadNamingFor(attached, attached.memory, target.pid, builder) : null;
     // Forked processes are followed by the DWARF sampler (both modes); the bpftrace one leaves them to run.ts, which attaches to each.
     const followed = options.follow && unwind === 'dwarf' ? new FollowedProcesses(addon, attached, profileOptions) : null;
@@ -189,6 +195,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       onAttached: () => {
         startedAt = Date.now();
         threadsAtStart = readThreadsCpu(target.pid);
+        tasks?.start();
         if (!options.quiet) log(`mixprof: sampling process ${target.pid} (${target.comm})${wall ? ' (wall clock: every thread, on or off CPU)' : ''}${followed ? ' and the processes it forks' : ''} at ${options.hz} Hz${options.durationSeconds ? ` for ${Number(options.durationSeconds.toFixed(1))} s` : ''}; Ctrl-C to stop`);
         hooks.onAttached?.(target.pid);
       },
@@ -237,6 +244,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
         const seconds = startedAt ? (endedAt - startedAt) / 1000 : 0;
         const threadsAtEnd = readThreadsCpu(target.pid);
         naming?.refresh();
+        tasks?.stop();
         const profile = builder.finish();
         const pythonVersion = layout ? versionString(layout.version) : null;
         const binaries = binaryMappings(attached.mappings, target.exe);
@@ -272,7 +280,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           python: layout !== null,
           pythonVersion,
           gil,
-          interpreter: python && interpreter ? { layout: python, runtimeAddress: interpreter.runtimeAddress } : null,
+          interpreter: python && interpreter ? { layout: python, runtimeAddress: interpreter.runtimeAddress, path: interpreter.path } : null,
           noFramePointers: noFramePointers && unwind === 'fp' ? interpreter!.path : null,
           failure: failureOf(run),
           missedThreads: missedThreads(threadsAtStart, threadsAtEnd, samplesByThread, { hz: options.hz, seconds, mode: wall ? 'wall' : 'cpu' }),
@@ -308,6 +316,18 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     native.close();
     throw error;
   }
+}
+
+/** --async: the looks at the target's tasks, or one line saying why there can be none. */
+function taskSamplerFor(addon: NativeAddon, attached: Attachment, builder: ProfileBuilder, options: SessionOptions, wall: boolean, log: (line: string) => void): TaskSampler {
+  const { layout, interpreter, target } = attached;
+  if (!layout || !interpreter) throw new MixprofError('BAD_OPTION', '--async needs the Python frames, and none are read in this process', 'leave out --async (and --native-only)');
+  const showPath = options.fullPaths ? (file: string): string => file : (file: string): string => shortenPath(file, target.cwd);
+  const tasks = ProcessTasks.open(addon, attached.memory, target.pid, { layout, runtimeAddress: interpreter.runtimeAddress, path: interpreter.path }, showPath, true);
+  if ('problem' in tasks) throw new MixprofError('BAD_OPTION', `--async: ${tasks.problem}`, 'leave out --async for this process');
+  // A program started by record imports asyncio after it starts: its tasks are read from then on.
+  if (!tasks.ready && !options.quiet) log(`mixprof: --async: process ${target.pid} has not imported asyncio yet; its tasks are read once it does`);
+  return new TaskSampler(tasks, builder, { hz: options.hz, wall });
 }
 
 /**

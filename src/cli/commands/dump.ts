@@ -29,6 +29,7 @@ interface DumpFlags {
   pid: number[];
   json?: boolean;
   locals?: boolean;
+  async?: boolean;
   output?: string;
   debugFile?: string[];
   fullPaths?: boolean;
@@ -41,6 +42,7 @@ export function dumpCommand(): Command {
     .description("show every thread's stack of running processes now: Python, native and kernel frames, and what each waits on")
     .requiredOption('-x, --pid <PIDS>', 'processes to look at: a PID, or PIDs separated by commas (repeatable)', pidList)
     .option('--locals', "also show each Python frame's arguments and local variables (ints, floats, strs, bytes, bools and None whole; other objects by type and size)")
+    .option('--async', "also show the asyncio tasks (3.11+): each under the task awaiting it, with its coroutines")
     .option('--json', 'write JSON for tools instead of text')
     .option('-o, --output <FILE>', 'write the dump here instead of stdout')
     .option('-d, --debug-file <PATH>', 'extra file for symbols and debug info: a library or its separate debug file (repeatable)', collect)
@@ -57,6 +59,7 @@ export function dumpCommand(): Command {
         hidePlumbing: flags.hide,
         fullPaths: flags.fullPaths ?? false,
         locals: flags.locals ?? false,
+        async: flags.async ?? false,
         ...(flags.offsetsFrom ? { offsetSources: [flags.offsetsFrom] } : {}),
       };
       // Each process on its own: one that cannot be read is said in a line, the others are shown.
