@@ -68,10 +68,13 @@ export function rerootWith(prefixes: TaskPrefixes): (frames: readonly Frame[]) =
 
 export class TaskSampler {
   private timer: NodeJS.Timeout | null = null;
+  private closed = false;
   private lastLook: number | null = null;
   /** Samples owed to the suspended tasks, not yet whole. */
   private carry = 0;
   private readonly prefixes: TaskPrefixes = new Map();
+  /** Tasks seen at a look, at most (none: the process used no asyncio task while sampled). */
+  seen = 0;
   /** Looks that failed (a torn read throws nothing; an exception is a bug, counted not thrown). */
   failures = 0;
 
@@ -87,9 +90,16 @@ export class TaskSampler {
 
   /** Ends the looks, with a last one for the time since the one before. */
   stop(): void {
+    if (this.closed) return;
+    this.close();
+    this.look(false);
+  }
+
+  /** Ends the looks (a session that failed: nothing more is counted). */
+  close(): void {
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.look(false);
   }
 
   private now(): number {
@@ -100,6 +110,7 @@ export class TaskSampler {
     const began = this.now();
     try {
       const tasks = this.tasks.read();
+      this.seen = Math.max(this.seen, tasks.length);
       learnPrefixes(this.prefixes, tasks);
       if (this.prefixes.size > 0) this.sink.setTaskRoots(rerootWith(this.prefixes));
       if (this.options.wall && this.lastLook !== null) {
@@ -115,7 +126,7 @@ export class TaskSampler {
       this.failures++;
     }
     this.lastLook = began;
-    if (!again) return;
+    if (!again || this.closed) return;
     const took = this.now() - began;
     this.timer = setTimeout(() => this.look(), Math.max(1000 / Math.min(LOOK_HZ, this.options.hz), took * LOOK_BUDGET));
     this.timer.unref();

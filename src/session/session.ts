@@ -245,6 +245,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
         const threadsAtEnd = readThreadsCpu(target.pid);
         naming?.refresh();
         tasks?.stop();
+        if (tasks && tasks.seen === 0 && !options.quiet) log(`mixprof: --async: no asyncio task was seen in process ${target.pid}`);
         const profile = builder.finish();
         const pythonVersion = layout ? versionString(layout.version) : null;
         const binaries = binaryMappings(attached.mappings, target.exe);
@@ -291,6 +292,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           ...(followed ? { followed: children } : {}),
         };
       } finally {
+        tasks?.close();
         followed?.close();
         native.close();
       }

@@ -16,7 +16,8 @@ const STAGES: readonly (readonly [string, readonly string[]])[] = [
   // What the machine, the target and its interpreter are: used by every stage.
   ['shared', ['.', 'target', 'python']],
   ['sampler', ['sampler']],
-  ['resolver', ['symbolize']],
+  // Names: frames, threads, and asyncio's tasks (their coroutines are frames to name).
+  ['resolver', ['symbolize', 'asyncio']],
   ['profile', ['profile']],
   ['output', ['output', 'store', 'push']],
   // Runs the stages for one process.
