@@ -7,6 +7,7 @@ import type { NativeAddon } from '../native.js';
 import { CodeObjectReader } from '../python/code-objects.js';
 import type { PythonLayout } from '../python/layout.js';
 import { ThreadNames } from '../python/thread-names.js';
+import type { Frame } from '../symbolize/frame.js';
 import type { ShowPath } from '../symbolize/python-names.js';
 import type { MemoryReader } from '../target/memory.js';
 import { findAsyncLayout } from './async-layout.js';
@@ -20,6 +21,8 @@ export interface AsyncInterpreter {
   readonly path: string | null;
 }
 
+/** Frames kept named between looks, at most. */
+const MAX_NAMED = 50_000;
 /** How often a process that has not imported asyncio yet is looked at again. */
 const RETRY_MS = 1000;
 
@@ -27,6 +30,8 @@ export class ProcessTasks {
   private readonly codes: CodeObjectReader;
   private readonly names: ThreadNames;
   private tidOfIdent: Map<bigint, number> | null = null;
+  /** Frames named at earlier looks (a waiting task is at the same lines look after look). */
+  private named = new Map<string, Frame>();
   private graph: TaskGraphReader | null = null;
   private triedAt = -Infinity;
 
@@ -76,6 +81,7 @@ export class ProcessTasks {
       const byTid = this.names.idents();
       this.tidOfIdent = byTid ? new Map([...byTid].map(([tid, ident]) => [ident, tid])) : this.tidOfIdent;
     }
-    return nameTasks(raw, this.codes, this.showPath, this.tidOfIdent);
+    if (this.named.size > MAX_NAMED) this.named = new Map();
+    return nameTasks(raw, this.codes, this.showPath, this.tidOfIdent, this.named);
   }
 }

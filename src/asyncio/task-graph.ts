@@ -19,7 +19,7 @@ import { lookupStr, readAttributes, readDict, readInt } from '../python/dicts.js
 import type { PythonLayout } from '../python/layout.js';
 import { typeNameOf } from '../python/locals.js';
 import { readPyUnicode } from '../python/unicode.js';
-import { interpreterState, readFrame, threadKey, threadStates } from '../python/walk.js';
+import { frameFromBytes, frameReadSize, interpreterState, threadKey, threadStates } from '../python/walk.js';
 import { readPointer, type MemoryReader } from '../target/memory.js';
 import type { AsyncLayout } from './async-layout.js';
 
@@ -28,6 +28,8 @@ export type TaskThread = { readonly tid: number } | { readonly ident: bigint };
 export interface RawTask {
   readonly address: bigint;
   readonly name: string;
+  /** Named by asyncio ("Task-N"), not by the program. */
+  readonly autoNamed: boolean;
   /** The tasks awaiting this one, by address (usually one; none for a root). */
   readonly awaitedBy: readonly bigint[];
   /** Its coroutine chain, outermost first. */
@@ -43,6 +45,12 @@ const MAX_TASKS = 100_000;
 const MAX_CHAIN = 64;
 const MAX_THREADS = 4096;
 const MAX_GATHER_DEPTH = 8;
+/** The names asyncio gives tasks the program did not name. */
+const AUTO_NAME = /^Task-\d+$/;
+/** Value-stack slots read with a coroutine's frame (one read): deeper stacks take a read of their own. */
+const STACK_SLOTS = 24;
+/** How long a type's name is trusted (a heap type freed and its address reused would be named wrongly for at most this). */
+const TYPE_NAMES_MS = 1000;
 /** Object pointers in 3.14+ stack references carry tag bits. */
 const UNTAG = ~7n;
 
@@ -50,25 +58,81 @@ export class TaskGraphReader {
   /** The asyncio.tasks module's globals, once found (3.11-3.13). */
   private tasksModule: { readonly all: bigint | null; readonly eager: bigint | null; readonly current: bigint | null } | null = null;
 
+  /** Each task's struct, read once per look. */
+  private taskBytes = new Map<bigint, Buffer | null>();
+  /** Code objects' first lines, and objects' types, read once per look. */
+  private firstLines = new Map<bigint, number>();
+  private objectTypes = new Map<bigint, bigint>();
+  /** Types' names and tasks' names (str objects never change), trusted for TYPE_NAMES_MS. */
+  private typeNames = new Map<bigint, string | null>();
+  private taskNames = new Map<bigint, { text: string; auto: boolean } | null>();
+  private namesAt = -Infinity;
+  private readonly taskSize: number;
+  private readonly coroutineSize: number;
+
   constructor(
     private readonly memory: MemoryReader,
     private readonly python: PythonLayout,
     private readonly async: AsyncLayout,
     private readonly runtimeAddress: bigint,
-  ) {}
+  ) {
+    const t = async.task;
+    this.taskSize = Math.max(...[t.name, t.coro, t.futWaiter, t.callback0, t.callbacks, t.loop, t.state, t.awaitedBy, t.awaitedByIsSet, t.node].filter((v): v is number => v !== null)) + 8;
+    const { frame, stack } = async.coroutine;
+    const stackEnd = stack.kind === 'count' ? Math.max(stack.count, stack.localsplus) : stack.pointer;
+    this.coroutineSize = frame + Math.max(frameReadSize(python), stackEnd + 8) + STACK_SLOTS * 8;
+  }
 
   /** Every task of the process now; empty when asyncio is not in use (or not yet). */
   read(): RawTask[] {
+    this.taskBytes = new Map();
+    this.firstLines = new Map();
+    this.objectTypes = new Map();
+    if (performance.now() - this.namesAt > TYPE_NAMES_MS) {
+      this.typeNames = new Map();
+      this.taskNames = new Map();
+      this.namesAt = performance.now();
+    }
     return this.async.lists ? this.readLists() : this.readSets();
+  }
+
+  /** Reads the structs of tasks not read yet this look, in one go. */
+  private prefetchTasks(tasks: readonly bigint[]): void {
+    const wanted = [...new Set(tasks)].filter((task) => task !== 0n && !this.taskBytes.has(task));
+    const read = this.memory.readMany(wanted, wanted.map(() => this.taskSize));
+    wanted.forEach((task, i) => this.taskBytes.set(task, read[i] ?? null));
+  }
+
+  /** Reads the types of objects not known yet this look, in one go. */
+  private prefetchTypes(objects: readonly bigint[]): void {
+    const wanted = [...new Set(objects)].filter((o) => o !== 0n && !this.objectTypes.has(o));
+    const read = this.memory.readMany(
+      wanted.map((o) => o + BigInt(this.python.objectType)),
+      wanted.map(() => 8),
+    );
+    wanted.forEach((o, i) => this.objectTypes.set(o, read[i]?.readBigUInt64LE(0) ?? 0n));
+  }
+
+  /** A pointer-sized field of a task (0n when it cannot be read). */
+  private taskField(task: bigint, offset: number | null): bigint {
+    if (offset === null) return 0n;
+    let bytes = this.taskBytes.get(task);
+    if (bytes === undefined) {
+      bytes = this.memory.read(task, this.taskSize);
+      this.taskBytes.set(task, bytes);
+    }
+    return bytes ? bytes.readBigUInt64LE(offset) : 0n;
   }
 
   private readLists(): RawTask[] {
     const lists = this.async.lists!;
     const found: { address: bigint; running: boolean; thread: TaskThread | null }[] = [];
     const seen = new Set<bigint>();
+    const nodeAt = this.async.task.node!;
     const collect = (head: bigint, running: bigint, thread: TaskThread | null): void => {
-      for (let node = readPointer(this.memory, head); node !== 0n && node !== head && found.length < MAX_TASKS; node = readPointer(this.memory, node)) {
-        const address = node - BigInt(this.async.task.node!);
+      // Each node is read with its task's struct: the next link comes with the task's fields.
+      for (let node = readPointer(this.memory, head); node !== 0n && node !== head && found.length < MAX_TASKS; node = this.taskField(node - BigInt(nodeAt), nodeAt)) {
+        const address = node - BigInt(nodeAt);
         if (seen.has(address)) break;
         seen.add(address);
         found.push({ address, running: address === running, thread });
@@ -81,20 +145,15 @@ export class TaskGraphReader {
     }
     const interp = interpreterState(this.memory, this.python, this.runtimeAddress);
     if (interp !== 0n) collect(interp + BigInt(lists.interpTasksHead), 0n, null);
-    const tasks: RawTask[] = [];
-    for (const { address, running, thread } of found) {
-      const task = this.readTask(address, running, thread, this.awaitedByOf(address));
-      if (task) tasks.push(task);
-    }
-    return tasks;
+    return this.readTasks(found.map((f) => ({ ...f, awaitedBy: this.awaitedByOf(f.address) })));
   }
 
   /** 3.14+: the tasks recorded as awaiting this one. */
   private awaitedByOf(task: bigint): bigint[] {
     const t = this.async.task;
-    const awaiting = readPointer(this.memory, task + BigInt(t.awaitedBy!)) & UNTAG;
+    const awaiting = this.taskField(task, t.awaitedBy) & UNTAG;
     if (awaiting === 0n) return [];
-    const isSet = this.memory.read(task + BigInt(t.awaitedByIsSet!), 1)?.[0] ?? 0;
+    const isSet = (this.taskField(task, t.awaitedByIsSet) & 0xffn) !== 0n;
     return isSet ? this.setItems(awaiting) : [awaiting];
   }
 
@@ -109,8 +168,13 @@ export class TaskGraphReader {
     // A WeakSet keeps its weak references in the set under its attribute `data`.
     const weakSet = module.all === null ? null : readAttributes(this.memory, python, module.all);
     const data = weakSet && lookupStr(this.memory, python, weakSet, 'data');
-    for (const ref of data ? this.setItems(data) : []) {
-      const task = readPointer(this.memory, ref + BigInt(this.async.containers.weakrefObject));
+    const refs = data ? this.setItems(data) : [];
+    const referents = this.memory.readMany(
+      refs.map((ref) => ref + BigInt(this.async.containers.weakrefObject)),
+      refs.map(() => 8),
+    );
+    for (const referent of referents) {
+      const task = referent ? referent.readBigUInt64LE(0) : 0n;
       if (task !== 0n) addresses.add(task);
     }
     for (const task of module.eager === null ? [] : this.setItems(module.eager)) addresses.add(task);
@@ -122,9 +186,11 @@ export class TaskGraphReader {
       links.set(child, parents);
     };
     const t = this.async.task;
+    this.prefetchTasks([...addresses]);
+    this.prefetchTypes([...addresses].flatMap((task) => [this.taskField(task, t.futWaiter), this.taskField(task, t.callback0)]));
     for (const task of addresses) {
       // Awaiting a task, or a gather of them.
-      const waiter = readPointer(this.memory, task + BigInt(t.futWaiter!));
+      const waiter = this.taskField(task, t.futWaiter);
       if (waiter !== 0n) {
         if (addresses.has(waiter)) link(waiter, task);
         else for (const child of this.gathered(waiter, 0)) if (addresses.has(child)) link(child, task);
@@ -133,14 +199,12 @@ export class TaskGraphReader {
       for (const parent of this.groupParents(task)) if (addresses.has(parent)) link(task, parent);
     }
     const threads = new Map<bigint, TaskThread | null>();
-    const tasks: RawTask[] = [];
-    for (const address of addresses) {
-      const loop = t.loop === null ? 0n : readPointer(this.memory, address + BigInt(t.loop));
+    const found = [...addresses].map((address) => {
+      const loop = this.taskField(address, t.loop);
       if (!threads.has(loop)) threads.set(loop, this.loopThread(loop));
-      const task = this.readTask(address, current.has(address), threads.get(loop) ?? null, links.get(address) ?? []);
-      if (task) tasks.push(task);
-    }
-    return tasks;
+      return { address, running: current.has(address), thread: threads.get(loop) ?? null, awaitedBy: links.get(address) ?? [] };
+    });
+    return this.readTasks(found);
   }
 
   private findTasksModule(): { all: bigint | null; eager: bigint | null; current: bigint | null } | null {
@@ -167,9 +231,8 @@ export class TaskGraphReader {
   /** The task a TaskGroup child's group runs in, from the child's done-callbacks (bound methods of the group). */
   private groupParents(task: bigint): bigint[] {
     const t = this.async.task;
-    const callbacks: bigint[] = [];
-    if (t.callback0 !== null) callbacks.push(readPointer(this.memory, task + BigInt(t.callback0)));
-    const list = t.callbacks === null ? 0n : readPointer(this.memory, task + BigInt(t.callbacks));
+    const callbacks = [this.taskField(task, t.callback0)];
+    const list = this.taskField(task, t.callbacks);
     const tupleItems = this.python.locals?.tupleItems;
     if (list !== 0n && tupleItems !== undefined) {
       // Each further callback is a (callback, context) tuple.
@@ -195,56 +258,114 @@ export class TaskGraphReader {
     return value !== null && value > 0n ? { ident: value } : null;
   }
 
-  private readTask(address: bigint, running: boolean, thread: TaskThread | null, awaitedBy: readonly bigint[]): RawTask | null {
+  /** The tasks found, with their names and coroutine chains (read for all tasks at once). */
+  private readTasks(found: readonly { address: bigint; running: boolean; thread: TaskThread | null; awaitedBy: readonly bigint[] }[]): RawTask[] {
     const t = this.async.task;
+    this.prefetchTasks(found.map((f) => f.address));
     // A done task stays in the sets while something holds it: not waiting for anything, not shown.
-    if (t.state !== null && this.memory.read(address + BigInt(t.state), 4)?.readInt32LE(0) !== 0) return null;
-    const coro = readPointer(this.memory, address + BigInt(t.coro)) & UNTAG;
-    const name = this.taskName(readPointer(this.memory, address + BigInt(t.name)) & UNTAG);
-    if (coro === 0n || name === null) return null;
-    return { address, name, awaitedBy: awaitedBy.filter((a) => a !== address), frames: this.chain(coro), running, thread };
+    const pending = found.filter((f) => t.state === null || (this.taskField(f.address, t.state) & 0xffffffffn) === 0n);
+    const names = pending.map((f) => this.taskField(f.address, t.name) & UNTAG);
+    this.prefetchTypes(names);
+    const chains = this.chains(pending.map((f) => this.taskField(f.address, t.coro) & UNTAG));
+    const tasks: RawTask[] = [];
+    pending.forEach((f, i) => {
+      const name = this.taskName(names[i]!);
+      // 3.12+ keeps asyncio's own names as their number (auto); 3.11 as the text asyncio made.
+      if (name === null || chains[i]!.length === 0) return;
+      tasks.push({ address: f.address, name: name.text, autoNamed: name.auto, awaitedBy: f.awaitedBy.filter((a) => a !== f.address), frames: chains[i]!, running: f.running, thread: f.thread });
+    });
+    return tasks;
   }
 
-  /** A task's name: a str, or (3.12+, until asked for) the number of "Task-N". */
-  private taskName(object: bigint): string | null {
+  /** A task's name: a str, or (3.12+, until asked for) the number of "Task-N"; auto when asyncio chose it. */
+  private taskName(object: bigint): { text: string; auto: boolean } | null {
     if (object === 0n) return null;
+    const known = this.taskNames.get(object);
+    if (known !== undefined) return known;
+    const name = this.readTaskName(object);
+    this.taskNames.set(object, name);
+    return name;
+  }
+
+  private readTaskName(object: bigint): { text: string; auto: boolean } | null {
     const type = this.typeName(object);
-    if (type === 'str') return readPyUnicode(this.memory, this.python.unicode, object);
+    if (type === 'str') {
+      const text = readPyUnicode(this.memory, this.python.unicode, object);
+      return text === null ? null : { text, auto: AUTO_NAME.test(text) };
+    }
     if (type === 'int') {
       const n = readInt(this.memory, this.python.objects!, object);
-      return n === null ? null : `Task-${n}`;
+      return n === null ? null : { text: `Task-${n}`, auto: true };
     }
     return null;
   }
 
-  /** The coroutine chain from coro, outermost first: each suspended coroutine's stack top is what it awaits. */
-  chain(coro: bigint): RawPythonFrame[] {
+  /**
+   * The coroutine chain from each coroutine, outermost first: each
+   * suspended coroutine's stack top is what it awaits. All chains go a level
+   * deeper together, each level in a few reads.
+   */
+  chains(coros: readonly bigint[]): RawPythonFrame[][] {
     const { frame: frameAt, stack } = this.async.coroutine;
-    const frames: RawPythonFrame[] = [];
-    const coroutineType = readPointer(this.memory, coro + BigInt(this.python.objectType));
-    for (let current = coro; current !== 0n && frames.length < MAX_CHAIN; ) {
-      const frame = current + BigInt(frameAt);
-      const raw = readFrame(this.memory, this.python, frame);
-      if (raw.code === 0n) break;
-      frames.push(raw);
-      let top = 0n;
-      if (stack.kind === 'count') {
-        const count = this.memory.read(frame + BigInt(stack.count), 4)?.readInt32LE(0) ?? 0;
-        if (count > 0 && count < 1 << 16) top = readPointer(this.memory, frame + BigInt(stack.localsplus + (count - 1) * 8));
-      } else {
-        const pointer = readPointer(this.memory, frame + BigInt(stack.pointer));
-        if (pointer > frame) top = readPointer(this.memory, pointer - BigInt(8 * stack.slotsBack)) & UNTAG;
-      }
+    const result = coros.map((): RawPythonFrame[] => []);
+    this.prefetchTypes(coros);
+    // A chain goes on through coroutines of its first one's type.
+    let live = coros.flatMap((coro, i) => (coro === 0n ? [] : [{ i, current: coro, type: this.objectTypes.get(coro) ?? 0n }]));
+    for (let depth = 0; depth < MAX_CHAIN && live.length > 0; depth++) {
+      // Each coroutine, its frame and the start of its value stack in one read.
+      const blocks = this.memory.readMany(
+        live.map((l) => l.current),
+        live.map(() => this.coroutineSize),
+      );
+      const codes = blocks.map((bytes) => frameFromBytes(bytes, frameAt, this.python, () => 0).code);
+      this.prefetchFirstLines(codes);
+      const next: typeof live = [];
+      const tops: bigint[] = [];
+      live.forEach((l, k) => {
+        const bytes = blocks[k];
+        const raw = frameFromBytes(bytes ?? null, frameAt, this.python, (code) => this.firstLines.get(code) ?? 0);
+        if (!bytes || raw.code === 0n) return;
+        result[l.i]!.push(raw);
+        const word = (at: number): bigint => (at >= 0 && at + 8 <= bytes.length ? bytes.readBigUInt64LE(at) : readPointer(this.memory, l.current + BigInt(at)));
+        let top = 0n;
+        if (stack.kind === 'count') {
+          const count = bytes.readInt32LE(frameAt + stack.count);
+          if (count > 0 && count < 1 << 16) top = word(frameAt + stack.localsplus + (count - 1) * 8);
+        } else {
+          const pointer = word(frameAt + stack.pointer);
+          if (pointer > l.current + BigInt(frameAt)) top = word(Number(pointer - l.current) - 8 * stack.slotsBack) & UNTAG;
+        }
+        if (top !== 0n && top !== l.current) {
+          next.push({ ...l, current: top });
+          tops.push(top);
+        }
+      });
       // Only a coroutine awaiting a coroutine goes on; a running frame's stack top is whatever it holds, which this check also stops at.
-      if (top === 0n || top === current || readPointer(this.memory, top + BigInt(this.python.objectType)) !== coroutineType) break;
-      current = top;
+      this.prefetchTypes(tops);
+      live = next.filter((l) => this.objectTypes.get(l.current) === l.type);
     }
-    return frames;
+    return result;
   }
 
+  private prefetchFirstLines(codes: readonly bigint[]): void {
+    const wanted = [...new Set(codes)].filter((c) => c !== 0n && !this.firstLines.has(c));
+    const read = this.memory.readMany(
+      wanted.map((c) => c + BigInt(this.python.code.firstLineNo)),
+      wanted.map(() => 4),
+    );
+    wanted.forEach((c, i) => this.firstLines.set(c, read[i]?.readUInt32LE(0) ?? 0));
+  }
+
+  /** An object's type's name; names of types seen in the last second are not read again. */
   private typeName(object: bigint): string | null {
     const o = this.python.locals;
-    return o ? typeNameOf(this.memory, this.python, o, object) : null;
+    if (!o) return null;
+    let type = this.objectTypes.get(object);
+    if (type === undefined) this.objectTypes.set(object, (type = readPointer(this.memory, object + BigInt(this.python.objectType))));
+    if (type === 0n) return null;
+    let name = this.typeNames.get(type);
+    if (name === undefined) this.typeNames.set(type, (name = typeNameOf(this.memory, this.python, o, object)));
+    return name;
   }
 
   /** A set's members (its table's live keys). */

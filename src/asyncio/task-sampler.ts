@@ -7,16 +7,17 @@
  *   its marker, its coroutine chain) as many times as a thread is sampled
  *   in the time since the last look: time spent waiting goes to the task
  *   and the line that awaits.
- * A look costs a few reads per task: looks are spaced so that they take at
+ * A look reads all tasks together, a level of their chains at a time (a few
+ * dozen reads however many tasks): looks are spaced so that they take at
  * most 1/LOOK_BUDGET of the time, and come at most LOOK_HZ times a second.
  */
 import type { Frame } from '../symbolize/frame.js';
 import type { ProcessTasks } from './process-tasks.js';
 import { awaiterFrames, type AsyncTask } from './task-tree.js';
 
-/** Looks a second at most, and the share of time they may take (a look of 1 ms waits 50 ms for the next). */
+/** Looks a second at most, and the share of time they may take (a look of 1 ms waits 100 ms for the next). */
 export const LOOK_HZ = 20;
-const LOOK_BUDGET = 50;
+const LOOK_BUDGET = 100;
 
 export interface TaskSink {
   addTaskStack(tid: number | null, frames: readonly Frame[], count: number): void;

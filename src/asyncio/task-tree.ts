@@ -4,7 +4,8 @@
  * task (the one nothing awaits, usually asyncio.run's) down to it: each
  * task on the way gives its marker, "[task NAME]", and its coroutine chain,
  * so a folded stack reads main's coroutine, [task worker-1], the worker's
- * own coroutines.
+ * own coroutines. Tasks asyncio named ("Task-N") are marked [task Task-*]:
+ * a server's one task per connection adds up to one stack, not thousands.
  */
 import type { CodeObjectReader } from '../python/code-objects.js';
 import type { Frame } from '../symbolize/frame.js';
@@ -14,6 +15,8 @@ import type { RawTask } from './task-graph.js';
 export interface AsyncTask {
   readonly id: bigint;
   readonly name: string;
+  /** asyncio named it ("Task-N"): in a profile it is marked [task Task-*], so that the stacks of many such tasks (one per connection) add up. */
+  readonly autoNamed: boolean;
   /** The tasks awaiting it; the first is the one it is shown under. */
   readonly awaitedBy: readonly bigint[];
   /** Its coroutine chain, outermost first. */
@@ -26,23 +29,36 @@ export interface AsyncTask {
 /** Deeper awaiter chains than this are cut (a cycle read from a torn graph cannot loop). */
 const MAX_NESTING = 64;
 
-export function taskMarker(name: string): Frame {
-  return { kind: 'marker', name: `[task ${name}]` };
+/** The name a profile marks a task with. */
+export const AUTO_NAMED = 'Task-*';
+
+export function taskMarker(task: Pick<AsyncTask, 'name' | 'autoNamed'>): Frame {
+  return { kind: 'marker', name: `[task ${task.autoNamed ? AUTO_NAMED : task.name}]` };
 }
 
 /** Names the tasks' frames; a task's thread by its tid, or through its pthread ident (tids by ident, before 3.14). */
-export function nameTasks(raw: readonly RawTask[], reader: CodeObjectReader, showPath: ShowPath, tidOfIdent: ReadonlyMap<bigint, number> | null): AsyncTask[] {
+export function nameTasks(raw: readonly RawTask[], reader: CodeObjectReader, showPath: ShowPath, tidOfIdent: ReadonlyMap<bigint, number> | null, named?: Map<string, Frame>): AsyncTask[] {
   reader.prefetch(raw.flatMap((t) => t.frames.map((f) => f.code)));
   return raw.map((task) => {
     const frames: Frame[] = [];
     for (const frame of task.frames) {
+      // A frame named at an earlier look (the same code, instruction and first line) is the same frame.
+      const key = `${frame.code}:${frame.instr}:${frame.firstLineNo}`;
+      const known = named?.get(key);
+      if (known) {
+        frames.push(known);
+        continue;
+      }
       const resolved = reader.resolve(frame);
-      if (resolved.status === 'ok') frames.push(pythonFrame(resolved, showPath));
-      else if (resolved.status === 'unknown') frames.push({ kind: 'python', name: UNKNOWN_PYTHON_FRAME });
+      if (resolved.status === 'ok') {
+        const shown = pythonFrame(resolved, showPath);
+        named?.set(key, shown);
+        frames.push(shown);
+      } else if (resolved.status === 'unknown') frames.push({ kind: 'python', name: UNKNOWN_PYTHON_FRAME });
     }
     const thread = task.thread;
     const tid = thread === null ? null : 'tid' in thread ? thread.tid : (tidOfIdent?.get(thread.ident) ?? null);
-    return { id: task.address, name: task.name, awaitedBy: task.awaitedBy, frames, running: task.running, tid };
+    return { id: task.address, name: task.name, autoNamed: task.autoNamed, awaitedBy: task.awaitedBy, frames, running: task.running, tid };
   });
 }
 
@@ -60,7 +76,7 @@ export function awaiterLine(byId: ReadonlyMap<bigint, AsyncTask>, task: AsyncTas
 /** The frames above a task's own coroutines, root first: each awaiting task's marker and coroutines, then the task's marker. */
 export function awaiterFrames(byId: ReadonlyMap<bigint, AsyncTask>, task: AsyncTask): Frame[] {
   const line = awaiterLine(byId, task);
-  return [...line.slice(0, -1).flatMap((t) => [taskMarker(t.name), ...t.frames]), taskMarker(task.name)];
+  return [...line.slice(0, -1).flatMap((t) => [taskMarker(t), ...t.frames]), taskMarker(task)];
 }
 
 export interface TaskNode {

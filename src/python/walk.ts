@@ -54,15 +54,26 @@ export function currentFrame(memory: MemoryReader, layout: PythonLayout, ts: big
   return layout.thread.cframeCurrentFrame !== null && frame !== 0n ? readPointer(memory, frame + BigInt(layout.thread.cframeCurrentFrame)) : frame;
 }
 
+/** The bytes of a frame that hold the words the walkers capture. */
+export function frameReadSize(layout: PythonLayout): number {
+  return Math.max(layout.frame.code, layout.frame.instr, layout.frame.flags) + 8;
+}
+
+/** A frame's words from its bytes (read from `at`); the code object's first line from firstLine. */
+export function frameFromBytes(bytes: Buffer | null, at: number, layout: PythonLayout, firstLine: (code: bigint) => number): RawPythonFrame {
+  const word = (offset: number): bigint => (bytes && at + offset + 8 <= bytes.length ? bytes.readBigUInt64LE(at + offset) : 0n);
+  const code = word(layout.frame.code) & layout.frame.codeMask;
+  return { code, instr: word(layout.frame.instr) & layout.frame.instrMask, flags: word(layout.frame.flags), firstLineNo: code === 0n ? 0 : firstLine(code) };
+}
+
+/** The first line a code object records (0 when it cannot be read). */
+export function readFirstLine(memory: MemoryReader, layout: PythonLayout, code: bigint): number {
+  return memory.read(code + BigInt(layout.code.firstLineNo), 4)?.readUInt32LE(0) ?? 0;
+}
+
 /** One frame's words, as the walkers capture them; the code object's first line is read at the same moment. */
 export function readFrame(memory: MemoryReader, layout: PythonLayout, frame: bigint): RawPythonFrame {
-  const code = readPointer(memory, frame + BigInt(layout.frame.code)) & layout.frame.codeMask;
-  return {
-    code,
-    instr: readPointer(memory, frame + BigInt(layout.frame.instr)) & layout.frame.instrMask,
-    flags: readPointer(memory, frame + BigInt(layout.frame.flags)),
-    firstLineNo: code === 0n ? 0 : (memory.read(code + BigInt(layout.code.firstLineNo), 4)?.readUInt32LE(0) ?? 0),
-  };
+  return frameFromBytes(memory.read(frame, frameReadSize(layout)), 0, layout, (code) => readFirstLine(memory, layout, code));
 }
 
 /** The frames of thread state ts with their addresses, innermost first, at most maxDepth (a dump reads their variables). */

@@ -58,13 +58,14 @@ const WAITER_CHAIN = ['worker', 'middle', 'leaf', 'Event.wait'];
 const functionOf = (frame: string): string => frame.replace(/ \([^()]*\)$/, '');
 
 /**
- * Whether a stack reads, root first: [task Task-1], main, then each task
+ * Whether a stack reads, root first: [task Task-*], main, then each task
  * between main and `name` (its marker and coroutines), then [task name] and
- * the task's own chain starting with `own`.
+ * the task's own chain starting with `own` (asyncio.run's task, named by
+ * asyncio, is marked Task-*).
  */
 function underMain(stack: FoldedStack, name: string, own: readonly string[]): boolean {
   const f = stack.frames.map(functionOf);
-  if (f[0] !== '[task Task-1]' || f[1] !== 'main') return false;
+  if (f[0] !== '[task Task-*]' || f[1] !== 'main') return false;
   const marker = f.indexOf(`[task ${name}]`);
   if (marker < 2) return false;
   // Between main and the marker: only the awaiting tasks' markers and coroutines (grouped-1's supervisor, delegate-child's delegator).

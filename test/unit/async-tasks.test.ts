@@ -20,7 +20,7 @@ const py = (func: string, line = 1): Frame => ({ kind: 'python', name: `${func} 
 const native = (name: string): Frame => ({ kind: 'native', name });
 
 function task(id: number, name: string, awaitedBy: number[], funcs: string[], running = false): AsyncTask {
-  return { id: BigInt(id), name, awaitedBy: awaitedBy.map(BigInt), frames: funcs.map((f) => py(f)), running, tid: 7 };
+  return { id: BigInt(id), name, autoNamed: /^Task-\d+$/.test(name), awaitedBy: awaitedBy.map(BigInt), frames: funcs.map((f) => py(f)), running, tid: 7 };
 }
 
 const TREE = [task(1, 'Task-1', [], ['main']), task(2, 'worker-1', [1], ['worker', 'leaf']), task(3, 'group', [1], ['supervise']), task(4, 'grouped', [3], ['worker', 'leaf']), task(5, 'cruncher', [1], ['crunch'], true)];
@@ -34,10 +34,10 @@ describe('task trees', () => {
     assert.deepEqual(taskForest(loop).map(shape), [['c', []], ['a', [['b', []]]]]);
   });
 
-  test("a task's frames above its own: each awaiter's marker and coroutines from the root, then its marker", () => {
+  test("a task's frames above its own: each awaiter's marker and coroutines from the root, then its marker; tasks asyncio named are marked Task-*", () => {
     const byId = new Map(TREE.map((t) => [t.id, t]));
-    assert.deepEqual(names(awaiterFrames(byId, TREE[3]!)), ['[task Task-1]', 'main', '[task group]', 'supervise', '[task grouped]']);
-    assert.deepEqual(names(awaiterFrames(byId, TREE[0]!)), ['[task Task-1]']);
+    assert.deepEqual(names(awaiterFrames(byId, TREE[3]!)), ['[task Task-*]', 'main', '[task group]', 'supervise', '[task grouped]']);
+    assert.deepEqual(names(awaiterFrames(byId, TREE[0]!)), ['[task Task-*]']);
   });
 
   test("a running task's stack loses the event loop's frames above its coroutine and gains its awaiters; other stacks are left; an ended task's are placed still", () => {
@@ -45,15 +45,15 @@ describe('task trees', () => {
     learnPrefixes(prefixes, TREE);
     const reroot = rerootWith(prefixes);
     const stack = [native('_start'), py('run_forever'), py('_run_once'), native('task_step'), py('crunch'), py('spin'), native('PyLong_Add')];
-    assert.deepEqual(names(reroot(stack)!), ['[task Task-1]', 'main', '[task cruncher]', 'crunch', 'spin', 'PyLong_Add']);
+    assert.deepEqual(names(reroot(stack)!), ['[task Task-*]', 'main', '[task cruncher]', 'crunch', 'spin', 'PyLong_Add']);
     assert.equal(reroot([native('_start'), py('run_forever'), native('epoll_wait')]), null);
     // The cruncher ended before the next look: its samples still go under it.
     learnPrefixes(prefixes, TREE.filter((t) => t.name !== 'cruncher'));
-    assert.deepEqual(names(rerootWith(prefixes)(stack)!).slice(0, 3), ['[task Task-1]', 'main', '[task cruncher]']);
+    assert.deepEqual(names(rerootWith(prefixes)(stack)!).slice(0, 3), ['[task Task-*]', 'main', '[task cruncher]']);
     // Two tasks running the same coroutine: the one running at the look.
     const twins: TaskPrefixes = new Map();
     learnPrefixes(twins, [task(1, 'Task-1', [], ['main']), task(3, 'b', [1], ['worker'], true), task(2, 'a', [1], ['worker'])]);
-    assert.deepEqual(names(rerootWith(twins)([py('worker')])!), ['[task Task-1]', 'main', '[task b]', 'worker']);
+    assert.deepEqual(names(rerootWith(twins)([py('worker')])!), ['[task Task-*]', 'main', '[task b]', 'worker']);
   });
 
   test('the sampler counts each waiting task as a thread is counted over the time between looks (fractions carried), and the running one not at all', () => {
@@ -71,7 +71,7 @@ describe('task trees', () => {
     assert.ok(roots);
     now = 505; // 49.995 samples at 99 Hz: 49 now, the rest carried
     sampler.stop();
-    assert.deepEqual(counted.map((c) => c.name).sort(), ['[task Task-1]', '[task group]', '[task grouped]', '[task worker-1]']);
+    assert.deepEqual(counted.map((c) => c.name).sort(), ['[task Task-*]', '[task group]', '[task grouped]', '[task worker-1]']);
     assert.ok(counted.every((c) => c.count === 49));
     const cpu = new TaskSampler(tasks, sink, { hz: 99, wall: false, now: () => now });
     counted.length = 0;
