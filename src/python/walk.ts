@@ -71,9 +71,19 @@ export function readFirstLine(memory: MemoryReader, layout: PythonLayout, code: 
   return memory.read(code + BigInt(layout.code.firstLineNo), 4)?.readUInt32LE(0) ?? 0;
 }
 
-/** One frame's words, as the walkers capture them; the code object's first line is read at the same moment. */
+/**
+ * One frame's words, as the walkers capture them (each word on its own: a
+ * memory image holds only the words the walkers read); the code object's
+ * first line is read at the same moment.
+ */
 export function readFrame(memory: MemoryReader, layout: PythonLayout, frame: bigint): RawPythonFrame {
-  return frameFromBytes(memory.read(frame, frameReadSize(layout)), 0, layout, (code) => readFirstLine(memory, layout, code));
+  const code = readPointer(memory, frame + BigInt(layout.frame.code)) & layout.frame.codeMask;
+  return {
+    code,
+    instr: readPointer(memory, frame + BigInt(layout.frame.instr)) & layout.frame.instrMask,
+    flags: readPointer(memory, frame + BigInt(layout.frame.flags)),
+    firstLineNo: code === 0n ? 0 : readFirstLine(memory, layout, code),
+  };
 }
 
 /** The frames of thread state ts with their addresses, innermost first, at most maxDepth (a dump reads their variables). */

@@ -79,11 +79,16 @@ for (const [label, interpreter] of CASES) {
       });
     }
 
-    test('without checking, the kernel unwinds most stacks whole and the report says how many', async () => {
+    test('without checking, the kernel unwinds most stacks whole (those not sent short) and the report says how many', async () => {
       const r = await sampleForCpu(['sample', '-x', String(workload.pid), '-F', '499', '-o', '/dev/null'], workload.pid, 2, 120_000);
       assert.equal(r.exitCode, 0, r.stderr);
       const m = /native stack complete: ([\d.]+)%/.exec(r.stderr);
-      assert.ok(m && Number(m[1]) >= 95, `native stacks not complete: ${r.stderr}`);
+      const samples = Number(/mixprof: (\d+) samples at/.exec(r.stderr)?.[1] ?? 0);
+      // Samples the sampler sent short (its ring nearly full: a loaded machine drained it late) are not the unwinder's to complete.
+      const short = Number(/(\d+) samples kept only the native frames the kernel could unwind/.exec(r.stderr)?.[1] ?? 0);
+      assert.ok(m && samples > short, `no samples: ${r.stderr}`);
+      const complete = (Number(m[1]) / 100) * samples;
+      assert.ok(complete >= 0.95 * (samples - short) - 1, `native stacks not complete: ${r.stderr}`);
       const k = /native stacks unwound in the kernel: ([\d.]+)%/.exec(r.stderr);
       assert.ok(k, `no kernel unwind share in: ${r.stderr}`);
       assert.ok(Number(k[1]) >= 100 * MIN_IN_KERNEL, `only ${k[1]}% unwound in the kernel`);
