@@ -54,6 +54,14 @@ const TYPE_NAMES_MS = 1000;
 /** Object pointers in 3.14+ stack references carry tag bits. */
 const UNTAG = ~7n;
 
+/** A chain being read: which one, the coroutine to read next, the type a coroutine of it has, and the words of the awaiter that named it. */
+interface Link {
+  readonly i: number;
+  readonly current: bigint;
+  readonly type: bigint;
+  readonly named: { readonly instrAt: bigint; readonly instr: bigint; readonly topAt: bigint } | null;
+}
+
 export class TaskGraphReader {
   /** The asyncio.tasks module's globals, once found (3.11-3.13). */
   private tasksModule: { readonly all: bigint | null; readonly eager: bigint | null; readonly current: bigint | null } | null = null;
@@ -303,48 +311,88 @@ export class TaskGraphReader {
   /**
    * The coroutine chain from each coroutine, outermost first: each
    * suspended coroutine's stack top is what it awaits. All chains go a level
-   * deeper together, each level in a few reads.
+   * deeper together, each level in a few reads. A coroutine the one above
+   * awaited may be done and its memory reused by the time its level is read
+   * (a server's handler awaits a new coroutine every request): each is read
+   * together with the words of the one above that named it, and a chain
+   * whose awaiter moved on meanwhile is read again on its own.
    */
   chains(coros: readonly bigint[]): RawPythonFrame[][] {
-    const { frame: frameAt, stack } = this.async.coroutine;
     const result = coros.map((): RawPythonFrame[] => []);
     this.prefetchTypes(coros);
     // A chain goes on through coroutines of its first one's type.
-    let live = coros.flatMap((coro, i) => (coro === 0n ? [] : [{ i, current: coro, type: this.objectTypes.get(coro) ?? 0n }]));
+    let live: Link[] = coros.flatMap((coro, i) => (coro === 0n ? [] : [{ i, current: coro, type: this.objectTypes.get(coro) ?? 0n, named: null }]));
+    const torn = new Set<number>();
     for (let depth = 0; depth < MAX_CHAIN && live.length > 0; depth++) {
-      // Each coroutine, its frame and the start of its value stack in one read.
-      const blocks = this.memory.readMany(
-        live.map((l) => l.current),
-        live.map(() => this.coroutineSize),
-      );
-      const codes = blocks.map((bytes) => frameFromBytes(bytes, frameAt, this.python, () => 0).code);
-      this.prefetchFirstLines(codes);
-      const next: typeof live = [];
-      const tops: bigint[] = [];
+      const { frames, next } = this.level(live);
       live.forEach((l, k) => {
-        const bytes = blocks[k];
-        const raw = frameFromBytes(bytes ?? null, frameAt, this.python, (code) => this.firstLines.get(code) ?? 0);
-        if (!bytes || raw.code === 0n) return;
-        result[l.i]!.push(raw);
-        const word = (at: number): bigint => (at >= 0 && at + 8 <= bytes.length ? bytes.readBigUInt64LE(at) : readPointer(this.memory, l.current + BigInt(at)));
-        let top = 0n;
-        if (stack.kind === 'count') {
-          const count = bytes.readInt32LE(frameAt + stack.count);
-          if (count > 0 && count < 1 << 16) top = word(frameAt + stack.localsplus + (count - 1) * 8);
-        } else {
-          const pointer = word(frameAt + stack.pointer);
-          if (pointer > l.current + BigInt(frameAt)) top = word(Number(pointer - l.current) - 8 * stack.slotsBack) & UNTAG;
-        }
-        if (top !== 0n && top !== l.current) {
-          next.push({ ...l, current: top });
-          tops.push(top);
-        }
+        const frame = frames[k];
+        if (frame === 'torn') torn.add(l.i);
+        else if (frame) result[l.i]!.push(frame);
       });
-      // Only a coroutine awaiting a coroutine goes on; a running frame's stack top is whatever it holds, which this check also stops at.
-      this.prefetchTypes(tops);
-      live = next.filter((l) => this.objectTypes.get(l.current) === l.type);
+      live = next.filter((l) => !torn.has(l.i));
     }
+    for (const i of torn) result[i] = this.chainAlone(coros[i]!);
     return result;
+  }
+
+  /** One coroutine of each chain: its frame (or 'torn': its awaiter moved on), and what each awaits next. */
+  private level(live: readonly Link[]): { frames: (RawPythonFrame | 'torn' | null)[]; next: Link[] } {
+    const { frame: frameAt, stack } = this.async.coroutine;
+    // Each coroutine, its frame and the start of its value stack in one read, then the awaiter's words that named it.
+    const checked = live.filter((l) => l.named !== null);
+    const read = this.memory.readMany(
+      [...live.map((l) => l.current), ...checked.flatMap((l) => [l.named!.instrAt, l.named!.topAt])],
+      [...live.map(() => this.coroutineSize), ...checked.flatMap(() => [8, 8])],
+    );
+    const moved = new Set<Link>();
+    checked.forEach((l, k) => {
+      const instr = read[live.length + 2 * k]?.readBigUInt64LE(0);
+      const top = read[live.length + 2 * k + 1]?.readBigUInt64LE(0);
+      if (instr !== l.named!.instr || top === undefined || (top & UNTAG) !== l.current) moved.add(l);
+    });
+    const blocks = read.slice(0, live.length);
+    this.prefetchFirstLines(blocks.map((bytes) => frameFromBytes(bytes ?? null, frameAt, this.python, () => 0).code));
+    const frames: (RawPythonFrame | 'torn' | null)[] = [];
+    const next: Link[] = [];
+    live.forEach((l, k) => {
+      const bytes = blocks[k];
+      if (moved.has(l)) return frames.push('torn');
+      const raw = frameFromBytes(bytes ?? null, frameAt, this.python, (code) => this.firstLines.get(code) ?? 0);
+      if (!bytes || raw.code === 0n) return frames.push(null);
+      frames.push(raw);
+      const word = (at: number): bigint => (at >= 0 && at + 8 <= bytes.length ? bytes.readBigUInt64LE(at) : readPointer(this.memory, l.current + BigInt(at)));
+      let topAt = -1;
+      if (stack.kind === 'count') {
+        const count = bytes.readInt32LE(frameAt + stack.count);
+        if (count > 0 && count < 1 << 16) topAt = frameAt + stack.localsplus + (count - 1) * 8;
+      } else {
+        const pointer = word(frameAt + stack.pointer);
+        if (pointer > l.current + BigInt(frameAt) && pointer - l.current < 1n << 20n) topAt = Number(pointer - l.current) - 8 * stack.slotsBack;
+      }
+      const top = topAt < 0 ? 0n : word(topAt) & UNTAG;
+      if (top !== 0n && top !== l.current) {
+        const instrAt = frameAt + this.python.frame.instr;
+        next.push({ i: l.i, current: top, type: l.type, named: { instrAt: l.current + BigInt(instrAt), instr: word(instrAt), topAt: l.current + BigInt(topAt) } });
+      }
+    });
+    // Only a coroutine awaiting a coroutine goes on; a running frame's stack top is whatever it holds, which this check also stops at.
+    this.prefetchTypes(next.map((l) => l.current));
+    return { frames, next: next.filter((l) => this.objectTypes.get(l.current) === l.type) };
+  }
+
+  /** One chain read on its own, a coroutine at a time (its awaiter moved on while all were read together); cut where it moves on again. */
+  private chainAlone(coro: bigint): RawPythonFrame[] {
+    const frames: RawPythonFrame[] = [];
+    let live: Link[] = [{ i: 0, current: coro, type: this.objectTypes.get(coro) ?? 0n, named: null }];
+    for (let depth = 0; depth < MAX_CHAIN && live.length > 0; depth++) {
+      const { frames: found, next } = this.level(live);
+      const frame = found[0];
+      if (!frame || frame === 'torn') break;
+      frames.push(frame);
+      live = next;
+    }
+    return frames;
   }
 
   private prefetchFirstLines(codes: readonly bigint[]): void {
