@@ -10,13 +10,16 @@
  * 3.13t, 3.14 and 3.15 (the asyncio debug offsets).
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { parseFolded, type FoldedStack } from '../helpers/folded.js';
-import { WORKLOADS } from '../helpers/paths.js';
+import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
 import { runMixprof, startWorkload, type Workload } from '../helpers/processes.js';
 import { debianPython, pyenvPython, systemPython } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
+import { Tmux } from '../helpers/tmux.js';
 
 interface TreeReady {
   readonly tid: number;
@@ -140,6 +143,51 @@ for (const [version, executable] of PYTHONS) {
     });
   });
 }
+
+describe('--async in record and top', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'mixprof-async-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('record --mode wall --async (3.14): the program imports asyncio after it starts, and its waiting tasks are sampled from then on', async () => {
+    assertRoot();
+    const python = (await debianPython('sid-3.14')).executable;
+    const out = path.join(dir, 'record.folded');
+    const r = await runMixprof(['record', '--mode', 'wall', '--async', '-o', out, '--', python, path.join(WORKLOADS, 'async-tree.py'), '2']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stderr, /^mixprof: --async: process \d+ has not imported asyncio yet; its tasks are read once it does$/m);
+    const stacks = parseFolded(await readFile(out, 'utf8'));
+    // About 2 s of waiting after READY, at 99 Hz.
+    const placed = stacks.filter((s) => underMain(s, 'worker-1', WAITER_CHAIN)).reduce((n, s) => n + s.count, 0);
+    assert.ok(placed >= 99, `worker-1: ${placed} samples under main, its marker and its coroutines`);
+  });
+
+  test("top --mode wall --async: the waiting tasks' coroutines are among the rows; q quits", async () => {
+    assertRoot();
+    const workload = await startWorkload<TreeReady>(pyenvPython('3.12.1').executable, [path.join(WORKLOADS, 'async-tree.py')]);
+    const tmux = new Tmux();
+    try {
+      await tmux.start('async', dir, [MIXPROF, 'top', '-x', String(workload.pid), '--mode', 'wall', '--async']);
+      const deadline = Date.now() + 30_000;
+      let screen = '';
+      // Without --async no stack holds Event.wait: the waiting tasks are on no thread's stack.
+      while (!/ Event\.wait \(asyncio\/locks\.py\) \[py\]/.test(screen)) {
+        assert.ok(Date.now() < deadline, `the screen never showed Event.wait:\n${screen}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        screen = await tmux.tmux('capture-pane', '-p', '-t', 'async');
+      }
+      await tmux.keys('async', 'q');
+      assert.equal(await tmux.exitStatus('async'), '0', await tmux.capture('async', true));
+    } finally {
+      await tmux.kill();
+      await workload.stop();
+    }
+  });
+});
 
 describe('--async: what a user can get wrong', () => {
   const workloads: Workload<{ tid: number }>[] = [];

@@ -1,18 +1,21 @@
 /**
  * --async's pure parts: the forest of tasks and each task's frames above its
  * own (awaiters, markers), the re-rooting of a running task's stacks, the
- * task sampler's counts over time; and its tables held to real builds'
+ * task sampler's counts over time; coroutine chains read from memory that
+ * changes under the reader; and its tables held to real builds'
  * DWARF (the _asyncio modules of pyenv's 3.11-3.13 and trixie's 3.13t, the
  * interpreters' generator and frame structs, sid's 3.14 and 3.15 too).
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { ASYNC_MINORS, coroutineLayout, TASK_MEMBERS, tableTaskLayout, taskLayoutFromDwarf } from '../../src/asyncio/async-layout.js';
+import { ASYNC_MINORS, coroutineLayout, TASK_MEMBERS, tableTaskLayout, taskLayoutFromDwarf, type AsyncLayout } from '../../src/asyncio/async-layout.js';
+import { TaskGraphReader } from '../../src/asyncio/task-graph.js';
 import type { ProcessTasks } from '../../src/asyncio/process-tasks.js';
 import { learnPrefixes, rerootWith, TaskSampler, type TaskPrefixes } from '../../src/asyncio/task-sampler.js';
 import { awaiterFrames, taskForest, type AsyncTask, type TaskNode } from '../../src/asyncio/task-tree.js';
 import { nativeAddon } from '../../src/native.js';
+import type { PythonLayout } from '../../src/python/layout.js';
 import type { Frame } from '../../src/symbolize/frame.js';
 import { debianPython, pyenvPython } from '../helpers/pythons.js';
 
@@ -130,5 +133,73 @@ describe("asyncio offsets held to real builds' DWARF", () => {
         assert.equal(layout.stack.localsplus, frame!.members['localsplus']?.offset, `${file}: localsplus`);
       } else assert.equal(layout.stack.pointer, frame!.members['stackpointer']?.offset, `${file}: stackpointer`);
     }
+  });
+});
+
+describe('coroutine chains read from memory that changes', () => {
+  // A 3.14-like layout: a coroutine's frame at +72, its code at +0 and instruction at +56 of the frame, the stack pointer at +64.
+  const python = {
+    objectType: 8,
+    frame: { code: 0, instr: 56, flags: 48, codeMask: ~7n & ((1n << 64n) - 1n), instrMask: (1n << 64n) - 1n },
+    code: { firstLineNo: 48 },
+  } as unknown as PythonLayout;
+  const layout = {
+    coroutine: coroutineLayout(14, 0)!,
+    task: { name: 0, coro: 8, futWaiter: null, callback0: null, callbacks: null, loop: null, state: null, awaitedBy: null, awaitedByIsSet: null, node: null },
+    lists: null,
+    containers: { setUsed: 24, setMask: 32, setTable: 40, weakrefObject: 16, methodSelf: 24, listItems: 24, varSize: 16 },
+    source: 'test',
+  } as AsyncLayout;
+  const BASE = 0x10000n;
+  const arena = Buffer.alloc(0x10000);
+  const put = (address: bigint, value: bigint): void => {
+    arena.writeBigUInt64LE(value, Number(address - BASE));
+  };
+  const COROUTINE_TYPE = BASE + 0x8000n;
+  /** A suspended coroutine at address running code, awaiting `awaits` (0n: nothing). */
+  const coroutine = (address: bigint, code: bigint, awaits: bigint): void => {
+    put(address + 8n, COROUTINE_TYPE);
+    put(address + 72n, code);
+    put(address + 72n + 56n, code + 0x100n);
+    // The value stack: one slot holding the awaited object, the stack pointer just past it.
+    put(address + 72n + 88n, awaits);
+    put(address + 72n + 64n, address + 72n + 96n);
+  };
+  const memory = {
+    onReadMany: (_addresses: readonly bigint[]): void => undefined,
+    read(address: bigint, length: number): Buffer | null {
+      return address >= BASE && address + BigInt(length) <= BASE + 0x10000n ? Buffer.from(arena.subarray(Number(address - BASE), Number(address - BASE) + length)) : null;
+    },
+    readMany(addresses: readonly bigint[], lengths: readonly number[]): (Buffer | null)[] {
+      const read = addresses.map((a, i) => this.read(a, lengths[i]!));
+      this.onReadMany(addresses);
+      return read;
+    },
+  };
+  const [P, C1, C2] = [BASE + 0x1000n, BASE + 0x2000n, BASE + 0x3000n];
+  const [MAIN, OLD, NEW] = [BASE + 0x9000n, BASE + 0x9400n, BASE + 0x9800n];
+
+  test('a chain is read through what each coroutine awaits, a level of all chains at a time', () => {
+    coroutine(P, MAIN, C1);
+    coroutine(C1, OLD, 0n);
+    memory.onReadMany = () => undefined;
+    const reader = new TaskGraphReader(memory, python, layout, 0n);
+    assert.deepEqual(reader.chains([P]).map((chain) => chain.map((f) => f.code)), [[MAIN, OLD]]);
+  });
+
+  test('an awaited coroutine done and replaced while the chains are read: the chain is read again, never with the old frame under the new awaiter', () => {
+    coroutine(P, MAIN, C1);
+    coroutine(C1, OLD, 0n);
+    let moved = false;
+    // Once the parent's frame is read, it moves on to await C2, and C1's memory is reused for another coroutine.
+    memory.onReadMany = (addresses) => {
+      if (moved || !addresses.includes(P)) return;
+      moved = true;
+      coroutine(P, MAIN, C2);
+      coroutine(C2, NEW, 0n);
+      coroutine(C1, BASE + 0x9c00n, 0n);
+    };
+    const reader = new TaskGraphReader(memory, python, layout, 0n);
+    assert.deepEqual(reader.chains([P]).map((chain) => chain.map((f) => f.code)), [[MAIN, NEW]]);
   });
 });

@@ -7,9 +7,12 @@
       delegate-child:      worker(4) -> middle -> leaf -> Event.wait()
     cruncher:              crunch() -> spin(), on the CPU, yielding now and then
 Prints READY {"tid": tid, "waiting": [names]} once the five waiting tasks wait
-and the cruncher has spun once; runs until killed."""
+and the cruncher has spun once; runs until killed, or with an argument, exits
+that many seconds later."""
 import asyncio
 import json
+import os
+import sys
 import threading
 import time
 
@@ -76,6 +79,9 @@ async def main():
         await all_waiting.wait()
         await spun.wait()
         print("READY " + json.dumps({"tid": threading.get_native_id(), "waiting": WAITING}), flush=True)
+        if len(sys.argv) > 1:
+            await asyncio.sleep(float(sys.argv[1]))
+            os._exit(0)
 
     # Gathered too, so that main waits in the gather from the start; it ends once it has spoken.
     await asyncio.gather(*tasks, asyncio.create_task(announce(), name="announce"))
