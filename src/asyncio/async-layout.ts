@@ -8,7 +8,7 @@
  * has some, else from the table below (each entry checked against a real
  * build's DWARF by test/unit/async-layout.test.ts).
  */
-import type { NativeAddon } from '../native.js';
+import type { ElfInfo, NativeAddon } from '../native.js';
 import type { PythonLayout } from '../python/layout.js';
 import { loadBias } from '../target/elf-load.js';
 import { readableFile } from '../target/files.js';
@@ -164,8 +164,14 @@ export function findAsyncLayout(addon: NativeAddon, memory: MemoryReader, pid: n
     file = null;
   }
   if (minor >= 14) {
-    const elf = file ? addon.elfInfo(file) : null;
-    const section = file ? addon.lookupSections(file, ['.AsyncioDebug'])['.AsyncioDebug'] : undefined;
+    let elf: ElfInfo | null = null;
+    let section: { address: bigint; size: number } | undefined;
+    try {
+      elf = file ? addon.elfInfo(file) : null;
+      section = file ? addon.lookupSections(file, ['.AsyncioDebug'])['.AsyncioDebug'] : undefined;
+    } catch {
+      return { problem: `cannot read ${module[0]!.path}, where asyncio's debug offsets are` };
+    }
     const bias = elf ? loadBias(elf, module) : null;
     // No _asyncio module of its own, and the interpreter has none built in.
     if (!section) return { problem: NOT_IMPORTED, notYet: true };

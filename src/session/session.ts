@@ -246,6 +246,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
         naming?.refresh();
         tasks?.stop();
         if (tasks && tasks.seen === 0 && !options.quiet) log(`mixprof: --async: no asyncio task was seen in process ${target.pid}`);
+        if (tasks && tasks.failures > 0 && !options.quiet) log(`mixprof: --async: ${tasks.failures} looks at the tasks of process ${target.pid} failed (please report it)`);
         const profile = builder.finish();
         const pythonVersion = layout ? versionString(layout.version) : null;
         const binaries = binaryMappings(attached.mappings, target.exe);
