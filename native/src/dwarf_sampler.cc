@@ -808,6 +808,14 @@ void DwarfSampler::Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd 
   record.id = id;
   if (s.off_cpu != ON_CPU) {
     Counted(id, pid, tid, s.weight);
+    // Passes that found the thread running in bursts too short for the clock
+    // to catch (a loop of short sleeps): counted where it waits next, the
+    // nearest place known, rather than lost.
+    auto pending = pending_running_.find(tid);
+    if (pending != pending_running_.end()) {
+      Counted(id, pid, tid, pending->second);
+      pending_running_.erase(pending);
+    }
     LastSample& last = last_off_cpu_[tid];
     last.digest = digest;
     last.sample = std::move(record);
