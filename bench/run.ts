@@ -23,6 +23,7 @@ import { enableBpfStats } from './processes.js';
 import { austin, mixprof, none, perf, type Profiler, type Unwind } from './profilers.js';
 import { measureSlowdown, type SlowdownResult } from './slowdown.js';
 import { measureStore, storeSection } from './store.js';
+import { measureTraceCost, traceSection, type TraceCostResult } from './trace.js';
 import { cpython315Budget, cpython315Section, measureCpython315 } from './cpython315.js';
 import { median, noiseFloor, notSlower, pct, quantile } from './stats.js';
 
@@ -70,6 +71,25 @@ function costTable(costs: readonly CostResult[]): string[] {
   ];
 }
 
+/** trace's cost on the interpreters with call probes: the fastest calls (the highest rate), and calls of some work. */
+async function measureTrace(pairs: number, log: (line: string) => void): Promise<TraceCostResult[]> {
+  const results: TraceCostResult[] = [];
+  const interpreters: [string, string][] = [
+    ["Debian's 3.11", '/usr/bin/python3.11'],
+    ["sid's 3.15", (await debianPython('sid-3.15')).executable],
+  ];
+  for (const [label, executable] of interpreters) {
+    for (const [rounds, work] of [
+      [100_000, 1],
+      [5_000, 2_000],
+    ] as const) {
+      results.push(await measureTraceCost(label, executable, rounds, work, pairs, log));
+      log(`trace ${label}, work ${work}: measured`);
+    }
+  }
+  return results;
+}
+
 async function main(): Promise<void> {
   const pairs = argValue('--pairs', 8);
   await enableBpfStats();
@@ -78,6 +98,10 @@ async function main(): Promise<void> {
     const r = await measureCpython315(pairs, log);
     const budget = cpython315Budget(r);
     process.stdout.write([...cpython315Section(r), `ahead of the 3.15 sampler: ${budget.measured} (${budget.met ? 'met' : 'missed'})`, ''].join('\n'));
+    return;
+  }
+  if (process.argv.includes('--only-trace')) {
+    process.stdout.write(traceSection(await measureTrace(pairs, log)).join('\n'));
     return;
   }
   const python = pyenvPython('3.11.7').executable;
@@ -146,6 +170,8 @@ async function main(): Promise<void> {
   const storeBench = await measureStore();
   log('profile store measured');
   const cpython315 = await measureCpython315(pairs, log);
+  const tracing = await measureTrace(Math.min(pairs, 4), log);
+  log('trace measured');
   const attaching = await measureAttach(python, 5, log);
   const attachMedian = (state: 'idle' | 'loaded', unwind: Unwind): number => median(attaching.sample[state][unwind]);
   const recordMedian = (state: 'idle' | 'loaded'): number => median(attaching.record[state]);
@@ -256,6 +282,7 @@ async function main(): Promise<void> {
     ...unwindersSection(unwinders),
     ...cpython315Section(cpython315),
     ...storeSection(storeBench),
+    ...traceSection(tracing),
   ];
   await writeFile(path.join(REPO, 'bench', 'RESULTS.md'), lines.join('\n'));
   process.stdout.write(lines.join('\n'));

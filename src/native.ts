@@ -33,6 +33,13 @@ export interface ElfSymbol {
   size: number;
 }
 
+export interface UsdtProbe {
+  provider: string;
+  name: string;
+  address: bigint;
+  semaphore: bigint;
+}
+
 export interface MemberLayout {
   offset: number;
   size: number | null;
@@ -292,6 +299,8 @@ export interface NativeAddon {
   lookupSymbols(path: string, names: string[]): Record<string, ElfSymbol>;
   /** Sections by name: their link-time address and size (absent when the file has none of that name). */
   lookupSections(path: string, names: string[]): Record<string, { address: bigint; size: number }>;
+  /** The file's SystemTap (USDT) probes (.note.stapsdt): link-time address, and the semaphore's (0n: none). */
+  usdtProbes(path: string): UsdtProbe[];
   /** Split-off parts (link-time [start, end)) of the function at start, from .eh_frame and the jumps into them. */
   functionParts(path: string, start: bigint, size: number): { start: bigint; end: bigint }[];
   /**

@@ -27,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   exports.Set("cfiRows", Napi::Function::New(env, mixprof::CfiRowsOf, "cfiRows"));
   exports.Set("lookupSections", Napi::Function::New(env, mixprof::LookupSections, "lookupSections"));
+  exports.Set("usdtProbes", Napi::Function::New(env, mixprof::UsdtProbes, "usdtProbes"));
   exports.Set("elfInfo", Napi::Function::New(env, mixprof::ElfInfo, "elfInfo"));
   exports.Set("fileIdentity", Napi::Function::New(env, mixprof::FileIdentityOf, "fileIdentity"));
   exports.Set("findDebugFile", Napi::Function::New(env, mixprof::FindDebugFileOf, "findDebugFile"));

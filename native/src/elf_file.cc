@@ -397,21 +397,32 @@ Napi::Value ElfInfo(const Napi::CallbackInfo& info) {
   return result;
 }
 
+namespace {
+
+// The names a lookup asks for (an array of strings).
+std::unordered_set<std::string> NameSetArg(const Napi::CallbackInfo& info, size_t index) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= index || !info[index].IsArray()) {
+    ThrowTypeError(env, "names must be an array of strings");
+  }
+  Napi::Array names = info[index].As<Napi::Array>();
+  std::unordered_set<std::string> wanted;
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    Napi::Value v = names.Get(i);
+    if (!v.IsString()) ThrowTypeError(env, "names must be strings");
+    wanted.insert(v.As<Napi::String>().Utf8Value());
+  }
+  return wanted;
+}
+
+}  // namespace
+
 // Sections found by name (3.14+ keeps _asyncio's debug offsets in its own
 // section, with no symbol to find them by): link-time address and size.
 Napi::Value LookupSections(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info, 0, "path");
-  if (info.Length() < 2 || !info[1].IsArray()) {
-    ThrowTypeError(env, "names must be an array of strings");
-  }
-  Napi::Array names_arg = info[1].As<Napi::Array>();
-  std::unordered_set<std::string> wanted;
-  for (uint32_t i = 0; i < names_arg.Length(); i++) {
-    Napi::Value v = names_arg.Get(i);
-    if (!v.IsString()) ThrowTypeError(env, "names must be strings");
-    wanted.insert(v.As<Napi::String>().Utf8Value());
-  }
+  std::unordered_set<std::string> wanted = NameSetArg(info, 1);
   ElfFile file = OpenOrThrow(env, path);
   Elf* elf = file.elf();
   Napi::Object result = Napi::Object::New(env);
@@ -431,19 +442,63 @@ Napi::Value LookupSections(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// The file's SystemTap (USDT) probes, from its .note.stapsdt notes: provider,
+// name, link-time address and semaphore (0: none). Notes whose description
+// is cut short are skipped.
+Napi::Value UsdtProbes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info, 0, "path");
+  ElfFile file = OpenOrThrow(env, path);
+  Elf* elf = file.elf();
+  Napi::Array result = Napi::Array::New(env);
+  uint32_t n = 0;
+  size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0) return result;
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn != nullptr;
+       scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != SHT_NOTE) continue;
+    const char* section = elf_strptr(elf, shstrndx, shdr.sh_name);
+    if (section == nullptr || std::strcmp(section, ".note.stapsdt") != 0) continue;
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    if (data == nullptr) continue;
+    size_t offset = 0;
+    GElf_Nhdr note;
+    size_t name_at = 0;
+    size_t desc_at = 0;
+    while ((offset = gelf_getnote(data, offset, &note, &name_at, &desc_at)) > 0) {
+      // NT_STAPSDT (3), owner "stapsdt": three addresses, then three strings.
+      if (note.n_type != 3 || note.n_namesz != 8 ||
+          std::memcmp(static_cast<const char*>(data->d_buf) + name_at, "stapsdt", 8) != 0 ||
+          note.n_descsz < 3 * 8 + 3) {
+        continue;
+      }
+      const char* desc = static_cast<const char*>(data->d_buf) + desc_at;
+      uint64_t words[3];
+      std::memcpy(words, desc, sizeof(words));
+      const char* text = desc + sizeof(words);
+      const char* end = desc + note.n_descsz;
+      const char* provider = text;
+      const char* provider_end = static_cast<const char*>(std::memchr(provider, 0, end - provider));
+      if (provider_end == nullptr) continue;
+      const char* name = provider_end + 1;
+      const char* name_end = static_cast<const char*>(std::memchr(name, 0, end - name));
+      if (name_end == nullptr) continue;
+      Napi::Object probe = Napi::Object::New(env);
+      probe.Set("provider", Napi::String::New(env, provider, provider_end - provider));
+      probe.Set("name", Napi::String::New(env, name, name_end - name));
+      probe.Set("address", Napi::BigInt::New(env, words[0]));
+      probe.Set("semaphore", Napi::BigInt::New(env, words[2]));
+      result.Set(n++, probe);
+    }
+  }
+  return result;
+}
+
 Napi::Value LookupSymbols(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info, 0, "path");
-  if (info.Length() < 2 || !info[1].IsArray()) {
-    ThrowTypeError(env, "names must be an array of strings");
-  }
-  Napi::Array names_arg = info[1].As<Napi::Array>();
-  std::unordered_set<std::string> wanted;
-  for (uint32_t i = 0; i < names_arg.Length(); i++) {
-    Napi::Value v = names_arg.Get(i);
-    if (!v.IsString()) ThrowTypeError(env, "names must be strings");
-    wanted.insert(v.As<Napi::String>().Utf8Value());
-  }
+  std::unordered_set<std::string> wanted = NameSetArg(info, 1);
 
   ElfFile file = OpenOrThrow(env, path);
   Elf* elf = file.elf();

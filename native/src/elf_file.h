@@ -93,5 +93,7 @@ Napi::Value ElfInfo(const Napi::CallbackInfo& info);
 Napi::Value FileIdentityOf(const Napi::CallbackInfo& info);
 Napi::Value LookupSymbols(const Napi::CallbackInfo& info);
 Napi::Value LookupSections(const Napi::CallbackInfo& info);
+// SystemTap (USDT) probes named in the file's .note.stapsdt.
+Napi::Value UsdtProbes(const Napi::CallbackInfo& info);
 
 }  // namespace mixprof

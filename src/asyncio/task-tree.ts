@@ -12,16 +12,11 @@ import type { Frame } from '../symbolize/frame.js';
 import { pythonFrame, UNKNOWN_PYTHON_FRAME, type ShowPath } from '../symbolize/python-names.js';
 import type { RawTask } from './task-graph.js';
 
-export interface AsyncTask {
+/** A task as shown: its raw record (task-graph.ts) with its frames named and its thread as a tid. */
+export interface AsyncTask extends Omit<RawTask, 'address' | 'frames' | 'thread'> {
   readonly id: bigint;
-  readonly name: string;
-  /** asyncio named it ("Task-N"): in a profile it is marked [task Task-*], so that the stacks of many such tasks (one per connection) add up. */
-  readonly autoNamed: boolean;
-  /** The tasks awaiting it; the first is the one it is shown under. */
-  readonly awaitedBy: readonly bigint[];
   /** Its coroutine chain, outermost first. */
   readonly frames: readonly Frame[];
-  readonly running: boolean;
   /** The thread whose loop runs it, when known. */
   readonly tid: number | null;
 }

@@ -11,6 +11,7 @@ import { recordCommand } from './commands/record.js';
 import { sampleCommand } from './commands/sample.js';
 import { serveCommand } from './commands/serve.js';
 import { topCommand } from './commands/top.js';
+import { traceCommand } from './commands/trace.js';
 import { stdoutWriteStuck } from '../output/write.js';
 import { STOP_SIGNALS } from '../stop-signals.js';
 import { reportError } from './handle-error.js';
@@ -48,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(serveCommand())
     .addCommand(topCommand())
     .addCommand(dumpCommand())
+    .addCommand(traceCommand())
     .addCommand(doctorCommand());
   // Subcommands added with addCommand do not inherit these settings.
   for (const command of [program, ...program.commands]) {

@@ -2,7 +2,8 @@
  * Renders a bpftrace program from a template in the top-level bpf/ folder.
  * Only integers are substituted (offsets, addresses, the PID, the rate), each
  * checked here, and the stack functions' output mode, one of three bpftrace
- * keywords: nothing a user typed can become program text.
+ * keywords; sections of the template are kept or dropped by true or false
+ * values: nothing a user typed can become program text.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -20,9 +21,21 @@ export type Constants = Record<string, number | bigint | boolean | { readonly st
 const PLACEHOLDER = /\{\{([A-Z0-9_]+)\}\}/g;
 const MAX_U64 = (1n << 64n) - 1n;
 
+/** `{{#NAME}}...{{/NAME}}`: kept when NAME is true, dropped when false; sections may nest. */
+const SECTION = /\{\{#([A-Z0-9_]+)\}\}\n?([\s\S]*?)\{\{\/\1\}\}\n?/g;
+
 export function renderTemplate(template: string, constants: Constants): string {
   const used = new Set<string>();
-  const text = template.replace(PLACEHOLDER, (_, name: string) => {
+  const keep = (text: string): string =>
+    text.replace(SECTION, (_, name: string, body: string) => {
+      const value = constants[name];
+      if (typeof value !== 'boolean') throw new Error(`bpf template: section {{#${name}}} needs a true or false value`);
+      used.add(name);
+      // Sections inside a kept one are decided in turn.
+      return value ? keep(body) : '';
+    });
+  const kept = keep(template);
+  const text = kept.replace(PLACEHOLDER, (_, name: string) => {
     if (!(name in constants)) throw new Error(`bpf template: no value for {{${name}}}`);
     used.add(name);
     return integerText(name, constants[name]!);
@@ -44,8 +57,12 @@ function integerText(name: string, value: Constants[string]): string {
   return big.toString();
 }
 
+/** A line `{{>NAME.part.bt}}` stands for that file of bpf/: a part two programs share. */
+const PART = /^[ \t]*\{\{>([a-z0-9-]+\.part\.bt)\}\}[ \t]*$/gm;
+
 export function loadTemplate(name: string): string {
-  return readFileSync(path.join(packageRoot(), 'bpf', name), 'utf8');
+  const read = (file: string): string => readFileSync(path.join(packageRoot(), 'bpf', file), 'utf8');
+  return read(name).replace(PART, (_, part: string) => read(part).trimEnd());
 }
 
 export interface SamplerSettings {

@@ -94,8 +94,8 @@ export interface SamplingRun {
 /** How mixprof is started: this checkout's bin/mixprof, or (an installed copy, one in a chroot) the command given. */
 const THIS_MIXPROF: readonly string[] = [MIXPROF];
 
-/** Starts mixprof and resolves once it says it is sampling (probes attached). */
-export async function startSampling(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}, command: readonly string[] = THIS_MIXPROF): Promise<SamplingRun> {
+/** Starts mixprof and resolves once it says it is sampling (probes attached), or prints `ready`. */
+export async function startSampling(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}, command: readonly string[] = THIS_MIXPROF, ready: RegExp = /sampling process/): Promise<SamplingRun> {
   const child = execa(command[0]!, [...command.slice(1), ...args], { reject: false, timeout: 300_000, stdin: 'ignore', env });
   let text = '';
   child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -121,7 +121,7 @@ export async function startSampling(args: string[], timeoutMs = 60_000, env: Rec
     child.kill(signal);
     return (await child) as MixprofResult;
   };
-  await until(/sampling process/, timeoutMs);
+  await until(ready, timeoutMs);
   return { child, stderr: () => text, until, stop };
 }
 

@@ -23,7 +23,7 @@ const STAGES: readonly (readonly [string, readonly string[]])[] = [
   // Runs the stages for one process.
   ['session', ['session']],
   // What a user runs: the command line and each command's run.
-  ['commands', ['cli', 'sample', 'collect', 'serve', 'top', 'doctor', 'dump']],
+  ['commands', ['cli', 'sample', 'collect', 'serve', 'top', 'doctor', 'dump', 'trace']],
 ];
 
 const SRC = path.join(REPO, 'src');

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { loadTemplate, PYTHON_TEMPLATE } from '../../src/sampler/program.js';
 import { packWalkConfig, WALK_FIELDS, walkConfigLayout, walkTemplateValues, type WalkConstants } from '../../src/sampler/walk-fields.js';
 import { REPO } from '../helpers/paths.js';
 
@@ -27,7 +28,7 @@ describe('the walk fields, listed once', () => {
   });
 
   test("every {{NAME}} of the bpftrace template that is no general setting comes from the list, and the list's fields are all used", () => {
-    const template = readFileSync(path.join(REPO, 'bpf', 'python-sampler.bt'), 'utf8');
+    const template = loadTemplate(PYTHON_TEMPLATE);
     const used = new Set([...template.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]!));
     const general = new Set(['PID', 'HZ', 'KERNEL_DEPTH', 'USER_DEPTH', 'SEEN_LIMIT', 'USER_STACK_MODE', 'KERNEL_STACK_MODE', 'KERNEL_TEXT_STACKS']);
     const fields = new Set(WALK_FIELDS.map(([name]) => name.toUpperCase()));

@@ -1,0 +1,167 @@
+/**
+ * `mixprof trace`: attaches the tracing program to a running interpreter's
+ * USDT probes, names each function at its first call (while its code object
+ * lives), and puts the report together when it ends: after --time, at
+ * Ctrl-C, or when the target exits.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { MixprofError } from '../errors.js';
+import { nativeAddon } from '../native.js';
+import { CodeObjectReader } from '../python/code-objects.js';
+import { findLayout, UnsupportedVersionError } from '../python/find-layout.js';
+import { versionString } from '../python/layout.js';
+import { startBpftrace } from '../sampler/bpftrace-process.js';
+import { findBpftrace } from '../sampler/bpftrace.js';
+import { MAP_KEYS_MAX } from '../sampler/program.js';
+import type { StopReason } from '../sampler/sampler.js';
+import { ensureTracefs } from '../sampler/tracefs.js';
+import { notAttachedError } from '../session/sampler-outcome.js';
+import { onStopSignals } from '../stop-signals.js';
+import { findInterpreter } from '../target/interpreter.js';
+import { parseMaps } from '../target/maps.js';
+import { processMemory } from '../target/memory.js';
+import { isAlive, openTarget, readMapsText } from '../target/process.js';
+import { functionRows, type FunctionName, type IsPackage } from './function-rows.js';
+import { TraceCountsBuilder } from './trace-counts.js';
+import { askToStopCounting, traceProgram } from './trace-program.js';
+import { parseTraceLine, type TraceRecord } from './trace-records.js';
+import type { TraceReport } from './trace-report.js';
+import { interpreterProbes, noCallsLine } from './usdt-probes.js';
+
+/** How long the program is given to stop counting before bpftrace is stopped anyway. */
+const STOP_COUNTING_WAIT_MS = 2000;
+
+export interface TraceOptions {
+  readonly pid: number;
+  /** Seconds from the probes' attaching; null: until Ctrl-C or the target's exit. */
+  readonly durationSeconds: number | null;
+  readonly match: RegExp | null;
+  readonly extraFiles: readonly string[];
+}
+
+/** Whether a folder of the target's (seen through its root) holds an __init__.py; each folder looked at once. */
+function packageFolders(root: string): IsPackage {
+  const known = new Map<string, boolean>();
+  return (dir) => {
+    let is = known.get(dir);
+    if (is === undefined) known.set(dir, (is = existsSync(path.join(root, dir, '__init__.py'))));
+    return is;
+  };
+}
+
+export async function traceProcess(options: TraceOptions, log: (line: string) => void): Promise<TraceReport> {
+  const target = openTarget(options.pid);
+  const addon = nativeAddon();
+  const mapsText = readMapsText(target.pid);
+  if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
+  const memory = processMemory(addon, target.pid);
+  const interpreter = findInterpreter(addon, memory, target, parseMaps(mapsText));
+  if (!interpreter) throw new MixprofError('UNSUPPORTED_PYTHON', `process ${target.pid} (${target.comm}) runs no CPython interpreter that mixprof recognises`, 'trace a Python process: pgrep -a python');
+  let layout;
+  try {
+    layout = findLayout(addon, memory, target, interpreter, { extraFiles: options.extraFiles });
+  } catch (error) {
+    if (error instanceof UnsupportedVersionError) throw new MixprofError('UNSUPPORTED_PYTHON', error.message, 'use `mixprof sample`, which profiles without the Python frames too');
+    throw error;
+  }
+  const python = versionString(layout.version);
+  const groups = interpreterProbes(addon, target, interpreter);
+  if (!groups.functions) log(noCallsLine(python));
+  const bpftrace = await findBpftrace();
+  await ensureTracefs(bpftrace, log, { why: "the tracepoint mixprof trace stops counting by (getppid's)", instead: 'trace needs it' });
+
+  // Each function named at its first call: its code object may be gone by the end.
+  const reader = new CodeObjectReader(memory, layout);
+  const names = new Map<bigint, FunctionName>();
+  const nameOf = (code: bigint): FunctionName | null => {
+    let name = names.get(code);
+    if (!name) {
+      // An unreadable one is tried again later (the reader reads an address at most once a second).
+      const info = reader.code(code);
+      if (!info) return null;
+      names.set(code, (name = { qualname: info.qualname, filename: info.filename, firstLineNo: info.firstLineNo }));
+    }
+    return name;
+  };
+  const counts = new TraceCountsBuilder();
+  let attachedAt: number | null = null;
+  let countingStopped: (() => void) | null = null;
+  // Counting stops before bpftrace detaches its probes; a program that does not say so within the wait is stopped anyway.
+  const beforeStop = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, STOP_COUNTING_WAIT_MS);
+      countingStopped = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      askToStopCounting();
+    });
+  const running = await startBpftrace<TraceRecord>({
+    bpftrace: bpftrace.path,
+    // -p: the probes' semaphores are set in this process only, and only its calls trap.
+    args: ['-f', 'json', '-p', String(target.pid), '-e', traceProgram(layout, interpreter.runtimeAddress, target.pid, groups)],
+    env: { BPFTRACE_MAP_KEYS_MAX: String(MAP_KEYS_MAX), BPFTRACE_STRLEN: '64' },
+    durationSeconds: options.durationSeconds,
+    isTargetAlive: () => isAlive(target.pid),
+    parseLine: parseTraceLine,
+    signalOf: (record) => (record.type === 'ready' ? 'ready' : null),
+    onRecord: (record) => {
+      if (record.type === 'code') nameOf(record.address);
+      else if (record.type === 'stopped') countingStopped?.();
+      else counts.apply(record);
+    },
+    beforeStop,
+    wake: askToStopCounting,
+    onAttached: () => {
+      attachedAt = Date.now();
+      const what = [groups.functions ? 'calls' : null, groups.gc ? 'garbage collections' : null, groups.imports ? 'imports' : null].filter((w) => w !== null).join(', ');
+      log(`mixprof: tracing ${what} of process ${target.pid} (${target.comm}, Python ${python})${options.durationSeconds ? ` for ${Number(options.durationSeconds.toFixed(1))} s` : ''}; Ctrl-C to stop`);
+    },
+  });
+  // The first stop signal ends tracing and the report is still made; bpftrace then prints its counts, which a second signal does not cut short (a third abandons them).
+  const removeSignals = onStopSignals((before) => {
+    if (before === 0) running.stop('interrupted' satisfies StopReason);
+    else if (before === 1) log('mixprof: stopping: bpftrace is printing its counts; interrupt again to abandon them');
+    else running.kill();
+  });
+  let result;
+  try {
+    result = await running.done;
+  } finally {
+    removeSignals();
+  }
+  if (!result.attached) throw notAttachedError({ ...result, stackErrors: 0 }, target.pid);
+  if (!counts.complete) {
+    throw new MixprofError('BPFTRACE_FAILED', `bpftrace ended without printing its counts (${result.killed ? 'killed' : result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`})${result.errors[0] ? `: ${result.errors[0]}` : ''}`, 'run again, and stop it with one Ctrl-C');
+  }
+  const traced = counts.counts();
+  let calls = 0;
+  let unnamedCalls = 0;
+  for (const [code, c] of traced.codes) {
+    calls += c.calls;
+    // A name missed at the first call (its line lost) is read now, if the process still runs.
+    if (code !== 0n && nameOf(code) === null) unnamedCalls += c.calls;
+  }
+  const isPackage = packageFolders(target.root);
+  const all = functionRows(traced.codes, nameOf, { isPackage, match: null });
+  const seconds = attachedAt === null ? 0 : Math.max(0, result.stoppedAt - attachedAt) / 1000;
+  return {
+    pid: target.pid,
+    comm: target.comm,
+    cwd: target.cwd,
+    python,
+    seconds,
+    traced: groups,
+    functions: options.match ? functionRows(traced.codes, nameOf, { isPackage, match: options.match }) : all,
+    functionCount: all.length,
+    matched: options.match !== null,
+    calls,
+    unattributedCalls: traced.codes.get(0n)?.calls ?? 0,
+    unnamedCalls,
+    deeperCalls: traced.deeperCalls,
+    openCalls: traced.openCalls,
+    gc: traced.gc,
+    imports: traced.imports,
+  };
+}
