@@ -34,19 +34,9 @@ export interface BpftraceProcessOptions<T> {
   /** Reads one stderr line that is not noise bpftrace prints on every run; true when it is taken (not an error). */
   readonly onStderrLine?: (line: string) => boolean;
   readonly onAttached?: () => void;
-  /**
-   * Runs before bpftrace is told to stop, once its probes are attached (its
-   * wait is bounded by the caller): a program that must stop counting while
-   * all of them still are.
-   */
+  /** Runs before bpftrace is told to stop, once its probes are attached (trace notes when it asked). */
   readonly beforeStop?: () => Promise<void>;
-  /**
-   * Makes the program print something. bpftrace (0.17 at least) notices a
-   * stop only when it wakes for output: a signal that comes just before it
-   * waits again leaves it waiting until its next event, which a program with
-   * no steady output may never have. Called every WAKE_MS once it is told to stop.
-   */
-  readonly wake?: () => void;
+
   readonly attachTimeoutMs?: number;
   readonly stopGraceMs?: number;
   /** Tells whether the target is still alive, to name why bpftrace ended. */
@@ -73,7 +63,6 @@ export interface RunningBpftrace {
 }
 
 const SETPRIV = '/usr/bin/setpriv';
-const WAKE_MS = 250;
 const NOISE = [/couldn't set RLIMIT_MEMLOCK/, /^\s*$/];
 
 /** Starts bpftrace; execa is loaded here, not with mixprof: the DWARF sampler never needs it (about 0.2 s of start-up). */
@@ -96,7 +85,6 @@ export async function startBpftrace<T>(options: BpftraceProcessOptions<T>): Prom
   let killed = false;
   let durationTimer: NodeJS.Timeout | undefined;
   let killTimer: NodeJS.Timeout | undefined;
-  let wakeTimer: NodeJS.Timeout | undefined;
   const errors: string[] = [];
   // bpftrace stops when told to; one that ended by itself stopped when it exited.
   let stoppedAt: number | null = null;
@@ -116,7 +104,6 @@ export async function startBpftrace<T>(options: BpftraceProcessOptions<T>): Prom
     }, options.stopGraceMs ?? 15_000);
     const interrupt = (): void => {
       child.kill('SIGINT');
-      if (options.wake) wakeTimer = setInterval(options.wake, WAKE_MS);
     };
     if (attached && options.beforeStop) options.beforeStop().then(interrupt, interrupt);
     else interrupt();
@@ -173,7 +160,6 @@ export async function startBpftrace<T>(options: BpftraceProcessOptions<T>): Prom
     clearTimeout(attachTimer);
     clearTimeout(durationTimer);
     clearTimeout(killTimer);
-    clearInterval(wakeTimer);
     clearInterval(aliveTimer);
     process.off('exit', killOnExit);
     const why: StopReason = reason ?? (options.isTargetAlive() ? 'bpftrace-exited' : 'target-exited');

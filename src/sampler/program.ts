@@ -1,9 +1,11 @@
 /**
  * Renders a bpftrace program from a template in the top-level bpf/ folder.
  * Only integers are substituted (offsets, addresses, the PID, the rate), each
- * checked here, and the stack functions' output mode, one of three bpftrace
- * keywords; sections of the template are kept or dropped by true or false
- * values: nothing a user typed can become program text.
+ * checked here, the stack functions' output mode, one of three bpftrace
+ * keywords, and a probe's file, a path of plain characters (a container's
+ * interpreter, which only a program can name); sections of the template are
+ * kept or dropped by true or false values: nothing a user typed can become
+ * program text.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +18,23 @@ import type { StackFormat } from './bpftrace-records.js';
 export type StackMode = 'perf' | 'bpftrace' | 'raw';
 const STACK_MODES: readonly string[] = ['perf', 'bpftrace', 'raw'] satisfies StackMode[];
 
-export type Constants = Record<string, number | bigint | boolean | { readonly stackMode: StackMode }>;
+/**
+ * A probe's file, for attach points that need one: only absolute paths of
+ * plain characters (letters, digits, '.', '_', '+', '-', '/'), no '..'
+ * step, which bpftrace's grammar reads as one path; anything else is refused.
+ */
+export interface ProbePath {
+  readonly path: string;
+}
+
+export type Constants = Record<string, number | bigint | boolean | { readonly stackMode: StackMode } | ProbePath>;
+
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_.+-]+)+$/;
+
+/** Whether a path can be written into a program as a probe's file. */
+export function isPlainPath(path: string): boolean {
+  return PLAIN_PATH.test(path) && !path.split('/').includes('..');
+}
 
 const PLACEHOLDER = /\{\{([A-Z0-9_]+)\}\}/g;
 const MAX_U64 = (1n << 64n) - 1n;
@@ -47,6 +65,10 @@ export function renderTemplate(template: string, constants: Constants): string {
 }
 
 function integerText(name: string, value: Constants[string]): string {
+  if (typeof value === 'object' && 'path' in value) {
+    if (!isPlainPath(value.path)) throw new Error(`bpf template: {{${name}}} must be a plain absolute path, got ${JSON.stringify(value.path)}`);
+    return value.path;
+  }
   if (typeof value === 'object') {
     if (!STACK_MODES.includes(value.stackMode)) throw new Error(`bpf template: {{${name}}} must be a stack mode, got ${String(value.stackMode)}`);
     return value.stackMode;

@@ -25,22 +25,15 @@ export function needsTracefs(bpftrace: Bpftrace): boolean {
 
 export const MOUNT_TRACEFS = `mount -t tracefs nodev ${TRACEFS}`;
 
-/** Why a program needs tracefs beyond what bpftrace itself reads there (`trace` attaches a kernel probe, which bpftrace before 0.18 creates in tracefs). */
-export interface TracefsUse {
-  readonly why: string;
-  /** How to do without, for the error's hint. */
-  readonly instead: string;
-}
-
-/** Mounts tracefs when this bpftrace (or the program, `use`) needs it and it is not there; throws one line when that fails. */
-export async function ensureTracefs(bpftrace: Bpftrace, log: (line: string) => void, use?: TracefsUse): Promise<void> {
-  if ((!use && !needsTracefs(bpftrace)) || tracefsMounted()) return;
-  const how = `mount it with \`${MOUNT_TRACEFS}\` (${use?.instead ?? 'or use --unwind dwarf, which does not use bpftrace'})`;
+/** Mounts tracefs when this bpftrace needs it and it is not there; throws one line when that fails. */
+export async function ensureTracefs(bpftrace: Bpftrace, log: (line: string) => void): Promise<void> {
+  if (!needsTracefs(bpftrace) || tracefsMounted()) return;
+  const how = `mount it with \`${MOUNT_TRACEFS}\` (or use --unwind dwarf, which does not use bpftrace)`;
   const { execa } = await import('execa');
   const result = await execa('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { reject: false, timeout: 10_000 });
   if (result.failed || !tracefsMounted()) {
     const why = (result.stderr || result.shortMessage || 'no event list after mounting').split('\n')[0];
-    throw new MixprofError('TRACEFS_MISSING', `${use ? use.why : `bpftrace ${bpftrace.version.join('.')}`} needs tracefs, which is not mounted, and mounting it on ${TRACEFS} failed: ${why}`, how);
+    throw new MixprofError('TRACEFS_MISSING', `bpftrace ${bpftrace.version.join('.')} needs tracefs, which is not mounted, and mounting it on ${TRACEFS} failed: ${why}`, how);
   }
-  log(`mixprof: mounted tracefs on ${TRACEFS} (${use ? use.why.replace(/^\w/, (c) => c.toLowerCase()) : `bpftrace ${bpftrace.version.join('.')} reads the kernel's events there`})`);
+  log(`mixprof: mounted tracefs on ${TRACEFS} (bpftrace ${bpftrace.version.join('.')} reads the kernel's events there)`);
 }

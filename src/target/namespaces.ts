@@ -10,6 +10,15 @@ export function inOtherPidNamespace(pid: number): boolean {
   }
 }
 
+/** Whether a target lives in another mount namespace (a container), where its files have other paths. */
+export function inOtherMountNamespace(pid: number): boolean {
+  try {
+    return readlinkSync(procPath(pid, 'ns', 'mnt')) !== readlinkSync('/proc/self/ns/mnt');
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The kernel's id of each of a process's threads, by the id the process
  * itself sees (the last field of NSpid); ids seen from this namespace map to

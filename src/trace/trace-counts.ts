@@ -31,7 +31,7 @@ export interface TraceCounts {
   readonly codes: ReadonlyMap<bigint, CodeCounts>;
   /** Calls past the depth the program times: counted, not timed. */
   readonly deeperCalls: number;
-  /** Calls still open at the end, timed up to it. */
+  /** Calls still open at the end (begun before mixprof asked bpftrace to stop): counted, and timed up to it. */
   readonly openCalls: number;
   readonly gc: readonly GcCounts[];
   readonly imports: readonly ImportCounts[];
@@ -63,7 +63,13 @@ export class TraceCountsBuilder {
     return this.endNs !== null;
   }
 
-  counts(): TraceCounts {
+  /**
+   * The counts. stopNs: when bpftrace was asked to stop (its clock), or null
+   * when it ended by itself: calls open at the end that began before it are
+   * counted and timed up to it; the ones begun after it (while bpftrace
+   * detached its probes, their ends unseen) are left out.
+   */
+  counts(stopNs: bigint | null = null): TraceCounts {
     const codes = new Map<bigint, CodeCounts>();
     const entry = (code: bigint): CodeCounts => {
       let c = codes.get(code);
@@ -73,8 +79,9 @@ export class TraceCountsBuilder {
     for (const [code, n] of this.byCode('@calls')) entry(code).calls += Number(n);
     for (const [code, n] of this.byCode('@own')) entry(code).ownNs += n;
     for (const [code, n] of this.byCode('@total')) entry(code).totalNs += n;
-    const open = this.openCalls();
-    if (this.endNs !== null) closeOpenCalls(open, this.endNs, entry);
+    const end = stopNs !== null && this.endNs !== null && stopNs < this.endNs ? stopNs : this.endNs;
+    const open = this.openCalls(end);
+    if (end !== null) closeOpenCalls(open, end, entry);
     let openCalls = 0;
     for (const calls of open.values()) openCalls += calls.length;
     return {
@@ -95,8 +102,8 @@ export class TraceCountsBuilder {
     return out;
   }
 
-  /** The open calls by thread, outermost first, from @depth and the @st_* maps keyed (tid, depth). */
-  private openCalls(): Map<bigint, OpenCall[]> {
+  /** The open calls by thread that began before `end`, outermost first, from the @st_* maps keyed (tid, depth). */
+  private openCalls(end: bigint | null): Map<bigint, OpenCall[]> {
     const field = (name: string): Map<string, bigint> => new Map(this.maps.get(name) ?? []);
     const codes = field('@st_code');
     const starts = field('@st_start');
@@ -105,7 +112,7 @@ export class TraceCountsBuilder {
     for (const [key, code] of codes) {
       const parts = keyParts(key);
       const start = starts.get(key);
-      if (parts?.length !== 2 || start === undefined) continue;
+      if (parts?.length !== 2 || start === undefined || (end !== null && start >= end)) continue;
       const [tid, depth] = parts as [bigint, bigint];
       const calls = byThread.get(tid) ?? [];
       calls.push({ depth: Number(depth), code: BigInt.asUintN(64, code), startNs: start, childNs: children.get(key) ?? 0n });
@@ -124,9 +131,10 @@ export class TraceCountsBuilder {
 }
 
 /**
- * Times the calls still open at the end up to it, as the program times a
- * return: own time less the callees' (the open callee included), total time
- * for the outermost call of each function in the thread only.
+ * Counts the calls still open at the end and times them up to it, as the
+ * program does at a return: own time less the callees' (the open callee
+ * included), total time for the outermost call of each function in the
+ * thread only.
  */
 export function closeOpenCalls(byThread: ReadonlyMap<bigint, readonly OpenCall[]>, endNs: bigint, entry: (code: bigint) => CodeCounts): void {
   for (const calls of byThread.values()) {
@@ -137,6 +145,7 @@ export function closeOpenCalls(byThread: ReadonlyMap<bigint, readonly OpenCall[]
       const innerElapsed = inner && endNs > inner.startNs ? endNs - inner.startNs : 0n;
       const own = elapsed - call.childNs - innerElapsed;
       const counts = entry(call.code);
+      counts.calls++;
       counts.ownNs += own > 0n ? own : 0n;
       if (!counted.has(call.code)) {
         counted.add(call.code);

@@ -2,7 +2,7 @@
  * The tracing program (bpf/python-trace.bt) for one interpreter: the thread
  * state walk's offsets from its layout, and the groups of probes it has.
  */
-import { loadTemplate, renderTemplate, type SamplerSettings, walkConstants } from '../sampler/program.js';
+import { loadTemplate, renderTemplate, type ProbePath, type SamplerSettings, walkConstants } from '../sampler/program.js';
 import type { PythonLayout } from '../python/layout.js';
 import type { ProbeGroups } from './usdt-probes.js';
 
@@ -18,17 +18,11 @@ export const UNWIND_LIMIT = 8;
 /** Thread states searched for a calling thread's (then cached), as the sampler's bpftrace walk. */
 const MAX_THREADS_SEARCHED = 2048;
 
-/** mixprof asks the program to stop counting (and, once stopped, to print a line) by calling getppid (process.ppid), which the program watches for in this process. */
-export function askToStopCounting(): void {
-  void process.ppid;
-}
-
-export function traceProgram(layout: PythonLayout, runtimeAddress: bigint, pid: number, groups: ProbeGroups, mixprofPid: number = process.pid): string {
-  const settings: SamplerSettings = { pid, hz: 1, maxDepth: 1, maxThreads: MAX_THREADS_SEARCHED, userDepth: 1, gil: false };
+export function traceProgram(layout: PythonLayout, runtimeAddress: bigint, groups: ProbeGroups, probeFile: ProbePath): string {
+  const settings: SamplerSettings = { pid: 0, hz: 1, maxDepth: 1, maxThreads: MAX_THREADS_SEARCHED, userDepth: 1, gil: false };
   const c = walkConstants(layout, runtimeAddress, settings);
   return renderTemplate(loadTemplate(TRACE_TEMPLATE), {
-    PID: pid,
-    MIXPROF_PID: mixprofPid,
+    PROBE_FILE: probeFile,
     FUNCTIONS: groups.functions,
     GC: groups.gc,
     IMPORTS: groups.imports,

@@ -5,8 +5,6 @@
 
 export type TraceRecord =
   | { readonly type: 'ready' }
-  /** Counting stopped, as asked. */
-  | { readonly type: 'stopped' }
   /** First call of a code object. */
   | { readonly type: 'code'; readonly address: bigint }
   /** END's clock reading, on the maps' clock (bpftrace's nsecs). */
@@ -38,7 +36,6 @@ export function parseTraceLine(line: string): TraceRecord | null {
 function parsePrintf(text: string): TraceRecord | null {
   const [kind, value] = text.split(' ');
   if (kind === 'R') return { type: 'ready' };
-  if (kind === 'S') return { type: 'stopped' };
   if ((kind === 'N' || kind === 'E') && value !== undefined && /^\d+$/.test(value)) {
     return kind === 'N' ? { type: 'code', address: BigInt(value) } : { type: 'end', ns: BigInt(value) };
   }

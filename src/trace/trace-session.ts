@@ -24,13 +24,10 @@ import { processMemory } from '../target/memory.js';
 import { isAlive, openTarget, readMapsText } from '../target/process.js';
 import { functionRows, type FunctionName, type IsPackage } from './function-rows.js';
 import { TraceCountsBuilder } from './trace-counts.js';
-import { askToStopCounting, traceProgram } from './trace-program.js';
+import { traceProgram } from './trace-program.js';
 import { parseTraceLine, type TraceRecord } from './trace-records.js';
 import type { TraceReport } from './trace-report.js';
-import { interpreterProbes, noCallsLine } from './usdt-probes.js';
-
-/** How long the program is given to stop counting before bpftrace is stopped anyway. */
-const STOP_COUNTING_WAIT_MS = 2000;
+import { interpreterProbes, noCallsLine, probeFile } from './usdt-probes.js';
 
 export interface TraceOptions {
   readonly pid: number;
@@ -67,9 +64,9 @@ export async function traceProcess(options: TraceOptions, log: (line: string) =>
   }
   const python = versionString(layout.version);
   const groups = interpreterProbes(addon, target, interpreter);
-  if (!groups.functions) log(noCallsLine(python));
+  if (!groups.functions) log(noCallsLine(layout.version));
   const bpftrace = await findBpftrace();
-  await ensureTracefs(bpftrace, log, { why: "the tracepoint mixprof trace stops counting by (getppid's)", instead: 'trace needs it' });
+  await ensureTracefs(bpftrace, log);
 
   // Each function named at its first call: its code object may be gone by the end.
   const reader = new CodeObjectReader(memory, layout);
@@ -86,21 +83,12 @@ export async function traceProcess(options: TraceOptions, log: (line: string) =>
   };
   const counts = new TraceCountsBuilder();
   let attachedAt: number | null = null;
-  let countingStopped: (() => void) | null = null;
-  // Counting stops before bpftrace detaches its probes; a program that does not say so within the wait is stopped anyway.
-  const beforeStop = (): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, STOP_COUNTING_WAIT_MS);
-      countingStopped = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      askToStopCounting();
-    });
+  // When bpftrace was asked to stop, on its clock (CLOCK_MONOTONIC): calls begun after it are left out.
+  let stopNs: bigint | null = null;
   const running = await startBpftrace<TraceRecord>({
     bpftrace: bpftrace.path,
     // -p: the probes' semaphores are set in this process only, and only its calls trap.
-    args: ['-f', 'json', '-p', String(target.pid), '-e', traceProgram(layout, interpreter.runtimeAddress, target.pid, groups)],
+    args: ['-f', 'json', '-p', String(target.pid), '-e', traceProgram(layout, interpreter.runtimeAddress, groups, probeFile(target, bpftrace))],
     env: { BPFTRACE_MAP_KEYS_MAX: String(MAP_KEYS_MAX), BPFTRACE_STRLEN: '64' },
     durationSeconds: options.durationSeconds,
     isTargetAlive: () => isAlive(target.pid),
@@ -108,11 +96,11 @@ export async function traceProcess(options: TraceOptions, log: (line: string) =>
     signalOf: (record) => (record.type === 'ready' ? 'ready' : null),
     onRecord: (record) => {
       if (record.type === 'code') nameOf(record.address);
-      else if (record.type === 'stopped') countingStopped?.();
       else counts.apply(record);
     },
-    beforeStop,
-    wake: askToStopCounting,
+    beforeStop: async () => {
+      stopNs = process.hrtime.bigint();
+    },
     onAttached: () => {
       attachedAt = Date.now();
       const what = [groups.functions ? 'calls' : null, groups.gc ? 'garbage collections' : null, groups.imports ? 'imports' : null].filter((w) => w !== null).join(', ');
@@ -135,7 +123,7 @@ export async function traceProcess(options: TraceOptions, log: (line: string) =>
   if (!counts.complete) {
     throw new MixprofError('BPFTRACE_FAILED', `bpftrace ended without printing its counts (${result.killed ? 'killed' : result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`})${result.errors[0] ? `: ${result.errors[0]}` : ''}`, 'run again, and stop it with one Ctrl-C');
   }
-  const traced = counts.counts();
+  const traced = counts.counts(stopNs);
   let calls = 0;
   let unnamedCalls = 0;
   for (const [code, c] of traced.codes) {

@@ -5,11 +5,15 @@
  * (their eval loop dropped the calls; 3.15 has them again): only their GC
  * and import probes remain.
  */
+import { readlinkSync } from 'node:fs';
 import { MixprofError } from '../errors.js';
 import type { NativeAddon } from '../native.js';
 import type { InterpreterModule } from '../target/interpreter.js';
-import type { TargetProcess } from '../target/process.js';
-import { versionString } from '../python/layout.js';
+import { older, type Bpftrace } from '../sampler/bpftrace.js';
+import { isPlainPath, type ProbePath } from '../sampler/program.js';
+import { inOtherMountNamespace } from '../target/namespaces.js';
+import { procPath, type TargetProcess } from '../target/process.js';
+import { versionString, type PythonVersion } from '../python/layout.js';
 
 export interface ProbeGroups {
   /** function__entry and function__return. */
@@ -35,17 +39,16 @@ const GROUPS = {
 /** The groups whose probes the file names (provider "python"), both ends of each. */
 export function probeGroups(names: ReadonlySet<string>, minor: number): ProbeGroups {
   const has = (group: keyof typeof GROUPS): boolean => GROUPS[group].every((n) => names.has(n));
-  const functions = has('functions');
-  const entryNeedsLine = functions && minor === 11;
-  return { functions: functions && (!entryNeedsLine || names.has('line')), entryNeedsLine, gc: has('gc'), imports: has('imports') };
+  const functions = has('functions') && (minor !== 11 || names.has('line'));
+  return { functions, entryNeedsLine: functions && minor === 11, gc: has('gc'), imports: has('imports') };
 }
 
 const USE_SAMPLE = 'use `mixprof sample` to see where the time goes (it needs no probes)';
 
 /**
- * The probe groups of the target's interpreter. The program names the probes
- * through /proc/PID/exe, so they must be in the executable (Debian and
- * Ubuntu link libpython into it); throws when none can be traced.
+ * The probe groups of the target's interpreter. They must be in the
+ * executable (Debian and Ubuntu link libpython into it: see probeFile);
+ * throws when none can be traced.
  */
 export function interpreterProbes(addon: NativeAddon, target: TargetProcess, interpreter: InterpreterModule): ProbeGroups {
   const python = `Python ${versionString(interpreter.version)} (${interpreter.path})`;
@@ -65,7 +68,40 @@ export function interpreterProbes(addon: NativeAddon, target: TargetProcess, int
   return groups;
 }
 
+/** The oldest bpftrace seen to attach to the probes of a process in a container with -p (0.17 and 0.23 find none). */
+export const CONTAINER_PROBES_FROM = [0, 27, 0] as const;
+
+/**
+ * The interpreter's file as the program names it: /proc/PID/exe, which
+ * holds no path at all, for a process in mixprof's own mount namespace; for
+ * one in a container, its path inside the container, which is where bpftrace
+ * looks for it (through the process's root).
+ */
+export function probeFile(target: TargetProcess, bpftrace: Bpftrace): ProbePath {
+  if (!inOtherMountNamespace(target.pid)) return { path: `/proc/${target.pid}/exe` };
+  if (older(bpftrace.version, CONTAINER_PROBES_FROM)) {
+    throw new MixprofError(
+      'BPFTRACE_TOO_OLD',
+      `process ${target.pid} runs in a container (another mount namespace), whose USDT probes bpftrace ${bpftrace.version.join('.')} cannot attach to`,
+      `use bpftrace ${CONTAINER_PROBES_FROM.join('.')} or newer (MIXPROF_BPFTRACE=/path/to/bpftrace), or run mixprof trace inside the container`,
+    );
+  }
+  let root = '/';
+  try {
+    root = readlinkSync(procPath(target.pid, 'root'));
+  } catch {
+    // Gone meanwhile: bpftrace will say so.
+  }
+  // The executable as seen from here lies under the container's root, when that is reachable from here.
+  const inside = root !== '/' && target.exe.startsWith(`${root}/`) ? target.exe.slice(root.length) : target.exe;
+  if (!isPlainPath(inside)) {
+    throw new MixprofError('UNSUPPORTED_PYTHON', `process ${target.pid}'s interpreter, ${JSON.stringify(inside)} in its container, has characters in its path that a bpftrace probe cannot name`, USE_SAMPLE);
+  }
+  return { path: inside };
+}
+
 /** The line said when calls cannot be traced but collections or imports can. */
-export function noCallsLine(version: string): string {
-  return `mixprof: Python ${version} fires no function__entry/return probes (CPython 3.12 to 3.14 dropped them): calls are not traced, only garbage collections and imports; ${USE_SAMPLE}`;
+export function noCallsLine(version: PythonVersion): string {
+  const why = version.minor >= 12 && version.minor <= 14 ? 'fires no function__entry/return probes (CPython 3.12 to 3.14 dropped them)' : 'has no function__entry/return probes to trace';
+  return `mixprof: Python ${versionString(version)} ${why}: calls are not traced, only garbage collections and imports; ${USE_SAMPLE}`;
 }

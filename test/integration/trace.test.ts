@@ -14,8 +14,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
-import { bpftraceCount, runMixprof, startSampling, startWorkload, type Workload } from '../helpers/processes.js';
-import { debianPython, pyenvPython, systemPython } from '../helpers/pythons.js';
+import { bpftraceCount, runMixprof, startContainerWorkload, startSampling, startWorkload, type Workload } from '../helpers/processes.js';
+import { debianPython, pyenvPython, systemPython, testBpftrace } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
 interface TraceJson {
@@ -201,6 +201,35 @@ describe('mixprof trace: interpreters without the probes, and mistakes', () => {
       const report = JSON.parse(await readFile(out, 'utf8')) as TraceJson;
       assert.equal(report.functions.find((f) => f.function === 'trace-calls.caller')?.calls, 50);
       assert.equal(report.functions.find((f) => f.function === 'trace-calls.callee')?.calls, 100);
+      assert.equal(await bpftraceCount(), 0);
+    } finally {
+      await workload.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("in a container (its own mount and PID namespaces, the interpreter at a path the host lacks): traced with sid's bpftrace 0.27, functions named; 0.17 refused in one line", async () => {
+    assertRoot();
+    // Debian's 3.11, unpacked into a private root (test/fixtures/pythons.sh).
+    const debian311 = await debianPython('debian-3.11');
+    const bpftrace = await testBpftrace('sid-bpftrace');
+    const { pid, workload } = await startContainerWorkload<{ pid: number }>(path.resolve(path.dirname(debian311.executable), '..', '..'), WORKLOAD, ['forever']);
+    const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-trace-'));
+    try {
+      const out = path.join(dir, 'trace.json');
+      const r = await runMixprof(['trace', '-x', String(pid), '-t', '1', '-o', out], { env: { MIXPROF_BPFTRACE: bpftrace } });
+      assert.equal(r.exitCode, 0, r.stderr);
+      const report = JSON.parse(await readFile(out, 'utf8')) as TraceJson;
+      const calls = (name: string): number => report.functions.find((f) => f.function === `trace-calls.${name}`)?.calls ?? 0;
+      assert.ok(calls('caller') > 100, JSON.stringify(report.functions));
+      // Rounds cut by the start and the end of tracing may lack a call or two.
+      assert.ok(Math.abs(calls('callee') - 2 * calls('caller')) <= 2, `callee ${calls('callee')}, caller ${calls('caller')}`);
+      assert.equal(report.functions.find((f) => f.function === 'trace-calls.callee')?.file, '/work/trace-calls.py');
+      assert.equal(report.unattributed_calls, 0);
+      const old = await runMixprof(['trace', '-x', String(pid), '-t', '1']);
+      assert.notEqual(old.exitCode, 0);
+      assert.match(old.stderr, /runs in a container \(another mount namespace\), whose USDT probes bpftrace 0\.17\.\d+ cannot attach to .*use bpftrace 0\.27\.0 or newer/);
+      assert.equal(old.stderr.trim().split('\n').length, 1, old.stderr);
       assert.equal(await bpftraceCount(), 0);
     } finally {
       await workload.stop();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { loadTemplate, renderTemplate } from '../../src/sampler/program.js';
+import { isPlainPath, loadTemplate, renderTemplate } from '../../src/sampler/program.js';
 import { functionRows, moduleOf, sortRows, type FunctionName } from '../../src/trace/function-rows.js';
 import { closeOpenCalls, TraceCountsBuilder, type CodeCounts } from '../../src/trace/trace-counts.js';
 import { TRACE_TEMPLATE, traceProgram } from '../../src/trace/trace-program.js';
@@ -22,9 +22,9 @@ const map = (name: string, entries: Record<string, number> | number): string => 
 const printf = (text: string): string => JSON.stringify({ type: 'printf', data: `${text}\n` });
 
 describe("reading the tracing program's output", () => {
-  test('its printf lines: ready, stopped, a code object, the end', () => {
+  test('its printf lines: ready, a code object, the end; the once-a-second line is nothing', () => {
     assert.deepEqual(parseTraceLine(printf('R')), { type: 'ready' });
-    assert.deepEqual(parseTraceLine(printf('S')), { type: 'stopped' });
+    assert.equal(parseTraceLine(printf('T')), null);
     assert.deepEqual(parseTraceLine(printf('N 140234567890')), { type: 'code', address: 140234567890n });
     assert.deepEqual(parseTraceLine(printf('E 66030536666049')), { type: 'end', ns: 66030536666049n });
     assert.equal(parseTraceLine(printf('N x')), null);
@@ -74,10 +74,30 @@ describe('the counts put together', () => {
       map('@st_child', { '7,1': 0, '7,2': 50, '7,3': 0 }),
     ]);
     assert.equal(c.openCalls, 3);
-    // A: own (1000-100) - (1000-400) + (1000-700) = 300 + 300; total 900 (the outer call only).
-    assert.deepEqual(c.codes.get(16n), { calls: 2, ownNs: 600n, totalNs: 900n });
+    // Counted as they end, open ones added. A: own (1000-100) - (1000-400) + (1000-700) = 300 + 300; total 900 (the outer call only).
+    assert.deepEqual(c.codes.get(16n), { calls: 4, ownNs: 600n, totalNs: 900n });
     // B: (1000-400) - 50 - (1000-700) = 250; total 600.
-    assert.deepEqual(c.codes.get(32n), { calls: 1, ownNs: 250n, totalNs: 600n });
+    assert.deepEqual(c.codes.get(32n), { calls: 2, ownNs: 250n, totalNs: 600n });
+  });
+
+  test('calls begun after mixprof asked bpftrace to stop are left out; the others are timed up to that moment', () => {
+    const builder = new TraceCountsBuilder();
+    for (const line of [
+      printf('E 1000'),
+      map('@calls', { '16': 5 }),
+      // Thread 7: A from 100, then (after the stop at 600, while the probes were detached) B from 700 and C from 800, whose ends went unseen.
+      map('@st_code', { '7,1': 16, '7,2': 32, '7,3': 48 }),
+      map('@st_start', { '7,1': 100, '7,2': 700, '7,3': 800 }),
+      map('@st_child', { '7,1': 0, '7,2': 0, '7,3': 0 }),
+    ]) {
+      const record = parseTraceLine(line);
+      if (record) builder.apply(record);
+    }
+    const c = builder.counts(600n);
+    assert.equal(c.openCalls, 1);
+    assert.deepEqual(c.codes.get(16n), { calls: 6, ownNs: 500n, totalNs: 500n });
+    assert.equal(c.codes.get(32n), undefined);
+    assert.equal(c.codes.get(48n), undefined);
   });
 
   test('each thread is closed on its own', () => {
@@ -92,7 +112,7 @@ describe('the counts put together', () => {
       entry,
     );
     // Two threads in the same function: both totals count.
-    assert.deepEqual(seen.get(16n), { calls: 0, ownNs: 1500n, totalNs: 1500n });
+    assert.deepEqual(seen.get(16n), { calls: 2, ownNs: 1500n, totalNs: 1500n });
   });
 
   test('collections per generation and imports per module', () => {
@@ -214,7 +234,7 @@ describe('which probes an interpreter offers', () => {
   test("3.11's calls need its line probe; 3.15's do not; 3.12-3.14 have none", () => {
     assert.deepEqual(probeGroups(all, 11), { functions: true, entryNeedsLine: true, gc: true, imports: true });
     const noLine = new Set([...all].filter((n) => n !== 'line'));
-    assert.equal(probeGroups(noLine, 11).functions, false);
+    assert.deepEqual(probeGroups(noLine, 11), { functions: false, entryNeedsLine: false, gc: true, imports: true });
     assert.deepEqual(probeGroups(noLine, 15), { functions: true, entryNeedsLine: false, gc: true, imports: true });
     const noCalls = new Set(['gc__start', 'gc__done', 'import__find__load__start', 'import__find__load__done']);
     assert.deepEqual(probeGroups(noCalls, 14), { functions: false, entryNeedsLine: false, gc: true, imports: true });
@@ -230,6 +250,14 @@ describe('templates: parts and sections', () => {
     assert.throws(() => renderTemplate(text, { X: 1, Y: true, Z: true, N: 3 }), /section \{\{#X\}\} needs a true or false value/);
   });
 
+  test('a probe file is a plain absolute path or nothing: no quote, space, brace, colon or .. step gets into a program', () => {
+    for (const good of ['/proc/42/exe', '/opt/py/usr/bin/python3.11', '/usr/lib/libpython3.11.so.1.0', '/a/b+c/d-e_f']) assert.ok(isPlainPath(good), good);
+    for (const bad of ['', 'relative/python', '/opt/my python/bin', '/x"}; system("id")', '/a/../etc/passwd', '/a:b', '/a{b}', '/a\nb', '/', '//x']) {
+      assert.ok(!isPlainPath(bad), bad);
+      assert.throws(() => renderTemplate('usdt:{{F}}:p:n {}', { F: { path: bad } }), /must be a plain absolute path/);
+    }
+  });
+
   test("the sampler's program includes the thread state part", () => {
     const sampler = loadTemplate('python-sampler.bt');
     assert.doesNotMatch(sampler, /\{\{>/);
@@ -242,14 +270,14 @@ describe('templates: parts and sections', () => {
     for (const file of images) {
       const image = JSON.parse(readFileSync(path.join(REPO, 'test', 'fixtures', 'walk-images', file), 'utf8')) as WalkImageFile;
       const layout = layoutFromJson(image.layout);
-      const calls = traceProgram(layout, 0x1000n, 42, { functions: true, entryNeedsLine: layout.version.minor === 11, gc: true, imports: true }, 7);
+      const calls = traceProgram(layout, 0x1000n, { functions: true, entryNeedsLine: layout.version.minor === 11, gc: true, imports: true }, { path: '/proc/42/exe' });
       assert.match(calls, /usdt:\/proc\/42\/exe:python:function__entry/, file);
-      assert.match(calls, /sys_enter_getppid \/pid == 7\//, file);
+      assert.match(calls, /^interval:s:1$/m, file);
       assert.equal(/^usdt:.*:python:line$/m.test(calls), layout.version.minor === 11, file);
       assert.doesNotMatch(calls, /\{\{/, file);
-      const gcOnly = traceProgram(layout, 0x1000n, 42, { functions: false, entryNeedsLine: false, gc: true, imports: false }, 7);
+      const gcOnly = traceProgram(layout, 0x1000n, { functions: false, entryNeedsLine: false, gc: true, imports: false }, { path: '/opt/py/usr/bin/python3.11' });
       assert.doesNotMatch(gcOnly, /^usdt:.*:python:(function__|import__)|@st_code/m, file);
-      assert.match(gcOnly, /^usdt:\/proc\/42\/exe:python:gc__start$/m, file);
+      assert.match(gcOnly, /^usdt:\/opt\/py\/usr\/bin\/python3\.11:python:gc__start$/m, file);
     }
     assert.match(loadTemplate(TRACE_TEMPLATE), /\{\{>current-frame\.part\.bt\}\}|The PyThreadState of this thread/);
   });

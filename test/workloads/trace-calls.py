@@ -4,14 +4,17 @@ one line of C-level looping (so that it runs no Python calls or lines of its
 own). The workload times both itself, then collects garbage `collections`
 times and imports a module it has not imported yet (the first time), and
 prints "DONE {json}"; again at each "go".
-Between rounds of input it blocks on stdin, running no Python code."""
+Between rounds of input it blocks on stdin, running no Python code. With
+"forever" instead of a number of rounds, it runs rounds without end."""
 import gc
 import json
 import os
 import sys
 import time
 
-ROUNDS = int(sys.argv[1])
+# "forever": rounds without end and without input (a container's workload).
+FOREVER = sys.argv[1] == "forever"
+ROUNDS = 0 if FOREVER else int(sys.argv[1])
 WORK = int(sys.argv[2]) if len(sys.argv) > 2 else 40000
 COLLECTIONS = 3
 
@@ -33,6 +36,8 @@ def caller():
 
 
 print("READY " + json.dumps({"pid": os.getpid()}), flush=True)
+while FOREVER:
+    caller()
 for line in sys.stdin:
     if line.strip() != "go":
         break
