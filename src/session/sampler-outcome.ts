@@ -2,13 +2,21 @@
 import { MixprofError } from '../errors.js';
 import type { SamplerResult } from '../sampler/sampler.js';
 
-/** The error of a sampler that never attached. */
-export function notAttachedError(run: SamplerResult, pid: number): MixprofError {
+/** What never started, and the line that says it has: sampling ("sampling process") or tracing ("tracing calls"). */
+export interface AttachWords {
+  readonly what: string;
+  readonly line: string;
+}
+
+const SAMPLING: AttachWords = { what: 'sampling', line: 'sampling process' };
+
+/** The error of a sampler (or tracer) that never attached. */
+export function notAttachedError(run: Pick<SamplerResult, 'reason' | 'errors' | 'exitCode' | 'signal'>, pid: number, words: AttachWords = SAMPLING): MixprofError {
   if (run.reason === 'interrupted') {
-    return new MixprofError('INTERRUPTED', 'interrupted before sampling started: nothing was collected', 'run again and let it attach (it says "sampling process" when it has)');
+    return new MixprofError('INTERRUPTED', `interrupted before ${words.what} started: nothing was collected`, `run again and let it attach (it says "${words.line}" when it has)`);
   }
   if (run.reason === 'target-exited') {
-    return new MixprofError('NO_SUCH_PROCESS', `process ${pid} exited before sampling started`, 'start the target again and pass its new PID');
+    return new MixprofError('NO_SUCH_PROCESS', `process ${pid} exited before ${words.what} started`, 'start the target again and pass its new PID');
   }
   // Only bpftrace can fail after it started and before it attached (the DWARF sampler throws as it starts).
   const message = run.errors.find((line) => /ERROR/.test(line)) ?? run.errors[0] ?? `bpftrace exited with ${run.exitCode ?? run.signal}`;

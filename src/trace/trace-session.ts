@@ -119,7 +119,7 @@ export async function traceProcess(options: TraceOptions, log: (line: string) =>
   } finally {
     removeSignals();
   }
-  if (!result.attached) throw notAttachedError({ ...result, stackErrors: 0 }, target.pid);
+  if (!result.attached) throw notAttachedError(result, target.pid, { what: 'tracing', line: 'tracing' });
   if (!counts.complete) {
     throw new MixprofError('BPFTRACE_FAILED', `bpftrace ended without printing its counts (${result.killed ? 'killed' : result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`})${result.errors[0] ? `: ${result.errors[0]}` : ''}`, 'run again, and stop it with one Ctrl-C');
   }

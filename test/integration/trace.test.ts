@@ -30,6 +30,8 @@ interface TraceJson {
 
 interface Done {
   rounds: number;
+  depth: number;
+  recurse_ns: number;
   collections: number;
   callee_ns: number;
   caller_ns: number;
@@ -117,6 +119,12 @@ for (const [version, executable] of PROBED) {
       assert.equal(callee.file, WORKLOAD);
       assert.equal(callee.line, await defLine('callee'));
       assert.equal(fn('caller').line, await defLine('caller'));
+    });
+
+    test('a recursion: every call counted, its TOTAL counted once (the outermost call), not once per level', () => {
+      const recurse = fn('recurse');
+      assert.equal(recurse.calls, (done.depth + 1) * ROUNDS);
+      assert.ok(within(recurse.total_ns, done.recurse_ns, 0.1), `recurse TOTAL ${recurse.total_ns} ns, timed by itself ${done.recurse_ns} ns`);
     });
 
     test("OWN and TOTAL agree with the workload's own timing within 10%", () => {
