@@ -25,10 +25,14 @@ export function needsTracefs(bpftrace: Bpftrace): boolean {
 
 export const MOUNT_TRACEFS = `mount -t tracefs nodev ${TRACEFS}`;
 
-/** Mounts tracefs when this bpftrace needs it and it is not there; throws one line when that fails. */
-export async function ensureTracefs(bpftrace: Bpftrace, log: (line: string) => void): Promise<void> {
+/**
+ * Mounts tracefs when this bpftrace needs it and it is not there; throws one
+ * line when that fails. `otherwise`: what else the user can do, for the hint
+ * (sampling can do without bpftrace; `trace` cannot).
+ */
+export async function ensureTracefs(bpftrace: Bpftrace, log: (line: string) => void, otherwise = 'or use --unwind dwarf, which does not use bpftrace'): Promise<void> {
   if (!needsTracefs(bpftrace) || tracefsMounted()) return;
-  const how = `mount it with \`${MOUNT_TRACEFS}\` (or use --unwind dwarf, which does not use bpftrace)`;
+  const how = `mount it with \`${MOUNT_TRACEFS}\` (${otherwise})`;
   const { execa } = await import('execa');
   const result = await execa('mount', ['-t', 'tracefs', 'nodev', TRACEFS], { reject: false, timeout: 10_000 });
   if (result.failed || !tracefsMounted()) {

@@ -66,7 +66,7 @@ export async function traceProcess(options: TraceOptions, log: (line: string) =>
   const groups = interpreterProbes(addon, target, interpreter);
   if (!groups.functions) log(noCallsLine(layout.version));
   const bpftrace = await findBpftrace();
-  await ensureTracefs(bpftrace, log);
+  await ensureTracefs(bpftrace, log, 'or use a bpftrace that does not need it, such as 0.23, with MIXPROF_BPFTRACE=...');
 
   // Each function named at its first call: its code object may be gone by the end.
   const reader = new CodeObjectReader(memory, layout);
