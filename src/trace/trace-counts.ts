@@ -29,6 +29,12 @@ export interface ImportCounts {
 export interface TraceCounts {
   /** By code object address; 0n holds the calls that could not be tied to one. */
   readonly codes: ReadonlyMap<bigint, CodeCounts>;
+  /**
+   * From the start of counting to the end of the program (bpftrace's clock):
+   * calls that ended while bpftrace detached its probes, after mixprof asked
+   * it to stop, are counted too, and this is the span they fall in.
+   */
+  readonly seconds: number | null;
   /** Calls past the depth the program times: counted, not timed. */
   readonly deeperCalls: number;
   /** Calls still open at the end (begun before mixprof asked bpftrace to stop): counted, and timed up to it. */
@@ -49,8 +55,10 @@ interface OpenCall {
 export class TraceCountsBuilder {
   private readonly maps = new Map<string, ReadonlyMap<string, bigint>>();
   private endNs: bigint | null = null;
+  private startNs: bigint | null = null;
 
   apply(record: TraceRecord): void {
+    if (record.type === 'ready') this.startNs = record.ns;
     // The first print only: bpftrace prints a scalar map again as 0 when it exits, after END cleared it.
     if (record.type === 'map') {
       if (!this.maps.has(record.name)) this.maps.set(record.name, record.entries);
@@ -86,6 +94,7 @@ export class TraceCountsBuilder {
     for (const calls of open.values()) openCalls += calls.length;
     return {
       codes,
+      seconds: this.startNs !== null && this.endNs !== null && this.endNs > this.startNs ? Number(this.endNs - this.startNs) / 1e9 : null,
       deeperCalls: Number(this.maps.get('@deeper')?.get('') ?? 0n),
       openCalls,
       gc: this.gcCounts(),

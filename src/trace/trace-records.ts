@@ -4,7 +4,8 @@
  */
 
 export type TraceRecord =
-  | { readonly type: 'ready' }
+  /** Counting starts (BEGIN), at ns on the maps' clock (null from a program that does not say). */
+  | { readonly type: 'ready'; readonly ns: bigint | null }
   /** First call of a code object. */
   | { readonly type: 'code'; readonly address: bigint }
   /** END's clock reading, on the maps' clock (bpftrace's nsecs). */
@@ -35,7 +36,7 @@ export function parseTraceLine(line: string): TraceRecord | null {
 
 function parsePrintf(text: string): TraceRecord | null {
   const [kind, value] = text.split(' ');
-  if (kind === 'R') return { type: 'ready' };
+  if (kind === 'R') return { type: 'ready', ns: value !== undefined && /^\d+$/.test(value) ? BigInt(value) : null };
   if ((kind === 'N' || kind === 'E') && value !== undefined && /^\d+$/.test(value)) {
     return kind === 'N' ? { type: 'code', address: BigInt(value) } : { type: 'end', ns: BigInt(value) };
   }

@@ -14,7 +14,7 @@ export interface TraceReport {
   /** The target's working directory, which the table's short paths are relative to. */
   readonly cwd: string | null;
   readonly python: string;
-  /** From the probes' attaching to the stop. */
+  /** From the start of counting to the end of the program (the calls counted fall in it). */
   readonly seconds: number;
   readonly traced: ProbeGroups;
   /** Matching functions (all with no --match). */

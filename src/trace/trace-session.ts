@@ -133,7 +133,7 @@ export async function traceProcess(options: TraceOptions, log: (line: string) =>
   }
   const isPackage = packageFolders(target.root);
   const all = functionRows(traced.codes, nameOf, { isPackage, match: null });
-  const seconds = attachedAt === null ? 0 : Math.max(0, result.stoppedAt - attachedAt) / 1000;
+  const seconds = traced.seconds ?? (attachedAt === null ? 0 : Math.max(0, result.stoppedAt - attachedAt) / 1000);
   return {
     pid: target.pid,
     comm: target.comm,

@@ -23,7 +23,8 @@ const printf = (text: string): string => JSON.stringify({ type: 'printf', data: 
 
 describe("reading the tracing program's output", () => {
   test('its printf lines: ready, a code object, the end; the once-a-second line is nothing', () => {
-    assert.deepEqual(parseTraceLine(printf('R')), { type: 'ready' });
+    assert.deepEqual(parseTraceLine(printf('R')), { type: 'ready', ns: null });
+    assert.deepEqual(parseTraceLine(printf('R 500')), { type: 'ready', ns: 500n });
     assert.equal(parseTraceLine(printf('T')), null);
     assert.deepEqual(parseTraceLine(printf('N 140234567890')), { type: 'code', address: 140234567890n });
     assert.deepEqual(parseTraceLine(printf('E 66030536666049')), { type: 'end', ns: 66030536666049n });
@@ -57,11 +58,12 @@ function counts(lines: string[]): ReturnType<TraceCountsBuilder['counts']> {
 
 describe('the counts put together', () => {
   test('calls and times per code object, the first print of a map only (bpftrace prints cleared scalars again)', () => {
-    const c = counts([printf('E 1000'), map('@calls', { '16': 3, '32': 6 }), map('@own', { '16': 300, '32': 600 }), map('@total', { '16': 900, '32': 600 }), map('@deeper', 4), map('@deeper', 0)]);
+    const c = counts([printf('R 400'), printf('E 1000'), map('@calls', { '16': 3, '32': 6 }), map('@own', { '16': 300, '32': 600 }), map('@total', { '16': 900, '32': 600 }), map('@deeper', 4), map('@deeper', 0)]);
     assert.deepEqual(c.codes.get(16n), { calls: 3, ownNs: 300n, totalNs: 900n });
     assert.deepEqual(c.codes.get(32n), { calls: 6, ownNs: 600n, totalNs: 600n });
     assert.equal(c.deeperCalls, 4);
     assert.equal(c.openCalls, 0);
+    assert.equal(c.seconds, 600 / 1e9);
   });
 
   test('calls still open at the end are timed up to it: own less the open callee, a recursion counted once in TOTAL', () => {
