@@ -20,7 +20,7 @@ from busywork import crunch  # noqa: E402
 def worker():
     n = 0
     while True:
-        crunch(n, 20000)
+        crunch(n, 40000)
         n += 1
         gevent.sleep(0.02)
 
