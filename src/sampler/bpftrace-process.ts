@@ -13,7 +13,7 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { ResultPromise } from 'execa';
 import { restorePriority } from '../priority.js';
-import { ALIVE_CHECK_MS, type StopReason } from './sampler.js';
+import { ALIVE_CHECK_MS, type SamplerResult, type StopReason } from './sampler.js';
 
 /** What a line of bpftrace's stdout said about the run. */
 export type LineSignal = 'ready' | 'exec' | null;
@@ -43,17 +43,8 @@ export interface BpftraceProcessOptions<T> {
   readonly isTargetAlive: () => boolean;
 }
 
-export interface BpftraceProcessResult {
-  readonly attached: boolean;
-  readonly reason: StopReason;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  /** Its stderr lines that were neither noise nor taken by onStderrLine. */
-  readonly errors: string[];
-  readonly killed: boolean;
-  /** When it was told to stop, or when it ended by itself (Date.now()). */
-  readonly stoppedAt: number;
-}
+/** What a sampler reports of its end (sampler.ts), as far as a bpftrace process can tell it. */
+export type BpftraceProcessResult = Pick<SamplerResult, 'attached' | 'reason' | 'exitCode' | 'signal' | 'errors' | 'killed' | 'stoppedAt'>;
 
 export interface RunningBpftrace {
   readonly done: Promise<BpftraceProcessResult>;

@@ -41,18 +41,25 @@ export function plainStackTexts(stacks: StackFormat): StackTexts {
   return stacks === 'raw' ? { user: parseRawStack, kernel: parseRawStack } : { user: parseUserStack, kernel: parseKernelStack };
 }
 
-/** Parses one stdout line; returns null for blank lines and records of no interest. */
-export function parseBpftraceLine(line: string, stacks: StackFormat = 'text', texts: StackTexts = plainStackTexts(stacks)): BpftraceRecord | null {
+/** One line of `bpftrace -f json`: its record's type and data; 'text' for a line that is not JSON; null for a blank line or JSON that is no record. */
+export function bpftraceJsonLine(line: string): { readonly type?: unknown; readonly data?: unknown } | { readonly text: string } | null {
   const trimmed = line.trim();
   if (trimmed === '') return null;
   let record: unknown;
   try {
     record = JSON.parse(trimmed);
   } catch {
-    return { type: 'text', text: trimmed };
+    return { text: trimmed };
   }
-  if (typeof record !== 'object' || record === null) return null;
-  const { type, data } = record as { type?: unknown; data?: unknown };
+  return typeof record === 'object' && record !== null ? (record as { type?: unknown; data?: unknown }) : null;
+}
+
+/** Parses one stdout line; returns null for blank lines and records of no interest. */
+export function parseBpftraceLine(line: string, stacks: StackFormat = 'text', texts: StackTexts = plainStackTexts(stacks)): BpftraceRecord | null {
+  const record = bpftraceJsonLine(line);
+  if (record === null) return null;
+  if ('text' in record) return { type: 'text', text: record.text };
+  const { type, data } = record;
   switch (type) {
     case 'lost_events':
       return { type: 'lost', events: Number((data as { events?: unknown })?.events ?? 0) };

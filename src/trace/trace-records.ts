@@ -2,6 +2,7 @@
  * Parses the tracing program's `-f json` output (bpf/python-trace.bt): its
  * printf lines and the maps END prints.
  */
+import { bpftraceJsonLine } from '../sampler/bpftrace-records.js';
 
 export type TraceRecord =
   /** Counting starts (BEGIN), at ns on the maps' clock (null from a program that does not say). */
@@ -15,16 +16,9 @@ export type TraceRecord =
 
 /** Parses one stdout line; null for blank lines and anything else. */
 export function parseTraceLine(line: string): TraceRecord | null {
-  const trimmed = line.trim();
-  if (trimmed === '') return null;
-  let record: unknown;
-  try {
-    record = JSON.parse(trimmed);
-  } catch {
-    return null;
-  }
-  if (typeof record !== 'object' || record === null) return null;
-  const { type, data } = record as { type?: unknown; data?: unknown };
+  const record = bpftraceJsonLine(line);
+  if (record === null || 'text' in record) return null;
+  const { type, data } = record;
   if (type === 'printf' && typeof data === 'string') return parsePrintf(data.replace(/\n$/, ''));
   if (type === 'map' && typeof data === 'object' && data !== null) {
     const [name, value] = Object.entries(data)[0] ?? [];
