@@ -4,7 +4,7 @@
  * statistics) per second of sampling, the in-kernel time per sample, lost
  * events and mixprof's memory: its peak, and the most resident in the window.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WORKLOADS } from '../test/helpers/paths.js';
@@ -17,6 +17,11 @@ export interface CostResult {
   readonly unwind: Unwind;
   /** Wall-clock mode (--mode wall). */
   readonly wall: boolean;
+  /** Every sample's time kept (--timeline), the profile written as a gecko file. */
+  readonly timeline: boolean;
+  /** From the end of sampling to the profile written and mixprof gone, and the profile's size. */
+  readonly writeSeconds: number;
+  readonly outputBytes: number;
   readonly hz: number;
   readonly seconds: number;
   readonly samples: number;
@@ -46,8 +51,9 @@ export interface CostResult {
  */
 export const SETTLE_SECONDS = 10;
 
-/** Samples `script args` at `hz` for `settle + seconds`, measuring the last `seconds`. */
+/** Samples `script args` at `hz` for `settle + seconds`, measuring the last `seconds` (--timeline among extraArgs: written as gecko). */
 export async function measureCost(label: string, python: string, script: string, args: string[], hz: number, seconds: number, unwind: Unwind, extraArgs: string[] = []): Promise<CostResult> {
+  const timeline = extraArgs.includes('--timeline');
   const settle = SETTLE_SECONDS;
   const workload = await startWorkload(python, [path.isAbsolute(script) ? script : path.join(WORKLOADS, script), ...args]);
   const dir = await mkdtemp(path.join(tmpdir(), 'mixprof-bench-'));
@@ -56,7 +62,8 @@ export async function measureCost(label: string, python: string, script: string,
     // (and their statistics) as it ends.
     const tail = 2;
     // The profile goes to a scratch file (mixprof refuses -o of a device): the report on stderr is what is read.
-    const run = mixprof(hz, unwind, ['-t', String(settle + seconds + tail), ...extraArgs]).start(workload.pid, path.join(dir, 'out.folded'));
+    const output = path.join(dir, timeline ? 'out.gecko.json' : 'out.folded');
+    const run = mixprof(hz, unwind, ['-t', String(settle + seconds + tail), ...extraArgs]).start(workload.pid, output);
     run.done.catch(() => undefined);
     const watch = new ProcessWatch(() => run.pids());
     await run.ready;
@@ -74,6 +81,9 @@ export async function measureCost(label: string, python: string, script: string,
     const windowResident = watch.takeMostResident();
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
     await run.done;
+    // -t counts from the attach (run.ready), give or take the status line's latency.
+    const writeSeconds = Number(process.hrtime.bigint() - readyAt) / 1e9 - (settle + seconds + tail);
+    const outputBytes = (await stat(output)).size;
     const last = watch.stop();
     const [node, bpftrace] = run.pids();
     const cpu = (pid: number | undefined): number => (pid === undefined ? 0 : (after.get(pid)?.cpu ?? 0) - (before.get(pid)?.cpu ?? 0));
@@ -86,6 +96,9 @@ export async function measureCost(label: string, python: string, script: string,
       label,
       unwind,
       wall: extraArgs.includes('wall'),
+      timeline,
+      writeSeconds,
+      outputBytes,
       hz,
       nativeComplete: Number(/native stack complete: ([\d.]+)%/.exec(run.stderr())?.[1] ?? NaN) / 100,
       seconds: elapsed,

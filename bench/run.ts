@@ -6,7 +6,8 @@
  * [--runs N]` only the attach latencies, `--only-unwinders` only the DWARF
  * sampler's unwinders side by side, `--only-cost` only the default sampler's
  * steady-state cost, `--only-slowdown` only the target's slowdown under it
- * and perf at 99 and 999 Hz (with the noise floor).
+ * and perf at 99 and 999 Hz (with the noise floor), `--only-trace` only
+ * trace's cost, `--only-timeline` only what --timeline adds to sampling.
  */
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -66,8 +67,47 @@ function costTable(costs: readonly CostResult[]): string[] {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...costs.map(
       (c) =>
-        `| ${c.label} | ${c.unwind}${c.wall ? ', wall' : ''} | ${c.hz} | ${c.samples} | ${c.lostEvents} | ${pct(c.nativeComplete)} | ${pct(c.mixprofCpu, 2)} | ${c.unwind === 'fp' ? pct(c.bpftraceCpu, 2) : ''} | ${pct(c.kernelCpu, 2)} | ${pct(costTotal(c), 2)} | ${c.kernelUsPerSample.toFixed(1)} | ${(c.peakMemory / 2 ** 20).toFixed(0)} MiB | ${(c.windowMemory / 2 ** 20).toFixed(0)} MiB | ${c.startCpuSeconds.toFixed(2)} s | ${pct(c.settlingCpu, 2)} |`,
+        `| ${c.label} | ${c.unwind}${c.wall ? ', wall' : ''}${c.timeline ? ', --timeline' : ''} | ${c.hz} | ${c.samples} | ${c.lostEvents} | ${pct(c.nativeComplete)} | ${pct(c.mixprofCpu, 2)} | ${c.unwind === 'fp' ? pct(c.bpftraceCpu, 2) : ''} | ${pct(c.kernelCpu, 2)} | ${pct(costTotal(c), 2)} | ${c.kernelUsPerSample.toFixed(1)} | ${(c.peakMemory / 2 ** 20).toFixed(0)} MiB | ${(c.windowMemory / 2 ** 20).toFixed(0)} MiB | ${c.startCpuSeconds.toFixed(2)} s | ${pct(c.settlingCpu, 2)} |`,
     ),
+  ];
+}
+
+/** Sampling rates of the --timeline comparison. */
+const TIMELINE_RATES = [99, 999, 4999];
+
+/** The default sampler at each rate, without and with --timeline, back to back. */
+async function measureTimeline(python: string, log: (line: string) => void): Promise<CostResult[]> {
+  const costs: CostResult[] = [];
+  for (const hz of TIMELINE_RATES) {
+    costs.push(await measureCost(CHAINS, python, 'chains.py', [], hz, 10, 'dwarf'));
+    costs.push(await measureCost(CHAINS, python, 'chains.py', [], hz, 10, 'dwarf', ['--timeline']));
+    log(`timeline ${hz} Hz measured`);
+  }
+  return costs;
+}
+
+/** --timeline's cost: each pair of rows one rate, without and with; the ratios within the pair. */
+function timelineSection(costs: readonly CostResult[]): string[] {
+  const rows: string[] = [];
+  for (let i = 0; i + 1 < costs.length; i += 2) {
+    const [plain, kept] = [costs[i]!, costs[i + 1]!];
+    rows.push(
+      `| ${plain.hz} | ${pct(costTotal(plain), 2)} | ${pct(costTotal(kept), 2)} | ${(costTotal(kept) / costTotal(plain)).toFixed(2)}x | ${(plain.peakMemory / 2 ** 20).toFixed(0)} MiB | ${(kept.peakMemory / 2 ** 20).toFixed(0)} MiB | ${plain.writeSeconds.toFixed(2)} s | ${kept.writeSeconds.toFixed(2)} s | ${(kept.outputBytes / 2 ** 20).toFixed(1)} MiB |`,
+    );
+  }
+  return [
+    '## Timelines: what --timeline costs',
+    '',
+    'chains (10 threads), the default sampler, 10 s measured after 10 s of settling (as in the cost table), without',
+    'and with `--timeline` (written as a gecko file), back to back at each rate. Total: mixprof and the BPF programs,',
+    'shares of one core in the window; writing: from the end of sampling (-t) to mixprof gone (a run of 22 s in all).',
+    '',
+    '| Hz | total | total, --timeline | ratio | peak memory | peak memory, --timeline | writing | writing, --timeline | gecko file |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    ...costTable(costs),
+    '',
   ];
 }
 
@@ -105,6 +145,10 @@ async function main(): Promise<void> {
     return;
   }
   const python = pyenvPython('3.11.7').executable;
+  if (process.argv.includes('--only-timeline')) {
+    process.stdout.write(timelineSection(await measureTimeline(python, log)).join('\n'));
+    return;
+  }
   if (process.argv.includes('--only-unwinders')) {
     process.stdout.write(unwindersSection(await measureUnwinders(python, log)).join('\n'));
     return;
@@ -172,6 +216,7 @@ async function main(): Promise<void> {
   const cpython315 = await measureCpython315(pairs, log);
   const tracing = await measureTrace(Math.min(pairs, 4), log);
   log('trace measured');
+  const timelines = await measureTimeline(python, log);
   const attaching = await measureAttach(python, 5, log);
   const attachMedian = (state: 'idle' | 'loaded', unwind: Unwind): number => median(attaching.sample[state][unwind]);
   const recordMedian = (state: 'idle' | 'loaded'): number => median(attaching.record[state]);
@@ -283,6 +328,7 @@ async function main(): Promise<void> {
     ...cpython315Section(cpython315),
     ...storeSection(storeBench),
     ...traceSection(tracing),
+    ...timelineSection(timelines),
   ];
   await writeFile(path.join(REPO, 'bench', 'RESULTS.md'), lines.join('\n'));
   process.stdout.write(lines.join('\n'));

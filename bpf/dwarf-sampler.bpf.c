@@ -625,6 +625,7 @@ static __always_inline void send_compact(struct sample_record *s, __u32 kind) {
   u->weight = s->weight;
   u->pad = 0;
   u->chain = s->chain;
+  u->time_ns = s->time_ns;
   __builtin_memcpy(u->comm, s->comm, sizeof(u->comm));
   bpf_probe_read_kernel(u->frames, user * 8, s->stack);
   bpf_probe_read_kernel(&u->frames[user], kernel * 8, s->kernel);
@@ -766,6 +767,7 @@ int sample(struct bpf_perf_event_data *ctx) {
   if (!s) return 0;
 
   s->kind = RECORD_SAMPLE;
+  s->time_ns = bpf_ktime_get_ns();
   s->tid = tid;
   s->pid = pid;
   s->off_cpu = ON_CPU;
@@ -835,7 +837,7 @@ int wall_tick(struct bpf_iter__task *ctx) {
     running = queued == 0 || ticker_arrived == 0 || apart < 50000 /* ns */;
   }
   if (running) {
-    struct repeat_record r = {.kind = RECORD_RUNNING, .tid = tid, .weight = weight};
+    struct repeat_record r = {.kind = RECORD_RUNNING, .tid = tid, .weight = weight, .time_ns = bpf_ktime_get_ns()};
     if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
     return 0;
   }
@@ -845,13 +847,14 @@ int wall_tick(struct bpf_iter__task *ctx) {
   __u64 switches = ((task->nvcsw + task->nivcsw) << 2) | state;
   __u64 *last = bpf_map_lookup_elem(&wall_switches, &tid);
   if (last && *last == switches) {
-    struct repeat_record r = {.kind = RECORD_REPEAT, .tid = tid, .weight = weight};
+    struct repeat_record r = {.kind = RECORD_REPEAT, .tid = tid, .weight = weight, .time_ns = bpf_ktime_get_ns()};
     if (bpf_ringbuf_output(&records, &r, sizeof(r), 0) != 0) count_drop();
     return 0;
   }
   struct sample_record *s = bpf_map_lookup_elem(&wall_scratch, &zero);
   if (!s) return 0;
   s->kind = RECORD_SAMPLE;
+  s->time_ns = bpf_ktime_get_ns();
   s->tid = tid;
   s->pid = pid;
   s->off_cpu = state;

@@ -175,6 +175,8 @@ struct repeat_record {
   __u32 tid;
   __u32 weight;
   __u32 pad;
+  /* The pass (CLOCK_MONOTONIC): when the thread was found so. */
+  __u64 time_ns;
 };
 
 struct python_frame {
@@ -215,6 +217,8 @@ struct unwound_record {
   __u32 weight;
   __u32 pad;
   __u64 chain;
+  /* As in sample_record. */
+  __u64 time_ns;
   char comm[16];
   __u64 frames[MAX_NATIVE_DEPTH + KERNEL_DEPTH];
 };
@@ -238,6 +242,8 @@ struct sample_record {
   /* NATIVE_*: a copy of the stack, or the kernel's unwind of it (stack_size / 8 addresses). */
   __u32 native;
   __u64 chain;
+  /* When it was taken (CLOCK_MONOTONIC): a timeline (--timeline) places it by this. */
+  __u64 time_ns;
   __u64 regs[DWARF_REGS];
   char comm[16];
   __u64 kernel[KERNEL_DEPTH];

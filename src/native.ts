@@ -141,6 +141,8 @@ export interface DwarfSamplerOptions {
    * says how many samples each thread got (DwarfPoll.threadSamples). Default true.
    */
   perThread?: boolean;
+  /** Log every count with its sample's time and thread (DwarfPoll.timeline), for a timeline. */
+  timeline?: boolean;
   /**
    * Distinct records kept numbered; past it, at a full poll, the numbers are
    * forgotten (DwarfPoll.forgetStacks) and records seen again come again.
@@ -188,6 +190,13 @@ export interface DwarfPoll {
   stacks: DwarfStack[];
   /** Samples since the last poll: pairs of a record's number and its count. */
   counts: Float64Array;
+  /**
+   * With the timeline option, at every poll: the counts made since the last,
+   * in the order made, as quadruples of the sample's time (CLOCK_MONOTONIC
+   * ns), its thread, its record's number (handed over with this poll or
+   * before) and the clock periods it stands for.
+   */
+  timeline?: Float64Array;
   /** With the counts of a full poll, when records are not per thread: triples of process, thread and the samples the thread got since the last. */
   threadSamples?: Float64Array;
   /** Threads the sampler keeps something for: those sampled that have not exited. */

@@ -165,6 +165,7 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
                       : static_cast<size_t>(kDefaultRecordsKept);
   wall_ = options.Get("wall").ToBoolean();
   per_thread_ = !options.Has("perThread") || options.Get("perThread").ToBoolean();
+  timeline_ = options.Has("timeline") && options.Get("timeline").ToBoolean();
   follow_ = options.Get("follow").ToBoolean();
   if (options.Has("unwinder")) {
     std::string unwinder = options.Get("unwinder").ToString().Utf8Value();
@@ -615,8 +616,8 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     std::memcpy(&r, data, sizeof(r));
     if (kind == RECORD_REPEAT) {
       // A repeat before any sample of the thread (one sent then dropped): nothing to count.
-      CountAgain(&last_off_cpu_, r.tid, r.weight);
-    } else if (!CountAgain(&last_on_cpu_, r.tid, r.weight)) {
+      CountAgain(&last_off_cpu_, r.tid, r.weight, r.time_ns);
+    } else if (!CountAgain(&last_on_cpu_, r.tid, r.weight, r.time_ns)) {
       // Not caught by the clock yet: counted at its first clock sample.
       pending_running_[r.tid] += r.weight;
     }
@@ -653,7 +654,7 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
   bool complete = false;
   bool beyond_copy = false;
   UnwindCopy(s, data + head, symbolizer, unwound_as, &complete, &beyond_copy);
-  Count(SampleHead{pid, tid, s->chain, s->gil, s->off_cpu, s->weight,
+  Count(SampleHead{pid, tid, s->chain, s->gil, s->off_cpu, s->weight, s->time_ns,
                    reinterpret_cast<const uint64_t*>(s->kernel), kernel_depth},
         symbolizer, complete ? UnwindEnd::kComplete : beyond_copy ? UnwindEnd::kBeyondCopy : UnwindEnd::kStopped);
 }
@@ -689,7 +690,7 @@ void DwarfSampler::HandleUnwound(const uint8_t* data, size_t size) {
   const UnwindEnd end = u.native == NATIVE_COMPLETE ? UnwindEnd::kComplete
                         : u.native == NATIVE_SHORT  ? UnwindEnd::kShort
                                                     : UnwindEnd::kStopped;
-  Count(SampleHead{u.pid, u.tid, u.chain, u.gil, u.off_cpu, u.weight, frames + u.user_depth, u.kernel_depth}, symbolizer,
+  Count(SampleHead{u.pid, u.tid, u.chain, u.gil, u.off_cpu, u.weight, u.time_ns, frames + u.user_depth, u.kernel_depth}, symbolizer,
         end);
 }
 
@@ -705,8 +706,14 @@ void DwarfSampler::ForgetThread(uint32_t tid) {
   kernel_checks_.erase(tid);
 }
 
-void DwarfSampler::Counted(uint64_t id, uint32_t pid, uint32_t tid, uint64_t samples) {
+void DwarfSampler::Counted(uint64_t id, uint32_t pid, uint32_t tid, uint64_t samples, uint64_t time_ns) {
   counts_[id] += samples;
+  if (timeline_) {
+    timeline_log_.push_back(static_cast<double>(time_ns));
+    timeline_log_.push_back(tid);
+    timeline_log_.push_back(static_cast<double>(id));
+    timeline_log_.push_back(static_cast<double>(samples));
+  }
   if (per_thread_) return;
   ThreadSamples& thread = thread_samples_[tid];
   thread.pid = pid;
@@ -807,13 +814,13 @@ void DwarfSampler::Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd 
   const uint64_t id = found != stacks_.end() ? found->second : Intern(digest, record);
   record.id = id;
   if (s.off_cpu != ON_CPU) {
-    Counted(id, pid, tid, s.weight);
+    Counted(id, pid, tid, s.weight, s.time_ns);
     // Passes that found the thread running in bursts too short for the clock
     // to catch (a loop of short sleeps): counted where it waits next, the
     // nearest place known, rather than lost.
     auto pending = pending_running_.find(tid);
     if (pending != pending_running_.end()) {
-      Counted(id, pid, tid, pending->second);
+      Counted(id, pid, tid, pending->second, s.time_ns);
       pending_running_.erase(pending);
     }
     LastSample& last = last_off_cpu_[tid];
@@ -827,11 +834,11 @@ void DwarfSampler::Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd 
     last.sample = std::move(record);
     auto pending = pending_running_.find(tid);
     if (pending != pending_running_.end()) {
-      Counted(id, pid, tid, pending->second);
+      Counted(id, pid, tid, pending->second, s.time_ns);
       pending_running_.erase(pending);
     }
   } else {
-    Counted(id, pid, tid, 1);
+    Counted(id, pid, tid, 1, s.time_ns);
   }
 }
 
@@ -845,11 +852,12 @@ uint64_t DwarfSampler::Intern(uint64_t digest, const StackRecord& sample) {
   return it->second;
 }
 
-bool DwarfSampler::CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight) {
+bool DwarfSampler::CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight,
+                              uint64_t time_ns) {
   auto found = last->find(tid);
   if (found == last->end()) return false;
   // Numbered again when the numbers were forgotten since.
-  Counted(Intern(found->second.digest, found->second.sample), found->second.sample.pid, tid, weight);
+  Counted(Intern(found->second.digest, found->second.sample), found->second.sample.pid, tid, weight, time_ns);
   return true;
 }
 
@@ -1030,6 +1038,13 @@ Napi::Value DwarfSampler::Poll(const Napi::CallbackInfo& info) {
     if (!fresh.empty()) std::memcpy(pairs.Data(), fresh.data(), fresh.size() * sizeof(double));
   }
   result.Set("counts", pairs);
+  // Every poll: the numbers in it were handed over with this poll's records or before.
+  if (timeline_) {
+    Napi::Float64Array log = Napi::Float64Array::New(env, timeline_log_.size());
+    if (!timeline_log_.empty()) std::memcpy(log.Data(), timeline_log_.data(), timeline_log_.size() * sizeof(double));
+    timeline_log_.clear();
+    result.Set("timeline", log);
+  }
   Napi::Array processes = Napi::Array::New(env, processes_.size());
   i = 0;
   for (const ProcessEvent& e : processes_) {

@@ -67,6 +67,7 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     uint32_t gil = 0;
     uint32_t off_cpu = 0;
     uint32_t weight = 0;
+    uint64_t time_ns = 0;
     const uint64_t* kernel = nullptr;
     uint32_t kernel_depth = 0;
   };
@@ -109,8 +110,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   void NoteThread(uint32_t tid, uint32_t pid, const char* comm, size_t comm_size);
   // Lets go of what is kept for a thread that exited.
   void ForgetThread(uint32_t tid);
-  // Counts samples of a thread under record id.
-  void Counted(uint64_t id, uint32_t pid, uint32_t tid, uint64_t samples);
+  // Counts samples of a thread under record id, taken at time_ns (logged for a timeline).
+  void Counted(uint64_t id, uint32_t pid, uint32_t tid, uint64_t samples, uint64_t time_ns);
   // The symbolizer of pid's modules, and the process they are unwound as.
   Symbolizer* SymbolizerOf(uint32_t pid, pid_t* unwound_as);
   // Unwinds a sample's copied stack (at stack) into pcs_.
@@ -121,8 +122,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   // The number of the record with this digest, numbering it (and keeping
   // sample, to hand over) when new.
   uint64_t Intern(uint64_t digest, const StackRecord& sample);
-  // Counts the thread's sample in last again, weight times; false when it has none.
-  bool CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight);
+  // Counts the thread's sample in last again, weight times, at time_ns; false when it has none.
+  bool CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight, uint64_t time_ns);
   // Hands the kernel the modules of pid whose rows are compiled by its
   // unwinder, when they changed since the last time.
   void PushModules(uint32_t pid, Unwinder* unwinder);
@@ -205,6 +206,10 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
     uint64_t samples = 0;
   };
   std::unordered_map<uint32_t, ThreadSamples> thread_samples_;
+  // options.timeline: every count is also logged as it is made (time in ns,
+  // thread, record number, weight), handed over and cleared by every poll.
+  bool timeline_ = false;
+  std::vector<double> timeline_log_;
   std::unordered_map<uint32_t, LastSample> last_off_cpu_;
   // Wall-clock mode: each thread's latest clock sample, which running records count,
   // and running records that came before any.

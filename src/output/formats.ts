@@ -3,7 +3,9 @@
  * else folded) and the one place each format's writer is called from.
  */
 import { MixprofError } from '../errors.js';
+import { formatChrometrace } from './chrometrace.js';
 import { formatCpuprofile } from './cpuprofile.js';
+import { formatGecko } from './gecko.js';
 import { formatFolded } from './folded.js';
 import { OUTPUT_FORMATS, type OutputFormat, type OutputProfile } from './output-profile.js';
 import { formatPprof } from './pprof.js';
@@ -13,6 +15,8 @@ import { formatSvg } from './svg.js';
 /** Longest suffix first: ".speedscope.json" before ".json". */
 const EXTENSIONS: readonly (readonly [string, OutputFormat])[] = [
   ['.speedscope.json', 'speedscope'],
+  ['.gecko.json', 'gecko'],
+  ['.trace.json', 'chrometrace'],
   ['.cpuprofile', 'cpuprofile'],
   ['.collapsed', 'folded'],
   ['.folded', 'folded'],
@@ -31,6 +35,8 @@ export const FORMAT_EXTENSION: Readonly<Record<OutputFormat, string>> = {
   speedscope: '.speedscope.json',
   pprof: '.pb.gz',
   cpuprofile: '.cpuprofile',
+  gecko: '.gecko.json',
+  chrometrace: '.trace.json',
 };
 
 export function formatFromFileName(file: string): OutputFormat | null {
@@ -38,15 +44,21 @@ export function formatFromFileName(file: string): OutputFormat | null {
   return EXTENSIONS.find(([suffix]) => lower.endsWith(suffix))?.[1] ?? null;
 }
 
-/** --format wins; then the output's extension; folded otherwise (and on stdout). */
-export function chooseFormat(explicit: string | undefined, output: string | null): OutputFormat {
-  if (explicit !== undefined) {
-    if (!(OUTPUT_FORMATS as readonly string[]).includes(explicit)) {
-      throw new MixprofError('BAD_OPTION', `--format ${explicit}: unknown format`, `choose one of ${OUTPUT_FORMATS.join(', ')}`);
-    }
-    return explicit as OutputFormat;
+/**
+ * --format wins; then the output's extension; folded otherwise (and on
+ * stdout). offered: what the command can write (the timeline formats need
+ * each sample's time, which only sampling keeps).
+ */
+export function chooseFormat(explicit: string | undefined, output: string | null, offered: readonly OutputFormat[] = OUTPUT_FORMATS): OutputFormat {
+  if (explicit !== undefined && !(OUTPUT_FORMATS as readonly string[]).includes(explicit)) {
+    throw new MixprofError('BAD_OPTION', `--format ${explicit}: unknown format`, `choose one of ${offered.join(', ')}`);
   }
-  return (output === null ? null : formatFromFileName(output)) ?? 'folded';
+  const format = (explicit as OutputFormat | undefined) ?? (output === null ? null : formatFromFileName(output)) ?? 'folded';
+  if (!offered.includes(format)) {
+    const how = explicit !== undefined ? `--format ${format}` : `${output} (the ${format} format)`;
+    throw new MixprofError('BAD_OPTION', `${how}: shows samples in time order, which folded stacks do not keep`, `write it with \`mixprof sample --timeline\`, or choose one of ${offered.join(', ')}`);
+  }
+  return format;
 }
 
 export interface RenderOptions {
@@ -66,5 +78,9 @@ export function renderProfile(profile: OutputProfile, format: OutputFormat, opti
       return formatPprof(profile);
     case 'cpuprofile':
       return formatCpuprofile(profile);
+    case 'gecko':
+      return formatGecko(profile);
+    case 'chrometrace':
+      return formatChrometrace(profile);
   }
 }

@@ -3,6 +3,7 @@
  * their sample counts, and what is known about how they were taken.
  */
 import type { StackCount } from '../profile/profile.js';
+import type { Timeline } from '../profile/timeline.js';
 import type { BinaryMapping } from '../target/maps.js';
 
 export interface OutputProfile {
@@ -24,7 +25,16 @@ export interface OutputProfile {
    * mappings); absent when unknown (a converted file).
    */
   readonly binaries?: readonly BinaryMapping[];
+  /** --timeline: the samples in time order (gecko and chrometrace need it; speedscope then keeps the order). */
+  readonly timeline?: Timeline;
 }
 
-export const OUTPUT_FORMATS = ['folded', 'svg', 'speedscope', 'pprof', 'cpuprofile'] as const;
+/** The formats written from stacks and counts alone (what convert and serve offer). */
+export const AGGREGATE_FORMATS = ['folded', 'svg', 'speedscope', 'pprof', 'cpuprofile'] as const;
+export type AggregateFormat = (typeof AGGREGATE_FORMATS)[number];
+/** The formats that show samples in time order: written only from a timeline (sample --timeline). */
+export const TIMELINE_FORMATS = ['gecko', 'chrometrace'] as const;
+export const OUTPUT_FORMATS = [...AGGREGATE_FORMATS, ...TIMELINE_FORMATS] as const;
+/** The formats that can hold a timeline: speedscope then keeps the samples in the order taken. */
+export const TIME_ORDER_FORMATS: readonly OutputFormat[] = [...TIMELINE_FORMATS, 'speedscope'];
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];

@@ -11,6 +11,8 @@
 import type { Frame } from '../symbolize/frame.js';
 import type { StackCount } from '../profile/profile.js';
 import type { OutputProfile } from './output-profile.js';
+import type { Timeline } from '../profile/timeline.js';
+import { samplesByThread } from './timeline-intervals.js';
 
 /** The file a kernel frame is shown with, so it stands apart from native code of the same name. */
 export const SPEEDSCOPE_KERNEL_FILE = '[kernel.kallsyms]';
@@ -70,6 +72,43 @@ function isThreadRoot(frame: Frame | undefined): boolean {
   return frame !== undefined && frame.kind === 'marker' && THREAD_ROOT.test(frame.name);
 }
 
+/**
+ * --timeline: a profile per thread ("name (tid)"), its samples in the order
+ * taken, so that speedscope's Time Order view is the thread's time line
+ * (without its gaps: speedscope lays samples end to end). The busiest
+ * thread first.
+ */
+function timeOrdered(timeline: Timeline, hz: number, indexOf: (frame: Frame) => number): SampledProfile[] {
+  const profiles: { profile: SampledProfile; count: number }[] = [];
+  const stacks = new Map<number, number[]>();
+  const stackOf = (index: number): number[] => {
+    let known = stacks.get(index);
+    if (!known) stacks.set(index, (known = timeline.stacks[index]!.frames.map(indexOf)));
+    return known;
+  };
+  const threads = new Map(timeline.threads.map((t) => [t.tid, t]));
+  for (const [tid, samples] of samplesByThread(timeline)) {
+    if (samples.length === 0) continue;
+    const thread = threads.get(tid);
+    let count = 0;
+    for (const s of samples) count += s.weight;
+    profiles.push({
+      count,
+      profile: {
+        type: 'sampled',
+        name: `${thread?.name ?? thread?.comm ?? 'thread'} (${tid})`,
+        unit: 'seconds',
+        startValue: 0,
+        endValue: count / hz,
+        samples: samples.map((s) => stackOf(s.stack)),
+        weights: samples.map((s) => s.weight / hz),
+      },
+    });
+  }
+  profiles.sort((a, b) => b.count - a.count);
+  return profiles.length > 0 ? profiles.map((p) => p.profile) : [{ type: 'sampled', name: 'no samples', unit: 'seconds', startValue: 0, endValue: 0, samples: [], weights: [] }];
+}
+
 export function formatSpeedscope(profile: OutputProfile): string {
   const frames: SpeedscopeFrame[] = [];
   const frameIndex = new Map<string, number>();
@@ -111,7 +150,9 @@ export function formatSpeedscope(profile: OutputProfile): string {
   };
 
   let profiles: SampledProfile[];
-  if (perThread) {
+  if (profile.timeline) {
+    profiles = timeOrdered(profile.timeline, profile.hz, indexOf);
+  } else if (perThread) {
     const threads = new Map<string, { stacks: StackCount[]; count: number }>();
     for (const stack of stacks) {
       const name = stack.frames[0]!.name;

@@ -5,7 +5,7 @@
  * objects; kernel frames as samples arrive; native addresses in one batch
  * at the end (the symbolizer works from a maps snapshot and the files).
  */
-import type { GilState, RawSample, SamplerEvent, ThreadInfo } from '../sampler/sampler.js';
+import type { GilState, RawSample, SamplerEvent, ThreadInfo, TimedSample } from '../sampler/sampler.js';
 import type { Frame } from '../symbolize/frame.js';
 import { kernelSymbols, type KernelSymbols } from '../symbolize/kernel.js';
 import type { NativeFrames } from '../symbolize/native.js';
@@ -16,6 +16,7 @@ import { mergeStacks, trustedNativeFrames } from './merge.js';
 import type { NativeUnwind } from './merge.js';
 import { RUNNABLE_FRAME, runnableKernelFrames } from './runnable.js';
 import { ThreadIds } from './thread-ids.js';
+import { TimelineLog, type ProcessSpan, type Timeline, type TimelineStack } from './timeline.js';
 import { kernelStackKey, SampleCounts, userStackKey, type CountedSample, type OffCpu } from './sample-counts.js';
 
 export interface ProfileOptions {
@@ -32,6 +33,8 @@ export interface ProfileOptions {
   readonly processRoot?: boolean;
   /** Python frames name their source by its full path, not a short one. */
   readonly fullPaths?: boolean;
+  /** Keep every sample's time and thread ('timeline' events) for timeline(). */
+  readonly timeline?: boolean;
 }
 
 export interface ProfileStats extends GilCounts {
@@ -153,6 +156,8 @@ export class ProfileBuilder {
   private taskStacks = new Map<string, { readonly tid: number | null; readonly frames: readonly Frame[]; count: number }>();
   /** --async: puts a running task's frames under the tasks awaiting it (null: the stack runs no task). */
   private taskRoots: ((frames: readonly Frame[]) => Frame[] | null) | null = null;
+  /** --timeline: every sample as counted, naming its record as first made into a counted sample. */
+  private readonly timelineLog: TimelineLog<CountedSample> | null;
 
   constructor(
     python: PythonSource | null,
@@ -163,6 +168,7 @@ export class ProfileBuilder {
     this.python = python ? new PythonNames(python, options.fullPaths === true) : null;
     this.counts = new SampleCounts(options.threadRoots);
     this.canonical = new CanonicalAddresses(options.nativeUnwind);
+    this.timelineLog = options.timeline ? new TimelineLog() : null;
   }
 
   /** Takes one record of the sampler's stream. */
@@ -178,6 +184,9 @@ export class ProfileBuilder {
         this.malformedRecords += event.malformed;
         this.addSamples(event.samples, event.byThread);
         break;
+      case 'timeline':
+        this.addTimeline(event.samples);
+        break;
       case 'lost':
         this.lostEvents += event.events;
         break;
@@ -187,8 +196,8 @@ export class ProfileBuilder {
   }
 
   addThread(thread: ThreadInfo): void {
-    // Names are only shown on thread roots; kept for every thread they would grow with thread churn.
-    if (!this.options.threadRoots) return;
+    // Names are only shown on thread roots and timelines; kept for every thread they would grow with thread churn.
+    if (!this.options.threadRoots && !this.options.timeline) return;
     const named = this.threads.get(thread.tid)?.name;
     this.threads.set(thread.tid, named !== undefined && thread.name === undefined ? { ...thread, name: named } : thread);
     this.drainedAt.set(thread.tid, this.drains);
@@ -220,30 +229,7 @@ export class ProfileBuilder {
         this.counts.addKeyed(known.key, known.sample, received.count);
         continue;
       }
-      const user = this.canonicalizable(received.userEnd) ? this.canonical.known(received.user) : received.user;
-      const userKey = userStackKey(user, received.userEnd);
-      // New libraries show up as addresses outside the maps snapshot: look at
-      // each new user stack now, while the target is alive.
-      if (!this.userStacks.has(userKey)) {
-        if (this.options.nativeUnwind === 'dwarf') this.stackSnapshots.set(userKey, snapshot);
-        this.userStacks.set(userKey, user);
-        this.native.noteAddresses(user);
-      }
-      const named = this.kernel.names(received.kernel);
-      const kernel = received.runnable ? runnableKernelFrames(named) : named;
-      const offCpu: OffCpu | undefined = received.runnable ? 'runnable' : received.waiting ? 'waiting' : undefined;
-      const counted: CountedSample = {
-        tid: received.tid,
-        chain: received.chain,
-        ...(received.gil ? { gil: received.gil } : {}),
-        user: this.userStacks.get(userKey)!,
-        userKey,
-        ...(received.userEnd ? { userEnd: received.userEnd } : {}),
-        kernel,
-        kernelKey: kernelStackKey(kernel, offCpu),
-        ...(offCpu ? { offCpu } : {}),
-      };
-      const sample = this.withLeafCaller(counted, received.stackWords);
+      const sample = this.countedOf(received, snapshot);
       const key = this.counts.keyOf(sample);
       const held = this.counts.addKeyed(key, sample, received.count);
       if (received.id !== undefined) {
@@ -252,6 +238,42 @@ export class ProfileBuilder {
       }
     }
     if (this.counts.size >= this.compactAt) this.compact();
+  }
+
+  /** A record as the counts hold it: its stacks kept once, its kernel frames named. snapshot: the maps snapshot its batch was unwound with. */
+  private countedOf(received: RawSample, snapshot: number): CountedSample {
+    const user = this.canonicalizable(received.userEnd) ? this.canonical.known(received.user) : received.user;
+    const userKey = userStackKey(user, received.userEnd);
+    // New libraries show up as addresses outside the maps snapshot: look at
+    // each new user stack now, while the target is alive.
+    if (!this.userStacks.has(userKey)) {
+      if (this.options.nativeUnwind === 'dwarf') this.stackSnapshots.set(userKey, snapshot);
+      this.userStacks.set(userKey, user);
+      this.native.noteAddresses(user);
+    }
+    const named = this.kernel.names(received.kernel);
+    const kernel = received.runnable ? runnableKernelFrames(named) : named;
+    const offCpu: OffCpu | undefined = received.runnable ? 'runnable' : received.waiting ? 'waiting' : undefined;
+    const counted: CountedSample = {
+      tid: received.tid,
+      chain: received.chain,
+      ...(received.gil ? { gil: received.gil } : {}),
+      user: this.userStacks.get(userKey)!,
+      userKey,
+      ...(received.userEnd ? { userEnd: received.userEnd } : {}),
+      kernel,
+      kernelKey: kernelStackKey(kernel, offCpu),
+      ...(offCpu ? { offCpu } : {}),
+    };
+    return this.withLeafCaller(counted, received.stackWords);
+  }
+
+  /** --timeline: samples one by one (counted by their 'samples' events). */
+  private addTimeline(samples: readonly TimedSample[]): void {
+    const log = this.timelineLog;
+    if (!log) return;
+    const snapshot = this.native.snapshot;
+    for (const s of samples) log.add(s.time, s.tid, log.numberOf(s.sample) ?? log.addItem(s.sample, this.countedOf(s.sample, snapshot)), s.weight);
   }
 
   /**
@@ -394,9 +416,7 @@ export class ProfileBuilder {
         }
       }
       countGil(stats, sample.gil, count);
-      const inTasks = this.taskRoots?.(merged.frames) ?? merged.frames;
-      const waiting = sample.offCpu === 'runnable' ? [...inTasks, RUNNABLE_FRAME] : inTasks;
-      const stack = waiting.length > 0 ? waiting : [NO_STACK];
+      const stack = this.shownFrames(sample, merged.frames);
       // Root first: the thread (--threads), then the GIL state (--gil); process
       // roots (--pid-root) go above both when processes are combined.
       const gilRooted = this.options.gilRoots ? [gilFrame(sample.gil), ...stack] : stack;
@@ -421,6 +441,48 @@ export class ProfileBuilder {
     stats.threads = this.tids.size;
     stats.unwindStoppedAt = [...stops].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
     return { stacks: [...stacks.values()], stats, threads: this.threads };
+  }
+
+  /** A merged stack as shown, root first, without roots: under its tasks (--async), runnable's frame last, never empty. */
+  private shownFrames(sample: CountedSample, merged: readonly Frame[]): readonly Frame[] {
+    const inTasks = this.taskRoots?.(merged) ?? merged;
+    const waiting = sample.offCpu === 'runnable' ? [...inTasks, RUNNABLE_FRAME] : inTasks;
+    return waiting.length > 0 ? waiting : [NO_STACK];
+  }
+
+  /**
+   * --timeline: the samples logged, in time order, with their merged stacks
+   * (after finish(), which names the native frames held). pid and process:
+   * the process they were taken in; span: its start and exit, where they
+   * fell within the sampling.
+   */
+  timeline(pid: number, process: string, span: ProcessSpan = {}): Timeline | null {
+    const log = this.timelineLog;
+    if (!log) return null;
+    const mergeOptions = { ...this.options, pythonLookedFor: this.python !== null };
+    const stacks: TimelineStack[] = log.items.map((sample) => {
+      const python = sample.chain === 0n ? null : (this.python?.get(sample.chain) ?? null);
+      const native = this.native.frames(sample.user);
+      const userComplete = sample.userEnd === undefined ? undefined : sample.userEnd === 'complete';
+      const merged = mergeStacks(native, python, sample.kernel, mergeOptions, userComplete, sample.leafCallerFromStack);
+      return { frames: this.shownFrames(sample, merged.frames), ...(sample.gil ? { gil: sample.gil } : {}), ...(sample.offCpu ? { offCpu: sample.offCpu } : {}) };
+    });
+    const samples = log.sorted(pid);
+    const threads = new Map<number, Timeline['threads'][number]>();
+    for (const s of samples) {
+      if (threads.has(s.tid)) continue;
+      const known = this.threads.get(s.tid);
+      threads.set(s.tid, {
+        tid: s.tid,
+        comm: known?.comm ?? process,
+        ...(known?.name !== undefined ? { name: known.name } : {}),
+        pid,
+        process,
+        ...(span.start !== undefined ? { processStart: span.start } : {}),
+        ...(span.end !== undefined ? { processEnd: span.end } : {}),
+      });
+    }
+    return { stacks, samples, threads: [...threads.values()] };
   }
 
   /**

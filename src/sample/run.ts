@@ -9,6 +9,7 @@ import { MixprofError, isMixprofError } from '../errors.js';
 import { combineStacks } from '../profile/combine.js';
 import { FORMAT_EXTENSION, renderProfile } from '../output/formats.js';
 import type { OutputFormat, OutputProfile } from '../output/output-profile.js';
+import { combineTimelines } from '../profile/timeline.js';
 import { StatusLine } from '../output/status-line.js';
 import { tickStatus } from './status-ticker.js';
 import { formatTopTable } from '../output/top-table.js';
@@ -226,20 +227,25 @@ export async function profileProcesses(options: RunOptions, log: (line: string) 
   return { runs, written: written.path };
 }
 
+/** PIDs named in a title at most (a forking server's run may have thousands). */
+const TITLE_PIDS = 8;
+
 async function writeRuns(runs: readonly ProcessRun[], options: RunOptions, abandon: AbortSignal): Promise<{ path: string | null; profile: OutputProfile }> {
   const started = runs.map((r) => r.startedAt).filter((t): t is number => t !== null);
   const startTime = started.length ? Math.min(...started) : null;
   const endTime = Math.max(...runs.map((r) => (r.startedAt ?? 0) + r.seconds * 1000));
   const first = runs[0]!;
-  const profile: OutputProfile = {
+  let profile: OutputProfile = {
     stacks: combineStacks(runs, options.processRoots),
     hz: options.hz,
     startTime,
     durationSeconds: startTime === null ? null : (endTime - startTime) / 1000,
-    title: runs.length === 1 ? `${first.comm} (${first.pid})` : `${first.comm} (${runs.length} processes: ${runs.map((r) => r.pid).join(', ')})`,
+    title: runs.length === 1 ? `${first.comm} (${first.pid})` : `${first.comm} (${runs.length} processes: ${runs.slice(0, TITLE_PIDS).map((r) => r.pid).join(', ')}${runs.length > TITLE_PIDS ? ', ...' : ''})`,
     time: options.mode === 'wall' ? 'wall' : 'cpu',
     binaries: first.binaries,
   };
+  const timelines = runs.flatMap((r) => (r.timeline ? [r.timeline] : []));
+  if (timelines.length > 0) profile = { ...profile, timeline: combineTimelines(timelines) };
   const data = renderProfile(profile, options.format, { markPython: options.markPython });
   const { path } = await writeProfile(options.output, data, FORMAT_EXTENSION[options.format], { abandon });
   return { path, profile };

@@ -1,7 +1,7 @@
 /**
  * How large the DWARF sampler's ring buffer is and when it is drained.
  *
- * A sample unwound in the kernel takes a small record (an 80-byte header,
+ * A sample unwound in the kernel takes a small record (an 88-byte header,
  * its return addresses and its kernel frames: 180-190 bytes on the chains
  * workload); one copied for user space to unwind takes a whole header
  * (registers, room for a kernel stack) and the stack copy, 8 KiB by default. Copies come mostly in the first
@@ -19,7 +19,7 @@
  * of mixprof's: 0.3-0.4% of a core at 99 Hz against 0.2%).
  */
 
-/** An unwound record (bpf/dwarf-sampler.h): 80 bytes and 20-30 addresses most often, more for deep native stacks or a tick in the kernel (the drains then come sooner). */
+/** An unwound record (bpf/dwarf-sampler.h): 88 bytes and 20-30 addresses most often, more for deep native stacks or a tick in the kernel (the drains then come sooner). */
 export const UNWOUND_RECORD_BYTES = 256;
 /** Header and kernel stack, besides the stack copy. */
 const RECORD_HEAD_BYTES = 1024;

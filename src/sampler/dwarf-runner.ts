@@ -14,7 +14,7 @@ import { epochMs } from './kernel-clock.js';
 import { packWalkConfig, type WalkConstants } from './walk-fields.js';
 import { gilStateFromCode } from './gil-codes.js';
 import { DrainSchedule, FIRST_DRAIN_MS, ringMiB } from './drain-schedule.js';
-import { ALIVE_CHECK_MS, type RawSample, type RunningSampler, type SamplerEvent, type SamplerResult, type StopReason } from './sampler.js';
+import { ALIVE_CHECK_MS, type RawSample, type RunningSampler, type SamplerEvent, type TimedSample, type SamplerResult, type StopReason } from './sampler.js';
 
 export interface DwarfRunOptions {
   readonly addon: NativeAddon;
@@ -44,6 +44,8 @@ export interface DwarfRunOptions {
    * over 150 s at 999 Hz, against 61-64 flat).
    */
   readonly perThread?: boolean;
+  /** Every sample's time and thread too ('timeline' events). */
+  readonly timeline?: boolean;
   /** Threads the target has (wall-clock mode sizes its ring buffer by them). */
   readonly threads?: number;
   /** The rows in user space only, or libdwfl alone, instead of the kernel first (references to measure and compare against). */
@@ -90,6 +92,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       ...(options.wall && options.firstPassWeight ? { firstPassWeight: options.firstPassWeight } : {}),
       ...(options.follow ? { follow: true } : {}),
       perThread,
+      ...(options.timeline ? { timeline: true } : {}),
       ...(options.unwinder ? { unwinder: options.unwinder } : {}),
       ...(options.checkUnwind ? { checkUnwind: true } : {}),
       ...(injectedFault('cfi-rows') !== null ? { skewCfiRows: true } : {}),
@@ -155,6 +158,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
       if (!list) byProcess.set(pid, (list = []));
       list.push({ ...stack.sample, count: counts[i + 1]! });
     }
+    const timeline = poll.timeline ? timedSamples(poll.timeline) : null;
     if (poll.forgetStacks) {
       stacks.clear();
       userStacks.clear();
@@ -167,6 +171,7 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     const byThread = (pid: number): { byThread?: ReadonlyMap<number, number> } => (threadsOf ? { byThread: threadsOf.get(pid) ?? new Map() } : {});
     options.onEvent({ type: 'samples', samples: byProcess.get(options.pid) ?? [], malformed: malformed - lastMalformed, ...byThread(options.pid) });
     for (const [pid, samples] of byProcess) if (pid !== options.pid) emit(pid, { type: 'samples', samples, malformed: 0, ...byThread(pid) });
+    if (timeline) for (const [pid, samples] of timeline) emit(pid, { type: 'timeline', samples });
     for (const p of processes) if (p.kind !== 'fork') follow?.onProcess(p);
     execd ||= poll.execd;
     lastMalformed = malformed;
@@ -174,6 +179,22 @@ export function startDwarfSampler(options: DwarfRunOptions): RunningSampler {
     lastDropped = poll.dropped;
     wallPassesFailed = poll.tickErrors;
     unwinds = poll.unwinds;
+  };
+
+  // A poll's timeline (DwarfPoll.timeline) by process, its times since the epoch.
+  const timedSamples = (log: Float64Array): Map<number, TimedSample[]> => {
+    const byProcess = new Map<number, TimedSample[]>();
+    if (log.length === 0) return byProcess;
+    const toEpoch = epochMs(0);
+    for (let i = 0; i + 3 < log.length; i += 4) {
+      const stack = stacks.get(log[i + 2]!);
+      if (!stack) continue;
+      const pid = follow ? stack.pid : options.pid;
+      let list = byProcess.get(pid);
+      if (!list) byProcess.set(pid, (list = []));
+      list.push({ time: toEpoch + log[i]! / 1e6, tid: log[i + 1]!, sample: stack.sample, weight: log[i + 3]! });
+    }
+    return byProcess;
   };
 
   // The sampler's records by number, made once (see DwarfPoll.stacks).

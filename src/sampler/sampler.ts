@@ -23,6 +23,8 @@ export type SamplerEvent =
    * roots, so that a pool's churning threads share them).
    */
   | { type: 'samples'; samples: RawSample[]; malformed: number; byThread?: ReadonlyMap<number, number> }
+  /** --timeline: samples one by one, in the order counted (their counts come in 'samples' events too). */
+  | { type: 'timeline'; samples: readonly TimedSample[] }
   /** Records the kernel dropped (a full ring or perf buffer). */
   | { type: 'lost'; events: number }
   /** A line the sampler printed that is no record. */
@@ -78,6 +80,17 @@ export interface RawSample {
    * what was made of one can be used for the other.
    */
   readonly id?: number;
+}
+
+/** One count of a record, when and in which thread it was taken. */
+export interface TimedSample {
+  /** ms since the epoch. */
+  readonly time: number;
+  readonly tid: number;
+  /** The record (its count field is not this sample's). */
+  readonly sample: RawSample;
+  /** The clock periods it stands for (wall-clock passes that came late stand for more). */
+  readonly weight: number;
 }
 
 export interface ThreadInfo {

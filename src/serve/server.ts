@@ -31,7 +31,7 @@ import { isMixprofError } from '../errors.js';
 import { renderProfile } from '../output/formats.js';
 import { formatSvg } from '../output/svg.js';
 import { stackText } from '../output/folded.js';
-import { OUTPUT_FORMATS, type OutputFormat } from '../output/output-profile.js';
+import { AGGREGATE_FORMATS, type AggregateFormat } from '../output/output-profile.js';
 import type { FrameKind } from '../symbolize/frame.js';
 import type { ProfileFilter, ProfileStore } from '../store/profile-store.js';
 import { parseRange } from '../store/time-range.js';
@@ -66,7 +66,7 @@ const SESSION_COOKIE = 'mixprof_session';
 
 const KINDS: readonly FrameKind[] = ['python', 'native', 'kernel'];
 const MAX_ON_DEMAND_SECONDS = 60;
-const CONTENT_TYPE: Record<OutputFormat | 'json', string> = {
+const CONTENT_TYPE: Record<AggregateFormat | 'json', string> = {
   folded: 'text/plain; charset=utf-8',
   svg: 'image/svg+xml; charset=utf-8',
   speedscope: 'application/json',
@@ -310,10 +310,10 @@ function filterOf(q: URLSearchParams): ProfileFilter {
   };
 }
 
-function formatOf(q: URLSearchParams, fallback: OutputFormat): OutputFormat | 'json' {
+function formatOf(q: URLSearchParams, fallback: AggregateFormat): AggregateFormat | 'json' {
   const format = q.get('format') ?? fallback;
-  if (format === 'json' || (OUTPUT_FORMATS as readonly string[]).includes(format)) return format as OutputFormat | 'json';
-  throw new HttpError(400, `format=${format}: use one of ${[...OUTPUT_FORMATS, 'json'].join(', ')}`);
+  if (format === 'json' || (AGGREGATE_FORMATS as readonly string[]).includes(format)) return format as AggregateFormat | 'json';
+  throw new HttpError(400, `format=${format}: use one of ${[...AGGREGATE_FORMATS, 'json'].join(', ')}`);
 }
 
 function titleOf(filter: ProfileFilter): string {

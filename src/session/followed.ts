@@ -189,7 +189,7 @@ export class FollowedProcesses {
     const comm = readTextOrNull(procPath(pid, 'comm'))?.trimEnd() ?? null;
     const native = (forker?.native ?? this.attached.native).forProcess({ ...this.attached.target, pid }, (symbolizer) => this.unwindWith(pid, symbolizer));
     const builder = this.attached.newBuilder(this.profileOptions, { memory, cwd: this.attached.target.cwd, native });
-    const naming = this.profileOptions.threadRoots ? threadNamingFor(this.attached, own, pid, builder) : null;
+    const naming = this.profileOptions.threadRoots || this.profileOptions.timeline ? threadNamingFor(this.attached, own, pid, builder) : null;
     const p: Followed = { pid, comm, memory, native, builder, naming, startedAt, endedAt: null, reason: null };
     this.processes.set(pid, p);
     return p;

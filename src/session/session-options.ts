@@ -45,6 +45,8 @@ export interface SessionOptions {
   readonly firstPassWeight?: number;
   /** asyncio tasks: a running task's stacks under the tasks awaiting it; in wall mode, suspended tasks sampled too. */
   readonly async?: boolean;
+  /** Keep every sample's time and thread (ProcessRun.timeline): the DWARF sampler's alone. */
+  readonly timeline?: boolean;
 }
 
 export const SAMPLE_MODES = ['cpu', 'wall'] as const;
@@ -54,6 +56,9 @@ export type SampleMode = (typeof SAMPLE_MODES)[number];
 export function checkSessionOptions(options: SessionOptions): void {
   if (options.mode === 'wall' && options.unwind === 'fp') {
     throw new MixprofError('BAD_OPTION', '--mode wall cannot be used with --unwind fp', 'leave --unwind at auto (or dwarf): wall-clock mode samples sleeping threads with the DWARF sampler');
+  }
+  if (options.timeline && options.unwind === 'fp') {
+    throw new MixprofError('BAD_OPTION', '--timeline cannot be used with --unwind fp', "leave --unwind at auto (or dwarf): bpftrace's sampler counts stacks in the kernel and keeps no sample's time");
   }
   if (options.async && options.nativeOnly) {
     throw new MixprofError('BAD_OPTION', '--async cannot be used with --native-only', 'the tasks are read with the Python frames: leave out --native-only');

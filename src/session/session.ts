@@ -18,6 +18,7 @@ import { TaskSampler } from '../asyncio/task-sampler.js';
 import { MixprofError } from '../errors.js';
 import { nativeAddon, type FollowedProcessEvent, type NativeAddon, type UnwindCounts } from '../native.js';
 import type { Profile, ProfileBuilder } from '../profile/profile.js';
+import type { ProcessSpan, Timeline } from '../profile/timeline.js';
 import { shortenPath } from '../symbolize/short-paths.js';
 import { gilProblem, requireGil } from '../python/gil-check.js';
 import { versionString, type PythonLayout } from '../python/layout.js';
@@ -69,6 +70,15 @@ export interface ProcessRun {
   readonly followed?: readonly ProcessRun[];
   /** Where its program and libraries were mapped when sampling started, the program first. */
   readonly binaries: readonly BinaryMapping[];
+  /** --timeline: its samples in time order. */
+  readonly timeline?: Timeline;
+}
+
+/** A builder's profile, and its timeline when it kept one (span: the process's start and exit within the sampling). */
+function finished(builder: ProfileBuilder, pid: number, comm: string, span: ProcessSpan): { profile: Profile; timeline?: Timeline } {
+  const profile = builder.finish();
+  const timeline = builder.timeline(pid, comm, span);
+  return timeline ? { profile, timeline } : { profile };
 }
 
 export interface ProcessSession {
@@ -163,10 +173,11 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
       threadRoots: options.threadRoots,
       gilRoots: gil,
       fullPaths: options.fullPaths,
+      ...(options.timeline ? { timeline: true } : {}),
     };
     const builder = attached.newBuilder(profileOptions);
     const tasks = options.async ? taskSamplerFor(addon, attached, builder, options, wall, log) : null;
-    const naming = options.threadRoots ? threadNamingFor(attached, attached.memory, target.pid, builder) : null;
+    const naming = options.threadRoots || options.timeline ? threadNamingFor(attached, attached.memory, target.pid, builder) : null;
     // Forked processes are followed by the DWARF sampler (both modes); the bpftrace one leaves them to run.ts, which attaches to each.
     const followed = options.follow && unwind === 'dwarf' ? new FollowedProcesses(addon, attached, profileOptions) : null;
     const live = new LiveCounts();
@@ -218,6 +229,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
             threads: threadCount(target.pid),
             // Thread roots name each record's thread; the miss-threads fault filters records by it.
             perThread: options.threadRoots || missThreads,
+            ...(options.timeline ? { timeline: true } : {}),
             ...checks,
             ...(followed ? { follow: { onProcess: (e: FollowedProcessEvent) => followed.onProcess(e), onFollowed: (pid: number, e: SamplerEvent) => live.apply(e, followed.onRecord(pid, e)) } } : {}),
           })
@@ -244,13 +256,13 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
         tasks?.stop();
         if (tasks && tasks.seen === 0 && !options.quiet) log(`mixprof: --async: no asyncio task was seen in process ${target.pid}`);
         if (tasks && tasks.failures > 0 && !options.quiet) log(`mixprof: --async: ${tasks.failures} looks at the tasks of process ${target.pid} failed (please report it)`);
-        const profile = builder.finish();
+        const { profile, timeline } = finished(builder, target.pid, target.comm, run.reason === 'target-exited' ? { end: endedAt } : {});
         const pythonVersion = layout ? versionString(layout.version) : null;
         const binaries = binaryMappings(attached.mappings, target.exe);
         const children: ProcessRun[] = (followed?.finish(run.reason, endedAt) ?? []).map((f) => ({
           pid: f.pid,
           comm: f.comm,
-          profile: f.builder.finish(),
+          ...finished(f.builder, f.pid, f.comm, { start: f.startedAt, ...(f.reason === 'target-exited' ? { end: f.endedAt } : {}) }),
           reason: f.reason,
           killed: false,
           stackErrors: 0,
@@ -271,6 +283,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
           pid: target.pid,
           comm: target.comm,
           profile,
+          ...(timeline ? { timeline } : {}),
           reason: run.reason,
           killed: run.killed,
           stackErrors: run.stackErrors,

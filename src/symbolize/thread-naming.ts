@@ -18,6 +18,8 @@ const REFRESH_MS = 20;
 export class ThreadNaming {
   private readonly unnamed = new Set<number>();
   private lastRead = Number.NEGATIVE_INFINITY;
+  /** The names the last read found, threads met or not: a thread met just after the read is named from them. */
+  private lastNames: ReadonlyMap<number, string> = new Map();
 
   constructor(
     private readonly names: Pick<ThreadNames, 'read'>,
@@ -29,6 +31,12 @@ export class ThreadNaming {
 
   /** The sampler met a thread of the process. */
   onThread(tid: number): void {
+    // Read a moment ago with the poll's first thread, before this one was met: named now, not at the next read.
+    const known = this.lastNames.get(tid);
+    if (known !== undefined) {
+      this.apply(new Map([[tid, known]]));
+      return;
+    }
     this.unnamed.add(tid);
     if (Date.now() - this.lastRead >= REFRESH_MS) this.refresh(false);
   }
@@ -52,6 +60,7 @@ export class ThreadNaming {
     // _native_id of the thread that forked, which is the child's main thread.
     if (stale.length === 1 && !byTid.has(this.pid) && live.size > 0) byTid.set(this.pid, stale[0]!);
     for (const tid of byTid.keys()) this.unnamed.delete(tid);
+    this.lastNames = byTid;
     this.apply(byTid);
   }
 }

@@ -51,6 +51,23 @@ export async function startWorkload<T>(command: string, args: string[], timeoutM
   }
 }
 
+/** The workload's next line "PREFIX {json}" on stdout (the phases' end, say), with a timeout. */
+export function nextJsonLine<T>(workload: Workload<unknown>, prefix: string, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const lines = createInterface({ input: workload.child.stdout! });
+    const timer = setTimeout(() => {
+      lines.close();
+      reject(new Error(`no ${prefix} line in ${timeoutMs} ms`));
+    }, timeoutMs);
+    lines.on('line', (line) => {
+      if (!line.startsWith(`${prefix} `)) return;
+      clearTimeout(timer);
+      lines.close();
+      resolve(JSON.parse(line.slice(prefix.length + 1)) as T);
+    });
+  });
+}
+
 export interface ContainerWorkload<T> {
   /** The interpreter's PID as the host sees it (PID 1 inside). */
   readonly pid: number;

@@ -11,10 +11,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { MIXPROF, WORKLOADS } from '../helpers/paths.js';
-import { bpftraceCount, runMixprof, startContainerWorkload, startSampling, startWorkload, type Workload } from '../helpers/processes.js';
+import { bpftraceCount, nextJsonLine, runMixprof, startContainerWorkload, startSampling, startWorkload, type Workload } from '../helpers/processes.js';
 import { debianPython, pyenvPython, systemPython, testBpftrace } from '../helpers/pythons.js';
 import { assertRoot } from '../helpers/root.js';
 
@@ -40,22 +39,6 @@ interface Done {
 const ROUNDS = 200;
 const WORKLOAD = path.join(WORKLOADS, 'trace-calls.py');
 
-/** The next "DONE {json}" line of the workload, with a timeout. */
-function nextDone(workload: Workload<unknown>, timeoutMs: number): Promise<Done> {
-  return new Promise<Done>((resolve, reject) => {
-    const lines = createInterface({ input: workload.child.stdout! });
-    const timer = setTimeout(() => {
-      lines.close();
-      reject(new Error(`no DONE line in ${timeoutMs} ms`));
-    }, timeoutMs);
-    lines.on('line', (line) => {
-      if (!line.startsWith('DONE ')) return;
-      clearTimeout(timer);
-      lines.close();
-      resolve(JSON.parse(line.slice(5)) as Done);
-    });
-  });
-}
 
 /** The line of `def name(` in the workload. */
 async function defLine(name: string): Promise<number> {
@@ -87,7 +70,7 @@ for (const [version, executable] of PROBED) {
       const out = path.join(dir, 'trace.json');
       // No -t: traced from the attach to Ctrl-C, the workload's rounds all inside.
       const run = await startSampling(['trace', '-x', String(workload.pid), '-o', out], 60_000, {}, [MIXPROF], /tracing calls/);
-      const finished = nextDone(workload, 120_000);
+      const finished = nextJsonLine<Done>(workload, 'DONE', 120_000);
       workload.child.stdin!.write('go\n');
       done = await finished;
       const result = await run.stop('SIGINT');
@@ -176,7 +159,7 @@ describe('mixprof trace: interpreters without the probes, and mistakes', () => {
     try {
       const out = path.join(dir, 'trace.json');
       const run = await startSampling(['trace', '-x', String(workload.pid), '-o', out], 60_000, {}, [MIXPROF], /tracing garbage collections/);
-      const finished = nextDone(workload, 60_000);
+      const finished = nextJsonLine<Done>(workload, 'DONE', 60_000);
       workload.child.stdin!.write('go\n');
       await finished;
       const r = await run.stop('SIGINT');
@@ -199,7 +182,7 @@ describe('mixprof trace: interpreters without the probes, and mistakes', () => {
     try {
       const out = path.join(dir, 'trace.json');
       const run = await startSampling(['trace', '-x', String(workload.pid), '-o', out], 60_000, {}, [MIXPROF], /tracing calls/);
-      const finished = nextDone(workload, 60_000);
+      const finished = nextJsonLine<Done>(workload, 'DONE', 60_000);
       workload.child.stdin!.write('go\n');
       await finished;
       // Its input closed, the workload exits.

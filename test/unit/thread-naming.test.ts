@@ -5,6 +5,7 @@
  * while threading cannot be read is named at the next read.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ThreadNaming } from '../../src/symbolize/thread-naming.js';
 
@@ -45,5 +46,14 @@ describe('thread naming', () => {
     assert.deepEqual(applied, []);
     n.refresh();
     assert.deepEqual(applied, [new Map([[process.pid, 'MainThread']])]);
+  });
+
+  test('a thread met just after a read that found it (the second thread of one poll) is named from that read, at once', () => {
+    // Another thread of this process (node runs several), named by the first read.
+    const other = readdirSync('/proc/self/task').map(Number).find((tid) => tid !== process.pid)!;
+    const { naming: n, applied } = naming([new Map([[process.pid, 'MainThread'], [other, 'worker']])]);
+    n.onThread(process.pid);
+    n.onThread(other);
+    assert.deepEqual(applied, [new Map([[process.pid, 'MainThread'], [other, 'worker']]), new Map([[other, 'worker']])]);
   });
 });

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { MixprofError } from '../../errors.js';
 import { readFolded } from '../../output/folded-reader.js';
 import { chooseFormat, FORMAT_EXTENSION, renderProfile } from '../../output/formats.js';
-import { OUTPUT_FORMATS, type OutputProfile } from '../../output/output-profile.js';
+import { AGGREGATE_FORMATS, type OutputProfile } from '../../output/output-profile.js';
 import { formatSvg } from '../../output/svg.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
 import { formatTopTable } from '../../output/top-table.js';
@@ -40,7 +40,7 @@ export function convertCommand(): Command {
     .description('turn a folded stack file into a flame graph (svg), speedscope, pprof or Chrome .cpuprofile file')
     .argument('<input>', 'folded stacks ("frame;frame;... COUNT" lines), or - for stdin')
     .option('-o, --output <FILE>', 'write here instead of stdout (the extension picks the format)')
-    .addOption(new Option('-f, --format <FORMAT>', 'output format (default: from the -o extension, else folded)').choices(OUTPUT_FORMATS))
+    .addOption(new Option('-f, --format <FORMAT>', 'output format (default: from the -o extension, else folded)').choices(AGGREGATE_FORMATS))
     .option('-F, --frequency <HZ>', 'the rate the stacks were sampled at, for the formats that show time', positiveInteger('--frequency', 100_000), 99)
     .option('--title <TEXT>', 'title shown by the viewers (default: the input file name)')
     .addOption(new Option('--mode <MODE>', 'what the samples measured: cpu (time on a CPU) or wall (wall-clock time, from --mode wall); pprof names it').choices(['cpu', 'wall']).default('cpu'))
@@ -51,7 +51,7 @@ export function convertCommand(): Command {
     .addHelpText('after', EXAMPLES)
     .action(async (input: string, flags: ConvertFlags) => {
       const output = flags.output ?? null;
-      const format = chooseFormat(flags.format, output);
+      const format = chooseFormat(flags.format, output, AGGREGATE_FORMATS);
       if (flags.base !== undefined && format !== 'svg') {
         throw new MixprofError('BAD_OPTION', `--base draws a differential flame graph, which is an svg, not ${format}`, 'write it with -o FILE.svg or --format svg');
       }

@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { checkDebugFiles } from '../debug-files.js';
 import { chooseFormat } from '../../output/formats.js';
-import { OUTPUT_FORMATS } from '../../output/output-profile.js';
+import { OUTPUT_FORMATS, TIME_ORDER_FORMATS, TIMELINE_FORMATS } from '../../output/output-profile.js';
+import { MixprofError } from '../../errors.js';
 import { profileProcesses, type RunOptions } from '../../sample/run.js';
 import { OFFSET_SOURCES, type OffsetSource } from '../../python/find-layout.js';
 import { writeStderrLine } from '../../output/terminal-text.js';
@@ -24,10 +25,14 @@ Examples:
   sudo mixprof sample -x 1234 --mode wall -t 30 -o wall.svg  # also sleeping, blocked, waiting
   sudo mixprof sample -x 1234 --gil --threads -t 30 -o gil.svg  # who holds the GIL, who runs without it
   sudo mixprof sample -x 1234 -t 60 -F 499 -d /opt/app/lib/libfoo.so -o app.folded
+  sudo mixprof sample -x 1234 -t 30 -o app.gecko.json      # time line per thread: profiler.firefox.com
+  sudo mixprof sample -x 1234 -t 30 -o app.trace.json      # the same for ui.perfetto.dev, chrome://tracing
 
 Formats (--format, else from the -o extension): folded (.folded, .txt; the
 default), svg, speedscope (.speedscope.json, .json), pprof (.pb.gz, .pprof),
-cpuprofile (.cpuprofile, Chrome DevTools). Python frames read
+cpuprofile (.cpuprofile, Chrome DevTools); with each sample's time (--timeline):
+gecko (.gecko.json, the Firefox Profiler), chrometrace (.trace.json) and
+speedscope in time order. Python frames read
 "qualname (file.py:LINE)" with short paths unless --full-paths; kernel frames
 end in _[k] in folded output. Ctrl-C stops early and still writes everything
 collected.`;
@@ -48,6 +53,7 @@ export interface ProfileFlags extends SamplingFlags {
   quiet?: boolean;
   offsetsFrom?: OffsetSource;
   gil?: boolean;
+  timeline?: boolean;
 }
 
 interface SampleFlags extends ProfileFlags {
@@ -63,6 +69,7 @@ export function addProfileOptions(command: Command, output: string): Command {
     .option('--threads', 'add a root frame per thread: "name (tid)", with Python\'s thread name (threading.Thread.name) where it has one')
     .option('--gil', 'add a root frame per GIL state: "[GIL held]", "[GIL released]" (native code without the GIL, I/O, or waiting for it) or "[no Python thread]"; inside the thread\'s with --threads')
     .option('--pid-root', 'add a root frame per process: "name (pid)"')
+    .option('--timeline', 'keep every sample\'s time and thread, for the formats that show samples in time order: gecko (Firefox Profiler), chrometrace (Perfetto, chrome://tracing) and speedscope; implied by gecko and chrometrace')
     .option('--no-hide', 'show interpreter call plumbing (PyObject_Vectorcall and the like) and unmatched eval-loop frames')
     .option('--mark-python', 'folded output: suffix Python frames with _[j] so `flamegraph.pl --colors=java` paints them green')
     .option('--top <N>', 'rows of the top-functions table printed at the end (0: none)', nonNegativeInteger('--top', 1000), DEFAULT_TOP)
@@ -78,6 +85,11 @@ export function profileOptions(flags: ProfileFlags, output: string | null): Omit
   // Found out now, not after the whole run: nothing is sampled into a path that cannot take it.
   if (output !== null) checkOutputFile(output);
   const quiet = flags.quiet ?? false;
+  const format = chooseFormat(flags.format, output);
+  const timeline = flags.timeline === true || (TIMELINE_FORMATS as readonly string[]).includes(format);
+  if (timeline && !TIME_ORDER_FORMATS.includes(format)) {
+    throw new MixprofError('BAD_OPTION', `--timeline keeps each sample's time, which the ${format} format does not show`, `write gecko, chrometrace or speedscope (--format, or -o FILE.gecko.json, FILE.trace.json, FILE.speedscope.json)`);
+  }
   return {
     ...sessionOptions(flags, flags.frequency, {
       durationSeconds: flags.time ?? null,
@@ -86,10 +98,11 @@ export function profileOptions(flags: ProfileFlags, output: string | null): Omit
       threadRoots: flags.threads ?? false,
       quiet,
       gil: flags.gil ?? false,
+      ...(timeline ? { timeline: true } : {}),
       ...(flags.offsetsFrom ? { offsetSources: [flags.offsetsFrom] } : {}),
     }),
     output,
-    format: chooseFormat(flags.format, output),
+    format,
     markPython: flags.markPython ?? false,
     processRoots: flags.pidRoot ?? false,
     subprocesses: flags.subprocesses ?? false,
