@@ -11,9 +11,9 @@
  * or the end) its frames end one period after its last sample.
  */
 import type { Frame } from '../symbolize/frame.js';
-import type { Timeline } from '../profile/timeline.js';
+import { threadLabel } from '../sampler/sampler.js';
 import type { OutputProfile } from './output-profile.js';
-import { samplesByThread, sampleEnd } from './timeline-intervals.js';
+import { samplesByThread, sampleEnd, timelineOf } from './timeline-intervals.js';
 
 export interface TraceEvent {
   name: string;
@@ -44,15 +44,13 @@ function micros(ms: number): number {
 }
 
 export function formatChrometrace(profile: OutputProfile): string {
-  const timeline: Timeline = profile.timeline ?? { stacks: [], samples: [], threads: [] };
-  const periodMs = 1000 / profile.hz;
-  const start = profile.startTime ?? timeline.samples[0]?.time ?? 0;
+  const { timeline, periodMs, start } = timelineOf(profile);
   const events: TraceEvent[] = [];
   const processes = new Map<number, string>();
   for (const t of timeline.threads) processes.set(t.pid, t.process);
   for (const [pid, name] of processes) events.push({ name: 'process_name', ph: 'M', pid, tid: 0, ts: 0, args: { name: `${name} (${pid})` } });
   for (const t of timeline.threads) {
-    events.push({ name: 'thread_name', ph: 'M', pid: t.pid, tid: t.tid, ts: 0, args: { name: `${t.name ?? t.comm} (${t.tid})` } });
+    events.push({ name: 'thread_name', ph: 'M', pid: t.pid, tid: t.tid, ts: 0, args: { name: threadLabel(t, t.tid) } });
     // The main thread first, then in the order first sampled.
     events.push({ name: 'thread_sort_index', ph: 'M', pid: t.pid, tid: t.tid, ts: 0, args: { sort_index: t.tid === t.pid ? -1 : events.length } });
   }

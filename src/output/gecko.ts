@@ -11,9 +11,9 @@
  */
 import { cpus } from 'node:os';
 import type { Frame } from '../symbolize/frame.js';
-import type { Timeline, TimelineStack, TimelineThread } from '../profile/timeline.js';
+import type { TimelineStack } from '../profile/timeline.js';
 import type { OutputProfile } from './output-profile.js';
-import { INTERVAL_NAMES, stateIntervals, type Interval, type IntervalKind } from './timeline-intervals.js';
+import { INTERVAL_NAMES, stateIntervals, timelineOf, type Interval, type IntervalKind } from './timeline-intervals.js';
 
 export const GECKO_FORMAT_VERSION = 32;
 export const GECKO_PROCESSED_VERSION = 57;
@@ -169,14 +169,8 @@ class ThreadTables {
   }
 }
 
-function threadName(t: TimelineThread): string {
-  return t.name ?? t.comm;
-}
-
 export function formatGecko(profile: OutputProfile): string {
-  const timeline: Timeline = profile.timeline ?? { stacks: [], samples: [], threads: [] };
-  const periodMs = 1000 / profile.hz;
-  const start = profile.startTime ?? timeline.samples[0]?.time ?? 0;
+  const { timeline, periodMs, start } = timelineOf(profile);
   const strings = new Strings();
   const intervals = new Map<number, Interval[]>();
   for (const interval of stateIntervals(timeline, periodMs)) {
@@ -199,7 +193,8 @@ export function formatGecko(profile: OutputProfile): string {
     const { tables, stack, time, weight } = byThread.get(t.tid)!;
     const markers = intervals.get(t.tid) ?? [];
     return {
-      name: threadName(t),
+      // The profiler shows the tid beside it.
+      name: t.name ?? t.comm,
       isMainThread: t.tid === t.pid,
       // A process forked and ended while sampled lives only in its part of the track.
       processStartupTime: t.processStart !== undefined ? t.processStart - start : 0,

@@ -12,6 +12,7 @@ import type { Frame } from '../symbolize/frame.js';
 import type { StackCount } from '../profile/profile.js';
 import type { OutputProfile } from './output-profile.js';
 import type { Timeline } from '../profile/timeline.js';
+import { threadLabel } from '../sampler/sampler.js';
 import { samplesByThread } from './timeline-intervals.js';
 
 /** The file a kernel frame is shown with, so it stands apart from native code of the same name. */
@@ -96,7 +97,7 @@ function timeOrdered(timeline: Timeline, hz: number, indexOf: (frame: Frame) => 
       count,
       profile: {
         type: 'sampled',
-        name: `${thread?.name ?? thread?.comm ?? 'thread'} (${tid})`,
+        name: threadLabel(thread, tid),
         unit: 'seconds',
         startValue: 0,
         endValue: count / hz,

@@ -6,6 +6,7 @@
  */
 import type { Frame } from '../symbolize/frame.js';
 import type { Timeline, TimelineSample, TimelineStack } from '../profile/timeline.js';
+import type { OutputProfile } from './output-profile.js';
 
 /**
  * The collector's functions across CPython versions (3.8-3.10
@@ -29,6 +30,12 @@ const GC_FUNCTIONS = new Set([
 
 /** Where a thread that wants the GIL waits for it (Python/ceval_gil.c, every version). */
 const GIL_WAIT_FUNCTIONS = new Set(['take_gil']);
+
+/** A profile's timeline (empty when it kept none), what one sample stands for, and the time (ms since the epoch) the writers count from. */
+export function timelineOf(profile: OutputProfile): { readonly timeline: Timeline; readonly periodMs: number; readonly start: number } {
+  const timeline = profile.timeline ?? { stacks: [], samples: [], threads: [] };
+  return { timeline, periodMs: 1000 / profile.hz, start: profile.startTime ?? timeline.samples[0]?.time ?? 0 };
+}
 
 export type IntervalKind = 'gc' | 'gil-wait';
 

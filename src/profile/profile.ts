@@ -5,7 +5,7 @@
  * objects; kernel frames as samples arrive; native addresses in one batch
  * at the end (the symbolizer works from a maps snapshot and the files).
  */
-import type { GilState, RawSample, SamplerEvent, ThreadInfo, TimedSample } from '../sampler/sampler.js';
+import { threadLabel, type GilState, type RawSample, type SamplerEvent, type ThreadInfo, type TimedSample } from '../sampler/sampler.js';
 import type { Frame } from '../symbolize/frame.js';
 import { kernelSymbols, type KernelSymbols } from '../symbolize/kernel.js';
 import type { NativeFrames } from '../symbolize/native.js';
@@ -13,7 +13,7 @@ import { PythonNames, type PythonSource } from '../symbolize/python-names.js';
 import { CanonicalAddresses } from './canonical-addresses.js';
 import { countGil, gilFrame, type GilCounts } from './gil-markers.js';
 import { mergeStacks, trustedNativeFrames } from './merge.js';
-import type { NativeUnwind } from './merge.js';
+import type { MergedStack, NativeUnwind } from './merge.js';
 import { RUNNABLE_FRAME, runnableKernelFrames } from './runnable.js';
 import { ThreadIds } from './thread-ids.js';
 import { TimelineLog, type ProcessSpan, type Timeline, type TimelineStack } from './timeline.js';
@@ -35,6 +35,11 @@ export interface ProfileOptions {
   readonly fullPaths?: boolean;
   /** Keep every sample's time and thread ('timeline' events) for timeline(). */
   readonly timeline?: boolean;
+}
+
+/** Whether threads are shown by name (thread roots, timelines' tracks): their names are then kept and read from Python. */
+export function showsThreadNames(options: ProfileOptions): boolean {
+  return options.threadRoots || options.timeline === true;
 }
 
 export interface ProfileStats extends GilCounts {
@@ -158,6 +163,7 @@ export class ProfileBuilder {
   private taskRoots: ((frames: readonly Frame[]) => Frame[] | null) | null = null;
   /** --timeline: every sample as counted, naming its record as first made into a counted sample. */
   private readonly timelineLog: TimelineLog<CountedSample> | null;
+  private readonly mergeOptions: ProfileOptions & { readonly pythonLookedFor: boolean };
 
   constructor(
     python: PythonSource | null,
@@ -169,6 +175,7 @@ export class ProfileBuilder {
     this.counts = new SampleCounts(options.threadRoots);
     this.canonical = new CanonicalAddresses(options.nativeUnwind);
     this.timelineLog = options.timeline ? new TimelineLog() : null;
+    this.mergeOptions = { ...options, pythonLookedFor: this.python !== null };
   }
 
   /** Takes one record of the sampler's stream. */
@@ -196,8 +203,8 @@ export class ProfileBuilder {
   }
 
   addThread(thread: ThreadInfo): void {
-    // Names are only shown on thread roots and timelines; kept for every thread they would grow with thread churn.
-    if (!this.options.threadRoots && !this.options.timeline) return;
+    // Kept only where shown: for every thread they would grow with thread churn.
+    if (!showsThreadNames(this.options)) return;
     const named = this.threads.get(thread.tid)?.name;
     this.threads.set(thread.tid, named !== undefined && thread.name === undefined ? { ...thread, name: named } : thread);
     this.drainedAt.set(thread.tid, this.drains);
@@ -389,17 +396,13 @@ export class ProfileBuilder {
     this.nameNativeFrames();
     const stacks = new Map<string, StackCount>();
     const stops = new Map<string, number>();
-    const mergeOptions = { ...this.options, pythonLookedFor: this.python !== null };
     for (const { sample, count } of samples) {
       stats.samples += count;
-      const python = sample.chain === 0n ? null : (this.python?.get(sample.chain) ?? null);
+      const { python, merged } = this.merged(sample);
       if (sample.chain !== 0n && !python) stats.missingChains += count;
       if (python && python.groups.length > 0) stats.withPython += count;
       if (python?.truncated) stats.truncated += count;
       if (python && python.unknownFrames > 0) stats.unknownPythonFrames += count;
-      const native = this.native.frames(sample.user);
-      const userComplete = sample.userEnd === undefined ? undefined : sample.userEnd === 'complete';
-      const merged = mergeStacks(native, python, sample.kernel, mergeOptions, userComplete, sample.leafCallerFromStack);
       if (merged.nativeComplete) stats.nativeComplete += count;
       if (merged.mismatched) stats.mismatched += count;
       // A short unwind (the ring was full) ends where the kernel could go no
@@ -443,6 +446,14 @@ export class ProfileBuilder {
     return { stacks: [...stacks.values()], stats, threads: this.threads };
   }
 
+  /** A counted sample's Python chain (as named) and its native, Python and kernel frames merged. */
+  private merged(sample: CountedSample): { python: ReturnType<PythonNames['get']>; merged: MergedStack } {
+    const python = sample.chain === 0n ? null : (this.python?.get(sample.chain) ?? null);
+    const native = this.native.frames(sample.user);
+    const userComplete = sample.userEnd === undefined ? undefined : sample.userEnd === 'complete';
+    return { python, merged: mergeStacks(native, python, sample.kernel, this.mergeOptions, userComplete, sample.leafCallerFromStack) };
+  }
+
   /** A merged stack as shown, root first, without roots: under its tasks (--async), runnable's frame last, never empty. */
   private shownFrames(sample: CountedSample, merged: readonly Frame[]): readonly Frame[] {
     const inTasks = this.taskRoots?.(merged) ?? merged;
@@ -459,12 +470,8 @@ export class ProfileBuilder {
   timeline(pid: number, process: string, span: ProcessSpan = {}): Timeline | null {
     const log = this.timelineLog;
     if (!log) return null;
-    const mergeOptions = { ...this.options, pythonLookedFor: this.python !== null };
     const stacks: TimelineStack[] = log.items.map((sample) => {
-      const python = sample.chain === 0n ? null : (this.python?.get(sample.chain) ?? null);
-      const native = this.native.frames(sample.user);
-      const userComplete = sample.userEnd === undefined ? undefined : sample.userEnd === 'complete';
-      const merged = mergeStacks(native, python, sample.kernel, mergeOptions, userComplete, sample.leafCallerFromStack);
+      const { merged } = this.merged(sample);
       return { frames: this.shownFrames(sample, merged.frames), ...(sample.gil ? { gil: sample.gil } : {}), ...(sample.offCpu ? { offCpu: sample.offCpu } : {}) };
     });
     const samples = log.sorted(pid);
@@ -520,6 +527,6 @@ export class ProfileBuilder {
 
   private threadFrame(tid: number): Frame {
     const thread = this.threads.get(tid);
-    return { kind: 'marker', name: `${thread?.name ?? thread?.comm ?? 'thread'} (${tid})` };
+    return { kind: 'marker', name: threadLabel(thread, tid) };
   }
 }

@@ -34,8 +34,8 @@ export interface BpftraceProcessOptions<T> {
   /** Reads one stderr line that is not noise bpftrace prints on every run; true when it is taken (not an error). */
   readonly onStderrLine?: (line: string) => boolean;
   readonly onAttached?: () => void;
-  /** Runs before bpftrace is told to stop, once its probes are attached (trace notes when it asked). */
-  readonly beforeStop?: () => Promise<void>;
+  /** Called as bpftrace is told to stop, once its probes are attached (trace notes when it asked). */
+  readonly onStop?: () => void;
 
   readonly attachTimeoutMs?: number;
   readonly stopGraceMs?: number;
@@ -93,11 +93,8 @@ export async function startBpftrace<T>(options: BpftraceProcessOptions<T>): Prom
       killed = true;
       child.kill('SIGKILL');
     }, options.stopGraceMs ?? 15_000);
-    const interrupt = (): void => {
-      child.kill('SIGINT');
-    };
-    if (attached && options.beforeStop) options.beforeStop().then(interrupt, interrupt);
-    else interrupt();
+    if (attached) options.onStop?.();
+    child.kill('SIGINT');
   };
 
   const attachTimer = setTimeout(() => {

@@ -100,6 +100,11 @@ export interface ThreadInfo {
   readonly name?: string;
 }
 
+/** How a thread is shown where its id goes with it (thread roots, per-thread profiles and tracks): "name (tid)", Python's name first. */
+export function threadLabel(thread: ThreadInfo | undefined, tid: number): string {
+  return `${thread?.name ?? thread?.comm ?? 'thread'} (${tid})`;
+}
+
 export type StopReason = 'duration' | 'interrupted' | 'target-exited' | 'target-execd' | 'bpftrace-exited' | 'attach-timeout' | 'sampler-failed';
 
 /**

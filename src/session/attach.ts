@@ -50,29 +50,38 @@ export interface Attachment {
   newBuilder(options: ProfileOptions, forked?: { memory: MemoryReader; cwd: string | null; native: NativeFrames }): ProfileBuilder;
 }
 
+/** The target's interpreter and the layout its structures have; or, when Python cannot be read, why (none found, or a version not supported). */
+export type FoundPython =
+  | { readonly interpreter: InterpreterModule; readonly layout: PythonLayout }
+  | { readonly interpreter: null; readonly layout: null; readonly why: string; readonly found: boolean };
+
+export function findPython(addon: NativeAddon, memory: MemoryReader, target: TargetProcess, mappings: readonly Mapping[], options: Pick<AttachOptions, 'extraFiles' | 'offsetSources'>): FoundPython {
+  const interpreter = findInterpreter(addon, memory, target, mappings);
+  if (!interpreter) {
+    const named = versionFromFileNames(target, mappings);
+    return named
+      ? { interpreter: null, layout: null, found: true, why: `Python ${versionString(named.version)} (${named.path}) is not supported; supported: ${SUPPORTED_VERSIONS.join(', ')}` }
+      : { interpreter: null, layout: null, found: false, why: `process ${target.pid} (${target.comm}) runs no CPython interpreter that mixprof recognises` };
+  }
+  try {
+    return { interpreter, layout: findLayout(addon, memory, target, interpreter, { extraFiles: options.extraFiles, ...(options.offsetSources ? { sources: options.offsetSources } : {}) }) };
+  } catch (error) {
+    if (!(error instanceof UnsupportedVersionError)) throw error;
+    return { interpreter: null, layout: null, found: true, why: error.message };
+  }
+}
+
 export function attachTarget(addon: NativeAddon, target: TargetProcess, mapsText: string, options: AttachOptions, log: (line: string) => void): Attachment {
   const memory = processMemory(addon, target.pid);
   const mappings = parseMaps(mapsText);
-  let interpreter = options.nativeOnly ? null : findInterpreter(addon, memory, target, mappings);
+  let interpreter: InterpreterModule | null = null;
   let layout: PythonLayout | null = null;
-  if (interpreter) {
-    try {
-      layout = findLayout(addon, memory, target, interpreter, { extraFiles: options.extraFiles, ...(options.offsetSources ? { sources: options.offsetSources } : {}) });
-      log(`mixprof: Python ${buildString(layout)} in ${interpreter.path}; offsets from ${layout.source}`);
-    } catch (error) {
-      if (!(error instanceof UnsupportedVersionError)) throw error;
-      withoutPython(error.message, options, log);
-      interpreter = null;
-    }
-  } else if (!options.nativeOnly) {
-    const named = versionFromFileNames(target, mappings);
-    withoutPython(
-      named
-        ? `Python ${versionString(named.version)} (${named.path}) is not supported; supported: ${SUPPORTED_VERSIONS.join(', ')}`
-        : `process ${target.pid} (${target.comm}) runs no CPython interpreter that mixprof recognises`,
-      options,
-      log,
-    );
+  if (!options.nativeOnly) {
+    const found = findPython(addon, memory, target, mappings, options);
+    if (found.interpreter) {
+      ({ interpreter, layout } = found);
+      log(`mixprof: Python ${buildString(found.layout)} in ${found.interpreter.path}; offsets from ${found.layout.source}`);
+    } else withoutPython(found.why, options, log);
   }
   const native = new NativeFrames(addon, mapsText, { target, extraFiles: options.extraFiles, interpreterPath: interpreter?.path ?? null, evalLoopParts: interpreter?.evalLoopParts ?? [] });
   return {

@@ -16,7 +16,7 @@
 import type { SamplerEvent } from '../sampler/sampler.js';
 import type { FollowedProcessEvent, NativeAddon, NativeSymbolizer } from '../native.js';
 import type { NativeFrames } from '../symbolize/native.js';
-import type { ProfileBuilder, ProfileOptions } from '../profile/profile.js';
+import { showsThreadNames, type ProfileBuilder, type ProfileOptions } from '../profile/profile.js';
 import { readTextOrNull } from '../read-text.js';
 import { parseMaps, type Mapping } from '../target/maps.js';
 import { forkedMemory, processMemory, type MemoryReader } from '../target/memory.js';
@@ -189,7 +189,7 @@ export class FollowedProcesses {
     const comm = readTextOrNull(procPath(pid, 'comm'))?.trimEnd() ?? null;
     const native = (forker?.native ?? this.attached.native).forProcess({ ...this.attached.target, pid }, (symbolizer) => this.unwindWith(pid, symbolizer));
     const builder = this.attached.newBuilder(this.profileOptions, { memory, cwd: this.attached.target.cwd, native });
-    const naming = this.profileOptions.threadRoots || this.profileOptions.timeline ? threadNamingFor(this.attached, own, pid, builder) : null;
+    const naming = showsThreadNames(this.profileOptions) ? threadNamingFor(this.attached, own, pid, builder) : null;
     const p: Followed = { pid, comm, memory, native, builder, naming, startedAt, endedAt: null, reason: null };
     this.processes.set(pid, p);
     return p;

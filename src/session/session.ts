@@ -17,7 +17,7 @@ import { ProcessTasks } from '../asyncio/process-tasks.js';
 import { TaskSampler } from '../asyncio/task-sampler.js';
 import { MixprofError } from '../errors.js';
 import { nativeAddon, type FollowedProcessEvent, type NativeAddon, type UnwindCounts } from '../native.js';
-import type { Profile, ProfileBuilder } from '../profile/profile.js';
+import { showsThreadNames, type Profile, type ProfileBuilder } from '../profile/profile.js';
 import type { ProcessSpan, Timeline } from '../profile/timeline.js';
 import { shortenPath } from '../symbolize/short-paths.js';
 import { gilProblem, requireGil } from '../python/gil-check.js';
@@ -177,7 +177,7 @@ export async function startProcessSession(pid: number, options: SessionOptions, 
     };
     const builder = attached.newBuilder(profileOptions);
     const tasks = options.async ? taskSamplerFor(addon, attached, builder, options, wall, log) : null;
-    const naming = options.threadRoots || options.timeline ? threadNamingFor(attached, attached.memory, target.pid, builder) : null;
+    const naming = showsThreadNames(profileOptions) ? threadNamingFor(attached, attached.memory, target.pid, builder) : null;
     // Forked processes are followed by the DWARF sampler (both modes); the bpftrace one leaves them to run.ts, which attaches to each.
     const followed = options.follow && unwind === 'dwarf' ? new FollowedProcesses(addon, attached, profileOptions) : null;
     const live = new LiveCounts();

@@ -9,16 +9,15 @@ import path from 'node:path';
 import { MixprofError } from '../errors.js';
 import { nativeAddon } from '../native.js';
 import { CodeObjectReader } from '../python/code-objects.js';
-import { findLayout, UnsupportedVersionError } from '../python/find-layout.js';
 import { versionString } from '../python/layout.js';
 import { startBpftrace } from '../sampler/bpftrace-process.js';
 import { findBpftrace } from '../sampler/bpftrace.js';
 import { MAP_KEYS_MAX } from '../sampler/program.js';
 import type { StopReason } from '../sampler/sampler.js';
 import { ensureTracefs } from '../sampler/tracefs.js';
+import { findPython } from '../session/attach.js';
 import { notAttachedError } from '../session/sampler-outcome.js';
 import { onStopSignals } from '../stop-signals.js';
-import { findInterpreter } from '../target/interpreter.js';
 import { parseMaps } from '../target/maps.js';
 import { processMemory } from '../target/memory.js';
 import { isAlive, openTarget, readMapsText } from '../target/process.js';
@@ -53,15 +52,11 @@ export async function traceProcess(options: TraceOptions, log: (line: string) =>
   const mapsText = readMapsText(target.pid);
   if (mapsText === null) throw new MixprofError('NO_SUCH_PROCESS', `process ${target.pid} exited`, 'start the target again and pass its new PID');
   const memory = processMemory(addon, target.pid);
-  const interpreter = findInterpreter(addon, memory, target, parseMaps(mapsText));
-  if (!interpreter) throw new MixprofError('UNSUPPORTED_PYTHON', `process ${target.pid} (${target.comm}) runs no CPython interpreter that mixprof recognises`, 'trace a Python process: pgrep -a python');
-  let layout;
-  try {
-    layout = findLayout(addon, memory, target, interpreter, { extraFiles: options.extraFiles });
-  } catch (error) {
-    if (error instanceof UnsupportedVersionError) throw new MixprofError('UNSUPPORTED_PYTHON', error.message, 'use `mixprof sample`, which profiles without the Python frames too');
-    throw error;
+  const found = findPython(addon, memory, target, parseMaps(mapsText), options);
+  if (!found.interpreter) {
+    throw new MixprofError('UNSUPPORTED_PYTHON', found.why, found.found ? 'use `mixprof sample`, which profiles without the Python frames too' : 'trace a Python process: pgrep -a python');
   }
+  const { interpreter, layout } = found;
   const python = versionString(layout.version);
   const groups = interpreterProbes(addon, target, interpreter);
   if (!groups.functions) log(noCallsLine(layout.version));
@@ -98,7 +93,7 @@ export async function traceProcess(options: TraceOptions, log: (line: string) =>
       if (record.type === 'code') nameOf(record.address);
       else counts.apply(record);
     },
-    beforeStop: async () => {
+    onStop: () => {
       stopNs = process.hrtime.bigint();
     },
     onAttached: () => {
