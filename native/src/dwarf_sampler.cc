@@ -152,6 +152,7 @@ DwarfSampler::DwarfSampler(const Napi::CallbackInfo& info)
   if (object_path.empty()) ThrowTypeError(env, "options.object must be a path");
   pid_ = static_cast<pid_t>(NumberOption(env, options, "pid", 1, INT32_MAX));
   hz_ = static_cast<int>(NumberOption(env, options, "hz", 1, 100000));
+  running_max_age_ns_ = 5 * 1000000000ULL / (2 * static_cast<uint64_t>(hz_));
   max_frames_ = static_cast<size_t>(
       NumberOption(env, options, "maxFrames", 1, 4096));
   double stack_bytes =
@@ -616,8 +617,9 @@ void DwarfSampler::HandleRecord(const uint8_t* data, size_t size) {
     std::memcpy(&r, data, sizeof(r));
     if (kind == RECORD_REPEAT) {
       // A repeat before any sample of the thread (one sent then dropped): nothing to count.
-      CountAgain(&last_off_cpu_, r.tid, r.weight, r.time_ns);
-    } else if (!CountAgain(&last_on_cpu_, r.tid, r.weight, r.time_ns)) {
+      // Still where it was sampled: it has not run since.
+      CountAgain(&last_off_cpu_, r.tid, r.weight, r.time_ns, UINT64_MAX);
+    } else if (!CountAgain(&last_on_cpu_, r.tid, r.weight, r.time_ns, running_max_age_ns_)) {
       // Not caught by the clock yet: counted at its first clock sample.
       pending_running_[r.tid] += r.weight;
     }
@@ -708,7 +710,7 @@ void DwarfSampler::ForgetThread(uint32_t tid) {
 
 void DwarfSampler::Counted(uint64_t id, uint32_t pid, uint32_t tid, uint64_t samples, uint64_t time_ns) {
   counts_[id] += samples;
-  if (timeline_) {
+  if (timeline_ && time_ns != kUntimed) {
     timeline_log_.push_back(static_cast<double>(time_ns));
     timeline_log_.push_back(tid);
     timeline_log_.push_back(static_cast<double>(id));
@@ -818,23 +820,26 @@ void DwarfSampler::Count(const SampleHead& s, Symbolizer* symbolizer, UnwindEnd 
     // Passes that found the thread running in bursts too short for the clock
     // to catch (a loop of short sleeps): counted where it waits next, the
     // nearest place known, rather than lost.
+    // Not on a timeline: where it ran then is not known.
     auto pending = pending_running_.find(tid);
     if (pending != pending_running_.end()) {
-      Counted(id, pid, tid, pending->second, s.time_ns);
+      Counted(id, pid, tid, pending->second, kUntimed);
       pending_running_.erase(pending);
     }
     LastSample& last = last_off_cpu_[tid];
     last.digest = digest;
     last.sample = std::move(record);
+    last.time_ns = s.time_ns;
   } else if (wall_) {
     // Wall-clock mode counts what the iterator's passes find: a clock sample
     // only says where a running thread is, for its running records.
     LastSample& last = last_on_cpu_[tid];
     last.digest = digest;
     last.sample = std::move(record);
+    last.time_ns = s.time_ns;
     auto pending = pending_running_.find(tid);
     if (pending != pending_running_.end()) {
-      Counted(id, pid, tid, pending->second, s.time_ns);
+      Counted(id, pid, tid, pending->second, kUntimed);
       pending_running_.erase(pending);
     }
   } else {
@@ -853,11 +858,14 @@ uint64_t DwarfSampler::Intern(uint64_t digest, const StackRecord& sample) {
 }
 
 bool DwarfSampler::CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight,
-                              uint64_t time_ns) {
+                              uint64_t time_ns, uint64_t max_age_ns) {
   auto found = last->find(tid);
   if (found == last->end()) return false;
+  // (A clock sample can come out of the ring after a later pass.)
+  const bool recent = time_ns <= found->second.time_ns || time_ns - found->second.time_ns <= max_age_ns;
   // Numbered again when the numbers were forgotten since.
-  Counted(Intern(found->second.digest, found->second.sample), found->second.sample.pid, tid, weight, time_ns);
+  Counted(Intern(found->second.digest, found->second.sample), found->second.sample.pid, tid, weight,
+          recent ? time_ns : kUntimed);
   return true;
 }
 

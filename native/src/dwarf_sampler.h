@@ -76,6 +76,8 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   struct LastSample {
     uint64_t digest = 0;
     StackRecord sample;
+    // When it was taken (a running record's stack is only as recent as this).
+    uint64_t time_ns = 0;
   };
   struct Chain {
     uint32_t pid = 0;
@@ -110,7 +112,9 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   void NoteThread(uint32_t tid, uint32_t pid, const char* comm, size_t comm_size);
   // Lets go of what is kept for a thread that exited.
   void ForgetThread(uint32_t tid);
-  // Counts samples of a thread under record id, taken at time_ns (logged for a timeline).
+  // Counts samples of a thread under record id, taken at time_ns: logged for
+  // a timeline, unless kUntimed (counts whose stack at that time is not known).
+  static constexpr uint64_t kUntimed = 0;
   void Counted(uint64_t id, uint32_t pid, uint32_t tid, uint64_t samples, uint64_t time_ns);
   // The symbolizer of pid's modules, and the process they are unwound as.
   Symbolizer* SymbolizerOf(uint32_t pid, pid_t* unwound_as);
@@ -122,8 +126,10 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   // The number of the record with this digest, numbering it (and keeping
   // sample, to hand over) when new.
   uint64_t Intern(uint64_t digest, const StackRecord& sample);
-  // Counts the thread's sample in last again, weight times, at time_ns; false when it has none.
-  bool CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight, uint64_t time_ns);
+  // Counts the thread's sample in last again, weight times, at time_ns (on
+  // the timeline only if that sample is at most max_age_ns older); false when it has none.
+  bool CountAgain(std::unordered_map<uint32_t, LastSample>* last, uint32_t tid, uint64_t weight, uint64_t time_ns,
+                  uint64_t max_age_ns);
   // Hands the kernel the modules of pid whose rows are compiled by its
   // unwinder, when they changed since the last time.
   void PushModules(uint32_t pid, Unwinder* unwinder);
@@ -210,6 +216,10 @@ class DwarfSampler : public Napi::ObjectWrap<DwarfSampler> {
   // thread, record number, weight), handed over and cleared by every poll.
   bool timeline_ = false;
   std::vector<double> timeline_log_;
+  // A running record goes on the timeline only while the clock sample whose
+  // stack it takes is at most 2.5 periods old: a thread the clock has not
+  // caught since (a busy machine) may be running elsewhere by now.
+  uint64_t running_max_age_ns_ = 0;
   std::unordered_map<uint32_t, LastSample> last_off_cpu_;
   // Wall-clock mode: each thread's latest clock sample, which running records count,
   // and running records that came before any.
